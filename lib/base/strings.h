@@ -1,0 +1,39 @@
+// lib/base/strings.h - small string helpers shared by every concern.
+// None of these throw on bad input: parse_* return std::nullopt.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace postilion::str {
+
+std::string_view trim(std::string_view s);
+std::string lower(std::string_view s);
+std::string upper(std::string_view s);
+bool iequals(std::string_view a, std::string_view b);
+bool istarts_with(std::string_view s, std::string_view prefix);
+
+// Splits on any of the separator characters; empty fields are dropped.
+std::vector<std::string> split(std::string_view s, std::string_view seps = " \t,");
+// Splits on exactly one character, keeping empty fields.
+std::vector<std::string> split_exact(std::string_view s, char sep);
+std::string join(const std::vector<std::string>& parts, std::string_view sep);
+
+std::optional<int64_t> parse_int(std::string_view s);
+std::optional<uint64_t> parse_uint(std::string_view s);
+
+// Escapes control characters, backslashes and non-ASCII bytes as \ooo, so a
+// peer's text is safe to put into a log line.
+std::string printable(std::string_view s, size_t max_len = 400);
+
+// printf into a std::string.
+std::string format(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+
+// Base64 (RFC 4648); decode returns nullopt on bad input.
+std::string base64_encode(std::string_view in);
+std::optional<std::string> base64_decode(std::string_view in);
+
+}  // namespace postilion::str

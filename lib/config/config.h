@@ -1,0 +1,99 @@
+// lib/config/config.h - main.conf: every parameter Postilion knows, with its built-in
+// default, type and validation, and the values an instance sets.
+// Loading throws ConfigError ("main.conf:12: ...") - it happens only while starting,
+// before any event loop; service::run() catches it and prints "fatal: ...".
+// Getters never throw: every value was validated (after $name expansion) at load time.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace postilion::config {
+
+// Kinds of values and how they are written:
+//   String  any text               Int   decimal integer (may be negative)
+//   Bool    yes|no                 Time  integer with unit s, m, h, d, w (default s)
+//   Size    integer bytes, or with k, m, g (1024-based)
+//   List    words separated by commas and/or whitespace
+enum class Type { String, Int, Bool, Time, Size, List };
+
+struct ParamSpec {
+  const char* name;
+  const char* default_value;  // may reference other parameters as $name or ${name}
+  Type type;
+  const char* doc;            // one line, shown by `postilionctl config -d`
+};
+
+// All parameters of all daemons, from lib/config/params/*.def (one file per concern).
+std::span<const ParamSpec> all_params();
+const ParamSpec* find_param(std::string_view name);
+
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+class Config {
+ public:
+  // Reads CONFIG_DIR/main.conf. A missing file is an error; an empty file is fine.
+  static Config load(const std::string& config_dir);
+  // Parses text as if it were a main.conf named `filename` (tests, `config -n`).
+  static Config parse(std::string_view text, const std::string& filename = "main.conf",
+                      const std::string& config_dir = ".");
+
+  // Overrides one value (master.conf -o name=value, command-line -o); validated.
+  void set(std::string_view name, std::string_view value);
+
+  const std::string& config_dir() const { return config_dir_; }
+
+  // Expanded values. Asking for a parameter not in all_params() is a bug: PANIC.
+  std::string str(std::string_view name) const;
+  int64_t integer(std::string_view name) const;
+  bool boolean(std::string_view name) const;
+  int64_t seconds(std::string_view name) const;
+  uint64_t bytes(std::string_view name) const;
+  std::vector<std::string> list(std::string_view name) const;
+
+  // The text as written (unexpanded) and whether it is the built-in default.
+  std::string raw(std::string_view name) const;
+  bool is_default(std::string_view name) const;
+  // name -> raw value of every parameter set explicitly, sorted by name.
+  const std::map<std::string, std::string, std::less<>>& explicit_values() const { return values_; }
+
+ private:
+  std::string config_dir_;
+  std::map<std::string, std::string, std::less<>> values_;
+};
+
+// One line of master.conf:
+//   service type private unpriv chroot wakeup maxproc command [args...]
+// service: a name (unix), or [addr:]port / [v6addr]:port / name:port (inet).
+struct ServiceEntry {
+  enum class Type { Inet, Unix };
+  std::string name;            // as written in the first column
+  Type type = Type::Unix;
+  std::string host;            // inet: address to bind ("" = all); unix: ""
+  uint16_t port = 0;           // inet
+  bool private_ = true;        // unix: socket in private/ (y) or public/ (n)
+  bool unprivileged = true;    // run as mail_owner (y) or root (n)
+  bool chroot = false;         // chroot into queue_directory
+  int wakeup = 0;              // seconds; 0 = none
+  int maxproc = 0;             // 0 = default_process_limit
+  std::string command;         // program name in daemon_directory
+  std::vector<std::string> args;  // e.g. -o smtpd_tls_wrappermode=yes
+  std::string file;            // where it was defined, for messages
+  int line = 0;
+};
+
+// Reads CONFIG_DIR/master.conf. Throws ConfigError ("master.conf:7: ...") on a bad line.
+std::vector<ServiceEntry> load_master_conf(const Config& cfg);
+std::vector<ServiceEntry> parse_master_conf(std::string_view text, const Config& cfg,
+                                            const std::string& filename = "master.conf");
+
+}  // namespace postilion::config

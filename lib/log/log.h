@@ -1,0 +1,42 @@
+// lib/log/log.h - one line per event, in Postfix's shape:
+//   postilion/smtpd[1234]: 4F3A2B1C9D: client=host[192.0.2.7]
+// to syslog (facility mail), stderr (foreground) or a maillog_file (O_APPEND, one
+// write per line so processes never interleave). Severity is a prefix: warning:,
+// error:, fatal:, panic:. Escape peer text with str::printable before logging it.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "lib/base/result.h"
+
+namespace postilion::log {
+
+enum class Sink { Stderr, Syslog, File };
+
+// Sets the program name shown as "<syslog_name>/<service>[pid]". Call first.
+void init(std::string_view service, std::string_view syslog_name = "postilion");
+void use_stderr();
+void use_syslog();
+// Appends to path (created 0644 if missing). On failure the sink is unchanged.
+Status use_file(const std::string& path);
+Sink sink();
+// Re-reads the pid (after fork).
+void reset_pid();
+// Also copy every line to stderr (used by foreground tools).
+void also_stderr(bool on);
+
+void info(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+void warn(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+void error(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+// Logs "fatal: ..." and exits with status 1.
+[[noreturn]] void fatal(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+// Logs "panic: ..." and aborts; the master restarts the service.
+[[noreturn]] void panic(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+
+// Whole line, already formatted (severity prefix included by the caller).
+void line(std::string_view text);
+
+}  // namespace postilion::log
+
+#define PANIC(...) ::postilion::log::panic(__VA_ARGS__)
