@@ -1,0 +1,43 @@
+// lib/ipc/protocols.h - the shapes of the messages Postilion daemons exchange over
+// lib/ipc. One place for socket names and attribute names, so a daemon and its client
+// cannot drift apart. Every reader still checks each attribute it uses: a missing or
+// malformed one makes the peer's message garbage (logged, connection dropped).
+#pragma once
+
+namespace postilion::ipc::proto {
+
+// ---- master control socket: queue_directory/pid/master.ctl (admin only) ----------
+// request:  cmd=status|reload|stop
+// reply:    status=ok|error, text=..., (status) ready=1|0 and one `service` per entry
+inline constexpr const char* kMasterSocket = "pid/master.ctl";
+
+// ---- qmgr wake-up: queue_directory/private/qmgr ----------------------------------
+// request:  cmd=wakeup [id=QUEUEID] [queue=incoming|maildrop]   (smtpd, postdrop, ctl)
+//           cmd=flush                                            (postilionctl flush, sendmail -q)
+// reply:    status=ok
+inline constexpr const char* kQmgrSocket = "private/qmgr";
+
+// ---- delivery: qmgr -> agent, queue_directory/private/<transport> (local, smtp, ...)
+// request:  cmd=deliver, id=QUEUEID, file=active/QUEUEID (relative to queue_directory),
+//           sender=ADDR (may be empty), nexthop=TEXT (smtp: domain or [host]:port;
+//           local: ""), then per recipient, in order, the three attributes
+//           rcpt=ADDR, orcpt=ADDR-or-empty, offset=N (the recipient record's offset in
+//           the queue file, whose status byte the agent updates in place after a final
+//           outcome - sent or bounced - and before replying).
+// reply:    status=ok (the request was understood) or status=error, text=...;
+//           then per recipient, in request order: rcpt=ADDR, result=sent|defer|bounce,
+//           dsn=X.Y.Z, text=human reason, relay=TEXT (e.g. local, mx.b.tst[127.0.3.1]:25).
+// An agent that dies mid-request is a defer for every recipient not reported.
+inline constexpr const char* kPrivateDir = "private/";
+
+// ---- auth: queue_directory/private/auth ------------------------------------------
+// request:  cmd=auth, service=smtpd|pop3d|imapd, user=NAME, password=TEXT, client=IP
+//           cmd=lookup, user=NAME                          (no password: delivery, pop3d)
+// reply:    status=ok|fail|tempfail, text=...; on ok: user, uid, gid, home, maildir
+inline constexpr const char* kAuthSocket = "private/auth";
+
+// ---- resolver: queue_directory/private/resolver -----------------------------------
+// Defined by resolver/ (see resolver(8)); the smtp client is its main caller.
+inline constexpr const char* kResolverSocket = "private/resolver";
+
+}  // namespace postilion::ipc::proto
