@@ -1,0 +1,292 @@
+"""bench/benchlib.py - shared pieces of Postilion's benchmarks.
+
+Runs Postfix and Dovecot (Debian's packages) as private instances in a scratch folder,
+beside a private Postilion instance, so every figure is measured on the same machine in
+the same run. Figures, not assertions: the scripts print msgs/s, CPU ms per message and
+latencies; nothing here passes or fails on a number.
+"""
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(HERE)
+
+
+def log(msg):
+    print(msg, flush=True)
+
+
+def wait_port(addr, port, deadline=20.0):
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        try:
+            with socket.create_connection((addr, port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {addr}:{port} after {deadline}s")
+
+
+def free_port(addr):
+    with socket.socket() as s:
+        s.bind((addr, 0))
+        return s.getsockname()[1]
+
+
+def need(*programs):
+    missing = [p for p in programs if not shutil.which(p)]
+    if missing:
+        sys.exit("bench: missing " + ", ".join(missing) +
+                 " (apt-get install postfix dovecot-imapd dovecot-pop3d)")
+
+
+def _proc_stat(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        data = f.read()
+    # comm may hold spaces: fields start after the last ')'.
+    rest = data[data.rindex(")") + 2:].split()
+    ppid = int(rest[1])
+    utime, stime, cutime, cstime = (int(x) for x in rest[11:15])
+    return ppid, utime + stime + cutime + cstime
+
+
+def tree_cpu(root_pid):
+    """CPU seconds used so far by root_pid and all its descendants, including the
+    children they already reaped (cutime/cstime), so short-lived workers count too."""
+    parents, cpu = {}, {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            parents[int(name)], cpu[int(name)] = _proc_stat(int(name))
+        except (OSError, ValueError, IndexError):
+            continue
+    total = 0
+    for pid in cpu:
+        p = pid
+        while p and p != root_pid:
+            p = parents.get(p, 0)
+        if p == root_pid:
+            total += cpu[pid]
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+class Measure:
+    """Wall time, and CPU used by the server's process tree (rooted at its master's
+    pid) between enter and exit. Other load on the machine does not count."""
+
+    def __init__(self, server_pid):
+        self.pid = server_pid
+
+    def __enter__(self):
+        self.cpu0 = tree_cpu(self.pid)
+        self.t0 = time.monotonic()
+        return self
+
+    def __exit__(self, *exc):
+        self.wall = time.monotonic() - self.t0
+        self.server_cpu = tree_cpu(self.pid) - self.cpu0
+        return False
+
+
+def smtp_source(addr, port, sessions, count, size, rcpt, sender="bench@bench.test"):
+    """Postfix's standard SMTP load generator: count messages of size bytes over
+    `sessions` parallel sessions. Returns wall seconds."""
+    cmd = ["smtp-source", "-s", str(sessions), "-m", str(count), "-l", str(size),
+           "-f", sender, "-t", rcpt, "-c", f"{addr}:{port}"]
+    t0 = time.monotonic()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, timeout=600)
+    return time.monotonic() - t0
+
+
+MAIN_CF = """\
+compatibility_level = 3.6
+config_directory = {d}/etc
+queue_directory = {d}/queue
+data_directory = {d}/data
+command_directory = /usr/sbin
+daemon_directory = /usr/lib/postfix/sbin
+meta_directory = /etc/postfix
+shlib_directory = /usr/lib/postfix
+mail_owner = postfix
+setgid_group = postdrop
+syslog_name = bench-postfix
+maillog_file = {d}/maillog
+maillog_file_prefixes = {d}
+myhostname = mx.bench.test
+mydomain = bench.test
+myorigin = $mydomain
+mydestination = bench.test, localhost
+inet_interfaces = loopback-only
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+relay_domains = relay.test, discard.test
+transport_maps = inline:{{relay.test=smtp:[{sink}]:{sinkport}, discard.test=discard:}}
+smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
+home_mailbox = Maildir/
+alias_maps =
+alias_database =
+biff = no
+mailbox_size_limit = 0
+"""
+
+MASTER_CF = """\
+{addr}:{port} inet n     -       n       -       -       smtpd
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+tlsmgr    unix  -       -       n       1000?   1       tlsmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+proxywrite unix -       -       n       -       1       proxymap
+smtp      unix  -       -       n       -       -       smtp
+relay     unix  -       -       n       -       -       smtp
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+local     unix  -       n       n       -       -       local
+virtual   unix  -       n       n       -       -       virtual
+lmtp      unix  -       -       n       -       -       lmtp
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+"""
+
+
+class Postfix:
+    """A private Postfix instance (needs root, as Postfix does)."""
+
+    def __init__(self, root, addr, port, sink_addr="127.0.0.1", sink_port=2526):
+        need("postfix", "smtp-source")
+        self.dir = os.path.join(root, "postfix")
+        self.addr, self.port = addr, port
+        for sub in ("etc", "queue", "data"):
+            os.makedirs(os.path.join(self.dir, sub), exist_ok=True)
+        pf = pwd.getpwnam("postfix")
+        os.chown(self.dir + "/data", pf.pw_uid, pf.pw_gid)
+        os.chmod(self.dir, 0o755)
+        os.chmod(os.path.dirname(self.dir), 0o755)
+        with open(self.dir + "/etc/main.cf", "w") as f:
+            f.write(MAIN_CF.format(d=self.dir, sink=sink_addr, sinkport=sink_port))
+        with open(self.dir + "/etc/master.cf", "w") as f:
+            f.write(MASTER_CF.format(addr=addr, port=port))
+
+    def start(self):
+        subprocess.run(["postfix", "-c", self.dir + "/etc", "start"], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_port(self.addr, self.port)
+
+    def master_pid(self):
+        with open(os.path.join(self.dir, "queue", "pid", "master.pid")) as f:
+            return int(f.read().strip())
+
+    def stop(self):
+        subprocess.run(["postfix", "-c", self.dir + "/etc", "stop"],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def queue_empty(self):
+        for sub in ("incoming", "active", "maildrop"):
+            p = os.path.join(self.dir, "queue", sub)
+            for _, _, files in os.walk(p):
+                if files:
+                    return False
+        return True
+
+
+DOVECOT_CONF = """\
+protocols = imap pop3
+listen = {addr}
+base_dir = {d}/run
+state_dir = {d}/state
+instance_name = bench-dovecot
+log_path = {d}/dovecot.log
+info_log_path = {d}/dovecot-info.log
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+mail_location = maildir:~/Maildir
+first_valid_uid = 0
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {d}/users
+}}
+userdb {{
+  driver = static
+  args = uid={user} gid={user} home={home}
+}}
+namespace inbox {{
+  inbox = yes
+}}
+protocol imap {{
+  mail_max_userip_connections = 200
+}}
+protocol pop3 {{
+  mail_max_userip_connections = 200
+}}
+service imap-login {{
+  inet_listener imap {{
+    address = {addr}
+    port = {imap}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+service pop3-login {{
+  inet_listener pop3 {{
+    address = {addr}
+    port = {pop3}
+  }}
+  inet_listener pop3s {{
+    port = 0
+  }}
+}}
+service submission-login {{
+  inet_listener submission {{
+    port = 0
+  }}
+}}
+"""
+
+
+class Dovecot:
+    """A private Dovecot serving one user's Maildir at home/Maildir."""
+
+    def __init__(self, root, addr, user, password, home, imap_port, pop3_port):
+        need("dovecot", "doveadm")
+        self.dir = os.path.join(root, "dovecot")
+        self.addr, self.imap_port, self.pop3_port = addr, imap_port, pop3_port
+        os.makedirs(self.dir, exist_ok=True)
+        with open(self.dir + "/users", "w") as f:
+            f.write(f"{user}:{{PLAIN}}{password}\n")
+        with open(self.dir + "/dovecot.conf", "w") as f:
+            f.write(DOVECOT_CONF.format(d=self.dir, addr=addr, user=pwd.getpwuid(os.getuid()).pw_name,
+                                        home=home, imap=imap_port, pop3=pop3_port))
+
+    def start(self):
+        subprocess.run(["dovecot", "-c", self.dir + "/dovecot.conf"], check=True)
+        wait_port(self.addr, self.pop3_port)
+
+    def master_pid(self):
+        with open(os.path.join(self.dir, "run", "master.pid")) as f:
+            return int(f.read().strip())
+
+    def stop(self):
+        subprocess.run(["doveadm", "-c", self.dir + "/dovecot.conf", "stop"],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def scratch():
+    return tempfile.mkdtemp(prefix="pst-bench-")
