@@ -1,2 +1,0 @@
-// lib/mail/placeholder.cc - keeps the archive non-empty until this concern has code.
-namespace postilion::mail { void placeholder() {} }
