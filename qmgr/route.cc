@@ -1,0 +1,127 @@
+// qmgr/route.cc - recipient resolution for the queue manager.
+#include "qmgr/route.h"
+
+#include <cctype>
+#include <set>
+
+#include "lib/base/strings.h"
+#include "lib/mail/address.h"
+
+namespace postilion::qmgr {
+namespace {
+
+Route bounce(std::string address, const char* dsn, std::string reason) {
+  Route r;
+  r.kind = Route::Kind::Bounce;
+  r.address = std::move(address);
+  r.dsn = dsn;
+  r.reason = std::move(reason);
+  return r;
+}
+
+// transport_maps: the full address, then the domain, then each parent ".domain".
+std::optional<std::string> lookup_transport(const RouteConfig& cfg, const std::string& address,
+                                            const std::string& domain) {
+  if (!cfg.transport_map) return std::nullopt;
+  if (auto v = cfg.transport_map(address)) return v;
+  if (auto v = cfg.transport_map(domain)) return v;
+  for (size_t dot = domain.find('.'); dot != std::string::npos; dot = domain.find('.', dot + 1))
+    if (auto v = cfg.transport_map(domain.substr(dot))) return v;
+  return std::nullopt;
+}
+
+Route route_one(const RouteConfig& cfg, const mail::Address& a) {
+  std::string address = a.str();
+  if (auto t = lookup_transport(cfg, address, a.domain)) {
+    auto e = parse_transport_entry(*t);
+    if (!e) return bounce(address, "5.3.5", "bad transport_maps entry: " + str::printable(*t, 100));
+    if (e->transport == "error") return bounce(address, "5.0.0", e->nexthop.empty() ? "mail for this address is refused" : e->nexthop);
+    Route r;
+    r.address = address;
+    bool local = mail::domain_in(a.domain, cfg.mydestination);
+    r.transport = e->transport.empty() ? (local ? cfg.local_transport : cfg.default_transport) : e->transport;
+    r.nexthop = e->nexthop.empty() ? (r.transport == cfg.local_transport ? "" : a.domain) : e->nexthop;
+    return r;
+  }
+  Route r;
+  r.address = address;
+  if (mail::domain_in(a.domain, cfg.mydestination)) {
+    r.transport = cfg.local_transport;
+    return r;
+  }
+  r.transport = cfg.default_transport;
+  r.nexthop = cfg.relayhost.empty() ? a.domain : cfg.relayhost;
+  return r;
+}
+
+void expand(const RouteConfig& cfg, const std::string& recipient, int depth,
+            std::set<std::string>& seen, std::vector<Route>& out) {
+  auto parsed = mail::parse_address(recipient);
+  if (!parsed || parsed->local.empty()) {
+    out.push_back(bounce(recipient, "5.1.3", "bad address syntax"));
+    return;
+  }
+  mail::Address a = *parsed;
+  if (a.domain.empty()) a.domain = str::lower(cfg.myhostname);
+  std::string address = a.str();
+  if (out.size() >= cfg.max_expansion) {
+    out.push_back(bounce(address, "5.7.0", "virtual alias expansion too large"));
+    return;
+  }
+  bool virtual_domain = mail::domain_in(a.domain, cfg.virtual_alias_domains);
+  std::optional<std::string> alias;
+  if (cfg.virtual_alias_map) {
+    alias = cfg.virtual_alias_map(address);
+    if (!alias) alias = cfg.virtual_alias_map("@" + a.domain);
+  }
+  // An alias that names itself ends the expansion (a catch-all keeping the original).
+  if (alias && !(alias && str::iequals(str::trim(*alias), address))) {
+    if (depth >= cfg.max_alias_depth) {
+      out.push_back(bounce(address, "5.4.6", "virtual alias expansion too deep"));
+      return;
+    }
+    if (!seen.insert(str::lower(address)).second) {
+      out.push_back(bounce(address, "5.4.6", "virtual alias loop"));
+      return;
+    }
+    auto targets = str::split(*alias, ", \t");
+    if (targets.empty()) out.push_back(bounce(address, "5.1.1", "virtual alias with no targets"));
+    for (const auto& t : targets) expand(cfg, t, depth + 1, seen, out);
+    seen.erase(str::lower(address));
+    return;
+  }
+  if (virtual_domain) {
+    out.push_back(bounce(address, "5.1.1", "user unknown in virtual alias table"));
+    return;
+  }
+  out.push_back(route_one(cfg, a));
+}
+
+}  // namespace
+
+std::optional<TransportEntry> parse_transport_entry(std::string_view value) {
+  value = str::trim(value);
+  size_t colon = value.find(':');
+  TransportEntry e;
+  if (colon == std::string_view::npos) {
+    e.transport = std::string(value);
+  } else {
+    e.transport = std::string(str::trim(value.substr(0, colon)));
+    e.nexthop = std::string(str::trim(value.substr(colon + 1)));
+  }
+  for (char c : e.transport)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_')) return std::nullopt;
+  for (unsigned char c : e.nexthop)
+    if (c < 0x20 || c == 0x7f) return std::nullopt;
+  if (e.transport.empty() && e.nexthop.empty()) return std::nullopt;
+  return e;
+}
+
+std::vector<Route> resolve(const RouteConfig& cfg, std::string_view recipient) {
+  std::vector<Route> out;
+  std::set<std::string> seen;
+  expand(cfg, std::string(recipient), 0, seen, out);
+  return out;
+}
+
+}  // namespace postilion::qmgr

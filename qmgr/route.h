@@ -1,0 +1,52 @@
+// qmgr/route.h - where a recipient goes: virtual alias rewriting, transport_maps
+// overrides, local (mydestination), relay, or an error. Pure logic: the tables are
+// passed in as lookup functions, so the decisions are tested without files.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace postilion::qmgr {
+
+// A table lookup: key -> value, nullopt when absent. Lookup errors are the caller's
+// business (it defers the whole message before routing).
+using Lookup = std::function<std::optional<std::string>(std::string_view key)>;
+
+struct RouteConfig {
+  std::string myhostname = "localhost";
+  std::vector<std::string> mydestination{"localhost"};
+  std::vector<std::string> virtual_alias_domains;
+  std::string local_transport = "local";
+  std::string default_transport = "smtp";
+  std::string relayhost;           // "" = deliver by MX; else "[host]:port" or a domain
+  Lookup transport_map;            // may be empty
+  Lookup virtual_alias_map;        // may be empty
+  int max_alias_depth = 20;
+  size_t max_expansion = 1000;
+};
+
+struct Route {
+  enum class Kind { Deliver, Bounce, Defer };
+  Kind kind = Kind::Deliver;
+  std::string address;    // the (possibly rewritten) recipient
+  std::string transport;  // Deliver: e.g. "local", "smtp"
+  std::string nexthop;    // Deliver: smtp domain or [host]:port; local ""
+  std::string dsn;        // Bounce/Defer: X.Y.Z
+  std::string reason;     // Bounce/Defer: human text
+};
+
+// Resolves one envelope recipient to one or more routes: more than one when virtual
+// aliases expand it. Loops and over-deep or over-wide expansions bounce.
+std::vector<Route> resolve(const RouteConfig& cfg, std::string_view recipient);
+
+// transport_maps value "transport:nexthop", "transport:", ":nexthop" or "error:text".
+struct TransportEntry {
+  std::string transport;
+  std::string nexthop;
+};
+std::optional<TransportEntry> parse_transport_entry(std::string_view value);
+
+}  // namespace postilion::qmgr

@@ -1,0 +1,124 @@
+// qmgr/route_test.cc - recipient resolution, table-driven, with hostile tables.
+#include "qmgr/route.h"
+
+#include <cppunit/extensions/HelperMacros.h>
+
+#include <map>
+
+using namespace postilion;
+using qmgr::Route;
+
+namespace {
+
+qmgr::Lookup table(std::map<std::string, std::string> m) {
+  return [m](std::string_view k) -> std::optional<std::string> {
+    auto it = m.find(std::string(k));
+    if (it == m.end()) return std::nullopt;
+    return it->second;
+  };
+}
+
+qmgr::RouteConfig config() {
+  qmgr::RouteConfig c;
+  c.myhostname = "mx.example.org";
+  c.mydestination = {"mx.example.org", "example.org", "localhost"};
+  c.virtual_alias_domains = {"virt.test"};
+  c.virtual_alias_map = table({{"info@virt.test", "bob@example.org, carol@remote.test"},
+                               {"loop1@virt.test", "loop2@virt.test"},
+                               {"loop2@virt.test", "loop1@virt.test"},
+                               {"self@virt.test", "self@virt.test"},
+                               {"empty@virt.test", " , "},
+                               {"@catch.test", "postmaster@example.org"}});
+  c.transport_map = table({{"special.test", "smtp:[127.0.0.9]:2525"},
+                           {".sub.test", "relay:"},
+                           {"blocked.test", "error:no mail for you"},
+                           {"broken.test", "sm tp:x"},
+                           {"vip@example.org", "smtp:[127.0.0.8]"}});
+  return c;
+}
+
+}  // namespace
+
+class RouteTest : public CppUnit::TestFixture {
+  CPPUNIT_TEST_SUITE(RouteTest);
+  CPPUNIT_TEST(single_routes);
+  CPPUNIT_TEST(virtual_aliases);
+  CPPUNIT_TEST(relayhost_and_transport_entries);
+  CPPUNIT_TEST_SUITE_END();
+
+ public:
+  void single_routes() {
+    auto c = config();
+    struct Row { const char* rcpt; Route::Kind kind; const char* transport; const char* nexthop; const char* address; } rows[] = {
+        {"bob@example.org", Route::Kind::Deliver, "local", "", "bob@example.org"},
+        {"Bob@EXAMPLE.org", Route::Kind::Deliver, "local", "", "Bob@example.org"},
+        {"bob", Route::Kind::Deliver, "local", "", "bob@mx.example.org"},
+        {"x@remote.test", Route::Kind::Deliver, "smtp", "remote.test", "x@remote.test"},
+        {"x@special.test", Route::Kind::Deliver, "smtp", "[127.0.0.9]:2525", "x@special.test"},
+        {"x@a.sub.test", Route::Kind::Deliver, "relay", "a.sub.test", "x@a.sub.test"},
+        {"x@blocked.test", Route::Kind::Bounce, "", "", "x@blocked.test"},
+        {"x@broken.test", Route::Kind::Bounce, "", "", "x@broken.test"},
+        {"vip@example.org", Route::Kind::Deliver, "smtp", "[127.0.0.8]", "vip@example.org"},
+        {"nobody@virt.test", Route::Kind::Bounce, "", "", "nobody@virt.test"},
+        {"a\r\nb@x", Route::Kind::Bounce, "", "", "a\r\nb@x"},
+        {"@x", Route::Kind::Bounce, "", "", "@x"},
+    };
+    for (auto& r : rows) {
+      auto routes = qmgr::resolve(c, r.rcpt);
+      CPPUNIT_ASSERT_EQUAL_MESSAGE(r.rcpt, size_t(1), routes.size());
+      CPPUNIT_ASSERT_MESSAGE(r.rcpt, r.kind == routes[0].kind);
+      CPPUNIT_ASSERT_EQUAL_MESSAGE(r.rcpt, std::string(r.address), routes[0].address);
+      if (r.kind == Route::Kind::Deliver) {
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(r.rcpt, std::string(r.transport), routes[0].transport);
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(r.rcpt, std::string(r.nexthop), routes[0].nexthop);
+      } else {
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(r.rcpt, '5', routes[0].dsn[0]);
+      }
+    }
+    CPPUNIT_ASSERT_EQUAL(std::string("no mail for you"), qmgr::resolve(c, "x@blocked.test")[0].reason);
+  }
+
+  void virtual_aliases() {
+    auto c = config();
+    auto r = qmgr::resolve(c, "info@virt.test");
+    CPPUNIT_ASSERT_EQUAL(size_t(2), r.size());
+    CPPUNIT_ASSERT_EQUAL(std::string("local"), r[0].transport);
+    CPPUNIT_ASSERT_EQUAL(std::string("bob@example.org"), r[0].address);
+    CPPUNIT_ASSERT_EQUAL(std::string("smtp"), r[1].transport);
+    auto loop = qmgr::resolve(c, "loop1@virt.test");
+    CPPUNIT_ASSERT_EQUAL(size_t(1), loop.size());
+    CPPUNIT_ASSERT(loop[0].kind == Route::Kind::Bounce);
+    CPPUNIT_ASSERT_EQUAL(std::string("5.4.6"), loop[0].dsn);
+    // An alias to itself stops: virt.test is a virtual domain so that is unknown.
+    CPPUNIT_ASSERT(qmgr::resolve(c, "self@virt.test")[0].kind == Route::Kind::Bounce);
+    CPPUNIT_ASSERT(qmgr::resolve(c, "empty@virt.test")[0].kind == Route::Kind::Bounce);
+    auto catchall = qmgr::resolve(c, "anyone@catch.test");
+    CPPUNIT_ASSERT_EQUAL(std::string("postmaster@example.org"), catchall[0].address);
+    // A wide expansion is bounded.
+    c.max_expansion = 1;
+    auto wide = qmgr::resolve(c, "info@virt.test");
+    CPPUNIT_ASSERT_EQUAL(size_t(2), wide.size());
+    CPPUNIT_ASSERT(wide[1].kind == Route::Kind::Bounce);
+  }
+
+  void relayhost_and_transport_entries() {
+    auto c = config();
+    c.relayhost = "[127.0.0.5]:2525";
+    CPPUNIT_ASSERT_EQUAL(std::string("[127.0.0.5]:2525"), qmgr::resolve(c, "x@remote.test")[0].nexthop);
+    CPPUNIT_ASSERT_EQUAL(std::string(""), qmgr::resolve(c, "bob@example.org")[0].nexthop);
+    struct Row { const char* in; bool ok; const char* t; const char* n; } rows[] = {
+        {"smtp:[h]:25", true, "smtp", "[h]:25"}, {"local:", true, "local", ""}, {":x.y", true, "", "x.y"},
+        {"smtp", true, "smtp", ""}, {"", false, "", ""}, {":", false, "", ""}, {"a b:c", false, "", ""},
+        {"smtp:a\nb", false, "", ""},
+    };
+    for (auto& r : rows) {
+      auto e = qmgr::parse_transport_entry(r.in);
+      CPPUNIT_ASSERT_EQUAL_MESSAGE(r.in, r.ok, e.has_value());
+      if (!r.ok) continue;
+      CPPUNIT_ASSERT_EQUAL_MESSAGE(r.in, std::string(r.t), e->transport);
+      CPPUNIT_ASSERT_EQUAL_MESSAGE(r.in, std::string(r.n), e->nexthop);
+    }
+  }
+};
+
+CPPUNIT_TEST_SUITE_REGISTRATION(RouteTest);
