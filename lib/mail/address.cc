@@ -32,6 +32,22 @@ size_t find_at(std::string_view s) {
   return at;
 }
 
+// A raw local part is a quoted string with nothing after the closing quote, or
+// text without quotes, whitespace or specials.
+bool valid_raw_local(std::string_view l) {
+  if (!l.empty() && l.front() == '"') {
+    for (size_t i = 1; i < l.size(); ++i) {
+      if (l[i] == '\\') {
+        ++i;
+        continue;
+      }
+      if (l[i] == '"') return i == l.size() - 1;
+    }
+    return false;
+  }
+  return l.find_first_of(" \t\"<>(),;:[]\\") == std::string_view::npos;
+}
+
 }  // namespace
 
 std::string quote_local(std::string_view local) {
@@ -74,6 +90,8 @@ std::optional<Address> parse_address(std::string_view addr) {
   if (addr.empty()) return Address{};
   Address out;
   size_t at = find_at(addr);
+  if (!valid_raw_local(addr.substr(0, at == std::string_view::npos ? addr.size() : at)))
+    return std::nullopt;
   if (at == std::string_view::npos) {
     out.local = unquote_local(addr);
     return out;
