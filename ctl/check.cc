@@ -1,0 +1,87 @@
+// ctl/check.cc - `postilionctl check`: configuration, spool, certificates and programs;
+// each problem printed with its remedy; exit 2 when there is any.
+#include <pwd.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <set>
+
+#include "ctl/ctl.h"
+#include "ctl/spool.h"
+#include "ctl/tls_files.h"
+#include "lib/base/file.h"
+
+namespace postilion::ctl {
+namespace {
+
+bool ends_with(std::string_view s, std::string_view suffix) { return s.ends_with(suffix); }
+
+// Every <prefix>_tls_cert_file with its <prefix>_tls_key_file, when set.
+void check_certificates(const config::Config& cfg, std::vector<Problem>* out) {
+  for (const config::ParamSpec& p : config::all_params()) {
+    std::string_view name = p.name;
+    if (!ends_with(name, "_cert_file")) continue;
+    std::string key_name = std::string(name.substr(0, name.size() - 10)) + "_key_file";
+    std::string cert = cfg.str(name);
+    if (cert.empty()) continue;
+    std::string key = config::find_param(key_name) ? cfg.str(key_name) : "";
+    if (key.empty()) key = cert;  // key and certificate in one file
+    if (access(cert.c_str(), R_OK) != 0) {
+      out->push_back({std::string(name) + " = " + cert + ": not readable",
+                      "create it (postilionctl init --tls-selfsigned makes a test one) or fix the path"});
+      continue;
+    }
+    if (access(key.c_str(), R_OK) != 0) {
+      out->push_back({key_name + " = " + key + ": not readable",
+                      "fix the path, or the file's owner and mode (0600, owner root or mail_owner)"});
+      continue;
+    }
+    if (auto st = check_cert_and_key(cert, key); !st)
+      out->push_back({st.error().str(), "install a matching certificate and key, both in PEM"});
+  }
+}
+
+void check_programs(const config::Config& cfg, const std::vector<config::ServiceEntry>& services,
+                    std::vector<Problem>* out) {
+  std::string dir = cfg.str("daemon_directory");
+  std::set<std::string> progs = {"master"};
+  for (const auto& s : services) progs.insert(s.command);
+  for (const auto& p : progs) {
+    std::string path = file::join(dir, p);
+    if (access(path.c_str(), X_OK) != 0)
+      out->push_back({path + ": program missing or not executable",
+                      "install Postilion (make install), fix daemon_directory, or remove the "
+                      "service from master.conf"});
+  }
+}
+
+}  // namespace
+
+int cmd_check(const Context& ctx) {
+  auto cfg = load_config(ctx);
+  if (!cfg) return kBadConfig;
+  std::vector<Problem> problems;
+  std::vector<config::ServiceEntry> services;
+  try {
+    services = config::load_master_conf(*cfg);
+  } catch (const config::ConfigError& e) {
+    problems.push_back({e.what(), "fix that line of master.conf (see master.conf(5))"});
+  }
+  std::string owner = cfg->str("mail_owner");
+  if (!getpwnam(owner.c_str()))
+    problems.push_back({"mail_owner " + owner + " is not a user",
+                        "create it (useradd --system " + owner + ") or set mail_owner"});
+  for (auto& p : check_spool(*cfg)) problems.push_back(std::move(p));
+  check_certificates(*cfg, &problems);
+  check_programs(*cfg, services, &problems);
+  for (const auto& p : problems)
+    std::printf("problem: %s\n  remedy: %s\n", p.what.c_str(), p.remedy.c_str());
+  if (!problems.empty()) {
+    std::printf("check: %zu problem%s\n", problems.size(), problems.size() == 1 ? "" : "s");
+    return kBadConfig;
+  }
+  std::printf("check: ok (%s)\n", ctx.config_dir.c_str());
+  return kOk;
+}
+
+}  // namespace postilion::ctl

@@ -1,0 +1,51 @@
+// ctl/ctl.h - postilionctl(1): the command groups and what they share.
+// Each command returns an exit code (ExitCode); none throws: configuration errors are
+// caught where they are read and reported as "file:line: ..." with exit code BadConfig.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "lib/config/config.h"
+
+namespace postilion::ctl {
+
+enum ExitCode : int {
+  kOk = 0,          // done; for status: running and ready
+  kNotRunning = 1,  // the master is not running
+  kBadConfig = 2,   // main.conf / master.conf wrong, or `check` found problems
+  kError = 3,       // anything else (cannot start, timeout, I/O error)
+};
+
+struct Context {
+  std::string config_dir;
+  std::vector<std::string> args;  // after the command word
+};
+
+// Loads main.conf; on failure prints "postilionctl: <file:line: why>" and returns nullopt.
+std::optional<config::Config> load_config(const Context& ctx);
+// Prints an error line "postilionctl: ..." on stderr.
+void complain(const std::string& text);
+
+int cmd_init(const Context& ctx);      // init.cc
+int cmd_start(const Context& ctx);     // daemon.cc
+int cmd_stop(const Context& ctx);
+int cmd_reload(const Context& ctx);
+int cmd_status(const Context& ctx);
+int cmd_check(const Context& ctx);     // check.cc
+int cmd_config(const Context& ctx);    // config_cmd.cc
+int cmd_map(const Context& ctx);       // map.cc
+
+// Master state shared by daemon.cc and check.cc.
+std::string pid_file(const config::Config& cfg);
+std::string control_socket(const config::Config& cfg);
+// The master's pid when its pid file names a live process.
+std::optional<int> running_master(const config::Config& cfg);
+
+// main.conf editing (config_cmd.cc), pure so it can be tested: replaces the logical
+// line (with its continuation lines) that sets name, keeping everything else, or appends.
+std::string set_main_conf_value(const std::string& text, const std::string& name,
+                                const std::string& value);
+
+}  // namespace postilion::ctl

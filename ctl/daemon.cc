@@ -1,0 +1,183 @@
+// ctl/daemon.cc - `postilionctl start | stop | reload | status`: runs the master and
+// talks to it over its control socket (lib/ipc: cmd=status|reload|stop).
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <thread>
+
+#include "ctl/ctl.h"
+#include "lib/base/file.h"
+#include "lib/ipc/message.h"
+
+namespace postilion::ctl {
+namespace {
+
+constexpr int kCallTimeoutMs = 5000;
+constexpr int64_t kStartTimeoutMs = 30000;
+constexpr int64_t kStopTimeoutMs = 30000;
+
+// Loads main.conf and master.conf the way the master will, so that a bad config is
+// reported here with file:line and nothing is started.
+std::optional<config::Config> load_all(const Context& ctx) {
+  auto cfg = load_config(ctx);
+  if (!cfg) return std::nullopt;
+  try {
+    (void)config::load_master_conf(*cfg);
+  } catch (const config::ConfigError& e) {
+    complain(e.what());
+    return std::nullopt;
+  }
+  return cfg;
+}
+
+Result<ipc::Message> ask(const config::Config& cfg, const char* cmd) {
+  ipc::Message req;
+  req.set("cmd", cmd);
+  return ipc::call(control_socket(cfg), req, kCallTimeoutMs);
+}
+
+bool answers_ready(const config::Config& cfg) {
+  auto r = ask(cfg, "status");
+  return r && r->get_or("status", "") == "ok" && r->get_or("ready", "0") == "1";
+}
+
+void sleep_ms(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
+
+}  // namespace
+
+int cmd_start(const Context& ctx) {
+  auto cfg = load_all(ctx);
+  if (!cfg) return kBadConfig;
+  if (auto pid = running_master(*cfg)) {
+    complain("the master is already running (pid " + std::to_string(*pid) + ")");
+    return kError;
+  }
+  std::string master = file::join(cfg->str("daemon_directory"), "master");
+  if (access(master.c_str(), X_OK) != 0) {
+    complain(master + ": not installed or not executable");
+    return kError;
+  }
+  // Early master output (before its log is set up) goes to the maillog file if there is one.
+  std::string out = config::find_param("maillog_file") ? cfg->str("maillog_file") : "";
+  pid_t child = fork();
+  if (child < 0) {
+    complain(Error::from_errno("fork").str());
+    return kError;
+  }
+  if (child == 0) {
+    setsid();
+    int null = open("/dev/null", O_RDWR);
+    int err = out.empty() ? null : open(out.c_str(), O_WRONLY | O_APPEND | O_CREAT, 0644);
+    if (err < 0) err = null;
+    dup2(null, 0);
+    dup2(null, 1);
+    dup2(err, 2);
+    execl(master.c_str(), "master", "-c", ctx.config_dir.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  // Bounded wait: until the control socket says ready, the master exits, or time is up.
+  const int64_t deadline = file::monotonic_ms() + kStartTimeoutMs;
+  bool child_done = false;
+  while (file::monotonic_ms() < deadline) {
+    if (!child_done) {
+      int status = 0;
+      if (waitpid(child, &status, WNOHANG) == child) {
+        child_done = true;
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+          complain("the master exited during start-up (" +
+                   std::string(WIFEXITED(status) ? "status " + std::to_string(WEXITSTATUS(status))
+                                                 : "signal " + std::to_string(WTERMSIG(status))) +
+                   ")" + (out.empty() ? "; see the mail log" : "; see " + out));
+          return kError;
+        }
+        // Exit 0: the master put itself into the background; keep polling.
+      }
+    }
+    if (answers_ready(*cfg)) {
+      auto pid = running_master(*cfg);
+      std::printf("postilionctl: started (pid %d)\n", pid ? *pid : static_cast<int>(child));
+      return kOk;
+    }
+    sleep_ms(50);
+  }
+  complain("the master did not become ready within " + std::to_string(kStartTimeoutMs / 1000) +
+           "s (pid " + std::to_string(child) + " left running; `postilionctl stop` ends it)");
+  return kError;
+}
+
+int cmd_stop(const Context& ctx) {
+  auto cfg = load_config(ctx);
+  if (!cfg) return kBadConfig;
+  auto pid = running_master(*cfg);
+  if (!pid) {
+    std::printf("postilionctl: not running\n");
+    return kNotRunning;
+  }
+  auto r = ask(*cfg, "stop");
+  if (!r || r->get_or("status", "") != "ok") {
+    // The control socket is gone or confused: SIGTERM is the master's other stop signal.
+    complain("control socket: " + (r ? std::string(r->get_or("text", "refused")) : r.error().str()) +
+             "; sending SIGTERM to " + std::to_string(*pid));
+    if (kill(*pid, SIGTERM) != 0) {
+      complain(Error::from_errno("kill " + std::to_string(*pid)).str());
+      return kError;
+    }
+  }
+  const int64_t deadline = file::monotonic_ms() + kStopTimeoutMs;
+  while (file::monotonic_ms() < deadline) {
+    if (!running_master(*cfg)) {
+      std::printf("postilionctl: stopped\n");
+      return kOk;
+    }
+    sleep_ms(50);
+  }
+  complain("the master (pid " + std::to_string(*pid) + ") did not stop within " +
+           std::to_string(kStopTimeoutMs / 1000) + "s");
+  return kError;
+}
+
+int cmd_reload(const Context& ctx) {
+  auto cfg = load_all(ctx);
+  if (!cfg) return kBadConfig;
+  if (!running_master(*cfg)) {
+    std::printf("postilionctl: not running\n");
+    return kNotRunning;
+  }
+  auto r = ask(*cfg, "reload");
+  if (!r) {
+    complain("control socket: " + r.error().str());
+    return kError;
+  }
+  if (r->get_or("status", "") != "ok") {
+    complain("reload refused: " + r->get_or("text", "no reason given"));
+    return kError;
+  }
+  std::printf("postilionctl: reloaded%s%s\n", r->has("text") ? ": " : "",
+              r->get_or("text", "").c_str());
+  return kOk;
+}
+
+int cmd_status(const Context& ctx) {
+  auto cfg = load_config(ctx);
+  if (!cfg) return kBadConfig;
+  auto pid = running_master(*cfg);
+  if (!pid) {
+    std::printf("postilionctl: not running\n");
+    return kNotRunning;
+  }
+  auto r = ask(*cfg, "status");
+  if (!r) {
+    std::printf("master: pid %d, control socket not answering (%s)\n", *pid, r.error().c_str());
+    return kError;
+  }
+  bool ready = r->get_or("ready", "0") == "1";
+  std::printf("master: pid %d, %s\n", *pid, ready ? "ready" : "starting");
+  for (auto s : r->get_all("service")) std::printf("  %.*s\n", static_cast<int>(s.size()), s.data());
+  if (r->has("text")) std::printf("%s\n", r->get_or("text", "").c_str());
+  return ready ? kOk : kError;
+}
+
+}  // namespace postilion::ctl
