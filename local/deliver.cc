@@ -1,0 +1,192 @@
+// local/deliver.cc - local recipient expansion and delivery decisions.
+#include "local/deliver.h"
+
+#include "lib/base/file.h"
+#include "lib/base/strings.h"
+#include "lib/mail/address.h"
+#include "lib/mail/header.h"
+#include "local/expand.h"
+
+namespace postilion::local {
+
+std::string mailbox_text(const std::string& sender, const std::string& delivered_to,
+                         std::string_view content) {
+  std::string out = "Return-Path: <" + str::printable(sender, 998) + ">\n";
+  out += "Delivered-To: " + str::printable(delivered_to, 998) + "\n";
+  out += mail::to_lf(content);
+  return out;
+}
+
+namespace {
+
+// One delivery's walk through aliases, .forward and includes.
+class Expander {
+ public:
+  Expander(const Settings& s, Environment& env, const Delivery& d) : s_(s), env_(env), d_(d) {}
+
+  Outcome run() {
+    auto a = mail::parse_address(d_.recipient);
+    if (!a || a->local.empty()) return Outcome::bounce("5.1.3", "bad address syntax");
+    domain_ = a->domain.empty() ? s_.myhostname : a->domain;
+    // Mail loop: this recipient's Delivered-To is already in the message.
+    if (has_delivered_to(d_.content, d_.recipient)) return Outcome::bounce("5.4.6", "mail forwarding loop for " + d_.recipient);
+    address(a->local, 0, nullptr);
+    return sum();
+  }
+
+ private:
+  void note(Outcome o) { outcomes_.push_back(std::move(o)); }
+
+  Outcome sum() {
+    if (outcomes_.empty()) return Outcome::bounce("5.1.1", "alias or .forward with no targets");
+    const Outcome* bounce = nullptr;
+    for (const auto& o : outcomes_) {
+      if (o.kind == Outcome::Kind::Defer) return o;
+      if (o.kind == Outcome::Kind::Bounce && !bounce) bounce = &o;
+    }
+    if (bounce) return *bounce;
+    if (outcomes_.size() == 1) return outcomes_[0];
+    return Outcome::sent(str::format("delivered to %zu destinations", outcomes_.size()));
+  }
+
+  // A local name (the part before @), possibly from an alias; `as` is the user whose
+  // .forward or :include: named it (for the rights of commands and files), or null.
+  void address(const std::string& local_part, int depth, const User* as) {
+    if (depth > s_.max_depth) return note(Outcome::bounce("5.4.6", "alias expansion too deep"));
+    bool no_alias = !local_part.empty() && local_part[0] == '\\';
+    std::string lp = no_alias ? local_part.substr(1) : local_part;
+    std::string name = user_name(lp, s_.recipient_delimiter);
+    // A name inside its own expansion ("bob: bob, archive") means bob's mailbox.
+    if (expanding_.count(name)) no_alias = true;
+    else if (!seen_.insert(name).second) return;  // already delivered once here
+    if (!no_alias) {
+      // Full local part (user+ext) first, then the user alone, as Postfix does.
+      auto v = env_.alias(str::lower(lp));
+      if (v && !*v && str::lower(lp) != name) v = env_.alias(name);
+      if (!v) return note(Outcome::defer("4.3.0", "alias table lookup failed: " + v.error().str()));
+      if (*v) {
+        User privs = env_.privileged_default();
+        expanding_.insert(name);
+        targets(**v, depth + 1, privs, "alias " + name, name);
+        expanding_.erase(name);
+        return;
+      }
+    }
+    auto u = env_.user(name);
+    if (!u) return note(Outcome::bounce("5.1.1", "unknown user: \"" + str::printable(name, 64) + "\""));
+    if (!no_alias && depth < s_.max_depth) {
+      auto fwd = env_.read_owned(file::join(u->home, ".forward"), u->uid);
+      if (!fwd && fwd.error().temporary())
+        return note(Outcome::defer("4.3.0", "cannot read .forward: " + fwd.error().str()));
+      if (fwd && *fwd) {
+        // An unsafe .forward is refused (permanent error above): ignored, as sendmail does.
+        if (!parse_targets(**fwd, nullptr).empty()) {
+          expanding_.insert(name);
+          targets(**fwd, depth + 1, *u, "~/.forward of " + name, name);
+          expanding_.erase(name);
+          return;
+        }
+      }
+    }
+    (void)as;
+    mailbox(*u, lp);
+  }
+
+  void mailbox(const User& u, const std::string& local_part) {
+    std::string delivered_to = mail::Address{local_part, domain_}.str();
+    if (delivered_to != d_.recipient && has_delivered_to(d_.content, delivered_to))
+      return note(Outcome::bounce("5.4.6", "mail forwarding loop for " + delivered_to));
+    std::string text = mailbox_text(d_.sender, delivered_to, d_.content);
+    if (s_.home_mailbox.empty())
+      return note(env_.mbox(u, file::join(s_.mail_spool_directory, u.name), text));
+    std::string path = file::join(u.home, s_.home_mailbox);
+    if (s_.home_mailbox.back() == '/') return note(env_.maildir(u, path, text));
+    note(env_.mbox(u, path, text));
+  }
+
+  void targets(const std::string& text, int depth, const User& as, const std::string& where,
+               const std::string& owner_name) {
+    std::vector<std::string> errors;
+    auto list = parse_targets(text, &errors);
+    for (const auto& e : errors) warnings_.push_back(where + ": " + e);
+    if (list.empty()) return note(Outcome::bounce("5.1.1", where + " has no valid targets"));
+    for (const auto& t : list) {
+      switch (t.kind) {
+        case Target::Kind::Address: {
+          auto a = mail::parse_address(t.value[0] == '\\' ? t.value.substr(1) : t.value);
+          if (!a) break;
+          bool local = a->domain.empty() || mail::domain_in(a->domain, s_.mydestination);
+          if (local) {
+            // "\user" in a user's own .forward: that user's mailbox, no further aliasing.
+            std::string lp = t.value[0] == '\\' ? "\\" + a->local : a->local;
+            address(lp, depth, &as);
+          } else {
+            std::string key = "fwd:" + str::lower(a->str());
+            if (!seen_.insert(key).second) break;
+            std::string text2 = mailbox_text(d_.sender, d_.recipient, d_.content);
+            // Keep only the Delivered-To line: the Return-Path is added again at the end.
+            text2 = text2.substr(text2.find('\n') + 1);
+            note(env_.forward(d_.sender, a->str(), text2));
+          }
+          break;
+        }
+        case Target::Kind::Command:
+          if (!s_.allow_commands) {
+            note(Outcome::bounce("5.7.1", "mail to command is not allowed"));
+            break;
+          }
+          if (!seen_.insert("cmd:" + t.value).second) break;
+          note(env_.command(as, t.value, mailbox_text(d_.sender, d_.recipient, d_.content), d_));
+          break;
+        case Target::Kind::File:
+          if (!s_.allow_files) {
+            note(Outcome::bounce("5.7.1", "mail to file is not allowed"));
+            break;
+          }
+          if (!seen_.insert("file:" + t.value).second) break;
+          note(env_.mbox(as, t.value, mailbox_text(d_.sender, d_.recipient, d_.content)));
+          break;
+        case Target::Kind::Include: {
+          if (depth > s_.max_depth) {
+            note(Outcome::bounce("5.4.6", "include nesting too deep"));
+            break;
+          }
+          if (!seen_.insert("inc:" + t.value).second) break;
+          auto inc = env_.read_owned(t.value, as.uid);
+          if (!inc) {
+            if (inc.error().temporary()) note(Outcome::defer("4.3.0", ":include: " + inc.error().str()));
+            else note(Outcome::bounce("5.3.5", ":include: " + inc.error().str()));
+          } else if (!*inc) {
+            note(Outcome::bounce("5.3.5", ":include: " + t.value + ": no such file"));
+          } else {
+            targets(**inc, depth + 1, as, ":include:" + t.value, owner_name);
+          }
+          break;
+        }
+      }
+    }
+  }
+
+  const Settings& s_;
+  Environment& env_;
+  const Delivery& d_;
+  std::string domain_;
+  std::set<std::string> seen_;
+  std::set<std::string> expanding_;
+  std::vector<Outcome> outcomes_;
+
+ public:
+  std::vector<std::string> warnings_;
+};
+
+}  // namespace
+
+Outcome deliver(const Settings& s, Environment& env, const Delivery& d,
+                std::vector<std::string>* warnings) {
+  Expander e(s, env, d);
+  Outcome o = e.run();
+  if (warnings) *warnings = std::move(e.warnings_);
+  return o;
+}
+
+}  // namespace postilion::local

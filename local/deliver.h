@@ -1,0 +1,88 @@
+// local/deliver.h - one local recipient, start to end: alias_maps, ~/.forward and
+// :include: expansion, loop detection (Delivered-To), and the final mailbox, pipe,
+// file or forward. The environment (tables, users, the writes done as the user) is an
+// interface, so the rules are tested with a fake and local/main.cc plugs in the real one.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "lib/base/result.h"
+
+namespace postilion::local {
+
+struct User {
+  std::string name;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::string home;
+};
+
+struct Settings {
+  std::string myhostname = "localhost";
+  std::vector<std::string> mydestination{"localhost"};
+  std::string recipient_delimiter = "+";
+  std::string home_mailbox = "Maildir/";  // ends in '/': Maildir; else an mbox file; "" = spool
+  std::string mail_spool_directory = "/var/mail";
+  bool allow_commands = true;              // |command from aliases and .forward
+  bool allow_files = true;                 // /file from aliases and .forward
+  int max_depth = 20;
+};
+
+// The message and the one envelope recipient being delivered.
+struct Delivery {
+  std::string queue_id;
+  std::string sender;
+  std::string recipient;        // as in the queue file, e.g. Bob+lists@example.org
+  std::string_view content;     // the queued message (headers, blank line, body)
+};
+
+struct Outcome {
+  enum class Kind { Sent, Defer, Bounce };
+  Kind kind = Kind::Sent;
+  std::string dsn;   // X.Y.Z
+  std::string text;  // e.g. "delivered to maildir", "unknown user: \"bob\""
+  static Outcome sent(std::string text) { return {Kind::Sent, "2.0.0", std::move(text)}; }
+  static Outcome defer(std::string dsn, std::string text) { return {Kind::Defer, std::move(dsn), std::move(text)}; }
+  static Outcome bounce(std::string dsn, std::string text) { return {Kind::Bounce, std::move(dsn), std::move(text)}; }
+};
+
+class Environment {
+ public:
+  virtual ~Environment() = default;
+  // alias_maps lookup; an Error is a temporary table failure (defer).
+  virtual Result<std::optional<std::string>> alias(const std::string& name) = 0;
+  virtual std::optional<User> user(const std::string& name) = 0;
+  // The account that runs alias commands and files (default_privs).
+  virtual User privileged_default() = 0;
+  // Reads a .forward or :include: file, refusing an unsafe one (check_owned_file)
+  // with a permanent Error; a missing file is nullopt.
+  virtual Result<std::optional<std::string>> read_owned(const std::string& path, uid_t owner) = 0;
+  // The writes, each done as `as`. text already carries Return-Path/Delivered-To.
+  virtual Outcome maildir(const User& as, const std::string& dir, const std::string& text) = 0;
+  virtual Outcome mbox(const User& as, const std::string& path, const std::string& text) = 0;
+  virtual Outcome command(const User& as, const std::string& cmd, const std::string& text,
+                          const Delivery& d) = 0;
+  // Queues a new message to a non-local address (text has Delivered-To added).
+  virtual Outcome forward(const std::string& sender, const std::string& address,
+                          const std::string& text) = 0;
+};
+
+// Delivers d.recipient: expands, writes, and sums up. A recipient whose expansion
+// partly deferred is deferred as a whole (the deliveries that worked may be repeated:
+// a duplicate, never a loss).
+// Problems in alias or .forward lines that were skipped go to *warnings (for the log).
+Outcome deliver(const Settings& s, Environment& env, const Delivery& d,
+                std::vector<std::string>* warnings = nullptr);
+
+// The text written to a mailbox: Return-Path and Delivered-To prepended, LF line ends.
+std::string mailbox_text(const std::string& sender, const std::string& delivered_to,
+                         std::string_view content);
+
+}  // namespace postilion::local
