@@ -36,9 +36,8 @@ std::string control_socket(const config::Config& cfg) {
   return file::join(cfg.str("queue_directory"), ipc::proto::kMasterSocket);
 }
 
-namespace {
 // kill(pid, 0) also succeeds for a zombie nobody has reaped yet; that is not running.
-bool alive(int pid) {
+bool process_alive(int pid) {
   if (kill(pid, 0) != 0 && errno != EPERM) return false;
   std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
   std::string line;
@@ -46,13 +45,12 @@ bool alive(int pid) {
   auto paren = line.rfind(')');
   return paren == std::string::npos || line.size() < paren + 3 || line[paren + 2] != 'Z';
 }
-}  // namespace
 
 std::optional<int> running_master(const config::Config& cfg) {
   auto text = file::read_file(pid_file(cfg), 64);
   if (!text) return std::nullopt;
   auto pid = str::parse_int(str::trim(*text));
-  if (!pid || *pid <= 1 || !alive(static_cast<int>(*pid))) return std::nullopt;
+  if (!pid || *pid <= 1 || !process_alive(static_cast<int>(*pid))) return std::nullopt;
   return static_cast<int>(*pid);
 }
 

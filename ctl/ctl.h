@@ -40,6 +40,8 @@ int cmd_map(const Context& ctx);       // map.cc
 // Master state shared by daemon.cc and check.cc.
 std::string pid_file(const config::Config& cfg);
 std::string control_socket(const config::Config& cfg);
+// True while pid names a process that is not a zombie.
+bool process_alive(int pid);
 // The master's pid when its pid file names a live process.
 std::optional<int> running_master(const config::Config& cfg);
 

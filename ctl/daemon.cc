@@ -128,7 +128,8 @@ int cmd_stop(const Context& ctx) {
   }
   const int64_t deadline = file::monotonic_ms() + kStopTimeoutMs;
   while (file::monotonic_ms() < deadline) {
-    if (!running_master(*cfg)) {
+    // The process itself, not the pid file: the master may remove that before it exits.
+    if (!process_alive(*pid)) {
       std::printf("postilionctl: stopped\n");
       return kOk;
     }

@@ -18,8 +18,10 @@ def main(argv):
     if len(argv) > 1:
         suite = unittest.TestSuite()
         for name in argv[1:]:
-            mod = os.path.splitext(os.path.basename(name))[0]
-            suite.addTests(loader.loadTestsFromName(mod))
+            # test_x.py, tests/test_x.py, test_x, test_x.Class or test_x.Class.test_method
+            if name.endswith(".py"):
+                name = os.path.basename(name)[:-3]
+            suite.addTests(loader.loadTestsFromName(name))
     else:
         suite = loader.discover(HERE, pattern="test_*.py", top_level_dir=HERE)
     started = time.monotonic()
