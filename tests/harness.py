@@ -195,22 +195,27 @@ class Instance:
         return self.ctl(*(args + self.extra_args + list(more)), check=True)
 
     def start(self):
-        r = self.ctl("start", check=True)
+        r = self.ctl("start")
+        # Recorded even when start failed: a master that never became ready is still ours.
         pid = self.master_pid()
-        if pid:
+        if pid and pid not in self.started_pids:
             self.started_pids.append(pid)
+        if r.returncode != 0:
+            raise AssertionError("postilionctl start exited %d: %s%s" %
+                                 (r.returncode, r.stdout, r.stderr))
         return r
 
     def stop(self):
-        """Stops the master: postilionctl stop, then by PID if it is still there."""
-        pid = self.master_pid()
-        if pid is None:
-            return
-        self.ctl("stop", timeout=60)
-        try:
-            wait_for(lambda: not pid_alive(pid), 20, "master %d to exit" % pid)
-        except AssertionError:
-            self.kill_pid(pid)
+        """Stops every master this instance started, by PID: SIGTERM (the master's clean
+        stop), then SIGKILL if it has not exited within the deadline."""
+        for pid in self.started_pids:
+            if not pid_alive(pid):
+                continue
+            os.kill(pid, signal.SIGTERM)
+            try:
+                wait_for(lambda: not pid_alive(pid), 30, "master %d to exit" % pid)
+            except AssertionError:
+                self.kill_pid(pid)
 
     def kill_pid(self, pid):
         if pid in self.started_pids and pid_alive(pid):
