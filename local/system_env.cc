@@ -1,0 +1,257 @@
+// local/system_env.cc - users, privilege switching and the writes of local(8).
+#include "local/system_env.h"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <ctime>
+
+#include "lib/base/file.h"
+#include "lib/base/strings.h"
+#include "lib/mail/address.h"
+#include "local/expand.h"
+#include "local/mbox.h"
+
+namespace postilion::local {
+namespace {
+
+std::string encode(const Outcome& o) {
+  char k = o.kind == Outcome::Kind::Sent ? 'S' : o.kind == Outcome::Kind::Defer ? 'D' : 'B';
+  return std::string(1, k) + o.dsn + "\n" + o.text;
+}
+
+Outcome decode(const std::string& s) {
+  size_t nl = s.find('\n');
+  if (s.empty() || nl == std::string::npos) return Outcome::defer("4.3.0", "delivery process failed");
+  Outcome o;
+  o.kind = s[0] == 'S' ? Outcome::Kind::Sent : s[0] == 'B' ? Outcome::Kind::Bounce : Outcome::Kind::Defer;
+  o.dsn = s.substr(1, nl - 1);
+  o.text = s.substr(nl + 1);
+  return o;
+}
+
+// Reads from fd until EOF or the deadline (monotonic ms); at most max bytes kept.
+std::string read_until(int fd, int64_t deadline, size_t max, bool* timed_out) {
+  std::string out;
+  char buf[4096];
+  for (;;) {
+    int64_t left = deadline - file::monotonic_ms();
+    if (left <= 0) {
+      *timed_out = true;
+      return out;
+    }
+    struct pollfd p{fd, POLLIN, 0};
+    int r = ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left, 1000)));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) continue;
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return out;
+    if (out.size() < max) out.append(buf, std::min<size_t>(n, max - out.size()));
+  }
+}
+
+bool become(const User& u) {
+  if (::setgid(u.gid) != 0) return false;
+  if (::initgroups(u.name.c_str(), u.gid) != 0 && ::setgroups(1, &u.gid) != 0) return false;
+  if (::setuid(u.uid) != 0) return false;
+  // Verify: a setuid that "worked" but left a way back to root would be a hole.
+  return ::getuid() == u.uid && ::geteuid() == u.uid && (u.uid == 0 || ::setuid(0) != 0);
+}
+
+}  // namespace
+
+Outcome write_error(const std::string& what, const Error& e) {
+  std::string dsn = "4.2.0";
+  if (e.code() == EDQUOT || e.code() == ENOSPC) dsn = "4.2.2";
+  else if (e.code() == EACCES || e.code() == EPERM) dsn = "4.2.0";
+  else if (e.code() == ELOOP) dsn = "4.2.0";
+  return Outcome::defer(dsn, "cannot write " + what + ": " + e.str());
+}
+
+Result<std::optional<std::string>> SystemEnv::alias(const std::string& name) {
+  if (!aliases_) return std::optional<std::string>();
+  return aliases_(name);
+}
+
+std::optional<User> SystemEnv::user(const std::string& name) {
+  if (name.empty() || name.size() > 64 || name.find('/') != std::string::npos || name[0] == '.')
+    return std::nullopt;
+  struct passwd pw, *res = nullptr;
+  char buf[4096];
+  if (getpwnam_r(name.c_str(), &pw, buf, sizeof buf, &res) != 0 || !res) return std::nullopt;
+  User u{res->pw_name, res->pw_uid, res->pw_gid, res->pw_dir};
+  if (!s_.root && u.uid != s_.self_uid) return std::nullopt;  // a private instance: only its user
+  if (!s_.local_home_root.empty()) {
+    u.home = file::join(s_.local_home_root, u.name);
+    if (!s_.root) (void)file::make_dirs(u.home, 0700);
+  }
+  return u;
+}
+
+User SystemEnv::privileged_default() {
+  if (!s_.root) {
+    struct passwd* pw = getpwuid(s_.self_uid);
+    return User{pw ? pw->pw_name : "self", s_.self_uid, pw ? pw->pw_gid : getgid(), pw ? pw->pw_dir : "/"};
+  }
+  struct passwd* pw = getpwnam(s_.default_privs.c_str());
+  if (!pw) return User{"nobody", 65534, 65534, "/"};
+  return User{pw->pw_name, pw->pw_uid, pw->pw_gid, "/"};
+}
+
+Result<std::optional<std::string>> SystemEnv::read_owned(const std::string& path, uid_t owner) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT || errno == ENOTDIR) return std::optional<std::string>();
+    if (errno == ELOOP) return Error(path + ": is a symbolic link").set_permanent();
+    if (errno == EACCES) return Error::from_errno(path).set_permanent();
+    return Error::from_errno(path);
+  }
+  UniqueFd owned(fd);
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return Error::from_errno("fstat " + path);
+  if (auto why = check_owned_file(st, owner)) return Error(path + ": " + *why).set_permanent();
+  auto text = file::read_all(fd, 1 << 20);
+  if (!text) return text.error();
+  return std::optional<std::string>(std::move(*text));
+}
+
+Outcome SystemEnv::run_as(const User& as, int timeout_s, const std::function<Outcome()>& fn) {
+  int p[2];
+  if (::pipe2(p, O_CLOEXEC) != 0) return Outcome::defer("4.3.0", std::string("pipe: ") + std::strerror(errno));
+  UniqueFd rd(p[0]), wr(p[1]);
+  pid_t pid = ::fork();
+  if (pid < 0) return Outcome::defer("4.3.0", std::string("fork: ") + std::strerror(errno));
+  if (pid == 0) {
+    rd.reset();
+    ::signal(SIGCHLD, SIG_DFL);
+    Outcome o;
+    if (s_.root && !become(as)) o = Outcome::defer("4.3.0", "cannot switch to user " + as.name);
+    else o = fn();
+    (void)file::write_all(wr.get(), encode(o));
+    ::_exit(0);
+  }
+  wr.reset();
+  bool timed_out = false;
+  std::string reply = read_until(rd.get(), file::monotonic_ms() + int64_t(timeout_s) * 1000, 8192, &timed_out);
+  if (timed_out) ::kill(pid, SIGKILL);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (timed_out) return Outcome::defer("4.3.0", "delivery time limit exceeded");
+  return decode(reply);
+}
+
+Outcome SystemEnv::maildir(const User& as, const std::string& dir, const std::string& text) {
+  if (!maildir_) return Outcome::defer("4.3.0", "no Maildir writer available");
+  return run_as(as, s_.write_time_limit, [&]() -> Outcome {
+    // The home directory must be the user's own: a Maildir under someone else's
+    // directory could be swapped for a link by that someone.
+    struct stat st;
+    std::string home = file::dirname(dir.back() == '/' ? dir.substr(0, dir.size() - 1) : dir);
+    if (::lstat(home.c_str(), &st) != 0) return write_error("maildir " + dir, Error::from_errno(home));
+    if (!S_ISDIR(st.st_mode) || (st.st_uid != as.uid && st.st_uid != 0))
+      return Outcome::defer("4.2.0", "home " + home + " is not a directory owned by " + as.name);
+    if (Status w = maildir_(dir, text); !w) return write_error("maildir " + dir, w.error());
+    return Outcome::sent("delivered to maildir");
+  });
+}
+
+Outcome SystemEnv::mbox(const User& as, const std::string& path, const std::string& text) {
+  return run_as(as, s_.write_time_limit, [&]() -> Outcome {
+    // text starts with "Return-Path: <sender>": the envelope line comes from it.
+    std::string sender;
+    if (text.starts_with("Return-Path: <")) sender = text.substr(14, text.find('>') - 14);
+    std::string entry = mbox_entry(sender, ::time(nullptr), text.substr(text.find('\n') + 1));
+    if (Status w = append_mbox(path, entry, as.uid, 60000); !w) return write_error("mailbox " + path, w.error());
+    return Outcome::sent("delivered to mailbox");
+  });
+}
+
+Outcome SystemEnv::command(const User& as, const std::string& cmd, const std::string& text, const Delivery& d) {
+  int limit = s_.command_time_limit;
+  return run_as(as, limit + 5, [&]() -> Outcome {
+    int in[2], out[2];
+    if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0)
+      return Outcome::defer("4.3.0", "pipe failed");
+    UniqueFd in_r(in[0]), in_w(in[1]), out_r(out[0]), out_w(out[1]);
+    auto parsed = mail::parse_address(d.recipient);
+    std::string local = parsed ? parsed->local : d.recipient;
+    std::string ext = mail::split_extension(local, "+").extension;
+    pid_t pid = ::fork();
+    if (pid < 0) return Outcome::defer("4.3.0", "fork failed");
+    if (pid == 0) {
+      ::dup2(in_r.get(), 0);
+      ::dup2(out_w.get(), 1);
+      ::dup2(out_w.get(), 2);
+      if (::chdir(as.home.c_str()) != 0 && ::chdir("/") != 0) ::_exit(75);
+      std::vector<std::string> env = {
+          "PATH=" + s_.command_path, "HOME=" + as.home, "USER=" + as.name, "LOGNAME=" + as.name,
+          "SHELL=/bin/sh", "SENDER=" + d.sender, "RECIPIENT=" + d.recipient, "LOCAL=" + local,
+          "EXTENSION=" + ext, "DOMAIN=" + (parsed ? parsed->domain : std::string())};
+      std::vector<char*> envp;
+      for (auto& e : env) envp.push_back(e.data());
+      envp.push_back(nullptr);
+      const char* argv[] = {"/bin/sh", "-c", cmd.c_str(), nullptr};
+      ::execve("/bin/sh", const_cast<char**>(argv), envp.data());
+      ::_exit(75);
+    }
+    in_r.reset();
+    out_w.reset();
+    ::signal(SIGPIPE, SIG_IGN);
+    // Feed the message while collecting output, so neither side blocks the other.
+    int64_t deadline = file::monotonic_ms() + int64_t(limit) * 1000;
+    std::string output;
+    size_t sent = 0;
+    bool timed_out = false;
+    ::fcntl(in_w.get(), F_SETFL, O_NONBLOCK);
+    while (true) {
+      int64_t left = deadline - file::monotonic_ms();
+      if (left <= 0) {
+        timed_out = true;
+        break;
+      }
+      struct pollfd p[2] = {{out_r.get(), POLLIN, 0}, {in_w.valid() ? in_w.get() : -1, POLLOUT, 0}};
+      if (::poll(p, 2, static_cast<int>(std::min<int64_t>(left, 1000))) < 0 && errno != EINTR) break;
+      if (p[1].revents & (POLLOUT | POLLERR | POLLHUP)) {
+        ssize_t n = ::write(in_w.get(), text.data() + sent, text.size() - sent);
+        if (n > 0) sent += n;
+        if (n < 0 && errno != EAGAIN && errno != EINTR) in_w.reset();  // command stopped reading
+        if (sent == text.size()) in_w.reset();
+      }
+      if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+        char buf[1024];
+        ssize_t n = ::read(out_r.get(), buf, sizeof buf);
+        if (n == 0) break;
+        if (n > 0 && output.size() < 1000) output.append(buf, std::min<size_t>(n, 1000 - output.size()));
+      }
+    }
+    if (timed_out) ::kill(pid, SIGKILL);
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    std::string said = str::printable(std::string(str::trim(output)), 200);
+    if (timed_out) return Outcome::defer("4.3.0", "command time limit exceeded: " + cmd);
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return Outcome::sent("delivered to command: " + cmd);
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 75)
+      return Outcome::defer("4.3.0", "temporary failure. Command output: " + said);
+    if (WIFSIGNALED(status))
+      return Outcome::defer("4.3.0", str::format("command killed by signal %d", WTERMSIG(status)));
+    return Outcome::bounce("5.3.0", str::format("Command died with status %d: \"%s\". Command output: %s",
+                                                WEXITSTATUS(status), str::printable(cmd, 100).c_str(), said.c_str()));
+  });
+}
+
+Outcome SystemEnv::forward(const std::string& sender, const std::string& address, const std::string& text) {
+  if (!forward_) return Outcome::defer("4.3.0", "cannot forward: no queue writer");
+  return forward_(sender, address, text);
+}
+
+}  // namespace postilion::local

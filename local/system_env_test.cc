@@ -1,0 +1,107 @@
+// local/system_env_test.cc - the real environment without root: commands (exit codes,
+// output, time limit), mbox writes, .forward reading, unknown and foreign users.
+#include "local/system_env.h"
+
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cppunit/extensions/HelperMacros.h>
+
+#include "lib/base/file.h"
+#include "lib/testing/temp_dir.h"
+
+using namespace postilion;
+using local::Outcome;
+
+namespace {
+
+local::SystemEnv make_env(const std::string& home_root, int cmd_limit = 10) {
+  local::SystemSettings s;
+  s.root = false;
+  s.self_uid = getuid();
+  s.local_home_root = home_root;
+  s.command_time_limit = cmd_limit;
+  return local::SystemEnv(s, nullptr, nullptr, nullptr);
+}
+
+std::string me() { return getpwuid(getuid())->pw_name; }
+
+}  // namespace
+
+class SystemEnvTest : public CppUnit::TestFixture {
+  CPPUNIT_TEST_SUITE(SystemEnvTest);
+  CPPUNIT_TEST(users);
+  CPPUNIT_TEST(commands);
+  CPPUNIT_TEST(mbox_and_forward_files);
+  CPPUNIT_TEST_SUITE_END();
+
+ public:
+  void users() {
+    testing::TempDir dir;
+    auto env = make_env(dir.path());
+    auto u = env.user(me());
+    CPPUNIT_ASSERT(u.has_value());
+    CPPUNIT_ASSERT_EQUAL(dir.file(me()), u->home);
+    CPPUNIT_ASSERT(file::exists(u->home));
+    CPPUNIT_ASSERT(!env.user("no-such-user-here-x"));
+    CPPUNIT_ASSERT(!env.user("../etc"));
+    CPPUNIT_ASSERT(!env.user(""));
+    if (getuid() != 0) CPPUNIT_ASSERT(!env.user("root"));  // private instance: only its user
+  }
+
+  void commands() {
+    testing::TempDir dir;
+    auto env = make_env(dir.path(), 2);
+    local::User u = *env.user(me());
+    local::Delivery d{"QID", "a@b", "me+ext@example.org", ""};
+    std::string out = dir.file("out");
+    auto ok = env.command(u, "cat > " + out + "; echo \"$SENDER $EXTENSION\" >> " + out, "Subject: x\n\nbody\n", d);
+    CPPUNIT_ASSERT_MESSAGE(ok.text, ok.kind == Outcome::Kind::Sent);
+    CPPUNIT_ASSERT_EQUAL(std::string("Subject: x\n\nbody\na@b ext\n"), *file::read_file(out));
+    auto tmp = env.command(u, "exit 75", "x", d);
+    CPPUNIT_ASSERT(tmp.kind == Outcome::Kind::Defer);
+    auto bad = env.command(u, "echo nope; exit 3", "x", d);
+    CPPUNIT_ASSERT(bad.kind == Outcome::Kind::Bounce);
+    CPPUNIT_ASSERT(bad.text.find("status 3") != std::string::npos);
+    CPPUNIT_ASSERT(bad.text.find("nope") != std::string::npos);
+    // A command that ignores its input must not hang the delivery.
+    auto deaf = env.command(u, "exit 0", std::string(1 << 20, 'x'), d);
+    CPPUNIT_ASSERT(deaf.kind == Outcome::Kind::Sent);
+    auto slow = env.command(u, "sleep 30", "x", d);
+    CPPUNIT_ASSERT(slow.kind == Outcome::Kind::Defer);
+    CPPUNIT_ASSERT(slow.text.find("time limit") != std::string::npos);
+  }
+
+  void mbox_and_forward_files() {
+    testing::TempDir dir;
+    auto env = make_env(dir.path());
+    local::User u = *env.user(me());
+    std::string mbox = file::join(u.home, "mbox");
+    auto o = env.mbox(u, mbox, "Return-Path: <a@b>\nDelivered-To: me@x\nSubject: s\n\nFrom me\n");
+    CPPUNIT_ASSERT_MESSAGE(o.text, o.kind == Outcome::Kind::Sent);
+    auto text = *file::read_file(mbox);
+    CPPUNIT_ASSERT(text.starts_with("From a@b "));
+    CPPUNIT_ASSERT(text.find("\nDelivered-To: me@x\n") != std::string::npos);
+    CPPUNIT_ASSERT(text.find("\n>From me\n") != std::string::npos);
+    // Unwritable: deferred with the reason.
+    CPPUNIT_ASSERT_EQUAL(0, mkdir(dir.file("ro").c_str(), 0500));
+    if (getuid() != 0) {
+      auto denied = env.mbox(u, dir.file("ro") + "/mbox", "Return-Path: <a@b>\nx\n");
+      CPPUNIT_ASSERT(denied.kind == Outcome::Kind::Defer);
+      CPPUNIT_ASSERT(denied.text.find("ermission denied") != std::string::npos);
+    }
+    // .forward: missing, safe, group-writable, symlink.
+    std::string fwd = file::join(u.home, ".forward");
+    CPPUNIT_ASSERT(!*env.read_owned(fwd, getuid()));
+    CPPUNIT_ASSERT(file::write_file_atomic(fwd, "bob\n", 0644).ok());
+    CPPUNIT_ASSERT_EQUAL(std::string("bob\n"), **env.read_owned(fwd, getuid()));
+    CPPUNIT_ASSERT_EQUAL(0, chmod(fwd.c_str(), 0664));
+    auto unsafe = env.read_owned(fwd, getuid());
+    CPPUNIT_ASSERT(!unsafe.ok() && !unsafe.error().temporary());
+    CPPUNIT_ASSERT_EQUAL(0, symlink(fwd.c_str(), dir.file("link").c_str()));
+    CPPUNIT_ASSERT(!env.read_owned(dir.file("link"), getuid()).ok());
+  }
+};
+
+CPPUNIT_TEST_SUITE_REGISTRATION(SystemEnvTest);
