@@ -1,0 +1,465 @@
+// qmgr/manager.cc - queue manager decisions: admission, routing, outcomes, retries.
+#include "qmgr/manager.h"
+
+#include <algorithm>
+
+#include "lib/base/file.h"
+#include "lib/base/strings.h"
+#include "lib/log/log.h"
+#include "lib/mail/address.h"
+
+namespace postilion::qmgr {
+namespace {
+
+std::string p(const std::string& s) { return str::printable(s, 300); }
+
+double secs(int64_t us) { return us < 0 ? 0.0 : static_cast<double>(us) / 1e6; }
+
+}  // namespace
+
+AgentResult parse_agent_reply(const ipc::Message& m) {
+  AgentResult r;
+  auto status = m.get("status");
+  if (!status) {
+    r.error = "agent reply without status";
+    return r;
+  }
+  if (*status != "ok") {
+    r.error = "agent refused the request: " + m.get_or("text", "no reason given");
+    return r;
+  }
+  AgentReply* cur = nullptr;
+  for (const auto& [name, value] : m.attrs()) {
+    if (name == "rcpt") {
+      r.rcpts.push_back({value, "", "", "", ""});
+      cur = &r.rcpts.back();
+    } else if (!cur) {
+      continue;  // status and other per-request attributes
+    } else if (name == "result") {
+      cur->result = value;
+    } else if (name == "dsn") {
+      cur->dsn = value;
+    } else if (name == "text") {
+      cur->text = value;
+    } else if (name == "relay") {
+      cur->relay = value;
+    }
+  }
+  for (const auto& rc : r.rcpts) {
+    if (rc.result != "sent" && rc.result != "defer" && rc.result != "bounce") {
+      r.error = "agent reply with bad result \"" + p(rc.result) + "\"";
+      r.rcpts.clear();
+      return r;
+    }
+  }
+  r.ok = true;
+  return r;
+}
+
+Manager::Manager(ManagerConfig cfg, Store& store, Agents& agents)
+    : cfg_(std::move(cfg)), store_(store), agents_(agents) {
+  sched_.set_default_limits(cfg_.default_limits);
+  for (const auto& [t, l] : cfg_.limits) sched_.set_limits(t, l);
+}
+
+int Manager::recipient_limit(const std::string& transport) const {
+  auto it = cfg_.recipient_limits.find(transport);
+  int n = it == cfg_.recipient_limits.end() ? cfg_.default_recipient_limit : it->second;
+  return std::max(1, n);
+}
+
+void Manager::start(int64_t now) {
+  // Mail that was in active/ when qmgr stopped is first in line: its recipients'
+  // status bytes say what is left, so nothing done is done again.
+  for (const auto& id : store_.list("active")) admit("active", id, now);
+  scan_new(now);
+  scan_deferred(now, false);
+}
+
+void Manager::scan_new(int64_t now) {
+  for (const auto& id : store_.list("incoming")) admit("incoming", id, now);
+  for (const auto& id : store_.list("maildrop")) admit("maildrop", id, now);
+}
+
+void Manager::scan_deferred(int64_t now, bool flush) {
+  for (const auto& id : store_.list("deferred")) {
+    if (!flush) {
+      auto t = store_.next_try(id);
+      if (t && *t > now) continue;
+    }
+    admit("deferred", id, now);
+  }
+}
+
+void Manager::admit(const std::string& queue, const std::string& id, int64_t now) {
+  if (messages_.count(id) || messages_.size() >= cfg_.message_active_limit) return;
+  if (queue == "maildrop") return pickup_maildrop(id, now);
+  if (queue != "active") {
+    if (Status st = store_.move(id, queue, "active"); !st) {
+      log::warn("%s/%s: cannot move to active: %s", queue.c_str(), id.c_str(), st.error().c_str());
+      return;
+    }
+  }
+  bool corrupt = false;
+  auto msg = store_.load("active", id, &corrupt);
+  if (!msg) {
+    if (corrupt) {
+      log::warn("active/%s: %s; moved to corrupt/", id.c_str(), msg.error().c_str());
+      if (Status st = store_.move(id, "active", "corrupt"); !st)
+        log::error("active/%s: cannot move to corrupt/: %s", id.c_str(), st.error().c_str());
+    } else {
+      log::warn("active/%s: %s; will retry", id.c_str(), msg.error().c_str());
+      if (store_.move(id, "active", "deferred")) (void)store_.set_next_try(id, now + cfg_.minimal_backoff_time);
+    }
+    return;
+  }
+  Pass& pass = messages_[id];
+  pass.msg = std::move(*msg);
+  pass.active_since_us = file::now_us();
+  pass.defer.warned = store_.defer_info(id).warned;
+  pass.routed.resize(pass.msg.recipients.size());
+  size_t pending = std::count_if(pass.msg.recipients.begin(), pass.msg.recipients.end(),
+                                 [](const StoredRecipient& r) { return !r.done; });
+  log::info("%s: from=<%s>, size=%llu, nrcpt=%zu (queue active)", id.c_str(), p(pass.msg.sender).c_str(),
+            static_cast<unsigned long long>(pass.msg.size), pending);
+  route_message(pass, now);
+  if (pass.jobs == 0) finish(id, now);
+}
+
+void Manager::pickup_maildrop(const std::string& id, int64_t now) {
+  // maildrop/ is written by any local user through postdrop: trust nothing. The file
+  // is re-queued through a fresh, validated queue file; the original goes away only
+  // once the copy is durable (a crash in between duplicates, never loses).
+  bool corrupt = false;
+  auto msg = store_.load("maildrop", id, &corrupt);
+  std::string why;
+  if (!msg) {
+    if (!corrupt) {
+      log::warn("maildrop/%s: %s", id.c_str(), msg.error().c_str());
+      return;
+    }
+    why = msg.error().str();
+  } else if (msg->recipients.empty()) {
+    why = "no recipients";
+  } else if (!mail::parse_address(msg->sender)) {
+    why = "bad sender address";
+  }
+  auto content = why.empty() ? store_.content("maildrop", id) : Result<std::string>(Error("unused"));
+  if (why.empty() && !content) {
+    log::warn("maildrop/%s: %s", id.c_str(), content.error().c_str());
+    return;
+  }
+  if (!why.empty()) {
+    log::warn("maildrop/%s: %s; moved to corrupt/", id.c_str(), p(why).c_str());
+    if (Status st = store_.move(id, "maildrop", "corrupt"); !st)
+      log::error("maildrop/%s: cannot move to corrupt/: %s", id.c_str(), st.error().c_str());
+    return;
+  }
+  NewMessage m;
+  m.sender = msg->sender;
+  m.envid = msg->envid;
+  m.ret = msg->ret;
+  m.arrival = msg->arrival;
+  m.content = std::move(*content);
+  for (const auto& r : msg->recipients)
+    if (!r.done) m.recipients.push_back(r);
+  auto nid = store_.inject(m);
+  if (!nid) {
+    log::warn("maildrop/%s: cannot queue: %s", id.c_str(), nid.error().c_str());
+    return;
+  }
+  log::info("%s: pickup from maildrop/%s", nid->c_str(), id.c_str());
+  if (Status st = store_.remove("maildrop", id); !st)
+    log::warn("maildrop/%s: cannot remove: %s", id.c_str(), st.error().c_str());
+  admit("incoming", *nid, now);
+}
+
+void Manager::route_message(Pass& pass, int64_t /*now*/) {
+  std::map<std::pair<std::string, std::string>, std::vector<size_t>> groups;
+  for (size_t i = 0; i < pass.msg.recipients.size(); ++i) {
+    const auto& r = pass.msg.recipients[i];
+    if (r.done) continue;
+    auto routes = resolve(cfg_.route, r.address);
+    if (routes.size() == 1 && routes[0].kind == Route::Kind::Deliver) {
+      pass.routed[i] = routes[0].address;
+      groups[{routes[0].transport, routes[0].nexthop}].push_back(i);
+    } else if (routes.size() == 1 && routes[0].kind == Route::Kind::Bounce) {
+      pass.routed[i] = routes[0].address;
+      bounce_rcpt(pass, i, routes[0].dsn, routes[0].reason, "none", pass.active_since_us, "bounced");
+    } else {
+      expand_rcpt(pass, i, routes);
+    }
+  }
+  for (auto& [key, idxs] : groups) {
+    size_t limit = recipient_limit(key.first);
+    for (size_t at = 0; at < idxs.size(); at += limit) {
+      Job job{pass.msg.id, key.first, key.second, {}};
+      for (size_t k = at; k < std::min(idxs.size(), at + limit); ++k) job.recipients.push_back(idxs[k]);
+      sched_.enqueue(std::move(job));
+      ++pass.jobs;
+    }
+  }
+}
+
+void Manager::expand_rcpt(Pass& pass, size_t idx, const std::vector<Route>& routes) {
+  // A virtual alias with several targets: the targets become a new message (same
+  // sender and content), then this recipient is done. A crash in between repeats the
+  // expansion: duplicates, never a loss.
+  auto& r = pass.msg.recipients[idx];
+  pass.routed[idx] = r.address;
+  NewMessage m;
+  m.sender = pass.msg.sender;
+  m.envid = pass.msg.envid;
+  m.ret = pass.msg.ret;
+  m.arrival = pass.msg.arrival;
+  std::vector<std::string> bounced;
+  for (const auto& rt : routes) {
+    if (rt.kind == Route::Kind::Deliver) {
+      m.recipients.push_back({rt.address, r.orcpt.empty() ? r.address : r.orcpt, r.notify, 0, false});
+    } else {
+      bounced.push_back(rt.address + ": " + rt.reason);
+    }
+  }
+  if (m.recipients.empty()) {
+    bounce_rcpt(pass, idx, "5.1.1", str::join(bounced, "; "), "none", pass.active_since_us, "bounced");
+    return;
+  }
+  auto content = store_.content("active", pass.msg.id);
+  if (!content) {
+    defer_rcpt(pass, idx, "4.3.0", "cannot read message: " + content.error().str(), "none", pass.active_since_us);
+    return;
+  }
+  m.content = std::move(*content);
+  auto nid = store_.inject(m);
+  if (!nid) {
+    defer_rcpt(pass, idx, "4.3.0", "cannot queue alias expansion: " + nid.error().str(), "none", pass.active_since_us);
+    return;
+  }
+  if (Status st = store_.mark_done("active", pass.msg.id, r.offset, false); !st) {
+    log::warn("%s: cannot record expansion of <%s>: %s", pass.msg.id.c_str(), p(r.address).c_str(), st.error().c_str());
+  }
+  r.done = true;
+  std::string text = str::format("alias expanded to %zu recipients, queued as %s", m.recipients.size(), nid->c_str());
+  if (!bounced.empty()) text += "; failed: " + str::join(bounced, "; ");
+  log_rcpt(pass, idx, "none", pass.active_since_us, "2.0.0", "expanded", text);
+  new_ids_.push_back(*nid);
+}
+
+ipc::Message Manager::request_for(const Pass& pass, const Job& job) const {
+  ipc::Message m;
+  m.set("cmd", "deliver");
+  m.set("id", pass.msg.id);
+  m.set("file", "active/" + pass.msg.id);
+  m.set("sender", pass.msg.sender);
+  m.set("nexthop", job.nexthop);
+  for (size_t idx : job.recipients) {
+    const auto& r = pass.msg.recipients[idx];
+    m.set("rcpt", pass.routed[idx]);
+    m.set("orcpt", r.orcpt);
+    m.set("offset", static_cast<int64_t>(r.offset));
+  }
+  return m;
+}
+
+void Manager::pump(int64_t now) {
+  // Messages we queued ourselves (reports, expansions) join without waiting for a scan.
+  auto ids = std::move(new_ids_);
+  new_ids_.clear();
+  for (const auto& id : ids) admit("incoming", id, now);
+  while (auto job = sched_.next()) {
+    uint64_t token = next_token_++;
+    auto it = messages_.find(job->queue_id);
+    if (it == messages_.end()) PANIC("qmgr: job for unknown message %s", job->queue_id.c_str());
+    running_[token] = {*job, file::now_us()};
+    agents_.start(token, job->transport, request_for(it->second, *job));
+  }
+}
+
+void Manager::log_rcpt(const Pass& pass, size_t idx, const std::string& relay, int64_t started_us,
+                       const std::string& dsn, const char* status, const std::string& text) {
+  int64_t now_us = file::now_us();
+  int64_t arrival_us = pass.msg.arrival * 1000000;
+  const auto& r = pass.msg.recipients[idx];
+  std::string to = pass.routed[idx].empty() ? r.address : pass.routed[idx];
+  std::string orig = to != r.address ? ", orig_to=<" + p(r.address) + ">" : "";
+  log::info("%s: to=<%s>%s, relay=%s, delay=%.2f, delays=%.2f/%.2f/%.2f/%.2f, dsn=%s, status=%s (%s)",
+            pass.msg.id.c_str(), p(to).c_str(), orig.c_str(), p(relay).c_str(), secs(now_us - arrival_us),
+            secs(pass.active_since_us - arrival_us), secs(started_us - pass.active_since_us), 0.0,
+            secs(now_us - started_us), p(dsn).c_str(), status, p(text).c_str());
+}
+
+void Manager::defer_rcpt(Pass& pass, size_t idx, const std::string& dsn, const std::string& reason,
+                         const std::string& relay, int64_t started_us) {
+  pass.deferred_any = true;
+  pass.defer.reasons[pass.msg.recipients[idx].address] = reason;
+  log_rcpt(pass, idx, relay, started_us, dsn, "deferred", reason);
+}
+
+void Manager::bounce_rcpt(Pass& pass, size_t idx, const std::string& dsn, const std::string& reason,
+                          const std::string& relay, int64_t started_us, const char* status) {
+  auto& r = pass.msg.recipients[idx];
+  if (!r.done) {
+    if (Status st = store_.mark_done("active", pass.msg.id, r.offset, true); !st) {
+      // Not recorded: keep it pending (retried later) rather than report a bounce twice.
+      log::warn("%s: cannot record bounce of <%s>: %s", pass.msg.id.c_str(), p(r.address).c_str(), st.error().c_str());
+      defer_rcpt(pass, idx, "4.3.0", "cannot record outcome: " + st.error().str(), relay, started_us);
+      return;
+    }
+    r.done = true;
+  }
+  log_rcpt(pass, idx, relay, started_us, dsn, status, reason);
+  Outcome o{r.address, r.orcpt, r.notify, mail::DsnAction::Failed, dsn, reason, relay};
+  pass.outcomes.push_back(std::move(o));
+}
+
+void Manager::record(Pass& pass, size_t idx, const AgentReply& reply, int64_t started_us) {
+  auto& r = pass.msg.recipients[idx];
+  if (reply.result == "defer") {
+    defer_rcpt(pass, idx, reply.dsn, reply.text, reply.relay, started_us);
+    return;
+  }
+  bool bounced = reply.result == "bounce";
+  // The agent records a final outcome itself before replying; check, and repair.
+  auto done = store_.is_done("active", pass.msg.id, r.offset);
+  if (!done || !*done) {
+    if (done) log::warn("%s: agent did not record the outcome for <%s>; recording it", pass.msg.id.c_str(), p(r.address).c_str());
+    if (Status st = store_.mark_done("active", pass.msg.id, r.offset, bounced); !st) {
+      log::warn("%s: cannot record outcome of <%s>: %s", pass.msg.id.c_str(), p(r.address).c_str(), st.error().c_str());
+    }
+  }
+  r.done = true;
+  if (bounced) {
+    log_rcpt(pass, idx, reply.relay, started_us, reply.dsn, "bounced", reply.text);
+    pass.outcomes.push_back({r.address, r.orcpt, r.notify, mail::DsnAction::Failed, reply.dsn, reply.text, reply.relay});
+  } else {
+    log_rcpt(pass, idx, reply.relay, started_us, reply.dsn, "sent", reply.text);
+    if (mail::wants_success(r.notify))
+      pass.outcomes.push_back({r.address, r.orcpt, r.notify, mail::DsnAction::Delivered, reply.dsn, reply.text, reply.relay});
+  }
+}
+
+void Manager::complete(uint64_t token, const AgentResult& result, int64_t now) {
+  auto it = running_.find(token);
+  if (it == running_.end()) return;
+  Running run = std::move(it->second);
+  running_.erase(it);
+  sched_.finished(run.job);
+  auto mit = messages_.find(run.job.queue_id);
+  if (mit == messages_.end()) return;
+  Pass& pass = mit->second;
+  for (size_t k = 0; k < run.job.recipients.size(); ++k) {
+    size_t idx = run.job.recipients[k];
+    if (!result.ok) {
+      defer_rcpt(pass, idx, "4.3.0", result.error, "none", run.started_us);
+      continue;
+    }
+    // Replies come in request order; one missing or for another address is a defer
+    // (the agent died mid-request, or is confused).
+    if (k >= result.rcpts.size() || result.rcpts[k].rcpt != pass.routed[idx]) {
+      defer_rcpt(pass, idx, "4.3.0", "delivery agent gave no result", "none", run.started_us);
+      continue;
+    }
+    record(pass, idx, result.rcpts[k], run.started_us);
+  }
+  if (--pass.jobs == 0) finish(run.job.queue_id, now);
+}
+
+void Manager::send_notices(Pass& pass, int64_t now) {
+  if (pass.outcomes.empty()) return;
+  auto content = store_.content("active", pass.msg.id);
+  if (!content) {
+    log::warn("%s: cannot read message for notification: %s", pass.msg.id.c_str(), content.error().c_str());
+    return;
+  }
+  MessageInfo info;
+  info.queue_id = pass.msg.id;
+  info.sender = pass.msg.sender;
+  info.envid = pass.msg.envid;
+  info.ret = pass.msg.ret;
+  info.arrival_time = pass.msg.arrival;
+  info.now = now;
+  info.retry_until = pass.msg.arrival + cfg_.maximal_queue_lifetime;
+  bool any_failed = false, any_delayed = false;
+  for (const auto& o : pass.outcomes) {
+    any_failed |= o.action == mail::DsnAction::Failed;
+    any_delayed |= o.action == mail::DsnAction::Delayed;
+  }
+  // A failed bounce (sender <>) is reported once to postmaster by plan_notices; a
+  // failed report to postmaster is only logged.
+  if (any_failed && is_double_bounce(cfg_.notice, pass.msg.sender))
+    log::warn("%s: undeliverable postmaster notification discarded", pass.msg.id.c_str());
+  for (auto& n : plan_notices(cfg_.notice, info, pass.outcomes, *content)) {
+    NewMessage m;
+    m.sender = n.envelope_sender;
+    m.recipients.push_back({n.recipient, "", mail::kNotifyDefault, 0, false});
+    m.content = std::move(n.text);
+    auto nid = store_.inject(m);
+    std::string what = any_failed ? "non-delivery" : any_delayed ? "delay" : "delivery status";
+    std::string who = n.envelope_sender.empty() ? "sender" : "postmaster";
+    if (!nid) {
+      log::warn("%s: cannot queue %s %s notification: %s", pass.msg.id.c_str(), who.c_str(), what.c_str(),
+                nid.error().c_str());
+      continue;
+    }
+    log::info("%s: %s %s notification: %s", pass.msg.id.c_str(), who.c_str(), what.c_str(), nid->c_str());
+    new_ids_.push_back(*nid);
+  }
+  pass.outcomes.clear();
+}
+
+void Manager::finish(const std::string& id, int64_t now) {
+  Pass& pass = messages_[id];
+  int64_t age = now - pass.msg.arrival;
+  std::vector<size_t> pending;
+  for (size_t i = 0; i < pass.msg.recipients.size(); ++i)
+    if (!pass.msg.recipients[i].done) pending.push_back(i);
+  int64_t lifetime = pass.msg.sender.empty() ? cfg_.bounce_queue_lifetime : cfg_.maximal_queue_lifetime;
+  if (!pending.empty() && expired(age, lifetime)) {
+    for (size_t i : pending) {
+      auto it = pass.defer.reasons.find(pass.msg.recipients[i].address);
+      std::string why = it == pass.defer.reasons.end() ? "delivery temporarily suspended" : it->second;
+      bounce_rcpt(pass, i, "4.4.7", "message delivery time expired: " + why, "none", file::now_us(), "expired");
+    }
+    pending.clear();
+    for (size_t i = 0; i < pass.msg.recipients.size(); ++i)
+      if (!pass.msg.recipients[i].done) pending.push_back(i);
+  }
+  if (!pending.empty() && delay_warning_due(age, cfg_.delay_warning_time, pass.defer.warned)) {
+    for (size_t i : pending) {
+      const auto& r = pass.msg.recipients[i];
+      auto it = pass.defer.reasons.find(r.address);
+      pass.outcomes.push_back({r.address, r.orcpt, r.notify, mail::DsnAction::Delayed, "4.0.0",
+                               it == pass.defer.reasons.end() ? "delivery delayed" : it->second, "none"});
+    }
+    pass.defer.warned = true;
+  }
+  send_notices(pass, now);
+  if (pending.empty()) {
+    if (Status st = store_.remove("active", id); !st) {
+      log::warn("active/%s: cannot remove: %s", id.c_str(), st.error().c_str());
+    } else {
+      store_.drop_defer_info(id);
+      log::info("%s: removed", id.c_str());
+    }
+  } else {
+    // Keep only reasons of recipients still pending (for mailq).
+    DeferInfo info;
+    info.warned = pass.defer.warned;
+    for (size_t i : pending) {
+      const auto& a = pass.msg.recipients[i].address;
+      if (auto it = pass.defer.reasons.find(a); it != pass.defer.reasons.end()) info.reasons[a] = it->second;
+    }
+    if (Status st = store_.set_defer_info(id, info); !st)
+      log::warn("%s: cannot save deferral reasons: %s", id.c_str(), st.error().c_str());
+    // Reasons first, then the move: the next try time goes on the file in deferred/.
+    if (Status st = store_.move(id, "active", "deferred"); !st) {
+      log::warn("active/%s: cannot move to deferred: %s", id.c_str(), st.error().c_str());
+    } else {
+      (void)store_.set_next_try(id, now + retry_delay(age, cfg_.minimal_backoff_time, cfg_.maximal_backoff_time));
+    }
+  }
+  sched_.drop(id);
+  messages_.erase(id);
+}
+
+}  // namespace postilion::qmgr

@@ -1,0 +1,120 @@
+// qmgr/manager.h - the queue manager's state and decisions, free of sockets and clocks:
+// admits messages (incoming/, maildrop/, due deferred/, active/ after a restart),
+// routes recipients, feeds the scheduler, turns agent replies into recorded outcomes,
+// sends the reports due, and defers, expires or removes each message when its pass ends.
+// The daemon (qmgr/main.cc) supplies the Store, the Agents and the time.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "lib/ipc/message.h"
+#include "qmgr/notice.h"
+#include "qmgr/route.h"
+#include "qmgr/scheduler.h"
+#include "qmgr/store.h"
+
+namespace postilion::qmgr {
+
+struct ManagerConfig {
+  RouteConfig route;
+  NoticeConfig notice;
+  int64_t minimal_backoff_time = 300;
+  int64_t maximal_backoff_time = 4000;
+  int64_t maximal_queue_lifetime = 5 * 86400;
+  int64_t bounce_queue_lifetime = 5 * 86400;
+  int64_t delay_warning_time = 0;
+  size_t message_active_limit = 20000;
+  Limits default_limits;
+  std::map<std::string, Limits> limits;           // per transport
+  int default_recipient_limit = 50;
+  std::map<std::string, int> recipient_limits;    // per transport (local: 1)
+  std::string queue_directory;                    // for the file= attribute (relative anyway)
+};
+
+// One agent's reply for one recipient.
+struct AgentReply {
+  std::string rcpt, result, dsn, text, relay;
+};
+struct AgentResult {
+  bool ok = false;           // false: the agent could not be reached or replied garbage
+  std::string error;         // why, when !ok (becomes the defer reason)
+  std::vector<AgentReply> rcpts;
+};
+// Parses a reply of the delivery protocol (lib/ipc/protocols.h). Garbage -> !ok.
+AgentResult parse_agent_reply(const ipc::Message& m);
+
+class Agents {
+ public:
+  virtual ~Agents() = default;
+  // Starts a request to private/<transport>; the result comes back later through
+  // Manager::complete(token, ...). Must not call back into the Manager synchronously.
+  virtual void start(uint64_t token, const std::string& transport, const ipc::Message& request) = 0;
+};
+
+class Manager {
+ public:
+  Manager(ManagerConfig cfg, Store& store, Agents& agents);
+
+  // Rebuilds state from the spool: active/ back in line, then incoming/ and maildrop/.
+  void start(int64_t now);
+  // New mail in incoming/ or maildrop/ (a wake-up, or the periodic scan).
+  void scan_new(int64_t now);
+  // Deferred mail whose time has come (or all of it, for a flush).
+  void scan_deferred(int64_t now, bool flush);
+  // An agent request finished.
+  void complete(uint64_t token, const AgentResult& result, int64_t now);
+  // Starts what the scheduler allows; call after each of the above.
+  void pump(int64_t now);
+
+  size_t messages_in_flight() const { return messages_.size(); }
+  size_t jobs_running() const { return running_.size(); }
+
+ private:
+  struct Pass {
+    StoredMessage msg;
+    std::string queue = "active";
+    int64_t active_since_us = 0;
+    std::vector<std::string> routed;  // per recipient: the address handed to the agent
+    int jobs = 0;                     // queued + running
+    std::vector<Outcome> outcomes;    // for reports: failed and (if asked) delivered
+    DeferInfo defer;                  // reasons of this pass
+    bool deferred_any = false;
+  };
+  struct Running {
+    Job job;
+    int64_t started_us = 0;
+  };
+
+  void admit(const std::string& queue, const std::string& id, int64_t now);
+  void pickup_maildrop(const std::string& id, int64_t now);
+  void route_message(Pass& p, int64_t now);
+  void record(Pass& p, size_t idx, const AgentReply& r, int64_t started_us);
+  void defer_rcpt(Pass& p, size_t idx, const std::string& dsn, const std::string& reason,
+                  const std::string& relay, int64_t started_us);
+  void bounce_rcpt(Pass& p, size_t idx, const std::string& dsn, const std::string& reason,
+                   const std::string& relay, int64_t started_us, const char* status);
+  void expand_rcpt(Pass& p, size_t idx, const std::vector<Route>& routes);
+  void finish(const std::string& id, int64_t now);
+  void send_notices(Pass& p, int64_t now);
+  void log_rcpt(const Pass& p, size_t idx, const std::string& relay, int64_t started_us,
+                const std::string& dsn, const char* status, const std::string& text);
+  ipc::Message request_for(const Pass& p, const Job& job) const;
+  int recipient_limit(const std::string& transport) const;
+
+  ManagerConfig cfg_;
+  Store& store_;
+  Agents& agents_;
+  Scheduler sched_;
+  std::map<std::string, Pass> messages_;     // by queue id, in active/
+  std::map<uint64_t, Running> running_;
+  uint64_t next_token_ = 1;
+  std::vector<std::string> new_ids_;         // queued by us (reports, expansions): admit soon
+};
+
+}  // namespace postilion::qmgr

@@ -1,0 +1,446 @@
+// qmgr/manager_test.cc - the queue manager against an in-memory spool and fake agents:
+// delivery, deferral and backoff, expiry, bounces (and bounces of bounces), restarts,
+// maildrop pickup of good and bad files, virtual alias fan-out, concurrency.
+#include "qmgr/manager.h"
+
+#include <cppunit/extensions/HelperMacros.h>
+
+#include <deque>
+
+#include "lib/mail/header.h"
+
+using namespace postilion;
+using namespace postilion::qmgr;
+
+namespace {
+
+struct FakeFile {
+  StoredMessage msg;
+  std::string content;
+  bool corrupt = false;
+  std::map<uint64_t, int> status;  // offset -> 0 pending, 1 sent, 2 bounced
+  int64_t mtime = 0;
+};
+
+class FakeStore : public Store {
+ public:
+  std::map<std::string, std::map<std::string, FakeFile>> queues;  // queue -> id -> file
+  std::map<std::string, DeferInfo> defer;
+  int next_id = 1;
+  bool fail_inject = false;
+
+  std::string add(const std::string& queue, const std::string& sender, std::vector<std::string> rcpts,
+                  int64_t arrival, unsigned notify = mail::kNotifyDefault, std::string content = "Subject: hi\n\nbody\n") {
+    NewMessage m;
+    m.sender = sender;
+    for (auto& r : rcpts) m.recipients.push_back({r, "", notify, 0, false});
+    m.arrival = arrival;
+    m.content = content;
+    std::string id = make(m);
+    if (queue != "incoming") {
+      queues[queue][id] = queues["incoming"][id];
+      queues["incoming"].erase(id);
+    }
+    return id;
+  }
+  std::string make(const NewMessage& m) {
+    char buf[16];
+    snprintf(buf, sizeof buf, "Q%04d", next_id++);
+    FakeFile f;
+    f.msg.id = buf;
+    f.msg.sender = m.sender;
+    f.msg.arrival = m.arrival ? m.arrival : 1000;
+    f.msg.size = m.content.size();
+    f.msg.envid = m.envid;
+    f.msg.ret = m.ret;
+    uint64_t off = 100;
+    for (auto r : m.recipients) {
+      r.offset = off;
+      r.done = false;
+      f.status[off] = 0;
+      f.msg.recipients.push_back(r);
+      off += 50;
+    }
+    f.content = m.content;
+    queues["incoming"][buf] = f;
+    return buf;
+  }
+  FakeFile* find(const std::string& q, const std::string& id) {
+    auto it = queues[q].find(id);
+    return it == queues[q].end() ? nullptr : &it->second;
+  }
+  std::vector<std::string> list(const std::string& q) override {
+    std::vector<std::string> v;
+    for (auto& [id, f] : queues[q]) v.push_back(id);
+    return v;
+  }
+  Result<StoredMessage> load(const std::string& q, const std::string& id, bool* corrupt) override {
+    auto* f = find(q, id);
+    if (!f) return Error("no such file", ENOENT);
+    if (f->corrupt) {
+      *corrupt = true;
+      return Error("missing END record").set_permanent();
+    }
+    StoredMessage m = f->msg;
+    for (auto& r : m.recipients) r.done = f->status[r.offset] != 0;
+    return m;
+  }
+  Result<std::string> content(const std::string& q, const std::string& id) override {
+    auto* f = find(q, id);
+    if (!f) return Error("no such file", ENOENT);
+    return f->content;
+  }
+  Result<bool> is_done(const std::string& q, const std::string& id, uint64_t off) override {
+    auto* f = find(q, id);
+    if (!f) return Error("no such file", ENOENT);
+    return f->status[off] != 0;
+  }
+  Status mark_done(const std::string& q, const std::string& id, uint64_t off, bool bounced) override {
+    auto* f = find(q, id);
+    if (!f) return Error("no such file", ENOENT);
+    f->status[off] = bounced ? 2 : 1;
+    return {};
+  }
+  Status move(const std::string& id, const std::string& from, const std::string& to) override {
+    auto* f = find(from, id);
+    if (!f) return Error("no such file", ENOENT);
+    queues[to][id] = *f;
+    queues[from].erase(id);
+    return {};
+  }
+  Status remove(const std::string& q, const std::string& id) override {
+    if (!queues[q].erase(id)) return Error("no such file", ENOENT);
+    return {};
+  }
+  Result<std::string> inject(const NewMessage& m) override {
+    if (fail_inject) return Error("disk full", ENOSPC);
+    return make(m);
+  }
+  Result<int64_t> next_try(const std::string& id) override {
+    auto* f = find("deferred", id);
+    if (!f) return Error("no such file", ENOENT);
+    return f->mtime;
+  }
+  Status set_next_try(const std::string& id, int64_t when) override {
+    auto* f = find("deferred", id);
+    if (!f) return Error("no such file", ENOENT);
+    f->mtime = when;
+    return {};
+  }
+  DeferInfo defer_info(const std::string& id) override { return defer[id]; }
+  Status set_defer_info(const std::string& id, const DeferInfo& i) override {
+    defer[id] = i;
+    return {};
+  }
+  void drop_defer_info(const std::string& id) override { defer.erase(id); }
+};
+
+struct Request {
+  uint64_t token;
+  std::string transport;
+  ipc::Message msg;
+};
+
+class FakeAgents : public Agents {
+ public:
+  std::deque<Request> requests;
+  void start(uint64_t token, const std::string& transport, const ipc::Message& m) override {
+    requests.push_back({token, transport, m});
+  }
+};
+
+ManagerConfig config() {
+  ManagerConfig c;
+  c.route.myhostname = "mx.example.org";
+  c.route.mydestination = {"mx.example.org", "example.org"};
+  c.route.virtual_alias_domains = {"virt.test"};
+  c.route.virtual_alias_map = [](std::string_view k) -> std::optional<std::string> {
+    if (k == "team@virt.test") return std::string("bob@example.org, carol@example.org");
+    return std::nullopt;
+  };
+  c.notice.myhostname = "mx.example.org";
+  c.limits["local"] = {2, 2};
+  c.recipient_limits["local"] = 1;
+  return c;
+}
+
+// The agent's side: for each recipient of the request, a result (recorded in the file
+// first, as the protocol says, unless record is false).
+AgentResult reply(FakeStore& store, const Request& req, const std::string& result, bool record = true,
+                  const std::string& text = "delivered to maildir") {
+  AgentResult r;
+  r.ok = true;
+  std::string id(*req.msg.get("id"));
+  auto rcpts = req.msg.get_all("rcpt");
+  auto offsets = req.msg.get_all("offset");
+  for (size_t i = 0; i < rcpts.size(); ++i) {
+    if (record && result != "defer")
+      (void)store.mark_done("active", id, std::stoull(std::string(offsets[i])), result == "bounce");
+    r.rcpts.push_back({std::string(rcpts[i]), result, result == "sent" ? "2.0.0" : result == "defer" ? "4.2.0" : "5.1.1",
+                       text, "local"});
+  }
+  return r;
+}
+
+}  // namespace
+
+class ManagerTest : public CppUnit::TestFixture {
+  CPPUNIT_TEST_SUITE(ManagerTest);
+  CPPUNIT_TEST(delivers_and_removes);
+  CPPUNIT_TEST(defers_with_backoff_then_delivers);
+  CPPUNIT_TEST(expiry_bounces_with_dsn);
+  CPPUNIT_TEST(bounce_of_bounce_goes_to_postmaster_once);
+  CPPUNIT_TEST(restart_resumes_only_pending);
+  CPPUNIT_TEST(maildrop_pickup);
+  CPPUNIT_TEST(agent_garbage_and_unrecorded_outcomes);
+  CPPUNIT_TEST(virtual_alias_fan_out);
+  CPPUNIT_TEST(concurrency_limits);
+  CPPUNIT_TEST(agent_reply_parsing);
+  CPPUNIT_TEST_SUITE_END();
+
+ public:
+  void delivers_and_removes() {
+    FakeStore s;
+    FakeAgents a;
+    Manager m(config(), s, a);
+    std::string id = s.add("incoming", "alice@remote.test", {"bob@example.org"}, 1000);
+    m.start(1000);
+    m.pump(1000);
+    CPPUNIT_ASSERT(s.find("active", id));
+    CPPUNIT_ASSERT_EQUAL(size_t(1), a.requests.size());
+    auto& req = a.requests.front();
+    CPPUNIT_ASSERT_EQUAL(std::string("local"), req.transport);
+    CPPUNIT_ASSERT_EQUAL(std::string("deliver"), std::string(*req.msg.get("cmd")));
+    CPPUNIT_ASSERT_EQUAL(std::string("active/" + id), std::string(*req.msg.get("file")));
+    CPPUNIT_ASSERT_EQUAL(std::string("alice@remote.test"), std::string(*req.msg.get("sender")));
+    CPPUNIT_ASSERT_EQUAL(std::string("100"), std::string(*req.msg.get("offset")));
+    m.complete(req.token, reply(s, req, "sent"), 1001);
+    CPPUNIT_ASSERT(!s.find("active", id));
+    CPPUNIT_ASSERT_EQUAL(size_t(0), m.messages_in_flight());
+    CPPUNIT_ASSERT(s.queues["incoming"].empty());  // no report was due
+  }
+
+  void defers_with_backoff_then_delivers() {
+    FakeStore s;
+    FakeAgents a;
+    Manager m(config(), s, a);
+    std::string id = s.add("incoming", "alice@remote.test", {"bob@example.org"}, 1000);
+    m.start(1000);
+    m.pump(1000);
+    auto req = a.requests.front();
+    a.requests.pop_front();
+    m.complete(req.token, reply(s, req, "defer", true, "mailbox is not writable"), 1010);
+    FakeFile* f = s.find("deferred", id);
+    CPPUNIT_ASSERT(f);
+    CPPUNIT_ASSERT_EQUAL(int64_t(1010 + 300), f->mtime);  // age 10 < minimal_backoff_time
+    CPPUNIT_ASSERT_EQUAL(std::string("mailbox is not writable"), s.defer[id].reasons["bob@example.org"]);
+    m.scan_deferred(1200, false);
+    m.pump(1200);
+    CPPUNIT_ASSERT(a.requests.empty());  // not yet
+    m.scan_deferred(1310, false);
+    m.pump(1310);
+    CPPUNIT_ASSERT_EQUAL(size_t(1), a.requests.size());
+    req = a.requests.front();
+    a.requests.pop_front();
+    m.complete(req.token, reply(s, req, "defer"), 1320);
+    CPPUNIT_ASSERT_EQUAL(int64_t(1320 + 320), s.find("deferred", id)->mtime);  // age 320: doubling
+    m.scan_deferred(1330, true);  // flush: now, whatever the time
+    m.pump(1330);
+    req = a.requests.front();
+    a.requests.pop_front();
+    m.complete(req.token, reply(s, req, "sent"), 1331);
+    CPPUNIT_ASSERT(!s.find("deferred", id) && !s.find("active", id));
+    CPPUNIT_ASSERT(!s.defer.count(id));
+  }
+
+  void expiry_bounces_with_dsn() {
+    FakeStore s;
+    FakeAgents a;
+    auto cfg = config();
+    cfg.maximal_queue_lifetime = 3600;
+    Manager m(cfg, s, a);
+    std::string id = s.add("deferred", "alice@example.org", {"bob@example.org", "carol@example.org"}, 1000);
+    m.start(5000);
+    m.pump(5000);
+    CPPUNIT_ASSERT_EQUAL(size_t(2), a.requests.size());
+    auto r1 = a.requests[0], r2 = a.requests[1];
+    a.requests.clear();
+    m.complete(r1.token, reply(s, r1, "sent"), 5001);
+    m.complete(r2.token, reply(s, r2, "defer", true, "quota exceeded"), 5002);
+    // Expired: carol bounces; the report goes to alice, naming carol only.
+    CPPUNIT_ASSERT(!s.find("active", id) && !s.find("deferred", id));
+    CPPUNIT_ASSERT_EQUAL(size_t(1), s.queues["incoming"].size() + s.queues["active"].size());
+    m.pump(5003);
+    auto& dsn_req = a.requests.front();
+    std::string dsn_id(*dsn_req.msg.get("id"));
+    FakeFile* dsn = s.find("active", dsn_id);
+    CPPUNIT_ASSERT(dsn);
+    CPPUNIT_ASSERT_EQUAL(std::string(""), dsn->msg.sender);
+    CPPUNIT_ASSERT_EQUAL(std::string("alice@example.org"), dsn->msg.recipients[0].address);
+    auto h = mail::parse_headers(dsn->content);
+    CPPUNIT_ASSERT_EQUAL(std::string("Undelivered Mail Returned to Sender"), *h.get("Subject"));
+    CPPUNIT_ASSERT(dsn->content.find("Final-Recipient: rfc822; carol@example.org") != std::string::npos);
+    CPPUNIT_ASSERT(dsn->content.find("quota exceeded") != std::string::npos);
+    CPPUNIT_ASSERT(dsn->content.find("Final-Recipient: rfc822; bob@example.org") == std::string::npos);
+  }
+
+  void bounce_of_bounce_goes_to_postmaster_once() {
+    FakeStore s;
+    FakeAgents a;
+    Manager m(config(), s, a);
+    // A bounce (sender <>) to an unknown virtual address fails at routing.
+    std::string id = s.add("incoming", "", {"nobody@virt.test"}, 1000);
+    m.start(1000);
+    m.pump(1000);
+    CPPUNIT_ASSERT(!s.find("active", id));
+    CPPUNIT_ASSERT_EQUAL(size_t(1), a.requests.size());  // the report to postmaster, via local
+    auto req = a.requests.front();
+    a.requests.pop_front();
+    std::string pm_id(*req.msg.get("id"));
+    CPPUNIT_ASSERT_EQUAL(std::string("postmaster@mx.example.org"), std::string(*req.msg.get("rcpt")));
+    CPPUNIT_ASSERT_EQUAL(std::string("double-bounce@mx.example.org"), std::string(*req.msg.get("sender")));
+    // Postmaster's delivery fails too: nothing more is queued.
+    m.complete(req.token, reply(s, req, "bounce"), 1001);
+    m.pump(1002);
+    CPPUNIT_ASSERT(a.requests.empty());
+    CPPUNIT_ASSERT(s.queues["incoming"].empty() && s.queues["active"].empty());
+  }
+
+  void restart_resumes_only_pending() {
+    FakeStore s;
+    FakeAgents a;
+    std::string id = s.add("active", "alice@example.org", {"bob@example.org", "carol@example.org"}, 1000);
+    s.find("active", id)->status[100] = 1;  // bob was delivered before the crash
+    Manager m(config(), s, a);
+    m.start(1100);
+    m.pump(1100);
+    CPPUNIT_ASSERT_EQUAL(size_t(1), a.requests.size());
+    CPPUNIT_ASSERT_EQUAL(std::string("carol@example.org"), std::string(*a.requests[0].msg.get("rcpt")));
+    // A deferred message keeps its time across the restart.
+    FakeStore s2;
+    FakeAgents a2;
+    std::string d = s2.add("deferred", "alice@example.org", {"bob@example.org"}, 1000);
+    s2.find("deferred", d)->mtime = 2000;
+    Manager m2(config(), s2, a2);
+    m2.start(1500);
+    m2.pump(1500);
+    CPPUNIT_ASSERT(a2.requests.empty());
+    m2.scan_deferred(2000, false);
+    m2.pump(2000);
+    CPPUNIT_ASSERT_EQUAL(size_t(1), a2.requests.size());
+  }
+
+  void maildrop_pickup() {
+    FakeStore s;
+    FakeAgents a;
+    std::string good = s.add("maildrop", "user@mx.example.org", {"bob@example.org"}, 1000);
+    std::string bad = s.add("maildrop", "user@mx.example.org", {"bob@example.org"}, 1000);
+    s.find("maildrop", bad)->corrupt = true;
+    std::string empty = s.add("maildrop", "user@mx.example.org", {}, 1000);
+    std::string evil = s.add("maildrop", "a\r\nb", {"bob@example.org"}, 1000);
+    Manager m(config(), s, a);
+    m.start(1000);
+    m.pump(1000);
+    CPPUNIT_ASSERT(s.queues["maildrop"].empty());
+    CPPUNIT_ASSERT(s.find("corrupt", bad) && s.find("corrupt", empty) && s.find("corrupt", evil));
+    CPPUNIT_ASSERT(!s.find("corrupt", good));
+    CPPUNIT_ASSERT_EQUAL(size_t(1), a.requests.size());  // the good one, re-queued under a new id
+    CPPUNIT_ASSERT(std::string(*a.requests[0].msg.get("id")) != good);
+    // A queue that cannot be written leaves the maildrop file for the next scan.
+    std::string later = s.add("maildrop", "user@mx.example.org", {"bob@example.org"}, 1000);
+    s.fail_inject = true;
+    m.scan_new(1001);
+    CPPUNIT_ASSERT(s.find("maildrop", later));
+  }
+
+  void agent_garbage_and_unrecorded_outcomes() {
+    FakeStore s;
+    FakeAgents a;
+    Manager m(config(), s, a);
+    std::string id = s.add("incoming", "alice@example.org", {"bob@example.org"}, 1000);
+    m.start(1000);
+    m.pump(1000);
+    auto req = a.requests.front();
+    a.requests.pop_front();
+    AgentResult dead;
+    dead.error = "agent died";
+    m.complete(req.token, dead, 1001);
+    CPPUNIT_ASSERT(s.find("deferred", id));
+    CPPUNIT_ASSERT_EQUAL(std::string("agent died"), s.defer[id].reasons["bob@example.org"]);
+    m.scan_deferred(1001, true);
+    m.pump(1001);
+    req = a.requests.front();
+    a.requests.pop_front();
+    // An agent that says "sent" but forgot the status byte: qmgr records it.
+    m.complete(req.token, reply(s, req, "sent", false), 1002);
+    CPPUNIT_ASSERT(!s.find("active", id) && !s.find("deferred", id));
+    // A reply for the wrong recipient is a defer, not a delivery.
+    std::string id2 = s.add("incoming", "alice@example.org", {"carol@example.org"}, 1000);
+    m.scan_new(1003);
+    m.pump(1003);
+    req = a.requests.front();
+    a.requests.pop_front();
+    AgentResult wrong;
+    wrong.ok = true;
+    wrong.rcpts.push_back({"mallory@example.org", "sent", "2.0.0", "ok", "local"});
+    m.complete(req.token, wrong, 1004);
+    CPPUNIT_ASSERT(s.find("deferred", id2));
+  }
+
+  void virtual_alias_fan_out() {
+    FakeStore s;
+    FakeAgents a;
+    Manager m(config(), s, a);
+    std::string id = s.add("incoming", "alice@remote.test", {"team@virt.test"}, 1000);
+    m.start(1000);
+    m.pump(1000);
+    CPPUNIT_ASSERT(!s.find("active", id));  // done: expanded into a new message
+    CPPUNIT_ASSERT_EQUAL(size_t(2), a.requests.size());
+    std::set<std::string> rcpts;
+    for (auto& r : a.requests) rcpts.insert(std::string(*r.msg.get("rcpt")));
+    CPPUNIT_ASSERT(rcpts.count("bob@example.org") && rcpts.count("carol@example.org"));
+    FakeFile* n = s.find("active", std::string(*a.requests[0].msg.get("id")));
+    CPPUNIT_ASSERT_EQUAL(std::string("team@virt.test"), n->msg.recipients[0].orcpt);
+    CPPUNIT_ASSERT_EQUAL(std::string("alice@remote.test"), n->msg.sender);
+  }
+
+  void concurrency_limits() {
+    FakeStore s;
+    FakeAgents a;
+    Manager m(config(), s, a);  // local: 2 at once
+    for (int i = 0; i < 5; ++i) s.add("incoming", "alice@example.org", {"bob@example.org"}, 1000);
+    m.start(1000);
+    m.pump(1000);
+    CPPUNIT_ASSERT_EQUAL(size_t(2), a.requests.size());
+    int delivered = 0;
+    while (!a.requests.empty()) {
+      auto req = a.requests.front();
+      a.requests.pop_front();
+      m.complete(req.token, reply(s, req, "sent"), 1001);
+      ++delivered;
+      m.pump(1001);
+      CPPUNIT_ASSERT(m.jobs_running() <= 2);
+    }
+    CPPUNIT_ASSERT_EQUAL(5, delivered);
+    CPPUNIT_ASSERT(s.queues["active"].empty());
+  }
+
+  void agent_reply_parsing() {
+    ipc::Message ok;
+    ok.set("status", "ok").set("rcpt", "a@b").set("result", "sent").set("dsn", "2.0.0").set("text", "x").set("relay", "local");
+    ok.set("rcpt", "c@d").set("result", "defer").set("dsn", "4.2.0").set("text", "y").set("relay", "local");
+    auto r = parse_agent_reply(ok);
+    CPPUNIT_ASSERT(r.ok);
+    CPPUNIT_ASSERT_EQUAL(size_t(2), r.rcpts.size());
+    CPPUNIT_ASSERT_EQUAL(std::string("defer"), r.rcpts[1].result);
+    ipc::Message err;
+    err.set("status", "error").set("text", "bad request");
+    CPPUNIT_ASSERT(!parse_agent_reply(err).ok);
+    ipc::Message weird;
+    weird.set("status", "ok").set("rcpt", "a@b").set("result", "maybe");
+    CPPUNIT_ASSERT(!parse_agent_reply(weird).ok);
+    CPPUNIT_ASSERT(!parse_agent_reply(ipc::Message()).ok);
+  }
+};
+
+CPPUNIT_TEST_SUITE_REGISTRATION(ManagerTest);
