@@ -1,0 +1,257 @@
+// resolver/dns_test.cc - rdata decoders with good, truncated and hostile input; the
+// answer cache; the resolver protocol's strict decoders.
+#include "resolver/dns.h"
+
+#include <cppunit/extensions/HelperMacros.h>
+
+#include "resolver/cache.h"
+#include "resolver/protocol.h"
+
+using namespace postilion;
+using namespace postilion::resolver;
+
+namespace {
+std::string wire_name(const std::string& dotted) {
+  std::string out;
+  size_t start = 0;
+  while (start < dotted.size()) {
+    size_t dot = dotted.find('.', start);
+    if (dot == std::string::npos) dot = dotted.size();
+    out += static_cast<char>(dot - start);
+    out += dotted.substr(start, dot - start);
+    start = dot + 1;
+  }
+  out += '\0';
+  return out;
+}
+std::string mx_rdata(int pref, const std::string& host) {
+  return std::string{char(pref >> 8), char(pref & 0xff)} + wire_name(host);
+}
+}  // namespace
+
+class DnsTest : public CppUnit::TestFixture {
+  CPPUNIT_TEST_SUITE(DnsTest);
+  CPPUNIT_TEST(mx_records);
+  CPPUNIT_TEST(mx_every_truncation_fails);
+  CPPUNIT_TEST(addresses);
+  CPPUNIT_TEST(tlsa_and_txt);
+  CPPUNIT_TEST(names);
+  CPPUNIT_TEST(cache_ttl);
+  CPPUNIT_TEST(plan_round_trip);
+  CPPUNIT_TEST(plan_garbage);
+  CPPUNIT_TEST(query_reply_garbage);
+  CPPUNIT_TEST_SUITE_END();
+
+ public:
+  void mx_records() {
+    struct Row {
+      std::string rdata;
+      bool ok;
+      int pref;
+      std::string host;
+    } rows[] = {
+        {mx_rdata(10, "mx.ispb.tst"), true, 10, "mx.ispb.tst"},
+        {mx_rdata(65535, "MAIL.ExampleB.tst"), true, 65535, "mail.exampleb.tst"},
+        {mx_rdata(0, ""), true, 0, ""},                       // null MX
+        {std::string("\0\x0a", 2), false, 0, ""},             // no name
+        {mx_rdata(10, "a.b") + "x", false, 0, ""},            // trailing garbage
+        {std::string("\0\x0a\xc0\x0c", 4), false, 0, ""},     // compression pointer
+        {std::string("\0\x0a\x03" "a b\0", 7), false, 0, ""}, // space in a label
+        {std::string("\0\x0a\x05" "a\r\nbc\0", 9), false, 0, ""},
+        {std::string("\0\x0a\x40", 3) + std::string(64, 'a') + std::string(1, '\0'), false, 0, ""},
+        {"", false, 0, ""},
+    };
+    for (const auto& r : rows) {
+      auto mx = decode_mx(r.rdata);
+      CPPUNIT_ASSERT_EQUAL_MESSAGE(hex(r.rdata), r.ok, mx.has_value());
+      if (!r.ok) continue;
+      CPPUNIT_ASSERT_EQUAL(r.pref, mx->preference);
+      CPPUNIT_ASSERT_EQUAL(r.host, mx->host);
+    }
+    CPPUNIT_ASSERT_EQUAL(std::string("10 mx.ispb.tst"), *present(RrType::MX, mx_rdata(10, "mx.ispb.tst")));
+    CPPUNIT_ASSERT_EQUAL(std::string("0 ."), *present(RrType::MX, mx_rdata(0, "")));
+    CPPUNIT_ASSERT(parse_mx_text("0 .")->host.empty());
+    CPPUNIT_ASSERT_EQUAL(20, parse_mx_text("20 mail.exampleb.tst")->preference);
+    CPPUNIT_ASSERT(!parse_mx_text("70000 a.b"));
+    CPPUNIT_ASSERT(!parse_mx_text("10"));
+    CPPUNIT_ASSERT(!parse_mx_text("x a.b"));
+    CPPUNIT_ASSERT(!parse_mx_text("10 a..b"));
+  }
+
+  void mx_every_truncation_fails() {
+    std::string good = mx_rdata(10, "mail.exampleb.tst");
+    CPPUNIT_ASSERT(decode_mx(good));
+    for (size_t n = 0; n < good.size(); ++n) CPPUNIT_ASSERT(!decode_mx(good.substr(0, n)));
+  }
+
+  void addresses() {
+    CPPUNIT_ASSERT_EQUAL(std::string("127.0.3.1"), *decode_a(std::string("\x7f\0\x03\x01", 4)));
+    CPPUNIT_ASSERT(!decode_a(std::string("\x7f\0\x03", 3)));
+    CPPUNIT_ASSERT(!decode_a(std::string("\x7f\0\x03\x01\x01", 5)));
+    std::string v6(16, '\0');
+    v6[15] = 1;
+    CPPUNIT_ASSERT_EQUAL(std::string("::1"), *decode_aaaa(v6));
+    CPPUNIT_ASSERT(!decode_aaaa(v6.substr(1)));
+  }
+
+  void tlsa_and_txt() {
+    std::string rd = std::string("\x03\x01\x01", 3) + std::string("\xab\xcd", 2);
+    auto t = decode_tlsa(rd);
+    CPPUNIT_ASSERT(t);
+    CPPUNIT_ASSERT_EQUAL(3, int(t->usage));
+    CPPUNIT_ASSERT_EQUAL(std::string("3 1 1 ABCD"), *present(RrType::TLSA, rd));
+    CPPUNIT_ASSERT(*parse_tlsa_text("3 1 1 abcd") == *t);
+    CPPUNIT_ASSERT(!decode_tlsa(std::string("\x03\x01\x01", 3)));
+    CPPUNIT_ASSERT(!parse_tlsa_text("3 1 1 abc"));
+    CPPUNIT_ASSERT(!parse_tlsa_text("3 1 1 zz"));
+    CPPUNIT_ASSERT(!parse_tlsa_text("300 1 1 ab"));
+    CPPUNIT_ASSERT_EQUAL(std::string("v=spf1 -all"), *decode_txt(std::string("\x0bv=spf1 -all", 12)));
+    CPPUNIT_ASSERT_EQUAL(std::string("abcd"), *decode_txt(std::string("\x02" "ab\x02" "cd", 6)));
+    CPPUNIT_ASSERT(!decode_txt(std::string("\x05" "ab", 3)));
+    CPPUNIT_ASSERT(!decode_txt(""));
+  }
+
+  void names() {
+    struct Row {
+      const char* in;
+      const char* out;  // nullptr: refused
+    } rows[] = {
+        {"Mail.ExampleB.TST.", "mail.exampleb.tst"},
+        {"_25._tcp.mx.b.tst", "_25._tcp.mx.b.tst"},
+        {"a", "a"},
+        {"", nullptr},
+        {".", nullptr},
+        {"a..b", nullptr},
+        {".a", nullptr},
+        {"a b", nullptr},
+        {"a\nb", nullptr},
+        {"a/b", nullptr},
+    };
+    for (const auto& r : rows) {
+      auto n = normalize_name(r.in);
+      CPPUNIT_ASSERT_EQUAL_MESSAGE(r.in, r.out != nullptr, n.has_value());
+      if (r.out) CPPUNIT_ASSERT_EQUAL(std::string(r.out), *n);
+    }
+    CPPUNIT_ASSERT(!normalize_name(std::string(64, 'a') + ".tst"));
+    CPPUNIT_ASSERT(normalize_name(std::string(63, 'a') + ".tst"));
+    CPPUNIT_ASSERT(!normalize_name(std::string(254, 'a')));
+  }
+
+  void cache_ttl() {
+    Cache c(3, 3600, 60);
+    Answer ok;
+    ok.outcome = Outcome::Ok;
+    ok.ttl = 300;
+    ok.rdata = {"x"};
+    c.put("a.tst", RrType::MX, ok, 1000);
+    CPPUNIT_ASSERT(!c.get("a.tst", RrType::A, 1000));
+    auto got = c.get("a.tst", RrType::MX, 1100);
+    CPPUNIT_ASSERT(got);
+    CPPUNIT_ASSERT_EQUAL(uint32_t(200), got->ttl);
+    CPPUNIT_ASSERT(!c.get("a.tst", RrType::MX, 1300));  // expired at 1300
+
+    Answer nx;
+    nx.outcome = Outcome::NxDomain;
+    nx.ttl = 86400;  // negative TTL capped at 60
+    c.put("b.tst", RrType::MX, nx, 1000);
+    CPPUNIT_ASSERT(c.get("b.tst", RrType::MX, 1059));
+    CPPUNIT_ASSERT(!c.get("b.tst", RrType::MX, 1060));
+
+    Answer temp;
+    temp.outcome = Outcome::TempFail;
+    temp.ttl = 300;
+    c.put("c.tst", RrType::MX, temp, 1000);
+    CPPUNIT_ASSERT(!c.get("c.tst", RrType::MX, 1000));  // never cached
+
+    ok.ttl = 999999;  // capped at max_ttl
+    c.put("d.tst", RrType::A, ok, 0);
+    CPPUNIT_ASSERT_EQUAL(uint32_t(3600), c.get("d.tst", RrType::A, 0)->ttl);
+    // Bounded: a full cache evicts, never grows past its limit.
+    for (int i = 0; i < 10; ++i) c.put("e" + std::to_string(i) + ".tst", RrType::A, ok, 0);
+    CPPUNIT_ASSERT(c.size() <= 3);
+  }
+
+  void plan_round_trip() {
+    Plan p;
+    p.status = PlanStatus::Ok;
+    p.security = Security::Secure;
+    p.hops = {{"mx.ispb.tst", "127.0.3.1", 10, Security::Secure},
+              {"mail.exampleb.tst", "::1", 20, Security::Insecure}};
+    std::string why;
+    auto back = proto::decode_plan(proto::encode_plan(p), &why);
+    CPPUNIT_ASSERT_MESSAGE(why, back);
+    CPPUNIT_ASSERT(back->hops == p.hops);
+    CPPUNIT_ASSERT(back->security == Security::Secure);
+    Plan f;
+    f.status = PlanStatus::Perm;
+    f.dsn = "5.1.10";
+    f.text = "Domain x does not accept mail (nullMX)";
+    back = proto::decode_plan(proto::encode_plan(f), &why);
+    CPPUNIT_ASSERT(back && back->status == PlanStatus::Perm && back->dsn == "5.1.10");
+  }
+
+  void plan_garbage() {
+    auto base = [] {
+      ipc::Message m;
+      m.set("status", "ok").set("secure", "insecure");
+      return m;
+    };
+    std::vector<ipc::Message> bad;
+    bad.push_back(ipc::Message());
+    bad.push_back(base());  // ok without hops
+    {
+      auto m = base();
+      m.set("host", "a.tst").set("addr", "127.0.0.1").set("pref", "10");  // no hsecure
+      bad.push_back(m);
+    }
+    {
+      auto m = base();
+      m.set("host", "a.tst").set("addr", "127.0.0.1; rm").set("pref", "10").set("hsecure", "secure");
+      bad.push_back(m);
+    }
+    {
+      auto m = base();
+      m.set("host", "a..tst").set("addr", "127.0.0.1").set("pref", "10").set("hsecure", "secure");
+      bad.push_back(m);
+    }
+    {
+      auto m = base();
+      m.set("host", "a.tst").set("addr", "127.0.0.1").set("pref", "-1").set("hsecure", "secure");
+      bad.push_back(m);
+    }
+    {
+      ipc::Message m;
+      m.set("status", "perm").set("secure", "insecure").set("dsn", "4.4.3").set("text", "x");
+      bad.push_back(m);  // perm with a 4.x.x code
+    }
+    {
+      ipc::Message m;
+      m.set("status", "maybe").set("secure", "insecure");
+      bad.push_back(m);
+    }
+    for (size_t i = 0; i < bad.size(); ++i) {
+      std::string why;
+      CPPUNIT_ASSERT_MESSAGE(std::to_string(i), !proto::decode_plan(bad[i], &why));
+      CPPUNIT_ASSERT(!why.empty());
+    }
+  }
+
+  void query_reply_garbage() {
+    proto::QueryReply r;
+    r.outcome = Outcome::Ok;
+    r.security = Security::Bogus;
+    r.ttl = 30;
+    r.records = {"3 1 1 AB"};
+    std::string why;
+    auto back = proto::decode_query_reply(proto::encode_query_reply(r), &why);
+    CPPUNIT_ASSERT(back && back->records == r.records && back->security == Security::Bogus);
+    ipc::Message m;
+    m.set("status", "ok").set("secure", "secure").set("ttl", "-5");
+    CPPUNIT_ASSERT(!proto::decode_query_reply(m, &why));
+    ipc::Message m2;
+    m2.set("status", "ok").set("secure", "secure").set("ttl", "5");
+    CPPUNIT_ASSERT(!proto::decode_query_reply(m2, &why));  // ok without records
+  }
+};
+
+CPPUNIT_TEST_SUITE_REGISTRATION(DnsTest);
