@@ -1,15 +1,20 @@
 // ctl/daemon.cc - `postilionctl start | stop | reload | status`: runs the master and
 // talks to it over its control socket (lib/ipc: cmd=status|reload|stop).
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "ctl/ctl.h"
 #include "lib/base/file.h"
+#include "lib/base/strings.h"
 #include "lib/ipc/message.h"
 
 namespace postilion::ctl {
@@ -42,6 +47,27 @@ Result<ipc::Message> ask(const config::Config& cfg, const char* cmd) {
 bool answers_ready(const config::Config& cfg) {
   auto r = ask(cfg, "status");
   return r && r->get_or("status", "") == "ok" && r->get_or("ready", "0") == "1";
+}
+
+// (pid, command name) of every live child of parent, from /proc.
+std::vector<std::pair<int, std::string>> children_of(int parent) {
+  std::vector<std::pair<int, std::string>> out;
+  DIR* d = opendir("/proc");
+  if (!d) return out;
+  while (dirent* e = readdir(d)) {
+    auto pid = str::parse_int(e->d_name);
+    if (!pid) continue;
+    auto stat = file::read_file(std::string("/proc/") + e->d_name + "/stat", 4096);
+    if (!stat) continue;
+    auto open = stat->find('('), close = stat->rfind(')');
+    if (open == std::string::npos || close == std::string::npos || close + 4 > stat->size()) continue;
+    auto fields = str::split(std::string_view(*stat).substr(close + 2), " ");
+    if (fields.size() < 2 || fields[0] == "Z" || str::parse_int(fields[1]) != parent) continue;
+    out.emplace_back(static_cast<int>(*pid), stat->substr(open + 1, close - open - 1));
+  }
+  closedir(d);
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 void sleep_ms(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
@@ -176,7 +202,10 @@ int cmd_status(const Context& ctx) {
   }
   bool ready = r->get_or("ready", "0") == "1";
   std::printf("master: pid %d, %s\n", *pid, ready ? "ready" : "starting");
-  for (auto s : r->get_all("service")) std::printf("  %.*s\n", static_cast<int>(s.size()), s.data());
+  auto services = r->get_all("service");
+  for (auto s : services) std::printf("  %.*s\n", static_cast<int>(s.size()), s.data());
+  if (services.empty())  // the master listed nothing: show its children as the kernel sees them
+    for (const auto& [child, name] : children_of(*pid)) std::printf("  %s pid %d\n", name.c_str(), child);
   if (r->has("text")) std::printf("%s\n", r->get_or("text", "").c_str());
   return ready ? kOk : kError;
 }
