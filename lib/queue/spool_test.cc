@@ -1,0 +1,120 @@
+// lib/queue/spool_test.cc - spool creation and checks, moves between folders, and
+// quarantine of unreadable files to corrupt/.
+#include "lib/queue/spool.h"
+
+#include <cppunit/extensions/HelperMacros.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <string>
+
+#include "lib/base/file.h"
+#include "lib/log/log.h"
+#include "lib/queue/queue_file.h"
+#include "lib/queue/queue_id.h"
+#include "lib/queue/queue_writer.h"
+#include "lib/queue/test_util.h"
+#include "lib/testing/temp_dir.h"
+
+namespace postilion::queue {
+
+class SpoolTest : public CppUnit::TestFixture {
+  CPPUNIT_TEST_SUITE(SpoolTest);
+  CPPUNIT_TEST(create_and_check);
+  CPPUNIT_TEST(check_reports_problems);
+  CPPUNIT_TEST(move_between_folders);
+  CPPUNIT_TEST(quarantine_unreadable);
+  CPPUNIT_TEST_SUITE_END();
+
+ public:
+  SpoolOwners me() { return {::geteuid(), ::getegid(), ::getegid()}; }
+
+  void create_and_check() {
+    postilion::testing::TempDir tmp;
+    Spool spool(tmp.file("spool"));
+    CPPUNIT_ASSERT(spool.create(me()).ok());
+    CPPUNIT_ASSERT(spool.check(me()).empty());
+    struct Row {
+      Folder f;
+      mode_t mode;
+    } rows[] = {{Folder::Maildrop, 01730}, {Folder::Public, 0710}, {Folder::Private, 0700},
+                {Folder::Incoming, 0700},  {Folder::Corrupt, 0700}, {Folder::Pid, 0700}};
+    for (const Row& r : rows) {
+      struct stat st;
+      CPPUNIT_ASSERT_EQUAL(0, ::stat(spool.dir(r.f).c_str(), &st));
+      CPPUNIT_ASSERT_EQUAL_MESSAGE(folder_name(r.f), unsigned{r.mode}, unsigned{st.st_mode & 07777u});
+    }
+    // Idempotent, and repairs modes.
+    ::chmod(spool.dir(Folder::Active).c_str(), 0755);
+    CPPUNIT_ASSERT(spool.create(me()).ok());
+    CPPUNIT_ASSERT(spool.check(me()).empty());
+    Folder f;
+    CPPUNIT_ASSERT(parse_folder("deferred", &f) && f == Folder::Deferred);
+    CPPUNIT_ASSERT(!parse_folder("../etc", &f));
+    CPPUNIT_ASSERT_EQUAL(tmp.file("spool") + "/hold/X", spool.path(Folder::Hold, "X"));
+  }
+
+  void check_reports_problems() {
+    postilion::testing::TempDir tmp;
+    Spool spool(tmp.path());
+    CPPUNIT_ASSERT(spool.create(me()).ok());
+    ::chmod(spool.dir(Folder::Incoming).c_str(), 0777);
+    ::rmdir(spool.dir(Folder::Hold).c_str());
+    auto problems = spool.check(me());
+    CPPUNIT_ASSERT_EQUAL(size_t{2}, problems.size());
+    std::string inc = spool.dir(Folder::Incoming);
+    CPPUNIT_ASSERT_EQUAL(inc + ": mode 0777, expected 0700", problems[0].what);
+    CPPUNIT_ASSERT_EQUAL("chmod 0700 " + inc, problems[0].remedy);
+    CPPUNIT_ASSERT_EQUAL(spool.dir(Folder::Hold) + " is missing", problems[1].what);
+    // A different expected owner is reported with a chown remedy.
+    SpoolOwners other = me();
+    other.uid += 1;
+    bool saw_chown = false;
+    for (auto& p : spool.check(other)) saw_chown |= p.remedy.rfind("chown ", 0) == 0;
+    CPPUNIT_ASSERT(saw_chown);
+    CPPUNIT_ASSERT_EQUAL(size_t{1}, Spool(tmp.file("nope")).check(me()).size());
+  }
+
+  void move_between_folders() {
+    postilion::testing::TempDir tmp;
+    Spool spool(tmp.path());
+    CPPUNIT_ASSERT(spool.create(me()).ok());
+    auto w = QueueWriter::create(spool.dir(Folder::Incoming));
+    CPPUNIT_ASSERT((*w)->recipient("a@b").ok());
+    auto id = (*w)->commit();
+    CPPUNIT_ASSERT(id.ok());
+    testing::FaultyOps ops;
+    CPPUNIT_ASSERT(spool.move(Folder::Incoming, Folder::Active, *id, ops).ok());
+    CPPUNIT_ASSERT((ops.log == std::vector<std::string>{"rename", "fsync_dir", "fsync_dir"}));
+    CPPUNIT_ASSERT(!file::exists(spool.path(Folder::Incoming, *id)));
+    CPPUNIT_ASSERT(file::exists(spool.path(Folder::Active, *id)));
+    CPPUNIT_ASSERT(!spool.move(Folder::Incoming, Folder::Active, *id).ok());  // gone
+    CPPUNIT_ASSERT(!spool.move(Folder::Active, Folder::Hold, "../../x").ok());
+    CPPUNIT_ASSERT(file::exists(spool.path(Folder::Active, *id)));
+  }
+
+  void quarantine_unreadable() {
+    postilion::testing::TempDir tmp;
+    Spool spool(tmp.file("spool"));
+    CPPUNIT_ASSERT(spool.create(me()).ok());
+    std::string id = make_id(next_id_time(), 77);
+    CPPUNIT_ASSERT(file::write_file_atomic(spool.path(Folder::Active, id), "PSTQ\0\1garbage", 0600).ok());
+    auto f = read_queue_file(spool.path(Folder::Active, id));
+    CPPUNIT_ASSERT(f.ok());
+    CPPUNIT_ASSERT(f->parsed.status != Parse::Complete);
+    log::init("queue_test");
+    CPPUNIT_ASSERT(log::use_file(tmp.file("maillog")).ok());
+    CPPUNIT_ASSERT(spool.quarantine(Folder::Active, id, f->parsed.error).ok());
+    log::use_stderr();
+    CPPUNIT_ASSERT(!file::exists(spool.path(Folder::Active, id)));
+    CPPUNIT_ASSERT(file::exists(spool.path(Folder::Corrupt, id)));
+    auto text = file::read_file(tmp.file("maillog"));
+    CPPUNIT_ASSERT(text.ok());
+    CPPUNIT_ASSERT_MESSAGE(*text, text->find(id + ": moved to corrupt/ from active/: ") != std::string::npos);
+    CPPUNIT_ASSERT(text->find("warning:") != std::string::npos);
+  }
+};
+
+CPPUNIT_TEST_SUITE_REGISTRATION(SpoolTest);
+
+}  // namespace postilion::queue
