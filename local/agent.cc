@@ -1,0 +1,103 @@
+// local/agent.cc - the local delivery agent's side of the delivery protocol.
+#include "local/agent.h"
+
+#include <unistd.h>
+
+#include <cstring>
+
+#include "lib/base/file.h"
+#include "lib/base/strings.h"
+#include "lib/queue/queue_file.h"
+#include "lib/queue/queue_id.h"
+
+namespace postilion::local {
+namespace {
+
+ipc::Message error_reply(const std::string& why) {
+  ipc::Message m;
+  m.set("status", "error");
+  m.set("text", why);
+  return m;
+}
+
+}  // namespace
+
+ipc::Message serve_request(const ipc::Message& req, const std::string& queue_directory,
+                           const Settings& settings, Environment& env, std::vector<DeliveryLog>* log_lines) {
+  if (req.get_or("cmd", "") != "deliver") return error_reply("unknown command");
+  std::string id = req.get_or("id", "");
+  std::string file = req.get_or("file", "");
+  if (!queue::valid_id(id) || file != "active/" + id) return error_reply("bad id or file");
+  auto rcpts = req.get_all("rcpt");
+  auto orcpts = req.get_all("orcpt");
+  auto offsets = req.get_all("offset");
+  if (rcpts.empty() || rcpts.size() != offsets.size() || rcpts.size() != orcpts.size())
+    return error_reply("recipients, orcpts and offsets do not match");
+
+  std::string path = file::join(queue_directory, file);
+  auto opened = queue::read_queue_file(path, true);
+  ipc::Message reply;
+  auto all = [&](const char* result, const std::string& dsn, const std::string& text) {
+    reply.set("status", "ok");
+    for (auto r : rcpts)
+      reply.set("rcpt", std::string(r)).set("result", result).set("dsn", dsn).set("text", text).set("relay", "local");
+    return reply;
+  };
+  if (!opened) return all("defer", "4.3.0", "cannot open queue file: " + opened.error().str());
+  if (opened->parsed.status != queue::Parse::Complete)
+    return all("defer", "4.3.0", "queue file unusable: " + opened->parsed.error);
+  const queue::QueueFile& qf = opened->parsed.file;
+  // The message once, read from the file (pread: the fd stays usable for updates).
+  std::string content(qf.content_length, '\0');
+  for (size_t got = 0; got < content.size();) {
+    ssize_t n = ::pread(opened->fd.get(), content.data() + got, content.size() - got,
+                        static_cast<off_t>(qf.content_offset + got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return all("defer", "4.3.0", "cannot read queue file: " + std::string(std::strerror(errno)));
+    got += n;
+  }
+  std::string sender = req.get_or("sender", "");
+  if (sender != qf.sender) return error_reply("sender does not match the queue file");
+
+  reply.set("status", "ok");
+  int64_t arrival = qf.arrival_us;
+  for (size_t i = 0; i < rcpts.size(); ++i) {
+    std::string rcpt(rcpts[i]);
+    auto off = str::parse_uint(offsets[i]);
+    // The offset must name a recipient record of this file, still pending: never
+    // deliver or mark anything qmgr did not hand over.
+    const queue::Recipient* rec = nullptr;
+    for (const auto& r : qf.recipients)
+      if (off && r.offset == *off) rec = &r;
+    Outcome o;
+    if (!rec) {
+      o = Outcome::defer("4.3.0", "offset does not name a recipient record");
+    } else if (queue::is_final(rec->status)) {
+      o = Outcome::sent("already delivered");  // a repeated request: nothing to do twice
+    } else {
+      Delivery d{id, sender, rcpt, content};
+      std::vector<std::string> warnings;
+      o = deliver(settings, env, d, &warnings);
+      // The mailbox is durable now (each writer fsyncs before returning): only now is
+      // the outcome recorded. A crash before this line repeats the delivery.
+      if (o.kind != Outcome::Kind::Defer) {
+        auto st = queue::update_status(opened->fd.get(), rec->offset,
+                                       o.kind == Outcome::Kind::Sent ? queue::RcptStatus::Delivered
+                                                                     : queue::RcptStatus::Bounced);
+        if (!st) o = Outcome::defer("4.3.0", "cannot record outcome: " + st.error().str());
+      }
+      if (log_lines)
+        for (auto& w : warnings) log_lines->push_back({id, rcpt, "", "warning", "", w, 0});
+    }
+    const char* result = o.kind == Outcome::Kind::Sent ? "sent" : o.kind == Outcome::Kind::Bounce ? "bounce" : "defer";
+    reply.set("rcpt", rcpt).set("result", result).set("dsn", o.dsn).set("text", o.text).set("relay", "local");
+    if (log_lines) {
+      const char* status = o.kind == Outcome::Kind::Sent ? "sent" : o.kind == Outcome::Kind::Bounce ? "bounced" : "deferred";
+      log_lines->push_back({id, rcpt, std::string(orcpts[i]), status, o.dsn, o.text,
+                            static_cast<double>(file::now_us() - arrival) / 1e6});
+    }
+  }
+  return reply;
+}
+
+}  // namespace postilion::local
