@@ -20,7 +20,7 @@
 namespace postilion::ctl {
 namespace {
 
-constexpr int kCallTimeoutMs = 5000;
+constexpr int kDefaultCallTimeoutMs = 10000;
 constexpr int64_t kStartTimeoutMs = 30000;
 constexpr int64_t kStopTimeoutMs = 30000;
 
@@ -41,7 +41,10 @@ std::optional<config::Config> load_all(const Context& ctx) {
 Result<ipc::Message> ask(const config::Config& cfg, const char* cmd) {
   ipc::Message req;
   req.set("cmd", cmd);
-  return ipc::call(control_socket(cfg), req, kCallTimeoutMs);
+  int timeout_ms = kDefaultCallTimeoutMs;
+  if (config::find_param("master_control_timeout"))
+    timeout_ms = static_cast<int>(std::clamp<int64_t>(cfg.seconds("master_control_timeout"), 1, 3600) * 1000);
+  return ipc::call(control_socket(cfg), req, timeout_ms);
 }
 
 bool answers_ready(const config::Config& cfg) {

@@ -140,6 +140,8 @@ std::string option_args(const std::vector<std::pair<const char*, const char*>>& 
   return s;
 }
 
+const std::string kOff = "0";
+
 std::string master_conf_text(const InitOptions& o, const std::string& daemon_dir) {
   auto have = [&](const char* prog) { return access((daemon_dir + "/" + prog).c_str(), X_OK) == 0; };
   std::string host = o.listen.find(':') != std::string::npos ? "[" + o.listen + "]" : o.listen;
@@ -158,24 +160,27 @@ std::string master_conf_text(const InitOptions& o, const std::string& daemon_dir
     const char* prog;
     std::vector<std::pair<const char*, const char*>> opts;
   };
+  // Implicit-TLS services and required STARTTLS need a certificate; without one they
+  // are left out (and submission offers AUTH only where smtpd allows it without TLS).
+  const bool tls = o.tls_selfsigned;
+  std::vector<std::pair<const char*, const char*>> submission = {
+      {"smtpd_sasl_auth_enable", "yes"}, {"smtpd_sasl_auth_required", "yes"}};
+  if (tls) submission.push_back({"smtpd_tls_security_level", "encrypt"});
   const Inet inets[] = {
       {o.smtp_port, "smtpd", {}},
-      {o.submission_port, "smtpd",
-       {{"smtpd_sasl_auth_enable", "yes"},
-        {"smtpd_tls_security_level", "encrypt"},
-        {"smtpd_client_restrictions", "permit_sasl_authenticated,reject"}}},
-      {o.smtps_port, "smtpd",
+      {o.submission_port, "smtpd", submission},
+      {tls ? o.smtps_port : kOff, "smtpd",
        {{"smtpd_tls_wrappermode", "yes"},
         {"smtpd_sasl_auth_enable", "yes"},
-        {"smtpd_client_restrictions", "permit_sasl_authenticated,reject"}}},
+        {"smtpd_sasl_auth_required", "yes"}}},
       {o.pop3_port, "pop3d", {}},
-      {o.pop3s_port, "pop3d", {{"pop3d_tls_wrappermode", "yes"}}},
+      {tls ? o.pop3s_port : kOff, "pop3d", {{"pop3d_tls_wrappermode", "yes"}}},
       {o.imap_port, "imapd", {}},
-      {o.imaps_port, "imapd", {{"imapd_tls_wrappermode", "yes"}}},
+      {tls ? o.imaps_port : kOff, "imapd", {{"imapd_tls_wrappermode", "yes"}}},
   };
   for (const Inet& s : inets) {
     if (s.port == "0" || !have(s.prog)) continue;
-    line(host + ":" + s.port, "inet", "n", "y", "0", "0", s.prog + option_args(s.opts));
+    line(host + ":" + s.port, "inet", "n", "-", "-", "-", s.prog + option_args(s.opts));
   }
   struct Unix {
     const char* name;
@@ -186,11 +191,11 @@ std::string master_conf_text(const InitOptions& o, const std::string& daemon_dir
   // qmgr is one process woken up periodically; local runs as root to deliver as the
   // recipient; the rest are unprivileged.
   const Unix unixes[] = {
-      {"qmgr", "y", "60", "1"}, {"resolver", "y", "0", "1"}, {"auth", "y", "0", "0"},
-      {"local", "n", "0", "0"}, {"smtp", "y", "0", "0"},
+      {"qmgr", "-", "60", "1"}, {"resolver", "-", "-", "1"}, {"auth", "-", "-", "-"},
+      {"local", "n", "-", "-"},  {"smtp", "-", "-", "-"},
   };
   for (const Unix& s : unixes)
-    if (have(s.name)) line(s.name, "unix", "y", s.unpriv, s.wakeup, s.maxproc, s.name);
+    if (have(s.name)) line(s.name, "unix", "-", s.unpriv, s.wakeup, s.maxproc, s.name);
   return t;
 }
 
