@@ -93,6 +93,11 @@ class CtlTest(InstanceTestCase):
         self.assertEqual(text, open(inst.main_conf()).read())
         r = inst.ctl("config", "no_such_parameter_xyz")
         self.assertEqual(r.returncode, 2)
+        # a bad value is refused with file:line, and the file is left alone
+        r = inst.ctl("config", "message_size_limit=lots")
+        self.assertEqual(r.returncode, 2)
+        self.assertRegex(r.stderr, r"main\.conf:\d+: message_size_limit")
+        self.assertEqual(text, open(inst.main_conf()).read())
 
     def test_check_reports_wrongly_moded_spool_folder(self):
         inst = self.make_instance()
