@@ -1,12 +1,15 @@
 // lib/queue/spool.cc - spool layout, creation, checks and moves between folders.
 #include "lib/queue/spool.h"
 
+#include <dirent.h>
 #include <grp.h>
 #include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <ctime>
 
 #include "lib/base/file.h"
 #include "lib/base/strings.h"
@@ -125,6 +128,57 @@ std::vector<SpoolProblem> Spool::check(const SpoolOwners& owners) const {
                      "chmod " + octal(want) + " " + p});
   }
   return out;
+}
+
+Result<std::vector<std::string>> Spool::list(Folder f, std::vector<std::string>* strange) const {
+  std::string d = dir(f);
+  DIR* dp = ::opendir(d.c_str());
+  if (!dp) return Error::from_errno("open " + d);
+  std::vector<std::string> ids;
+  errno = 0;
+  while (dirent* e = ::readdir(dp)) {
+    std::string_view name = e->d_name;
+    if (name.empty() || name[0] == '.') continue;
+    if (valid_id(name)) {
+      ids.emplace_back(name);
+    } else if (strange) {
+      strange->emplace_back(name);
+    }
+  }
+  int err = errno;
+  ::closedir(dp);
+  if (err != 0) {
+    errno = err;
+    return Error::from_errno("read " + d);
+  }
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+Result<size_t> Spool::remove_stale_temp(Folder f, int64_t max_age_s, FileOps& ops) const {
+  std::string d = dir(f);
+  DIR* dp = ::opendir(d.c_str());
+  if (!dp) return Error::from_errno("open " + d);
+  std::vector<std::string> stale;
+  time_t now = ::time(nullptr);
+  while (dirent* e = ::readdir(dp)) {
+    std::string_view name = e->d_name;
+    if (name.substr(0, 5) != ".tmp.") continue;
+    struct stat st;
+    std::string p = file::join(d, std::string(name));
+    if (::lstat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode) && now - st.st_mtime > max_age_s)
+      stale.push_back(p);
+  }
+  ::closedir(dp);
+  size_t removed = 0;
+  for (const std::string& p : stale) {
+    if (auto st = ops.unlink(p); !st) {
+      if (st.error().code() != ENOENT) return st.error();
+      continue;
+    }
+    ++removed;
+  }
+  return removed;
 }
 
 Status Spool::move(Folder from, Folder to, std::string_view id, FileOps& ops) const {

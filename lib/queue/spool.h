@@ -57,6 +57,15 @@ class Spool {
   // Every wrong owner, group or mode, each with its remedy. Empty when all is well.
   std::vector<SpoolProblem> check(const SpoolOwners& owners) const;
 
+  // The queue IDs in a folder, sorted (= arrival order). Dot names (temporary files)
+  // are skipped; any other name that is not a valid ID is appended to *strange (when
+  // given) so the caller can log it - it is never opened.
+  Result<std::vector<std::string>> list(Folder f, std::vector<std::string>* strange = nullptr) const;
+  // Removes `.tmp.*` files older than max_age_s seconds from a folder: what a crash
+  // between create and rename leaves behind (never a committed message). Returns how
+  // many were removed.
+  Result<size_t> remove_stale_temp(Folder f, int64_t max_age_s, FileOps& ops = system_ops()) const;
+
   // Moves a queue file between folders: one rename, then fsync both directories.
   Status move(Folder from, Folder to, std::string_view id, FileOps& ops = system_ops()) const;
   // Moves an unreadable file to corrupt/ and logs "ID: moved to corrupt/ from F: reason".

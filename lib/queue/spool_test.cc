@@ -3,10 +3,12 @@
 #include "lib/queue/spool.h"
 
 #include <cppunit/extensions/HelperMacros.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <string>
+#include <vector>
 
 #include "lib/base/file.h"
 #include "lib/log/log.h"
@@ -24,6 +26,7 @@ class SpoolTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(check_reports_problems);
   CPPUNIT_TEST(move_between_folders);
   CPPUNIT_TEST(quarantine_unreadable);
+  CPPUNIT_TEST(list_and_sweep);
   CPPUNIT_TEST_SUITE_END();
 
  public:
@@ -112,6 +115,40 @@ class SpoolTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT(text.ok());
     CPPUNIT_ASSERT_MESSAGE(*text, text->find(id + ": moved to corrupt/ from active/: ") != std::string::npos);
     CPPUNIT_ASSERT(text->find("warning:") != std::string::npos);
+  }
+
+  void list_and_sweep() {
+    postilion::testing::TempDir tmp;
+    Spool spool(tmp.path());
+    CPPUNIT_ASSERT(spool.create(me()).ok());
+    std::vector<std::string> committed;
+    for (int i = 0; i < 3; ++i) {
+      auto w = QueueWriter::create(spool.dir(Folder::Incoming));
+      CPPUNIT_ASSERT((*w)->recipient("a@b").ok());
+      committed.push_back((*w)->commit().value());
+    }
+    auto open_writer = QueueWriter::create(spool.dir(Folder::Incoming));  // a live temp file
+    CPPUNIT_ASSERT(open_writer.ok());
+    std::string old_tmp = spool.dir(Folder::Incoming) + "/.tmp.1.1.1";
+    std::string strange = spool.dir(Folder::Incoming) + "/not-an-id";
+    CPPUNIT_ASSERT(file::write_file_atomic(old_tmp, "half", 0600).ok());
+    CPPUNIT_ASSERT(file::write_file_atomic(strange, "?", 0600).ok());
+    struct timespec old[2] = {{1000000000, 0}, {1000000000, 0}};
+    CPPUNIT_ASSERT_EQUAL(0, ::utimensat(AT_FDCWD, old_tmp.c_str(), old, 0));
+
+    std::vector<std::string> odd;
+    auto ids = spool.list(Folder::Incoming, &odd);
+    CPPUNIT_ASSERT(ids.ok());
+    CPPUNIT_ASSERT(committed == *ids);  // sorted = commit order
+    CPPUNIT_ASSERT((odd == std::vector<std::string>{"not-an-id"}));
+
+    auto removed = spool.remove_stale_temp(Folder::Incoming, 3600);
+    CPPUNIT_ASSERT(removed.ok());
+    CPPUNIT_ASSERT_EQUAL(size_t{1}, *removed);
+    CPPUNIT_ASSERT(!file::exists(old_tmp));
+    CPPUNIT_ASSERT(file::exists((*open_writer)->temp_path()));  // young: left alone
+    CPPUNIT_ASSERT_EQUAL(size_t{3}, spool.list(Folder::Incoming)->size());
+    CPPUNIT_ASSERT(!Spool(tmp.file("none")).list(Folder::Active).ok());
   }
 };
 
