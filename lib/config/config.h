@@ -67,8 +67,14 @@ class Config {
   const std::map<std::string, std::string, std::less<>>& explicit_values() const { return values_; }
 
  private:
+  void rebuild();  // re-expands and re-validates every parameter; throws ConfigError
+  std::string where(std::string_view name) const;  // "main.conf:12: " or ""
+  const std::string& expanded(std::string_view name) const;
+
   std::string config_dir_;
-  std::map<std::string, std::string, std::less<>> values_;
+  std::map<std::string, std::string, std::less<>> values_;    // explicit, raw
+  std::map<std::string, std::string, std::less<>> lines_;     // name -> "file:line"
+  std::map<std::string, std::string, std::less<>> expanded_;  // every parameter
 };
 
 // One line of master.conf:

@@ -1,0 +1,272 @@
+// lib/config/config.cc - reading main.conf, $name expansion, validation, getters.
+#include "lib/config/config.h"
+
+#include <netdb.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <set>
+
+#include "lib/base/file.h"
+#include "lib/base/strings.h"
+#include "lib/config/value.h"
+#include "lib/log/log.h"
+
+namespace postilion::config {
+namespace {
+
+constexpr int kMaxExpansionDepth = 32;
+
+bool name_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
+
+size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j)
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] != b[j - 1])});
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+std::string suggestion(std::string_view name) {
+  std::string best;
+  size_t best_d = 3;
+  for (const auto& p : all_params()) {
+    size_t d = edit_distance(name, p.name);
+    if (d < best_d) {
+      best_d = d;
+      best = p.name;
+    }
+  }
+  return best.empty() ? "" : " (did you mean \"" + best + "\"?)";
+}
+
+std::string fqdn() {
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0 || !host[0]) return "localhost.localdomain";
+  std::string h = host;
+  if (h.find('.') == std::string::npos) {
+    struct addrinfo hints{};
+    hints.ai_flags = AI_CANONNAME;
+    struct addrinfo* res = nullptr;
+    if (::getaddrinfo(host, nullptr, &hints, &res) == 0 && res) {
+      if (res->ai_canonname && std::string_view(res->ai_canonname).find('.') != std::string_view::npos)
+        h = res->ai_canonname;
+      ::freeaddrinfo(res);
+    }
+  }
+  if (h.find('.') == std::string::npos) h += ".localdomain";
+  return str::lower(h);
+}
+
+}  // namespace
+
+// Expands $name, ${name}, $(name), ${name?text}, ${name:text} and $$ in text.
+// Unknown names are errors; so are loops (a name expanding to itself).
+std::string Expander::expand(std::string_view text, int depth) const {
+  if (depth > kMaxExpansionDepth) throw ConfigError("expansion loop");
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c != '$') {
+      out += c;
+      continue;
+    }
+    if (i + 1 >= text.size()) {
+      out += '$';
+      continue;
+    }
+    char n = text[i + 1];
+    if (n == '$') {
+      out += '$';
+      ++i;
+      continue;
+    }
+    std::string name, cond;
+    char op = 0;
+    if (n == '{' || n == '(') {
+      char close = n == '{' ? '}' : ')';
+      size_t end = text.find(close, i + 2);
+      if (end == std::string_view::npos) throw ConfigError("missing '" + std::string(1, close) + "' after \"$" + std::string(1, n) + "\"");
+      std::string_view inner = text.substr(i + 2, end - i - 2);
+      size_t k = 0;
+      while (k < inner.size() && name_char(inner[k])) ++k;
+      name = inner.substr(0, k);
+      if (k < inner.size()) {
+        op = inner[k];
+        if (op != '?' && op != ':') throw ConfigError("bad character in \"${" + std::string(inner) + "}\"");
+        cond = inner.substr(k + 1);
+      }
+      i = end;
+    } else {
+      size_t k = i + 1;
+      while (k < text.size() && name_char(text[k])) ++k;
+      name = text.substr(i + 1, k - i - 1);
+      if (name.empty()) {
+        out += '$';
+        continue;
+      }
+      i = k - 1;
+    }
+    if (name.empty()) throw ConfigError("empty parameter name after '$'");
+    std::string value = lookup(name, depth + 1);
+    if (op == '?')
+      out += value.empty() ? "" : expand(cond, depth + 1);
+    else if (op == ':')
+      out += value.empty() ? expand(cond, depth + 1) : value;
+    else
+      out += value;
+  }
+  return out;
+}
+
+std::string Expander::lookup(const std::string& name, int depth) const {
+  if (depth > kMaxExpansionDepth) throw ConfigError("expansion loop through \"$" + name + "\"");
+  if (name == "home" || name == "user" || name == "extension" || name == "recipient" ||
+      name == "domain" || name == "local") {
+    // Per-delivery variables (forward_path): left for the delivery agent to expand.
+    return "$" + name;
+  }
+  const ParamSpec* spec = find_param(name);
+  if (!spec) throw ConfigError("unknown parameter \"$" + name + "\" in a value" + suggestion(name));
+  auto it = values_.find(name);
+  std::string raw = it != values_.end() ? it->second : spec->default_value;
+  if (raw == "@fqdn") return fqdn();
+  if (raw == "@domain") {
+    std::string host = lookup("myhostname", depth + 1);
+    size_t dot = host.find('.');
+    return dot == std::string::npos ? host : host.substr(dot + 1);
+  }
+  return expand(raw, depth);
+}
+
+void Config::rebuild() {
+  Expander ex{values_};
+  // Built aside and swapped in, so a failed set() leaves the old values in force.
+  std::map<std::string, std::string, std::less<>> fresh;
+  for (const auto& p : all_params()) {
+    std::string v;
+    try {
+      v = ex.lookup(p.name, 0);
+    } catch (const ConfigError& e) {
+      throw ConfigError(where(p.name) + p.name + ": " + e.what());
+    }
+    if (auto why = check_value(p.type, v); !why.empty())
+      throw ConfigError(where(p.name) + p.name + ": " + why + ", got \"" + str::printable(v, 80) + "\"");
+    fresh[p.name] = std::move(v);
+  }
+  expanded_.swap(fresh);
+}
+
+std::string Config::where(std::string_view name) const {
+  auto it = lines_.find(name);
+  if (it == lines_.end()) return "";
+  return it->second + ": ";
+}
+
+Config Config::load(const std::string& config_dir) {
+  std::string path = file::join(config_dir, "main.conf");
+  auto text = file::read_file(path, 16 << 20);
+  if (!text) throw ConfigError(text.error().str());
+  return parse(*text, path, config_dir);
+}
+
+Config Config::parse(std::string_view text, const std::string& filename, const std::string& config_dir) {
+  Config cfg;
+  cfg.config_dir_ = config_dir;
+  // Logical lines: a line that starts with whitespace continues the previous one.
+  struct Logical {
+    std::string text;
+    int line;
+  };
+  std::vector<Logical> logical;
+  int lineno = 0;
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    size_t nl = text.find('\n', pos);
+    if (nl == std::string_view::npos) nl = text.size();
+    std::string_view line = text.substr(pos, nl - pos);
+    pos = nl + 1;
+    ++lineno;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    std::string_view t = str::trim(line);
+    if (t.empty() || t[0] == '#') continue;
+    if (line.find('\0') != std::string_view::npos)
+      throw ConfigError(filename + ":" + std::to_string(lineno) + ": NUL byte in line");
+    if (std::isspace(static_cast<unsigned char>(line[0]))) {
+      if (logical.empty())
+        throw ConfigError(filename + ":" + std::to_string(lineno) +
+                          ": continuation line without a parameter before it");
+      logical.back().text += ' ';
+      logical.back().text += t;
+      continue;
+    }
+    logical.push_back({std::string(t), lineno});
+    if (nl == text.size()) break;
+  }
+  for (const auto& l : logical) {
+    std::string at = filename + ":" + std::to_string(l.line);
+    size_t eq = l.text.find('=');
+    if (eq == std::string::npos)
+      throw ConfigError(at + ": expected \"name = value\", got \"" + str::printable(l.text, 80) + "\"");
+    std::string name(str::trim(std::string_view(l.text).substr(0, eq)));
+    std::string value(str::trim(std::string_view(l.text).substr(eq + 1)));
+    if (name.empty() || !std::all_of(name.begin(), name.end(), name_char))
+      throw ConfigError(at + ": bad parameter name \"" + str::printable(name, 80) + "\"");
+    if (!find_param(name)) throw ConfigError(at + ": unknown parameter \"" + name + "\"" + suggestion(name));
+    cfg.values_[name] = value;
+    cfg.lines_[name] = at;
+  }
+  cfg.rebuild();
+  return cfg;
+}
+
+void Config::set(std::string_view name, std::string_view value) {
+  if (!find_param(name))
+    throw ConfigError("unknown parameter \"" + std::string(name) + "\"" + suggestion(name));
+  auto saved = values_;
+  auto saved_lines = lines_;
+  values_[std::string(name)] = std::string(str::trim(value));
+  lines_.erase(std::string(name));
+  try {
+    rebuild();
+  } catch (...) {
+    values_ = std::move(saved);
+    lines_ = std::move(saved_lines);
+    throw;
+  }
+}
+
+const std::string& Config::expanded(std::string_view name) const {
+  auto it = expanded_.find(name);
+  if (it == expanded_.end()) PANIC("config: no such parameter \"%.*s\"", static_cast<int>(name.size()), name.data());
+  return it->second;
+}
+
+std::string Config::str(std::string_view name) const { return expanded(name); }
+
+int64_t Config::integer(std::string_view name) const { return *parse_int_value(expanded(name)); }
+
+bool Config::boolean(std::string_view name) const { return *parse_bool_value(expanded(name)); }
+
+int64_t Config::seconds(std::string_view name) const { return *parse_time_value(expanded(name)); }
+
+uint64_t Config::bytes(std::string_view name) const { return *parse_size_value(expanded(name)); }
+
+std::vector<std::string> Config::list(std::string_view name) const { return str::split(expanded(name), " \t\r\n,"); }
+
+std::string Config::raw(std::string_view name) const {
+  auto it = values_.find(name);
+  if (it != values_.end()) return it->second;
+  const ParamSpec* p = find_param(name);
+  if (!p) PANIC("config: no such parameter \"%.*s\"", static_cast<int>(name.size()), name.data());
+  return p->default_value;
+}
+
+bool Config::is_default(std::string_view name) const { return values_.find(name) == values_.end(); }
+
+}  // namespace postilion::config

@@ -1,0 +1,154 @@
+// lib/config/master_conf.cc - reading master.conf, the service table.
+#include <netdb.h>
+
+#include <cctype>
+#include <set>
+
+#include "lib/base/file.h"
+#include "lib/base/strings.h"
+#include "lib/config/config.h"
+
+namespace postilion::config {
+namespace {
+
+bool yes_no(const std::string& v, bool def, const std::string& at, const char* column) {
+  if (v == "-") return def;
+  if (v == "y") return true;
+  if (v == "n") return false;
+  throw ConfigError(at + ": " + column + ": expected y, n or \"-\", got \"" + str::printable(v, 40) + "\"");
+}
+
+int number(std::string v, int def, const std::string& at, const char* column, bool allow_q) {
+  if (v == "-") return def;
+  if (allow_q && !v.empty() && v.back() == '?') v.pop_back();
+  auto n = str::parse_int(v);
+  if (!n || *n < 0 || *n > 1000000)
+    throw ConfigError(at + ": " + column + ": expected a number or \"-\", got \"" + str::printable(v, 40) + "\"");
+  return static_cast<int>(*n);
+}
+
+uint16_t port_of(const std::string& p, const std::string& at) {
+  if (auto n = str::parse_int(p)) {
+    if (*n < 1 || *n > 65535) throw ConfigError(at + ": port out of range: " + p);
+    return static_cast<uint16_t>(*n);
+  }
+  struct servent* se = ::getservbyname(p.c_str(), "tcp");
+  if (!se) throw ConfigError(at + ": unknown service port \"" + str::printable(p, 40) + "\"");
+  return ntohs(static_cast<uint16_t>(se->s_port));
+}
+
+// inet service column: port, host:port, [v6]:port.
+void split_inet(const std::string& s, ServiceEntry& e, const std::string& at) {
+  if (!s.empty() && s[0] == '[') {
+    size_t close = s.find(']');
+    if (close == std::string::npos || close + 1 >= s.size() || s[close + 1] != ':')
+      throw ConfigError(at + ": expected [address]:port, got \"" + str::printable(s, 60) + "\"");
+    e.host = s.substr(1, close - 1);
+    e.port = port_of(s.substr(close + 2), at);
+    return;
+  }
+  size_t colon = s.rfind(':');
+  if (colon == std::string::npos) {
+    e.port = port_of(s, at);
+    return;
+  }
+  e.host = s.substr(0, colon);
+  if (e.host == "*") e.host.clear();
+  if (e.host.find(':') != std::string::npos)
+    throw ConfigError(at + ": write IPv6 addresses in brackets: [" + e.host + "]:port");
+  e.port = port_of(s.substr(colon + 1), at);
+}
+
+}  // namespace
+
+std::vector<ServiceEntry> load_master_conf(const Config& cfg) {
+  std::string path = file::join(cfg.config_dir(), "master.conf");
+  auto text = file::read_file(path, 16 << 20);
+  if (!text) throw ConfigError(text.error().str());
+  return parse_master_conf(*text, cfg, path);
+}
+
+std::vector<ServiceEntry> parse_master_conf(std::string_view text, const Config& cfg,
+                                            const std::string& filename) {
+  struct Logical {
+    std::string text;
+    int line;
+  };
+  std::vector<Logical> logical;
+  int lineno = 0;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t nl = text.find('\n', pos);
+    if (nl == std::string_view::npos) nl = text.size();
+    std::string_view line = text.substr(pos, nl - pos);
+    pos = nl + 1;
+    ++lineno;
+    std::string_view t = str::trim(line);
+    if (t.empty() || t[0] == '#') continue;
+    if (std::isspace(static_cast<unsigned char>(line[0]))) {
+      if (logical.empty())
+        throw ConfigError(filename + ":" + std::to_string(lineno) + ": continuation line without a service before it");
+      logical.back().text += ' ';
+      logical.back().text += t;
+      continue;
+    }
+    logical.push_back({std::string(t), lineno});
+  }
+
+  int default_maxproc = static_cast<int>(cfg.integer("default_process_limit"));
+  std::vector<ServiceEntry> out;
+  std::set<std::string> seen;
+  for (const auto& l : logical) {
+    std::string at = filename + ":" + std::to_string(l.line);
+    auto f = str::split(l.text, " \t\r");
+    if (f.size() < 8)
+      throw ConfigError(at + ": expected \"service type private unpriv chroot wakeup maxproc command [args]\", got " +
+                        std::to_string(f.size()) + " fields");
+    ServiceEntry e;
+    e.file = filename;
+    e.line = l.line;
+    e.name = f[0];
+    if (f[1] == "inet") {
+      e.type = ServiceEntry::Type::Inet;
+      split_inet(e.name, e, at);
+    } else if (f[1] == "unix") {
+      e.type = ServiceEntry::Type::Unix;
+      for (char c : e.name)
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.')
+          throw ConfigError(at + ": bad unix service name \"" + str::printable(e.name, 40) + "\"");
+    } else {
+      throw ConfigError(at + ": type: expected inet or unix, got \"" + str::printable(f[1], 40) + "\"");
+    }
+    std::string key = f[1] + "/" + e.name;
+    if (!seen.insert(key).second) throw ConfigError(at + ": duplicate service \"" + e.name + "\" (" + f[1] + ")");
+    e.private_ = yes_no(f[2], e.type == ServiceEntry::Type::Unix, at, "private");
+    e.unprivileged = yes_no(f[3], true, at, "unpriv");
+    e.chroot = yes_no(f[4], false, at, "chroot");
+    e.wakeup = number(f[5], 0, at, "wakeup", true);
+    e.maxproc = number(f[6], default_maxproc, at, "maxproc", false);
+    e.command = f[7];
+    if (e.command.find('/') != std::string::npos || e.command == "." || e.command == "..")
+      throw ConfigError(at + ": command: a program name in daemon_directory, got \"" + str::printable(e.command, 60) + "\"");
+    for (size_t i = 8; i < f.size(); ++i) {
+      e.args.push_back(f[i]);
+      if (f[i] == "-o") {
+        if (i + 1 >= f.size()) throw ConfigError(at + ": -o without name=value");
+        const std::string& kv = f[i + 1];
+        size_t eq = kv.find('=');
+        if (eq == std::string::npos) throw ConfigError(at + ": -o " + kv + ": expected name=value");
+        Config probe = cfg;
+        try {
+          probe.set(kv.substr(0, eq), kv.substr(eq + 1));
+        } catch (const ConfigError& err) {
+          throw ConfigError(at + ": -o " + err.what());
+        }
+        e.args.push_back(kv);
+        ++i;
+      }
+    }
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+}  // namespace postilion::config
