@@ -1,14 +1,14 @@
 // resolver/main.cc - entry point of resolver(8), Postilion's DNS resolver daemon.
-// Until lib/service's skeleton is in place this runs on its own: it listens on
-// QUEUE_DIR/private/resolver (or -s PATH) and takes parameters as -o name=value.
+// Until lib/service's skeleton is in place this runs on its own: it reads main.conf
+// from -c CONFIG_DIR, takes -o name=value overrides, and listens on
+// $queue_directory/private/resolver (or -s PATH).
 #include <signal.h>
 #include <unistd.h>
 
 #include <cstdio>
-#include <map>
 #include <string>
 
-#include "lib/base/strings.h"
+#include "lib/config/config.h"
 #include "lib/event/event.h"
 #include "lib/event/listener.h"
 #include "lib/ipc/message.h"
@@ -20,38 +20,40 @@
 using namespace postilion;
 
 int main(int argc, char** argv) {
-  std::map<std::string, std::string> params = {
-      {"dns_servers", ""},          {"dnssec_trust_anchor_file", ""},
-      {"inet_protocols", "ipv4"},   {"resolver_query_timeout", "10"},
-      {"resolver_cache_size", "10000"}, {"resolver_cache_max_ttl", "86400"},
-      {"resolver_negative_ttl", "300"}, {"myhostname", "localhost"},
-      {"inet_interfaces", "all"},   {"proxy_interfaces", ""},
-      {"queue_directory", "."},
-  };
-  std::string socket_path;
+  std::string config_dir = SYSCONFDIR "/postilion", socket_path;
+  std::vector<std::string> overrides;
   int c;
-  while ((c = getopt(argc, argv, "o:s:v")) != -1) {
-    if (c == 'o') {
-      std::string kv = optarg;
-      auto eq = kv.find('=');
-      if (eq == std::string::npos || !params.count(kv.substr(0, eq))) {
-        std::fprintf(stderr, "resolver: bad -o %s\n", optarg);
-        return 2;
-      }
-      params[kv.substr(0, eq)] = kv.substr(eq + 1);
-    } else if (c == 's') {
-      socket_path = optarg;
-    } else if (c != 'v') {
-      std::fprintf(stderr, "usage: resolver [-s socket] [-o name=value]...\n");
+  while ((c = getopt(argc, argv, "c:o:s:v")) != -1) {
+    if (c == 'c') config_dir = optarg;
+    else if (c == 'o') overrides.push_back(optarg);
+    else if (c == 's') socket_path = optarg;
+    else if (c != 'v') {
+      std::fprintf(stderr, "usage: resolver [-c config_dir] [-s socket] [-o name=value]...\n");
       return 2;
     }
   }
   log::init("resolver");
   log::use_stderr();
   signal(SIGPIPE, SIG_IGN);
-  auto settings = resolver::settings_from([&](const char* n) { return params[n]; });
+  config::Config cfg;
+  try {
+    cfg = access((config_dir + "/main.conf").c_str(), F_OK) == 0 ? config::Config::load(config_dir)
+                                                                 : config::Config::parse("", "main.conf", config_dir);
+    for (const auto& o : overrides) {
+      auto eq = o.find('=');
+      if (eq == std::string::npos) throw config::ConfigError("-o " + o + ": expected name=value");
+      cfg.set(o.substr(0, eq), o.substr(eq + 1));
+    }
+  } catch (const config::ConfigError& e) {
+    log::fatal("%s", e.what());
+  }
+  auto settings = resolver::settings_from([&](const char* n) -> std::string {
+    const config::ParamSpec* p = config::find_param(n);
+    if (p && p->type == config::Type::Time) return std::to_string(cfg.seconds(n));
+    return cfg.str(n);
+  });
   if (!settings) log::fatal("%s", settings.error().c_str());
-  if (socket_path.empty()) socket_path = params["queue_directory"] + "/" + ipc::proto::kResolverSocket;
+  if (socket_path.empty()) socket_path = cfg.str("queue_directory") + "/" + ipc::proto::kResolverSocket;
   event::EventBase base;
   auto engine = resolver::Engine::create(base, *settings);
   if (!engine) log::fatal("%s", engine.error().c_str());
