@@ -1,2 +1,0 @@
-// lib/event/placeholder.cc - keeps the archive non-empty until this concern has code.
-namespace postilion::event { void placeholder() {} }
