@@ -1,0 +1,162 @@
+// local/main.cc - entry point of local(8), the local delivery agent.
+// Until lib/service's skeleton is in place this runs on its own, like resolver(8): it
+// reads CONFIG_DIR/main.conf (-c, overrides with -o name=value),
+// listens on QUEUE_DIR/private/local (or -s PATH),
+// and serves each connection in a child process (deliveries block: commands, locks).
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fcntl.h>
+
+#include <cstdio>
+#include <optional>
+#include <cstring>
+#include <string>
+
+#include "lib/base/file.h"
+#include "lib/base/strings.h"
+#include "lib/mail/header.h"
+#include "lib/config/config.h"
+#include "lib/event/event.h"
+#include "lib/event/listener.h"
+#include "lib/ipc/message.h"
+#include "lib/ipc/protocols.h"
+#include "lib/log/log.h"
+#include "lib/maps/maps.h"
+#include "lib/queue/queue_writer.h"
+#include "lib/queue/spool.h"
+#include "local/agent.h"
+#include "local/maildir.h"
+#include "local/settings.h"
+
+using namespace postilion;
+
+namespace {
+
+// Queues a forwarded copy (alias or .forward to a remote address) into incoming/,
+// owned by the spool's owner so qmgr can read it, and wakes qmgr.
+local::Outcome forward(const std::string& queue_dir, const std::string& sender, const std::string& address,
+                       const std::string& text) {
+  queue::Spool spool(queue_dir);
+  std::string dir = spool.dir(queue::Folder::Incoming);
+  auto w = queue::QueueWriter::create(dir);
+  if (!w) return local::Outcome::defer("4.3.0", "cannot queue forward: " + w.error().str());
+  auto& qw = **w;
+  Status s = qw.sender(sender);
+  if (s) s = qw.recipient(address);
+  if (s) s = qw.append_content(mail::to_crlf(text));
+  struct stat st;
+  if (s && ::stat(dir.c_str(), &st) == 0 && ::geteuid() == 0 && ::chown(qw.temp_path().c_str(), st.st_uid, st.st_gid) != 0)
+    s = Error::from_errno("chown " + qw.temp_path());
+  if (!s) return local::Outcome::defer("4.3.0", "cannot queue forward: " + s.error().str());
+  auto id = qw.commit();
+  if (!id) return local::Outcome::defer("4.3.0", "cannot queue forward: " + id.error().str());
+  ipc::Message wake;
+  wake.set("cmd", "wakeup").set("id", *id).set("queue", "incoming");
+  (void)ipc::call(file::join(queue_dir, ipc::proto::kQmgrSocket), wake, 2000);
+  return local::Outcome::sent("forwarded as " + *id);
+}
+
+void serve(UniqueFd conn, const local::AllSettings& all) {
+  auto req = ipc::read_message(conn.get(), 60000);
+  if (!req) {
+    log::warn("bad request: %s", req.error().c_str());
+    return;
+  }
+  std::unique_ptr<maps::MapList> aliases;
+  local::SystemEnv::AliasLookup alias_fn;
+  if (!str::trim(all.alias_maps).empty()) {
+    auto list = maps::MapList::open(all.alias_maps);
+    if (list) aliases = std::make_unique<maps::MapList>(std::move(*list));
+    std::string why = list ? "" : list.error().str();
+    alias_fn = [&aliases, why, &all](const std::string& key) -> Result<std::optional<std::string>> {
+      if (!aliases) return Error("alias_maps " + all.alias_maps + ": " + why);
+      return aliases->lookup(key);
+    };
+  }
+  std::string qdir = all.queue_directory;
+  local::SystemEnv env(all.system, alias_fn, &local::maildir_deliver,
+                       [qdir](const std::string& s, const std::string& a, const std::string& t) {
+                         return forward(qdir, s, a, t);
+                       });
+  std::vector<local::DeliveryLog> lines;
+  ipc::Message reply = local::serve_request(*req, all.queue_directory, all.delivery, env, &lines);
+  for (const auto& l : lines) {
+    if (l.status == "warning") log::warn("%s: %s: %s", l.queue_id.c_str(), str::printable(l.recipient).c_str(), str::printable(l.text).c_str());
+  }
+  if (reply.get_or("status", "") != "ok") log::warn("refused a request: %s", reply.get_or("text", "").c_str());
+  if (Status s = ipc::write_message(conn.get(), reply, 60000); !s) log::warn("cannot reply: %s", s.error().c_str());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string config_dir = std::string(SYSCONFDIR) + "/postilion";
+  std::vector<std::pair<std::string, std::string>> overrides;
+  std::string socket_path;
+  int c;
+  while ((c = getopt(argc, argv, "c:o:s:v")) != -1) {
+    if (c == 'c') {
+      config_dir = optarg;
+    } else if (c == 'o') {
+      std::string kv = optarg;
+      auto eq = kv.find('=');
+      if (eq == std::string::npos) {
+        std::fprintf(stderr, "local: bad -o %s\n", optarg);
+        return 2;
+      }
+      overrides.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
+    } else if (c == 's') {
+      socket_path = optarg;
+    } else if (c != 'v') {
+      std::fprintf(stderr, "usage: local [-c config_dir] [-s socket] [-o name=value]...\n");
+      return 2;
+    }
+  }
+  std::optional<config::Config> cfg_store;
+  try {
+    cfg_store = config::Config::load(config_dir);
+    for (const auto& [n, v] : overrides) cfg_store->set(n, v);
+  } catch (const config::ConfigError& e) {
+    std::fprintf(stderr, "local: fatal: %s\n", e.what());
+    return 1;
+  }
+  const config::Config& conf = *cfg_store;
+  auto get = [&](const char* n) { return conf.str(n); };
+  log::init("local");
+  if (get("maillog_file").empty() || !log::use_file(get("maillog_file"))) log::use_stderr();
+  signal(SIGPIPE, SIG_IGN);
+  auto all = local::settings_from(get);
+  if (!all) log::fatal("%s", all.error().c_str());
+  if (socket_path.empty()) socket_path = get("queue_directory") + "/" + ipc::proto::kPrivateDir + "local";
+  event::EventBase base;
+  auto fd = ipc::listen_unix(socket_path, 0600);
+  if (!fd) log::fatal("%s", fd.error().c_str());
+  event::Listener listener(base, std::move(*fd), [&](UniqueFd conn, const sockaddr*, int) {
+    pid_t pid = ::fork();
+    if (pid < 0) {
+      log::warn("fork: %s", std::strerror(errno));
+      return;  // qmgr sees the connection close: a defer
+    }
+    if (pid == 0) {
+      ::signal(SIGCHLD, SIG_DFL);
+      ::signal(SIGTERM, SIG_DFL);
+      log::reset_pid();
+      // Blocking I/O in the child: it serves this one request and ends.
+      int flags = ::fcntl(conn.get(), F_GETFL);
+      ::fcntl(conn.get(), F_SETFL, flags & ~O_NONBLOCK);
+      serve(std::move(conn), *all);
+      ::_exit(0);
+    }
+  });
+  event::Signal chld(base, SIGCHLD, [] {
+    while (::waitpid(-1, nullptr, WNOHANG) > 0) {
+    }
+  });
+  event::Signal term(base, SIGTERM, [&] { base.loopbreak(); });
+  event::Signal intr(base, SIGINT, [&] { base.loopbreak(); });
+  base.loop();
+  return 0;
+}

@@ -1,0 +1,52 @@
+// qmgr/daemon.h - the queue manager on the event loop: serves wake-ups on private/qmgr,
+// runs the Manager with the real spool, talks to delivery agents over private/<transport>
+// with lib/ipc channels, and scans deferred/ every queue_run_delay.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "lib/base/unique_fd.h"
+#include "lib/event/event.h"
+#include "lib/ipc/channel.h"
+#include "qmgr/manager.h"
+#include "qmgr/spool_store.h"
+
+namespace postilion::qmgr {
+
+struct DaemonConfig {
+  ManagerConfig manager;
+  std::string queue_directory;
+  int64_t queue_run_delay = 300;     // seconds between deferred/ scans
+  int64_t new_scan_interval = 5;     // seconds: incoming/ and maildrop/ without a wake-up
+  int64_t agent_timeout = 3600;      // seconds one agent request may take
+};
+
+class Daemon : public Agents {
+ public:
+  Daemon(event::EventBase& base, DaemonConfig cfg);
+  // Rebuilds state from the spool and starts the timers.
+  void start();
+  // A connection on private/qmgr (wake-up or flush requests).
+  void accept(UniqueFd fd);
+  void start(uint64_t token, const std::string& transport, const ipc::Message& request) override;
+
+ private:
+  static int64_t now();
+  void schedule_pump();
+  void finish_agent(uint64_t token, const AgentResult& r);
+
+  event::EventBase& base_;
+  DaemonConfig cfg_;
+  SpoolStore store_;
+  Manager manager_;
+  std::map<uint64_t, std::unique_ptr<ipc::Channel>> agents_;
+  std::map<ipc::Channel*, std::unique_ptr<ipc::Channel>> clients_;
+  std::vector<std::pair<uint64_t, AgentResult>> completed_;  // completed outside a callback
+  event::Timer pump_timer_, deferred_timer_, scan_timer_;
+  bool wake_new_ = false, wake_flush_ = false;
+};
+
+}  // namespace postilion::qmgr

@@ -1,0 +1,130 @@
+// qmgr/settings.cc - parameters of the queue manager.
+#include "qmgr/settings.h"
+
+#include "lib/base/strings.h"
+#include "lib/log/log.h"
+
+namespace postilion::qmgr {
+
+std::optional<int64_t> parse_time(std::string_view v) {
+  v = str::trim(v);
+  if (v.empty()) return std::nullopt;
+  int64_t mult = 1;
+  switch (v.back()) {
+    case 's': mult = 1; break;
+    case 'm': mult = 60; break;
+    case 'h': mult = 3600; break;
+    case 'd': mult = 86400; break;
+    case 'w': mult = 7 * 86400; break;
+    default: mult = 0;
+  }
+  if (mult) v.remove_suffix(1);
+  else mult = 1;
+  auto n = str::parse_int(v);
+  if (!n || *n < 0 || *n > (int64_t(1) << 40)) return std::nullopt;
+  return *n * mult;
+}
+
+const std::map<std::string, std::string>& default_params() {
+  static const std::map<std::string, std::string> d = {
+      {"queue_directory", "."},
+      {"myhostname", "localhost"},
+      {"mydestination", "localhost"},
+      {"myorigin", ""},
+      {"virtual_alias_domains", ""},
+      {"virtual_alias_maps", ""},
+      {"transport_maps", ""},
+      {"relayhost", ""},
+      {"default_transport", "smtp"},
+      {"local_transport", "local:$myhostname"},
+      {"minimal_backoff_time", "300s"},
+      {"maximal_backoff_time", "4000s"},
+      {"queue_run_delay", "300s"},
+      {"maximal_queue_lifetime", "5d"},
+      {"bounce_queue_lifetime", "5d"},
+      {"delay_warning_time", "0h"},
+      {"default_transport_concurrency_limit", "100"},
+      {"default_destination_concurrency_limit", "20"},
+      {"local_destination_concurrency_limit", "2"},
+      {"default_destination_recipient_limit", "50"},
+      {"local_destination_recipient_limit", "1"},
+      {"qmgr_message_active_limit", "20000"},
+      {"double_bounce_sender", "double-bounce"},
+      {"maillog_file", ""},
+  };
+  return d;
+}
+
+Result<DaemonConfig> settings_from(const Getter& get, std::vector<std::unique_ptr<maps::MapList>>* maps) {
+  DaemonConfig c;
+  auto time = [&](const char* name, int64_t* out) -> Status {
+    auto t = parse_time(get(name));
+    if (!t) return Error(std::string(name) + ": bad time value \"" + str::printable(get(name), 40) + "\"").set_permanent();
+    *out = *t;
+    return {};
+  };
+  auto number = [&](const char* name, int* out) -> Status {
+    auto n = str::parse_int(str::trim(get(name)));
+    if (!n || *n < 0 || *n > 1000000) return Error(std::string(name) + ": bad number").set_permanent();
+    *out = static_cast<int>(*n);
+    return {};
+  };
+  auto& m = c.manager;
+  c.queue_directory = get("queue_directory");
+  m.queue_directory = c.queue_directory;
+  m.route.myhostname = str::lower(get("myhostname"));
+  m.route.mydestination = str::split(str::lower(get("mydestination")), ", \t");
+  m.route.virtual_alias_domains = str::split(str::lower(get("virtual_alias_domains")), ", \t");
+  m.route.relayhost = get("relayhost");
+  // "transport" or "transport:nexthop"; local's nexthop is not used.
+  auto transport_name = [](const std::string& v) { return std::string(str::trim(v.substr(0, v.find(':')))); };
+  m.route.default_transport = transport_name(get("default_transport"));
+  m.route.local_transport = transport_name(get("local_transport"));
+  if (m.route.default_transport.empty() || m.route.local_transport.empty())
+    return Error("default_transport, local_transport: a transport name is required").set_permanent();
+  m.notice.myhostname = m.route.myhostname;
+  m.notice.double_bounce_sender = get("double_bounce_sender");
+  for (auto [name, lookup] : {std::pair{"virtual_alias_maps", &m.route.virtual_alias_map},
+                              std::pair{"transport_maps", &m.route.transport_map}}) {
+    std::string spec = get(name);
+    if (str::trim(spec).empty()) continue;
+    auto list = maps::MapList::open(spec);
+    if (!list) return Error(std::string(name) + ": " + list.error().str()).set_permanent();
+    maps->push_back(std::make_unique<maps::MapList>(std::move(*list)));
+    maps::MapList* ml = maps->back().get();
+    std::string pname = name;
+    *lookup = [ml, pname](std::string_view key) -> std::optional<std::string> {
+      auto v = ml->lookup(key);
+      if (!v) {
+        // A table that cannot be read: no answer now. The message still routes by
+        // the rest of the rules; the warning tells the admin why.
+        log::warn("%s lookup of %s failed: %s", pname.c_str(), str::printable(key, 100).c_str(), v.error().c_str());
+        return std::nullopt;
+      }
+      return *v;
+    };
+  }
+  Status st;
+  if (!(st = time("minimal_backoff_time", &m.minimal_backoff_time))) return st.error();
+  if (!(st = time("maximal_backoff_time", &m.maximal_backoff_time))) return st.error();
+  if (!(st = time("maximal_queue_lifetime", &m.maximal_queue_lifetime))) return st.error();
+  if (!(st = time("bounce_queue_lifetime", &m.bounce_queue_lifetime))) return st.error();
+  if (!(st = time("delay_warning_time", &m.delay_warning_time))) return st.error();
+  if (!(st = time("queue_run_delay", &c.queue_run_delay))) return st.error();
+  if (c.queue_run_delay < 1) c.queue_run_delay = 1;
+  int procs = 0, dest = 0, local_dest = 0, rcpt = 0, local_rcpt = 0, active = 0;
+  if (!(st = number("default_transport_concurrency_limit", &procs))) return st.error();
+  if (!(st = number("default_destination_concurrency_limit", &dest))) return st.error();
+  if (!(st = number("local_destination_concurrency_limit", &local_dest))) return st.error();
+  if (!(st = number("default_destination_recipient_limit", &rcpt))) return st.error();
+  if (!(st = number("local_destination_recipient_limit", &local_rcpt))) return st.error();
+  if (!(st = number("qmgr_message_active_limit", &active))) return st.error();
+  m.default_limits = {procs, dest};
+  m.limits[m.route.local_transport] = {procs, local_dest};
+  m.default_recipient_limit = rcpt;
+  m.recipient_limits[m.route.local_transport] = local_rcpt;
+  m.message_active_limit = static_cast<size_t>(std::max(1, active));
+  return c;
+}
+
+}  // namespace postilion::qmgr
