@@ -1,2 +1,0 @@
-// lib/service/placeholder.cc - keeps the archive non-empty until this concern has code.
-namespace postilion::service { void placeholder() {} }

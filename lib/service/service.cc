@@ -1,0 +1,316 @@
+// lib/service/service.cc - the daemon skeleton: options, config, logging, jail, loop.
+#include "lib/service/service.h"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <exception>
+
+#include "lib/base/strings.h"
+#include "lib/event/listener.h"
+#include "lib/log/log.h"
+
+namespace postilion::service {
+namespace {
+
+const char* const kUsage =
+    "usage: SERVICE -c config_dir -n name -t inet|unix -s listen_fds [-w wakeup_secs] "
+    "[-u] [-j] [-l] [-f] [-v] [-o name=value]... [args]";
+
+bool fd_open(int fd) { return ::fcntl(fd, F_GETFD) >= 0; }
+
+}  // namespace
+
+std::optional<Options> parse_options(int argc, char** argv, std::string* why) {
+  Options o;
+  auto value = [&](int& i, const char* flag) -> std::optional<std::string> {
+    if (i + 1 >= argc) {
+      *why = std::string("option ") + flag + " needs a value";
+      return std::nullopt;
+    }
+    return std::string(argv[++i]);
+  };
+  auto number = [&](const std::string& v, const char* flag, int* out) {
+    auto n = str::parse_int(v);
+    if (!n || *n < 0 || *n > 1000000) {
+      *why = std::string("option ") + flag + ": not a number: \"" + str::printable(v, 40) + "\"";
+      return false;
+    }
+    *out = static_cast<int>(*n);
+    return true;
+  };
+  int i = 1;
+  for (; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a.size() != 2 || a[0] != '-') break;
+    switch (a[1]) {
+      case 'c': { auto v = value(i, "-c"); if (!v) return std::nullopt; o.config_dir = *v; break; }
+      case 'n': { auto v = value(i, "-n"); if (!v) return std::nullopt; o.name = *v; break; }
+      case 't': {
+        auto v = value(i, "-t");
+        if (!v) return std::nullopt;
+        if (*v != "inet" && *v != "unix") {
+          *why = "option -t: expected inet or unix, got \"" + str::printable(*v, 40) + "\"";
+          return std::nullopt;
+        }
+        o.type = *v;
+        break;
+      }
+      case 's': { auto v = value(i, "-s"); if (!v || !number(*v, "-s", &o.listen_fds)) return std::nullopt; break; }
+      case 'w': { auto v = value(i, "-w"); if (!v || !number(*v, "-w", &o.wakeup)) return std::nullopt; break; }
+      case 'o': {
+        auto v = value(i, "-o");
+        if (!v) return std::nullopt;
+        auto eq = v->find('=');
+        if (eq == std::string::npos || eq == 0) {
+          *why = "option -o: expected name=value, got \"" + str::printable(*v, 80) + "\"";
+          return std::nullopt;
+        }
+        o.overrides.emplace_back(v->substr(0, eq), v->substr(eq + 1));
+        break;
+      }
+      case 'u': o.unprivileged = true; break;
+      case 'j': o.chroot = true; break;
+      case 'l': o.long_running = true; break;
+      case 'v': o.verbose = true; break;
+      case 'f': o.foreground = true; break;
+      default:
+        *why = "unknown option " + str::printable(a, 10) + "; " + kUsage;
+        return std::nullopt;
+    }
+  }
+  for (; i < argc; ++i) o.args.emplace_back(argv[i]);
+  if (o.listen_fds > 256) {
+    *why = "option -s: too many listening sockets";
+    return std::nullopt;
+  }
+  return o;
+}
+
+std::vector<std::string> make_argv(const Options& o) {
+  std::vector<std::string> v;
+  if (!o.config_dir.empty()) v.insert(v.end(), {"-c", o.config_dir});
+  if (!o.name.empty()) v.insert(v.end(), {"-n", o.name});
+  if (!o.type.empty()) v.insert(v.end(), {"-t", o.type});
+  v.insert(v.end(), {"-s", std::to_string(o.listen_fds)});
+  if (o.wakeup > 0) v.insert(v.end(), {"-w", std::to_string(o.wakeup)});
+  if (o.unprivileged) v.push_back("-u");
+  if (o.chroot) v.push_back("-j");
+  if (o.long_running) v.push_back("-l");
+  if (o.verbose) v.push_back("-v");
+  if (o.foreground) v.push_back("-f");
+  for (auto& [n, val] : o.overrides) v.insert(v.end(), {"-o", n + "=" + val});
+  v.insert(v.end(), o.args.begin(), o.args.end());
+  return v;
+}
+
+// ---- Context -------------------------------------------------------------------
+
+struct Context::Impl {
+  std::vector<event::Listener> listeners;
+  event::Event lifeline;
+  event::Timer idle;
+  event::Timer wakeup;
+  std::unique_ptr<event::Signal> term;
+};
+
+Context::Context(const Spec& spec, Options opts, config::Config cfg)
+    : spec_(spec), opts_(std::move(opts)), cfg_(std::move(cfg)), impl_(std::make_unique<Impl>()) {}
+
+Context::~Context() = default;
+
+void Context::report(int32_t state) {
+  if (status_fd_ < 0) return;
+  int32_t rec[2] = {static_cast<int32_t>(::getpid()), state};
+  // One write under PIPE_BUF is atomic; a full pipe only loses a hint (EAGAIN).
+  if (::write(status_fd_, rec, sizeof rec) < 0 && errno == EPIPE) status_fd_ = -1;
+}
+
+void Context::set_busy(bool busy) {
+  if (busy == busy_) return;
+  busy_ = busy;
+  report(busy ? kStateBusy : kStateAvailable);
+}
+
+void Context::accepted(UniqueFd fd) {
+  ++sessions_;
+  ++served_;
+  impl_->idle.stop();
+  int64_t max_use = cfg_.integer("max_use");
+  if (!opts_.long_running && max_use > 0 && served_ >= max_use) {
+    // This process is used up: no more clients; exit after the current ones.
+    stop();
+  } else if (spec_.max_clients > 0 && sessions_ >= spec_.max_clients) {
+    set_busy(true);
+  }
+  if (spec_.on_accept) {
+    spec_.on_accept(*this, std::move(fd));
+  } else {
+    session_end();
+  }
+}
+
+void Context::session_end() {
+  if (sessions_ > 0) --sessions_;
+  if (!stopping_ && spec_.max_clients > 0 && sessions_ < spec_.max_clients) set_busy(false);
+  maybe_exit();
+}
+
+void Context::maybe_exit() {
+  if (sessions_ > 0) return;
+  if (stopping_) {
+    base_.loopbreak();
+    return;
+  }
+  int64_t idle = cfg_.seconds("max_idle");
+  if (!opts_.long_running && idle > 0 && opts_.listen_fds > 0) impl_->idle.start(idle * 1000);
+}
+
+void Context::stop() {
+  if (stopping_) return;
+  stopping_ = true;
+  set_busy(true);  // the master must not count on this process any more
+  impl_->listeners.clear();
+  impl_->lifeline.del();
+  impl_->wakeup.stop();
+  impl_->idle.stop();
+  maybe_exit();
+}
+
+void Context::start(std::vector<UniqueFd> listen_fds, int status_fd, int lifeline_fd) {
+  status_fd_ = status_fd;
+  if (status_fd_ >= 0) ::fcntl(status_fd_, F_SETFL, ::fcntl(status_fd_, F_GETFL) | O_NONBLOCK);
+  for (auto& fd : listen_fds) {
+    impl_->listeners.emplace_back(base_, std::move(fd), [this](UniqueFd c, const sockaddr*, int) {
+      if (!stopping_) accepted(std::move(c));
+    });
+    impl_->listeners.back().set_error_callback(
+        [this](int err) { log::warn("%s: accept: %s", opts_.name.c_str(), std::strerror(err)); });
+  }
+  if (lifeline_fd >= 0) {
+    impl_->lifeline = event::Event(base_, lifeline_fd, EV_READ | EV_PERSIST, [this](short) {
+      char buf[64];
+      ssize_t n = ::read(kLifelineFd, buf, sizeof buf);
+      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) stop();
+    });
+    impl_->lifeline.add();
+  }
+  impl_->term = std::make_unique<event::Signal>(base_, SIGTERM, [this] {
+    stopping_ = true;
+    base_.loopbreak();
+  });
+  impl_->idle = event::Timer(base_, [this] {
+    if (sessions_ == 0) {
+      if (opts_.verbose) log::info("idle for %lld s: exiting", static_cast<long long>(cfg_.seconds("max_idle")));
+      stop();
+    }
+  });
+  if (opts_.wakeup > 0 && spec_.on_wakeup) {
+    impl_->wakeup = event::Timer(base_, [this] { spec_.on_wakeup(*this); });
+    impl_->wakeup.repeat(static_cast<int64_t>(opts_.wakeup) * 1000);
+  }
+  maybe_exit();  // arms the idle timer
+}
+
+// ---- run -----------------------------------------------------------------------
+
+namespace {
+
+void set_up_logging(const Options& o, const config::Config& cfg) {
+  log::init(o.name, cfg.str("syslog_name"));
+  std::string file = cfg.str("maillog_file");
+  if (!file.empty()) {
+    if (auto st = log::use_file(file); !st) throw config::ConfigError("maillog_file: " + st.error().str());
+    log::also_stderr(o.foreground);
+  } else if (o.foreground) {
+    log::use_stderr();
+  } else {
+    log::use_syslog();
+    log::init(o.name, cfg.str("syslog_name"));  // reopens syslog with the ident
+  }
+}
+
+// chroot and setuid, in that order (the user is looked up before chroot hides
+// /etc/passwd); then checks that root cannot be regained.
+void enter_jail(const Options& o, const config::Config& cfg) {
+  if (::geteuid() != 0) return;  // a non-root instance: everything runs as its user
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::string owner = cfg.str("mail_owner");
+  if (o.unprivileged) {
+    struct passwd* pw = ::getpwnam(owner.c_str());
+    if (!pw) throw config::ConfigError("mail_owner: unknown user \"" + owner + "\"");
+    if (pw->pw_uid == 0) throw config::ConfigError("mail_owner: \"" + owner + "\" is root");
+    uid = pw->pw_uid;
+    gid = pw->pw_gid;
+  }
+  if (o.chroot) {
+    std::string q = cfg.str("queue_directory");
+    if (::chroot(q.c_str()) != 0 || ::chdir("/") != 0)
+      throw config::ConfigError("chroot " + q + ": " + std::strerror(errno));
+  }
+  if (o.unprivileged) {
+    if (::setgroups(1, &gid) != 0 || ::setgid(gid) != 0 || ::setuid(uid) != 0)
+      throw config::ConfigError("dropping privileges to " + owner + ": " + std::strerror(errno));
+    if (::setuid(0) == 0 || ::geteuid() != uid || ::getegid() != gid || ::getuid() != uid)
+      throw config::ConfigError("dropping privileges to " + owner + ": root could be regained");
+  }
+}
+
+}  // namespace
+
+int run(int argc, char** argv, const Spec& spec) {
+  log::init(spec.name);
+  std::string why;
+  auto opts = parse_options(argc, argv, &why);
+  if (!opts) {
+    log::use_stderr();
+    log::error("%s", why.c_str());
+    return 2;
+  }
+  if (opts->name.empty()) opts->name = spec.name;
+  if (opts->config_dir.empty()) opts->config_dir = "/etc/postilion";
+  ::signal(SIGPIPE, SIG_IGN);
+  std::unique_ptr<Context> ctx;
+  std::vector<UniqueFd> listen_fds;
+  try {
+    log::init(opts->name);
+    auto cfg = config::Config::load(opts->config_dir);
+    for (auto& [n, v] : opts->overrides) cfg.set(n, v);
+    set_up_logging(*opts, cfg);
+    if (spec.params) {
+      for (auto p : *spec.params)
+        if (!config::find_param(p)) PANIC("%s: reads unknown parameter %.*s", spec.name, int(p.size()), p.data());
+    }
+    for (int i = 0; i < opts->listen_fds; ++i) {
+      int fd = kListenFdBase + i;
+      if (!fd_open(fd)) throw config::ConfigError("-s " + std::to_string(opts->listen_fds) + ": fd " +
+                                                  std::to_string(fd) + " is not open");
+      ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+      listen_fds.emplace_back(fd);
+    }
+    ctx = std::make_unique<Context>(spec, *opts, std::move(cfg));
+    if (spec.pre_jail) spec.pre_jail(*ctx);
+    enter_jail(*opts, ctx->config());
+    if (spec.post_jail) spec.post_jail(*ctx);
+  } catch (const std::exception& e) {
+    log::fatal("%s", e.what());
+  }
+  int status_fd = fd_open(kStatusFd) && !opts->foreground ? kStatusFd : -1;
+  int lifeline_fd = fd_open(kLifelineFd) && !opts->foreground ? kLifelineFd : -1;
+  if (status_fd >= 0) ::fcntl(status_fd, F_SETFD, FD_CLOEXEC);
+  if (lifeline_fd >= 0) ::fcntl(lifeline_fd, F_SETFD, FD_CLOEXEC);
+  if (opts->verbose) log::info("started: %d listening sockets", opts->listen_fds);
+  ctx->start(std::move(listen_fds), status_fd, lifeline_fd);
+  if (ctx->loop().loop() < 0) log::fatal("event loop failed");
+  if (opts->verbose) log::info("exiting after %d clients", ctx->served());
+  return 0;
+}
+
+}  // namespace postilion::service
