@@ -1,0 +1,93 @@
+// lib/pop3/command.h - POP3 command lines (RFC 1939, RFC 2449 CAPA, RFC 2595 STLS,
+// RFC 5034 AUTH): splitting input into lines, the verb table and argument checks.
+// Pure functions, no I/O. Bad input is a value carrying the -ERR text to send.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+
+namespace postilion::pop3 {
+
+// RFC 2449 section 4: a command line is at most 255 octets with its CRLF. AUTH
+// responses (RFC 5034 section 4) may be longer; sessions use a separate limit for those.
+constexpr size_t kMaxCommandLine = 255;
+// RFC 2449 section 4: each argument at most 40 octets. PASS and AUTH are exempt
+// (passwords, SASL data), USER is allowed more because addresses are long.
+constexpr size_t kMaxArgument = 40;
+constexpr size_t kMaxUserName = 255;
+constexpr size_t kMaxPassword = 1024;
+// Message numbers are at most this many digits (no mailbox holds 10^10 messages).
+constexpr size_t kMaxNumberDigits = 10;
+
+// Either a parsed value or the -ERR text refusing it.
+template <class T>
+class Parsed {
+ public:
+  Parsed(T v) : v_(std::move(v)) {}
+  static Parsed error(std::string text) { return Parsed(Err{std::move(text)}); }
+  bool ok() const { return v_.index() == 0; }
+  explicit operator bool() const { return ok(); }
+  T& value() { return std::get<0>(v_); }
+  const T& value() const { return std::get<0>(v_); }
+  T* operator->() { return &value(); }
+  const T* operator->() const { return &value(); }
+  const std::string& error_text() const { return std::get<1>(v_).text; }
+
+ private:
+  struct Err {
+    std::string text;
+  };
+  explicit Parsed(Err e) : v_(std::move(e)) {}
+  std::variant<T, Err> v_;
+};
+
+// ---- lines ----------------------------------------------------------------------
+// Splits buffered input into lines. A line ends at LF; a CR before it is dropped. A
+// line longer than the limit is swallowed up to its LF and reported once (TooLong), so
+// one -ERR answers one over-long line and the session stays in step with the client.
+class LineReader {
+ public:
+  explicit LineReader(size_t max_line = kMaxCommandLine) : max_line_(max_line) {}
+  enum class Status { NeedMore, Line, TooLong };
+  // Looks at buf (all input not yet consumed). *consumed is how much of buf to drop
+  // (valid for every status); on Line, *line views into buf.
+  Status next(std::string_view buf, size_t* consumed, std::string_view* line);
+  bool discarding() const { return discarding_; }
+  void set_max_line(size_t n) { max_line_ = n; }
+
+ private:
+  size_t max_line_;
+  bool discarding_ = false;
+};
+
+// ---- commands ---------------------------------------------------------------------
+enum class Verb { User, Pass, Apop, Stat, List, Retr, Dele, Rset, Noop, Quit, Top, Uidl, Capa, Stls, Auth };
+const char* verb_name(Verb v);
+
+struct Command {
+  Verb verb;
+  std::string arg;              // USER name, PASS password (rest of line), AUTH mechanism
+  std::optional<uint64_t> msg;  // LIST/UIDL (optional), RETR/DELE/TOP: message number >= 1
+  uint64_t lines = 0;           // TOP: number of body lines
+  std::optional<std::string> initial;  // AUTH: initial response as written (base64 or "=")
+};
+
+// Parses one command line (without its line end). Errors name what is wrong:
+// "unknown command", "syntax error: ...", "invalid message number". Verbs are
+// case-insensitive; arguments are separated by single spaces (extra ones are allowed).
+Parsed<Command> parse_command(std::string_view line);
+
+// A message number: 1..(10^10-1), decimal digits only, no sign, no leading zeros
+// beyond "0" itself (which is refused as not >= 1).
+std::optional<uint64_t> parse_number(std::string_view s);
+
+// SASL PLAIN (RFC 4616): "authzid\0authcid\0passwd", after base64 decoding.
+struct PlainCredentials {
+  std::string authzid, user, password;
+};
+std::optional<PlainCredentials> parse_sasl_plain(std::string_view decoded);
+
+}  // namespace postilion::pop3

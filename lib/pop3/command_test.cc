@@ -1,0 +1,186 @@
+// lib/pop3/command_test.cc - table tests of POP3 command lines and the line reader,
+// with malformed, oversized and hostile rows, and byte-at-a-time input.
+#include "lib/pop3/command.h"
+
+#include <cppunit/extensions/HelperMacros.h>
+
+using namespace postilion::pop3;
+
+class Pop3CommandTest : public CppUnit::TestFixture {
+  CPPUNIT_TEST_SUITE(Pop3CommandTest);
+  CPPUNIT_TEST(lines);
+  CPPUNIT_TEST(byte_at_a_time);
+  CPPUNIT_TEST(commands);
+  CPPUNIT_TEST(numbers);
+  CPPUNIT_TEST(sasl_plain);
+  CPPUNIT_TEST_SUITE_END();
+
+ public:
+  void lines() {
+    LineReader r(10);
+    size_t used = 0;
+    std::string_view line;
+    CPPUNIT_ASSERT(r.next("STAT", &used, &line) == LineReader::Status::NeedMore);
+    CPPUNIT_ASSERT_EQUAL(size_t(0), used);
+    CPPUNIT_ASSERT(r.next("STAT\r\nNOOP\r\n", &used, &line) == LineReader::Status::Line);
+    CPPUNIT_ASSERT_EQUAL(std::string("STAT"), std::string(line));
+    CPPUNIT_ASSERT_EQUAL(size_t(6), used);
+    CPPUNIT_ASSERT(r.next("bare\nx", &used, &line) == LineReader::Status::Line);
+    CPPUNIT_ASSERT_EQUAL(std::string("bare"), std::string(line));
+    CPPUNIT_ASSERT_EQUAL(size_t(5), used);
+    // Exactly at the limit is a line; one more is too long.
+    CPPUNIT_ASSERT(r.next(std::string(10, 'a') + "\r\n", &used, &line) == LineReader::Status::Line);
+    CPPUNIT_ASSERT(r.next(std::string(11, 'a') + "\r\n", &used, &line) == LineReader::Status::TooLong);
+    CPPUNIT_ASSERT_EQUAL(size_t(13), used);
+    // An endless line is swallowed as it comes and answered once at its end.
+    CPPUNIT_ASSERT(r.next(std::string(50, 'x'), &used, &line) == LineReader::Status::NeedMore);
+    CPPUNIT_ASSERT_EQUAL(size_t(50), used);
+    CPPUNIT_ASSERT(r.discarding());
+    CPPUNIT_ASSERT(r.next(std::string(5000, 'x'), &used, &line) == LineReader::Status::NeedMore);
+    CPPUNIT_ASSERT(r.next("xx\r\nQUIT\r\n", &used, &line) == LineReader::Status::TooLong);
+    CPPUNIT_ASSERT_EQUAL(size_t(4), used);
+    CPPUNIT_ASSERT(!r.discarding());
+    CPPUNIT_ASSERT(r.next("QUIT\r\n", &used, &line) == LineReader::Status::Line);
+    CPPUNIT_ASSERT_EQUAL(std::string("QUIT"), std::string(line));
+    // Empty lines are lines (the parser refuses them).
+    CPPUNIT_ASSERT(r.next("\r\n", &used, &line) == LineReader::Status::Line);
+    CPPUNIT_ASSERT(line.empty());
+  }
+
+  // Feeding one byte at a time gives the same lines and the same TooLong reports.
+  void byte_at_a_time() {
+    const std::string input = "USER alice\r\nPASS a b c\nNOOP\r\n" + std::string(300, 'z') +
+                              "\r\nSTAT\r\nLIST 1\r\n";
+    std::vector<std::string> want = {"USER alice", "PASS a b c", "NOOP", "<too long>", "STAT", "LIST 1"};
+    LineReader r;
+    std::string buf;
+    std::vector<std::string> got;
+    for (char c : input) {
+      buf.push_back(c);
+      for (;;) {
+        size_t used = 0;
+        std::string_view line;
+        auto st = r.next(buf, &used, &line);
+        CPPUNIT_ASSERT(used <= buf.size());
+        if (st == LineReader::Status::Line) got.emplace_back(line);
+        if (st == LineReader::Status::TooLong) got.emplace_back("<too long>");
+        buf.erase(0, used);
+        if (st == LineReader::Status::NeedMore) break;
+      }
+      CPPUNIT_ASSERT(buf.size() <= kMaxCommandLine + 2);
+    }
+    CPPUNIT_ASSERT(want == got);
+  }
+
+  void commands() {
+    struct Row {
+      std::string in;
+      bool ok;
+      Verb verb;
+      const char* arg;
+      uint64_t msg;  // 0 = none
+      uint64_t lines;
+      const char* err;  // prefix of the error text
+    } rows[] = {
+        {"USER alice", true, Verb::User, "alice", 0, 0, ""},
+        {"user alice@example.org", true, Verb::User, "alice@example.org", 0, 0, ""},
+        {"USER", false, Verb::User, "", 0, 0, "syntax error"},
+        {"USER a b", false, Verb::User, "", 0, 0, "syntax error"},
+        {"PASS secret", true, Verb::Pass, "secret", 0, 0, ""},
+        {"PASS with  spaces ", true, Verb::Pass, "with  spaces ", 0, 0, ""},
+        {"PASS", false, Verb::Pass, "", 0, 0, "syntax error"},
+        {"PASS ", false, Verb::Pass, "", 0, 0, "syntax error"},
+        {std::string("PASS a\0b", 8), false, Verb::Pass, "", 0, 0, "syntax error"},
+        {"STAT", true, Verb::Stat, "", 0, 0, ""},
+        {"stat", true, Verb::Stat, "", 0, 0, ""},
+        {"StAt", true, Verb::Stat, "", 0, 0, ""},
+        {"STAT 1", false, Verb::Stat, "", 0, 0, "syntax error"},
+        {"LIST", true, Verb::List, "", 0, 0, ""},
+        {"LIST 3", true, Verb::List, "", 3, 0, ""},
+        {"LIST  3 ", true, Verb::List, "", 3, 0, ""},
+        {"LIST 0", false, Verb::List, "", 0, 0, "invalid message number"},
+        {"LIST -1", false, Verb::List, "", 0, 0, "invalid message number"},
+        {"LIST +1", false, Verb::List, "", 0, 0, "invalid message number"},
+        {"LIST 1x", false, Verb::List, "", 0, 0, "invalid message number"},
+        {"LIST 99999999999999999999", false, Verb::List, "", 0, 0, "invalid message number"},
+        {"LIST 1 2", false, Verb::List, "", 0, 0, "syntax error"},
+        {"UIDL", true, Verb::Uidl, "", 0, 0, ""},
+        {"UIDL 7", true, Verb::Uidl, "", 7, 0, ""},
+        {"RETR 1", true, Verb::Retr, "", 1, 0, ""},
+        {"RETR", false, Verb::Retr, "", 0, 0, "syntax error"},
+        {"RETR a", false, Verb::Retr, "", 0, 0, "invalid message number"},
+        {"DELE 12", true, Verb::Dele, "", 12, 0, ""},
+        {"DELE 1 2", false, Verb::Dele, "", 0, 0, "syntax error"},
+        {"TOP 1 0", true, Verb::Top, "", 1, 0, ""},
+        {"TOP 2 15", true, Verb::Top, "", 2, 15, ""},
+        {"TOP 2", false, Verb::Top, "", 0, 0, "syntax error"},
+        {"TOP 2 -1", false, Verb::Top, "", 0, 0, "invalid line count"},
+        {"TOP 0 1", false, Verb::Top, "", 0, 0, "invalid message number"},
+        {"RSET", true, Verb::Rset, "", 0, 0, ""},
+        {"NOOP", true, Verb::Noop, "", 0, 0, ""},
+        {"QUIT", true, Verb::Quit, "", 0, 0, ""},
+        {"QUIT now", false, Verb::Quit, "", 0, 0, "syntax error"},
+        {"CAPA", true, Verb::Capa, "", 0, 0, ""},
+        {"STLS", true, Verb::Stls, "", 0, 0, ""},
+        {"AUTH", true, Verb::Auth, "", 0, 0, ""},
+        {"AUTH plain", true, Verb::Auth, "PLAIN", 0, 0, ""},
+        {"AUTH PLAIN AGFsaWNlAHNlY3JldA==", true, Verb::Auth, "PLAIN", 0, 0, ""},
+        {"AUTH PLAIN a b", false, Verb::Auth, "", 0, 0, "syntax error"},
+        {"AUTH " + std::string(41, 'M'), false, Verb::Auth, "", 0, 0, "syntax error"},
+        {"", false, Verb::Noop, "", 0, 0, "empty command"},
+        {"   ", false, Verb::Noop, "", 0, 0, "empty command"},
+        {"XTND XMIT", false, Verb::Noop, "", 0, 0, "unknown command"},
+        {"STATUS", false, Verb::Noop, "", 0, 0, "unknown command"},
+        {"GET / HTTP/1.0", false, Verb::Noop, "", 0, 0, "unknown command"},
+        {" STAT", false, Verb::Noop, "", 0, 0, "unknown command"},
+        {"ST\x01T", false, Verb::Noop, "", 0, 0, "unknown command"},
+        {"NOOP\t", false, Verb::Noop, "", 0, 0, "unknown command"},
+        {"USER \x1b[31mx", false, Verb::User, "", 0, 0, "syntax error"},
+        {std::string("USER a\0b", 8), false, Verb::User, "", 0, 0, "syntax error"},
+        {"USER " + std::string(300, 'u'), false, Verb::User, "", 0, 0, "syntax error"},
+        {std::string(3000, 'A'), false, Verb::Noop, "", 0, 0, "unknown command"},
+        {"\xff\xfe", false, Verb::Noop, "", 0, 0, "unknown command"},
+    };
+    for (auto& r : rows) {
+      auto c = parse_command(r.in);
+      CPPUNIT_ASSERT_EQUAL_MESSAGE(r.in, r.ok, c.ok());
+      if (!r.ok) {
+        CPPUNIT_ASSERT_MESSAGE(r.in + " -> " + c.error_text(), c.error_text().rfind(r.err, 0) == 0);
+        continue;
+      }
+      CPPUNIT_ASSERT_MESSAGE(r.in, c->verb == r.verb);
+      CPPUNIT_ASSERT_EQUAL_MESSAGE(r.in, std::string(r.arg), c->arg);
+      CPPUNIT_ASSERT_EQUAL_MESSAGE(r.in, r.msg, c->msg.value_or(0));
+      CPPUNIT_ASSERT_EQUAL_MESSAGE(r.in, r.lines, c->lines);
+    }
+    auto a = parse_command("AUTH PLAIN =");
+    CPPUNIT_ASSERT(a && a->initial && *a->initial == "=");
+    CPPUNIT_ASSERT(parse_command("AUTH PLAIN") && !parse_command("AUTH PLAIN")->initial);
+  }
+
+  void numbers() {
+    struct Row { const char* in; uint64_t want; } rows[] = {
+        {"1", 1}, {"10", 10}, {"0001", 1}, {"9999999999", 9999999999ULL}, {"0", 0},
+        {"", 0}, {"10000000000", 0}, {"1.5", 0}, {"0x10", 0}, {" 1", 0}, {"1e3", 0},
+    };
+    for (auto& r : rows) CPPUNIT_ASSERT_EQUAL_MESSAGE(r.in, r.want, parse_number(r.in).value_or(0));
+  }
+
+  void sasl_plain() {
+    auto c = parse_sasl_plain(std::string("\0alice\0secret", 13));
+    CPPUNIT_ASSERT(c);
+    CPPUNIT_ASSERT_EQUAL(std::string("alice"), c->user);
+    CPPUNIT_ASSERT_EQUAL(std::string("secret"), c->password);
+    CPPUNIT_ASSERT(c->authzid.empty());
+    auto z = parse_sasl_plain(std::string("admin\0alice\0pw", 14));
+    CPPUNIT_ASSERT(z && z->authzid == "admin" && z->user == "alice");
+    const std::string bad[] = {
+        "", std::string("\0\0", 2), std::string("\0alice\0", 7), std::string("\0\0pw", 4),
+        "alice", std::string("a\0b", 3), std::string("a\0b\0c\0d", 7),
+        std::string("\0", 1) + std::string(300, 'u') + std::string("\0pw", 3),
+    };
+    for (const auto& b : bad) CPPUNIT_ASSERT_MESSAGE(b, !parse_sasl_plain(b));
+  }
+};
+
+CPPUNIT_TEST_SUITE_REGISTRATION(Pop3CommandTest);
