@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 
@@ -325,6 +326,19 @@ Result<OpenedQueueFile> read_queue_file(const std::string& path, bool for_update
   }
   out.fd = std::move(fd.value());
   return out;
+}
+
+Status stream_content(int fd, const QueueFile& f, const std::function<Status(std::string_view)>& sink) {
+  FdSource src(fd, UINT64_MAX, "queue file");
+  std::string chunk;
+  for (uint64_t done = 0; done < f.content_length;) {
+    size_t n = static_cast<size_t>(std::min<uint64_t>(kChunk, f.content_length - done));
+    chunk.resize(n);
+    if (auto st = src.read(f.content_offset + done, n, chunk.data()); !st) return st;
+    if (auto st = sink(chunk); !st) return st;
+    done += n;
+  }
+  return {};
 }
 
 Status update_status(int fd, uint64_t record_offset, RcptStatus status, FileOps& ops) {

@@ -27,6 +27,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -143,6 +144,11 @@ struct OpenedQueueFile {
 // Opens and parses path. Result error: the environment (ENOENT, EIO): try later.
 // parsed.status != Complete: the file is unusable: quarantine it (Spool::quarantine).
 Result<OpenedQueueFile> read_queue_file(const std::string& path, bool for_update = false);
+
+// Streams the message (header + body) to sink in pieces of at most 64 KiB, read with
+// pread from fd (no copy of the whole file; the fd's offset is untouched). Stops at the
+// first error from the file or from sink.
+Status stream_content(int fd, const QueueFile& file, const std::function<Status(std::string_view)>& sink);
 
 // Records a recipient's outcome in place: checks that a P record starts at
 // record_offset, overwrites its status byte, fsyncs.

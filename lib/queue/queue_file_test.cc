@@ -125,6 +125,21 @@ class QueueFileTest : public CppUnit::TestFixture {
       std::string content = joined(s.chunks);
       CPPUNIT_ASSERT_EQUAL(uint64_t{content.size()}, f.content_length);
       CPPUNIT_ASSERT(content == pread_str(opened->fd.get(), f.content_offset, f.content_length));
+      std::string streamed;
+      size_t pieces = 0;
+      CPPUNIT_ASSERT(stream_content(opened->fd.get(), f, [&](std::string_view piece) {
+                       streamed += piece;
+                       ++pieces;
+                       return piece.size() <= 65536 ? Status{} : Status(Error("piece too big"));
+                     }).ok());
+      CPPUNIT_ASSERT(content == streamed);
+      CPPUNIT_ASSERT_EQUAL((content.size() + 65535) / 65536, pieces);
+      // A sink error stops the stream and is returned.
+      if (!content.empty())
+        CPPUNIT_ASSERT_EQUAL(std::string("sink full"),
+                             stream_content(opened->fd.get(), f, [](std::string_view) {
+                               return Status(Error("sink full"));
+                             }).error().str());
       CPPUNIT_ASSERT_EQUAL(uint64_t{0}, uint64_t{f.retry.attempts});
       // The same bytes parse the same from memory.
       auto data = file::read_file(path);
