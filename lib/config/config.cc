@@ -16,8 +16,6 @@
 namespace postilion::config {
 namespace {
 
-constexpr int kMaxExpansionDepth = 32;
-
 bool name_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
 
 size_t edit_distance(std::string_view a, std::string_view b) {
@@ -45,113 +43,174 @@ std::string suggestion(std::string_view name) {
   return best.empty() ? "" : " (did you mean \"" + best + "\"?)";
 }
 
-std::string fqdn() {
-  char host[256] = {};
-  if (::gethostname(host, sizeof host - 1) != 0 || !host[0]) return "localhost.localdomain";
-  std::string h = host;
-  if (h.find('.') == std::string::npos) {
-    struct addrinfo hints{};
-    hints.ai_flags = AI_CANONNAME;
-    struct addrinfo* res = nullptr;
-    if (::getaddrinfo(host, nullptr, &hints, &res) == 0 && res) {
-      if (res->ai_canonname && std::string_view(res->ai_canonname).find('.') != std::string_view::npos)
-        h = res->ai_canonname;
-      ::freeaddrinfo(res);
-    }
+// The per-delivery variables of forward_path and friends: left for the delivery
+// agent to expand, so "$home/.forward" survives main.conf expansion as it is.
+bool delivery_variable(std::string_view name) {
+  return name == "home" || name == "user" || name == "extension" || name == "recipient" ||
+         name == "domain" || name == "local";
+}
+
+// The index of the bracket that closes the one at text[open], counting nested pairs;
+// npos when there is none.
+size_t closing_bracket(std::string_view text, size_t open) {
+  char o = text[open], c = o == '{' ? '}' : ')';
+  int depth = 0;
+  for (size_t i = open; i < text.size(); ++i) {
+    if (text[i] == o) ++depth;
+    else if (text[i] == c && --depth == 0) return i;
   }
-  if (h.find('.') == std::string::npos) h += ".localdomain";
-  return str::lower(h);
+  return std::string_view::npos;
 }
 
 }  // namespace
 
+const std::string& host_fqdn() {
+  static const std::string name = [] {
+    char host[256] = {};
+    if (::gethostname(host, sizeof host - 1) != 0 || !host[0]) return std::string("localhost.localdomain");
+    std::string h = host;
+    if (h.find('.') == std::string::npos) {
+      struct addrinfo hints {};
+      hints.ai_flags = AI_CANONNAME;
+      struct addrinfo* res = nullptr;
+      if (::getaddrinfo(host, nullptr, &hints, &res) == 0 && res) {
+        if (res->ai_canonname && std::string_view(res->ai_canonname).find('.') != std::string_view::npos)
+          h = res->ai_canonname;
+        ::freeaddrinfo(res);
+      }
+    }
+    if (h.find('.') == std::string::npos) h += ".localdomain";
+    return str::lower(h);
+  }();
+  return name;
+}
+
+std::string system_fqdn() { return host_fqdn(); }
+
+void Expander::charge(size_t n) {
+  if (n > budget_) throw ConfigError("values too long after $name expansion");
+  budget_ -= n;
+}
+
+std::string Expander::expand(std::string_view text) { return expand_at(text, 0); }
+
 // Expands $name, ${name}, $(name), ${name?text}, ${name:text} and $$ in text.
-// Unknown names are errors; so are loops (a name expanding to itself).
-std::string Expander::expand(std::string_view text, int depth) const {
-  if (depth > kMaxExpansionDepth) throw ConfigError("expansion loop");
+std::string Expander::expand_at(std::string_view text, int nesting) {
+  if (nesting > kMaxNesting) throw ConfigError("${...} nested too deeply");
   std::string out;
-  for (size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    if (c != '$') {
-      out += c;
-      continue;
-    }
-    if (i + 1 >= text.size()) {
-      out += '$';
-      continue;
-    }
-    char n = text[i + 1];
-    if (n == '$') {
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t dollar = text.find('$', i);
+    if (dollar == std::string_view::npos) dollar = text.size();
+    charge(dollar - i);
+    out.append(text.substr(i, dollar - i));
+    i = dollar;
+    if (i >= text.size()) break;
+    // text[i] == '$'
+    if (i + 1 >= text.size()) {  // a lone '$' at the end stays
+      charge(1);
       out += '$';
       ++i;
       continue;
     }
-    std::string name, cond;
+    char n = text[i + 1];
+    if (n == '$') {
+      charge(1);
+      out += '$';
+      i += 2;
+      continue;
+    }
+    std::string name;
+    std::string_view cond;
     char op = 0;
     if (n == '{' || n == '(') {
-      char close = n == '{' ? '}' : ')';
-      size_t end = text.find(close, i + 2);
-      if (end == std::string_view::npos) throw ConfigError("missing '" + std::string(1, close) + "' after \"$" + std::string(1, n) + "\"");
+      size_t end = closing_bracket(text, i + 1);
+      if (end == std::string_view::npos)
+        throw ConfigError(std::string("missing '") + (n == '{' ? '}' : ')') + "' after \"$" + n + "\"");
       std::string_view inner = text.substr(i + 2, end - i - 2);
       size_t k = 0;
       while (k < inner.size() && name_char(inner[k])) ++k;
       name = inner.substr(0, k);
+      if (name.empty()) throw ConfigError("empty parameter name after '$'");
       if (k < inner.size()) {
         op = inner[k];
-        if (op != '?' && op != ':') throw ConfigError("bad character in \"${" + std::string(inner) + "}\"");
+        if (op != '?' && op != ':')
+          throw ConfigError("bad character in \"$" + std::string(1, n) + str::printable(inner, 60) + "\"");
         cond = inner.substr(k + 1);
       }
-      i = end;
+      i = end + 1;
     } else {
       size_t k = i + 1;
       while (k < text.size() && name_char(text[k])) ++k;
-      name = text.substr(i + 1, k - i - 1);
-      if (name.empty()) {
+      if (k == i + 1) {  // '$' followed by punctuation or space: literal
+        charge(1);
         out += '$';
+        ++i;
         continue;
       }
-      i = k - 1;
+      name = text.substr(i + 1, k - i - 1);
+      i = k;
     }
-    if (name.empty()) throw ConfigError("empty parameter name after '$'");
-    std::string value = lookup(name, depth + 1);
-    if (op == '?')
-      out += value.empty() ? "" : expand(cond, depth + 1);
-    else if (op == ':')
-      out += value.empty() ? expand(cond, depth + 1) : value;
-    else
+    if (delivery_variable(name)) {
+      if (op) throw ConfigError("\"$" + name + "\" is filled in per delivery and cannot be tested");
+      charge(name.size() + 1);
+      out += '$';
+      out += name;
+      continue;
+    }
+    const std::string& value = lookup(name);
+    // ${name?text}: text when name is not empty; ${name:text}: text when it is.
+    if (op == '?') {
+      if (!value.empty()) out += expand_at(cond, nesting + 1);
+    } else if (op == ':') {
+      if (value.empty()) out += expand_at(cond, nesting + 1);
+      else {
+        charge(value.size());
+        out += value;
+      }
+    } else {
+      charge(value.size());
       out += value;
+    }
   }
   return out;
 }
 
-std::string Expander::lookup(const std::string& name, int depth) const {
-  if (depth > kMaxExpansionDepth) throw ConfigError("expansion loop through \"$" + name + "\"");
-  if (name == "home" || name == "user" || name == "extension" || name == "recipient" ||
-      name == "domain" || name == "local") {
-    // Per-delivery variables (forward_path): left for the delivery agent to expand.
-    return "$" + name;
-  }
+const std::string& Expander::lookup(const std::string& name) {
+  if (auto it = done_.find(name); it != done_.end()) return it->second;
   const ParamSpec* spec = find_param(name);
   if (!spec) throw ConfigError("unknown parameter \"$" + name + "\" in a value" + suggestion(name));
-  auto it = values_.find(name);
-  std::string raw = it != values_.end() ? it->second : spec->default_value;
-  if (raw == "@fqdn") return fqdn();
-  if (raw == "@domain") {
-    std::string host = lookup("myhostname", depth + 1);
-    size_t dot = host.find('.');
-    return dot == std::string::npos ? host : host.substr(dot + 1);
+  if (std::find(stack_.begin(), stack_.end(), name) != stack_.end()) {
+    std::string path;
+    for (auto it = std::find(stack_.begin(), stack_.end(), name); it != stack_.end(); ++it) path += "$" + *it + " -> ";
+    throw ConfigError("expansion loop: " + path + "$" + name);
   }
-  return expand(raw, depth);
+  auto it = values_.find(name);
+  std::string value;
+  stack_.push_back(name);
+  if (it != values_.end()) {
+    value = expand(it->second);
+  } else if (std::string_view(spec->default_value) == kDefaultFqdn) {
+    value = host_fqdn();
+  } else if (std::string_view(spec->default_value) == kDefaultParentDomain) {
+    const std::string& host = lookup("myhostname");
+    size_t dot = host.find('.');
+    value = dot == std::string::npos ? host : host.substr(dot + 1);
+  } else {
+    value = expand(spec->default_value);
+  }
+  stack_.pop_back();
+  return done_[name] = std::move(value);
 }
 
 void Config::rebuild() {
-  Expander ex{values_};
+  Expander ex(values_);
   // Built aside and swapped in, so a failed set() leaves the old values in force.
   std::map<std::string, std::string, std::less<>> fresh;
   for (const auto& p : all_params()) {
     std::string v;
     try {
-      v = ex.lookup(p.name, 0);
+      v = ex.lookup(p.name);
     } catch (const ConfigError& e) {
       throw ConfigError(where(p.name) + p.name + ": " + e.what());
     }
@@ -264,6 +323,8 @@ std::string Config::raw(std::string_view name) const {
   if (it != values_.end()) return it->second;
   const ParamSpec* p = find_param(name);
   if (!p) PANIC("config: no such parameter \"%.*s\"", static_cast<int>(name.size()), name.data());
+  std::string_view def = p->default_value;
+  if (def == kDefaultFqdn || def == kDefaultParentDomain) return expanded(name);
   return p->default_value;
 }
 

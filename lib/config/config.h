@@ -30,6 +30,19 @@ struct ParamSpec {
   const char* doc;            // one line, shown by `postilionctl config -d`
 };
 
+// Computed defaults: some defaults come from the system, not from the table. A
+// default_value that is exactly one of these markers is computed when the parameter
+// is not set explicitly (a value written in main.conf or by set() is never computed):
+//   kDefaultFqdn          the host's fully qualified name: gethostname(), and when that
+//                         has no dot, getaddrinfo()'s canonical name; when neither has
+//                         a dot, "<name>.localdomain". Lower case; computed once per
+//                         process (myhostname).
+//   kDefaultParentDomain  $myhostname minus its first label (mydomain).
+inline constexpr std::string_view kDefaultFqdn = "@fqdn";
+inline constexpr std::string_view kDefaultParentDomain = "@domain";
+// The value kDefaultFqdn stands for (also for `postilionctl init`).
+std::string system_fqdn();
+
 // All parameters of all daemons, from lib/config/params/*.def (one file per concern).
 std::span<const ParamSpec> all_params();
 const ParamSpec* find_param(std::string_view name);
@@ -60,7 +73,8 @@ class Config {
   uint64_t bytes(std::string_view name) const;
   std::vector<std::string> list(std::string_view name) const;
 
-  // The text as written (unexpanded) and whether it is the built-in default.
+  // The text as written (unexpanded) and whether it is the built-in default. For a
+  // computed default (kDefaultFqdn, kDefaultParentDomain) raw() is the computed value.
   std::string raw(std::string_view name) const;
   bool is_default(std::string_view name) const;
   // name -> raw value of every parameter set explicitly, sorted by name.
