@@ -1,0 +1,367 @@
+// smtp/agent.cc - serving delivery requests: next hops, sessions, outcomes, logs.
+#include "smtp/agent.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "lib/base/file.h"
+#include "lib/base/strings.h"
+#include "lib/ipc/protocols.h"
+#include "lib/log/log.h"
+#include "lib/queue/queue_file.h"
+#include "lib/queue/queue_id.h"
+#include "smtp/destination.h"
+
+namespace postilion::smtp_client {
+
+using resolver::Plan;
+using resolver::PlanStatus;
+
+std::string format_delay(double s) {
+  if (s < 0) s = 0;
+  if (s < 10) return str::format("%.2g", s);
+  return str::format("%.0f", s);
+}
+
+resolver::Plan ResolverDns::nexthops(const std::string& domain, bool mx) {
+  auto r = ipc::call(path_, resolver::proto::nexthops_request(domain, mx), timeout_ms_);
+  std::string why;
+  if (r) {
+    if (auto p = resolver::proto::decode_plan(*r, &why)) return *p;
+  } else {
+    why = r.error().str();
+  }
+  Plan p;
+  p.status = PlanStatus::Temp;
+  p.dsn = "4.4.3";
+  p.text = "cannot get the next hops of " + domain + " from the resolver: " + why;
+  return p;
+}
+
+std::optional<resolver::proto::QueryReply> ResolverDns::query(const std::string& name, resolver::RrType t) {
+  auto r = ipc::call(path_, resolver::proto::query_request(name, t), timeout_ms_);
+  if (!r) return std::nullopt;
+  std::string why;
+  return resolver::proto::decode_query_reply(*r, &why);
+}
+
+Agent::~Agent() {
+  if (cached_) cached_->quit();
+}
+
+void Agent::expire_cache() {
+  if (cached_ && (!cached_->usable() || mono_ms() - cached_->last_used_ms() > s_.connection_cache_ms)) {
+    cached_->quit();
+    cached_.reset();
+  }
+}
+
+namespace {
+
+ipc::Message error_reply(const std::string& why) {
+  ipc::Message m;
+  m.set("status", "error").set("text", why);
+  return m;
+}
+
+// Keys tried in a per-destination table: "[host]:port" as written, the domain, then
+// each parent domain as ".parent".
+std::vector<std::string> table_keys(const std::string& label, const std::string& domain) {
+  std::vector<std::string> keys{label};
+  if (domain != label) keys.push_back(domain);
+  for (size_t dot = domain.find('.'); dot != std::string::npos; dot = domain.find('.', dot + 1))
+    keys.push_back(domain.substr(dot));
+  return keys;
+}
+
+}  // namespace
+
+Status Agent::tls_level_for(const std::string& label, const std::string& domain, TlsLevel* out) {
+  *out = s_.tls_level;
+  if (!policy_) return {};
+  for (const auto& k : table_keys(label, domain)) {
+    auto v = policy_(k);
+    if (!v) return Error("smtp_tls_policy_maps: " + v.error().str());
+    if (!*v) continue;
+    auto level = parse_policy_value(**v);
+    if (!level) return Error("smtp_tls_policy_maps: bad value for " + k + ": " + str::printable(**v, 100));
+    *out = *level;
+    return {};
+  }
+  return {};
+}
+
+Status Agent::credentials_for(const std::string& label, const std::string& host, std::string* user,
+                              std::string* pass) {
+  user->clear();
+  pass->clear();
+  if (!sasl_) return {};
+  for (const auto& k : {label, host}) {
+    auto v = sasl_(k);
+    if (!v) return Error("smtp_sasl_password_maps: " + v.error().str());
+    if (!*v) continue;
+    size_t colon = (*v)->find(':');
+    if (colon == std::string::npos) return Error("smtp_sasl_password_maps: value for " + k + " is not user:password");
+    *user = (*v)->substr(0, colon);
+    *pass = (*v)->substr(colon + 1);
+    return {};
+  }
+  return {};
+}
+
+ipc::Message Agent::serve(const ipc::Message& req) {
+  int64_t start_us = file::now_us();
+  if (req.get_or("cmd", "") != "deliver") return error_reply("unknown command");
+  std::string id = req.get_or("id", "");
+  std::string file = req.get_or("file", "");
+  if (!queue::valid_id(id) || file != "active/" + id) return error_reply("bad id or file");
+  auto rcpts = req.get_all("rcpt");
+  auto orcpts = req.get_all("orcpt");
+  auto offsets = req.get_all("offset");
+  if (rcpts.empty() || rcpts.size() != offsets.size() || rcpts.size() != orcpts.size())
+    return error_reply("recipients, orcpts and offsets do not match");
+  std::string nexthop = req.get_or("nexthop", "");
+
+  std::vector<RcptJob> jobs(rcpts.size());
+  for (size_t i = 0; i < rcpts.size(); ++i) {
+    jobs[i].address = std::string(rcpts[i]);
+    jobs[i].orcpt = std::string(orcpts[i]);
+    jobs[i].relay = "none";
+  }
+  auto finish_all = [&](RcptFate f, const std::string& dsn, const std::string& text) {
+    for (auto& j : jobs)
+      if (j.fate == RcptFate::Pending) {
+        j.fate = f;
+        j.dsn = dsn;
+        j.text = text;
+      }
+  };
+
+  // The queue file is the truth: the request must agree with it.
+  auto opened = queue::read_queue_file(file::join(s_.queue_directory, file), true);
+  std::vector<const queue::Recipient*> records(jobs.size(), nullptr);
+  MessageJob msg;
+  msg.queue_id = id;
+  bool usable = false;
+  if (!opened) {
+    finish_all(RcptFate::Deferred, "4.3.0", "cannot open queue file: " + opened.error().str());
+  } else if (opened->parsed.status != queue::Parse::Complete) {
+    finish_all(RcptFate::Deferred, "4.3.0", "queue file unusable: " + opened->parsed.error);
+  } else {
+    const queue::QueueFile& qf = opened->parsed.file;
+    if (req.get_or("sender", "") != qf.sender) return error_reply("sender does not match the queue file");
+    msg.sender = qf.sender;
+    msg.content.assign(qf.content_length, '\0');
+    bool read_ok = true;
+    for (size_t got = 0; got < msg.content.size();) {
+      ssize_t n = ::pread(opened->fd.get(), msg.content.data() + got, msg.content.size() - got,
+                          static_cast<off_t>(qf.content_offset + got));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        read_ok = false;
+        break;
+      }
+      got += static_cast<size_t>(n);
+    }
+    if (!read_ok) {
+      finish_all(RcptFate::Deferred, "4.3.0", std::string("cannot read queue file: ") + std::strerror(errno));
+    } else {
+      usable = true;
+      if (auto b = qf.attribute("body")) msg.eightbit = str::iequals(*b, "8BITMIME");
+      if (auto u = qf.attribute("smtputf8")) msg.smtputf8 = *u == "yes" || *u == "1";
+      if (auto e = qf.attribute("envid")) msg.envid = *e;
+      if (auto r = qf.attribute("ret")) msg.ret = *r;
+      for (size_t i = 0; i < jobs.size(); ++i) {
+        auto off = str::parse_uint(offsets[i]);
+        jobs[i].offset = off ? *off : 0;
+        for (const auto& r : qf.recipients)
+          if (off && r.offset == *off && r.address == jobs[i].address) records[i] = &r;
+        // Never deliver or mark anything qmgr did not hand over, nor anything final.
+        if (!records[i]) {
+          jobs[i].fate = RcptFate::Deferred;
+          jobs[i].dsn = "4.3.0";
+          jobs[i].text = "offset does not name this recipient's record";
+        } else if (queue::is_final(records[i]->status)) {
+          jobs[i].fate = RcptFate::Sent;
+          jobs[i].dsn = "2.0.0";
+          jobs[i].text = "already delivered";
+        }
+        if (has_8bit(jobs[i].address)) msg.smtputf8 = true;
+      }
+      if (has_8bit(msg.sender)) msg.smtputf8 = true;
+    }
+  }
+
+  int64_t conn_us = start_us;
+  if (usable) {
+    auto dest = parse_destination(nexthop);
+    if (!dest) {
+      finish_all(RcptFate::Deferred, "4.3.5", "bad next hop " + str::printable(nexthop, 100));
+    } else {
+      uint16_t port = dest->port ? dest->port : s_.default_port;
+      std::string key = dest->label();
+      TlsLevel level;
+      if (auto st = tls_level_for(key, dest->host, &level); !st) {
+        log::warn("%s: %s", id.c_str(), st.error().c_str());
+        finish_all(RcptFate::Deferred, "4.3.5", st.error().str());
+      } else {
+        Plan plan;
+        if (dest->literal) {
+          plan.status = PlanStatus::Ok;
+          plan.hops.push_back({dest->host, dest->host, 0, resolver::Security::Insecure});
+        } else if (cached_ && cached_key_ == key && cached_->usable() &&
+                   mono_ms() - cached_->last_used_ms() <= s_.connection_cache_ms) {
+          plan.status = PlanStatus::Ok;  // the cached session is the first hop; DNS only if it fails
+        } else {
+          plan = dns_.nexthops(dest->host, dest->mx);
+        }
+        if (plan.status == PlanStatus::Perm) finish_all(RcptFate::Bounced, plan.dsn, plan.text);
+        if (plan.status == PlanStatus::Temp) finish_all(RcptFate::Deferred, plan.dsn, plan.text);
+        if (plan.status == PlanStatus::Ok) {
+          std::vector<RcptJob*> ptrs;
+          for (auto& j : jobs) ptrs.push_back(&j);
+          std::string last_error;
+          size_t addresses = 0, sessions = 0;
+          bool looked_up = !plan.hops.empty();
+          // First, a cached connection to this destination (after RSET).
+          std::unique_ptr<Session> se;
+          if (cached_ && cached_key_ == key) {
+            if (mono_ms() - cached_->last_used_ms() <= s_.connection_cache_ms && cached_->reset()) se = std::move(cached_);
+            if (cached_) cached_->quit();
+            cached_.reset();
+          }
+          if (se) {
+            conn_us = file::now_us();
+            std::string err;
+            if (se->send(msg, ptrs, &err) == SendResult::SiteError) {
+              last_error = err;
+              se.reset();
+            }
+          }
+          auto pending = [&] {
+            for (auto& j : jobs)
+              if (j.fate == RcptFate::Pending) return true;
+            return false;
+          };
+          if (pending() && !looked_up) plan = dns_.nexthops(dest->host, dest->mx);
+          if (pending() && plan.status != PlanStatus::Ok) {
+            if (se) se->quit();
+            se.reset();
+            finish_all(plan.status == PlanStatus::Perm ? RcptFate::Bounced : RcptFate::Deferred, plan.dsn, plan.text);
+          }
+          for (size_t h = 0; pending() && plan.status == PlanStatus::Ok && h < plan.hops.size(); ++h) {
+            if (s_.mx_address_limit && addresses >= s_.mx_address_limit) break;
+            if (s_.mx_session_limit && sessions >= s_.mx_session_limit) break;
+            const auto& hop = plan.hops[h];
+            ++addresses;
+            if (se) se->quit();
+            se.reset();
+            Peer peer;
+            peer.host = hop.host;
+            peer.address = hop.address;
+            peer.port = port;
+            peer.nexthop = dest->host;
+            peer.tls = level;
+            if (auto st = credentials_for(key, hop.host, &peer.sasl_user, &peer.sasl_password); !st) {
+              last_error = st.error().str();
+              log::warn("%s: %s", id.c_str(), last_error.c_str());
+              break;
+            }
+            if (level == TlsLevel::Dane) {
+              // RFC 7672 2.2: TLSA only for a host whose address answer (and MX, when
+              // used) was DNSSEC-secure; otherwise opportunistic TLS.
+              bool secure_path = hop.security == resolver::Security::Secure &&
+                                 (!dest->mx || plan.security == resolver::Security::Secure);
+              if (secure_path) {
+                auto t = dns_.query("_" + std::to_string(port) + "._tcp." + hop.host, resolver::RrType::TLSA);
+                if (!t || t->outcome == resolver::Outcome::TempFail) {
+                  last_error = "TLSA lookup for " + hop.host + " failed" + (t ? ": " + t->text : std::string());
+                  continue;
+                }
+                if (t->outcome == resolver::Outcome::Ok && t->security == resolver::Security::Secure)
+                  for (const auto& rr : t->records)
+                    if (auto rec = resolver::parse_tlsa_text(rr)) peer.tlsa.push_back(*rec);
+              }
+            }
+            auto opened_se = Session::open(peer, s_.session, tls_);
+            if (!opened_se) {
+              last_error = opened_se.error().str();
+              for (auto& j : jobs)
+                if (j.fate == RcptFate::Pending) j.relay = peer.label();
+              log::info("%s: %s", id.c_str(), last_error.c_str());
+              // A greeting counts as a session even when refused (Postfix's limit).
+              if (last_error.find("refused to talk") != std::string::npos) ++sessions;
+              if (opened_se.error().temporary()) continue;
+              finish_all(RcptFate::Bounced, "5.0.0", last_error);
+              break;
+            }
+            se = std::move(*opened_se);
+            ++sessions;
+            conn_us = file::now_us();
+            if (!se->tls_summary().empty()) log::info("%s", se->tls_summary().c_str());
+            std::string err;
+            if (se->send(msg, ptrs, &err) == SendResult::SiteError) {
+              last_error = err;
+              log::info("%s: %s", id.c_str(), err.c_str());
+              se.reset();
+            }
+          }
+          // Whatever is still pending waits for the next try.
+          for (auto& j : jobs)
+            if (j.fate == RcptFate::Pending) {
+              j.fate = RcptFate::Deferred;
+              if (j.text.empty()) j.text = last_error.empty() ? "no usable mail exchanger" : last_error;
+              if (j.dsn.empty() || j.dsn[0] != '4') j.dsn = "4.4.1";
+            }
+          if (se && s_.connection_reuse && se->usable()) {
+            cached_ = std::move(se);
+            cached_key_ = key;
+          } else if (se) {
+            se->quit();
+          }
+        }
+      }
+    }
+  }
+
+  // Record final outcomes in the queue file before the reply (protocols.h).
+  ipc::Message reply;
+  reply.set("status", "ok");
+  int64_t end_us = file::now_us();
+  int64_t arrival = usable ? opened->parsed.file.arrival_us : start_us;
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    RcptJob& j = jobs[i];
+    if (records[i] && !queue::is_final(records[i]->status) &&
+        (j.fate == RcptFate::Sent || j.fate == RcptFate::Bounced)) {
+      auto st = queue::update_status(opened->fd.get(), records[i]->offset,
+                                     j.fate == RcptFate::Sent ? queue::RcptStatus::Delivered : queue::RcptStatus::Bounced);
+      if (!st) {
+        // Not recorded: qmgr must retry; a sent message may then go twice, never lost.
+        log::warn("%s: cannot record outcome: %s", id.c_str(), st.error().c_str());
+        j.fate = RcptFate::Deferred;
+        j.dsn = "4.3.0";
+        j.text = "cannot record outcome: " + st.error().str();
+      }
+    }
+    const char* result = j.fate == RcptFate::Sent ? "sent" : j.fate == RcptFate::Bounced ? "bounce" : "defer";
+    reply.set("rcpt", j.address).set("result", result).set("dsn", j.dsn).set("text", j.text).set("relay", j.relay);
+    const char* status = j.fate == RcptFate::Sent ? "sent" : j.fate == RcptFate::Bounced ? "bounced" : "deferred";
+    double a = double(start_us - arrival) / 1e6, c = double(conn_us - start_us) / 1e6,
+           d = double(end_us - conn_us) / 1e6, total = double(end_us - arrival) / 1e6;
+    std::string orig;
+    if (!j.orcpt.empty()) {
+      size_t semi = j.orcpt.find(';');
+      std::string o = semi == std::string::npos ? j.orcpt : j.orcpt.substr(semi + 1);
+      if (o != j.address) orig = ", orig_to=<" + str::printable(o, 300) + ">";
+    }
+    log::info("%s: to=<%s>%s, relay=%s, delay=%s, delays=%s/0/%s/%s, dsn=%s, status=%s (%s)", id.c_str(),
+              str::printable(j.address, 300).c_str(), orig.c_str(), str::printable(j.relay, 300).c_str(),
+              format_delay(total).c_str(), format_delay(a).c_str(), format_delay(c).c_str(),
+              format_delay(d).c_str(), j.dsn.c_str(), status, str::printable(j.text, 500).c_str());
+  }
+  return reply;
+}
+
+}  // namespace postilion::smtp_client

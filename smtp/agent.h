@@ -1,0 +1,94 @@
+// smtp/agent.h - the delivery agent side of the qmgr -> agent protocol
+// (lib/ipc/protocols.h) for smtp(8): check the request against the queue file (trust
+// neither), find the next hops (resolver(8), or the literal address), try them in order
+// within the address and session limits, record each final outcome in the recipient's
+// status byte before replying, log one line per recipient, and keep the connection for
+// the next request to the same destination.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "lib/base/result.h"
+#include "lib/ipc/message.h"
+#include "lib/tls/tls.h"
+#include "resolver/protocol.h"
+#include "smtp/session.h"
+#include "smtp/tls_policy.h"
+
+namespace postilion::smtp_client {
+
+struct AgentSettings {
+  SessionSettings session;
+  std::string queue_directory = ".";
+  std::string service = "smtp";
+  uint16_t default_port = 25;       // smtp_destination_port
+  size_t mx_address_limit = 5;      // smtp_mx_address_limit (0 = no limit)
+  size_t mx_session_limit = 2;      // smtp_mx_session_limit (0 = no limit)
+  TlsLevel tls_level = TlsLevel::May;
+  bool connection_reuse = true;     // smtp_connection_reuse
+  int connection_cache_ms = 2000;   // smtp_connection_cache_time_limit
+  int resolver_timeout_ms = 30000;
+};
+
+// DNS as the agent sees it: resolver(8) in the daemon, a table in tests.
+class Dns {
+ public:
+  virtual ~Dns() = default;
+  virtual resolver::Plan nexthops(const std::string& domain, bool mx) = 0;
+  // nullopt when the resolver cannot be asked (a temporary failure).
+  virtual std::optional<resolver::proto::QueryReply> query(const std::string& name, resolver::RrType t) = 0;
+};
+
+// resolver(8) over QUEUE_DIR/private/resolver; blocking, bounded by timeout_ms.
+class ResolverDns : public Dns {
+ public:
+  ResolverDns(std::string socket_path, int timeout_ms) : path_(std::move(socket_path)), timeout_ms_(timeout_ms) {}
+  resolver::Plan nexthops(const std::string& domain, bool mx) override;
+  std::optional<resolver::proto::QueryReply> query(const std::string& name, resolver::RrType t) override;
+
+ private:
+  std::string path_;
+  int timeout_ms_;
+};
+
+// A table lookup (smtp_sasl_password_maps, smtp_tls_policy_maps): value, nullopt when
+// absent, Error when the table cannot be read (the request is deferred).
+using Lookup = std::function<Result<std::optional<std::string>>(std::string_view key)>;
+
+class Agent {
+ public:
+  Agent(AgentSettings s, Dns& dns, const tls::Context* tls_ctx, Lookup sasl_passwords, Lookup tls_policy)
+      : s_(std::move(s)), dns_(dns), tls_(tls_ctx), sasl_(std::move(sasl_passwords)), policy_(std::move(tls_policy)) {}
+  ~Agent();
+
+  // Serves one request; the reply is always a protocol message (status=error for a
+  // request that makes no sense). Log lines go to lib/log.
+  ipc::Message serve(const ipc::Message& request);
+  // Closes a cached connection that has been idle too long (call when idle).
+  void expire_cache();
+
+ private:
+  struct Target;
+  Status tls_level_for(const std::string& nexthop_label, const std::string& domain, TlsLevel* out);
+  Status credentials_for(const std::string& nexthop_label, const std::string& host, std::string* user,
+                         std::string* pass);
+
+  AgentSettings s_;
+  Dns& dns_;
+  const tls::Context* tls_;
+  Lookup sasl_;
+  Lookup policy_;
+  std::unique_ptr<Session> cached_;
+  std::string cached_key_;
+};
+
+// Postfix's delay notation: two significant digits below 10 s, whole seconds above.
+std::string format_delay(double seconds);
+
+}  // namespace postilion::smtp_client

@@ -1,0 +1,126 @@
+// smtp/session.h - one SMTP conversation with one server address: connect, greeting,
+// EHLO (HELO fallback), STARTTLS per the TLS level (DANE/verify via OpenSSL), AUTH
+// with per-host credentials, then any number of messages (MAIL/RCPT/DATA, pipelined
+// when offered; RSET between them so the connection can be reused), then QUIT.
+// Every failure is classified: a site failure means "try the next address"; a reply
+// to one recipient or to the message decides that recipient's or message's fate.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "lib/smtp/reply.h"
+#include "lib/tls/tls.h"
+#include "resolver/dns.h"
+#include "smtp/capabilities.h"
+#include "smtp/conn.h"
+#include "smtp/reply_parser.h"
+#include "smtp/tls_policy.h"
+
+namespace postilion::smtp_client {
+
+struct SessionSettings {
+  std::string helo_name = "localhost";
+  std::string bind_address;
+  int connect_timeout_ms = 30000;
+  int helo_timeout_ms = 300000;     // greeting, EHLO, STARTTLS, AUTH
+  int command_timeout_ms = 300000;  // MAIL, RCPT, DATA, RSET, QUIT
+  int data_done_timeout_ms = 600000;
+  bool skip_5xx_greeting = true;
+};
+
+// Where and how to connect.
+struct Peer {
+  std::string host;     // name for logs, SNI and certificate checks
+  std::string address;  // IP literal
+  uint16_t port = 25;
+  std::string nexthop;  // the destination domain (secure level matches it too)
+  TlsLevel tls = TlsLevel::May;
+  std::vector<resolver::TlsaRecord> tlsa;  // dane with usable, DNSSEC-secure records
+  std::string sasl_user, sasl_password;    // empty user: no AUTH
+  // "mx.b.tst[127.0.3.1]:25"
+  std::string label() const;
+};
+
+enum class RcptFate { Pending, Sent, Bounced, Deferred };
+
+struct RcptJob {
+  std::string address;
+  std::string orcpt;
+  uint64_t offset = 0;
+  RcptFate fate = RcptFate::Pending;
+  std::string dsn;
+  std::string text;   // the reason (or the 250 reply of DATA) for logs and qmgr
+  std::string relay;  // peer label of the final attempt
+};
+
+struct MessageJob {
+  std::string queue_id;
+  std::string sender;
+  std::string content;  // header + body as queued
+  bool eightbit = false;      // BODY=8BITMIME was given, or 8-bit bytes found
+  bool smtputf8 = false;      // SMTPUTF8 needed
+  std::string envid, ret;     // DSN parameters, if given
+};
+
+// What happened to a message in one session.
+enum class SendResult {
+  Done,       // every recipient got an answer (some may remain Pending after a 4xx)
+  SiteError,  // the server failed as a whole (timeout, lost connection, 4xx to MAIL):
+              // recipients still Pending should go to the next address
+};
+
+class Session {
+ public:
+  // Connects and greets. Site failures come back as an Error whose text is the
+  // reason ("connect to ...: Connection refused"); permanent() is set when the
+  // server refused with 5xx and smtp_skip_5xx_greeting is off.
+  static Result<std::unique_ptr<Session>> open(const Peer& peer, const SessionSettings& s,
+                                               const tls::Context* tls_ctx);
+  ~Session();
+
+  // Delivers one message to the recipients still Pending in rcpts.
+  SendResult send(const MessageJob& m, std::vector<RcptJob*>& rcpts, std::string* site_error);
+  // RSET before the next message on a reused connection; false: do not reuse.
+  bool reset();
+  void quit();
+
+  const Capabilities& capabilities() const { return caps_; }
+  const Peer& peer() const { return peer_; }
+  bool tls_active() const { return conn_.ssl() != nullptr; }
+  bool usable() const { return conn_.open() && !broken_; }
+  int64_t last_used_ms() const { return last_used_ms_; }
+  const std::string& tls_summary() const { return tls_summary_; }
+
+ private:
+  Session(const Peer& p, const SessionSettings& s) : peer_(p), settings_(s) {}
+  Status send_line(const std::string& line, int timeout_ms);
+  Result<smtp::Reply> read_reply(int timeout_ms, const char* state);
+  Status ehlo(std::string* err);
+  Status starttls(const tls::Context* ctx, std::string* err);
+  Status auth(std::string* err);
+  std::string said(const smtp::Reply& r, const char* in_reply_to) const;
+
+  Peer peer_;
+  SessionSettings settings_;
+  Conn conn_;
+  ReplyParser parser_;
+  Capabilities caps_;
+  bool broken_ = false;
+  int64_t last_used_ms_ = 0;
+  std::string tls_summary_;
+};
+
+// The DSN code of a reply: its enhanced code, or X.0.0 from its class.
+std::string reply_dsn(const smtp::Reply& r);
+// Dot-stuffing and CRLF line ends for DATA, ending with "CRLF.CRLF".
+std::string data_payload(std::string_view content);
+// RFC 6152 downgrade of a non-multipart 8-bit message to quoted-printable; nullopt
+// when the message cannot be converted (multipart, message/*): it must bounce.
+std::optional<std::string> downgrade_8bit(std::string_view content);
+bool has_8bit(std::string_view s);
+
+}  // namespace postilion::smtp_client
