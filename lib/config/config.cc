@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstring>
 #include <set>
 
 #include "lib/base/file.h"
@@ -34,6 +35,10 @@ std::string suggestion(std::string_view name) {
   std::string best;
   size_t best_d = 3;
   for (const auto& p : all_params()) {
+    // The distance is at least the difference in length: skip the work (a hostile
+    // name may be a megabyte long).
+    size_t len = std::strlen(p.name);
+    if ((name.size() > len ? name.size() - len : len - name.size()) >= best_d) continue;
     size_t d = edit_distance(name, p.name);
     if (d < best_d) {
       best_d = d;
@@ -179,7 +184,7 @@ std::string Expander::expand_at(std::string_view text, int nesting) {
 const std::string& Expander::lookup(const std::string& name) {
   if (auto it = done_.find(name); it != done_.end()) return it->second;
   const ParamSpec* spec = find_param(name);
-  if (!spec) throw ConfigError("unknown parameter \"$" + name + "\" in a value" + suggestion(name));
+  if (!spec) throw ConfigError("unknown parameter \"$" + str::printable(name, 80) + "\" in a value" + suggestion(name));
   if (std::find(stack_.begin(), stack_.end(), name) != stack_.end()) {
     std::string path;
     for (auto it = std::find(stack_.begin(), stack_.end(), name); it != stack_.end(); ++it) path += "$" + *it + " -> ";
@@ -276,7 +281,7 @@ Config Config::parse(std::string_view text, const std::string& filename, const s
     std::string value(str::trim(std::string_view(l.text).substr(eq + 1)));
     if (name.empty() || !std::all_of(name.begin(), name.end(), name_char))
       throw ConfigError(at + ": bad parameter name \"" + str::printable(name, 80) + "\"");
-    if (!find_param(name)) throw ConfigError(at + ": unknown parameter \"" + name + "\"" + suggestion(name));
+    if (!find_param(name)) throw ConfigError(at + ": unknown parameter \"" + str::printable(name, 80) + "\"" + suggestion(name));
     cfg.values_[name] = value;
     cfg.lines_[name] = at;
   }
@@ -286,7 +291,7 @@ Config Config::parse(std::string_view text, const std::string& filename, const s
 
 void Config::set(std::string_view name, std::string_view value) {
   if (!find_param(name))
-    throw ConfigError("unknown parameter \"" + std::string(name) + "\"" + suggestion(name));
+    throw ConfigError("unknown parameter \"" + str::printable(name, 80) + "\"" + suggestion(name));
   auto saved = values_;
   auto saved_lines = lines_;
   values_[std::string(name)] = std::string(str::trim(value));

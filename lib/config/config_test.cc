@@ -4,6 +4,9 @@
 
 #include <cppunit/extensions/HelperMacros.h>
 
+#include <chrono>
+#include <optional>
+
 #include "lib/base/file.h"
 #include "lib/config/value.h"
 #include "lib/testing/temp_dir.h"
@@ -34,6 +37,11 @@ class ConfigTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(set_validates_and_keeps_old_on_error);
   CPPUNIT_TEST(typed_value_table);
   CPPUNIT_TEST(hostile_sizes);
+  CPPUNIT_TEST(every_type_table);
+  CPPUNIT_TEST(expansion_table);
+  CPPUNIT_TEST(hostile_expansion);
+  CPPUNIT_TEST(computed_defaults);
+  CPPUNIT_TEST(explicit_values_for_config_n);
   CPPUNIT_TEST(load_from_directory);
   CPPUNIT_TEST(every_default_validates);
   CPPUNIT_TEST(man_page_documents_every_parameter);
@@ -177,6 +185,212 @@ class ConfigTest : public CppUnit::TestFixture {
     std::string garbage;
     for (int i = 0; i < 4096; ++i) garbage += static_cast<char>((i * 7919) & 0xff);
     CPPUNIT_ASSERT(!error_of(garbage).empty());
+  }
+
+  // One row per value of each type: good ones give the typed result, bad ones an error
+  // naming file, line, parameter, what is expected and what was written.
+  void every_type_table() {
+    struct Row {
+      const char* param;
+      const char* value;
+      const char* want;  // the getter's result as text, or the start of the error after "main.conf:1: "
+      bool ok;
+    } rows[] = {
+        {"smtpd_banner", "hello world", "hello world", true},
+        {"smtpd_banner", "", "", true},
+        {"smtpd_banner", "tab\there", "tab\there", true},
+        {"smtpd_recipient_limit", "0", "0", true},
+        {"smtpd_recipient_limit", "-3", "-3", true},
+        {"smtpd_recipient_limit", "9223372036854775807", "9223372036854775807", true},
+        {"smtpd_recipient_limit", "9223372036854775808", "smtpd_recipient_limit: expected an integer like 100, got \"9223372036854775808\"", false},
+        {"smtpd_recipient_limit", "12abc", "smtpd_recipient_limit: expected an integer", false},
+        {"smtpd_recipient_limit", "", "smtpd_recipient_limit: expected an integer like 100, got \"\"", false},
+        {"smtpd_recipient_limit", "0x10", "smtpd_recipient_limit: expected an integer", false},
+        {"smtpd_tls_wrappermode", "yes", "1", true},
+        {"smtpd_tls_wrappermode", "No", "0", true},
+        {"smtpd_tls_wrappermode", "true", "1", true},
+        {"smtpd_tls_wrappermode", "false", "0", true},
+        {"smtpd_tls_wrappermode", "1", "smtpd_tls_wrappermode: expected yes or no, got \"1\"", false},
+        {"smtpd_tls_wrappermode", "", "smtpd_tls_wrappermode: expected yes or no", false},
+        {"smtpd_timeout", "45", "45", true},
+        {"smtpd_timeout", "45s", "45", true},
+        {"smtpd_timeout", "3m", "180", true},
+        {"smtpd_timeout", "2h", "7200", true},
+        {"smtpd_timeout", "1d", "86400", true},
+        {"smtpd_timeout", "2w", "1209600", true},
+        {"smtpd_timeout", "2H", "7200", true},
+        {"smtpd_timeout", "2y", "smtpd_timeout: expected a time like 300s, 5m, 1h or 5d, got \"2y\"", false},
+        {"smtpd_timeout", "m", "smtpd_timeout: expected a time", false},
+        {"smtpd_timeout", "-1s", "smtpd_timeout: expected a time", false},
+        {"smtpd_timeout", "99999999999999999w", "smtpd_timeout: expected a time", false},
+        {"message_size_limit", "0", "0", true},
+        {"message_size_limit", "10240000", "10240000", true},
+        {"message_size_limit", "10k", "10240", true},
+        {"message_size_limit", "10m", "10485760", true},
+        {"message_size_limit", "2g", "2147483648", true},
+        {"message_size_limit", "ten", "message_size_limit: expected a size like 10240000 or 10m, got \"ten\"", false},
+        {"message_size_limit", "10mb", "message_size_limit: expected a size", false},
+        {"message_size_limit", "10t", "message_size_limit: expected a size", false},
+        {"mydestination", "a, b c,,d", "a|b|c|d", true},
+        {"mydestination", "", "", true},
+        {"mydestination", " , ,", "", true},
+    };
+    for (const auto& r : rows) {
+      std::string text = std::string(r.param) + " = " + r.value + "\n";
+      std::string got, err;
+      try {
+        Config c = Config::parse(text);
+        switch (config::find_param(r.param)->type) {
+          case config::Type::String: got = c.str(r.param); break;
+          case config::Type::Int: got = std::to_string(c.integer(r.param)); break;
+          case config::Type::Bool: got = c.boolean(r.param) ? "1" : "0"; break;
+          case config::Type::Time: got = std::to_string(c.seconds(r.param)); break;
+          case config::Type::Size: got = std::to_string(c.bytes(r.param)); break;
+          case config::Type::List:
+            for (const auto& w : c.list(r.param)) got += (got.empty() ? "" : "|") + w;
+            break;
+        }
+      } catch (const ConfigError& e) {
+        err = e.what();
+      }
+      std::string msg = "row: " + text + " got: " + got + " error: " + err;
+      if (r.ok) {
+        CPPUNIT_ASSERT_MESSAGE(msg, err.empty());
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(msg, std::string(r.want), got);
+      } else {
+        CPPUNIT_ASSERT_MESSAGE(msg, err.find(std::string("main.conf:1: ") + r.want) == 0);
+      }
+    }
+  }
+
+  void expansion_table() {
+    const std::string base = "myhostname = mx.example.org\nmail_name = Post\n";
+    struct Row {
+      const char* lines;  // appended to base (which is lines 1-2)
+      const char* param;
+      const char* want;   // value, or error text when it starts with "main.conf:"
+    } rows[] = {
+        {"smtpd_banner = $mail_name\n", "smtpd_banner", "Post"},
+        {"smtpd_banner = ${mail_name}x\n", "smtpd_banner", "Postx"},
+        {"smtpd_banner = $(mail_name)x\n", "smtpd_banner", "Postx"},
+        {"smtpd_banner = $mail_namex\n", "", "main.conf:3: smtpd_banner: unknown parameter \"$mail_namex\" in a value (did you mean \"mail_name\"?)"},
+        {"smtpd_banner = $$mail_name\n", "smtpd_banner", "$mail_name"},
+        {"smtpd_banner = $$$mail_name\n", "smtpd_banner", "$Post"},
+        {"smtpd_banner = 5$ and $ and $-\n", "smtpd_banner", "5$ and $ and $-"},
+        // Nested: a value naming a parameter whose value names another.
+        {"smtpd_banner = <$myorigin>\nmyorigin = $mydomain\n", "smtpd_banner", "<example.org>"},
+        {"smtpd_banner = ${relayhost?set}${relayhost:unset}\n", "smtpd_banner", "unset"},
+        {"relayhost = [gw]\nsmtpd_banner = ${relayhost?via $relayhost}\n", "smtpd_banner", "via [gw]"},
+        {"smtpd_banner = ${mail_name?${myhostname?${mydomain}}}\n", "smtpd_banner", "example.org"},
+        {"smtpd_banner = ${relayhost:${mail_name:x}!}\n", "smtpd_banner", "Post!"},
+        {"smtpd_banner = $home $user\n", "smtpd_banner", "$home $user"},
+        {"smtpd_banner = ${home?x}\n", "", "main.conf:3: smtpd_banner: \"$home\" is filled in per delivery"},
+        {"smtpd_banner = ${mail_name\n", "", "main.conf:3: smtpd_banner: missing '}' after \"${\""},
+        {"smtpd_banner = $(mail_name\n", "", "main.conf:3: smtpd_banner: missing ')' after \"$(\""},
+        {"smtpd_banner = ${}\n", "", "main.conf:3: smtpd_banner: empty parameter name after '$'"},
+        {"smtpd_banner = ${mail_name!x}\n", "", "main.conf:3: smtpd_banner: bad character in"},
+        // Loops, direct and through defaults.
+        {"smtpd_banner = $smtpd_banner\n", "", "main.conf:3: smtpd_banner: expansion loop: $smtpd_banner -> $smtpd_banner"},
+        {"myorigin = $mydomain\nmydomain = x$myorigin\n", "", "main.conf:4: mydomain: expansion loop: $mydomain -> $myorigin -> $mydomain"},
+        {"myhostname = $smtpd_banner\n", "", "main.conf:3: myhostname: expansion loop: $myhostname -> $smtpd_banner -> $myhostname"},
+        // The value is checked after expansion, against the type of the parameter.
+        {"smtpd_recipient_limit = $default_process_limit\ndefault_process_limit = 7\n", "smtpd_recipient_limit", "7"},
+        {"smtpd_recipient_limit = $mail_name\n", "", "main.conf:3: smtpd_recipient_limit: expected an integer like 100, got \"Post\""},
+    };
+    for (const auto& r : rows) {
+      std::string text = base + r.lines;
+      std::string got, err;
+      try {
+        Config c = Config::parse(text);
+        if (*r.param) got = c.str(r.param);
+      } catch (const ConfigError& e) {
+        err = e.what();
+      }
+      std::string msg = "row: " + std::string(r.lines) + " got: " + got + " error: " + err;
+      if (std::string(r.want).rfind("main.conf:", 0) == 0)
+        CPPUNIT_ASSERT_MESSAGE(msg, err.find(r.want) == 0);
+      else
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(msg, std::string(r.want), got);
+    }
+  }
+
+  void hostile_expansion() {
+    // Every text parameter names the next one twice: 2^N bytes if expanded naively.
+    std::vector<std::string> names;
+    for (const auto& p : config::all_params())
+      if (p.type == config::Type::String && std::string(p.name) != "myhostname") names.push_back(p.name);
+    CPPUNIT_ASSERT(names.size() > 30);
+    std::string text;
+    for (size_t i = 0; i + 1 < names.size(); ++i) text += names[i] + " = $" + names[i + 1] + "${" + names[i + 1] + "}\n";
+    text += names.back() + " = " + std::string(1000, 'x') + "\n";
+    auto start = std::chrono::steady_clock::now();
+    std::string err = error_of(text);
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    CPPUNIT_ASSERT_MESSAGE(err, err.find("values too long after $name expansion") != std::string::npos);
+    CPPUNIT_ASSERT_MESSAGE(std::to_string(secs), secs < 10);
+    // A short doubling chain is fine and exact.
+    Config c = Config::parse("mail_name = ab\nsyslog_name = $mail_name$mail_name\nsmtpd_banner = $syslog_name$syslog_name\n");
+    CPPUNIT_ASSERT_EQUAL(std::string("abababab"), c.str("smtpd_banner"));
+    // Deep ${...} nesting stops at a fixed depth instead of exhausting the stack.
+    std::string deep = "smtpd_banner = ";
+    for (int i = 0; i < 100000; ++i) deep += "${mail_name?";
+    deep += "x" + std::string(100000, '}') + "\n";
+    err = error_of(deep);
+    CPPUNIT_ASSERT_MESSAGE(err, err.find("main.conf:1: smtpd_banner: ${...} nested too deeply") == 0);
+    // Megabytes of '$' and '${' and names.
+    CPPUNIT_ASSERT(error_of("smtpd_banner = " + std::string(1 << 20, '$') + "\n").empty());
+    CPPUNIT_ASSERT(!error_of("smtpd_banner = " + std::string(1 << 20, '{') + "${\n").empty());
+    err = error_of("smtpd_banner = $" + std::string(1 << 20, 'a') + "\n");
+    CPPUNIT_ASSERT_MESSAGE(err.substr(0, 200), err.find("main.conf:1: smtpd_banner: unknown parameter \"$aaa") == 0);
+    CPPUNIT_ASSERT(err.size() < 400);
+    // A megabyte-long unknown name: reported briefly, and quickly.
+    start = std::chrono::steady_clock::now();
+    err = error_of(std::string(1 << 20, 'q') + " = 1\n");
+    secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    CPPUNIT_ASSERT(err.find("main.conf:1: unknown parameter \"qqq") == 0);
+    CPPUNIT_ASSERT(err.size() < 400);
+    CPPUNIT_ASSERT_MESSAGE(std::to_string(secs), secs < 5);
+  }
+
+  void computed_defaults() {
+    Config c = Config::parse("");
+    std::string host = config::system_fqdn();
+    CPPUNIT_ASSERT(host.find('.') != std::string::npos);
+    CPPUNIT_ASSERT_EQUAL(host, c.str("myhostname"));
+    CPPUNIT_ASSERT_EQUAL(host, c.raw("myhostname"));  // not the marker
+    CPPUNIT_ASSERT_EQUAL(host.substr(host.find('.') + 1), c.raw("mydomain"));
+    CPPUNIT_ASSERT(c.is_default("myhostname"));
+    // mydomain follows an explicit myhostname; a one-label name is its own domain.
+    CPPUNIT_ASSERT_EQUAL(std::string("b.c"), Config::parse("myhostname = a.b.c\n").str("mydomain"));
+    CPPUNIT_ASSERT_EQUAL(std::string("solo"), Config::parse("myhostname = solo\n").str("mydomain"));
+    // The markers written explicitly are plain text, never computed.
+    Config m = Config::parse("myhostname = @fqdn\nmydomain = @domain\n");
+    CPPUNIT_ASSERT_EQUAL(std::string("@fqdn"), m.str("myhostname"));
+    CPPUNIT_ASSERT_EQUAL(std::string("@domain"), m.str("mydomain"));
+    // set() recomputes what depends on the changed value.
+    c.set("myhostname", "mail.example.net");
+    CPPUNIT_ASSERT_EQUAL(std::string("example.net"), c.str("mydomain"));
+    CPPUNIT_ASSERT_EQUAL(std::string("mail.example.net, localhost.example.net, localhost"), c.str("mydestination"));
+  }
+
+  // What `postilionctl config -n` shows: the explicit values, raw, last one wins.
+  void explicit_values_for_config_n() {
+    Config c = Config::parse("myorigin = $mydomain\nmail_name = A\nmail_name = B\n");
+    const auto& ex = c.explicit_values();
+    CPPUNIT_ASSERT_EQUAL(size_t(2), ex.size());
+    CPPUNIT_ASSERT_EQUAL(std::string("mail_name"), ex.begin()->first);
+    CPPUNIT_ASSERT_EQUAL(std::string("B"), ex.begin()->second);
+    CPPUNIT_ASSERT_EQUAL(std::string("$mydomain"), c.raw("myorigin"));
+    CPPUNIT_ASSERT_EQUAL(std::string("$myhostname"), c.raw("smtp_helo_name"));
+    CPPUNIT_ASSERT(c.is_default("smtp_helo_name"));
+    c.set("smtp_helo_name", "$mydomain");
+    CPPUNIT_ASSERT(!c.is_default("smtp_helo_name"));
+    CPPUNIT_ASSERT_EQUAL(size_t(3), c.explicit_values().size());
+    CPPUNIT_ASSERT_EQUAL(c.str("mydomain"), c.str("smtp_helo_name"));
+    // A failed set() changes nothing.
+    CPPUNIT_ASSERT_THROW(c.set("smtpd_recipient_limit", "$mail_name"), ConfigError);
+    CPPUNIT_ASSERT_EQUAL(size_t(3), c.explicit_values().size());
+    CPPUNIT_ASSERT(c.is_default("smtpd_recipient_limit"));
   }
 
   void load_from_directory() {

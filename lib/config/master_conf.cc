@@ -1,4 +1,5 @@
 // lib/config/master_conf.cc - reading master.conf, the service table.
+#include <arpa/inet.h>
 #include <netdb.h>
 
 #include <cctype>
@@ -29,12 +30,25 @@ int number(std::string v, int def, const std::string& at, const char* column, bo
 
 uint16_t port_of(const std::string& p, const std::string& at) {
   if (auto n = str::parse_int(p)) {
-    if (*n < 1 || *n > 65535) throw ConfigError(at + ": port out of range: " + p);
+    if (*n < 1 || *n > 65535) throw ConfigError(at + ": port out of range: " + str::printable(p, 40));
     return static_cast<uint16_t>(*n);
   }
   struct servent* se = ::getservbyname(p.c_str(), "tcp");
   if (!se) throw ConfigError(at + ": unknown service port \"" + str::printable(p, 40) + "\"");
   return ntohs(static_cast<uint16_t>(se->s_port));
+}
+
+bool ipv6_literal(const std::string& a) {
+  in6_addr x;
+  return ::inet_pton(AF_INET6, a.c_str(), &x) == 1;
+}
+
+// A host name or an IPv4 address: letters, digits, '-', '.', '_'.
+bool host_name(const std::string& h) {
+  if (h.empty() || h.size() > 253) return false;
+  for (char c : h)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '.' && c != '_') return false;
+  return true;
 }
 
 // inet service column: port, host:port, [v6]:port.
@@ -44,6 +58,8 @@ void split_inet(const std::string& s, ServiceEntry& e, const std::string& at) {
     if (close == std::string::npos || close + 1 >= s.size() || s[close + 1] != ':')
       throw ConfigError(at + ": expected [address]:port, got \"" + str::printable(s, 60) + "\"");
     e.host = s.substr(1, close - 1);
+    if (!ipv6_literal(e.host))
+      throw ConfigError(at + ": bad IPv6 address \"" + str::printable(e.host, 60) + "\"");
     e.port = port_of(s.substr(close + 2), at);
     return;
   }
@@ -55,7 +71,9 @@ void split_inet(const std::string& s, ServiceEntry& e, const std::string& at) {
   e.host = s.substr(0, colon);
   if (e.host == "*") e.host.clear();
   if (e.host.find(':') != std::string::npos)
-    throw ConfigError(at + ": write IPv6 addresses in brackets: [" + e.host + "]:port");
+    throw ConfigError(at + ": write IPv6 addresses in brackets: [" + str::printable(e.host, 60) + "]:port");
+  if (!e.host.empty() && !host_name(e.host))
+    throw ConfigError(at + ": bad host name \"" + str::printable(e.host, 60) + "\"");
   e.port = port_of(s.substr(colon + 1), at);
 }
 
@@ -85,6 +103,8 @@ std::vector<ServiceEntry> parse_master_conf(std::string_view text, const Config&
     ++lineno;
     std::string_view t = str::trim(line);
     if (t.empty() || t[0] == '#') continue;
+    if (line.find('\0') != std::string_view::npos)
+      throw ConfigError(filename + ":" + std::to_string(lineno) + ": NUL byte in line");
     if (std::isspace(static_cast<unsigned char>(line[0]))) {
       if (logical.empty())
         throw ConfigError(filename + ":" + std::to_string(lineno) + ": continuation line without a service before it");
@@ -119,8 +139,12 @@ std::vector<ServiceEntry> parse_master_conf(std::string_view text, const Config&
     } else {
       throw ConfigError(at + ": type: expected inet or unix, got \"" + str::printable(f[1], 40) + "\"");
     }
-    std::string key = f[1] + "/" + e.name;
-    if (!seen.insert(key).second) throw ConfigError(at + ": duplicate service \"" + e.name + "\" (" + f[1] + ")");
+    // inet services are the same when they listen on the same address and port,
+    // however written ("smtp", "25", "*:25").
+    std::string key = e.type == ServiceEntry::Type::Inet ? "inet/" + e.host + "/" + std::to_string(e.port)
+                                                         : "unix/" + e.name;
+    if (!seen.insert(key).second)
+      throw ConfigError(at + ": duplicate service \"" + str::printable(e.name, 60) + "\" (" + f[1] + ")");
     e.private_ = yes_no(f[2], e.type == ServiceEntry::Type::Unix, at, "private");
     e.unprivileged = yes_no(f[3], true, at, "unpriv");
     e.chroot = yes_no(f[4], false, at, "chroot");
@@ -135,7 +159,7 @@ std::vector<ServiceEntry> parse_master_conf(std::string_view text, const Config&
         if (i + 1 >= f.size()) throw ConfigError(at + ": -o without name=value");
         const std::string& kv = f[i + 1];
         size_t eq = kv.find('=');
-        if (eq == std::string::npos) throw ConfigError(at + ": -o " + kv + ": expected name=value");
+        if (eq == std::string::npos) throw ConfigError(at + ": -o " + str::printable(kv, 80) + ": expected name=value");
         Config probe = cfg;
         try {
           probe.set(kv.substr(0, eq), kv.substr(eq + 1));
