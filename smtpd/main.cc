@@ -1,0 +1,69 @@
+// smtpd/main.cc - entry point of smtpd(8), the SMTP server (ports 25, 587, 465).
+// Usage: smtpd [-c config_dir] [-o name=value]... -l [addr:]port...
+// Each -l opens a listening socket; one process serves every connection on them.
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "lib/base/strings.h"
+#include "lib/config/config.h"
+#include "lib/event/event.h"
+#include "lib/event/listener.h"
+#include "lib/log/log.h"
+#include "smtpd/server.h"
+
+using namespace postilion;
+
+int main(int argc, char** argv) {
+  std::string config_dir = SYSCONFDIR "/postilion";
+  std::vector<std::string> overrides, listens;
+  int opt;
+  while ((opt = getopt(argc, argv, "c:o:l:v")) != -1) {
+    if (opt == 'c') config_dir = optarg;
+    else if (opt == 'o') overrides.push_back(optarg);
+    else if (opt == 'l') listens.push_back(optarg);
+    else if (opt != 'v') {
+      std::fprintf(stderr, "usage: smtpd [-c config_dir] [-o name=value]... -l [addr:]port...\n");
+      return 2;
+    }
+  }
+  log::init("smtpd");
+  smtpd::Settings settings;
+  try {
+    config::Config cfg = config::Config::load(config_dir);
+    for (const auto& o : overrides) {
+      auto eq = o.find('=');
+      if (eq == std::string::npos) throw config::ConfigError("-o " + o + ": expected name=value");
+      cfg.set(o.substr(0, eq), o.substr(eq + 1));
+    }
+    if (!cfg.str("maillog_file").empty()) {
+      if (auto st = log::use_file(cfg.str("maillog_file")); !st) log::warn("%s", st.error().c_str());
+    }
+    settings = smtpd::Settings::from_config(cfg);
+  } catch (const config::ConfigError& e) {
+    log::fatal("%s", e.what());
+  }
+  signal(SIGPIPE, SIG_IGN);
+  event::EventBase base;
+  smtpd::Server server(base, settings);
+  if (auto st = server.init(); !st) log::fatal("%s", st.error().c_str());
+  std::vector<event::Listener> listeners;
+  for (const auto& l : listens) {
+    auto colon = l.rfind(':');
+    std::string host = colon == std::string::npos ? "" : l.substr(0, colon);
+    auto port = str::parse_uint(colon == std::string::npos ? l : l.substr(colon + 1));
+    if (!port || *port == 0 || *port > 65535) log::fatal("-l %s: bad port", l.c_str());
+    auto fd = event::listen_inet(host, static_cast<uint16_t>(*port));
+    if (!fd) log::fatal("%s", fd.error().c_str());
+    listeners.emplace_back(base, std::move(fd.value()), [&server](UniqueFd c, const sockaddr* sa, int len) {
+      server.accept(std::move(c), sa, static_cast<socklen_t>(len));
+    });
+  }
+  event::Signal term(base, SIGTERM, [&base] { base.loopbreak(); });
+  event::Signal intr(base, SIGINT, [&base] { base.loopbreak(); });
+  base.loop();
+  return 0;
+}

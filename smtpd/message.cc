@@ -1,0 +1,267 @@
+// smtpd/message.cc - the message part of a session: DATA and BDAT, the queue file
+// (envelope, Received: header, content streamed as it arrives), the commit off the
+// event loop, and the replies and log lines that follow.
+#include <random>
+
+#include "lib/base/file.h"
+#include "lib/base/strings.h"
+#include "lib/log/log.h"
+#include "lib/mail/dsn.h"
+#include "lib/mail/header.h"
+#include "lib/queue/queue_file.h"
+#include "smtpd/server.h"
+#include "smtpd/session.h"
+
+namespace postilion::smtpd {
+
+using smtp::Reply;
+using smtp::reply;
+
+namespace {
+
+// Content is handed to the queue writer in pieces of about this size.
+constexpr size_t kContentFlush = 64 * 1024;
+// Submission: how much of the header section we hold to look for Message-ID and Date.
+constexpr size_t kMaxHeldHeaders = 256 * 1024;
+
+uint8_t queue_notify(unsigned dsn_bits) {
+  uint8_t out = 0;
+  if (dsn_bits & mail::kNotifyNever) out |= queue::kNotifyNever;
+  if (dsn_bits & mail::kNotifySuccess) out |= queue::kNotifySuccess;
+  if (dsn_bits & mail::kNotifyFailure) out |= queue::kNotifyFailure;
+  if (dsn_bits & mail::kNotifyDelay) out |= queue::kNotifyDelay;
+  return out;
+}
+
+Reply write_error_reply() { return reply(452, "4.3.1", "Error: insufficient system storage"); }
+
+}  // namespace
+
+std::string Session::protocol() const {
+  std::string p = !esmtp_ ? "SMTP" : (mail_ && mail_->smtputf8) ? "UTF8SMTP" : "ESMTP";
+  if (!esmtp_) return p;
+  if (tls_) p += "S";
+  if (facts_.authenticated) p += "A";
+  return p;
+}
+
+std::string Session::received_header() const {
+  const Settings& s = server_.settings();
+  std::string h = "Received: from " + (facts_.helo.empty() ? facts_.ip : facts_.helo) + " (" +
+                  facts_.name + " [" + facts_.ip + "])\r\n";
+  if (tls_ && tls_info_.active() && s.tls_received_header) h += "\t" + tls_info_.received_comment() + "\r\n";
+  h += "\tby " + s.myhostname + " (Postilion) with " + protocol();
+  if (rcpts_.size() == 1) h += "\r\n\tfor <" + rcpts_.front().address + ">";
+  h += "; " + mail::rfc5322_date(file::now_us() / 1000000) + "\r\n";
+  // Peer text (the HELO name) is printable already; no CR/LF can sneak in.
+  return h;
+}
+
+Reply Session::transaction_check() const {
+  if (!mail_) return reply(503, "5.5.1", "Error: need MAIL command");
+  if (rcpts_.empty()) return reply(554, "5.5.1", "Error: no valid recipients");
+  return Reply{};
+}
+
+// Creates the queue file and writes the envelope and the Received: header.
+Reply Session::open_queue_file() {
+  auto w = queue::QueueWriter::create(server_.incoming_dir());
+  if (!w) {
+    log::warn("queue file create in %s: %s", server_.incoming_dir().c_str(), w.error().c_str());
+    return reply(451, "4.3.0", "Error: queue file write error");
+  }
+  writer_ = std::move(w.value());
+  write_failed_ = false;
+  write_error_.clear();
+  message_size_ = 0;
+  content_.clear();
+  message_start_us_ = file::now_us();
+  auto check = [this](Status st) {
+    if (!st && !write_failed_) {
+      write_failed_ = true;
+      write_error_ = st.error().str();
+    }
+  };
+  check(writer_->sender(mail_->path.address));
+  check(writer_->attribute("client_address", facts_.ip));
+  check(writer_->attribute("client_name", facts_.name));
+  if (!facts_.helo.empty()) check(writer_->attribute("helo", facts_.helo));
+  check(writer_->attribute("protocol", protocol()));
+  if (facts_.authenticated) {
+    check(writer_->attribute("sasl_method", sasl_method_));
+    check(writer_->attribute("sasl_username", str::printable(sasl_user_, 255)));
+  }
+  if (!mail_->envid.empty()) check(writer_->attribute("envid", str::printable(mail_->envid, 100)));
+  if (mail_->ret != smtp::Ret::Default)
+    check(writer_->attribute("ret", mail_->ret == smtp::Ret::Full ? "FULL" : "HDRS"));
+  if (mail_->size_given) check(writer_->attribute("size", std::to_string(mail_->size)));
+  if (mail_->body != smtp::Body::Default)
+    check(writer_->attribute("body", mail_->body == smtp::Body::EightBitMime ? "8BITMIME" : "7BIT"));
+  if (mail_->smtputf8) check(writer_->attribute("smtputf8", "yes"));
+  for (const auto& r : rcpts_) check(writer_->recipient(r.address, r.orcpt, queue_notify(r.notify)));
+  check(writer_->append_content(received_header()));
+  // Submission clients (authenticated) get Message-ID and Date added when missing.
+  headers_pending_ = facts_.authenticated &&
+                     (server_.settings().submission_header_fixes || server_.settings().sasl_auth_required);
+  if (write_failed_) log::warn("queue file %s: %s", writer_->temp_path().c_str(), write_error_.c_str());
+  return Reply{};
+}
+
+void Session::content(std::string_view bytes) {
+  if (!writer_ || write_failed_) return;
+  if (auto st = writer_->append_content(bytes); !st) {
+    write_failed_ = true;
+    write_error_ = st.error().str();
+    log::warn("queue file %s: %s", writer_->temp_path().c_str(), write_error_.c_str());
+  }
+}
+
+void Session::flush_content(bool final) {
+  if (headers_pending_) {
+    size_t end = content_.find("\r\n\r\n");
+    bool blank_first = content_.compare(0, 2, "\r\n") == 0;
+    if (!final && end == std::string::npos && !blank_first && content_.size() < kMaxHeldHeaders) return;
+    std::string_view head(content_.data(), end == std::string::npos ? content_.size() : end + 2);
+    if (blank_first) head = {};
+    mail::Headers h = mail::parse_headers(head);
+    std::string add;
+    if (!h.has("Message-ID")) {
+      std::random_device rd;
+      add += str::format("Message-ID: <%lld.%08x@%s>\r\n", static_cast<long long>(file::now_us()),
+                         rd(), server_.settings().myhostname.c_str());
+    }
+    if (!h.has("Date")) add += "Date: " + mail::rfc5322_date(file::now_us() / 1000000) + "\r\n";
+    headers_pending_ = false;
+    if (!add.empty()) content(add);
+  }
+  if (final || content_.size() >= kContentFlush) {
+    content(content_);
+    content_.clear();
+  }
+}
+
+void Session::cmd_data(std::string_view) {
+  if (bdat_started_) return send(reply(503, "5.5.1", "Error: DATA after BDAT"));
+  if (Reply r = transaction_check(); !r.empty()) return send(r);
+  if (Reply r = open_queue_file(); !r.empty()) return send(r);
+  data_.emplace(server_.settings().message_size_limit, server_.settings().forbid_bare_newline);
+  state_ = State::Data;
+  int ms = static_cast<int>(server_.settings().data_timeout_s * 1000);
+  bev_.set_timeouts(ms, ms);
+  send(reply(354, "", "End data with <CR><LF>.<CR><LF>"));
+  flush();  // the client waits for 354 before it sends the message
+}
+
+void Session::cmd_bdat(std::string_view arg) {
+  auto b = smtp::parse_bdat(arg);
+  if (!b) return send(b.error());
+  const Settings& s = server_.settings();
+  Reply refuse;
+  if (!bdat_started_) refuse = transaction_check();
+  if (refuse.empty() && !bdat_started_) {
+    refuse = open_queue_file();
+    if (refuse.empty()) bdat_started_ = true;
+  }
+  // The chunk is read in any case: its bytes must not be taken for commands.
+  uint64_t so_far = writer_ && refuse.empty() ? message_size_ : 0;
+  chunk_ = smtp::ChunkReader(b->size, so_far, s.message_size_limit);
+  bdat_refusal_ = refuse;
+  bdat_last_ = b->last;
+  state_ = State::Bdat;
+  if (!refuse.empty()) chunk_.set_error(smtp::DataError::TooBig);  // discard: reply comes from bdat_refusal_
+  size_t used = 0;
+  if (b->size == 0) end_of_message(chunk_.error());
+  (void)used;
+}
+
+void Session::end_of_message(smtp::DataError err) {
+  const Settings& s = server_.settings();
+  state_ = State::Ready;
+  int ms = static_cast<int>(s.timeout_s * 1000);
+  bev_.set_timeouts(ms, ms);
+  if (data_) {
+    message_size_ = data_->size();
+    data_.reset();
+  } else {
+    message_size_ = chunk_.total();
+    if (!bdat_refusal_.empty()) {
+      Reply r = bdat_refusal_;
+      bdat_refusal_ = Reply{};
+      return send(r);
+    }
+    if (err == smtp::DataError::None && !bdat_last_) {
+      flush_content(false);
+      return send(reply(250, "2.0.0", "Ok: " + std::to_string(chunk_.total()) + " octets"));
+    }
+  }
+  if (err != smtp::DataError::None) {
+    Reply r = smtp::data_error_reply(err);
+    log::info("NOQUEUE: reject: %s from %s: %s; from=<%s> size=%llu", bdat_started_ ? "BDAT" : "DATA",
+              facts_.label().c_str(), r.summary().c_str(), mail_ ? mail_->path.address.c_str() : "",
+              static_cast<unsigned long long>(message_size_));
+    if (writer_) writer_->abort();
+    writer_.reset();
+    reset_transaction();
+    return send(r);
+  }
+  (void)s;
+  flush_content(true);
+  Status prepared = write_failed_ ? Status(Error(write_error_)) : writer_->prepare_commit();
+  if (!prepared) {
+    log::warn("queue file %s: %s", writer_->temp_path().c_str(), prepared.error().c_str());
+    writer_->abort();
+    writer_.reset();
+    reset_transaction();
+    return send(write_error_reply());
+  }
+  // The client hears 250 only once the file and its directory entry are on disk.
+  state_ = State::Commit;
+  suspend();
+  flush();
+  uint64_t id = id_;
+  Server* server = &server_;
+  server_.committer().submit(std::move(writer_), [server, id](Result<std::string> qid) {
+    if (Session* s = server->find(id)) s->committed(std::move(qid));
+    else if (qid) log::info("%s: client disconnected before the reply; message kept", qid->c_str());
+  });
+}
+
+void Session::committed(Result<std::string> qid) {
+  if (!qid) {
+    log::warn("queue file commit: %s", qid.error().c_str());
+    reset_transaction();
+    state_ = State::Ready;
+    send(write_error_reply());
+    resume();
+    return;
+  }
+  const std::string& id = *qid;
+  std::string client = id + ": client=" + facts_.label();
+  if (facts_.authenticated)
+    client += ", sasl_method=" + sasl_method_ + ", sasl_username=" + str::printable(sasl_user_, 255);
+  log::info("%s", client.c_str());
+  log::info("%s: from=<%s>, size=%llu, nrcpt=%zu (queue active)", id.c_str(),
+            str::printable(mail_->path.address).c_str(), static_cast<unsigned long long>(message_size_),
+            rcpts_.size());
+  server_.notify_qmgr(id);
+  reset_transaction();
+  state_ = State::Ready;
+  send(reply(250, "2.0.0", "Ok: queued as " + id));
+  resume();
+}
+
+void Session::reset_transaction() {
+  mail_.reset();
+  rcpts_.clear();
+  bdat_started_ = false;
+  bdat_last_ = false;
+  bdat_refusal_ = Reply{};
+  data_.reset();
+  if (writer_) writer_->abort();
+  writer_.reset();
+  content_.clear();
+  headers_pending_ = false;
+  write_failed_ = false;
+}
+
+}  // namespace postilion::smtpd

@@ -1,0 +1,291 @@
+// smtpd/policy.cc - relay control, recipient validation and access maps.
+#include "smtpd/policy.h"
+
+#include <arpa/inet.h>
+#include <pwd.h>
+
+#include <cstring>
+
+#include "lib/base/strings.h"
+#include "lib/log/log.h"
+#include "lib/mail/address.h"
+
+namespace postilion::smtpd {
+namespace {
+
+using smtp::Reply;
+using smtp::reply;
+
+Reply table_failure(const std::string& what) {
+  return reply(451, "4.3.0", what + ": Temporary lookup failure");
+}
+
+}  // namespace
+
+// ---- networks ----------------------------------------------------------------------
+std::optional<Cidr> Cidr::parse(std::string_view text) {
+  std::string t(str::trim(text));
+  int bits = -1;
+  size_t slash = t.find('/');
+  if (slash != std::string::npos) {
+    auto b = str::parse_uint(std::string_view(t).substr(slash + 1));
+    if (!b) return std::nullopt;
+    bits = static_cast<int>(*b);
+    t = t.substr(0, slash);
+  }
+  if (t.size() >= 2 && t.front() == '[' && t.back() == ']') t = t.substr(1, t.size() - 2);
+  Cidr c;
+  if (inet_pton(AF_INET, t.c_str(), c.addr) == 1) {
+    c.family = AF_INET;
+    c.bits = bits < 0 ? 32 : bits;
+    if (c.bits > 32) return std::nullopt;
+  } else if (inet_pton(AF_INET6, t.c_str(), c.addr) == 1) {
+    c.family = AF_INET6;
+    c.bits = bits < 0 ? 128 : bits;
+    if (c.bits > 128) return std::nullopt;
+  } else {
+    return std::nullopt;
+  }
+  return c;
+}
+
+bool Cidr::contains(std::string_view ip_text) const {
+  std::string ip(ip_text);
+  unsigned char a[16];
+  int fam = inet_pton(AF_INET, ip.c_str(), a) == 1 ? AF_INET
+            : inet_pton(AF_INET6, ip.c_str(), a) == 1 ? AF_INET6 : 0;
+  if (fam != family) return false;
+  int full = bits / 8, rest = bits % 8;
+  if (std::memcmp(a, addr, full) != 0) return false;
+  if (rest == 0) return true;
+  unsigned char mask = static_cast<unsigned char>(0xff << (8 - rest));
+  return (a[full] & mask) == (addr[full] & mask);
+}
+
+// ---- keys --------------------------------------------------------------------------
+std::vector<std::string> client_keys(const std::string& ip) {
+  std::vector<std::string> keys{ip};
+  char sep = ip.find(':') != std::string::npos ? ':' : '.';
+  std::string k = ip;
+  for (size_t p; (p = k.rfind(sep)) != std::string::npos && p > 0;) {
+    k = k.substr(0, p);
+    if (!k.empty() && k.back() != sep) keys.push_back(k);
+  }
+  return keys;
+}
+
+std::vector<std::string> domain_keys(const std::string& domain) {
+  std::vector<std::string> keys;
+  std::string d = str::lower(domain);
+  while (!d.empty()) {
+    keys.push_back(d);
+    size_t dot = d.find('.');
+    if (dot == std::string::npos) break;
+    d = d.substr(dot + 1);
+  }
+  return keys;
+}
+
+std::vector<std::string> address_keys(const std::string& local, const std::string& domain) {
+  std::vector<std::string> keys;
+  if (!domain.empty()) keys.push_back(str::lower(local + "@" + domain));
+  for (auto& d : domain_keys(domain)) keys.push_back(d);
+  keys.push_back(str::lower(local) + "@");
+  return keys;
+}
+
+// ---- policy ------------------------------------------------------------------------
+Result<std::unique_ptr<Policy>> Policy::create(const Settings& s) {
+  std::unique_ptr<Policy> p(new Policy(s));
+  for (const auto& n : s.mynetworks) {
+    auto c = Cidr::parse(n);
+    if (!c) return Error("mynetworks: bad network: " + n).set_permanent();
+    p->mynetworks_.push_back(*c);
+  }
+  struct M {
+    const std::string& spec;
+    maps::MapList* into;
+    const char* name;
+  } ms[] = {
+      {s.alias_maps, &p->aliases_, "alias_maps"},
+      {s.virtual_alias_maps, &p->virtual_alias_, "virtual_alias_maps"},
+      {s.virtual_mailbox_maps, &p->virtual_mailbox_, "virtual_mailbox_maps"},
+      {s.client_access, &p->client_access_, "smtpd_client_access"},
+      {s.helo_access, &p->helo_access_, "smtpd_helo_access"},
+      {s.sender_access, &p->sender_access_, "smtpd_sender_access"},
+      {s.recipient_access, &p->recipient_access_, "smtpd_recipient_access"},
+  };
+  for (auto& m : ms) {
+    if (str::trim(m.spec).empty()) continue;
+    auto list = maps::MapList::open(m.spec);
+    if (!list) {
+      // A missing alias table is common on a fresh instance: local users still work.
+      if (std::string(m.name) == "alias_maps") {
+        log::warn("alias_maps: %s (local recipients are checked against passwd only)",
+                  list.error().c_str());
+        continue;
+      }
+      return Error(std::string(m.name) + ": " + list.error().str());
+    }
+    *m.into = std::move(list.value());
+  }
+  return p;
+}
+
+bool Policy::in_mynetworks(const std::string& ip) const {
+  for (const auto& c : mynetworks_)
+    if (c.contains(ip)) return true;
+  return false;
+}
+
+DomainClass Policy::classify(const std::string& d) const {
+  if (d.empty() || mail::domain_in(d, s_.mydestination) || str::iequals(d, s_.myhostname))
+    return DomainClass::Local;
+  if (mail::domain_in(d, s_.virtual_alias_domains)) return DomainClass::VirtualAlias;
+  if (mail::domain_in(d, s_.virtual_mailbox_domains)) return DomainClass::VirtualMailbox;
+  if (mail::domain_in(d, s_.relay_domains)) return DomainClass::Relay;
+  // An address literal of ours ("user@[127.0.0.1]") is not treated as local: relay rules apply.
+  return DomainClass::Other;
+}
+
+Reply Policy::check_client_restrictions(const ClientFacts& c) const {
+  bool wants_auth = false;
+  for (const auto& r : s_.client_restrictions) {
+    std::string w = str::lower(r);
+    if (w == "permit_sasl_authenticated") {
+      wants_auth = true;
+      if (c.authenticated) return Reply{};
+    } else if (w == "permit_mynetworks") {
+      if (c.in_mynetworks) return Reply{};
+    } else if (w == "permit") {
+      return Reply{};
+    } else if (w == "reject") {
+      if (wants_auth) return reply(530, "5.7.0", "Authentication required");
+      return reply(554, "5.7.1", "<" + c.label() + ">: Client host rejected: Access denied");
+    } else {
+      log::warn("smtpd_client_restrictions: unknown restriction \"%s\" ignored",
+                str::printable(r).c_str());
+    }
+  }
+  return Reply{};
+}
+
+Result<Policy::Verdict> Policy::lookup_access(maps::MapList& map, const std::vector<std::string>& keys,
+                                              const std::string& what, const std::string& prefix) {
+  Verdict v;
+  if (map.empty()) return v;
+  for (const auto& k : keys) {
+    auto r = map.lookup(k);
+    if (!r) return r.error();
+    if (!r.value()) continue;
+    std::string value(str::trim(**r));
+    std::string word = value.substr(0, value.find_first_of(" \t"));
+    std::string text(str::trim(std::string_view(value).substr(word.size())));
+    std::string uw = str::upper(word);
+    if (uw == "OK" || uw == "PERMIT") {
+      v.ok = true;
+      return v;
+    }
+    if (uw == "DUNNO") return v;
+    if (uw == "REJECT") {
+      v.reply = reply(554, "5.7.1", "<" + what + ">: " + prefix + ": " + (text.empty() ? "Access denied" : text));
+      return v;
+    }
+    if (uw == "DEFER") {
+      v.reply = reply(450, "4.7.1", "<" + what + ">: " + prefix + ": " + (text.empty() ? "Access denied" : text));
+      return v;
+    }
+    auto code = str::parse_uint(word);
+    if (code && word.size() == 3 && (*code / 100 == 4 || *code / 100 == 5)) {
+      v.reply = reply(static_cast<int>(*code), *code / 100 == 4 ? "4.7.1" : "5.7.1",
+                      "<" + what + ">: " + prefix + ": " + (text.empty() ? "Access denied" : text));
+      return v;
+    }
+    log::warn("access table %s: bad value \"%s\" for key \"%s\"", "lookup",
+              str::printable(value).c_str(), str::printable(k).c_str());
+    return v;
+  }
+  return v;
+}
+
+Reply Policy::check_known_recipient(const smtp::Path& rcpt, DomainClass cls) {
+  std::string addr = "<" + rcpt.address + ">";
+  std::string full = str::lower(rcpt.local + "@" + rcpt.domain);
+  auto parts = mail::split_extension(rcpt.local, s_.recipient_delimiter);
+  std::string user = str::lower(parts.user);
+  std::string full_base = str::lower(parts.user + "@" + rcpt.domain);
+  switch (cls) {
+    case DomainClass::Local: {
+      if (!s_.local_recipient_check || user == "postmaster") return Reply{};
+      if (!aliases_.empty()) {
+        auto a = aliases_.lookup(user);
+        if (!a) return table_failure(addr + ": Recipient address rejected");
+        if (a.value()) return Reply{};
+      }
+      if (!virtual_alias_.empty()) {
+        auto a = virtual_alias_.lookup(full);
+        if (!a) return table_failure(addr + ": Recipient address rejected");
+        if (a.value()) return Reply{};
+      }
+      // getpwnam reads local files (or NSS) synchronously; it is fast for files.
+      if (getpwnam(user.c_str()) != nullptr || getpwnam(parts.user.c_str()) != nullptr)
+        return Reply{};
+      return reply(550, "5.1.1", addr + ": Recipient address rejected: User unknown in local recipient table");
+    }
+    case DomainClass::VirtualAlias:
+    case DomainClass::VirtualMailbox: {
+      for (auto* m : {&virtual_alias_, &virtual_mailbox_}) {
+        if (m->empty()) continue;
+        for (const auto& k : {full, full_base, "@" + str::lower(rcpt.domain)}) {
+          auto a = m->lookup(k);
+          if (!a) return table_failure(addr + ": Recipient address rejected");
+          if (a.value()) return Reply{};
+        }
+      }
+      return reply(550, "5.1.1", addr + (cls == DomainClass::VirtualAlias
+                                              ? ": Recipient address rejected: User unknown in virtual alias table"
+                                              : ": Recipient address rejected: User unknown in virtual mailbox table"));
+    }
+    case DomainClass::Relay:
+    case DomainClass::Other:
+      return Reply{};
+  }
+  return Reply{};
+}
+
+Reply Policy::check_rcpt(const ClientFacts& c, const std::string& sender, const smtp::Path& rcpt) {
+  std::string rcpt_text = rcpt.address;
+  // 1. client, HELO and sender access (delayed to RCPT, as Postfix does by default).
+  auto v = lookup_access(client_access_, client_keys(c.ip), c.label(), "Client host rejected");
+  if (!v) return table_failure("<" + c.label() + ">: Client host rejected");
+  if (!v->reply.empty()) return v->reply;
+  if (!c.helo.empty()) {
+    v = lookup_access(helo_access_, domain_keys(c.helo), c.helo, "Helo command rejected");
+    if (!v) return table_failure("<" + c.helo + ">: Helo command rejected");
+    if (!v->reply.empty()) return v->reply;
+  }
+  if (!sender.empty()) {
+    auto at = sender.rfind('@');
+    std::string local = at == std::string::npos ? sender : sender.substr(0, at);
+    std::string domain = at == std::string::npos ? "" : sender.substr(at + 1);
+    v = lookup_access(sender_access_, address_keys(local, domain), sender, "Sender address rejected");
+    if (!v) return table_failure("<" + sender + ">: Sender address rejected");
+    if (!v->reply.empty()) return v->reply;
+  }
+  // 2. the recipient's own access entry; OK here is the admin's word and permits it.
+  v = lookup_access(recipient_access_, address_keys(rcpt.local, rcpt.domain), rcpt_text,
+                    "Recipient address rejected");
+  if (!v) return table_failure("<" + rcpt_text + ">: Recipient address rejected");
+  if (!v->reply.empty()) return v->reply;
+  if (v->ok) return Reply{};
+  // 3. relay control. Sender-specified routing ("a%b@ours", "b!a@ours", "\"a@b\"@ours")
+  // would let a later hop send the message elsewhere: refused like any relay attempt.
+  bool may_relay = c.authenticated || c.in_mynetworks;
+  DomainClass cls = classify(rcpt.domain_lower());
+  if (!may_relay && (cls == DomainClass::Other || rcpt.routing()))
+    return reply(554, "5.7.1", "<" + rcpt_text + ">: Relay access denied");
+  // 4. unknown users are refused now rather than bounced later.
+  return check_known_recipient(rcpt, cls);
+}
+
+}  // namespace postilion::smtpd

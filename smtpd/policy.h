@@ -1,0 +1,79 @@
+// smtpd/policy.h - who may send what to whom: mynetworks, the domain classes (local,
+// virtual, relay), local and virtual recipient tables, and the access maps.
+// Every check answers with an empty Reply (go on) or the reply to send; a table that
+// cannot be read is a 451 4.3.0 (the client retries), never an accept.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "lib/base/result.h"
+#include "lib/maps/maps.h"
+#include "lib/smtp/command.h"
+#include "lib/smtp/reply.h"
+#include "smtpd/settings.h"
+
+namespace postilion::smtpd {
+
+// One network in mynetworks: "127.0.0.0/8", "[::1]/128", "192.0.2.7".
+struct Cidr {
+  int family = 0;
+  unsigned char addr[16] = {};
+  int bits = 0;
+  static std::optional<Cidr> parse(std::string_view text);
+  bool contains(std::string_view ip) const;
+};
+
+// What the session knows about its client, for the checks.
+struct ClientFacts {
+  std::string ip;
+  std::string name = "unknown";
+  std::string helo;
+  bool authenticated = false;
+  bool in_mynetworks = false;
+  // "unknown[192.0.2.7]"
+  std::string label() const { return name + "[" + ip + "]"; }
+};
+
+enum class DomainClass { Local, VirtualAlias, VirtualMailbox, Relay, Other };
+
+class Policy {
+ public:
+  // Opens the maps named in the settings. Errors: a malformed spec or a table that
+  // cannot be opened (reported at start; the daemon does not run with half a policy).
+  static Result<std::unique_ptr<Policy>> create(const Settings& s);
+
+  bool in_mynetworks(const std::string& ip) const;
+  DomainClass classify(const std::string& domain_lower) const;
+
+  // smtpd_client_restrictions, at MAIL FROM.
+  smtp::Reply check_client_restrictions(const ClientFacts& c) const;
+  // The access maps and the relay rule, at RCPT TO (Postfix's smtpd_delay_reject):
+  // client, HELO, sender, then the recipient.
+  smtp::Reply check_rcpt(const ClientFacts& c, const std::string& sender, const smtp::Path& rcpt);
+
+ private:
+  explicit Policy(const Settings& s) : s_(s) {}
+  // OK -> "ok", REJECT/DEFER/NNN -> a reply, DUNNO or no match -> empty.
+  struct Verdict {
+    bool ok = false;
+    smtp::Reply reply;
+  };
+  Result<Verdict> lookup_access(maps::MapList& map, const std::vector<std::string>& keys,
+                                const std::string& what, const std::string& reject_prefix);
+  smtp::Reply check_known_recipient(const smtp::Path& rcpt, DomainClass cls);
+
+  const Settings& s_;
+  std::vector<Cidr> mynetworks_;
+  maps::MapList aliases_, virtual_alias_, virtual_mailbox_;
+  maps::MapList client_access_, helo_access_, sender_access_, recipient_access_;
+};
+
+// Lookup keys, most specific first, as Postfix's access(5) tries them.
+std::vector<std::string> client_keys(const std::string& ip);
+std::vector<std::string> domain_keys(const std::string& domain);
+std::vector<std::string> address_keys(const std::string& local, const std::string& domain);
+
+}  // namespace postilion::smtpd

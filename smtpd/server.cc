@@ -1,0 +1,138 @@
+// smtpd/server.cc - per-process state shared by smtpd sessions.
+#include "smtpd/server.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <cstring>
+
+#include "lib/base/file.h"
+#include "lib/ipc/message.h"
+#include "lib/ipc/protocols.h"
+#include "lib/log/log.h"
+#include "lib/queue/spool.h"
+#include "smtpd/session.h"
+
+namespace postilion::smtpd {
+
+std::string peer_ip(const sockaddr* sa, socklen_t len) {
+  char buf[INET6_ADDRSTRLEN] = "";
+  if (sa && sa->sa_family == AF_INET && len >= static_cast<socklen_t>(sizeof(sockaddr_in))) {
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(sa)->sin_addr, buf, sizeof buf);
+  } else if (sa && sa->sa_family == AF_INET6 && len >= static_cast<socklen_t>(sizeof(sockaddr_in6))) {
+    const auto* a6 = &reinterpret_cast<const sockaddr_in6*>(sa)->sin6_addr;
+    if (IN6_IS_ADDR_V4MAPPED(a6)) inet_ntop(AF_INET, a6->s6_addr + 12, buf, sizeof buf);
+    else inet_ntop(AF_INET6, a6, buf, sizeof buf);
+  } else {
+    return "unknown";
+  }
+  return buf;
+}
+
+Server::Server(event::EventBase& base, Settings settings)
+    : base_(base), settings_(std::move(settings)) {}
+
+Server::~Server() = default;
+
+Status Server::init() {
+  auto p = Policy::create(settings_);
+  if (!p) return p.error();
+  policy_ = std::move(p.value());
+  if (settings_.tls_wanted() || !settings_.tls_cert_file.empty()) {
+    tls::ServerOptions o;
+    o.cert_file = settings_.tls_cert_file;
+    o.key_file = settings_.tls_key_file;
+    o.ciphers = settings_.tls_ciphers;
+    o.min_version = settings_.tls_min_version;
+    auto ctx = tls::Context::server(o);
+    if (!ctx) {
+      // Without wrapper mode or "encrypt" the server still works without STARTTLS.
+      if (settings_.tls_wrappermode || settings_.tls_security_level == "encrypt")
+        return Error("TLS: " + ctx.error().str());
+      log::warn("TLS disabled: %s", ctx.error().c_str());
+    } else {
+      tls_ = std::move(ctx.value());
+    }
+  }
+  incoming_ = queue::Spool(settings_.queue_directory).dir(queue::Folder::Incoming);
+  committer_ = std::make_unique<Committer>(base_);
+  return {};
+}
+
+void Server::accept(UniqueFd fd, const sockaddr* peer, socklen_t peer_len) {
+  std::string ip = peer_ip(peer, peer_len);
+  // Limits per client IP, in this process (Postfix keeps them in anvil, across processes).
+  int& count = per_ip_[ip];
+  bool trusted = policy_->in_mynetworks(ip);
+  std::string refuse;
+  if (settings_.max_sessions > 0 && static_cast<int>(sessions_.size()) >= settings_.max_sessions)
+    refuse = "too many sessions";
+  if (settings_.connection_count_limit > 0 && count >= settings_.connection_count_limit && !trusted) {
+    refuse = "too many connections from " + ip;
+    log::warn("Connection concurrency limit exceeded: %d from unknown[%s] for service smtpd",
+              count + 1, ip.c_str());
+  }
+  if (refuse.empty() && settings_.connection_rate_limit > 0 && !trusted) {
+    auto& times = rate_[ip];
+    int64_t now = file::monotonic_ms();
+    while (!times.empty() && times.front() <= now - settings_.rate_time_unit_s * 1000) times.pop_front();
+    times.push_back(now);
+    if (static_cast<int>(times.size()) > settings_.connection_rate_limit) {
+      refuse = "too many connections from " + ip;
+      log::warn("Connection rate limit exceeded: %zu from unknown[%s] for service smtpd",
+                times.size(), ip.c_str());
+    }
+  }
+  if (!refuse.empty()) {
+    if (count == 0) per_ip_.erase(ip);
+    // A short reply on a fresh socket; a client too slow to take it loses it.
+    std::string r = "421 4.7.0 " + settings_.myhostname + " Error: " + refuse + "\r\n";
+    ssize_t n = ::send(fd.get(), r.data(), r.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    (void)n;
+    return;
+  }
+  ++count;
+  uint64_t id = next_id_++;
+  auto s = std::make_unique<Session>(*this, id, std::move(fd), ip, trusted);
+  Session* raw = s.get();
+  sessions_[id] = std::move(s);
+  raw->start();
+}
+
+Session* Server::find(uint64_t id) {
+  auto it = sessions_.find(id);
+  return it == sessions_.end() ? nullptr : it->second.get();
+}
+
+void Server::end(uint64_t id) {
+  auto it = sessions_.find(id);
+  if (it == sessions_.end()) return;
+  std::string ip = it->second->client_ip();
+  if (auto c = per_ip_.find(ip); c != per_ip_.end() && --c->second <= 0) per_ip_.erase(c);
+  if (auto r = rate_.find(ip); r != rate_.end() && r->second.empty()) rate_.erase(r);
+  base_.defer_delete(std::move(it->second));
+  sessions_.erase(it);
+}
+
+void Server::notify_qmgr(const std::string& id) {
+  std::string path = file::join(settings_.queue_directory, ipc::proto::kQmgrSocket);
+  auto ch = ipc::Channel::connect(base_, path, 4096, 10000);
+  if (!ch) return;  // qmgr is down or busy: it scans incoming/ on its own
+  ipc::Channel* raw = ch->get();
+  auto finish = [this, raw] {
+    auto it = qmgr_calls_.find(raw);
+    if (it == qmgr_calls_.end()) return;
+    it->second->shutdown();
+    base_.defer_delete(std::move(it->second));
+    qmgr_calls_.erase(it);
+  };
+  raw->on_message([finish](ipc::Message&&) { finish(); });
+  raw->on_close([finish](const std::string&) { finish(); });
+  raw->start();
+  ipc::Message m;
+  m.set("cmd", "wakeup").set("id", id).set("queue", "incoming");
+  raw->send(m);
+  qmgr_calls_[raw] = std::move(ch.value());
+}
+
+}  // namespace postilion::smtpd

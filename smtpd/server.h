@@ -1,0 +1,68 @@
+// smtpd/server.h - what one smtpd process shares between its sessions: settings,
+// policy, the TLS context, the group committer, per-client connection counts and
+// rates, and the qmgr wake-up.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "lib/base/result.h"
+#include "lib/base/unique_fd.h"
+#include "lib/event/event.h"
+#include "lib/ipc/channel.h"
+#include "lib/tls/tls.h"
+#include "smtpd/committer.h"
+#include "smtpd/policy.h"
+#include "smtpd/settings.h"
+
+namespace postilion::smtpd {
+
+class Session;
+
+class Server {
+ public:
+  Server(event::EventBase& base, Settings settings);
+  ~Server();
+  // Opens the maps and loads the certificate. Errors are fatal at start.
+  Status init();
+
+  // A new connection; the server owns the session until it ends.
+  void accept(UniqueFd fd, const sockaddr* peer, socklen_t peer_len);
+  // Ends a session after the current callback (EventBase::defer_delete).
+  void end(uint64_t id);
+  Session* find(uint64_t id);
+  size_t session_count() const { return sessions_.size(); }
+
+  event::EventBase& base() { return base_; }
+  const Settings& settings() const { return settings_; }
+  Policy& policy() { return *policy_; }
+  // nullptr when TLS is not configured.
+  const tls::Context* tls() const { return tls_.valid() ? &tls_ : nullptr; }
+  Committer& committer() { return *committer_; }
+  const std::string& incoming_dir() const { return incoming_; }
+  // Tells qmgr a new message is in incoming/. Best effort: qmgr also scans.
+  void notify_qmgr(const std::string& id);
+
+ private:
+  event::EventBase& base_;
+  Settings settings_;
+  std::unique_ptr<Policy> policy_;
+  tls::Context tls_;
+  std::unique_ptr<Committer> committer_;
+  std::string incoming_;
+  uint64_t next_id_ = 1;
+  std::unordered_map<uint64_t, std::unique_ptr<Session>> sessions_;
+  std::unordered_map<std::string, int> per_ip_;
+  std::unordered_map<std::string, std::deque<int64_t>> rate_;  // connection times (ms)
+  std::unordered_map<ipc::Channel*, std::unique_ptr<ipc::Channel>> qmgr_calls_;
+};
+
+// "192.0.2.7" / "2001:db8::1" (IPv4-mapped IPv6 shown as IPv4).
+std::string peer_ip(const sockaddr* sa, socklen_t len);
+
+}  // namespace postilion::smtpd

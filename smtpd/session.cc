@@ -1,0 +1,524 @@
+// smtpd/session.cc - the SMTP session state machine: I/O, commands, AUTH, STARTTLS.
+// The message itself (DATA, BDAT, queue file) is in message.cc.
+#include "smtpd/session.h"
+
+#include <unistd.h>
+
+#include "lib/base/strings.h"
+#include "lib/ipc/message.h"
+#include "lib/ipc/protocols.h"
+#include "lib/log/log.h"
+#include "lib/base/file.h"
+#include "smtpd/server.h"
+
+namespace postilion::smtpd {
+
+using smtp::Reply;
+using smtp::reply;
+using smtp::Verb;
+
+// Which handler runs each verb. Order checks (HELO first, MAIL before RCPT, ...)
+// are in the handlers, so each can give its RFC 5321 reply.
+const Session::CommandSpec Session::kCommands[] = {
+    {Verb::Helo, &Session::cmd_helo},         {Verb::Ehlo, &Session::cmd_ehlo},
+    {Verb::Mail, &Session::cmd_mail},         {Verb::Rcpt, &Session::cmd_rcpt},
+    {Verb::Data, &Session::cmd_data},         {Verb::Bdat, &Session::cmd_bdat},
+    {Verb::Rset, &Session::cmd_rset},         {Verb::Noop, &Session::cmd_noop},
+    {Verb::Quit, &Session::cmd_quit},         {Verb::Vrfy, &Session::cmd_vrfy},
+    {Verb::Expn, &Session::cmd_expn},         {Verb::Help, &Session::cmd_help},
+    {Verb::Starttls, &Session::cmd_starttls}, {Verb::Auth, &Session::cmd_auth},
+};
+
+namespace {
+constexpr size_t kReadHighWater = 256 * 1024;
+}
+
+Session::Session(Server& server, uint64_t id, UniqueFd fd, std::string ip, bool in_mynetworks)
+    : server_(server), id_(id) {
+  facts_.ip = std::move(ip);
+  facts_.in_mynetworks = in_mynetworks;
+  const tls::Context* ctx = server_.tls();
+  if (server_.settings().tls_wrappermode && ctx) {
+    int raw = fd.release();
+    auto bev = tls::socket_bufferevent(server_.base().get(), raw, *ctx);
+    if (bev) {
+      bev_ = event::BufferEvent::adopt(bev->release());
+      tls_ = true;
+    } else {
+      UniqueFd again(raw);
+      log::warn("TLS wrapper mode for %s: %s", facts_.label().c_str(), bev.error().c_str());
+    }
+  } else {
+    bev_ = event::BufferEvent(server_.base(), std::move(fd));
+  }
+}
+
+Session::~Session() = default;
+
+void Session::start() {
+  log::info("connect from %s", facts_.label().c_str());
+  if (!bev_) {
+    server_.end(id_);
+    return;
+  }
+  bev_.set_callbacks([this] { on_read(); }, [this] { on_write(); }, [this](short w) { on_event(w); });
+  int ms = static_cast<int>(server_.settings().timeout_s * 1000);
+  bev_.set_timeouts(ms, ms);
+  bev_.set_read_high_water(kReadHighWater);
+  bev_.enable(EV_READ | EV_WRITE);
+  // In wrapper mode the greeting waits in the buffer until the handshake is done.
+  send(reply(220, "", server_.settings().banner_text()));
+  flush();
+}
+
+// ---- I/O ---------------------------------------------------------------------------
+void Session::on_read() {
+  evbuffer* in = bev_.input();
+  size_t n = evbuffer_get_length(in);
+  if (n == 0) return;
+  if (state_ == State::TlsSwitch || state_ == State::Closing) {
+    evbuffer_drain(in, n);  // pipelined after STARTTLS or QUIT: discarded
+    return;
+  }
+  if (in_pos_ > 0 && in_pos_ == in_.size()) {
+    in_.clear();
+    in_pos_ = 0;
+  }
+  size_t old = in_.size();
+  in_.resize(old + n);
+  evbuffer_remove(in, in_.data() + old, n);
+  process();
+}
+
+void Session::on_write() {
+  if (bev_.output_length() > 0) return;
+  if (state_ == State::Closing) {
+    finish(nullptr);
+  } else if (state_ == State::TlsSwitch) {
+    // Not from inside this bufferevent's own callback: it is about to be replaced.
+    tls_timer_ = event::Timer(server_.base(), [this] { switch_to_tls(); });
+    tls_timer_.start(0);
+  }
+}
+
+void Session::on_event(short what) {
+  if (what & BEV_EVENT_CONNECTED) {
+    tls_established();
+    return;
+  }
+  if (what & BEV_EVENT_TIMEOUT) {
+    log::info("timeout after %s from %s", last_command_.c_str(), facts_.label().c_str());
+    if (writer_) writer_->abort();
+    bev_.disable(EV_READ);
+    close_after_reply(reply(421, "4.4.2", server_.settings().myhostname + " Error: timeout exceeded"));
+    flush();
+    return;
+  }
+  if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+    if (tls_ && !tls_info_.active() && (what & BEV_EVENT_ERROR)) {
+      log::info("SSL_accept error from %s: %s", facts_.label().c_str(), tls::last_error().c_str());
+    } else if (state_ != State::Closing) {
+      log::info("lost connection after %s from %s", last_command_.c_str(), facts_.label().c_str());
+    }
+    finish("lost");
+  }
+}
+
+bool Session::suspended() const {
+  return state_ == State::AuthWait || state_ == State::Commit || state_ == State::TlsSwitch ||
+         state_ == State::Closing;
+}
+
+void Session::suspend() { bev_.disable(EV_READ); }
+
+void Session::resume() {
+  bev_.enable(EV_READ);
+  process();
+}
+
+void Session::process() {
+  while (!suspended() && in_pos_ < in_.size()) {
+    std::string_view buf(in_.data() + in_pos_, in_.size() - in_pos_);
+    size_t used = 0;
+    if (state_ == State::Data) {
+      auto st = data_->feed(buf, &content_, &used);
+      in_pos_ += used;
+      flush_content(false);
+      if (st == smtp::DataReader::Status::End) end_of_message(data_->error());
+      continue;
+    }
+    if (state_ == State::Bdat) {
+      auto st = chunk_.feed(buf, &content_, &used);
+      in_pos_ += used;
+      flush_content(false);
+      if (st == smtp::ChunkReader::Status::End) end_of_message(chunk_.error());
+      continue;
+    }
+    std::string_view line;
+    auto st = lines_.next(buf, &used, &line);
+    if (st == smtp::LineReader::Status::NeedMore) {
+      in_pos_ += used;
+      break;
+    }
+    if (st == smtp::LineReader::Status::TooLong) {
+      in_pos_ += used;
+      last_command_ = "UNKNOWN";
+      send(reply(500, "5.5.2", "Error: line too long"));
+      continue;
+    }
+    // The line views in_, which nothing changes until the handler returns, except
+    // STARTTLS (which drops the rest of in_ after it has used the line).
+    std::string copy(line);
+    in_pos_ += used;
+    if (state_ == State::AuthLine) auth_line(copy);
+    else handle_line(copy);
+  }
+  if (in_pos_ == in_.size()) {
+    in_.clear();
+    in_pos_ = 0;
+  } else if (in_pos_ > 65536) {
+    in_.erase(0, in_pos_);
+    in_pos_ = 0;
+  }
+  // Every reply to what one read held goes out together (RFC 2920).
+  flush();
+}
+
+void Session::flush() {
+  if (out_.empty() || !bev_) return;
+  bev_.write(out_);
+  out_.clear();
+}
+
+void Session::send(const Reply& r) {
+  out_ += r.wire();
+  if (r.code >= 400 && r.code != 421) {
+    if (++errors_ >= server_.settings().hard_error_limit && state_ != State::Closing) {
+      log::info("too many errors after %s from %s", last_command_.c_str(), facts_.label().c_str());
+      close_after_reply(reply(421, "4.7.0", server_.settings().myhostname + " Error: too many errors"));
+    }
+  }
+}
+
+void Session::close_after_reply(const Reply& r) {
+  if (state_ == State::Closing) return;
+  out_ += r.wire();
+  state_ = State::Closing;
+  bev_.disable(EV_READ);
+  flush();
+  if (bev_.output_length() == 0) {
+    // Nothing queued: the write callback will not come. End after this callback.
+    tls_timer_ = event::Timer(server_.base(), [this] { finish(nullptr); });
+    tls_timer_.start(0);
+  }
+}
+
+void Session::finish(const char* why) {
+  (void)why;
+  if (writer_) writer_->abort();
+  if (auth_channel_) auth_channel_->shutdown();
+  std::string stats;
+  for (const auto& [name, n] : counts_) stats += " " + name + "=" + std::to_string(n);
+  log::info("disconnect from %s%s commands=%d", facts_.label().c_str(), stats.c_str(),
+            total_commands_);
+  bev_.disable(EV_READ | EV_WRITE);
+  server_.end(id_);
+}
+
+// ---- commands ----------------------------------------------------------------------
+void Session::handle_line(std::string_view line) {
+  auto cmd = smtp::parse_command(line);
+  if (!got_helo_ && total_commands_ == 0 && smtp::is_http_line(line)) {
+    log::warn("non-SMTP command from %s: %s", facts_.label().c_str(), str::printable(line, 100).c_str());
+    close_after_reply(reply(221, "2.7.0", "Error: I can break rules, too. Goodbye."));
+    return;
+  }
+  ++total_commands_;
+  if (!cmd) {
+    last_command_ = "UNKNOWN";
+    ++counts_["unknown"];
+    send(cmd.error());
+    return;
+  }
+  last_command_ = smtp::verb_name(cmd->verb);
+  ++counts_[str::lower(last_command_)];
+  for (const auto& spec : kCommands) {
+    if (spec.verb == cmd->verb) {
+      (this->*spec.handler)(cmd->arg);
+      return;
+    }
+  }
+  send(reply(502, "5.5.2", "Error: command not recognized"));
+}
+
+void Session::cmd_helo(std::string_view arg) {
+  reset_transaction();
+  facts_.helo = str::printable(arg, 255);
+  got_helo_ = true;
+  esmtp_ = false;
+  send(reply(250, "", server_.settings().myhostname));
+}
+
+void Session::cmd_ehlo(std::string_view arg) {
+  reset_transaction();
+  facts_.helo = str::printable(arg, 255);
+  got_helo_ = true;
+  esmtp_ = true;
+  const Settings& s = server_.settings();
+  std::vector<std::string> lines{s.myhostname, "PIPELINING"};
+  lines.push_back(s.message_size_limit ? "SIZE " + std::to_string(s.message_size_limit) : "SIZE");
+  if (!tls_ && server_.tls()) lines.push_back("STARTTLS");
+  if (s.sasl_auth_enable && tls_) lines.push_back("AUTH PLAIN LOGIN");
+  lines.insert(lines.end(), {"ENHANCEDSTATUSCODES", "8BITMIME", "DSN", "SMTPUTF8", "CHUNKING"});
+  send(smtp::reply_lines(250, "", std::move(lines)));
+}
+
+void Session::cmd_mail(std::string_view arg) {
+  const Settings& s = server_.settings();
+  if (!got_helo_ && s.helo_required) return send(reply(503, "5.5.1", "Error: send HELO/EHLO first"));
+  if (s.tls_security_level == "encrypt" && !tls_)
+    return send(reply(530, "5.7.0", "Must issue a STARTTLS command first"));
+  if (mail_) return send(reply(503, "5.5.1", "Error: nested MAIL command"));
+  if (s.sasl_auth_required && !facts_.authenticated) {
+    Reply r = reply(530, "5.7.0", "Authentication required");
+    reject_log("MAIL", r);
+    return send(r);
+  }
+  Reply r = server_.policy().check_client_restrictions(facts_);
+  if (!r.empty()) {
+    reject_log("MAIL", r);
+    return send(r);
+  }
+  auto m = smtp::parse_mail_from(arg);
+  if (!m) return send(m.error());
+  if ((m->smtputf8 || m->body != smtp::Body::Default) && !esmtp_)
+    return send(reply(555, "5.5.4", "Error: ESMTP parameters need EHLO"));
+  if (m->size_given && s.message_size_limit && m->size > s.message_size_limit) {
+    Reply big = reply(552, "5.3.4", "Message size exceeds fixed limit");
+    reject_log("MAIL", big);
+    return send(big);
+  }
+  mail_ = std::move(m.value());
+  send(reply(250, "2.1.0", "Ok"));
+}
+
+void Session::cmd_rcpt(std::string_view arg) {
+  const Settings& s = server_.settings();
+  if (!mail_) return send(reply(503, "5.5.1", "Error: need MAIL command"));
+  if (bdat_started_) return send(reply(503, "5.5.1", "Error: RCPT after BDAT"));
+  if (s.recipient_limit > 0 && static_cast<int>(rcpts_.size()) >= s.recipient_limit)
+    return send(reply(452, "4.5.3", "Error: too many recipients"));
+  auto t = smtp::parse_rcpt_to(arg, mail_->smtputf8);
+  if (!t) return send(t.error());
+  Reply r = server_.policy().check_rcpt(facts_, mail_->path.address, t->path);
+  if (!r.empty()) {
+    reject_log("RCPT", r, t->path.address);
+    return send(r);
+  }
+  Rcpt rc;
+  rc.address = t->path.domain.empty() ? t->path.address + "@" + s.myhostname : t->path.address;
+  rc.orcpt = t->orcpt;
+  rc.notify = t->notify;
+  rcpts_.push_back(std::move(rc));
+  send(reply(250, "2.1.5", "Ok"));
+}
+
+void Session::cmd_rset(std::string_view) {
+  reset_transaction();
+  send(reply(250, "2.0.0", "Ok"));
+}
+
+void Session::cmd_noop(std::string_view) { send(reply(250, "2.0.0", "Ok")); }
+
+void Session::cmd_quit(std::string_view) { close_after_reply(reply(221, "2.0.0", "Bye")); }
+
+void Session::cmd_vrfy(std::string_view) {
+  send(reply(252, "2.0.0", "Cannot VRFY user, but will accept message and attempt delivery"));
+}
+
+void Session::cmd_expn(std::string_view) { send(reply(502, "5.5.1", "Error: EXPN command disabled")); }
+
+void Session::cmd_help(std::string_view) {
+  send(reply(214, "2.0.0", "Commands: HELO EHLO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP STARTTLS AUTH"));
+}
+
+void Session::reject_log(const char* stage, const Reply& r, const std::string& to) {
+  std::string line = "NOQUEUE: reject: " + std::string(stage) + " from " + facts_.label() + ": " +
+                     r.summary() + ";";
+  if (mail_) line += " from=<" + mail_->path.address + ">";
+  if (!to.empty()) line += " to=<" + to + ">";
+  line += " proto=" + std::string(esmtp_ ? "ESMTP" : "SMTP");
+  if (!facts_.helo.empty()) line += " helo=<" + facts_.helo + ">";
+  log::info("%s", str::printable(line, 1000).c_str());
+}
+
+// ---- STARTTLS ----------------------------------------------------------------------
+void Session::cmd_starttls(std::string_view) {
+  if (!server_.tls()) return send(reply(502, "5.5.1", "Error: command not implemented"));
+  if (tls_) return send(reply(554, "5.5.1", "Error: TLS already active"));
+  if (mail_) return send(reply(503, "5.5.1", "Error: MAIL transaction in progress"));
+  // RFC 3207 4.2: anything the client pipelined after STARTTLS is discarded, so a
+  // man in the middle cannot inject commands that seem to come over TLS.
+  in_pos_ = in_.size();
+  evbuffer_drain(bev_.input(), evbuffer_get_length(bev_.input()));
+  lines_ = smtp::LineReader();
+  out_ += reply(220, "2.0.0", "Ready to start TLS").wire();
+  state_ = State::TlsSwitch;
+  bev_.disable(EV_READ);
+}
+
+void Session::switch_to_tls() {
+  int fd = bev_.fd();
+  int copy = fd >= 0 ? ::dup(fd) : -1;
+  if (copy < 0) {
+    finish("dup");
+    return;
+  }
+  auto bev = tls::socket_bufferevent(server_.base().get(), copy, *server_.tls());
+  if (!bev) {
+    UniqueFd close_it(copy);
+    log::warn("STARTTLS for %s: %s", facts_.label().c_str(), bev.error().c_str());
+    finish("tls");
+    return;
+  }
+  // The plain bufferevent goes (closing its descriptor); the TLS one owns the copy.
+  bev_ = event::BufferEvent::adopt(bev->release());
+  bev_.set_callbacks([this] { on_read(); }, [this] { on_write(); }, [this](short w) { on_event(w); });
+  int ms = static_cast<int>(server_.settings().timeout_s * 1000);
+  bev_.set_timeouts(ms, ms);
+  bev_.set_read_high_water(kReadHighWater);
+  bev_.enable(EV_READ | EV_WRITE);
+  tls_ = true;
+  // The client starts over: EHLO again, no knowledge from before (RFC 3207 4.2).
+  got_helo_ = false;
+  esmtp_ = false;
+  facts_.helo.clear();
+  reset_transaction();
+  state_ = State::Ready;
+}
+
+void Session::tls_established() {
+  tls_info_ = tls::info(tls::bufferevent_ssl(bev_.get()));
+  log::info("Anonymous TLS connection established from %s: %s", facts_.label().c_str(),
+            tls_info_.log_text().c_str());
+}
+
+// ---- AUTH --------------------------------------------------------------------------
+void Session::cmd_auth(std::string_view arg) {
+  const Settings& s = server_.settings();
+  if (!s.sasl_auth_enable) return send(reply(503, "5.5.1", "Error: authentication not enabled"));
+  if (!got_helo_ || !esmtp_) return send(reply(503, "5.5.1", "Error: send EHLO first"));
+  if (!tls_)
+    return send(reply(538, "5.7.11", "Encryption required for requested authentication mechanism"));
+  if (facts_.authenticated) return send(reply(503, "5.5.1", "Error: already authenticated"));
+  if (mail_) return send(reply(503, "5.5.1", "Error: MAIL transaction in progress"));
+  auto a = smtp::parse_auth(arg);
+  if (!a) return send(a.error());
+  if (a->mechanism != "PLAIN" && a->mechanism != "LOGIN")
+    return send(reply(504, "5.5.4", "Unrecognized authentication type"));
+  sasl_method_ = a->mechanism;
+  auth_step_ = 0;
+  state_ = State::AuthLine;
+  if (a->initial) {
+    auth_line(*a->initial);
+    return;
+  }
+  send(reply(334, "", sasl_method_ == "PLAIN" ? "" : "VXNlcm5hbWU6"));  // "Username:"
+}
+
+void Session::auth_line(std::string_view line) {
+  if (line == "*") {
+    state_ = State::Ready;
+    return send(reply(501, "5.7.0", "Authentication aborted"));
+  }
+  std::optional<std::string> decoded = line == "=" ? std::optional<std::string>("")
+                                                    : str::base64_decode(line);
+  if (!decoded) {
+    state_ = State::Ready;
+    return send(reply(501, "5.5.2", "Error: cannot decode response"));
+  }
+  if (sasl_method_ == "PLAIN") {
+    auto c = smtp::parse_sasl_plain(*decoded);
+    if (!c || (!c->authzid.empty() && c->authzid != c->user)) {
+      state_ = State::Ready;
+      log::warn("%s: SASL PLAIN authentication failed: malformed response", facts_.label().c_str());
+      return send(reply(535, "5.7.8", "Error: authentication failed"));
+    }
+    return auth_check(c->user, c->password);
+  }
+  if (auth_step_ == 0) {
+    auth_user_pending_ = *decoded;
+    auth_step_ = 1;
+    return send(reply(334, "", "UGFzc3dvcmQ6"));  // "Password:"
+  }
+  std::string user = std::move(auth_user_pending_);
+  auth_user_pending_.clear();
+  auth_check(user, *decoded);
+}
+
+void Session::auth_check(const std::string& user, const std::string& password) {
+  if (user.empty() || password.empty() || user.size() > 255 || password.size() > 1024 ||
+      user.find_first_of(std::string("\0\r\n", 3)) != std::string::npos) {
+    state_ = State::Ready;
+    log::warn("%s: SASL %s authentication failed: bad user name or password", facts_.label().c_str(),
+              sasl_method_.c_str());
+    return send(reply(535, "5.7.8", "Error: authentication failed"));
+  }
+  state_ = State::AuthWait;
+  suspend();
+  auth_user_pending_ = user;
+  std::string path = file::join(server_.settings().queue_directory, ipc::proto::kAuthSocket);
+  int ms = static_cast<int>(server_.settings().auth_timeout_s * 1000);
+  auto ch = ipc::Channel::connect(server_.base(), path, 65536, ms);
+  if (!ch) {
+    log::warn("%s: SASL %s: auth service: %s", facts_.label().c_str(), sasl_method_.c_str(),
+              ch.error().c_str());
+    auth_done("tempfail", "");
+    return;
+  }
+  auth_channel_ = std::move(ch.value());
+  auth_channel_->on_message([this](ipc::Message&& m) {
+    auto st = m.get("status");
+    std::string text(m.get_or("text", ""));
+    auth_channel_->shutdown();
+    server_.base().defer_delete(std::move(auth_channel_));
+    if (!st || (*st != "ok" && *st != "fail" && *st != "tempfail")) {
+      log::warn("auth service: malformed reply (no valid status)");
+      return auth_done("tempfail", "");
+    }
+    auth_done(std::string(*st), text);
+  });
+  auth_channel_->on_close([this](const std::string& reason) {
+    log::warn("auth service: %s", reason.c_str());
+    server_.base().defer_delete(std::move(auth_channel_));
+    auth_done("tempfail", "");
+  });
+  auth_channel_->start();
+  ipc::Message req;
+  req.set("cmd", "auth").set("service", "smtpd").set("user", user).set("password", password)
+      .set("client", facts_.ip);
+  auth_channel_->send(req);
+}
+
+void Session::auth_done(const std::string& status, const std::string& text) {
+  if (state_ != State::AuthWait) return;
+  state_ = State::Ready;
+  std::string user = std::move(auth_user_pending_);
+  auth_user_pending_.clear();
+  if (status == "ok") {
+    facts_.authenticated = true;
+    sasl_user_ = user;
+    log::info("%s: sasl_method=%s, sasl_username=%s", facts_.label().c_str(), sasl_method_.c_str(),
+              str::printable(user, 255).c_str());
+    send(reply(235, "2.7.0", "Authentication successful"));
+  } else if (status == "fail") {
+    log::warn("%s: SASL %s authentication failed: %s", facts_.label().c_str(), sasl_method_.c_str(),
+              text.empty() ? "authentication failure" : str::printable(text, 200).c_str());
+    send(reply(535, "5.7.8", "Error: authentication failed"));
+  } else {
+    send(reply(454, "4.7.0", "Temporary authentication failure"));
+  }
+  resume();
+}
+
+}  // namespace postilion::smtpd

@@ -1,0 +1,155 @@
+// smtpd/session.h - one SMTP conversation: an explicit state machine driven by the
+// bytes the client sends. Parsing lives in lib/smtp; the session decides, replies
+// (batched for PIPELINING: all replies to the commands in one read go out in one
+// write) and streams the message into a queue file.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "lib/base/unique_fd.h"
+#include "lib/event/buffer_event.h"
+#include "lib/event/event.h"
+#include "lib/ipc/channel.h"
+#include "lib/queue/queue_writer.h"
+#include "lib/smtp/command.h"
+#include "lib/smtp/data_reader.h"
+#include "lib/smtp/reply.h"
+#include "lib/tls/tls.h"
+#include "smtpd/policy.h"
+
+namespace postilion::smtpd {
+
+class Server;
+
+class Session {
+ public:
+  enum class State {
+    Ready,      // commands; the transaction state is in mail_ / rcpts_
+    Data,       // reading DATA content
+    Bdat,       // reading a BDAT chunk
+    AuthLine,   // waiting for a SASL response line
+    AuthWait,   // asking the auth service
+    TlsSwitch,  // 220 sent for STARTTLS, waiting for it to go out
+    Commit,     // the queue file is being made durable
+    Closing,    // last reply going out
+  };
+
+  Session(Server& server, uint64_t id, UniqueFd fd, std::string ip, bool in_mynetworks);
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  void start();
+  const std::string& client_ip() const { return facts_.ip; }
+
+ private:
+  struct CommandSpec {
+    smtp::Verb verb;
+    void (Session::*handler)(std::string_view arg);
+  };
+  static const CommandSpec kCommands[];
+
+  // I/O
+  void on_read();
+  void on_write();
+  void on_event(short what);
+  void process();
+  void flush();
+  void send(const smtp::Reply& r);
+  void close_after_reply(const smtp::Reply& r);
+  void finish(const char* why);
+  bool suspended() const;
+  void suspend();
+  void resume();
+
+  // commands
+  void handle_line(std::string_view line);
+  void cmd_helo(std::string_view arg);
+  void cmd_ehlo(std::string_view arg);
+  void cmd_mail(std::string_view arg);
+  void cmd_rcpt(std::string_view arg);
+  void cmd_data(std::string_view arg);
+  void cmd_bdat(std::string_view arg);
+  void cmd_rset(std::string_view arg);
+  void cmd_noop(std::string_view arg);
+  void cmd_quit(std::string_view arg);
+  void cmd_vrfy(std::string_view arg);
+  void cmd_expn(std::string_view arg);
+  void cmd_help(std::string_view arg);
+  void cmd_starttls(std::string_view arg);
+  void cmd_auth(std::string_view arg);
+
+  // AUTH
+  void auth_line(std::string_view line);
+  void auth_check(const std::string& user, const std::string& password);
+  void auth_done(const std::string& status, const std::string& text);
+
+  // STARTTLS / TLS
+  void switch_to_tls();
+  void tls_established();
+
+  // the message
+  smtp::Reply transaction_check() const;
+  smtp::Reply open_queue_file();
+  void content(std::string_view bytes);
+  void flush_content(bool final);
+  void end_of_message(smtp::DataError err);
+  void committed(Result<std::string> id);
+  void reset_transaction();
+  std::string received_header() const;
+  std::string protocol() const;
+  void reject_log(const char* stage, const smtp::Reply& r, const std::string& to = "");
+
+  Server& server_;
+  uint64_t id_;
+  ClientFacts facts_;
+  event::BufferEvent bev_;
+  event::Timer tls_timer_;
+  State state_ = State::Ready;
+  bool tls_ = false;
+  tls::Info tls_info_;
+  std::string in_;        // input not yet processed
+  size_t in_pos_ = 0;
+  std::string out_;       // replies not yet written (PIPELINING batches them)
+  smtp::LineReader lines_;
+  int errors_ = 0;
+  bool esmtp_ = false;
+  bool got_helo_ = false;
+  std::string last_command_ = "CONNECT";
+  std::map<std::string, int> counts_;  // per command, for the disconnect line
+  int total_commands_ = 0;
+
+  // AUTH
+  std::string sasl_method_, sasl_user_, auth_user_pending_;
+  int auth_step_ = 0;
+  std::unique_ptr<ipc::Channel> auth_channel_;
+  event::Timer auth_timer_;
+
+  // the transaction
+  std::optional<smtp::MailFrom> mail_;
+  struct Rcpt {
+    std::string address;
+    std::string orcpt;
+    unsigned notify = 0;
+  };
+  std::vector<Rcpt> rcpts_;
+  bool bdat_started_ = false;
+  bool bdat_last_ = false;
+  smtp::Reply bdat_refusal_;  // a chunk read only to be refused
+  std::optional<smtp::DataReader> data_;
+  smtp::ChunkReader chunk_;
+  std::unique_ptr<queue::QueueWriter> writer_;
+  bool write_failed_ = false;
+  std::string write_error_;
+  std::string content_;         // content not yet handed to the writer
+  bool headers_pending_ = false;  // holding the header section to add Message-ID/Date
+  uint64_t message_size_ = 0;
+  int64_t message_start_us_ = 0;
+};
+
+}  // namespace postilion::smtpd

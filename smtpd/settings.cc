@@ -1,0 +1,79 @@
+// smtpd/settings.cc - smtpd's view of main.conf.
+#include "smtpd/settings.h"
+
+#include "lib/config/config.h"
+
+namespace postilion::smtpd {
+namespace {
+
+bool known(const char* name) { return config::find_param(name) != nullptr; }
+
+void get(const config::Config& c, const char* n, std::string* out) {
+  if (known(n)) *out = c.str(n);
+}
+void get(const config::Config& c, const char* n, std::vector<std::string>* out) {
+  if (known(n)) *out = c.list(n);
+}
+void get(const config::Config& c, const char* n, bool* out) {
+  if (known(n)) *out = c.boolean(n);
+}
+void get_int(const config::Config& c, const char* n, int* out) {
+  if (known(n)) *out = static_cast<int>(c.integer(n));
+}
+void get_time(const config::Config& c, const char* n, int64_t* out) {
+  if (known(n)) *out = c.seconds(n);
+}
+
+}  // namespace
+
+Settings Settings::from_config(const config::Config& c) {
+  Settings s;
+  get(c, "myhostname", &s.myhostname);
+  get(c, "smtpd_banner", &s.banner);
+  get(c, "queue_directory", &s.queue_directory);
+  get(c, "mydestination", &s.mydestination);
+  get(c, "relay_domains", &s.relay_domains);
+  get(c, "virtual_alias_domains", &s.virtual_alias_domains);
+  get(c, "virtual_mailbox_domains", &s.virtual_mailbox_domains);
+  get(c, "mynetworks", &s.mynetworks);
+  get(c, "alias_maps", &s.alias_maps);
+  get(c, "virtual_alias_maps", &s.virtual_alias_maps);
+  get(c, "virtual_mailbox_maps", &s.virtual_mailbox_maps);
+  get(c, "recipient_delimiter", &s.recipient_delimiter);
+  get(c, "smtpd_reject_unlisted_recipient", &s.local_recipient_check);
+  get(c, "smtpd_client_access_maps", &s.client_access);
+  get(c, "smtpd_helo_access_maps", &s.helo_access);
+  get(c, "smtpd_sender_access_maps", &s.sender_access);
+  get(c, "smtpd_recipient_access_maps", &s.recipient_access);
+  get(c, "smtpd_client_restrictions", &s.client_restrictions);
+  if (known("message_size_limit")) s.message_size_limit = c.bytes("message_size_limit");
+  get_int(c, "smtpd_recipient_limit", &s.recipient_limit);
+  get_int(c, "smtpd_hard_error_limit", &s.hard_error_limit);
+  get_int(c, "smtpd_client_connection_count_limit", &s.connection_count_limit);
+  get_int(c, "smtpd_client_connection_rate_limit", &s.connection_rate_limit);
+  get_time(c, "anvil_rate_time_unit", &s.rate_time_unit_s);
+  get_time(c, "smtpd_timeout", &s.timeout_s);
+  get_time(c, "smtpd_auth_timeout", &s.auth_timeout_s);
+  get(c, "smtpd_reject_bare_newlines", &s.forbid_bare_newline);
+  get_time(c, "smtpd_data_timeout", &s.data_timeout_s);
+  get_int(c, "smtpd_max_sessions", &s.max_sessions);
+  get(c, "smtpd_helo_required", &s.helo_required);
+  get(c, "smtpd_submission_header_fixes", &s.submission_header_fixes);
+  get_int(c, "smtpd_fsync_group_delay", &s.group_delay_us);
+  get(c, "smtpd_sasl_auth_required", &s.sasl_auth_required);
+  get(c, "smtpd_tls_received_header", &s.tls_received_header);
+  get(c, "smtpd_sasl_auth_enable", &s.sasl_auth_enable);
+  get(c, "smtpd_tls_security_level", &s.tls_security_level);
+  get(c, "smtpd_tls_wrappermode", &s.tls_wrappermode);
+  get(c, "smtpd_tls_cert_file", &s.tls_cert_file);
+  get(c, "smtpd_tls_key_file", &s.tls_key_file);
+  get(c, "tls_high_cipherlist", &s.tls_ciphers);
+  std::string protocols;
+  get(c, "tls_protocols", &protocols);
+  // ">=TLSv1.3" or a list without TLSv1.2 raises the floor; nothing goes below 1.2.
+  if (protocols.find("TLSv1.3") != std::string::npos && protocols.find("TLSv1.2") == std::string::npos)
+    s.tls_min_version = "TLSv1.3";
+  return s;
+}
+
+}  // namespace postilion::smtpd

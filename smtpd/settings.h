@@ -1,0 +1,66 @@
+// smtpd/settings.h - every main.conf parameter smtpd(8) uses, read once at start.
+// Names and defaults are in lib/config/params/smtpd.def and tls.def; see smtpd(8).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace postilion::config {
+class Config;
+}
+
+namespace postilion::smtpd {
+
+struct Settings {
+  std::string myhostname = "localhost";
+  std::string banner;  // "" = "$myhostname ESMTP Postilion"
+  std::string queue_directory;
+  std::vector<std::string> mydestination = {"localhost"};
+  std::vector<std::string> relay_domains;
+  std::vector<std::string> virtual_alias_domains;
+  std::vector<std::string> virtual_mailbox_domains;
+  std::vector<std::string> mynetworks = {"127.0.0.0/8", "[::1]/128"};
+  std::string alias_maps;
+  std::string virtual_alias_maps;
+  std::string virtual_mailbox_maps;
+  std::string recipient_delimiter = "+";
+  bool local_recipient_check = true;
+
+  // Access maps: client IP, HELO name, sender, recipient -> OK / REJECT / DEFER ...
+  std::string client_access, helo_access, sender_access, recipient_access;
+  // Checked at MAIL FROM: permit_sasl_authenticated, permit_mynetworks, permit, reject.
+  std::vector<std::string> client_restrictions;
+
+  uint64_t message_size_limit = 10240000;
+  int recipient_limit = 1000;
+  int hard_error_limit = 20;
+  int connection_count_limit = 50;   // per client IP, in this process
+  int connection_rate_limit = 0;     // connections per rate_time_unit per IP; 0 = none
+  int64_t rate_time_unit_s = 60;
+  int64_t timeout_s = 300;
+  int64_t data_timeout_s = 600;
+  int64_t auth_timeout_s = 30;
+  int max_sessions = 1000;
+  bool forbid_bare_newline = true;
+  bool helo_required = false;
+  bool submission_header_fixes = false;  // add Message-ID/Date for authenticated clients
+  int group_delay_us = 0;
+
+  bool sasl_auth_enable = false;
+  bool sasl_auth_required = false;  // AUTH before MAIL (submission, RFC 6409)
+  bool tls_received_header = true;
+  std::string tls_security_level = "may";  // none | may | encrypt
+  bool tls_wrappermode = false;
+  std::string tls_cert_file, tls_key_file, tls_ciphers;
+  std::string tls_min_version = "TLSv1.2";
+
+  std::string banner_text() const { return banner.empty() ? myhostname + " ESMTP Postilion" : banner; }
+  bool tls_wanted() const { return tls_wrappermode || tls_security_level != "none"; }
+
+  // Reads every value from a loaded configuration. Parameters that this build's
+  // table does not know keep the defaults above.
+  static Settings from_config(const config::Config& cfg);
+};
+
+}  // namespace postilion::smtpd
