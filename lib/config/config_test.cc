@@ -420,15 +420,47 @@ class ConfigTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT(config::find_param("no_such_thing") == nullptr);
   }
 
+  // Every parameter has an entry in postilion.conf(5) whose first line states its type
+  // and default as the table has them:
+  //   .B name
+  //   (size; default: 10240000)
   void man_page_documents_every_parameter() {
     auto page = file::read_file(std::string(TOP_SRCDIR) + "/man/postilion.conf.5");
     CPPUNIT_ASSERT_MESSAGE("man/postilion.conf.5 missing", page.ok());
+    auto roff = [](std::string_view v) {
+      std::string out;
+      for (char c : v) {
+        if (c == '\\') out += "\\e";
+        else if (c == '-') out += "\\-";
+        else out += c;
+      }
+      return out;
+    };
+    auto type_word = [](config::Type t) -> std::string {
+      switch (t) {
+        case config::Type::String: return "text";
+        case config::Type::Int: return "integer";
+        case config::Type::Bool: return "yes or no";
+        case config::Type::Time: return "time";
+        case config::Type::Size: return "size";
+        case config::Type::List: return "list";
+      }
+      return "";
+    };
     for (const auto& p : config::all_params()) {
-      std::string entry = std::string(".B ") + p.name;
-      std::string name = p.name;
-      // Roff escapes underscores nowhere, so the name appears as it is.
-      CPPUNIT_ASSERT_MESSAGE(std::string("not documented in postilion.conf(5): ") + p.name,
-                             page->find("\n" + entry + "\n") != std::string::npos);
+      std::string entry = std::string("\n.B ") + p.name + "\n";
+      size_t at = page->find(entry);
+      CPPUNIT_ASSERT_MESSAGE(std::string("not documented in man/postilion.conf.5: ") + p.name, at != std::string::npos);
+      size_t start = at + entry.size();
+      std::string line = page->substr(start, page->find('\n', start) - start);
+      std::string_view def = p.default_value;
+      std::string want = "(" + type_word(p.type) + "; default: ";
+      if (def == config::kDefaultFqdn || def == config::kDefaultParentDomain) {
+        CPPUNIT_ASSERT_MESSAGE(std::string(p.name) + ": " + line, line.rfind(want, 0) == 0);
+        continue;
+      }
+      want += (def.empty() ? std::string("empty") : roff(def)) + ")";
+      CPPUNIT_ASSERT_EQUAL_MESSAGE(std::string("man/postilion.conf.5, line after .B ") + p.name, want, line);
     }
   }
 };
