@@ -68,8 +68,14 @@ ipc::Message error_reply(const std::string& why) {
 
 // Keys tried in a per-destination table: "[host]:port" as written, the domain, then
 // each parent domain as ".parent".
-std::vector<std::string> table_keys(const std::string& label, const std::string& domain) {
-  std::vector<std::string> keys{label};
+std::vector<std::string> table_keys(const std::string& label, const std::string& domain, uint16_t port) {
+  std::vector<std::string> keys;
+  // "[host]" also as "[host]:port" with the port actually used, the way relayhost and
+  // transport_maps usually spell it.
+  size_t colon = label.rfind(':');
+  if (label.front() == '[' && (colon == std::string::npos || colon < label.rfind(']')))
+    keys.push_back(label + ":" + std::to_string(port));
+  keys.push_back(label);
   if (domain != label) keys.push_back(domain);
   for (size_t dot = domain.find('.'); dot != std::string::npos; dot = domain.find('.', dot + 1))
     keys.push_back(domain.substr(dot));
@@ -78,10 +84,10 @@ std::vector<std::string> table_keys(const std::string& label, const std::string&
 
 }  // namespace
 
-Status Agent::tls_level_for(const std::string& label, const std::string& domain, TlsLevel* out) {
+Status Agent::tls_level_for(const std::string& label, const std::string& domain, uint16_t port, TlsLevel* out) {
   *out = s_.tls_level;
   if (!policy_) return {};
-  for (const auto& k : table_keys(label, domain)) {
+  for (const auto& k : table_keys(label, domain, port)) {
     auto v = policy_(k);
     if (!v) return Error("smtp_tls_policy_maps: " + v.error().str());
     if (!*v) continue;
@@ -93,12 +99,14 @@ Status Agent::tls_level_for(const std::string& label, const std::string& domain,
   return {};
 }
 
-Status Agent::credentials_for(const std::string& label, const std::string& host, std::string* user,
-                              std::string* pass) {
+Status Agent::credentials_for(const std::string& label, const std::string& host, uint16_t port,
+                              std::string* user, std::string* pass) {
   user->clear();
   pass->clear();
   if (!sasl_) return {};
-  for (const auto& k : {label, host}) {
+  std::vector<std::string> keys = table_keys(label, label, port);
+  keys.push_back(host);
+  for (const auto& k : keys) {
     auto v = sasl_(k);
     if (!v) return Error("smtp_sasl_password_maps: " + v.error().str());
     if (!*v) continue;
@@ -203,7 +211,7 @@ ipc::Message Agent::serve(const ipc::Message& req) {
       uint16_t port = dest->port ? dest->port : s_.default_port;
       std::string key = dest->label();
       TlsLevel level;
-      if (auto st = tls_level_for(key, dest->host, &level); !st) {
+      if (auto st = tls_level_for(key, dest->host, port, &level); !st) {
         log::warn("%s: %s", id.c_str(), st.error().c_str());
         finish_all(RcptFate::Deferred, "4.3.5", st.error().str());
       } else {
@@ -264,7 +272,7 @@ ipc::Message Agent::serve(const ipc::Message& req) {
             peer.port = port;
             peer.nexthop = dest->host;
             peer.tls = level;
-            if (auto st = credentials_for(key, hop.host, &peer.sasl_user, &peer.sasl_password); !st) {
+            if (auto st = credentials_for(key, hop.host, port, &peer.sasl_user, &peer.sasl_password); !st) {
               last_error = st.error().str();
               log::warn("%s: %s", id.c_str(), last_error.c_str());
               break;

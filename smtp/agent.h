@@ -75,9 +75,11 @@ class Agent {
 
  private:
   struct Target;
-  Status tls_level_for(const std::string& nexthop_label, const std::string& domain, TlsLevel* out);
-  Status credentials_for(const std::string& nexthop_label, const std::string& host, std::string* user,
-                         std::string* pass);
+  // Table keys: "[host]:port" (port as used), the next hop as written, the domain and
+  // its parents (".parent"); credentials also by the MX host name.
+  Status tls_level_for(const std::string& nexthop_label, const std::string& domain, uint16_t port, TlsLevel* out);
+  Status credentials_for(const std::string& nexthop_label, const std::string& host, uint16_t port,
+                         std::string* user, std::string* pass);
 
   AgentSettings s_;
   Dns& dns_;
