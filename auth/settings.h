@@ -1,0 +1,27 @@
+// auth/settings.h - the parameters auth(8) uses, read once at start.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "lib/config/config.h"
+
+namespace postilion::auth {
+
+struct Settings {
+  std::string queue_directory;
+  std::vector<std::string> backends = {"system"};  // "system", "virtual", in order
+  std::string virtual_users;                       // map specs, comma-separated
+  std::string home_mailbox = "Maildir/";           // system users: maildir below home
+  int64_t system_min_uid = 1000;
+  int64_t failure_delay_ms = 2000;
+  int64_t failure_max_delay_ms = 10000;
+  int64_t failure_limit = 10;
+  int64_t failure_window_ms = 600000;
+
+  // Throws config::ConfigError on an unknown backend (at start only).
+  static Settings from_config(const config::Config& cfg);
+};
+
+}  // namespace postilion::auth
