@@ -146,8 +146,9 @@ void Session::cmd_data(std::string_view) {
   if (Reply r = open_queue_file(); !r.empty()) return send(r);
   data_.emplace(server_.settings().message_size_limit, server_.settings().forbid_bare_newline);
   state_ = State::Data;
-  int ms = static_cast<int>(server_.settings().data_timeout_s * 1000);
-  bev_.set_timeouts(ms, ms);
+  // smtpd_timeout still bounds each read; this bounds the whole transfer.
+  data_timer_ = event::Timer(server_.base(), [this] { on_event(BEV_EVENT_TIMEOUT); });
+  data_timer_.start(server_.settings().data_timeout_s * 1000);
   send(reply(354, "", "End data with <CR><LF>.<CR><LF>"));
   flush();  // the client waits for 354 before it sends the message
 }
@@ -177,8 +178,7 @@ void Session::cmd_bdat(std::string_view arg) {
 void Session::end_of_message(smtp::DataError err) {
   const Settings& s = server_.settings();
   state_ = State::Ready;
-  int ms = static_cast<int>(s.timeout_s * 1000);
-  bev_.set_timeouts(ms, ms);
+  if (data_timer_) data_timer_.stop();
   if (data_) {
     message_size_ = data_->size();
     data_.reset();

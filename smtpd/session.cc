@@ -107,6 +107,8 @@ void Session::on_event(short what) {
     return;
   }
   if (what & BEV_EVENT_TIMEOUT) {
+    if (state_ == State::Closing) return;
+    if (data_timer_) data_timer_.stop();
     log::info("timeout after %s from %s", last_command_.c_str(), facts_.label().c_str());
     if (writer_) writer_->abort();
     bev_.disable(EV_READ);
@@ -192,7 +194,9 @@ void Session::flush() {
 
 void Session::send(const Reply& r) {
   out_ += r.wire();
-  if (r.code >= 400 && r.code != 421) {
+  // 452 4.5.3 (too many recipients) is the client's normal way to learn the limit
+  // (RFC 5321 4.5.3.1.10), not an error that should end the session.
+  if (r.code >= 400 && r.code != 421 && r.status != "4.5.3") {
     if (++errors_ >= server_.settings().hard_error_limit && state_ != State::Closing) {
       log::info("too many errors after %s from %s", last_command_.c_str(), facts_.label().c_str());
       close_after_reply(reply(421, "4.7.0", server_.settings().myhostname + " Error: too many errors"));

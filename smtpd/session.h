@@ -110,6 +110,7 @@ class Session {
   ClientFacts facts_;
   event::BufferEvent bev_;
   event::Timer tls_timer_;
+  event::Timer data_timer_;  // smtpd_data_timeout over one DATA transfer
   State state_ = State::Ready;
   bool tls_ = false;
   tls::Info tls_info_;

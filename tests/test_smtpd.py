@@ -1,0 +1,532 @@
+# tests/test_smtpd.py - smtpd(8) over raw sockets: protocol order, PIPELINING batches,
+# DATA framing (dot-stuffing, bare LF/CR, NUL, SMTP smuggling), BDAT, limits (line
+# length, SIZE, recipients, errors, timeouts), the open-relay set, queue files after
+# 250 and the qmgr wake-up. smtpd runs standalone (`smtpd -l addr:port`) from $BUILD_DIR
+# or the installed tree, with a fake auth and qmgr service on its private/ sockets.
+import os
+import socket
+import ssl
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import harness  # noqa: E402
+from dns import pstipc  # noqa: E402
+
+USERS = {"alice": "s3cret pass"}
+
+
+def smtpd_binary():
+    build = os.environ.get("BUILD_DIR")
+    if build and os.access(os.path.join(build, "smtpd", "smtpd"), os.X_OK):
+        return os.path.join(build, "smtpd", "smtpd")
+    return os.path.join(harness.daemon_dir(), "smtpd")
+
+
+class FakeService(threading.Thread):
+    """A lib/ipc server on a Unix socket answering each request with handler(msg)."""
+
+    def __init__(self, path, handler):
+        super().__init__(daemon=True)
+        self.path = path
+        self.handler = handler
+        self.requests = []
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(path)
+        self.sock.listen(64)
+        self.sock.settimeout(0.2)
+        self.stopping = False
+
+    def run(self):
+        while not self.stopping:
+            try:
+                c, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            try:
+                c.settimeout(5)
+                msg = pstipc.read(c)
+                self.requests.append(msg)
+                c.sendall(pstipc.encode(self.handler(msg)))
+            except Exception:
+                pass
+            finally:
+                c.close()
+
+    def stop(self):
+        self.stopping = True
+        self.sock.close()
+
+
+def auth_handler(msg):
+    user, pw = pstipc.get(msg, "user"), pstipc.get(msg, "password")
+    if pstipc.get(msg, "cmd") != "auth" or pstipc.get(msg, "service") != "smtpd":
+        return [("status", "fail"), ("text", "bad request")]
+    if user == "tempfail":
+        return [("status", "tempfail"), ("text", "database down")]
+    if USERS.get(user) == pw:
+        return [("status", "ok"), ("user", user)]
+    return [("status", "fail"), ("text", "wrong password")]
+
+
+class Smtpd:
+    """One smtpd process with its own config dir, spool and log, on 127.0.0.x."""
+
+    def __init__(self, options=None, tls=True, fake_auth=True, fake_qmgr=True):
+        self.base = tempfile.mkdtemp(prefix="smtpd-", dir=harness.tmp_root())
+        self.etc = os.path.join(self.base, "etc")
+        self.spool = os.path.join(self.base, "spool")
+        self.maillog = os.path.join(self.base, "maillog")
+        for d in (self.etc, self.spool + "/incoming", self.spool + "/private"):
+            os.makedirs(d)
+        self.addr = harness.pick_address()
+        self.port = harness.free_port(self.addr)
+        self.cert = os.path.join(self.etc, "cert.pem")
+        self.key = os.path.join(self.etc, "key.pem")
+        conf = {
+            "myhostname": "mail.ours.test", "mydomain": "ours.test",
+            "mydestination": "$myhostname, $mydomain, localhost",
+            "relay_domains": "relayed.test", "queue_directory": self.spool,
+            "maillog_file": self.maillog, "alias_maps": "inline:{postmaster=root, list=root}",
+            "mynetworks": "192.0.2.0/24",
+        }
+        if tls:
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                            "ec_paramgen_curve:P-256", "-nodes", "-keyout", self.key, "-out",
+                            self.cert, "-days", "1", "-subj", "/CN=mail.ours.test"],
+                           check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            conf["smtpd_tls_cert_file"] = self.cert
+            conf["smtpd_tls_key_file"] = self.key
+        else:
+            conf["smtpd_tls_security_level"] = "none"
+        with open(os.path.join(self.etc, "main.conf"), "w") as f:
+            for k, v in conf.items():
+                f.write("%s = %s\n" % (k, v))
+        self.auth = FakeService(os.path.join(self.spool, "private", "auth"), auth_handler) if fake_auth else None
+        self.qmgr = FakeService(os.path.join(self.spool, "private", "qmgr"),
+                                lambda m: [("status", "ok")]) if fake_qmgr else None
+        for s in (self.auth, self.qmgr):
+            if s:
+                s.start()
+        args = [smtpd_binary(), "-c", self.etc, "-l", "%s:%d" % (self.addr, self.port)]
+        for k, v in (options or {}).items():
+            args += ["-o", "%s=%s" % (k, v)]
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        harness.wait_for(self._accepting, 10, "smtpd listening on %s:%d" % (self.addr, self.port))
+
+    def _accepting(self):
+        if self.proc.poll() is not None:
+            raise AssertionError("smtpd exited %d: %s" % (self.proc.returncode,
+                                                          self.proc.stderr.read().decode()))
+        try:
+            socket.create_connection((self.addr, self.port), timeout=1).close()
+            return True
+        except OSError:
+            return False
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        for s in (self.auth, self.qmgr):
+            if s:
+                s.stop()
+
+    def log(self):
+        try:
+            with open(self.maillog, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def queue_ids(self):
+        return sorted(n for n in os.listdir(os.path.join(self.spool, "incoming")) if not n.startswith("."))
+
+    def temp_files(self):
+        return [n for n in os.listdir(os.path.join(self.spool, "incoming")) if n.startswith(".")]
+
+    def queue_file(self, qid):
+        with open(os.path.join(self.spool, "incoming", qid), "rb") as f:
+            return f.read()
+
+
+class Client:
+    """A raw SMTP connection that reads whole replies (multi-line aware)."""
+
+    def __init__(self, srv, timeout=10, wrap=False):
+        self.sock = socket.create_connection((srv.addr, srv.port), timeout=timeout)
+        if wrap:
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            self.sock = ctx.wrap_socket(self.sock)
+        self.buf = b""
+
+    def send(self, data):
+        self.sock.sendall(data if isinstance(data, bytes) else data.encode())
+
+    def reply(self):
+        """(code, [lines]) of the next reply; (None, []) at EOF."""
+        lines = []
+        while True:
+            while b"\r\n" not in self.buf:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    return (None, lines)
+                self.buf += chunk
+            line, self.buf = self.buf.split(b"\r\n", 1)
+            text = line.decode("utf-8", "replace")
+            lines.append(text)
+            if len(text) < 4 or text[3] != "-":
+                return (int(text[:3]), lines)
+
+    def cmd(self, line):
+        self.send(line + "\r\n")
+        return self.reply()
+
+    def replies(self, n):
+        return [self.reply()[0] for _ in range(n)]
+
+    def closed(self):
+        try:
+            return self.sock.recv(1) == b""
+        except (ConnectionResetError, socket.timeout):
+            return True
+
+    def close(self):
+        self.sock.close()
+
+
+MSG = "From: a@b.test\r\nTo: root@ours.test\r\nSubject: t\r\n\r\nhello\r\n"
+
+
+class SmtpdTestBase(unittest.TestCase):
+    options = {}
+    tls = True
+
+    @classmethod
+    def setUpClass(cls):
+        if not os.access(smtpd_binary(), os.X_OK):
+            raise AssertionError("smtpd not built: %s" % smtpd_binary())
+        cls.srv = Smtpd(cls.options, tls=cls.tls)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+
+    def run(self, result=None):
+        r = super().run(result)
+        return r
+
+    def connect(self, **kw):
+        c = Client(self.srv, **kw)
+        code, _ = c.reply()
+        self.assertEqual(220, code)
+        self.addCleanup(c.close)
+        return c
+
+    def ehlo(self, c):
+        code, lines = c.cmd("EHLO client.test")
+        self.assertEqual(250, code)
+        return lines
+
+
+class ProtocolTest(SmtpdTestBase):
+    def test_greeting_and_ehlo_keywords(self):
+        c = self.connect()
+        lines = self.ehlo(c)
+        kws = [l[4:].split()[0] for l in lines[1:]]
+        for k in ("PIPELINING", "SIZE", "STARTTLS", "ENHANCEDSTATUSCODES", "8BITMIME", "DSN",
+                  "SMTPUTF8", "CHUNKING"):
+            self.assertIn(k, kws)
+        self.assertNotIn("AUTH", kws)  # not without TLS, and not enabled here
+        self.assertEqual((221, ["221 2.0.0 Bye"]), c.cmd("QUIT"))
+
+    def test_every_reply_has_an_enhanced_code(self):
+        c = self.connect()
+        self.ehlo(c)
+        for line in ("NOOP", "RSET", "VRFY root", "HELP", "XYZZY", "RCPT TO:<root@ours.test>",
+                     "MAIL FROM:<a@b.test>", "MAIL FROM:<a@b.test>", "DATA", "EXPN x"):
+            code, lines = c.cmd(line)
+            self.assertRegex(lines[-1], r"^\d{3} [245]\.\d{1,3}\.\d{1,3} ", line)
+        self.assertEqual(252, c.cmd("VRFY root")[0])
+
+    def test_wrong_order(self):
+        c = self.connect()
+        self.ehlo(c)
+        self.assertEqual(503, c.cmd("RCPT TO:<root@ours.test>")[0])
+        self.assertEqual(503, c.cmd("DATA")[0])
+        self.assertEqual(250, c.cmd("MAIL FROM:<a@b.test>")[0])
+        self.assertEqual(503, c.cmd("MAIL FROM:<a@b.test>")[0])
+        self.assertEqual(554, c.cmd("DATA")[0])  # no valid recipients
+        self.assertEqual(250, c.cmd("RSET")[0])
+        self.assertEqual(503, c.cmd("RCPT TO:<root@ours.test>")[0])
+
+    def test_bad_syntax_and_addresses(self):
+        c = self.connect()
+        self.ehlo(c)
+        self.assertEqual(501, c.cmd("MAIL FROM:a@b c@d")[0])
+        self.assertEqual(501, c.cmd("MAIL FROM:<a@b")[0])
+        self.assertEqual(555, c.cmd("MAIL FROM:<a@b.test> XFOO=1")[0])
+        self.assertEqual(501, c.cmd("MAIL FROM:<a@b.test> SIZE=abc")[0])
+        self.assertEqual(553, c.cmd("MAIL FROM:<j\u00f6rg@b.test>")[0])
+        self.assertEqual(250, c.cmd("MAIL FROM:<a@b.test>")[0])
+        for bad in ("<>", "<a b@ours.test>", "<a@@ours.test>", "<a..b@ours.test>", "root@ours.test>",
+                    "<root@ours..test>", "<root@[999.1.1.1]>"):
+            self.assertEqual(501, c.cmd("RCPT TO:" + bad)[0], bad)
+        self.assertEqual(500, c.cmd("NOOP \x01")[0])
+        self.assertEqual(502, c.cmd("FOO")[0])
+
+    def test_overlong_command_line(self):
+        c = self.connect()
+        self.ehlo(c)
+        c.send("NOOP " + "x" * 5000 + "\r\nNOOP\r\n")
+        code, lines = c.reply()
+        self.assertEqual(500, code)
+        self.assertIn("too long", lines[0])
+        self.assertEqual(250, c.reply()[0])
+        c.send("MAIL FROM:<" + "a" * 100000 + "@b.test>\r\n")
+        self.assertEqual(500, c.reply()[0])
+        self.assertEqual(250, c.cmd("NOOP")[0])
+
+    def test_http_client_is_dropped(self):
+        c = self.connect()
+        c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertEqual(221, c.reply()[0])
+        self.assertTrue(c.closed())
+
+    def test_pipelined_transaction_replies_in_order(self):
+        c = self.connect()
+        self.ehlo(c)
+        c.send("MAIL FROM:<a@b.test>\r\nRCPT TO:<root@ours.test>\r\nRCPT TO:<nosuchuser@ours.test>\r\n"
+               "RCPT TO:<victim@elsewhere.test>\r\nDATA\r\n")
+        self.assertEqual([250, 250, 550, 554, 354], c.replies(5))
+        c.send(MSG + ".\r\nRSET\r\nNOOP\r\nQUIT\r\n")
+        code, lines = c.reply()
+        self.assertEqual(250, code)
+        self.assertRegex(lines[0], r"queued as [0-9A-Za-z]+")
+        self.assertEqual([250, 250, 221], c.replies(3))
+
+    def test_pipelined_replies_come_in_one_batch(self):
+        c = self.connect()
+        self.ehlo(c)
+        c.send("MAIL FROM:<a@b.test>\r\nRCPT TO:<root@ours.test>\r\nRSET\r\nNOOP\r\n")
+        # All four replies were written at once: one recv takes them all.
+        deadline = time.monotonic() + 5
+        while c.buf.count(b"\r\n") < 4 and time.monotonic() < deadline:
+            chunk = c.sock.recv(65536)
+            if not chunk:
+                break
+            c.buf += chunk
+            if c.buf.count(b"\r\n") < 4:
+                self.fail("replies to one pipelined group arrived in pieces: %r" % c.buf)
+        self.assertEqual(4, c.buf.count(b"\r\n"))
+
+    def send_message(self, c, body, rcpt="root@ours.test"):
+        c.send("MAIL FROM:<a@b.test>\r\nRCPT TO:<%s>\r\nDATA\r\n" % rcpt)
+        self.assertEqual([250, 250, 354], c.replies(3))
+        c.send(body)
+        return c.reply()
+
+    def test_queue_file_present_after_250_and_qmgr_woken(self):
+        c = self.connect()
+        self.ehlo(c)
+        code, lines = self.send_message(c, MSG + "..dotted\r\n.\r\n")
+        self.assertEqual(250, code)
+        qid = lines[0].split()[-1]
+        self.assertIn(qid, self.srv.queue_ids())
+        data = self.srv.queue_file(qid)
+        self.assertIn(b"\r\n.dotted\r\n", data)
+        self.assertNotIn(b"\r\n..dotted", data)
+        self.assertIn(b"Received: from client.test (unknown [", data)
+        self.assertIn(b"root@ours.test", data)
+        harness.wait_for(lambda: any(pstipc.get(m, "id") == qid for m in self.srv.qmgr.requests), 10,
+                         "qmgr wakeup for " + qid)
+        harness.wait_for(lambda: "%s: from=<a@b.test>, size=" % qid in self.srv.log(), 10, "from= log line")
+        self.assertIn("%s: client=unknown[" % qid, self.srv.log())
+
+    def test_dsn_parameters_recorded(self):
+        c = self.connect()
+        self.ehlo(c)
+        c.send("MAIL FROM:<a@b.test> RET=HDRS ENVID=env+2B1\r\n"
+               "RCPT TO:<root@ours.test> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;orig+40ours.test\r\nDATA\r\n")
+        self.assertEqual([250, 250, 354], c.replies(3))
+        c.send(MSG + ".\r\n")
+        code, lines = c.reply()
+        self.assertEqual(250, code)
+        data = self.srv.queue_file(lines[0].split()[-1])
+        self.assertIn(b"ret=HDRS", data)
+        self.assertIn(b"envid=env+1", data)
+        self.assertIn(b"rfc822;orig@ours.test", data)
+
+    def test_smuggling_and_bad_line_ends(self):
+        cases = [
+            ("bare LF", "hello\n.\nMAIL FROM:<evil@x.test>\r\n.\r\n", 550),
+            ("bare CR", "hello\r.\rMAIL FROM:<evil@x.test>\r\n.\r\n", 550),
+            ("bare LF dot CRLF", "hello\n.\r\nMAIL FROM:<evil@x.test>\r\n.\r\n", 550),
+            ("NUL", "hel\x00lo\r\n.\r\n", 550),
+            ("long line", "x" * 1200 + "\r\n.\r\n", 550),
+        ]
+        for name, body, want in cases:
+            before = self.srv.queue_ids()
+            c = self.connect()
+            self.ehlo(c)
+            code, _ = self.send_message(c, body)
+            self.assertEqual(want, code, name)
+            # The smuggled MAIL was message text, and the session goes on normally.
+            self.assertEqual(250, c.cmd("NOOP")[0], name)
+            self.assertEqual(before, self.srv.queue_ids(), name)
+        harness.wait_for(lambda: not self.srv.temp_files(), 5, "no temporary files left")
+
+    def test_byte_at_a_time_data(self):
+        c = self.connect()
+        self.ehlo(c)
+        c.send("MAIL FROM:<a@b.test>\r\nRCPT TO:<root@ours.test>\r\nDATA\r\n")
+        self.assertEqual([250, 250, 354], c.replies(3))
+        for ch in (MSG + ".\r\n").encode():
+            c.send(bytes([ch]))
+        self.assertEqual(250, c.reply()[0])
+
+    def test_bdat(self):
+        c = self.connect()
+        self.ehlo(c)
+        part1 = "From: a@b.test\r\nSubject: chunked\r\n\r\n"
+        part2 = "line one\r\n.\r\nnot the end\r\n"
+        c.send("MAIL FROM:<a@b.test>\r\nRCPT TO:<root@ours.test>\r\nBDAT %d\r\n%s" % (len(part1), part1))
+        self.assertEqual([250, 250, 250], c.replies(3))
+        c.send("BDAT %d LAST\r\n%s" % (len(part2), part2))
+        code, lines = c.reply()
+        self.assertEqual(250, code, lines)
+        data = self.srv.queue_file(lines[0].split()[-1])
+        self.assertIn((part1 + part2).encode(), data)
+        # BDAT without a transaction still consumes its chunk.
+        c.send("BDAT 12\r\nQUIT\r\nQUIT\r\nNOOP\r\n")
+        self.assertEqual([503, 250], c.replies(2))
+        # DATA after BDAT is refused; BDAT 0 LAST ends a message.
+        c.send("MAIL FROM:<a@b.test>\r\nRCPT TO:<root@ours.test>\r\nBDAT 3\r\nabcDATA\r\nBDAT 0 LAST\r\n")
+        r = c.replies(5)
+        self.assertEqual([250, 250, 250, 503, 250], r)
+
+    def test_open_relay_set_refused(self):
+        c = self.connect()
+        self.ehlo(c)
+        self.assertEqual(250, c.cmd("MAIL FROM:<a@b.test>")[0])
+        for rcpt in ("<victim@elsewhere.test>", "<victim%elsewhere.test@ours.test>",
+                     "<elsewhere.test!victim@ours.test>", '<"victim@elsewhere.test"@ours.test>',
+                     "<@ours.test:victim@elsewhere.test>", "<@ours.test,@x.test:victim@elsewhere.test>",
+                     "<victim@[127.0.0.1]>", "<victim%elsewhere.test@[127.0.0.1]>",
+                     "<victim@elsewhere.test.>", "<victim@ours.test.elsewhere.test>"):
+            code, lines = c.cmd("RCPT TO:" + rcpt)
+            self.assertIn(code, (554, 501), rcpt)
+            if code == 554:
+                self.assertIn("5.7.1", lines[0])
+                self.assertIn("Relay access denied", lines[0])
+        self.assertEqual(554, c.cmd("DATA")[0])
+        self.assertIn("NOQUEUE: reject: RCPT from unknown[", self.srv.log())
+        # Our domains and relay_domains are accepted from anyone; unknown users are not.
+        self.assertEqual(250, c.cmd("RCPT TO:<root@ours.test>")[0])
+        self.assertEqual(250, c.cmd("RCPT TO:<postmaster>")[0])
+        self.assertEqual(250, c.cmd("RCPT TO:<list@mail.ours.test>")[0])
+        self.assertEqual(250, c.cmd("RCPT TO:<anyone@relayed.test>")[0])
+        code, lines = c.cmd("RCPT TO:<nosuchuser@ours.test>")
+        self.assertEqual(550, code)
+        self.assertIn("5.1.1", lines[0])
+
+    def test_smtputf8(self):
+        c = self.connect()
+        self.ehlo(c)
+        c.send("MAIL FROM:<j\u00f6rg@b\u00fc.test> SMTPUTF8\r\nRCPT TO:<root@ours.test>\r\nDATA\r\n")
+        self.assertEqual([250, 250, 354], c.replies(3))
+        c.send("Subject: gr\u00fc\u00dfe\r\n\r\nk\u00e4se\r\n.\r\n")
+        code, lines = c.reply()
+        self.assertEqual(250, code)
+        data = self.srv.queue_file(lines[0].split()[-1])
+        self.assertIn("j\u00f6rg@b\u00fc.test".encode(), data)
+        self.assertIn(b"smtputf8=yes", data)
+        self.assertIn(b"with UTF8SMTP", data)
+
+    def test_hard_error_limit(self):
+        c = self.connect()
+        codes = [c.cmd("FOO")[0] for _ in range(19)]
+        self.assertEqual([502] * 19, codes)
+        c.send("FOO\r\n")
+        self.assertEqual([502, 421], c.replies(2))
+        self.assertTrue(c.closed())
+
+
+class LimitsTest(SmtpdTestBase):
+    options = {"message_size_limit": "20000", "smtpd_recipient_limit": "100",
+               "smtpd_timeout": "2s", "smtpd_client_connection_count_limit": "30"}
+
+    def test_size_announced_and_enforced(self):
+        c = self.connect()
+        lines = self.ehlo(c)
+        self.assertIn("250-SIZE 20000", lines)
+        code, lines = c.cmd("MAIL FROM:<a@b.test> SIZE=20001")
+        self.assertEqual(552, code)
+        self.assertIn("5.3.4", lines[0])
+        c.send("MAIL FROM:<a@b.test> SIZE=100\r\nRCPT TO:<root@ours.test>\r\nDATA\r\n")
+        self.assertEqual([250, 250, 354], c.replies(3))
+        before = self.srv.queue_ids()
+        c.send(("x" * 70 + "\r\n") * 400 + ".\r\n")
+        code, lines = c.reply()
+        self.assertEqual(552, code)
+        self.assertEqual(before, self.srv.queue_ids())
+        self.assertEqual(250, c.cmd("NOOP")[0])
+
+    def test_ten_thousand_recipients(self):
+        c = self.connect(timeout=30)
+        self.ehlo(c)
+        self.assertEqual(250, c.cmd("MAIL FROM:<a@b.test>")[0])
+        c.send("".join("RCPT TO:<root@ours.test>\r\n" for _ in range(10000)))
+        codes = c.replies(10000)
+        self.assertEqual([250] * 100, codes[:100])
+        self.assertEqual({452}, set(codes[100:]))
+        c.send("DATA\r\n")
+        self.assertEqual(354, c.reply()[0])
+        c.send(MSG + ".\r\n")
+        code, lines = c.reply()
+        self.assertEqual(250, code)
+        self.assertIn("nrcpt=100 ", harness.wait_for(lambda: self.srv.log(), 5))
+
+    def test_slow_client_times_out(self):
+        c = self.connect()
+        self.ehlo(c)
+        c.send("MAIL FROM:<a@b.test>\r\nRCPT TO:<root@ours.test>\r\nDATA\r\n")
+        self.assertEqual([250, 250, 354], c.replies(3))
+        c.send("Subject: slow\r\n")
+        start = time.monotonic()
+        code, lines = c.reply()
+        self.assertEqual(421, code)
+        self.assertIn("4.4.2", lines[0])
+        self.assertLess(time.monotonic() - start, 10)
+        self.assertTrue(c.closed())
+        harness.wait_for(lambda: "timeout after" in self.srv.log(), 5, "timeout log line")
+        harness.wait_for(lambda: not self.srv.temp_files(), 5, "no temporary files left")
+
+    def test_connection_count_limit(self):
+        clients = [self.connect() for _ in range(30)]
+        extra = Client(self.srv)
+        self.addCleanup(extra.close)
+        code, lines = extra.reply()
+        self.assertEqual(421, code)
+        self.assertIn("too many connections", lines[0])
+        for c in clients:
+            c.cmd("QUIT")
+        harness.wait_for(lambda: self.srv.log().count("disconnect from") >= 30, 10, "disconnects")
+
+
+if __name__ == "__main__":
+    unittest.main()
