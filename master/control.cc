@@ -33,6 +33,11 @@ Status Control::open(const std::string& path) {
 }
 
 void Control::close() {
+  // Replies still queued (the answer to cmd=stop) get one last non-blocking write.
+  for (auto& [c, conn] : conns_) {
+    if (conn->bev.output_length() > 0) evbuffer_write(conn->bev.output(), conn->bev.fd());
+  }
+  conns_.clear();
   if (!path_.empty()) {
     listener_ = event::Listener();
     ::unlink(path_.c_str());

@@ -268,6 +268,44 @@ class MasterTest(unittest.TestCase):
             echo_pid = i.service("echoq")["pids"][0]
             self.assertNotEqual(0, os.stat("/proc/%d" % echo_pid).st_uid)
 
+    def test_spawn_on_demand_up_to_maxproc(self):
+        i = self.inst
+        self.start_echo()
+        inet = (i.addr, i.port)
+        name = "%s:%d" % inet
+        # test_echo takes one client per process: each held client needs a process
+        held = []
+        for n in range(3):
+            c = socket.create_connection(inet, timeout=5)
+            c.sendall(b"pid\n")
+            held.append((c, int(c.recv(100))))
+        self.assertEqual(3, len(set(p for _, p in held)), "three clients, three processes")
+        self.assertEqual(3, len(i.service(name)["pids"]))
+        # maxproc 3 reached: a fourth client waits in the backlog until one is free
+        fourth = socket.create_connection(inet, timeout=5)
+        fourth.sendall(b"pid\n")
+        fourth.settimeout(0.5)
+        with self.assertRaises(socket.timeout):
+            fourth.recv(100)
+        held[0][0].close()
+        fourth.settimeout(5)
+        self.assertEqual(held[0][1], int(fourth.recv(100)), "the freed process takes it")
+        self.assertEqual(3, len(i.service(name)["pids"]))
+        for c, _ in held[1:]:
+            c.close()
+        fourth.close()
+
+    def test_service_options_from_master_conf(self):
+        i = self.inst
+        port2 = free_port(i.addr)
+        self.start_echo("%s:%d inet n y n 0 1 test_echo -o max_use=1\n" % (i.addr, port2))
+        # max_use=1: every client gets a fresh process
+        p1 = int(echo_line((i.addr, port2), "pid"))
+        wait_for(lambda: not alive(p1), "the used-up process to exit")
+        p2 = int(echo_line((i.addr, port2), "pid"))
+        self.assertNotEqual(p1, p2)
+        self.assertNotIn("service %s:%d: process" % (i.addr, port2), i.log(), "a normal exit is no crash")
+
     def test_killed_child_is_restarted(self):
         i = self.inst
         self.start_echo()

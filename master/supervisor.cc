@@ -49,7 +49,7 @@ Supervisor::Supervisor(event::EventBase& base, std::string config_dir, bool verb
       kill_timer_(base, [this] {
         for (auto& s : services_)
           for (auto& [pid, c] : s->children) ::kill(pid, SIGKILL);
-        for (auto& [pid, name] : retired_) ::kill(pid, SIGKILL);
+        for (auto& [pid, r] : retired_) ::kill(pid, SIGKILL);
         log::warn("children still running after master_stop_timeout: killed");
       }) {}
 
@@ -145,7 +145,8 @@ void Supervisor::arm(Service& s) {
     if (now < s.hold_until_ms) {
       if (!s.hold_timer.pending()) s.hold_timer.start(s.hold_until_ms - now);
     } else if (s.boot) {
-      if (s.children.empty()) {
+      // A boot service (qmgr) runs once: a retired process of it must be gone first.
+      if (s.children.empty() && !retired_with_key(s.key)) {
         if (auto st = spawn(s); !st) log::warn("service %s: %s", s.label.c_str(), st.error().c_str());
       }
     } else {
@@ -227,8 +228,11 @@ void Supervisor::reap() {
     pid_t pid = ::waitpid(-1, &status, WNOHANG);
     if (pid <= 0) break;
     if (auto r = retired_.find(pid); r != retired_.end()) {
-      if (verbose_) log::info("service %s: old process %d %s", r->second.c_str(), int(pid), describe(status).c_str());
+      if (verbose_) log::info("service %s: old process %d %s", r->second.label.c_str(), int(pid), describe(status).c_str());
+      std::string key = r->second.key;
       retired_.erase(r);
+      for (auto& s : services_)
+        if (s->key == key) arm(*s);
       continue;
     }
     for (auto& s : services_) {
@@ -270,6 +274,9 @@ void Supervisor::child_exited(Service& s, pid_t pid, int status) {
       s.throttled = true;
       s.crashes_in_window = 0;
       s.window_start_ms = now;
+    } else if (s.consecutive >= 2) {
+      log::warn("service %s: %d crashes in a row: throttling restarts for %lld s", s.label.c_str(), s.consecutive,
+                static_cast<long long>((delay + 999) / 1000));
     }
     s.hold_until_ms = now + delay;
     s.hold_timer.stop();
@@ -285,12 +292,18 @@ void Supervisor::retire(Service& s) {
   s.life_w.reset();
   for (auto& [pid, c] : s.children) {
     if (s.boot) ::kill(pid, SIGTERM);
-    retired_[pid] = s.label;
+    retired_[pid] = Retired{s.label, s.key};
   }
   s.children.clear();
   s.watch.clear();
   s.status_ev = event::Event();
   s.hold_timer.stop();
+}
+
+bool Supervisor::retired_with_key(const std::string& key) const {
+  for (auto& [pid, r] : retired_)
+    if (r.key == key) return true;
+  return false;
 }
 
 Status Supervisor::reload() {
@@ -346,7 +359,7 @@ void Supervisor::stop() {
     s->life_w.reset();
     for (auto& [pid, c] : s->children) ::kill(pid, SIGTERM);
   }
-  for (auto& [pid, name] : retired_) ::kill(pid, SIGTERM);
+  for (auto& [pid, r] : retired_) ::kill(pid, SIGTERM);
   kill_timer_.start(cfg_->seconds("master_stop_timeout") * 1000);
   maybe_finish_stop();
 }

@@ -84,7 +84,11 @@ class Supervisor {
   bool verbose_;
   std::unique_ptr<config::Config> cfg_;
   std::vector<std::unique_ptr<Service>> services_;
-  std::map<pid_t, std::string> retired_;  // old-generation children still running
+  struct Retired {
+    std::string label, key;
+  };
+  std::map<pid_t, Retired> retired_;  // old-generation children still running
+  bool retired_with_key(const std::string& key) const;
   event::Signal chld_;
   event::Timer kill_timer_;
   bool ready_ = false;

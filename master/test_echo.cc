@@ -1,6 +1,7 @@
 // master/test_echo.cc - a test-only service for master(8)'s tests, run through
 // lib/service like every daemon: echoes each line back; a client line "crash" makes
-// it abort; with the argument `crash` it exits 1 as soon as it starts.
+// it abort; "pid" answers its pid. With the argument `crash` it exits 1 as soon as it
+// starts. One client per process, so that the master has to spawn more on demand.
 #include <cstdlib>
 #include <map>
 #include <memory>
@@ -53,6 +54,7 @@ int main(int argc, char** argv) {
         std::exit(1);
       }
   };
+  spec.max_clients = 1;  // one client per process, so that master spawns more on demand
   spec.on_accept = start_session;
   return service::run(argc, argv, spec);
 }

@@ -147,6 +147,8 @@ void Context::accepted(UniqueFd fd) {
     // This process is used up: no more clients; exit after the current ones.
     stop();
   } else if (spec_.max_clients > 0 && sessions_ >= spec_.max_clients) {
+    // Full: leave further clients in the backlog for another process.
+    for (auto& l : impl_->listeners) l.disable();
     set_busy(true);
   }
   if (spec_.on_accept) {
@@ -158,7 +160,10 @@ void Context::accepted(UniqueFd fd) {
 
 void Context::session_end() {
   if (sessions_ > 0) --sessions_;
-  if (!stopping_ && spec_.max_clients > 0 && sessions_ < spec_.max_clients) set_busy(false);
+  if (!stopping_ && spec_.max_clients > 0 && sessions_ < spec_.max_clients) {
+    for (auto& l : impl_->listeners) l.enable();
+    set_busy(false);
+  }
   maybe_exit();
 }
 

@@ -73,7 +73,8 @@ struct Spec {
   // Names of the main.conf parameters this daemon reads; each is checked to exist at
   // start, so a misspelt name fails at once instead of at the first client.
   const std::vector<std::string_view>* params = nullptr;
-  // Concurrent clients after which this process reports itself busy (0 = never).
+  // Concurrent clients after which this process stops accepting and reports itself
+  // busy, so that master starts another (0 = no limit).
   int max_clients = 0;
   std::function<void(Context&)> pre_jail;   // as root, before chroot and setuid
   std::function<void(Context&)> post_jail;  // unprivileged, before the loop

@@ -126,6 +126,7 @@ class ServiceTest : public CppUnit::TestFixture {
     ctx.start(std::move(fds), status_w.get(), -1);
     auto c1 = connect_to(port);
     auto c2 = connect_to(port);
+    // max_clients 1: the second client is taken only after the first session ended.
     event::Timer watchdog(ctx.loop(), [&] { ctx.loop().loopbreak(); });
     watchdog.start(3000);
     ctx.loop().loop();  // ends by itself after max_use clients
