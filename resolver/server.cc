@@ -7,9 +7,10 @@
 
 namespace postilion::resolver {
 
-void Server::accept(UniqueFd fd) {
+void Server::accept(UniqueFd fd, std::function<void()> on_end) {
   uint64_t id = next_id_++;
   auto c = std::make_unique<Client>();
+  c->on_end = std::move(on_end);
   c->channel = std::make_unique<ipc::Channel>(base_, std::move(fd), kMaxClientFrame, kClientIdleMs);
   c->channel->on_message([this, id](ipc::Message&& m) { request(id, std::move(m)); });
   c->channel->on_close([this, id](const std::string& why) {
@@ -26,7 +27,9 @@ void Server::drop(uint64_t id, const std::string&) {
   // Answers still in flight find no client and are discarded (complete()).
   it->second->channel->shutdown();
   base_.defer_delete(std::move(it->second->channel));
+  auto on_end = std::move(it->second->on_end);
   clients_.erase(it);
+  if (on_end) on_end();
 }
 
 void Server::request(uint64_t id, ipc::Message&& m) {

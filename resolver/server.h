@@ -4,6 +4,7 @@
 #pragma once
 
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -22,7 +23,8 @@ inline constexpr int kClientIdleMs = 300000;
 class Server {
  public:
   explicit Server(event::EventBase& base, Engine& engine) : base_(base), engine_(engine) {}
-  void accept(UniqueFd fd);
+  // Takes a client; on_end (optional) runs once when that client is gone.
+  void accept(UniqueFd fd, std::function<void()> on_end = nullptr);
   size_t clients() const { return clients_.size(); }
 
  private:
@@ -32,6 +34,7 @@ class Server {
     std::deque<std::optional<ipc::Message>> replies;
     uint64_t first_seq = 0;  // sequence number of replies.front()
     uint64_t next_seq = 0;
+    std::function<void()> on_end;
     bool closing = false;  // a bad request was answered; close once the reply is out
     int drain_ticks = 0;
     event::Timer drain;

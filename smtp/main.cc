@@ -1,30 +1,60 @@
 // smtp/main.cc - entry point of smtp(8), Postilion's relay client: a delivery agent on
-// private/smtp (and private/relay) serving qmgr's delivery requests one at a time.
-// Until lib/service's skeleton is in place this runs on its own: it reads main.conf
-// from -c CONFIG_DIR, takes -o name=value overrides, and listens on
-// $queue_directory/private/<service> (-n service, default smtp) or -s PATH.
+// private/smtp (and private/relay) run by master(8) through lib/service. Each process
+// serves one request at a time, as Postfix's smtp does: a request is read, delivered
+// with deadline-bounded blocking I/O and answered, and the process reports itself busy
+// meanwhile so that the master starts more processes for concurrency.
+// `smtp --standalone [-c DIR] [-n SERVICE] [-s PATH] [-o name=value]...` runs it without
+// a master (tests, debugging), listening on PATH or $queue_directory/private/SERVICE.
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
+#include <map>
+#include <memory>
 #include <string>
 
 #include "lib/config/config.h"
+#include "lib/event/event.h"
 #include "lib/ipc/message.h"
 #include "lib/ipc/protocols.h"
 #include "lib/log/log.h"
+#include "lib/service/service.h"
 #include "smtp/setup.h"
 
 using namespace postilion;
 
 namespace {
+
+constexpr int kRequestReadMs = 10000;  // a request frame, once it has started to arrive
+constexpr int kReplyWriteMs = 60000;
+
+const std::vector<std::string_view> kParams = {
+    "queue_directory", "smtp_helo_name", "smtp_bind_address", "smtp_connect_timeout", "smtp_helo_timeout",
+    "smtp_command_timeout", "smtp_data_done_timeout", "smtp_skip_5xx_greeting", "smtp_destination_port",
+    "smtp_mx_address_limit", "smtp_mx_session_limit", "smtp_tls_security_level", "smtp_connection_reuse",
+    "smtp_connection_cache_time_limit", "smtp_tls_CAfile", "smtp_sasl_auth_enable", "smtp_sasl_password_maps",
+    "smtp_tls_policy_maps", "resolver_query_timeout"};
+
+// Serves one request from fd; false when the client is gone or sent garbage.
+bool serve_one(smtp_client::Agent& agent, int fd) {
+  auto req = ipc::read_message(fd, kRequestReadMs);
+  if (!req) return false;
+  auto reply = agent.serve(*req);
+  if (!ipc::write_message(fd, reply, kReplyWriteMs)) return false;
+  if (reply.get_or("status", "") == "error") {
+    log::warn("bad request: %s", reply.get_or("text", "").c_str());
+    return false;
+  }
+  return true;
+}
+
 volatile sig_atomic_t g_stop = 0;
 void on_term(int) { g_stop = 1; }
-}  // namespace
 
-int main(int argc, char** argv) {
+int standalone(int argc, char** argv) {
   std::string config_dir = SYSCONFDIR "/postilion", socket_path, service = "smtp";
   std::vector<std::string> overrides;
   int c;
@@ -34,7 +64,7 @@ int main(int argc, char** argv) {
     else if (c == 'o') overrides.push_back(optarg);
     else if (c == 's') socket_path = optarg;
     else if (c != 'v') {
-      std::fprintf(stderr, "usage: smtp [-c config_dir] [-n service] [-s socket] [-o name=value]...\n");
+      std::fprintf(stderr, "usage: smtp --standalone [-c config_dir] [-n service] [-s socket] [-o name=value]...\n");
       return 2;
     }
   }
@@ -57,31 +87,79 @@ int main(int argc, char** argv) {
   } catch (const config::ConfigError& e) {
     log::fatal("%s", e.what());
   }
-  auto agent = smtp_client::Runtime::create(cfg, service);
-  if (!agent) log::fatal("%s", agent.error().c_str());
+  auto rt = smtp_client::Runtime::create(cfg, service);
+  if (!rt) log::fatal("%s", rt.error().c_str());
   if (socket_path.empty()) socket_path = cfg.str("queue_directory") + "/" + ipc::proto::kPrivateDir + service;
   auto lfd = ipc::listen_unix(socket_path, 0600);
   if (!lfd) log::fatal("%s", lfd.error().c_str());
   log::info("listening on %s", socket_path.c_str());
   while (!g_stop) {
-    // Wake up now and then to close a cached connection that has idled too long.
     pollfd p{lfd->get(), POLLIN, 0};
     int r = poll(&p, 1, 1000);
-    (*agent)->agent().expire_cache();
+    (*rt)->agent().expire_cache();
     if (r <= 0) continue;
     UniqueFd conn(accept4(lfd->get(), nullptr, nullptr, SOCK_CLOEXEC));
     if (!conn) continue;
-    // One client (qmgr) at a time, several requests per connection.
     while (!g_stop) {
-      auto req = ipc::read_message(conn.get(), 300000);
-      if (!req) break;
-      auto reply = (*agent)->agent().serve(*req);
-      if (!ipc::write_message(conn.get(), reply, 60000)) break;
-      if (reply.get_or("status", "") == "error") {
-        log::warn("bad request from qmgr: %s", reply.get_or("text", "").c_str());
-        break;
-      }
+      pollfd q{conn.get(), POLLIN, 0};
+      int rr = poll(&q, 1, 1000);
+      (*rt)->agent().expire_cache();
+      if (rr < 0 && errno != EINTR) break;
+      if (rr <= 0) continue;
+      if (!serve_one((*rt)->agent(), conn.get())) break;
     }
   }
   return 0;
+}
+
+// One client connection (usually qmgr's) on the service loop.
+struct Client {
+  UniqueFd fd;
+  event::Event ev;
+};
+
+std::unique_ptr<smtp_client::Runtime> g_runtime;
+std::map<int, std::unique_ptr<Client>> g_clients;
+std::unique_ptr<event::Timer> g_cache_timer;
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc > 1 && std::strcmp(argv[1], "--standalone") == 0) return standalone(argc - 1, argv + 1);
+  service::Spec spec{.name = "smtp", .kind = service::Kind::Stream};
+  spec.params = &kParams;
+  spec.max_clients = 1;  // busy while serving one client: the master starts another process
+  spec.pre_jail = [](service::Context& ctx) {
+    // Maps and CA files are opened here, before a chroot could hide them.
+    auto rt = smtp_client::Runtime::create(ctx.config(), ctx.name());
+    if (!rt) throw config::ConfigError(rt.error().str());
+    g_runtime = std::move(*rt);
+    g_cache_timer = std::make_unique<event::Timer>(ctx.loop(), [] { g_runtime->agent().expire_cache(); });
+    g_cache_timer->repeat(1000);
+  };
+  spec.on_accept = [](service::Context& ctx, UniqueFd fd) {
+    int key = fd.get();
+    auto c = std::make_unique<Client>();
+    c->fd = std::move(fd);
+    c->ev = event::Event(ctx.loop(), key, EV_READ | EV_PERSIST, [&ctx, key](short) {
+      auto it = g_clients.find(key);
+      if (it == g_clients.end()) return;
+      // Blocking from here to the reply, bounded by the request's deadlines: one
+      // delivery at a time per process.
+      if (!serve_one(g_runtime->agent(), it->second->fd.get())) {
+        it->second->ev.del();
+        ctx.loop().defer_delete(std::move(it->second));
+        g_clients.erase(it);
+        ctx.session_end();
+      }
+    });
+    c->ev.add();
+    g_clients[key] = std::move(c);
+  };
+  int rc = service::run(argc, argv, spec);
+  // The loop these events lived on is gone with run(): leave them alone at exit.
+  for (auto& [k, c] : g_clients) (void)c.release();
+  (void)g_runtime.release();
+  (void)g_cache_timer.release();
+  return rc;
 }

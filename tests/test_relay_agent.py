@@ -68,7 +68,7 @@ class Agent:
         self.log = os.path.join(qdir, "smtp.log")
         if os.path.exists(self.socket):
             os.unlink(self.socket)  # so the wait below sees this agent's socket
-        args = [program("smtp", "smtp"), "-c", qdir, "-s", self.socket, "-o", "queue_directory=" + qdir]
+        args = [program("smtp", "smtp"), "--standalone", "-c", qdir, "-s", self.socket, "-o", "queue_directory=" + qdir]
         for k, v in params.items():
             args += ["-o", "%s=%s" % (k, v)]
         with open(self.log, "w") as logf:

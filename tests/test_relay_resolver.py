@@ -72,7 +72,7 @@ class ResolverProcess:
     def __init__(self, workdir, params):
         self.socket = os.path.join(workdir, "resolver.sock")
         self.log = os.path.join(workdir, "resolver.log")
-        args = [resolver_program(), "-s", self.socket]
+        args = [resolver_program(), "--standalone", "-s", self.socket]
         for k, v in params.items():
             args += ["-o", "%s=%s" % (k, v)]
         with open(self.log, "w") as logf:
