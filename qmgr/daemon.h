@@ -20,7 +20,7 @@ struct DaemonConfig {
   ManagerConfig manager;
   std::string queue_directory;
   int64_t queue_run_delay = 300;     // seconds between deferred/ scans
-  int64_t new_scan_interval = 5;     // seconds: incoming/ and maildrop/ without a wake-up
+  int64_t new_scan_interval = 1;     // seconds: incoming/ and maildrop/ without a wake-up
   int64_t agent_timeout = 3600;      // seconds one agent request may take
 };
 

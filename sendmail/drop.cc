@@ -1,6 +1,7 @@
 // sendmail/drop.cc - sendmail -> postdrop hand-over and the maildrop file.
 #include "sendmail/drop.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -29,6 +30,35 @@ Status write_envelope(int fd, const Envelope& e) {
 }
 
 namespace {
+
+// maildrop/ is mode 1730: postdrop's group may create files but not read the folder,
+// so the folder cannot be opened to fsync it. The rename is made durable instead by
+// syncfs() through the renamed file itself (one sync of that file system).
+class DropOps : public queue::FileOps {
+ public:
+  Result<UniqueFd> open(const std::string& p, int flags, mode_t mode) override { return sys().open(p, flags, mode); }
+  Status write(int fd, std::string_view d) override { return sys().write(fd, d); }
+  Status pwrite(int fd, std::string_view d, off_t off) override { return sys().pwrite(fd, d, off); }
+  Status fsync(int fd) override { return sys().fsync(fd); }
+  Status rename(const std::string& from, const std::string& to) override {
+    Status s = sys().rename(from, to);
+    if (s) last_ = to;
+    return s;
+  }
+  Status fsync_dir(const std::string& dir) override {
+    Status s = sys().fsync_dir(dir);
+    if (s || s.error().code() != EACCES || last_.empty()) return s;
+    auto fd = file::open(last_, O_RDONLY | O_NOFOLLOW);
+    if (!fd) return fd.error();
+    if (::syncfs(fd->get()) != 0) return Error::from_errno("syncfs " + dir);
+    return {};
+  }
+  Status unlink(const std::string& p) override { return sys().unlink(p); }
+
+ private:
+  static queue::FileOps& sys() { return queue::system_ops(); }
+  std::string last_;
+};
 
 // Reads exactly one frame from a pipe, byte-exact: the content follows it.
 Result<ipc::Message> read_frame(int fd, size_t max_frame) {
@@ -71,7 +101,8 @@ Result<std::string> drop(int in_fd, const std::string& maildrop_dir, unsigned ui
   std::string ret = m.get_or("ret", "");
   if (!ret.empty() && !mail::parse_ret(ret)) return bad("bad RET value");
 
-  auto w = queue::QueueWriter::create(maildrop_dir);
+  static DropOps ops;
+  auto w = queue::QueueWriter::create(maildrop_dir, ops);
   if (!w) return w.error();
   auto& qw = **w;
   if (Status s = qw.sender(sender); !s) return s.error();

@@ -1,6 +1,9 @@
 // sendmail/postdrop.cc - postdrop(1): writes one message from sendmail(1) into maildrop/.
 // Installed set-group-id to setgid_group; trusts nothing from its caller: a set-gid
-// postdrop ignores -c and MAIL_CONFIG unless the caller is root.
+// postdrop takes another configuration (-c, MAIL_CONFIG) only from root, or when that
+// directory's main.conf belongs to root and nobody else may write it (an instance the
+// administrator made), so a user cannot point it at a spool of their own choosing.
+#include <sys/stat.h>
 #include <sysexits.h>
 #include <unistd.h>
 
@@ -18,16 +21,27 @@
 
 using namespace postilion;
 
+namespace {
+
+bool admin_config(const std::string& dir) {
+  struct stat st;
+  std::string path = dir + "/main.conf";
+  return ::stat(path.c_str(), &st) == 0 && st.st_uid == 0 && !(st.st_mode & (S_IWGRP | S_IWOTH));
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   std::string config_dir = std::string(SYSCONFDIR) + "/postilion";
   bool privileged = ::getegid() != ::getgid() || ::geteuid() != ::getuid();
   bool may_choose = !privileged || ::getuid() == 0;
-  if (may_choose && std::getenv("MAIL_CONFIG")) config_dir = std::getenv("MAIL_CONFIG");
+  if (std::getenv("MAIL_CONFIG") && (may_choose || admin_config(std::getenv("MAIL_CONFIG"))))
+    config_dir = std::getenv("MAIL_CONFIG");
   int c;
   while ((c = getopt(argc, argv, "c:rv")) != -1) {
     if (c == 'c') {
-      if (!may_choose) {
-        std::fprintf(stderr, "postdrop: fatal: -c is for root only\n");
+      if (!may_choose && !admin_config(optarg)) {
+        std::fprintf(stderr, "postdrop: fatal: -c: not an administrator's configuration\n");
         return EX_NOPERM;
       }
       config_dir = optarg;
