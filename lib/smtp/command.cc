@@ -349,7 +349,8 @@ Parsed<MailFrom> parse_mail_from(std::string_view arg) {
       else if (str::iequals(v, "8BITMIME")) m.body = Body::EightBitMime;
       else return reply(555, "5.5.4", "Unsupported BODY parameter value");
     } else if (key == "SMTPUTF8") {
-      if (has || m.smtputf8) return bad_param(key);
+      // Repeating it changes nothing; Python's smtplib does repeat it.
+      if (has) return bad_param(key);
       m.smtputf8 = true;
     } else if (key == "RET") {
       if (!has || seen_ret) return bad_param(key);
