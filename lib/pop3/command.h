@@ -34,6 +34,8 @@ class Parsed {
   const T& value() const { return std::get<0>(v_); }
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
+  T& operator*() { return value(); }
+  const T& operator*() const { return value(); }
   const std::string& error_text() const { return std::get<1>(v_).text; }
 
  private:

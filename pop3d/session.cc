@@ -1,0 +1,230 @@
+// pop3d/session.cc - credential check, privilege switch, mailbox lock, TRANSACTION.
+#include "pop3d/session.h"
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "lib/base/file.h"
+#include "lib/base/strings.h"
+#include "lib/ipc/message.h"
+#include "lib/ipc/protocols.h"
+#include "lib/log/log.h"
+#include "lib/mailbox/maildir.h"
+#include "lib/pop3/command.h"
+#include "lib/pop3/reply.h"
+#include "pop3d/login.h"
+#include "pop3d/privs.h"
+#include "pop3d/transaction.h"
+
+namespace postilion::pop3d {
+namespace {
+
+// Grace on top of the client idle timeout: the login process enforces the real one.
+constexpr int64_t kGraceMs = 30000;
+
+struct LoggedIn {
+  std::string user, maildir, method;
+  uid_t uid = 0;
+  gid_t gid = 0;
+};
+
+Status reply(int fd, const char* status, const std::string& line = "") {
+  ipc::Message m;
+  m.set("status", status);
+  if (!line.empty()) m.set("reply", line);
+  return ipc::write_message(fd, m, 10000);
+}
+
+// Checks one set of credentials with auth(8). Returns the account on success; the
+// status to report otherwise in *status ("fail" or "tempfail").
+std::optional<LoggedIn> check(const Settings& s, const ipc::Message& req, const std::string& ip,
+                              const char** status) {
+  *status = "fail";
+  auto user = req.get("user");
+  auto password = req.get("password");
+  if (!user || !password || user->empty() || user->size() > 255) return std::nullopt;
+  ipc::Message a;
+  a.set("cmd", "auth").set("service", "pop3d").set("user", std::string(*user))
+      .set("password", std::string(*password)).set("client", ip);
+  auto r = ipc::call(file::join(s.queue_directory, ipc::proto::kAuthSocket), a,
+                     static_cast<int>(s.auth_timeout_ms));
+  if (!r) {
+    log::warn("[%s]: auth service: %s", ip.c_str(), r.error().c_str());
+    *status = "tempfail";
+    return std::nullopt;
+  }
+  std::string st(r->get_or("status", ""));
+  if (st == "fail") return std::nullopt;
+  if (st != "ok") {
+    if (st != "tempfail") log::warn("[%s]: auth service: malformed reply", ip.c_str());
+    *status = "tempfail";
+    return std::nullopt;
+  }
+  auto uid = r->get_int("uid");
+  auto gid = r->get_int("gid");
+  std::string md(r->get_or("maildir", ""));
+  if (!uid || !gid || *uid < 0 || *gid < 0 || *uid > 0x7fffffff || *gid > 0x7fffffff || md.empty() ||
+      md[0] != '/') {
+    log::warn("[%s]: auth service: reply without a usable uid/gid/maildir", ip.c_str());
+    *status = "tempfail";
+    return std::nullopt;
+  }
+  while (md.size() > 1 && md.back() == '/') md.pop_back();
+  return LoggedIn{std::string(r->get_or("user", *user)), md, std::string(req.get_or("method", "USER")),
+                  static_cast<uid_t>(*uid), static_cast<gid_t>(*gid)};
+}
+
+// Reads command lines from the relay and answers them until QUIT, EOF or timeout.
+void transaction_loop(const Settings& s, int fd, Transaction& t, const std::string& label) {
+  pop3::LineReader lines(s.line_limit);
+  std::string in;
+  int64_t errors = 0;
+  char buf[16384];
+  for (;;) {
+    // Answer every complete line already here (clients may pipeline, RFC 2449).
+    for (;;) {
+      size_t used = 0;
+      std::string_view line;
+      auto st = lines.next(in, &used, &line);
+      std::string text(st == pop3::LineReader::Status::Line ? line : std::string_view());
+      in.erase(0, used);
+      if (st == pop3::LineReader::Status::NeedMore) break;
+      std::string out;
+      bool quit = false;
+      if (st == pop3::LineReader::Status::TooLong) {
+        out = pop3::err("line too long");
+        ++errors;
+      } else if (auto cmd = pop3::parse_command(text); !cmd) {
+        out = pop3::err(cmd.error_text());
+        ++errors;
+      } else {
+        out = t.handle(*cmd, &quit);
+      }
+      if (errors >= s.error_limit) {
+        out += pop3::err("too many errors, closing connection");
+        quit = true;
+        log::warn("%s: too many errors", label.c_str());
+      }
+      if (auto w = file::write_all(fd, out); !w) return;
+      if (quit) return;
+    }
+    struct pollfd p{fd, POLLIN, 0};
+    int n = ::poll(&p, 1, static_cast<int>(s.timeout_ms + kGraceMs));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    ssize_t got = ::read(fd, buf, sizeof buf);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) return;  // the client went away: nothing is deleted
+    in.append(buf, static_cast<size_t>(got));
+  }
+}
+
+// Creates tmp/, new/ and cur/ when the user has no Maildir yet (as the user).
+Status ensure_maildir(const std::string& md) {
+  for (const char* sub : {"", "/tmp", "/new", "/cur"}) {
+    std::string p = md + sub;
+    if (::mkdir(p.c_str(), 0700) != 0 && errno != EEXIST) return Error::from_errno("mkdir " + p);
+  }
+  return {};
+}
+
+int serve(const Settings& s, int fd, const std::string& ip) {
+  for (;;) {
+    auto req = ipc::read_message(fd, static_cast<int>(s.timeout_ms + kGraceMs), 8192);
+    if (!req) {
+      if (req.error().code() != ECONNRESET) log::warn("[%s]: login process: %s", ip.c_str(), req.error().c_str());
+      return 0;
+    }
+    if (req->get_or("cmd", "") != "login") {
+      log::warn("[%s]: login process sent garbage; dropped", ip.c_str());
+      return 1;
+    }
+    const char* status = "fail";
+    auto who = check(s, *req, ip, &status);
+    if (!who) {
+      if (!reply(fd, status)) return 0;
+      continue;
+    }
+    std::string label = str::format("user=<%s>, rip=%s", str::printable(who->user, 100).c_str(), ip.c_str());
+    // From here on this process is the mailbox owner; root is gone for good.
+    if (auto st = drop_to(who->uid, who->gid); !st) {
+      log::error("%s: %s", label.c_str(), st.error().c_str());
+      (void)reply(fd, "error");
+      return 1;
+    }
+    auto md_ok = ensure_maildir(who->maildir);
+    auto box = md_ok ? mailbox::Maildir::open(who->maildir) : Result<mailbox::Maildir>(md_ok.error());
+    if (!box) {
+      log::warn("%s: %s", label.c_str(), box.error().c_str());
+      (void)reply(fd, "error");
+      return 1;
+    }
+    auto lock = mailbox::lock_session(who->maildir, "pop3");
+    if (!lock) {
+      bool busy = lock.error().code() == EWOULDBLOCK;
+      log::info("%s: %s", label.c_str(), busy ? "mailbox in use" : lock.error().c_str());
+      (void)reply(fd, busy ? "inuse" : "error");
+      return 0;
+    }
+    auto snap = box->scan();
+    if (!snap) {
+      log::warn("%s: %s", label.c_str(), snap.error().c_str());
+      (void)reply(fd, "error");
+      return 1;
+    }
+    Transaction t(std::move(*box), std::move(*snap), s.message_size_limit);
+    log::info("login: %s, method=%s, tls=%s, messages=%zu", label.c_str(), who->method.c_str(),
+              req->get_or("tls", "0") == "1" ? "yes" : "no", t.count());
+    if (!reply(fd, "ok",
+               pop3::ok(str::format("logged in, %zu messages (%llu octets)", t.count(),
+                                    static_cast<unsigned long long>(t.octets())))))
+      return 0;
+    transaction_loop(s, fd, t, label);
+    const auto& st = t.stats();
+    log::info("disconnect: %s, top=%llu, retr=%llu/%llu, del=%llu, size=%llu", label.c_str(),
+              static_cast<unsigned long long>(st.top), static_cast<unsigned long long>(st.retr),
+              static_cast<unsigned long long>(st.retr_bytes), static_cast<unsigned long long>(st.deleted),
+              static_cast<unsigned long long>(t.octets()));
+    return 0;
+  }
+}
+
+}  // namespace
+
+int run_session(const Settings& s, const tls::Context* tls, const std::string& client_ip, UniqueFd client) {
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+    log::warn("[%s]: socketpair: %s", client_ip.c_str(), std::strerror(errno));
+    return 1;
+  }
+  UniqueFd mine(sv[0]), theirs(sv[1]);
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    log::warn("[%s]: fork: %s", client_ip.c_str(), std::strerror(errno));
+    return 1;
+  }
+  if (pid == 0) {
+    log::reset_pid();
+    mine.reset();
+    // Nothing a client sends is parsed before this line.
+    if (auto st = drop_to_user(s.mail_owner); !st) {
+      log::error("login process: %s", st.error().c_str());
+      _exit(1);
+    }
+    _exit(run_login(s, tls, client_ip, std::move(client), std::move(theirs)));
+  }
+  // This process never touches the network connection.
+  client.reset();
+  theirs.reset();
+  int rc = serve(s, mine.get(), client_ip);
+  mine.reset();
+  int wst = 0;
+  while (::waitpid(pid, &wst, 0) < 0 && errno == EINTR) {
+  }
+  return rc;
+}
+
+}  // namespace postilion::pop3d

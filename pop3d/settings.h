@@ -1,0 +1,34 @@
+// pop3d/settings.h - the parameters pop3d(8) uses, read once at start.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "lib/config/config.h"
+
+namespace postilion::pop3d {
+
+enum class Plaintext { No, Loopback, Yes };
+
+struct Settings {
+  std::string queue_directory;
+  std::string mail_owner;
+  int64_t timeout_ms = 600000;
+  bool wrappermode = false;
+  std::string cert_file, key_file;
+  Plaintext plaintext = Plaintext::Loopback;
+  size_t line_limit = 255;
+  int64_t auth_timeout_ms = 30000;
+  int64_t auth_failure_limit = 3;
+  int64_t error_limit = 20;
+  int64_t client_limit = 100;
+  uint64_t message_size_limit = 256u << 20;
+
+  // Throws config::ConfigError on a bad value (at start only).
+  static Settings from_config(const config::Config& cfg);
+};
+
+// True for 127.0.0.0/8 and ::1 (and ::ffff:127.x.y.z).
+bool is_loopback(const std::string& ip);
+
+}  // namespace postilion::pop3d
