@@ -450,7 +450,7 @@ class ConfigTest : public CppUnit::TestFixture {
     for (const auto& p : config::all_params()) {
       std::string entry = std::string("\n.B ") + p.name + "\n";
       size_t at = page->find(entry);
-      CPPUNIT_ASSERT_MESSAGE(std::string("not documented in man/postilion.conf.5: ") + p.name, at != std::string::npos);
+      CPPUNIT_ASSERT_MESSAGE(std::string("not documented in man/postilion.conf.5 (run lib/config/update-man): ") + p.name, at != std::string::npos);
       size_t start = at + entry.size();
       std::string line = page->substr(start, page->find('\n', start) - start);
       std::string_view def = p.default_value;
@@ -460,7 +460,7 @@ class ConfigTest : public CppUnit::TestFixture {
         continue;
       }
       want += (def.empty() ? std::string("empty") : roff(def)) + ")";
-      CPPUNIT_ASSERT_EQUAL_MESSAGE(std::string("man/postilion.conf.5, line after .B ") + p.name, want, line);
+      CPPUNIT_ASSERT_EQUAL_MESSAGE(std::string("man/postilion.conf.5 (run lib/config/update-man), line after .B ") + p.name, want, line);
     }
   }
 };

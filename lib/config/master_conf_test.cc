@@ -33,6 +33,7 @@ class MasterConfTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(more_errors);
   CPPUNIT_TEST(oversized_and_hostile);
   CPPUNIT_TEST(load_from_directory);
+  CPPUNIT_TEST(man_page_example_parses);
   CPPUNIT_TEST_SUITE_END();
 
  public:
@@ -195,6 +196,10 @@ class MasterConfTest : public CppUnit::TestFixture {
         {"\n# x\n\nsmtp inet n - n - - smtpd\n  -o smtpd_timeout=1m\n  -o smtpd_timeout=x\n",
          "master.conf:4: -o smtpd_timeout: expected a time"},
         {"smtp inet n - n - - smtpd\nx\n", "master.conf:2: expected \"service type"},
+        // The overrides of one line apply together, in order.
+        {"smtp inet n - n - - smtpd -o relayhost=$smtpd_banner -o smtpd_banner=[$relayhost]\n",
+         "master.conf:1: -o relayhost: expansion loop: $relayhost -> $smtpd_banner -> $relayhost"},
+        {"smtp inet n - n - - smtpd -o relayhost=$smtpd_banner\n587 inet n - n - - smtpd -o smtpd_banner=[$relayhost]\n", ""},
     };
     for (auto& r : rows) {
       std::string text = r.text;
@@ -268,6 +273,30 @@ class MasterConfTest : public CppUnit::TestFixture {
     } catch (const ConfigError& e) {
       CPPUNIT_ASSERT_EQUAL(dir.file("master.conf") + ":3: maxproc: expected a number or \"-\", got \"x\"", std::string(e.what()));
     }
+  }
+  // The example table in master.conf(5) is a valid master.conf.
+  void man_page_example_parses() {
+    auto page = file::read_file(std::string(TOP_SRCDIR) + "/man/master.conf.5");
+    CPPUNIT_ASSERT_MESSAGE("man/master.conf.5 missing", page.ok());
+    size_t at = page->find("\n.SH EXAMPLES\n");
+    CPPUNIT_ASSERT(at != std::string::npos);
+    size_t nf = page->find("\n.nf\n", at), fi = page->find("\n.fi\n", at);
+    CPPUNIT_ASSERT(nf != std::string::npos && fi != std::string::npos && nf < fi);
+    std::string table;
+    for (size_t i = nf + 5; i < fi + 1; ++i) {
+      if (page->compare(i, 2, "\\-") == 0) {
+        table += '-';
+        ++i;
+      } else {
+        table += (*page)[i];
+      }
+    }
+    auto t = config::parse_master_conf(table, Config::parse(""));
+    CPPUNIT_ASSERT(t.size() >= 8);
+    CPPUNIT_ASSERT_EQUAL(uint16_t(25), t[0].port);
+    CPPUNIT_ASSERT_EQUAL(uint16_t(587), t[1].port);
+    CPPUNIT_ASSERT_EQUAL(uint16_t(465), t[2].port);
+    CPPUNIT_ASSERT(t[2].args == std::vector<std::string>({"-o", "smtpd_tls_wrappermode=yes", "-o", "smtpd_sasl_auth_enable=yes"}));
   }
 };
 
