@@ -1,0 +1,287 @@
+# tests/test_topology.py - mail between hosts, as the project's mail-flow description
+# tells it: four Postilion instances on their own loopback addresses, all listening on
+# one high SMTP port (smtp_destination_port points every relay client at it), and a
+# real unbound on 127.0.0.53 serving the test zones:
+#   mail.examplea.tst 127.0.1.1  users' host, relayhost mx.ispa.tst
+#   mx.ispa.tst       127.0.2.1  ISP A's smarthost, delivers by MX
+#   mx.ispb.tst       127.0.3.1  ISP B's MX (exampleb.tst MX 10), relays exampleb.tst on
+#                                to [mail.exampleb.tst] (transport_maps)
+#   mail.exampleb.tst 127.0.4.1  exampleb.tst MX 20; delivers to userb's Maildir
+# Cases (asserted from mailboxes, queues and logs): 1 the whole path; 2 MX 10 down ->
+# MX 20; 3 the final host down -> queued at mx.ispb.tst, retried, delivered when it is
+# back; 4 no smarthost -> mail.examplea.tst delivers by MX itself; 5 null MX -> bounce
+# to the sender, DNS server down -> deferred, not bounced.
+import glob
+import os
+import shutil
+import smtplib
+import subprocess
+import sys
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import harness  # noqa: E402
+from dns import unbound  # noqa: E402
+
+HOSTS = {
+    "a": ("127.0.1.1", "mail.examplea.tst", "examplea.tst"),
+    "ispa": ("127.0.2.1", "mx.ispa.tst", "ispa.tst"),
+    "ispb": ("127.0.3.1", "mx.ispb.tst", "ispb.tst"),
+    "b": ("127.0.4.1", "mail.exampleb.tst", "exampleb.tst"),
+}
+
+ZONES = {
+    "examplea.tst": ["examplea.tst. 30 IN MX 10 mail.examplea.tst.",
+                     "mail.examplea.tst. 30 IN A 127.0.1.1"],
+    "ispa.tst": ["mx.ispa.tst. 30 IN A 127.0.2.1"],
+    "ispb.tst": ["mx.ispb.tst. 30 IN A 127.0.3.1"],
+    "exampleb.tst": ["exampleb.tst. 30 IN MX 10 mx.ispb.tst.",
+                     "exampleb.tst. 30 IN MX 20 mail.exampleb.tst.",
+                     "mail.exampleb.tst. 30 IN A 127.0.4.1"],
+    "nullmx.tst": ["nullmx.tst. 30 IN MX 0 ."],
+}
+
+
+def common_port():
+    """One port free on all four addresses."""
+    for _ in range(50):
+        p = harness.free_port(HOSTS["a"][0])
+        ok = True
+        for addr, _, _ in HOSTS.values():
+            try:
+                import socket
+                s = socket.socket()
+                s.bind((addr, p))
+                s.close()
+            except OSError:
+                ok = False
+                break
+        if ok:
+            return p
+    raise RuntimeError("no common free port")
+
+
+class Topology:
+    def __init__(self, test):
+        self.test = test
+        for d in ("master", "smtpd", "qmgr", "local", "smtp", "resolver"):
+            harness.require_daemon(test, d)
+        self.port = common_port()
+        self.dns = unbound.Unbound(os.path.join(harness.tmp_root(), "topo-dns"), ZONES,
+                                   address="127.0.0.53")
+        self.dns.start()
+        self.inst = {}
+        for key, (addr, host, domain) in HOSTS.items():
+            inst = harness.Instance(name="topo-" + key, ports=(), domain=domain)
+            inst.addr = addr
+            inst.hostname = host
+            inst.ports = {p: 0 for p in harness.Instance.PORT_OPTIONS}
+            inst.ports["smtp"] = self.port
+            inst.init()
+            inst.homes = os.path.join(inst.base, "homes")
+            os.makedirs(inst.homes)
+            os.chmod(inst.homes, 0o755)
+            self.inst[key] = inst
+        self.conf("a", relayhost="mx.ispa.tst", mydestination="$myhostname, localhost, examplea.tst")
+        self.conf("ispa", mydestination="$myhostname, localhost")
+        self.conf("ispb", mydestination="$myhostname, localhost", relay_domains="exampleb.tst",
+                  transport_maps="inline:{exampleb.tst=smtp:[mail.exampleb.tst]}")
+        self.conf("b", mydestination="$myhostname, localhost, exampleb.tst")
+        for key in self.inst:
+            self.write_aliases(key, "postmaster: root\nusera: root\nuserb: root\n")
+        for inst in self.inst.values():
+            self.start(inst)
+
+    # ---- instances -----------------------------------------------------------------
+    def conf(self, key, **kv):
+        inst = self.inst[key]
+        base = {
+            "dns_servers": self.dns.server,
+            "smtp_destination_port": str(self.port),
+            "smtp_bind_address": inst.addr,
+            "smtp_connect_timeout": "2s",
+            "smtp_helo_timeout": "10s",
+            "minimal_backoff_time": "1s",
+            "maximal_backoff_time": "2s",
+            "queue_run_delay": "1s",
+            "local_home_root": inst.homes,
+            "alias_maps": "hash:" + os.path.join(inst.config_dir, "aliases"),
+            "resolver_query_timeout": "2s",
+        }
+        base.update(kv)
+        with open(inst.main_conf(), "a") as f:
+            for k, v in base.items():
+                f.write("%s = %s\n" % (k, v))
+
+    def set(self, key, **kv):
+        """Sets parameters (the last line wins) and restarts the instance."""
+        inst = self.inst[key]
+        with open(inst.main_conf(), "a") as f:
+            for k, v in kv.items():
+                f.write("%s = %s\n" % (k, v))
+        self.stop(inst)
+        self.start(inst)
+
+    def write_aliases(self, key, text):
+        inst = self.inst[key]
+        path = os.path.join(inst.config_dir, "aliases")
+        with open(path, "w") as f:
+            f.write(text)
+        inst.ctl("map", "build", "hash:" + path, check=True)
+
+    def start(self, inst):
+        inst.start()
+        inst.wait_ready()
+
+    def stop(self, inst):
+        inst.stop()
+        inst.started_pids = [p for p in inst.started_pids if harness.pid_alive(p)]
+
+    def stop_all(self):
+        for inst in self.inst.values():
+            inst.stop()
+        self.dns.stop()
+
+    def dump(self):
+        for inst in self.inst.values():
+            inst.dump()
+        sys.stderr.write("---- unbound ----\n" + self.dns.log_text())
+
+    # ---- mail ----------------------------------------------------------------------
+    def send(self, key, sender, rcpt, subject):
+        inst = self.inst[key]
+        with smtplib.SMTP(inst.addr, self.port, timeout=30) as s:
+            s.ehlo("client.examplea.tst")
+            s.sendmail(sender, [rcpt], "From: %s\r\nTo: %s\r\nSubject: %s\r\n\r\nbody of %s\r\n"
+                       % (sender, rcpt, subject, subject))
+
+    def maildir(self, key):
+        return sorted(glob.glob(os.path.join(self.inst[key].homes, "root", "Maildir", "new", "*")))
+
+    def wait_mail(self, key, subject, timeout=60):
+        def found():
+            for p in self.maildir(key):
+                with open(p, "rb") as f:
+                    data = f.read()
+                if ("Subject: " + subject).encode() in data:
+                    return data
+            return None
+        return harness.wait_for(found, timeout, "%r in %s's Maildir" % (subject, key))
+
+    def queued(self, key):
+        spool = self.inst[key].spool
+        return [f for q in ("incoming", "active", "deferred")
+                for f in os.listdir(os.path.join(spool, q)) if not f.startswith(".")]
+
+    def log(self, key):
+        return self.inst[key].log_text()
+
+
+@unittest.skipUnless(unbound.available(), "unbound not installed (apt-get install unbound)")
+class TopologyTest(unittest.TestCase):
+    topo = None
+
+    @classmethod
+    def setUpClass(cls):
+        harness.prefix()
+
+    def setUp(self):
+        if TopologyTest.topo is None:
+            TopologyTest.topo = Topology(self)
+        self.t = TopologyTest.topo
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.topo:
+            cls.topo.stop_all()
+            cls.topo = None
+
+    def run(self, result=None):
+        before = (len(result.failures) + len(result.errors)) if result else 0
+        r = super().run(result)
+        if result is not None and len(result.failures) + len(result.errors) > before and TopologyTest.topo:
+            TopologyTest.topo.dump()
+        return r
+
+    def test_1_whole_path(self):
+        t = self.t
+        t.send("a", "usera@examplea.tst", "userb@exampleb.tst", "case one")
+        data = t.wait_mail("b", "case one")
+        self.assertIn(b"body of case one", data)
+        # Each hop logged its relay as the flow describes.
+        port = t.port
+        harness.wait_for(lambda: "relay=mx.ispa.tst[127.0.2.1]:%d" % port in t.log("a"), 20, "a -> ispa")
+        self.assertIn("relay=mx.ispb.tst[127.0.3.1]:%d" % port, t.log("ispa"))
+        self.assertIn("relay=mail.exampleb.tst[127.0.4.1]:%d" % port, t.log("ispb"))
+        self.assertRegex(t.log("a"), r"to=<userb@exampleb\.tst>, relay=mx\.ispa\.tst\[127\.0\.2\.1\]:%d, "
+                                     r"delay=[^,]+, delays=[^,]+, dsn=2\.0\.0, status=sent \(250 " % port)
+        # Four Received: lines, one per Postilion hop.
+        self.assertGreaterEqual(data.count(b"Received:"), 4)
+        harness.wait_for(lambda: not t.queued("a") and not t.queued("ispa") and not t.queued("ispb"), 20,
+                         "empty queues")
+
+    def test_2_primary_mx_down(self):
+        t = self.t
+        t.stop(t.inst["ispb"])
+        try:
+            t.send("a", "usera@examplea.tst", "userb@exampleb.tst", "case two")
+            t.wait_mail("b", "case two")
+            log = t.log("ispa")
+            self.assertIn("connect to mx.ispb.tst[127.0.3.1]:%d: Connection refused" % t.port, log)
+            self.assertRegex(log, r"to=<userb@exampleb\.tst>, relay=mail\.exampleb\.tst\[127\.0\.4\.1\]:%d, "
+                                  r".*status=sent" % t.port)
+        finally:
+            t.start(t.inst["ispb"])
+
+    def test_3_final_host_down_then_back(self):
+        t = self.t
+        t.stop(t.inst["b"])
+        try:
+            t.send("a", "usera@examplea.tst", "userb@exampleb.tst", "case three")
+            harness.wait_for(lambda: "status=deferred (connect to mail.exampleb.tst[127.0.4.1]:%d" % t.port
+                             in t.log("ispb"), 40, "deferral at mx.ispb.tst")
+            self.assertTrue(t.queued("ispb"), "the message should wait in mx.ispb.tst's queue")
+            self.assertEqual(t.maildir("b") and [p for p in t.maildir("b") if b"case three" in open(p, "rb").read()], [])
+        finally:
+            t.start(t.inst["b"])
+        t.wait_mail("b", "case three", timeout=60)
+        harness.wait_for(lambda: not t.queued("ispb"), 30, "mx.ispb.tst's queue to empty")
+
+    def test_4_no_smarthost(self):
+        t = self.t
+        t.set("a", relayhost="")
+        try:
+            t.send("a", "usera@examplea.tst", "userb@exampleb.tst", "case four")
+            t.wait_mail("b", "case four")
+            self.assertRegex(t.log("a"), r"to=<userb@exampleb\.tst>, relay=mx\.ispb\.tst\[127\.0\.3\.1\]:%d, "
+                                         r".*status=sent" % t.port)
+        finally:
+            t.set("a", relayhost="mx.ispa.tst")
+
+    def test_5_null_mx_and_dns_down(self):
+        t = self.t
+        t.set("a", relayhost="")
+        try:
+            t.send("a", "usera@examplea.tst", "nobody@nullmx.tst", "case five null")
+            harness.wait_for(lambda: "dsn=5.1.10, status=bounced" in t.log("a"), 30, "null MX bounce")
+            dsn = t.wait_mail("a", "Undelivered Mail Returned to Sender", timeout=30)
+            self.assertIn(b"nobody@nullmx.tst", dsn)
+            # DNS down: deferred, never bounced.
+            t.dns.stop()
+            try:
+                t.send("a", "usera@examplea.tst", "userb@exampleb.tst", "case five dns down")
+                harness.wait_for(lambda: "to=<userb@exampleb.tst>" in t.log("a").split("case five null")[-1]
+                                 and "status=deferred" in t.log("a").split("5.1.10")[-1], 40, "deferral")
+                self.assertNotIn("status=bounced (Host or domain name not found", t.log("a"))
+                self.assertTrue(t.queued("a"))
+            finally:
+                t.dns.start()
+            t.wait_mail("b", "case five dns down", timeout=60)
+        finally:
+            t.set("a", relayhost="mx.ispa.tst")
+
+
+if __name__ == "__main__":
+    unittest.main()
