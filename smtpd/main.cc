@@ -1,23 +1,35 @@
-// smtpd/main.cc - entry point of smtpd(8), the SMTP server (ports 25, 587, 465).
-// Usage: smtpd [-c config_dir] [-o name=value]... -l [addr:]port...
-// Each -l opens a listening socket; one process serves every connection on them.
+// smtpd/main.cc - entry point of smtpd(8), the SMTP server (ports 25, 587, 465), run
+// by master(8) through lib/service. `smtpd --standalone [-c DIR] [-o name=value]...
+// -l [addr:]port...` runs it without a master (tests, debugging).
 #include <signal.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "lib/base/strings.h"
 #include "lib/config/config.h"
-#include "lib/event/event.h"
 #include "lib/event/listener.h"
 #include "lib/log/log.h"
+#include "lib/service/service.h"
 #include "smtpd/server.h"
 
 using namespace postilion;
 
-int main(int argc, char** argv) {
+namespace {
+
+const std::vector<std::string_view> kParams = {
+    "myhostname", "queue_directory", "mydestination", "relay_domains", "mynetworks",
+    "message_size_limit", "smtpd_banner", "smtpd_timeout", "smtpd_recipient_limit",
+    "smtpd_sasl_auth_enable", "smtpd_tls_security_level", "smtpd_tls_wrappermode",
+    "smtpd_tls_cert_file", "smtpd_tls_key_file", "smtpd_client_restrictions"};
+
+std::unique_ptr<smtpd::Server> g_server;
+
+int standalone(int argc, char** argv) {
   std::string config_dir = SYSCONFDIR "/postilion";
   std::vector<std::string> overrides, listens;
   int opt;
@@ -26,7 +38,7 @@ int main(int argc, char** argv) {
     else if (opt == 'o') overrides.push_back(optarg);
     else if (opt == 'l') listens.push_back(optarg);
     else if (opt != 'v') {
-      std::fprintf(stderr, "usage: smtpd [-c config_dir] [-o name=value]... -l [addr:]port...\n");
+      std::fprintf(stderr, "usage: smtpd --standalone [-c config_dir] [-o name=value]... -l [addr:]port...\n");
       return 2;
     }
   }
@@ -50,6 +62,7 @@ int main(int argc, char** argv) {
   event::EventBase base;
   smtpd::Server server(base, settings);
   if (auto st = server.init(); !st) log::fatal("%s", st.error().c_str());
+  server.start();
   std::vector<event::Listener> listeners;
   for (const auto& l : listens) {
     auto colon = l.rfind(':');
@@ -66,4 +79,26 @@ int main(int argc, char** argv) {
   event::Signal intr(base, SIGINT, [&base] { base.loopbreak(); });
   base.loop();
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc > 1 && std::strcmp(argv[1], "--standalone") == 0) return standalone(argc - 1, argv + 1);
+  service::Spec spec{.name = "smtpd", .kind = service::Kind::Stream};
+  spec.params = &kParams;
+  spec.pre_jail = [](service::Context& ctx) {  // certificate and maps, as root
+    g_server = std::make_unique<smtpd::Server>(ctx.loop(), smtpd::Settings::from_config(ctx.config()));
+    if (auto st = g_server->init(); !st) log::fatal("%s", st.error().c_str());
+  };
+  spec.post_jail = [](service::Context& ctx) {
+    signal(SIGPIPE, SIG_IGN);
+    g_server->set_on_session_end([&ctx] { ctx.session_end(); });
+    g_server->start();
+  };
+  spec.on_accept = [](service::Context&, UniqueFd fd) { g_server->accept(std::move(fd)); };
+  int status = service::run(argc, argv, spec);
+  // The loop the server's events belong to is gone with run()'s context, so the
+  // server is not destroyed; a commit still in flight never got its 250.
+  _exit(status);
 }

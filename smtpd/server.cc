@@ -55,8 +55,18 @@ Status Server::init() {
     }
   }
   incoming_ = queue::Spool(settings_.queue_directory).dir(queue::Folder::Incoming);
-  committer_ = std::make_unique<Committer>(base_);
   return {};
+}
+
+void Server::start() {
+  if (!committer_) committer_ = std::make_unique<Committer>(base_);
+}
+
+void Server::accept(UniqueFd fd) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (getpeername(fd.get(), reinterpret_cast<sockaddr*>(&ss), &len) != 0) len = 0;
+  accept(std::move(fd), reinterpret_cast<sockaddr*>(&ss), len);
 }
 
 void Server::accept(UniqueFd fd, const sockaddr* peer, socklen_t peer_len) {
@@ -89,6 +99,7 @@ void Server::accept(UniqueFd fd, const sockaddr* peer, socklen_t peer_len) {
     std::string r = "421 4.7.0 " + settings_.myhostname + " Error: " + refuse + "\r\n";
     ssize_t n = ::send(fd.get(), r.data(), r.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
     (void)n;
+    if (on_session_end_) on_session_end_();
     return;
   }
   ++count;
@@ -112,6 +123,7 @@ void Server::end(uint64_t id) {
   if (auto r = rate_.find(ip); r != rate_.end() && r->second.empty()) rate_.erase(r);
   base_.defer_delete(std::move(it->second));
   sessions_.erase(it);
+  if (on_session_end_) on_session_end_();
 }
 
 void Server::notify_qmgr(const std::string& id) {

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -28,11 +29,19 @@ class Server {
  public:
   Server(event::EventBase& base, Settings settings);
   ~Server();
-  // Opens the maps and loads the certificate. Errors are fatal at start.
+  // Opens the maps and loads the certificate (as root, before the jail: keys are
+  // often readable by root only). Errors are fatal at start.
   Status init();
+  // Starts the commit worker thread (after the jail: no thread exists across setuid).
+  void start();
+  // Called once for every accepted connection when it is finished (the skeleton's
+  // session count, which decides when the process is idle or full).
+  void set_on_session_end(std::function<void()> fn) { on_session_end_ = std::move(fn); }
 
   // A new connection; the server owns the session until it ends.
   void accept(UniqueFd fd, const sockaddr* peer, socklen_t peer_len);
+  // The same, for a descriptor whose peer is looked up with getpeername().
+  void accept(UniqueFd fd);
   // Ends a session after the current callback (EventBase::defer_delete).
   void end(uint64_t id);
   Session* find(uint64_t id);
@@ -60,6 +69,7 @@ class Server {
   std::unordered_map<std::string, int> per_ip_;
   std::unordered_map<std::string, std::deque<int64_t>> rate_;  // connection times (ms)
   std::unordered_map<ipc::Channel*, std::unique_ptr<ipc::Channel>> qmgr_calls_;
+  std::function<void()> on_session_end_;
 };
 
 // "192.0.2.7" / "2001:db8::1" (IPv4-mapped IPv6 shown as IPv4).

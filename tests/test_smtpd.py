@@ -116,7 +116,7 @@ class Smtpd:
         for s in (self.auth, self.qmgr):
             if s:
                 s.start()
-        args = [smtpd_binary(), "-c", self.etc, "-l", "%s:%d" % (self.addr, self.port)]
+        args = [smtpd_binary(), "--standalone", "-c", self.etc, "-l", "%s:%d" % (self.addr, self.port)]
         for k, v in (options or {}).items():
             args += ["-o", "%s=%s" % (k, v)]
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
