@@ -1,8 +1,6 @@
-// local/main.cc - entry point of local(8), the local delivery agent.
-// Until lib/service's skeleton is in place this runs on its own, like resolver(8): it
-// reads CONFIG_DIR/main.conf (-c, overrides with -o name=value),
-// listens on QUEUE_DIR/private/local (or -s PATH),
-// and serves each connection in a child process (deliveries block: commands, locks).
+// local/main.cc - entry point of local(8), the local delivery agent, run by master(8)
+// through lib/service; each connection is served in a child process. `local --standalone
+// [-c DIR] [-s PATH] [-o name=value]...` runs it without a master (tests, debugging).
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -27,6 +25,7 @@
 #include "lib/maps/maps.h"
 #include "lib/queue/queue_writer.h"
 #include "lib/queue/spool.h"
+#include "lib/service/service.h"
 #include "local/agent.h"
 #include "local/maildir.h"
 #include "local/settings.h"
@@ -90,9 +89,34 @@ void serve(UniqueFd conn, const local::AllSettings& all) {
   if (Status s = ipc::write_message(conn.get(), reply, 60000); !s) log::warn("cannot reply: %s", s.error().c_str());
 }
 
-}  // namespace
+// Serves one connection in a child process: deliveries block (commands, locks), and
+// the child's crash or time-out is confined to one request.
+void spawn(UniqueFd conn, const local::AllSettings& all) {
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    log::warn("fork: %s", std::strerror(errno));
+    return;  // qmgr sees the connection close: a defer
+  }
+  if (pid == 0) {
+    ::signal(SIGCHLD, SIG_DFL);
+    ::signal(SIGTERM, SIG_DFL);
+    log::reset_pid();
+    int flags = ::fcntl(conn.get(), F_GETFL);
+    ::fcntl(conn.get(), F_SETFL, flags & ~O_NONBLOCK);
+    serve(std::move(conn), all);
+    ::_exit(0);
+  }
+}
 
-int main(int argc, char** argv) {
+const std::vector<std::string_view> kParams = {
+    "queue_directory", "myhostname", "mydestination", "recipient_delimiter", "home_mailbox",
+    "mail_spool_directory", "alias_maps", "default_privs", "command_time_limit",
+    "allow_mail_to_commands", "allow_mail_to_files", "local_home_root"};
+
+std::optional<local::AllSettings> g_settings;
+std::unique_ptr<event::Signal> g_reaper;
+
+int standalone(int argc, char** argv) {
   std::string config_dir = std::string(SYSCONFDIR) + "/postilion";
   std::vector<std::pair<std::string, std::string>> overrides;
   std::string socket_path;
@@ -111,7 +135,7 @@ int main(int argc, char** argv) {
     } else if (c == 's') {
       socket_path = optarg;
     } else if (c != 'v') {
-      std::fprintf(stderr, "usage: local [-c config_dir] [-s socket] [-o name=value]...\n");
+      std::fprintf(stderr, "usage: local --standalone [-c config_dir] [-s socket] [-o name=value]...\n");
       return 2;
     }
   }
@@ -134,23 +158,7 @@ int main(int argc, char** argv) {
   event::EventBase base;
   auto fd = ipc::listen_unix(socket_path, 0600);
   if (!fd) log::fatal("%s", fd.error().c_str());
-  event::Listener listener(base, std::move(*fd), [&](UniqueFd conn, const sockaddr*, int) {
-    pid_t pid = ::fork();
-    if (pid < 0) {
-      log::warn("fork: %s", std::strerror(errno));
-      return;  // qmgr sees the connection close: a defer
-    }
-    if (pid == 0) {
-      ::signal(SIGCHLD, SIG_DFL);
-      ::signal(SIGTERM, SIG_DFL);
-      log::reset_pid();
-      // Blocking I/O in the child: it serves this one request and ends.
-      int flags = ::fcntl(conn.get(), F_GETFL);
-      ::fcntl(conn.get(), F_SETFL, flags & ~O_NONBLOCK);
-      serve(std::move(conn), *all);
-      ::_exit(0);
-    }
-  });
+  event::Listener listener(base, std::move(*fd), [&](UniqueFd conn, const sockaddr*, int) { spawn(std::move(conn), *all); });
   event::Signal chld(base, SIGCHLD, [] {
     while (::waitpid(-1, nullptr, WNOHANG) > 0) {
     }
@@ -159,4 +167,29 @@ int main(int argc, char** argv) {
   event::Signal intr(base, SIGINT, [&] { base.loopbreak(); });
   base.loop();
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc > 1 && std::strcmp(argv[1], "--standalone") == 0) return standalone(argc - 1, argv + 1);
+  service::Spec spec{.name = "local", .kind = service::Kind::Stream};
+  spec.params = &kParams;
+  spec.post_jail = [](service::Context& ctx) {
+    auto all = local::settings_from([&](const char* n) { return ctx.config().str(n); });
+    if (!all) throw config::ConfigError(all.error().str());
+    g_settings = std::move(*all);
+    ::signal(SIGPIPE, SIG_IGN);
+    g_reaper = std::make_unique<event::Signal>(ctx.loop(), SIGCHLD, [] {
+      while (::waitpid(-1, nullptr, WNOHANG) > 0) {
+      }
+    });
+  };
+  spec.on_accept = [](service::Context& ctx, UniqueFd fd) {
+    spawn(std::move(fd), *g_settings);
+    ctx.session_end();
+  };
+  int rc = service::run(argc, argv, spec);
+  (void)g_reaper.release();
+  return rc;
 }

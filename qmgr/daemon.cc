@@ -47,7 +47,12 @@ void Daemon::start() {
   scan_timer_.repeat(cfg_.new_scan_interval * 1000);
 }
 
-void Daemon::accept(UniqueFd fd) {
+void Daemon::wakeup() {
+  wake_new_ = true;
+  schedule_pump();
+}
+
+void Daemon::accept(UniqueFd fd, std::function<void()> done) {
   auto ch = std::make_unique<ipc::Channel>(base_, std::move(fd), 4096, 10000);
   ipc::Channel* raw = ch.get();
   ch->on_message([this, raw](ipc::Message&& m) {
@@ -65,7 +70,8 @@ void Daemon::accept(UniqueFd fd) {
     raw->send(reply);
     schedule_pump();
   });
-  ch->on_close([this, raw](const std::string&) {
+  ch->on_close([this, raw, done](const std::string&) {
+    if (done) done();
     auto it = clients_.find(raw);
     if (it != clients_.end()) {
       base_.defer_delete(std::move(it->second));

@@ -3,6 +3,7 @@
 // with lib/ipc channels, and scans deferred/ every queue_run_delay.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -29,8 +30,10 @@ class Daemon : public Agents {
   Daemon(event::EventBase& base, DaemonConfig cfg);
   // Rebuilds state from the spool and starts the timers.
   void start();
-  // A connection on private/qmgr (wake-up or flush requests).
-  void accept(UniqueFd fd);
+  // A connection on private/qmgr (wake-up or flush requests); done runs when it ends.
+  void accept(UniqueFd fd, std::function<void()> done = nullptr);
+  // The master's periodic wake-up: look for new mail now.
+  void wakeup();
   void start(uint64_t token, const std::string& transport, const ipc::Message& request) override;
 
  private:

@@ -1,11 +1,11 @@
-// qmgr/main.cc - entry point of qmgr(8), the queue manager.
-// Until lib/service's skeleton is in place this runs on its own, like resolver(8): it
-// reads CONFIG_DIR/main.conf (-c, overrides with -o name=value),
-// and listens on QUEUE_DIR/private/qmgr (or -s PATH).
+// qmgr/main.cc - entry point of qmgr(8), the queue manager, run by master(8) through
+// lib/service. `qmgr --standalone [-c DIR] [-s PATH] [-o name=value]...` runs it
+// without a master (tests, debugging), listening on PATH or $queue_directory/private/qmgr.
 #include <signal.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 #include <optional>
 #include <map>
 #include <string>
@@ -16,12 +16,27 @@
 #include "lib/ipc/message.h"
 #include "lib/ipc/protocols.h"
 #include "lib/log/log.h"
+#include "lib/service/service.h"
 #include "qmgr/daemon.h"
 #include "qmgr/settings.h"
 
 using namespace postilion;
 
-int main(int argc, char** argv) {
+namespace {
+
+const std::vector<std::string_view> kParams = {
+    "queue_directory", "myhostname", "mydestination", "virtual_alias_domains", "virtual_alias_maps",
+    "transport_maps", "relayhost", "default_transport", "local_transport", "minimal_backoff_time",
+    "maximal_backoff_time", "queue_run_delay", "maximal_queue_lifetime", "bounce_queue_lifetime",
+    "delay_warning_time", "default_transport_concurrency_limit", "default_destination_concurrency_limit",
+    "local_destination_concurrency_limit", "default_destination_recipient_limit",
+    "local_destination_recipient_limit", "qmgr_message_active_limit", "double_bounce_sender"};
+
+// Built after the jail; released (not destroyed) after run(), whose loop owned their events.
+std::vector<std::unique_ptr<maps::MapList>> g_tables;
+std::unique_ptr<qmgr::Daemon> g_daemon;
+
+int standalone(int argc, char** argv) {
   std::string config_dir = std::string(SYSCONFDIR) + "/postilion";
   std::vector<std::pair<std::string, std::string>> overrides;
   std::string socket_path;
@@ -40,7 +55,7 @@ int main(int argc, char** argv) {
     } else if (c == 's') {
       socket_path = optarg;
     } else if (c != 'v') {
-      std::fprintf(stderr, "usage: qmgr [-c config_dir] [-s socket] [-o name=value]...\n");
+      std::fprintf(stderr, "usage: qmgr --standalone [-c config_dir] [-s socket] [-o name=value]...\n");
       return 2;
     }
   }
@@ -71,4 +86,23 @@ int main(int argc, char** argv) {
   daemon.start();
   base.loop();
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc > 1 && std::strcmp(argv[1], "--standalone") == 0) return standalone(argc - 1, argv + 1);
+  service::Spec spec{.name = "qmgr", .kind = service::Kind::Stream};
+  spec.params = &kParams;
+  spec.post_jail = [](service::Context& ctx) {
+    auto cfg = qmgr::settings_from([&](const char* n) { return ctx.config().str(n); }, &g_tables);
+    if (!cfg) throw config::ConfigError(cfg.error().str());
+    g_daemon = std::make_unique<qmgr::Daemon>(ctx.loop(), *cfg);
+    g_daemon->start();
+  };
+  spec.on_accept = [](service::Context& ctx, UniqueFd fd) { g_daemon->accept(std::move(fd), [&ctx] { ctx.session_end(); }); };
+  spec.on_wakeup = [](service::Context&) { g_daemon->wakeup(); };
+  int rc = service::run(argc, argv, spec);
+  (void)g_daemon.release();
+  return rc;
 }
