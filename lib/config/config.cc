@@ -333,6 +333,9 @@ std::string Config::raw(std::string_view name) const {
   return p->default_value;
 }
 
-bool Config::is_default(std::string_view name) const { return values_.find(name) == values_.end(); }
+bool Config::is_default(std::string_view name) const {
+  if (!find_param(name)) PANIC("config: no such parameter \"%.*s\"", static_cast<int>(name.size()), name.data());
+  return values_.find(name) == values_.end();
+}
 
 }  // namespace postilion::config

@@ -52,6 +52,14 @@ class ConfigError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// main.conf syntax: "name = value" lines; a line starting with white space continues
+// the previous one; blank lines and lines whose first non-blank is '#' are ignored; the
+// last of several lines for one name wins. Values may use $name, ${name}, $(name),
+// ${name?text} (text when name is not empty), ${name:text} (text when it is) and $$ (a
+// '$'); expansion is recursive. An unknown name, a loop, a bad value (checked after
+// expansion against the parameter's Type) or an unknown parameter is a ConfigError
+// "FILE:LINE: ..." saying what is expected. $home, $user, $extension, $recipient,
+// $domain and $local are per-delivery variables and stay in the value as written.
 class Config {
  public:
   // Reads CONFIG_DIR/main.conf. A missing file is an error; an empty file is fine.
@@ -100,11 +108,13 @@ struct ServiceEntry {
   Type type = Type::Unix;
   std::string host;            // inet: address to bind ("" = all); unix: ""
   uint16_t port = 0;           // inet
-  bool private_ = true;        // unix: socket in private/ (y) or public/ (n)
+  bool private_ = true;        // unix: socket in private/ (y) or public/ (n); "-" is y for
+                               // unix and n for inet
   bool unprivileged = true;    // run as mail_owner (y) or root (n)
   bool chroot = false;         // chroot into queue_directory
   int wakeup = 0;              // seconds; 0 = none
-  int maxproc = 0;             // 0 = default_process_limit
+  int maxproc = 0;             // 0 = default_process_limit ("-" is already replaced by
+                               // default_process_limit's value when parsed)
   std::string command;         // program name in daemon_directory
   std::vector<std::string> args;  // e.g. -o smtpd_tls_wrappermode=yes
   std::string file;            // where it was defined, for messages
