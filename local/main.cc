@@ -22,12 +22,12 @@
 #include "lib/ipc/message.h"
 #include "lib/ipc/protocols.h"
 #include "lib/log/log.h"
+#include "lib/mailbox/maildir.h"
 #include "lib/maps/maps.h"
 #include "lib/queue/queue_writer.h"
 #include "lib/queue/spool.h"
 #include "lib/service/service.h"
 #include "local/agent.h"
-#include "local/maildir.h"
 #include "local/settings.h"
 
 using namespace postilion;
@@ -76,7 +76,12 @@ void serve(UniqueFd conn, const local::AllSettings& all) {
     };
   }
   std::string qdir = all.queue_directory;
-  local::SystemEnv env(all.system, alias_fn, &local::maildir_deliver,
+  local::SystemEnv env(all.system, alias_fn,
+                       [](const std::string& dir, const std::string& text) -> Status {
+                         auto d = mailbox::deliver(dir, text);
+                         if (!d) return d.error();
+                         return {};
+                       },
                        [qdir](const std::string& s, const std::string& a, const std::string& t) {
                          return forward(qdir, s, a, t);
                        });
