@@ -88,6 +88,8 @@ int main(int argc, char** argv) {
   service::Spec spec{.name = "smtpd", .kind = service::Kind::Stream};
   spec.params = &kParams;
   spec.pre_jail = [](service::Context& ctx) {  // certificate and maps, as root
+    // Log as postilion/smtpd whatever the master.conf service is called (127.0.0.1:25).
+    log::init("smtpd", ctx.config().str("syslog_name"));
     g_server = std::make_unique<smtpd::Server>(ctx.loop(), smtpd::Settings::from_config(ctx.config()));
     if (auto st = g_server->init(); !st) log::fatal("%s", st.error().c_str());
   };

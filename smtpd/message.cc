@@ -240,7 +240,7 @@ void Session::committed(Result<std::string> qid) {
   if (facts_.authenticated)
     client += ", sasl_method=" + sasl_method_ + ", sasl_username=" + str::printable(sasl_user_, 255);
   log::info("%s", client.c_str());
-  log::info("%s: from=<%s>, size=%llu, nrcpt=%zu (queue active)", id.c_str(),
+  log::info("%s: from=<%s>, size=%llu, nrcpt=%zu", id.c_str(),
             str::printable(mail_->path.address).c_str(), static_cast<unsigned long long>(message_size_),
             rcpts_.size());
   server_.notify_qmgr(id);

@@ -4,6 +4,7 @@
 # commands pipelined after STARTTLS. Fixture and raw client: test_smtpd.py.
 import email.message
 import os
+import pwd
 import shutil
 import smtplib
 import ssl
@@ -200,6 +201,49 @@ class WrapperModeTest(SmtpdTestBase):
         self.assertIsNone(code)  # the TLS handshake failed: the server hung up
         harness.wait_for(lambda: "SSL_accept error from unknown[" in self.srv.log() or
                          "lost connection" in self.srv.log(), 5, "handshake failure logged")
+
+
+class MasterTest(harness.InstanceTestCase):
+    """smtpd as master(8) runs it from master.conf: ports 25, 587 and 465."""
+
+    def test_three_ports_under_master(self):
+        harness.require_daemon(self, "smtpd")
+        inst = self.started_instance(ports=("smtp", "submission", "smtps"), tls=True)
+        user = pwd.getpwuid(os.getuid()).pw_name
+        s = smtplib.SMTP(inst.addr, inst.ports["smtp"], timeout=20)
+        self.addCleanup(s.close)
+        s.ehlo()
+        self.assertTrue(s.has_extn("starttls"))
+        s.starttls(context=tls_context())
+        refused = s.sendmail("someone@elsewhere.test", ["%s@%s" % (user, inst.domain)], MSG_BYTES)
+        self.assertEqual({}, refused)
+        inst.wait_log(": client=unknown[")
+        inst.wait_log("Anonymous TLS connection established")
+        inst.wait_log("postilion/smtpd[")
+        # 127.0.0.1 is in the default mynetworks: relaying from here is allowed, and
+        # an unknown local user is still refused at RCPT.
+        with self.assertRaises(smtplib.SMTPRecipientsRefused) as e:
+            s.sendmail("someone@elsewhere.test", ["no-such-user-xyz@" + inst.domain], MSG_BYTES)
+        self.assertEqual(550, e.exception.recipients["no-such-user-xyz@" + inst.domain][0])
+        # Submission: TLS first, then AUTH before MAIL.
+        sub = smtplib.SMTP(inst.addr, inst.ports["submission"], timeout=20)
+        self.addCleanup(sub.close)
+        sub.ehlo()
+        self.assertEqual(530, sub.mail(user + "@" + inst.domain)[0])
+        sub.rset()
+        sub.starttls(context=tls_context())
+        sub.ehlo()
+        self.assertIn("auth", sub.esmtp_features)
+        self.assertEqual(530, sub.mail(user + "@" + inst.domain)[0])
+        # Implicit TLS.
+        ssl_client = smtplib.SMTP_SSL(inst.addr, inst.ports["smtps"], timeout=20, context=tls_context())
+        self.addCleanup(ssl_client.close)
+        code, _ = ssl_client.ehlo()
+        self.assertEqual(250, code)
+        self.assertIn("auth", ssl_client.esmtp_features)
+
+
+MSG_BYTES = b"From: a@b.test\r\nSubject: via master\r\n\r\nhello\r\n"
 
 
 if __name__ == "__main__":
