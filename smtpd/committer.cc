@@ -4,11 +4,14 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <chrono>
+
 #include "lib/log/log.h"
 
 namespace postilion::smtpd {
 
-Committer::Committer(event::EventBase& base) : base_(base) {
+Committer::Committer(event::EventBase& base, int group_delay_us)
+    : base_(base), group_delay_us_(group_delay_us) {
   int p[2];
   if (pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0) PANIC("committer: pipe: %m");
   wake_read_.reset(p[0]);
@@ -51,6 +54,10 @@ void Committer::worker() {
       std::unique_lock<std::mutex> lock(mu_);
       cv_.wait(lock, [this] { return stop_ || !todo_.empty(); });
       if (todo_.empty() && stop_) return;
+      if (group_delay_us_ > 0 && !stop_) {
+        // Let concurrent sessions join this group; fewer, larger fsync batches.
+        cv_.wait_for(lock, std::chrono::microseconds(group_delay_us_), [this] { return stop_; });
+      }
       // Everything that queued up while the last group was syncing goes in one group.
       while (!todo_.empty()) {
         batch.push_back(std::move(todo_.front()));

@@ -27,7 +27,9 @@ class Committer {
   // Runs on the loop with the queue ID or the error. The writer is already gone.
   using Done = std::function<void(Result<std::string>)>;
 
-  explicit Committer(event::EventBase& base);
+  // group_delay_us: how long the worker waits for more commits before it syncs a
+  // group (smtpd_fsync_group_delay; 0 = take what is there).
+  explicit Committer(event::EventBase& base, int group_delay_us = 0);
   ~Committer();  // joins the worker; jobs still queued are committed first
   Committer(const Committer&) = delete;
   Committer& operator=(const Committer&) = delete;
@@ -54,6 +56,7 @@ class Committer {
   std::deque<std::unique_ptr<Job>> done_;  // guarded by mu_
   bool stop_ = false;                      // guarded by mu_
   size_t in_flight_ = 0;                   // loop thread only
+  int group_delay_us_ = 0;
   std::thread thread_;
 };
 

@@ -59,6 +59,7 @@ int standalone(int argc, char** argv) {
     log::fatal("%s", e.what());
   }
   signal(SIGPIPE, SIG_IGN);
+  signal(SIGXFSZ, SIG_IGN);  // a file size limit is a write error (452), not death
   event::EventBase base;
   smtpd::Server server(base, settings);
   if (auto st = server.init(); !st) log::fatal("%s", st.error().c_str());
@@ -95,6 +96,7 @@ int main(int argc, char** argv) {
   };
   spec.post_jail = [](service::Context& ctx) {
     signal(SIGPIPE, SIG_IGN);
+    signal(SIGXFSZ, SIG_IGN);  // a file size limit is a write error (452), not death
     g_server->set_on_session_end([&ctx] { ctx.session_end(); });
     g_server->start();
   };

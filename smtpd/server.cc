@@ -59,7 +59,7 @@ Status Server::init() {
 }
 
 void Server::start() {
-  if (!committer_) committer_ = std::make_unique<Committer>(base_);
+  if (!committer_) committer_ = std::make_unique<Committer>(base_, settings_.group_delay_us);
 }
 
 void Server::accept(UniqueFd fd) {

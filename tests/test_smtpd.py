@@ -4,6 +4,7 @@
 # 250 and the qmgr wake-up. smtpd runs standalone (`smtpd -l addr:port`) from $BUILD_DIR
 # or the installed tree, with a fake auth and qmgr service on its private/ sockets.
 import os
+import resource
 import socket
 import ssl
 import struct
@@ -80,7 +81,7 @@ def auth_handler(msg):
 class Smtpd:
     """One smtpd process with its own config dir, spool and log, on 127.0.0.x."""
 
-    def __init__(self, options=None, tls=True, fake_auth=True, fake_qmgr=True):
+    def __init__(self, options=None, tls=True, fake_auth=True, fake_qmgr=True, preexec=None):
         self.base = tempfile.mkdtemp(prefix="smtpd-", dir=harness.tmp_root())
         self.etc = os.path.join(self.base, "etc")
         self.spool = os.path.join(self.base, "spool")
@@ -119,7 +120,8 @@ class Smtpd:
         args = [smtpd_binary(), "--standalone", "-c", self.etc, "-l", "%s:%d" % (self.addr, self.port)]
         for k, v in (options or {}).items():
             args += ["-o", "%s=%s" % (k, v)]
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                     preexec_fn=preexec)
         harness.wait_for(self._accepting, 10, "smtpd listening on %s:%d" % (self.addr, self.port))
 
     def _accepting(self):
@@ -215,12 +217,13 @@ MSG = "From: a@b.test\r\nTo: root@ours.test\r\nSubject: t\r\n\r\nhello\r\n"
 class SmtpdTestBase(unittest.TestCase):
     options = {}
     tls = True
+    preexec = None
 
     @classmethod
     def setUpClass(cls):
         if not os.access(smtpd_binary(), os.X_OK):
             raise AssertionError("smtpd not built: %s" % smtpd_binary())
-        cls.srv = Smtpd(cls.options, tls=cls.tls)
+        cls.srv = Smtpd(cls.options, tls=cls.tls, preexec=cls.preexec)
 
     @classmethod
     def tearDownClass(cls):
@@ -526,6 +529,31 @@ class LimitsTest(SmtpdTestBase):
         for c in clients:
             c.cmd("QUIT")
         harness.wait_for(lambda: self.srv.log().count("disconnect from") >= 30, 10, "disconnects")
+
+
+def limit_file_size():
+    resource.setrlimit(resource.RLIMIT_FSIZE, (256 * 1024, 256 * 1024))
+
+
+class WriteErrorTest(SmtpdTestBase):
+    """A queue file that cannot be written (here: RLIMIT_FSIZE, EFBIG) gives 452 4.3.1
+    after the message, and no file - complete or temporary - stays behind."""
+    preexec = staticmethod(limit_file_size)
+    options = {"message_size_limit": "0", "smtpd_fsync_group_delay": "1000"}
+
+    def test_write_error_is_452_and_leaves_nothing(self):
+        c = self.connect(timeout=30)
+        self.ehlo(c)
+        code, _ = self.send_message(c, "Subject: big\r\n\r\n" + ("y" * 78 + "\r\n") * 8000 + ".\r\n")
+        self.assertEqual(452, code)
+        self.assertEqual([], self.srv.queue_ids())
+        self.assertEqual([], self.srv.temp_files())
+        # The session and the server go on; a small message still gets through.
+        code, lines = self.send_message(c, MSG + ".\r\n")
+        self.assertEqual(250, code)
+        self.assertEqual([lines[0].split()[-1]], self.srv.queue_ids())
+
+    send_message = ProtocolTest.send_message
 
 
 if __name__ == "__main__":

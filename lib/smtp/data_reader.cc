@@ -29,10 +29,18 @@ Reply data_error_reply(DataError e) {
   return reply(451, "4.3.0", "Error: internal error");
 }
 
+// Output never depends on how the input was split: a piece that crosses the size
+// limit is cut exactly at the limit, as byte-by-byte feeding would cut it.
 void DataReader::emit(std::string* out, std::string_view bytes) {
+  if (error_ == DataError::None) {
+    if (max_size_ && size_ + bytes.size() > max_size_) {
+      out->append(bytes.substr(0, max_size_ - size_));
+      fail(DataError::TooBig);
+    } else {
+      out->append(bytes);
+    }
+  }
   size_ += bytes.size();
-  if (max_size_ && size_ > max_size_) fail(DataError::TooBig);
-  if (error_ == DataError::None) out->append(bytes);
 }
 
 DataReader::Status DataReader::feed(std::string_view in, std::string* out, size_t* consumed) {
@@ -76,9 +84,17 @@ DataReader::Status DataReader::feed(std::string_view in, std::string* out, size_
         size_t j = i;
         while (j < n && in[j] != '\r' && in[j] != '\n' && in[j] != '\0') ++j;
         if (j > i) {
-          line_len_ += j - i;
-          if (line_len_ > kMaxDataLine) fail(DataError::LineTooLong);
-          emit(out, in.substr(i, j - i));
+          // Up to the line limit the bytes are content; the rest of an over-long line
+          // is only counted (the same cut whatever the input's split).
+          size_t run = j - i;
+          size_t room = line_len_ < kMaxDataLine ? kMaxDataLine - line_len_ : 0;
+          size_t keep = run < room ? run : room;
+          line_len_ += run;
+          emit(out, in.substr(i, keep));
+          if (run > keep) {
+            fail(DataError::LineTooLong);
+            size_ += run - keep;
+          }
           i = j;
           continue;
         }
