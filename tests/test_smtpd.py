@@ -502,7 +502,7 @@ class LimitsTest(SmtpdTestBase):
         c.send(MSG + ".\r\n")
         code, lines = c.reply()
         self.assertEqual(250, code)
-        self.assertIn("nrcpt=100 ", harness.wait_for(lambda: self.srv.log(), 5))
+        harness.wait_for(lambda: ", nrcpt=100\n" in self.srv.log(), 5, "nrcpt=100 log line")
 
     def test_slow_client_times_out(self):
         c = self.connect()
