@@ -169,14 +169,12 @@ void Session::cmd_bdat(std::string_view arg) {
   bdat_refusal_ = refuse;
   bdat_last_ = b->last;
   state_ = State::Bdat;
-  if (!refuse.empty()) chunk_.set_error(smtp::DataError::TooBig);  // discard: reply comes from bdat_refusal_
-  size_t used = 0;
+  // A refused chunk is read and dropped; its reply is bdat_refusal_, not the error.
+  if (!refuse.empty()) chunk_.set_error(smtp::DataError::TooBig);
   if (b->size == 0) end_of_message(chunk_.error());
-  (void)used;
 }
 
 void Session::end_of_message(smtp::DataError err) {
-  const Settings& s = server_.settings();
   state_ = State::Ready;
   if (data_timer_) data_timer_.stop();
   if (data_) {
@@ -204,7 +202,6 @@ void Session::end_of_message(smtp::DataError err) {
     reset_transaction();
     return send(r);
   }
-  (void)s;
   flush_content(true);
   Status prepared = write_failed_ ? Status(Error(write_error_)) : writer_->prepare_commit();
   if (!prepared) {
@@ -227,6 +224,10 @@ void Session::end_of_message(smtp::DataError err) {
 }
 
 void Session::committed(Result<std::string> qid) {
+  if (state_ != State::Commit) {  // the session is already closing (timeout, error)
+    if (qid) log::info("%s: client=%s, session ended before the reply", qid->c_str(), facts_.label().c_str());
+    return;
+  }
   if (!qid) {
     log::warn("queue file commit: %s", qid.error().c_str());
     reset_transaction();

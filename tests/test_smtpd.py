@@ -531,6 +531,30 @@ class LimitsTest(SmtpdTestBase):
         harness.wait_for(lambda: self.srv.log().count("disconnect from") >= 30, 10, "disconnects")
 
 
+class RateLimitTest(SmtpdTestBase):
+    options = {"smtpd_client_connection_rate_limit": "10", "anvil_rate_time_unit": "60s"}
+
+    def test_connection_rate_limit(self):
+        # The fixture's readiness probe was the first connection of this minute.
+        accepted, refused = 0, None
+        for _ in range(12):
+            c = Client(self.srv)
+            self.addCleanup(c.close)
+            code, lines = c.reply()
+            if code != 220:
+                refused = (code, lines)
+                break
+            accepted += 1
+            c.cmd("QUIT")
+        self.assertIsNotNone(refused)
+        self.assertEqual(421, refused[0])
+        self.assertIn("4.7.0", refused[1][0])
+        probes = self.srv.log().count(": connect from") - accepted
+        self.assertEqual(10, accepted + probes)
+        harness.wait_for(lambda: "Connection rate limit exceeded: 11 from unknown[" in self.srv.log(), 5,
+                         "rate limit log line")
+
+
 def limit_file_size():
     resource.setrlimit(resource.RLIMIT_FSIZE, (256 * 1024, 256 * 1024))
 
