@@ -77,6 +77,7 @@ class Login {
   }
 
   void on_event(short what) {
+    if (what & BEV_EVENT_CONNECTED) return;  // the TLS handshake is done
     if (what & BEV_EVENT_TIMEOUT) {
       if (state_ != State::Relay) {
         log::info("timeout after %s from [%s]", state_ == State::Auth ? "greeting" : "login", ip_.c_str());
@@ -282,7 +283,8 @@ class Login {
           if (client_.output_length() >= kRelayHighWater) relay_.disable(EV_READ);
         },
         nullptr,
-        [this](short) {
+        [this](short what) {
+          if (what & BEV_EVENT_CONNECTED) return;
           // The session process ended (QUIT, error): send what it said, then close.
           evbuffer_add_buffer(client_.output(), relay_.input());
           relay_.disable(EV_READ | EV_WRITE);
