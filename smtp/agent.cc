@@ -202,7 +202,7 @@ ipc::Message Agent::serve(const ipc::Message& req) {
     }
   }
 
-  int64_t conn_us = start_us;
+  int64_t conn_us = -1;  // when the session that delivered was ready
   if (usable) {
     auto dest = parse_destination(nexthop);
     if (!dest) {
@@ -324,6 +324,7 @@ ipc::Message Agent::serve(const ipc::Message& req) {
               if (j.dsn.empty() || j.dsn[0] != '4') j.dsn = "4.4.1";
             }
           if (se && s_.connection_reuse && se->usable()) {
+            if (cached_) cached_->quit();  // one cached connection per process: say goodbye
             cached_ = std::move(se);
             cached_key_ = key;
           } else if (se) {
@@ -338,6 +339,8 @@ ipc::Message Agent::serve(const ipc::Message& req) {
   ipc::Message reply;
   reply.set("status", "ok");
   int64_t end_us = file::now_us();
+  // Without a session, all the time went into setting one up (DNS, failed connects).
+  if (conn_us < 0) conn_us = end_us;
   int64_t arrival = usable ? opened->parsed.file.arrival_us : start_us;
   for (size_t i = 0; i < jobs.size(); ++i) {
     RcptJob& j = jobs[i];
