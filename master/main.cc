@@ -113,13 +113,26 @@ int main(int argc, char** argv) {
   std::string queue_dir = cfg->str("queue_directory");
   UniqueFd lock = lock_spool(queue_dir);
   ::signal(SIGPIPE, SIG_IGN);
-  if (!foreground) daemonize();
-  log::also_stderr(foreground && !maillog.empty() && !stderr_is(maillog));
-  write_pid(lock.get());
 
   event::EventBase base;
   master::Supervisor sup(base, config_dir, verbose);
   master::Control control(base, sup);
+  // Listeners are opened before going into the background, so that an address in use
+  // is a start-up error with file:line and exit status 1, and nothing runs.
+  try {
+    sup.open(*cfg, entries);
+  } catch (const std::exception& e) {
+    log::fatal("%s", e.what());
+  }
+  if (auto st = control.open(file::join(queue_dir, ipc::proto::kMasterSocket)); !st)
+    log::fatal("control socket: %s", st.error().c_str());
+  if (!foreground) {
+    daemonize();
+    base.reinit_after_fork();
+  }
+  log::also_stderr(foreground && !maillog.empty() && !stderr_is(maillog));
+  write_pid(lock.get());
+
   // Signals are handled in the loop; set them up before the first child exists.
   event::Signal hup(base, SIGHUP, [&] {
     log::info("reload requested by SIGHUP");
@@ -134,16 +147,7 @@ int main(int argc, char** argv) {
     std::string me = pw ? pw->pw_name : std::to_string(::geteuid());
     log::warn("running as %s, not root: every service runs as %s", me.c_str(), me.c_str());
   }
-  try {
-    sup.start(*cfg, entries);
-  } catch (const std::exception& e) {
-    ::unlink(file::join(queue_dir, "pid/master.pid").c_str());
-    log::fatal("%s", e.what());
-  }
-  if (auto st = control.open(file::join(queue_dir, ipc::proto::kMasterSocket)); !st) {
-    sup.stop();
-    log::error("control socket: %s", st.error().c_str());
-  }
+  sup.start();
   base.loop();
   control.close();
   ::unlink(file::join(queue_dir, "pid/master.pid").c_str());

@@ -399,6 +399,18 @@ class MasterTest(unittest.TestCase):
         self.assertFalse(os.path.exists(i.ctl))
         with self.assertRaises(OSError):
             socket.create_connection((i.addr, i.port), timeout=2).close()
+        # an address in use: found before the master goes into the background
+        busy = socket.socket()
+        busy.bind((i.addr, i.port))
+        busy.listen(1)
+        try:
+            i.write(ECHO % {"addr": i.addr, "port": i.port})
+            r = i.run_master()
+        finally:
+            busy.close()
+        self.assertEqual(1, r.returncode, r.stdout)
+        self.assertIn("master.conf:2: bind %s:%d" % (i.addr, i.port), r.stdout)
+        self.assertIsNone(i.pid_from_file())
         with open(os.path.join(i.etc, "main.conf"), "a") as f:
             f.write("max_use = lots\n")
         with open(os.path.join(i.etc, "main.conf")) as f:

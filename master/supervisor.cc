@@ -116,7 +116,7 @@ std::unique_ptr<Service> Supervisor::make_service(const config::ServiceEntry& e,
   return s;
 }
 
-void Supervisor::start(config::Config cfg, std::vector<config::ServiceEntry> entries) {
+void Supervisor::open(config::Config cfg, std::vector<config::ServiceEntry> entries) {
   cfg_ = std::make_unique<config::Config>(std::move(cfg));
   std::string q = cfg_->str("queue_directory");
   for (const char* d : {"private", "public"}) {
@@ -132,6 +132,9 @@ void Supervisor::start(config::Config cfg, std::vector<config::ServiceEntry> ent
   }
   std::map<std::string, std::unique_ptr<Service>> none;
   for (auto& e : entries) services_.push_back(make_service(e, &none, true));
+}
+
+void Supervisor::start() {
   for (auto& s : services_) arm(*s);
   ready_ = true;
 }

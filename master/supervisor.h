@@ -51,9 +51,11 @@ class Supervisor {
   Supervisor(event::EventBase& base, std::string config_dir, bool verbose);
   ~Supervisor();
 
-  // Opens every listener and starts the boot services. Throws config::ConfigError with
-  // "master.conf:N: ..." when a listener cannot be opened (start-up only).
-  void start(config::Config cfg, std::vector<config::ServiceEntry> entries);
+  // Opens every listener. Throws config::ConfigError with "master.conf:N: ..." when one
+  // cannot be opened (start-up only, before the master goes into the background).
+  void open(config::Config cfg, std::vector<config::ServiceEntry> entries);
+  // Starts the boot services and watches the listeners; then the master is ready.
+  void start();
   // Re-reads main.conf and master.conf; keeps listeners whose address is unchanged.
   // On a bad configuration nothing changes and the error is returned.
   Status reload();

@@ -49,6 +49,10 @@ int EventBase::loop_once(bool nonblock) {
 
 void EventBase::loopbreak() { event_base_loopbreak(base_.get()); }
 
+void EventBase::reinit_after_fork() {
+  if (event_reinit(base_.get()) != 0) PANIC("event_reinit failed");
+}
+
 void EventBase::schedule_reap() {
   if (!event_pending(reaper_.get(), EV_TIMEOUT, nullptr)) {
     timeval zero{0, 0};

@@ -38,6 +38,9 @@ class EventBase {
   int loop_once(bool nonblock = false);
   // Makes loop() return after the current callback.
   void loopbreak();
+  // After fork(), in the process that keeps using this base: re-creates the kernel
+  // state (epoll, signal pipe) with every event still registered.
+  void reinit_after_fork();
 
   // Destroys p after the current callback has returned, so that an object may end
   // itself from inside its own callback: it hands its owner here and returns.

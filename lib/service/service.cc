@@ -199,9 +199,9 @@ void Context::start(std::vector<UniqueFd> listen_fds, int status_fd, int lifelin
         [this](int err) { log::warn("%s: accept: %s", opts_.name.c_str(), std::strerror(err)); });
   }
   if (lifeline_fd >= 0) {
-    impl_->lifeline = event::Event(base_, lifeline_fd, EV_READ | EV_PERSIST, [this](short) {
+    impl_->lifeline = event::Event(base_, lifeline_fd, EV_READ | EV_PERSIST, [this, lifeline_fd](short) {
       char buf[64];
-      ssize_t n = ::read(kLifelineFd, buf, sizeof buf);
+      ssize_t n = ::read(lifeline_fd, buf, sizeof buf);
       if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) stop();
     });
     impl_->lifeline.add();
