@@ -58,7 +58,7 @@ def sha512_crypt(password):
 class MailHost:
     """auth + pop3d on a private config and spool, started and stopped by PID."""
 
-    def __init__(self, auth_params=None, users=None):
+    def __init__(self, auth_params=None, users=None, hashes=None):
         self.base = tempfile.mkdtemp(prefix="pop3-", dir=harness.tmp_root())
         os.chmod(self.base, 0o755)
         self.etc = os.path.join(self.base, "etc")
@@ -93,7 +93,8 @@ class MailHost:
         open(os.path.join(self.etc, "master.conf"), "w").close()
         with open(os.path.join(self.etc, "users"), "w") as f:
             for user, pw in self.users.items():
-                f.write("%s %s:%d:%d:%s/\n" % (user, sha512_crypt(pw), VUID, VGID, self.maildir(user)))
+                h = (hashes or {}).get(user) or sha512_crypt(pw)
+                f.write("%s %s:%d:%d:%s/\n" % (user, h, VUID, VGID, self.maildir(user)))
         r = subprocess.run([program("ctl", "postilionctl"), "-c", self.etc, "map", "build",
                             os.path.join(self.etc, "users")], stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, text=True)
@@ -214,8 +215,9 @@ def tls_context():
 class Raw:
     """A line-level POP3 client for hostile input."""
 
-    def __init__(self, addr, port, timeout=10):
-        self.s = socket.create_connection((addr, port), timeout=timeout)
+    def __init__(self, addr, port, timeout=10, source=None):
+        self.s = socket.create_connection((addr, port), timeout=timeout,
+                                          source_address=(source, 0) if source else None)
         self.buf = b""
         self.greeting = self.line()
 
