@@ -54,12 +54,10 @@ void daemonize() {
     if (pid > 0) ::_exit(0);
     if (i == 0) ::setsid();
   }
-  int null = ::open("/dev/null", O_RDWR);
-  if (null >= 0) {
-    ::dup2(null, 0);
-    ::dup2(null, 1);
-    ::dup2(null, 2);
-    if (null > 2) ::close(null);
+  UniqueFd null(::open("/dev/null", O_RDWR | O_CLOEXEC));
+  if (null) {
+    for (int fd = 0; fd <= 2; ++fd) ::dup2(null.get(), fd);
+    if (null.get() <= 2) null.release();  // it is one of 0-2 now: keep it open
   }
   log::reset_pid();
 }
