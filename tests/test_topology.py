@@ -76,11 +76,14 @@ class Topology:
         self.dns.start()
         self.inst = {}
         for key, (addr, host, domain) in HOSTS.items():
-            inst = harness.Instance(name="topo-" + key, ports=(), domain=domain)
+            # mail.examplea.tst takes its users' mail on submission with STARTTLS and AUTH.
+            inst = harness.Instance(name="topo-" + key, ports=(), domain=domain, tls=(key == "a"))
             inst.addr = addr
             inst.hostname = host
             inst.ports = {p: 0 for p in harness.Instance.PORT_OPTIONS}
             inst.ports["smtp"] = self.port
+            if key == "a":
+                inst.ports["submission"] = harness.free_port(addr)
             inst.init()
             inst.homes = os.path.join(inst.base, "homes")
             # Aliases send usera, userb and postmaster to the invoking user; local takes
@@ -94,6 +97,7 @@ class Topology:
         self.conf("ispb", mydestination="$myhostname, localhost", relay_domains="exampleb.tst",
                   transport_maps="inline:{exampleb.tst=smtp:[mail.exampleb.tst]}")
         self.conf("b", mydestination="$myhostname, localhost, exampleb.tst")
+        self.add_submission_user("a", "usera", "pw-of-usera")
         for key in self.inst:
             self.write_aliases(key, "postmaster: {0}\nusera: {0}\nuserb: {0}\n".format(pwd.getpwuid(os.getuid()).pw_name))
         for inst in self.inst.values():
@@ -128,6 +132,34 @@ class Topology:
                 f.write("%s = %s\n" % (k, v))
         self.stop(inst)
         self.start(inst)
+
+    def add_submission_user(self, key, user, password):
+        """A virtual user for AUTH on submission (auth(8)'s virtual backend)."""
+        import crypt
+        inst = self.inst[key]
+        path = os.path.join(inst.config_dir, "vusers")
+        home = os.path.join(inst.homes, user)
+        with open(path, "w") as f:
+            f.write("%s %s:%d:%d:%s/Maildir/\n" % (user, crypt.crypt(password, crypt.mksalt(crypt.METHOD_SHA512)),
+                                                   os.getuid(), os.getgid(), home))
+        inst.ctl("map", "build", path, check=True)
+        with open(inst.main_conf(), "a") as f:
+            f.write("auth_backends = virtual, system\nauth_virtual_users = hash:%s\n" % path)
+
+    def submit(self, key, user, password, sender, rcpt, subject):
+        """A user's client: submission port, STARTTLS, AUTH, then the message."""
+        import ssl
+        inst = self.inst[key]
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        with smtplib.SMTP(inst.addr, inst.ports["submission"], timeout=30) as s:
+            s.ehlo("client.examplea.tst")
+            s.starttls(context=ctx)
+            s.ehlo("client.examplea.tst")
+            s.login(user, password)
+            s.sendmail(sender, [rcpt], "From: %s\r\nTo: %s\r\nSubject: %s\r\n\r\nbody of %s\r\n"
+                       % (sender, rcpt, subject, subject))
 
     def write_aliases(self, key, text):
         inst = self.inst[key]
@@ -229,6 +261,18 @@ class TopologyTest(unittest.TestCase):
         self.assertGreaterEqual(data.count(b"Received:"), 4)
         harness.wait_for(lambda: not t.queued("a") and not t.queued("ispa") and not t.queued("ispb"), 20,
                          "empty queues")
+
+    def test_1b_submission_with_auth(self):
+        # The users' way in: port 587, STARTTLS, AUTH against auth(8)'s virtual users.
+        probe = subprocess.run([os.path.join(harness.daemon_dir(), "auth"), "-c", "/nonexistent", "-n", "auth",
+                                "-t", "unix", "-s", "0", "-f"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True, timeout=10)
+        if "invalid option" in probe.stdout:
+            self.skipTest("auth(8) does not run under master yet (it refuses master's options)")
+        t = self.t
+        t.submit("a", "usera", "pw-of-usera", "usera@examplea.tst", "userb@exampleb.tst", "case one auth")
+        t.wait_mail("b", "case one auth")
+        self.assertIn("sasl_username=usera", t.log("a"))
 
     def test_2_primary_mx_down(self):
         t = self.t

@@ -1,4 +1,4 @@
-// smtp/relay_probe.cc - a test driver for smtp(8): writes a queue file into
+// smtp/probe/main.cc - relay_probe, a test driver for smtp(8): writes a queue file into
 // QUEUE_DIR/active from the command line and stdin, sends one delivery request (the
 // qmgr side of lib/ipc/protocols.h) to the agent's socket, prints the reply and the
 // recipients' status bytes afterwards. Used by tests/test_relay*.py; not installed.
