@@ -30,7 +30,8 @@ const std::vector<std::string_view> kParams = {
     "maximal_backoff_time", "queue_run_delay", "maximal_queue_lifetime", "bounce_queue_lifetime",
     "delay_warning_time", "default_transport_concurrency_limit", "default_destination_concurrency_limit",
     "local_destination_concurrency_limit", "default_destination_recipient_limit",
-    "local_destination_recipient_limit", "qmgr_message_active_limit", "double_bounce_sender"};
+    "local_destination_recipient_limit", "qmgr_message_active_limit", "double_bounce_sender",
+    "bounce_notice_recipient"};
 
 // Built after the jail; released (not destroyed) after run(), whose loop owned their events.
 std::vector<std::unique_ptr<maps::MapList>> g_tables;

@@ -297,15 +297,13 @@ void Manager::defer_rcpt(Pass& pass, size_t idx, const std::string& dsn, const s
 
 void Manager::bounce_rcpt(Pass& pass, size_t idx, const std::string& dsn, const std::string& reason,
                           const std::string& relay, int64_t started_us, const char* status) {
+  // Bounced by qmgr itself (routing, expiry): the status byte is written only after the
+  // report is queued (finish), so a crash in between repeats the report rather than
+  // losing it.
   auto& r = pass.msg.recipients[idx];
   if (!r.done) {
-    if (Status st = store_.mark_done("active", pass.msg.id, r.offset, true); !st) {
-      // Not recorded: keep it pending (retried later) rather than report a bounce twice.
-      log::warn("%s: cannot record bounce of <%s>: %s", pass.msg.id.c_str(), p(r.address).c_str(), st.error().c_str());
-      defer_rcpt(pass, idx, "4.3.0", "cannot record outcome: " + st.error().str(), relay, started_us);
-      return;
-    }
     r.done = true;
+    pass.mark_later.push_back(idx);
   }
   log_rcpt(pass, idx, relay, started_us, dsn, status, reason);
   Outcome o{r.address, r.orcpt, r.notify, mail::DsnAction::Failed, dsn, reason, relay};
@@ -364,13 +362,14 @@ void Manager::complete(uint64_t token, const AgentResult& result, int64_t now) {
   if (--pass.jobs == 0) finish(run.job.queue_id, now);
 }
 
-void Manager::send_notices(Pass& pass, int64_t now) {
-  if (pass.outcomes.empty()) return;
+bool Manager::send_notices(Pass& pass, int64_t now) {
+  if (pass.outcomes.empty()) return true;
   auto content = store_.content("active", pass.msg.id);
   if (!content) {
     log::warn("%s: cannot read message for notification: %s", pass.msg.id.c_str(), content.error().c_str());
-    return;
+    return false;
   }
+  bool all_queued = true;
   MessageInfo info;
   info.queue_id = pass.msg.id;
   info.sender = pass.msg.sender;
@@ -399,12 +398,14 @@ void Manager::send_notices(Pass& pass, int64_t now) {
     if (!nid) {
       log::warn("%s: cannot queue %s %s notification: %s", pass.msg.id.c_str(), who.c_str(), what.c_str(),
                 nid.error().c_str());
+      all_queued = false;
       continue;
     }
     log::info("%s: %s %s notification: %s", pass.msg.id.c_str(), who.c_str(), what.c_str(), nid->c_str());
     new_ids_.push_back(*nid);
   }
   pass.outcomes.clear();
+  return all_queued;
 }
 
 void Manager::finish(const std::string& id, int64_t now) {
@@ -433,7 +434,18 @@ void Manager::finish(const std::string& id, int64_t now) {
     }
     pass.defer.warned = true;
   }
-  send_notices(pass, now);
+  bool reported = send_notices(pass, now);
+  for (size_t i : pass.mark_later) {
+    const auto& r = pass.msg.recipients[i];
+    Status st = reported ? store_.mark_done("active", id, r.offset, true) : Status(Error("report not queued"));
+    if (!st) {
+      // Not recorded: it stays pending and is bounced (and reported) again next time.
+      log::warn("%s: cannot record bounce of <%s>: %s", id.c_str(), p(r.address).c_str(), st.error().c_str());
+      pass.msg.recipients[i].done = false;
+      pending.push_back(i);
+    }
+  }
+  pass.mark_later.clear();
   if (pending.empty()) {
     if (Status st = store_.remove("active", id); !st) {
       log::warn("active/%s: cannot remove: %s", id.c_str(), st.error().c_str());

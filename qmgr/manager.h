@@ -85,6 +85,7 @@ class Manager {
     std::vector<Outcome> outcomes;    // for reports: failed and (if asked) delivered
     DeferInfo defer;                  // reasons of this pass
     bool deferred_any = false;
+    std::vector<size_t> mark_later;   // bounced by qmgr: recorded once the report is queued
   };
   struct Running {
     Job job;
@@ -101,7 +102,8 @@ class Manager {
                    const std::string& relay, int64_t started_us, const char* status);
   void expand_rcpt(Pass& p, size_t idx, const std::vector<Route>& routes);
   void finish(const std::string& id, int64_t now);
-  void send_notices(Pass& p, int64_t now);
+  // False when a report could not be queued (the caller keeps its bounces pending).
+  bool send_notices(Pass& p, int64_t now);
   void log_rcpt(const Pass& p, size_t idx, const std::string& relay, int64_t started_us,
                 const std::string& dsn, const char* status, const std::string& text);
   ipc::Message request_for(const Pass& p, const Job& job) const;

@@ -196,6 +196,8 @@ class ManagerTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(virtual_alias_fan_out);
   CPPUNIT_TEST(concurrency_limits);
   CPPUNIT_TEST(agent_reply_parsing);
+  CPPUNIT_TEST(delay_warning_once);
+  CPPUNIT_TEST(bounce_recorded_only_after_report);
   CPPUNIT_TEST_SUITE_END();
 
  public:
@@ -423,6 +425,53 @@ class ManagerTest : public CppUnit::TestFixture {
     }
     CPPUNIT_ASSERT_EQUAL(5, delivered);
     CPPUNIT_ASSERT(s.queues["active"].empty());
+  }
+
+  void delay_warning_once() {
+    FakeStore s;
+    FakeAgents a;
+    auto cfg = config();
+    cfg.delay_warning_time = 3600;
+    Manager m(cfg, s, a);
+    std::string id = s.add("deferred", "alice@example.org", {"bob@example.org"}, 1000);
+    for (int64_t t : {2000, 5000, 6000}) {  // the second and third passes are past 1h
+      m.scan_deferred(t, true);
+      m.pump(t);
+      auto req = a.requests.front();
+      a.requests.clear();
+      m.complete(req.token, reply(s, req, "defer", true, "mailbox locked"), t);
+    }
+    m.pump(6001);
+    // One warning went out (to alice), not two; bob is still queued.
+    size_t warnings = 0;
+    for (auto& [qid, f] : s.queues["active"]) {
+      if (f.content.find("Delayed Mail (still being retried)") != std::string::npos) ++warnings;
+    }
+    for (auto& [qid, f] : s.queues["incoming"]) {
+      if (f.content.find("Delayed Mail (still being retried)") != std::string::npos) ++warnings;
+    }
+    CPPUNIT_ASSERT_EQUAL(size_t(1), warnings);
+    CPPUNIT_ASSERT(s.find("deferred", id));
+    CPPUNIT_ASSERT(s.defer[id].warned);
+  }
+
+  void bounce_recorded_only_after_report() {
+    FakeStore s;
+    FakeAgents a;
+    Manager m(config(), s, a);
+    std::string id = s.add("incoming", "alice@example.org", {"nobody@virt.test"}, 1000);
+    s.fail_inject = true;  // the report cannot be queued: the bounce is not recorded
+    m.start(1000);
+    m.pump(1000);
+    FakeFile* f = s.find("deferred", id);
+    CPPUNIT_ASSERT(f);
+    CPPUNIT_ASSERT_EQUAL(0, f->status[100]);
+    s.fail_inject = false;
+    m.scan_deferred(1000, true);
+    m.pump(1000);
+    CPPUNIT_ASSERT(!s.find("deferred", id) && !s.find("active", id));
+    CPPUNIT_ASSERT_EQUAL(size_t(1), a.requests.size());  // the report, to alice
+    CPPUNIT_ASSERT_EQUAL(std::string("alice@example.org"), std::string(*a.requests[0].msg.get("rcpt")));
   }
 
   void agent_reply_parsing() {

@@ -50,6 +50,7 @@ const std::map<std::string, std::string>& default_params() {
       {"local_destination_recipient_limit", "1"},
       {"qmgr_message_active_limit", "20000"},
       {"double_bounce_sender", "double-bounce"},
+      {"bounce_notice_recipient", "postmaster"},
       {"maillog_file", ""},
   };
   return d;
@@ -84,6 +85,7 @@ Result<DaemonConfig> settings_from(const Getter& get, std::vector<std::unique_pt
     return Error("default_transport, local_transport: a transport name is required").set_permanent();
   m.notice.myhostname = m.route.myhostname;
   m.notice.double_bounce_sender = get("double_bounce_sender");
+  m.notice.postmaster = get("bounce_notice_recipient");
   for (auto [name, lookup] : {std::pair{"virtual_alias_maps", &m.route.virtual_alias_map},
                               std::pair{"transport_maps", &m.route.transport_map}}) {
     std::string spec = get(name);
