@@ -1,0 +1,60 @@
+// qmgr/settings_test.cc - qmgr's parameters from a main.conf text, good and bad.
+#include "qmgr/settings.h"
+
+#include <cppunit/extensions/HelperMacros.h>
+
+#include "lib/config/config.h"
+
+using namespace postilion;
+
+class SettingsTest : public CppUnit::TestFixture {
+  CPPUNIT_TEST_SUITE(SettingsTest);
+  CPPUNIT_TEST(times);
+  CPPUNIT_TEST(from_main_conf);
+  CPPUNIT_TEST_SUITE_END();
+
+  static Result<qmgr::DaemonConfig> load(const std::string& text, std::vector<std::unique_ptr<maps::MapList>>* maps) {
+    auto cfg = config::Config::parse(text);
+    return qmgr::settings_from([&](const char* n) { return cfg.str(n); }, maps);
+  }
+
+ public:
+  void times() {
+    struct Row { const char* in; bool ok; int64_t s; } rows[] = {
+        {"300", true, 300}, {"300s", true, 300}, {"5m", true, 300}, {"4h", true, 14400}, {"5d", true, 432000},
+        {"1w", true, 604800}, {"", false, 0}, {"m", false, 0}, {"-5s", false, 0}, {"5x", false, 0},
+        {"99999999999999d", false, 0},
+    };
+    for (auto& r : rows) {
+      auto t = qmgr::parse_time(r.in);
+      CPPUNIT_ASSERT_EQUAL_MESSAGE(r.in, r.ok, t.has_value());
+      if (r.ok) CPPUNIT_ASSERT_EQUAL_MESSAGE(r.in, r.s, *t);
+    }
+  }
+
+  void from_main_conf() {
+    std::vector<std::unique_ptr<maps::MapList>> maps;
+    auto c = load("myhostname = MX.Example.org\nmydestination = $myhostname, example.org\n"
+                  "transport_maps = inline:{special.test=smtp:[127.0.0.9]}\nminimal_backoff_time = 2m\n"
+                  "local_destination_concurrency_limit = 3\n",
+                  &maps);
+    CPPUNIT_ASSERT_MESSAGE(c.ok() ? "" : c.error().str(), c.ok());
+    auto& m = c->manager;
+    CPPUNIT_ASSERT_EQUAL(std::string("mx.example.org"), m.route.myhostname);
+    CPPUNIT_ASSERT_EQUAL(size_t(2), m.route.mydestination.size());
+    CPPUNIT_ASSERT_EQUAL(std::string("local"), m.route.local_transport);  // from local:$myhostname
+    CPPUNIT_ASSERT_EQUAL(std::string("smtp"), m.route.default_transport);
+    CPPUNIT_ASSERT_EQUAL(int64_t(120), m.minimal_backoff_time);
+    CPPUNIT_ASSERT_EQUAL(int64_t(5 * 86400), m.maximal_queue_lifetime);
+    CPPUNIT_ASSERT_EQUAL(3, m.limits["local"].destination);
+    CPPUNIT_ASSERT_EQUAL(1, m.recipient_limits["local"]);
+    CPPUNIT_ASSERT(m.route.transport_map);
+    CPPUNIT_ASSERT_EQUAL(std::string("smtp:[127.0.0.9]"), *m.route.transport_map("special.test"));
+    auto r = qmgr::resolve(m.route, "x@special.test");
+    CPPUNIT_ASSERT_EQUAL(std::string("[127.0.0.9]"), r[0].nexthop);
+    auto bad = load("virtual_alias_maps = nosuchtype:/x\n", &maps);
+    CPPUNIT_ASSERT(!bad.ok());
+  }
+};
+
+CPPUNIT_TEST_SUITE_REGISTRATION(SettingsTest);
