@@ -18,6 +18,7 @@ class AuthTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(virtual_entries);
   CPPUNIT_TEST(user_names);
   CPPUNIT_TEST(requests);
+  CPPUNIT_TEST(system_backend);
   CPPUNIT_TEST_SUITE_END();
 
  public:
@@ -158,6 +159,28 @@ class AuthTest : public CppUnit::TestFixture {
     // The window passes: the right password works again.
     auto later = server.handle(auth_req("alice@example.test", "sekrit", "192.0.2.1"), 20000);
     CPPUNIT_ASSERT_EQUAL(std::string("ok"), later.reply.get_or("status", ""));
+  }
+
+  // root exists everywhere: refused below auth_system_min_uid, found with it lowered.
+  void system_backend() {
+    Settings s;
+    s.backends = {"system"};
+    auto b = Backends::open(s);
+    CPPUNIT_ASSERT(b.ok());
+    auto r = (*b)->lookup("root");
+    CPPUNIT_ASSERT(r.ok() && !r->has_value());
+    auto none = (*b)->lookup("no-such-user-postilion");
+    CPPUNIT_ASSERT(none.ok() && !none->has_value());
+    s.system_min_uid = 0;
+    auto b0 = Backends::open(s);
+    auto root = (*b0)->lookup("root");
+    CPPUNIT_ASSERT(root.ok() && root->has_value());
+    CPPUNIT_ASSERT_EQUAL(0u, unsigned((*root)->uid));
+    CPPUNIT_ASSERT_EQUAL(std::string("system"), (*root)->backend);
+    CPPUNIT_ASSERT_EQUAL((*root)->home + ((*root)->home.back() == '/' ? "" : "/") + "Maildir/", (*root)->maildir);
+    // Without permission to read shadow the hash is unusable, never empty.
+    CPPUNIT_ASSERT(!(*root)->hash.empty());
+    CPPUNIT_ASSERT(!mailbox::verify_password("", (*root)->hash));
   }
 };
 

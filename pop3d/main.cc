@@ -3,6 +3,7 @@
 // The listener accepts and, per connection, runs this program again in session mode
 // (-S, the client on fd 0): a fresh process image for every client. See session.h.
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -13,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "lib/base/file.h"
 #include "lib/base/strings.h"
 #include "lib/config/config.h"
 #include "lib/event/event.h"
@@ -83,7 +85,13 @@ int main(int argc, char** argv) {
 
   if (session_mode) {
     log::info("connect from [%s]", client_ip.c_str());
-    return pop3d::run_session(settings, tls, client_ip, UniqueFd(::dup(0)));
+    // The client moves off fd 0 into an owner that the session can close: after the
+    // fork only the login process keeps it.
+    UniqueFd client(::fcntl(0, F_DUPFD_CLOEXEC, 3));
+    if (!client) log::fatal("session: no client on fd 0: %s", std::strerror(errno));
+    if (auto null = file::open("/dev/null", O_RDWR); !null || ::dup2(null->get(), 0) < 0)
+      log::fatal("session: cannot put /dev/null on fd 0");
+    return pop3d::run_session(settings, tls, client_ip, std::move(client));
   }
 
   std::string self(4096, '\0');
