@@ -116,7 +116,7 @@ void spawn(UniqueFd conn, const local::AllSettings& all) {
 const std::vector<std::string_view> kParams = {
     "queue_directory", "myhostname", "mydestination", "recipient_delimiter", "home_mailbox",
     "mail_spool_directory", "alias_maps", "default_privs", "command_time_limit",
-    "allow_mail_to_commands", "allow_mail_to_files", "local_home_root"};
+    "allow_mail_to_commands", "allow_mail_to_files", "local_home_root", "mailbox_size_limit"};
 
 std::optional<local::AllSettings> g_settings;
 std::unique_ptr<event::Signal> g_reaper;
@@ -157,7 +157,10 @@ int standalone(int argc, char** argv) {
   log::init("local");
   if (get("maillog_file").empty() || !log::use_file(get("maillog_file"))) log::use_stderr();
   signal(SIGPIPE, SIG_IGN);
-  auto all = local::settings_from(get);
+  auto all = local::settings_from([&](const char* n) {
+    if (std::string_view(n) == "mailbox_size_limit") return std::to_string(conf.bytes(n));
+    return get(n);
+  });
   if (!all) log::fatal("%s", all.error().c_str());
   if (socket_path.empty()) socket_path = get("queue_directory") + "/" + ipc::proto::kPrivateDir + "local";
   event::EventBase base;
@@ -181,7 +184,11 @@ int main(int argc, char** argv) {
   service::Spec spec{.name = "local", .kind = service::Kind::Stream};
   spec.params = &kParams;
   spec.post_jail = [](service::Context& ctx) {
-    auto all = local::settings_from([&](const char* n) { return ctx.config().str(n); });
+    auto all = local::settings_from([&](const char* n) {
+      // Sizes may carry a unit (k, m, g): hand over plain bytes.
+      if (std::string_view(n) == "mailbox_size_limit") return std::to_string(ctx.config().bytes(n));
+      return ctx.config().str(n);
+    });
     if (!all) throw config::ConfigError(all.error().str());
     g_settings = std::move(*all);
     ::signal(SIGPIPE, SIG_IGN);

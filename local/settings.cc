@@ -21,6 +21,7 @@ const std::map<std::string, std::string>& default_params() {
       {"allow_mail_to_commands", "alias, forward"},
       {"allow_mail_to_files", "alias, forward"},
       {"local_home_root", ""},
+      {"mailbox_size_limit", "51200000"},
       {"maillog_file", ""},
   };
   return d;
@@ -50,6 +51,12 @@ Result<AllSettings> settings_from(const Getter& get) {
   auto n = str::parse_int(t);
   if (!n || *n <= 0) return Error("command_time_limit: bad time value").set_permanent();
   s.command_time_limit = static_cast<int>(*n);
+  std::string limit = get("mailbox_size_limit");
+  if (!limit.empty()) {
+    auto b = str::parse_uint(str::trim(limit));
+    if (!b) return Error("mailbox_size_limit: bad size").set_permanent();
+    s.mailbox_size_limit = *b;
+  }
   return a;
 }
 

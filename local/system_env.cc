@@ -170,6 +170,10 @@ Outcome SystemEnv::mbox(const User& as, const std::string& path, const std::stri
     std::string sender;
     if (text.starts_with("Return-Path: <")) sender = text.substr(14, text.find('>') - 14);
     std::string entry = mbox_entry(sender, ::time(nullptr), text.substr(text.find('\n') + 1));
+    struct stat st;
+    if (s_.mailbox_size_limit && ::lstat(path.c_str(), &st) == 0 &&
+        static_cast<uint64_t>(st.st_size) + entry.size() > s_.mailbox_size_limit)
+      return Outcome::defer("4.2.2", "mailbox " + path + " is full (mailbox_size_limit)");
     if (Status w = append_mbox(path, entry, as.uid, 60000); !w) return write_error("mailbox " + path, w.error());
     return Outcome::sent("delivered to mailbox");
   });

@@ -18,6 +18,7 @@ struct SystemSettings {
   std::string default_privs = "nobody";
   int command_time_limit = 1000;  // seconds
   int write_time_limit = 300;     // seconds for one mailbox write
+  uint64_t mailbox_size_limit = 0;  // largest mbox file (0: no limit)
   std::string command_path = "/usr/bin:/bin";
 };
 
