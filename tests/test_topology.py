@@ -210,6 +210,17 @@ class Topology:
             return None
         return harness.wait_for(found, timeout, "%r in %s's Maildir" % (subject, key))
 
+    def wait_dsn(self, key, needle, timeout=60):
+        """A non-delivery report in key's Maildir that mentions needle."""
+        def found():
+            for p in self.maildir(key):
+                with open(p, "rb") as f:
+                    data = f.read()
+                if b"Undelivered Mail Returned to Sender" in data and needle in data:
+                    return data
+            return None
+        return harness.wait_for(found, timeout, "a DSN about %r in %s's Maildir" % (needle, key))
+
     def queued(self, key):
         spool = self.inst[key].spool
         return [f for q in ("incoming", "active", "deferred")
@@ -301,6 +312,23 @@ class TopologyTest(unittest.TestCase):
         t.wait_mail("b", "case three", timeout=60)
         harness.wait_for(lambda: not t.queued("ispb"), 30, "mx.ispb.tst's queue to empty")
 
+    def test_3b_final_host_down_too_long_bounces(self):
+        t = self.t
+        t.stop(t.inst["b"])
+        t.set("ispb", maximal_queue_lifetime="3s")
+        try:
+            start = len(t.log("ispb"))
+            t.send("a", "usera@examplea.tst", "userb@exampleb.tst", "case three expired")
+            harness.wait_for(lambda: re.search(r"to=<userb@exampleb\.tst>, .*dsn=4\.4\.7, status=expired",
+                                               t.log("ispb")[start:]), 60, "expiry bounce at mx.ispb.tst")
+            # The DSN travels back by MX to mail.examplea.tst and into usera's mailbox.
+            data = t.wait_dsn("a", b"case three expired")
+            self.assertIn(b"userb@exampleb.tst", data)
+            self.assertIn(b"message/delivery-status", data)
+        finally:
+            t.set("ispb", maximal_queue_lifetime="5d")
+            t.start(t.inst["b"])
+
     def test_4_no_smarthost(self):
         t = self.t
         t.set("a", relayhost="")
@@ -318,8 +346,8 @@ class TopologyTest(unittest.TestCase):
         try:
             t.send("a", "usera@examplea.tst", "nobody@nullmx.tst", "case five null")
             harness.wait_for(lambda: "dsn=5.1.10, status=bounced" in t.log("a"), 30, "null MX bounce")
-            dsn = t.wait_mail("a", "Undelivered Mail Returned to Sender", timeout=30)
-            self.assertIn(b"nobody@nullmx.tst", dsn)
+            dsn = t.wait_dsn("a", b"nobody@nullmx.tst")
+            self.assertIn(b"5.1.10", dsn)
             # DNS down: deferred, never bounced. (The instance was restarted by set(), so
             # its resolver has no cached answer for exampleb.tst.)
             t.dns.stop()
