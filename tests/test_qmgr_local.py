@@ -265,6 +265,10 @@ class QmgrLocalTest(harness.InstanceTestCase):
         user, home = ms.add_user()
         postdrop = harness.sbin("postdrop")
         drop_gid = os.stat(os.path.join(ms.inst.spool, "maildrop")).st_gid
+        before = os.stat(postdrop)
+        # Set-gid for this test only: the installed tree is shared with other tests.
+        self.addCleanup(os.chown, postdrop, before.st_uid, before.st_gid)
+        self.addCleanup(os.chmod, postdrop, before.st_mode & 0o7777)
         os.chown(postdrop, 0, drop_gid)
         os.chmod(postdrop, 0o2755)
         # bsd-mailx runs the sendmail named by its `sendmail` variable.
