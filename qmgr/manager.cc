@@ -7,6 +7,7 @@
 #include "lib/base/strings.h"
 #include "lib/log/log.h"
 #include "lib/mail/address.h"
+#include "lib/mail/header.h"
 
 namespace postilion::qmgr {
 namespace {
@@ -391,7 +392,7 @@ bool Manager::send_notices(Pass& pass, int64_t now) {
     NewMessage m;
     m.sender = n.envelope_sender;
     m.recipients.push_back({n.recipient, "", mail::kNotifyDefault, 0, false});
-    m.content = std::move(n.text);
+    m.content = mail::to_crlf(n.text);  // queued content is CRLF, as SMTP delivers it
     auto nid = store_.inject(m);
     std::string what = any_failed ? "non-delivery" : any_delayed ? "delay" : "delivery status";
     std::string who = n.envelope_sender.empty() ? "sender" : "postmaster";
