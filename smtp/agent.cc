@@ -294,6 +294,14 @@ ipc::Message Agent::serve(const ipc::Message& req) {
               }
             }
             auto opened_se = Session::open(peer, s_.session, tls_);
+            if (!opened_se && opened_se.error().code() == EPROTO &&
+                (level == TlsLevel::May || (level == TlsLevel::Dane && peer.tlsa.empty()))) {
+              // Opportunistic TLS that fails in the handshake: once more in the clear,
+              // as Postfix does, rather than never delivering to a broken TLS peer.
+              log::info("%s: %s; trying again without TLS", id.c_str(), opened_se.error().c_str());
+              peer.tls = TlsLevel::None;
+              opened_se = Session::open(peer, s_.session, tls_);
+            }
             if (!opened_se) {
               last_error = opened_se.error().str();
               for (auto& j : jobs)

@@ -336,7 +336,8 @@ Result<std::unique_ptr<Session>> Session::open(const Peer& peer, const SessionSe
           log::info("%s", err.c_str());
         } else {
           se->quit();
-          return Error(err);
+          // EPROTO marks a failed TLS handshake: at "may" the caller retries in the clear.
+          return Error(err, se->usable() ? 0 : EPROTO);
         }
       } else if (auto st2 = se->ehlo(&err); !st2) {
         return Error(err);

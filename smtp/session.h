@@ -77,7 +77,8 @@ class Session {
  public:
   // Connects and greets. Site failures come back as an Error whose text is the
   // reason ("connect to ...: Connection refused"); permanent() is set when the
-  // server refused with 5xx and smtp_skip_5xx_greeting is off.
+  // server refused with 5xx and smtp_skip_5xx_greeting is off; code() is EPROTO when
+  // the STARTTLS handshake failed.
   static Result<std::unique_ptr<Session>> open(const Peer& peer, const SessionSettings& s,
                                                const tls::Context* tls_ctx);
   ~Session();

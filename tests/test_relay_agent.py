@@ -144,6 +144,7 @@ class RelayAgentTest(unittest.TestCase):
             "seven": smtp_sink.Sink("127.0.3.7", cls.port, extensions=["PIPELINING", "SIZE 2000"]).start(),
             "nopipe": smtp_sink.Sink("127.0.3.8", cls.port, extensions=[]).start(),
             "small": smtp_sink.Sink("127.0.3.9", cls.port, extensions=["SIZE 2000"]).start(),
+            "badtls": smtp_sink.Sink("127.0.3.10", cls.port, tls_broken=True).start(),
         }
         cls.dns = unbound.Unbound(os.path.join(cls.tmp, "dns"), ZONES, address="127.0.0.53").start()
         cls.res = ResolverProcess(cls.tmp, {"dns_servers": cls.dns.server, "resolver_query_timeout": "3"})
@@ -264,6 +265,14 @@ class RelayAgentTest(unittest.TestCase):
         self.assertEqual(run["rcpt"]["u@b.tst"]["result"], "defer")
         self.assertIn("TLS is required, but was not offered", run["rcpt"]["u@b.tst"]["text"])
         self.assertEqual(len(self.sinks["seven"].messages), n)
+
+    def test_may_falls_back_to_plaintext_after_failed_handshake(self):
+        sink = self.sinks["badtls"]
+        run = self.agent.deliver("[127.0.3.10]", ["u@b.tst"])[0]
+        self.assertEqual(run["rcpt"]["u@b.tst"]["result"], "sent", run)
+        self.assertFalse(sink.messages[-1]["tls"])
+        self.assertEqual(sink.connections, 2)
+        self.assertIn("trying again without TLS", self.agent.log_text())
 
     def test_connection_reuse(self):
         sink = self.sinks["mx2"]

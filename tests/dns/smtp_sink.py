@@ -11,7 +11,7 @@ import threading
 class Sink:
     def __init__(self, address, port, greeting="220 sink.tst ESMTP", extensions=None,
                  rcpt_replies=None, data_reply="250 2.0.0 Ok: queued as SINK", tls_cert=None,
-                 users=None, name="sink.tst"):
+                 users=None, name="sink.tst", tls_broken=False):
         self.address, self.port, self.name = address, port, name
         self.greeting = greeting
         self.extensions = ["PIPELINING", "SIZE 10240000", "8BITMIME", "ENHANCEDSTATUSCODES"] \
@@ -20,6 +20,7 @@ class Sink:
         self.data_reply = data_reply
         self.tls_cert = tls_cert  # (certfile, keyfile) to offer STARTTLS
         self.users = users or {}  # user -> password: offer AUTH PLAIN LOGIN
+        self.tls_broken = tls_broken  # offer STARTTLS, then answer the handshake with garbage
         self.messages = []
         self.connections = 0
         self.commands = []
@@ -82,7 +83,7 @@ class Sink:
                     self.commands.append((conn_id, line))
                 if verb == "EHLO":
                     exts = list(self.extensions)
-                    if self.tls_cert and not tls:
+                    if (self.tls_cert or self.tls_broken) and not tls:
                         exts.append("STARTTLS")
                     if self.users:
                         exts.append("AUTH PLAIN LOGIN")
@@ -91,6 +92,11 @@ class Sink:
                         await send("250%s%s" % ("-" if i + 1 < len(lines) else " ", l))
                 elif verb == "HELO":
                     await send("250 " + self.name)
+                elif verb == "STARTTLS" and self.tls_broken:
+                    await send("220 2.0.0 Ready to start TLS")
+                    writer.write(b"this is not a TLS server hello\r\n" * 4)
+                    await writer.drain()
+                    return
                 elif verb == "STARTTLS" and self.tls_cert and not tls:
                     await send("220 2.0.0 Ready to start TLS")
                     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
