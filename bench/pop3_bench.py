@@ -1,0 +1,153 @@
+#!/usr/bin/env python3
+"""bench/pop3_bench.py - POP3 download speed: login, then RETR of every message, on
+Postilion's pop3d (with auth) and on Dovecot's pop3 in the same run, serving equal
+Maildirs. Prints msgs/s and server CPU ms per message; figures, not assertions.
+
+Usage: BUILD_DIR=/path/to/build bench/pop3_bench.py [messages] [size] [parallel]
+"""
+import os
+import poplib
+import pwd
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchlib  # noqa: E402
+
+ADDR = "127.0.0.1"
+USER, PASSWORD = "bench", "bench-password"
+ROOT = os.geteuid() == 0
+
+
+def make_maildir(md, count, size, owner):
+    for sub in ("tmp", "new", "cur"):
+        os.makedirs(os.path.join(md, sub), exist_ok=True)
+    line = "x" * 70 + "\n"
+    body = line * max(1, size // len(line))
+    for i in range(count):
+        with open(os.path.join(md, "new", "%d.M%dP1.bench" % (1700000000 + i, i)), "w") as f:
+            f.write("From: a@bench.test\nSubject: message %d\n\n%s" % (i, body))
+    if owner is not None:
+        for dirpath, _, files in os.walk(os.path.dirname(md)):
+            os.chown(dirpath, owner.pw_uid, owner.pw_gid)
+            for n in files:
+                os.chown(os.path.join(dirpath, n), owner.pw_uid, owner.pw_gid)
+
+
+def fetch_all(port, parallel):
+    """Each of `parallel` clients logs in in turn and RETRs every message (the lock allows
+    one session per mailbox, so sessions follow each other). Returns messages fetched."""
+    fetched = [0]
+    lock = threading.Lock()
+    gate = threading.Semaphore(1)
+
+    def client():
+        with gate:
+            p = poplib.POP3(ADDR, port, timeout=120)
+            p.user(USER)
+            p.pass_(PASSWORD)
+            n = p.stat()[0]
+            for i in range(1, n + 1):
+                p.retr(i)
+            p.quit()
+        with lock:
+            fetched[0] += n
+    threads = [threading.Thread(target=client) for _ in range(parallel)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return fetched[0]
+
+
+def report(name, m, n):
+    benchlib.log("%-10s %6d msgs  %7.2fs  %8.0f msgs/s  server CPU %6.3f ms/msg" %
+                 (name, n, m.wall, n / m.wall if m.wall else 0, 1000.0 * m.server_cpu / n if n else 0))
+
+
+def postilion(root, count, size, parallel):
+    build = os.environ.get("BUILD_DIR")
+    if not build:
+        sys.exit("bench: set BUILD_DIR to a built Postilion tree")
+    d = os.path.join(root, "postilion")
+    etc, spool = os.path.join(d, "etc"), os.path.join(d, "spool")
+    os.makedirs(etc)
+    os.makedirs(os.path.join(spool, "private"), mode=0o700)
+    owner = pwd.getpwnam("nobody") if ROOT else pwd.getpwuid(os.getuid())
+    md = os.path.join(d, "mail", USER, "Maildir")
+    make_maildir(md, count, size, owner if ROOT else None)
+    os.chmod(d, 0o755)
+    os.chmod(os.path.join(d, "mail"), 0o755)
+    h = subprocess.run(["openssl", "passwd", "-6", "-stdin"], input=PASSWORD, text=True,
+                       stdout=subprocess.PIPE, check=True).stdout.strip()
+    with open(os.path.join(etc, "users"), "w") as f:
+        f.write("%s %s:%d:%d:%s/\n" % (USER, h, owner.pw_uid, owner.pw_gid, md))
+    with open(os.path.join(etc, "main.conf"), "w") as f:
+        f.write("queue_directory = %s\nmail_owner = %s\nmaillog_file = %s/maillog\n"
+                "auth_backends = virtual\nauth_virtual_users = hash:%s/users\n"
+                % (spool, owner.pw_name, d, etc))
+    open(os.path.join(etc, "master.conf"), "w").close()
+    subprocess.run([os.path.join(build, "ctl", "postilionctl"), "-c", etc, "map", "build",
+                    os.path.join(etc, "users")], check=True)
+    port = benchlib.free_port(ADDR)
+    auth = subprocess.Popen([os.path.join(build, "auth", "auth"), "-c", etc])
+    pop = subprocess.Popen([os.path.join(build, "pop3d", "pop3d"), "-c", etc, "-l", "%s:%d" % (ADDR, port)])
+    try:
+        benchlib.wait_port(ADDR, port)
+        fetch_all(port, 1)  # warm-up: builds the UID index
+        with benchlib.Measure(pop.pid) as m:
+            auth_cpu0 = benchlib.tree_cpu(auth.pid)
+            n = fetch_all(port, parallel)
+        m.server_cpu += benchlib.tree_cpu(auth.pid) - auth_cpu0
+        report("postilion", m, n)
+    finally:
+        for p in (pop, auth):
+            os.kill(p.pid, signal.SIGTERM)
+            p.wait(10)
+
+
+def dovecot(root, count, size, parallel):
+    if not shutil.which("dovecot"):
+        benchlib.log("dovecot    not installed (apt-get install dovecot-pop3d)")
+        return
+    home = os.path.join(root, "dovecot-home")
+    owner = pwd.getpwnam("nobody") if ROOT else None
+    make_maildir(os.path.join(home, "Maildir"), count, size, owner)
+    port = benchlib.free_port(ADDR)
+    dc = benchlib.Dovecot(root, ADDR, USER, PASSWORD, home, benchlib.free_port(ADDR), port)
+    if ROOT:
+        # Dovecot serves no mailbox as uid 0: the same unprivileged owner as Postilion's.
+        conf = os.path.join(dc.dir, "dovecot.conf")
+        text = open(conf).read().replace("uid=root gid=root", "uid=nobody gid=nogroup")
+        open(conf, "w").write(text)
+    try:
+        dc.start()
+        fetch_all(port, 1)
+        with benchlib.Measure(dc.master_pid()) as m:
+            n = fetch_all(port, parallel)
+        report("dovecot", m, n)
+    except Exception as e:  # a figure is missing, the run goes on
+        benchlib.log("dovecot    failed: %s" % e)
+    finally:
+        dc.stop()
+
+
+def main():
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
+    size = int(sys.argv[2]) if len(sys.argv) > 2 else 4096
+    parallel = int(sys.argv[3]) if len(sys.argv) > 3 else 3
+    root = benchlib.scratch()
+    os.chmod(root, 0o755)
+    benchlib.log("pop3: %d messages of %d bytes, %d sessions each fetching all" % (count, size, parallel))
+    try:
+        postilion(root, count, size, parallel)
+        dovecot(root, count, size, parallel)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
