@@ -137,7 +137,8 @@ class RelayAgentTest(unittest.TestCase):
             "plain": smtp_sink.Sink("127.0.3.1", cls.port,
                                     rcpt_replies={"bad": "550 5.1.1 <bad>: Recipient address rejected",
                                                   "later": "451 4.2.0 try later"}).start(),
-            "mx2": smtp_sink.Sink("127.0.3.3", cls.port).start(),
+            "mx2": smtp_sink.Sink("127.0.3.3", cls.port,
+                                  extensions=["PIPELINING", "SIZE 10240000", "8BITMIME", "SMTPUTF8"]).start(),
             "busy": smtp_sink.Sink("127.0.3.4", cls.port, greeting="421 4.3.2 busy").start(),
             "auth": smtp_sink.Sink("127.0.3.5", cls.port, users={"usera": "s3cret"}).start(),
             "tls": smtp_sink.Sink("127.0.3.6", cls.port, tls_cert=cls.cert).start(),
@@ -299,6 +300,17 @@ class RelayAgentTest(unittest.TestCase):
         self.assertEqual(run["rcpt"]["u@b.tst"]["result"], "bounce", run)
         self.assertEqual(run["rcpt"]["u@b.tst"]["dsn"], "5.3.4")
         self.assertEqual(self.sinks["small"].messages, [])
+
+    def test_smtputf8(self):
+        utf8 = "Subject: \u00fc\r\n\r\nx\r\n".encode()
+        run = self.agent.deliver("[127.0.3.3]", ["u@b.tst"], content=utf8, attrs=["smtputf8=yes"])[0]
+        self.assertEqual(run["rcpt"]["u@b.tst"]["result"], "sent", run)
+        self.assertTrue(self.sinks["mx2"].messages[-1]["mail"].endswith(" SMTPUTF8"))
+        n = len(self.sinks["nopipe"].messages)
+        run = self.agent.deliver("[127.0.3.8]", ["u@b.tst"], content=utf8, attrs=["smtputf8=yes"])[0]
+        self.assertEqual(run["rcpt"]["u@b.tst"]["result"], "bounce")
+        self.assertEqual(run["rcpt"]["u@b.tst"]["dsn"], "5.6.7")
+        self.assertEqual(len(self.sinks["nopipe"].messages), n)
 
     def test_bad_requests(self):
         from dns import pstipc
