@@ -21,7 +21,7 @@ from test_qmgr_local import MailSystem, ROOT  # noqa: E402
 class UnderMaster(MailSystem):
     """The MailSystem helpers on an instance whose services master runs (smtpd too)."""
 
-    def __init__(self, test):
+    def __init__(self, test, extra_conf=None):
         for d in ("master", "smtpd", "qmgr", "local"):
             harness.require_daemon(test, d)
         self.test = test
@@ -39,6 +39,8 @@ class UnderMaster(MailSystem):
             f.write("minimal_backoff_time = 1s\nmaximal_backoff_time = 2s\nqueue_run_delay = 1s\n")
             if not ROOT:
                 f.write("local_home_root = %s\n" % self.homes)
+            for k, v in (extra_conf or {}).items():
+                f.write("%s = %s\n" % (k, v))
         self.set_aliases("postmaster: root\n")
         test.addCleanup(self.cleanup)
         self.inst.start()
@@ -70,6 +72,30 @@ class QmgrSmtpTest(harness.InstanceTestCase):
         self.assertEqual(m["Delivered-To"], ms.addr(user))
         self.assertTrue(m.get_all("Received"))
         self.assertEqual(m["Subject"], "by smtp")
+
+    def test_notify_success_and_never(self):
+        ms = UnderMaster(self, {"transport_maps": "inline:{blocked.test=error:no mail here}"})
+        sender, shome = ms.add_user()
+        rcpt, rhome = ms.add_user()
+        with ms.smtp() as s:
+            s.ehlo()
+            if not s.has_extn("dsn"):
+                self.skipTest("smtpd does not offer DSN")
+            s.sendmail(ms.addr(sender), [ms.addr(rcpt)], "Subject: tell me\r\n\r\nx\r\n",
+                       rcpt_options=["NOTIFY=SUCCESS"])
+            s.sendmail(ms.addr(sender), ["x@blocked.test"], "Subject: quiet\r\n\r\nx\r\n",
+                       rcpt_options=["NOTIFY=NEVER"])
+        ms.wait_messages(rhome, 1)
+        reports = ms.wait_messages(shome, 1)
+        ms.wait_queue_empty()
+        time.sleep(0.5)
+        reports = ms.messages(shome)
+        self.assertEqual(len(reports), 1)  # the success report; NEVER silenced the failure
+        self.assertEqual(reports[0]["Subject"], "Successful Mail Delivery Report")
+        status = reports[0].get_payload()[1].get_payload()[1]
+        self.assertEqual(status["Action"], "delivered")
+        self.assertEqual(status["Status"], "2.0.0")
+        self.assertIn("status=bounced (no mail here)", ms.inst.log_text())
 
     def test_crash_safety_under_smtp_load(self):
         ms = UnderMaster(self)
