@@ -2,6 +2,7 @@
 #include "pop3d/privs.h"
 
 #include <grp.h>
+#include <sys/prctl.h>
 #include <pwd.h>
 #include <unistd.h>
 
@@ -10,6 +11,9 @@
 namespace postilion::pop3d {
 
 Status drop_to(uid_t uid, gid_t gid) {
+  // Login processes of different clients share mail_owner's uid: none may ptrace or
+  // core-dump another and read the passwords passing through it.
+  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   if (::geteuid() != 0) return {};
   if (uid == 0) return Error("refusing to run a session as root", EPERM);
   if (::setgroups(1, &gid) != 0) return Error::from_errno("setgroups");
@@ -22,7 +26,7 @@ Status drop_to(uid_t uid, gid_t gid) {
 }
 
 Status drop_to_user(const std::string& name) {
-  if (::geteuid() != 0) return {};
+  if (::geteuid() != 0) return drop_to(::getuid(), ::getgid());
   passwd pw;
   passwd* found = nullptr;
   std::vector<char> buf(16384);

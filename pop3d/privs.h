@@ -12,7 +12,8 @@
 namespace postilion::pop3d {
 
 // When running as root: setgroups({gid}), setgid, setuid, then checks that root cannot
-// be regained. When not root (a test instance): nothing changes, and ok.
+// be regained. When not root (a test instance): the ids stay, and ok. Either way the
+// process is made non-dumpable (no core files, no ptrace by processes of the same uid).
 Status drop_to(uid_t uid, gid_t gid);
 // The same, for a user name (mail_owner).
 Status drop_to_user(const std::string& name);
