@@ -129,10 +129,15 @@ class RelayAgentTest(unittest.TestCase):
         if not os.access(program("smtp", "relay_probe"), os.X_OK):
             raise unittest.SkipTest("smtp not built (set BUILD_DIR)")
         cls.tmp = tempfile.mkdtemp(prefix="pst-relay-")
+        # Class cleanups run even when setUpClass fails half-way: nothing started leaks.
+        if not os.environ.get("PST_KEEP"):
+            cls.addClassCleanup(shutil.rmtree, cls.tmp, ignore_errors=True)
         cls.qdir = os.path.join(cls.tmp, "spool")
         os.makedirs(os.path.join(cls.qdir, "private"))
         cls.port = harness.free_port("127.0.3.1")
         cls.cert = make_cert(cls.tmp)
+        cls.sinks = {}
+        cls.addClassCleanup(lambda: [s.stop() for s in cls.sinks.values()])
         cls.sinks = {
             "plain": smtp_sink.Sink("127.0.3.1", cls.port,
                                     rcpt_replies={"bad": "550 5.1.1 <bad>: Recipient address rejected",
@@ -147,8 +152,11 @@ class RelayAgentTest(unittest.TestCase):
             "small": smtp_sink.Sink("127.0.3.9", cls.port, extensions=["SIZE 2000"]).start(),
             "badtls": smtp_sink.Sink("127.0.3.10", cls.port, tls_broken=True).start(),
         }
-        cls.dns = unbound.Unbound(os.path.join(cls.tmp, "dns"), ZONES, address="127.0.0.53").start()
+        cls.dns = unbound.Unbound(os.path.join(cls.tmp, "dns"), ZONES, address="127.0.0.53")
+        cls.addClassCleanup(cls.dns.stop)
+        cls.dns.start()
         cls.res = ResolverProcess(cls.tmp, {"dns_servers": cls.dns.server, "resolver_query_timeout": "3"})
+        cls.addClassCleanup(cls.res.stop)
         # The agent finds the resolver at $queue_directory/private/resolver.
         os.symlink(cls.res.socket, os.path.join(cls.qdir, "private", "resolver"))
         p = cls.port
@@ -160,16 +168,7 @@ class RelayAgentTest(unittest.TestCase):
             "smtp_tls_policy_maps": "inline:{[127.0.3.6]:%d=encrypt, [127.0.3.1]:%d=may, [127.0.3.7]:%d=encrypt}"
                                     % (p, p, p),
         })
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.agent.stop()
-        cls.res.stop()
-        cls.dns.stop()
-        for s in cls.sinks.values():
-            s.stop()
-        if not os.environ.get("PST_KEEP"):
-            shutil.rmtree(cls.tmp, ignore_errors=True)
+        cls.addClassCleanup(cls.agent.stop)
 
     def run(self, result=None):
         before = len(result.failures) + len(result.errors) if result else 0

@@ -79,6 +79,9 @@ class DaneTest(unittest.TestCase):
         if not os.access(program("smtp", "relay_probe"), os.X_OK):
             raise unittest.SkipTest("smtp not built (set BUILD_DIR)")
         cls.tmp = tempfile.mkdtemp(prefix="pst-dane-")
+        # Class cleanups run even when setUpClass fails half-way: nothing started leaks.
+        if not os.environ.get("PST_KEEP"):
+            cls.addClassCleanup(shutil.rmtree, cls.tmp, ignore_errors=True)
         cls.port = harness.free_port("127.0.5.1")
         good = os.path.join(cls.tmp, "good")
         bad = os.path.join(cls.tmp, "bad")
@@ -106,7 +109,10 @@ class DaneTest(unittest.TestCase):
         cls.anchor = os.path.join(cls.tmp, keys[0] + ".ds")
         nsd_port = unbound.free_udp_port("127.0.0.54")
         cls.nsd = Nsd(cls.tmp, "dane.tst", zone + ".signed", "127.0.0.54", nsd_port)
+        cls.addClassCleanup(cls.nsd.stop)
         cls.nsd.start()
+        cls.sinks = []
+        cls.addClassCleanup(lambda: [s.stop() for s in cls.sinks])
         cls.sinks = [smtp_sink.Sink("127.0.5.1", p, tls_cert=cls.good_cert).start(),
                      smtp_sink.Sink("127.0.5.2", p, tls_cert=cls.bad_cert).start()]
         cls.qdir = os.path.join(cls.tmp, "spool")
@@ -114,19 +120,11 @@ class DaneTest(unittest.TestCase):
         cls.res = ResolverProcess(cls.tmp, {"dns_servers": "127.0.0.54@%d" % nsd_port,
                                             "dnssec_trust_anchor_file": cls.anchor,
                                             "resolver_query_timeout": "3"})
+        cls.addClassCleanup(cls.res.stop)
         os.symlink(cls.res.socket, os.path.join(cls.qdir, "private", "resolver"))
         cls.agent = Agent(cls.qdir, {"smtp_destination_port": str(p), "smtp_tls_security_level": "dane",
                                      "smtp_connect_timeout": "3"})
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.agent.stop()
-        cls.res.stop()
-        cls.nsd.stop()
-        for s in cls.sinks:
-            s.stop()
-        if not os.environ.get("PST_KEEP"):
-            shutil.rmtree(cls.tmp, ignore_errors=True)
+        cls.addClassCleanup(cls.agent.stop)
 
     def run(self, result=None):
         before = (len(result.failures) + len(result.errors)) if result else 0

@@ -116,17 +116,16 @@ class ResolverTest(unittest.TestCase):
         if not os.access(resolver_program(), os.X_OK):
             raise unittest.SkipTest("resolver not built")
         cls.tmp = tempfile.mkdtemp(prefix="pst-resolver-")
-        cls.dns = unbound.Unbound(os.path.join(cls.tmp, "dns"), ZONES, address="127.0.0.53").start()
+        # Class cleanups run even when setUpClass fails half-way: nothing started leaks.
+        if not os.environ.get("PST_KEEP"):
+            cls.addClassCleanup(shutil.rmtree, cls.tmp, ignore_errors=True)
+        cls.dns = unbound.Unbound(os.path.join(cls.tmp, "dns"), ZONES, address="127.0.0.53")
+        cls.addClassCleanup(cls.dns.stop)
+        cls.dns.start()
         cls.res = ResolverProcess(cls.tmp, {
             "dns_servers": cls.dns.server, "myhostname": "self.loop.tst",
             "inet_interfaces": "127.0.9.9", "resolver_query_timeout": "3"})
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.res.stop()
-        cls.dns.stop()
-        if not os.environ.get("PST_KEEP"):
-            shutil.rmtree(cls.tmp, ignore_errors=True)
+        cls.addClassCleanup(cls.res.stop)
 
     def run(self, result=None):
         r = super().run(result)

@@ -75,6 +75,13 @@ class Topology:
                                    address="127.0.0.53")
         self.dns.start()
         self.inst = {}
+        try:
+            self._build()
+        except BaseException:
+            self.stop_all()  # whatever was started, by PID, before the failure is reported
+            raise
+
+    def _build(self):
         for key, (addr, host, domain) in HOSTS.items():
             # mail.examplea.tst takes its users' mail on submission with STARTTLS and AUTH.
             inst = harness.Instance(name="topo-" + key, ports=(), domain=domain, tls=(key == "a"))
