@@ -243,6 +243,34 @@ class MasterTest(harness.InstanceTestCase):
         self.assertIn("auth", ssl_client.esmtp_features)
 
 
+    def test_submission_auth_through_the_auth_service(self):
+        """AUTH on port 587 checked by the real auth(8) over private/auth."""
+        harness.require_daemon(self, "smtpd")
+        harness.require_daemon(self, "auth")
+        inst = self.make_instance(ports=("submission",), tls=True)
+        inst.init()
+        users = os.path.join(inst.config_dir, "smtp_users")
+        pw_hash = subprocess.run(["openssl", "passwd", "-6", "sub mit"], stdout=subprocess.PIPE,
+                                 text=True, check=True).stdout.strip()
+        with open(users, "w") as f:
+            f.write("carol %s:%d:%d:%s/maildir\n" % (pw_hash, os.getuid(), os.getgid(), inst.base))
+        inst.ctl("map", "build", users, check=True)
+        with open(inst.main_conf(), "a") as f:
+            f.write("auth_backends = virtual\nauth_virtual_users = hash:%s\n" % users)
+        inst.start()
+        inst.wait_ready()
+        s = smtplib.SMTP(inst.addr, inst.ports["submission"], timeout=60)  # > smtpd_auth_timeout
+        self.addCleanup(s.close)
+        s.starttls(context=tls_context())
+        s.ehlo()
+        with self.assertRaises(smtplib.SMTPAuthenticationError):
+            s.login("carol", "wrong")
+        s.login("carol", "sub mit")
+        self.assertEqual({}, s.sendmail("carol@" + inst.domain, ["dave@elsewhere.test"], MSG_BYTES))
+        inst.wait_log("sasl_method=PLAIN, sasl_username=carol")
+        self.assertNotIn("sub mit", inst.log_text())
+
+
 MSG_BYTES = b"From: a@b.test\r\nSubject: via master\r\n\r\nhello\r\n"
 
 
