@@ -271,7 +271,7 @@ void Session::cmd_ehlo(std::string_view arg) {
   const Settings& s = server_.settings();
   std::vector<std::string> lines{s.myhostname, "PIPELINING"};
   lines.push_back(s.message_size_limit ? "SIZE " + std::to_string(s.message_size_limit) : "SIZE");
-  if (!tls_ && server_.tls()) lines.push_back("STARTTLS");
+  if (!tls_ && server_.tls() && s.tls_security_level != "none") lines.push_back("STARTTLS");
   if (s.sasl_auth_enable && tls_) lines.push_back("AUTH PLAIN LOGIN");
   lines.insert(lines.end(), {"ENHANCEDSTATUSCODES", "8BITMIME", "DSN", "SMTPUTF8", "CHUNKING"});
   send(smtp::reply_lines(250, "", std::move(lines)));
@@ -358,7 +358,8 @@ void Session::reject_log(const char* stage, const Reply& r, const std::string& t
 
 // ---- STARTTLS ----------------------------------------------------------------------
 void Session::cmd_starttls(std::string_view) {
-  if (!server_.tls()) return send(reply(502, "5.5.1", "Error: command not implemented"));
+  if (!server_.tls() || server_.settings().tls_security_level == "none")
+    return send(reply(502, "5.5.1", "Error: command not implemented"));
   if (tls_) return send(reply(554, "5.5.1", "Error: TLS already active"));
   if (mail_) return send(reply(503, "5.5.1", "Error: MAIL transaction in progress"));
   // RFC 3207 4.2: anything the client pipelined after STARTTLS is discarded, so a

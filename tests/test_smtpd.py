@@ -555,6 +555,16 @@ class RateLimitTest(SmtpdTestBase):
                          "rate limit log line")
 
 
+class NoTlsTest(SmtpdTestBase):
+    """smtpd_tls_security_level = none: no STARTTLS even with a certificate."""
+    options = {"smtpd_tls_security_level": "none"}
+
+    def test_starttls_not_offered(self):
+        c = self.connect()
+        self.assertNotIn("250-STARTTLS", self.ehlo(c))
+        self.assertEqual(502, c.cmd("STARTTLS")[0])
+
+
 def limit_file_size():
     resource.setrlimit(resource.RLIMIT_FSIZE, (256 * 1024, 256 * 1024))
 
