@@ -5,6 +5,12 @@
 #include "auth/backend.h"
 #include "auth/server.h"
 #include "auth/throttle.h"
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "auth/verifier.h"
+#include "lib/base/file.h"
+#include "lib/ipc/message.h"
 #include "lib/mailbox/password.h"
 
 using namespace postilion;
@@ -19,6 +25,8 @@ class AuthTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(user_names);
   CPPUNIT_TEST(requests);
   CPPUNIT_TEST(system_backend);
+  CPPUNIT_TEST(verifier_threads);
+  CPPUNIT_TEST(async_requests);
   CPPUNIT_TEST_SUITE_END();
 
  public:
@@ -159,6 +167,60 @@ class AuthTest : public CppUnit::TestFixture {
     // The window passes: the right password works again.
     auto later = server.handle(auth_req("alice@example.test", "sekrit", "192.0.2.1"), 20000);
     CPPUNIT_ASSERT_EQUAL(std::string("ok"), later.reply.get_or("status", ""));
+  }
+
+  // Many checks at once on worker threads: every verdict reaches its own callback.
+  void verifier_threads() {
+    auto h = mailbox::hash_password("pw", "$6$");
+    CPPUNIT_ASSERT(h.ok());
+    event::EventBase base;
+    Verifier v(base, 3);
+    std::map<int, bool> got;
+    for (int i = 0; i < 40; ++i)
+      v.verify(i % 3 == 0 ? "pw" : "nope" + std::to_string(i), *h, [&got, i](bool ok) { got[i] = ok; });
+    int64_t deadline = file::monotonic_ms() + 20000;
+    while (got.size() < 40 && file::monotonic_ms() < deadline) base.loop_once(false);
+    CPPUNIT_ASSERT_EQUAL(size_t(40), got.size());
+    for (auto [i, ok] : got) CPPUNIT_ASSERT_EQUAL_MESSAGE(std::to_string(i), i % 3 == 0, ok);
+    CPPUNIT_ASSERT_EQUAL(size_t(0), v.pending());
+  }
+
+  // The event-loop path: a request over a socket, checked on a worker, answered after
+  // the failure delay; a second request on the same connection before the answer ends it.
+  void async_requests() {
+    auto h = mailbox::hash_password("sekrit", "$6$");
+    Settings s;
+    s.backends = {"virtual"};
+    s.virtual_users = "inline:{bob=" + *h + ":7:8:/m/bob/}";
+    s.failure_delay_ms = 300;
+    s.verify_threads = 2;
+    event::EventBase base;
+    auto backends = Backends::open(s);
+    CPPUNIT_ASSERT(backends.ok());
+    Server server(base, s, std::move(*backends));
+    auto roundtrip = [&](const ipc::Message& req, int64_t* ms) -> ipc::Message {
+      int sv[2];
+      CPPUNIT_ASSERT(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+      UniqueFd mine(sv[0]);
+      server.accept(UniqueFd(sv[1]));
+      CPPUNIT_ASSERT(ipc::write_message(mine.get(), req, 1000).ok());
+      int64_t start = file::monotonic_ms(), deadline = start + 10000;
+      char c;
+      while (::recv(mine.get(), &c, 1, MSG_PEEK | MSG_DONTWAIT) <= 0 && file::monotonic_ms() < deadline)
+        base.loop_once(true), ::usleep(1000);
+      *ms = file::monotonic_ms() - start;
+      auto r = ipc::read_message(mine.get(), 1000);
+      CPPUNIT_ASSERT(r.ok());
+      return *r;
+    };
+    int64_t ms = 0;
+    auto ok = roundtrip(auth_req("bob", "sekrit", "10.1.1.1"), &ms);
+    CPPUNIT_ASSERT_EQUAL(std::string("ok"), ok.get_or("status", ""));
+    CPPUNIT_ASSERT_EQUAL(int64_t(7), *ok.get_int("uid"));
+    CPPUNIT_ASSERT(ms < 300);
+    auto bad = roundtrip(auth_req("bob", "wrong", "10.1.1.1"), &ms);
+    CPPUNIT_ASSERT_EQUAL(std::string("fail"), bad.get_or("status", ""));
+    CPPUNIT_ASSERT(ms >= 290);
   }
 
   // root exists everywhere: refused below auth_system_min_uid, found with it lowered.

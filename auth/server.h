@@ -12,6 +12,7 @@
 #include "auth/backend.h"
 #include "auth/settings.h"
 #include "auth/throttle.h"
+#include "auth/verifier.h"
 #include "lib/event/event.h"
 #include "lib/ipc/channel.h"
 #include "lib/ipc/message.h"
@@ -32,8 +33,20 @@ class Server {
     ipc::Message reply;
     int64_t delay_ms = 0;
   };
-  // Exposed for tests: handles a request at time now_ms without any I/O.
+  // Exposed for tests: handles a request at time now_ms without any I/O, checking the
+  // password on the calling thread.
   Answer handle(const ipc::Message& req, int64_t now_ms);
+
+  // A login waiting for its password check.
+  struct Check {
+    std::string user, shown, service, rip, client;
+    std::optional<Account> account;  // nullopt: unknown user (a dummy hash is checked)
+  };
+  // First half of a request: an immediate answer, or a Check plus the password and the
+  // hash to compare (then finish() gives the answer).
+  std::optional<Answer> begin(const ipc::Message& req, int64_t now_ms, Check* check, std::string* password,
+                              std::string* hash);
+  Answer finish(const Check& check, bool password_ok, int64_t now_ms);
 
  private:
   struct Conn {
@@ -42,12 +55,15 @@ class Server {
     bool busy = false;
   };
   void on_message(uint64_t id, ipc::Message&& m);
+  void answer(uint64_t id, Answer a);
+  void fail_line(const Check& c, const char* why);
   void drop(uint64_t id);
 
   event::EventBase& base_;
   Settings settings_;
   std::unique_ptr<Backends> backends_;
   Throttle throttle_;
+  Verifier verifier_;
   event::Timer pruner_;
   std::map<uint64_t, std::unique_ptr<Conn>> conns_;
   uint64_t next_id_ = 1;

@@ -1,6 +1,8 @@
 // auth/settings.cc - auth(8) parameters from main.conf.
 #include "auth/settings.h"
 
+#include <algorithm>
+
 #include "lib/base/strings.h"
 
 namespace postilion::auth {
@@ -23,6 +25,7 @@ Settings Settings::from_config(const config::Config& cfg) {
   s.failure_max_delay_ms = cfg.seconds("auth_failure_max_delay") * 1000;
   s.failure_limit = cfg.integer("auth_failure_limit");
   s.failure_window_ms = cfg.seconds("auth_failure_window") * 1000;
+  s.verify_threads = static_cast<int>(std::clamp<int64_t>(cfg.integer("auth_verify_threads"), 0, 64));
   if (s.failure_limit < 1) throw config::ConfigError("auth_failure_limit: must be at least 1");
   return s;
 }

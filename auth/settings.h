@@ -19,6 +19,7 @@ struct Settings {
   int64_t failure_max_delay_ms = 10000;
   int64_t failure_limit = 10;
   int64_t failure_window_ms = 600000;
+  int verify_threads = 0;  // password-check threads; 0 = one per CPU (at most 8)
 
   // Throws config::ConfigError on an unknown backend (at start only).
   static Settings from_config(const config::Config& cfg);
