@@ -131,6 +131,7 @@ void Server::drop(uint64_t id) {
   it->second->delay.stop();
   base_.defer_delete(std::move(it->second));
   conns_.erase(it);
+  if (on_close_) on_close_();
 }
 
 void Server::on_message(uint64_t id, ipc::Message&& m) {

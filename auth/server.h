@@ -27,6 +27,8 @@ class Server {
   Server(event::EventBase& base, const Settings& s, std::unique_ptr<Backends> backends);
   void accept(UniqueFd fd);
   size_t connections() const { return conns_.size(); }
+  // Called after each client connection has ended (lib/service counts sessions).
+  void set_on_close(std::function<void()> cb) { on_close_ = std::move(cb); }
 
   // The answer to one request, and how long to hold it back (failure delay).
   struct Answer {
@@ -67,7 +69,8 @@ class Server {
   event::Timer pruner_;
   std::map<uint64_t, std::unique_ptr<Conn>> conns_;
   uint64_t next_id_ = 1;
-  std::string dummy_hash_;  // checked for unknown users, so they cost as much as known ones
+  std::string dummy_hash_;
+  std::function<void()> on_close_;  // checked for unknown users, so they cost as much as known ones
 };
 
 }  // namespace postilion::auth

@@ -93,8 +93,8 @@ def postilion(root, count, size, parallel):
     subprocess.run([os.path.join(build, "ctl", "postilionctl"), "-c", etc, "map", "build",
                     os.path.join(etc, "users")], check=True)
     port = benchlib.free_port(ADDR)
-    auth = subprocess.Popen([os.path.join(build, "auth", "auth"), "-c", etc])
-    pop = subprocess.Popen([os.path.join(build, "pop3d", "pop3d"), "-c", etc, "-l", "%s:%d" % (ADDR, port)])
+    auth = subprocess.Popen([os.path.join(build, "auth", "auth"), "--standalone", "-c", etc])
+    pop = subprocess.Popen([os.path.join(build, "pop3d", "pop3d"), "--standalone", "-c", etc, "-l", "%s:%d" % (ADDR, port)])
     try:
         benchlib.wait_port(ADDR, port)
         fetch_all(port, 1)  # warm-up: builds the UID index

@@ -1,16 +1,15 @@
-// pop3d/main.cc - entry point of pop3d(8), the POP3 server (ports 110 and 995).
-// Usage: pop3d [-c config_dir] [-o name=value]... -l [addr:]port...
-// The listener accepts and, per connection, runs this program again in session mode
-// (-S, the client on fd 0): a fresh process image for every client. See session.h.
-#include <arpa/inet.h>
+// pop3d/main.cc - entry point of pop3d(8), the POP3 server (ports 110 and 995), run by
+// master(8) through lib/service. Other forms:
+//   pop3d --standalone [-c DIR] [-o name=value]... -l [addr:]port...   (no master)
+//   pop3d --session -c DIR -a CLIENT_IP [-o name=value]...             (one client on fd 0)
+// The listener only accepts; each client is served by a session (pop3d/session.h).
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
-#include <set>
+#include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -20,8 +19,9 @@
 #include "lib/event/event.h"
 #include "lib/event/listener.h"
 #include "lib/log/log.h"
-#include "lib/pop3/reply.h"
+#include "lib/service/service.h"
 #include "lib/tls/tls.h"
+#include "pop3d/launcher.h"
 #include "pop3d/session.h"
 #include "pop3d/settings.h"
 
@@ -29,107 +29,87 @@ using namespace postilion;
 
 namespace {
 
-std::string peer_ip(const sockaddr* sa) {
-  char buf[INET6_ADDRSTRLEN] = "unknown";
-  if (sa && sa->sa_family == AF_INET)
-    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(sa)->sin_addr, buf, sizeof buf);
-  else if (sa && sa->sa_family == AF_INET6)
-    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(sa)->sin6_addr, buf, sizeof buf);
-  return buf;
-}
+const std::vector<std::string_view> kParams = {
+    "queue_directory", "mail_owner", "pop3d_timeout", "pop3d_tls_wrappermode", "pop3d_tls_cert_file",
+    "pop3d_tls_key_file", "pop3d_plaintext_auth", "pop3d_line_limit", "pop3d_client_limit"};
 
-}  // namespace
-
-int main(int argc, char** argv) {
+// Options of --standalone and --session: -c, -o, -l, -a.
+struct Args {
   std::string config_dir = SYSCONFDIR "/postilion", client_ip;
   std::vector<std::string> overrides, listens;
-  bool session_mode = false;
+};
+
+Args parse(int argc, char** argv, const char* usage) {
+  Args a;
   int opt;
-  while ((opt = getopt(argc, argv, "c:o:l:a:Sv")) != -1) {
-    if (opt == 'c') config_dir = optarg;
-    else if (opt == 'o') overrides.push_back(optarg);
-    else if (opt == 'l') listens.push_back(optarg);
-    else if (opt == 'a') client_ip = optarg;
-    else if (opt == 'S') session_mode = true;
+  while ((opt = getopt(argc, argv, "c:o:l:a:v")) != -1) {
+    if (opt == 'c') a.config_dir = optarg;
+    else if (opt == 'o') a.overrides.push_back(optarg);
+    else if (opt == 'l') a.listens.push_back(optarg);
+    else if (opt == 'a') a.client_ip = optarg;
     else if (opt != 'v') {
-      std::fprintf(stderr, "usage: pop3d [-c config_dir] [-o name=value]... -l [addr:]port...\n");
-      return 2;
+      std::fprintf(stderr, "usage: %s\n", usage);
+      std::exit(2);
     }
   }
-  log::init("pop3d");
-  pop3d::Settings settings;
+  return a;
+}
+
+pop3d::Settings load(const Args& a) {
   try {
-    config::Config cfg = config::Config::load(config_dir);
-    for (const auto& o : overrides) {
+    config::Config cfg = config::Config::load(a.config_dir);
+    for (const auto& o : a.overrides) {
       auto eq = o.find('=');
       if (eq == std::string::npos) throw config::ConfigError("-o " + o + ": expected name=value");
       cfg.set(o.substr(0, eq), o.substr(eq + 1));
     }
+    log::init("pop3d", cfg.str("syslog_name"));
     if (!cfg.str("maillog_file").empty()) {
       if (auto st = log::use_file(cfg.str("maillog_file")); !st) log::warn("%s", st.error().c_str());
+    } else {
+      log::use_syslog();
     }
-    settings = pop3d::Settings::from_config(cfg);
+    return pop3d::Settings::from_config(cfg);
   } catch (const config::ConfigError& e) {
     log::fatal("%s", e.what());
   }
+}
+
+// The TLS context is loaded while still root (the key may be readable by root only)
+// and inherited by the login process.
+tls::Context load_tls(const pop3d::Settings& s) {
+  if (s.cert_file.empty()) return {};
+  auto ctx = tls::Context::server({.cert_file = s.cert_file, .key_file = s.key_file});
+  if (!ctx) log::fatal("TLS: %s", ctx.error().c_str());
+  return std::move(*ctx);
+}
+
+int session(int argc, char** argv) {
+  Args a = parse(argc, argv, "pop3d --session -c config_dir -a client_ip [-o name=value]...");
+  log::init("pop3d");
+  pop3d::Settings s = load(a);
   signal(SIGPIPE, SIG_IGN);
-  // The TLS context is loaded while still root (the key may be readable by root only)
-  // and inherited by the login process.
-  tls::Context tls_ctx;
-  if (!settings.cert_file.empty()) {
-    auto ctx = tls::Context::server({.cert_file = settings.cert_file, .key_file = settings.key_file});
-    if (!ctx) log::fatal("TLS: %s", ctx.error().c_str());
-    tls_ctx = std::move(*ctx);
-  }
-  const tls::Context* tls = tls_ctx.valid() ? &tls_ctx : nullptr;
+  tls::Context tls = load_tls(s);
+  log::info("connect from [%s]", a.client_ip.c_str());
+  // The client moves off fd 0 into an owner that the session can close: after the
+  // fork only the login process keeps it.
+  UniqueFd client(::fcntl(0, F_DUPFD_CLOEXEC, 3));
+  if (!client) log::fatal("session: no client on fd 0: %s", std::strerror(errno));
+  if (auto null = file::open("/dev/null", O_RDWR); !null || ::dup2(null->get(), 0) < 0)
+    log::fatal("session: cannot put /dev/null on fd 0");
+  return pop3d::run_session(s, tls.valid() ? &tls : nullptr, a.client_ip, std::move(client));
+}
 
-  if (session_mode) {
-    log::info("connect from [%s]", client_ip.c_str());
-    // The client moves off fd 0 into an owner that the session can close: after the
-    // fork only the login process keeps it.
-    UniqueFd client(::fcntl(0, F_DUPFD_CLOEXEC, 3));
-    if (!client) log::fatal("session: no client on fd 0: %s", std::strerror(errno));
-    if (auto null = file::open("/dev/null", O_RDWR); !null || ::dup2(null->get(), 0) < 0)
-      log::fatal("session: cannot put /dev/null on fd 0");
-    return pop3d::run_session(settings, tls, client_ip, std::move(client));
-  }
-
-  std::string self(4096, '\0');
-  ssize_t n = ::readlink("/proc/self/exe", self.data(), self.size() - 1);
-  if (n <= 0) log::fatal("cannot find my own program: readlink /proc/self/exe: %s", std::strerror(errno));
-  self.resize(static_cast<size_t>(n));
+int standalone(int argc, char** argv) {
+  Args a = parse(argc, argv, "pop3d --standalone [-c config_dir] [-o name=value]... -l [addr:]port...");
+  log::init("pop3d");
+  pop3d::Settings s = load(a);
+  signal(SIGPIPE, SIG_IGN);
+  (void)load_tls(s);  // a bad certificate stops the listener, not each session
   event::EventBase base;
-  std::set<pid_t> children;
+  pop3d::Launcher launcher(base, a.config_dir, a.overrides, s.client_limit);
   std::vector<event::Listener> listeners;
-  auto on_accept = [&](UniqueFd fd, const sockaddr* sa, int) {
-    std::string ip = peer_ip(sa);
-    if (static_cast<int64_t>(children.size()) >= settings.client_limit) {
-      log::warn("client limit %lld reached; refusing [%s]", static_cast<long long>(settings.client_limit), ip.c_str());
-      (void)!::write(fd.get(), "-ERR [SYS/TEMP] too many connections, try again later\r\n", 55);
-      return;
-    }
-    pid_t pid = ::fork();
-    if (pid < 0) {
-      log::warn("fork: %s", std::strerror(errno));
-      return;
-    }
-    if (pid == 0) {
-      // Listening sockets are close-on-exec; the client becomes fd 0 of the new image.
-      if (::dup2(fd.get(), 0) < 0) _exit(1);
-      std::vector<std::string> args = {self, "-S", "-c", config_dir, "-a", ip};
-      for (const auto& o : overrides) {
-        args.push_back("-o");
-        args.push_back(o);
-      }
-      std::vector<char*> av;
-      for (auto& a : args) av.push_back(a.data());
-      av.push_back(nullptr);
-      ::execv(self.c_str(), av.data());
-      _exit(127);
-    }
-    children.insert(pid);
-  };
-  for (const auto& l : listens) {
+  for (const auto& l : a.listens) {
     auto colon = l.rfind(':');
     std::string host = colon == std::string::npos ? "" : l.substr(0, colon);
     if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
@@ -137,21 +117,41 @@ int main(int argc, char** argv) {
     if (!port || *port == 0 || *port > 65535) log::fatal("-l %s: bad port", l.c_str());
     auto fd = event::listen_inet(host, static_cast<uint16_t>(*port));
     if (!fd) log::fatal("%s", fd.error().c_str());
-    listeners.emplace_back(base, std::move(*fd), on_accept);
+    listeners.emplace_back(base, std::move(*fd), [&](UniqueFd c, const sockaddr*, int) { launcher.launch(std::move(c)); });
     log::info("listening on %s%s", event::inet_label(host, static_cast<uint16_t>(*port)).c_str(),
-              settings.wrappermode ? " (TLS wrapper mode)" : "");
+              s.wrappermode ? " (TLS wrapper mode)" : "");
   }
   if (listeners.empty()) log::fatal("nothing to listen on (give -l [addr:]port)");
-  event::Signal chld(base, SIGCHLD, [&] {
-    int st;
-    pid_t p;
-    while ((p = ::waitpid(-1, &st, WNOHANG)) > 0) {
-      children.erase(p);
-      if (WIFSIGNALED(st)) log::warn("session process %d killed by signal %d", static_cast<int>(p), WTERMSIG(st));
-    }
-  });
   event::Signal term(base, SIGTERM, [&] { base.loopbreak(); });
   event::Signal intr(base, SIGINT, [&] { base.loopbreak(); });
   base.loop();
   return 0;
+}
+
+std::unique_ptr<pop3d::Launcher> g_launcher;
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc > 1 && std::strcmp(argv[1], "--standalone") == 0) return standalone(argc - 1, argv + 1);
+  if (argc > 1 && std::strcmp(argv[1], "--session") == 0) return session(argc - 1, argv + 1);
+  service::Spec spec{.name = "pop3d", .kind = service::Kind::Stream};
+  spec.params = &kParams;
+  spec.pre_jail = [](service::Context& ctx) {
+    log::init("pop3d", ctx.config().str("syslog_name"));
+    pop3d::Settings s = pop3d::Settings::from_config(ctx.config());
+    (void)load_tls(s);
+    if (::geteuid() == 0 && ctx.options().unprivileged)
+      log::warn("not running as root: sessions cannot switch to the mailbox owner "
+                "(master.conf should say n in the unpriv column for pop3d)");
+    std::vector<std::string> overrides;
+    for (const auto& [n, v] : ctx.options().overrides) overrides.push_back(n + "=" + v);
+    g_launcher = std::make_unique<pop3d::Launcher>(ctx.loop(), ctx.options().config_dir, overrides,
+                                                   s.client_limit, [&ctx] { ctx.session_end(); });
+  };
+  spec.on_accept = [](service::Context& ctx, UniqueFd fd) {
+    if (!g_launcher->launch(std::move(fd))) ctx.session_end();
+  };
+  int status = service::run(argc, argv, spec);
+  _exit(status);
 }

@@ -150,7 +150,7 @@ class MailHost:
         return p
 
     def start_auth(self, *overrides):
-        args = [program("auth", "auth"), "-c", self.etc]
+        args = [program("auth", "auth"), "--standalone", "-c", self.etc]
         for o in overrides:
             args += ["-o", o]
         p = self._spawn(args, "auth.out")
@@ -163,7 +163,7 @@ class MailHost:
     def start_pop3d(self, *overrides):
         """Starts a pop3d listener on a free port; returns the port."""
         port = harness.free_port(self.addr)
-        args = [program("pop3d", "pop3d"), "-c", self.etc, "-l", "%s:%d" % (self.addr, port)]
+        args = [program("pop3d", "pop3d"), "--standalone", "-c", self.etc, "-l", "%s:%d" % (self.addr, port)]
         for o in overrides:
             args += ["-o", o]
         p = self._spawn(args, "pop3d.out")
@@ -533,7 +533,7 @@ class Pop3Test(unittest.TestCase):
                         cmd = f.read().split(b"\0")
                 except OSError:
                     continue
-                if cmd and cmd[0].endswith(b"/pop3d") and b"-S" in cmd and self.host.etc.encode() in cmd:
+                if cmd and cmd[0].endswith(b"/pop3d") and b"--session" in cmd and self.host.etc.encode() in cmd:
                     uid = int([l for l in st.splitlines() if l.startswith("Uid:")][0].split()[1])
                     uids[int(d)] = uid
             return uids
