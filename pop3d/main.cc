@@ -142,8 +142,9 @@ int main(int argc, char** argv) {
     pop3d::Settings s = pop3d::Settings::from_config(ctx.config());
     (void)load_tls(s);
     if (::geteuid() == 0 && ctx.options().unprivileged)
-      log::warn("not running as root: sessions cannot switch to the mailbox owner "
-                "(master.conf should say n in the unpriv column for pop3d)");
+      log::warn("running as mail_owner: sessions cannot switch to the mailbox owner and must "
+                "read the TLS key and config as mail_owner (master.conf should say n in the unpriv "
+                "column for pop3d)");
     std::vector<std::string> overrides;
     for (const auto& [n, v] : ctx.options().overrides) overrides.push_back(n + "=" + v);
     g_launcher = std::make_unique<pop3d::Launcher>(ctx.loop(), ctx.options().config_dir, overrides,
