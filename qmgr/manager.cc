@@ -187,6 +187,9 @@ void Manager::route_message(Pass& pass, int64_t /*now*/) {
     } else if (routes.size() == 1 && routes[0].kind == Route::Kind::Bounce) {
       pass.routed[i] = routes[0].address;
       bounce_rcpt(pass, i, routes[0].dsn, routes[0].reason, "none", pass.active_since_us, "bounced");
+    } else if (routes.size() == 1 && routes[0].kind == Route::Kind::Discard) {
+      pass.routed[i] = routes[0].address;
+      discard_rcpt(pass, i, routes[0].reason);
     } else {
       expand_rcpt(pass, i, routes);
     }
@@ -217,9 +220,13 @@ void Manager::expand_rcpt(Pass& pass, size_t idx, const std::vector<Route>& rout
   for (const auto& rt : routes) {
     if (rt.kind == Route::Kind::Deliver) {
       m.recipients.push_back({rt.address, r.orcpt.empty() ? r.address : r.orcpt, r.notify, 0, false});
-    } else {
+    } else if (rt.kind != Route::Kind::Discard) {
       bounced.push_back(rt.address + ": " + rt.reason);
     }
+  }
+  if (m.recipients.empty() && bounced.empty()) {
+    discard_rcpt(pass, idx, "every alias target discarded");
+    return;
   }
   if (m.recipients.empty()) {
     bounce_rcpt(pass, idx, "5.1.1", str::join(bounced, "; "), "none", pass.active_since_us, "bounced");
@@ -309,6 +316,16 @@ void Manager::bounce_rcpt(Pass& pass, size_t idx, const std::string& dsn, const 
   log_rcpt(pass, idx, relay, started_us, dsn, status, reason);
   Outcome o{r.address, r.orcpt, r.notify, mail::DsnAction::Failed, dsn, reason, relay};
   pass.outcomes.push_back(std::move(o));
+}
+
+void Manager::discard_rcpt(Pass& pass, size_t idx, const std::string& reason) {
+  // transport_maps "discard:": the recipient is done as if delivered, without an agent.
+  auto& r = pass.msg.recipients[idx];
+  if (Status st = store_.mark_done("active", pass.msg.id, r.offset, false); !st) {
+    defer_rcpt(pass, idx, "4.3.0", "cannot record discard: " + st.error().str(), "none", pass.active_since_us);
+    return;
+  }
+  record(pass, idx, AgentReply{r.address, "sent", "2.0.0", reason, "none"}, pass.active_since_us);
 }
 
 void Manager::record(Pass& pass, size_t idx, const AgentReply& reply, int64_t started_us) {

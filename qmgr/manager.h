@@ -96,6 +96,7 @@ class Manager {
   void pickup_maildrop(const std::string& id, int64_t now);
   void route_message(Pass& p, int64_t now);
   void record(Pass& p, size_t idx, const AgentReply& r, int64_t started_us);
+  void discard_rcpt(Pass& p, size_t idx, const std::string& reason);
   void defer_rcpt(Pass& p, size_t idx, const std::string& dsn, const std::string& reason,
                   const std::string& relay, int64_t started_us);
   void bounce_rcpt(Pass& p, size_t idx, const std::string& dsn, const std::string& reason,

@@ -36,6 +36,14 @@ Route route_one(const RouteConfig& cfg, const mail::Address& a) {
     auto e = parse_transport_entry(*t);
     if (!e) return bounce(address, "5.3.5", "bad transport_maps entry: " + str::printable(*t, 100));
     if (e->transport == "error") return bounce(address, "5.0.0", e->nexthop.empty() ? "mail for this address is refused" : e->nexthop);
+    if (e->transport == "discard") {
+      Route d;
+      d.kind = Route::Kind::Discard;
+      d.address = address;
+      d.dsn = "2.0.0";
+      d.reason = e->nexthop.empty() ? a.domain : e->nexthop;
+      return d;
+    }
     Route r;
     r.address = address;
     bool local = mail::domain_in(a.domain, cfg.mydestination);

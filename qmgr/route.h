@@ -29,20 +29,22 @@ struct RouteConfig {
 };
 
 struct Route {
-  enum class Kind { Deliver, Bounce, Defer };
+  // Discard: accepted and dropped (transport_maps "discard:"), reported as sent.
+  enum class Kind { Deliver, Bounce, Defer, Discard };
   Kind kind = Kind::Deliver;
   std::string address;    // the (possibly rewritten) recipient
   std::string transport;  // Deliver: e.g. "local", "smtp"
   std::string nexthop;    // Deliver: smtp domain or [host]:port; local ""
   std::string dsn;        // Bounce/Defer: X.Y.Z
-  std::string reason;     // Bounce/Defer: human text
+  std::string reason;     // Bounce/Defer/Discard: human text
 };
 
 // Resolves one envelope recipient to one or more routes: more than one when virtual
 // aliases expand it. Loops and over-deep or over-wide expansions bounce.
 std::vector<Route> resolve(const RouteConfig& cfg, std::string_view recipient);
 
-// transport_maps value "transport:nexthop", "transport:", ":nexthop" or "error:text".
+// transport_maps value "transport:nexthop", "transport:", ":nexthop", "error:text" or
+// "discard:text".
 struct TransportEntry {
   std::string transport;
   std::string nexthop;

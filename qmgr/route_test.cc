@@ -28,12 +28,15 @@ qmgr::RouteConfig config() {
                                {"loop2@virt.test", "loop1@virt.test"},
                                {"self@virt.test", "self@virt.test"},
                                {"empty@virt.test", " , "},
-                               {"@catch.test", "postmaster@example.org"}});
+                               {"@catch.test", "postmaster@example.org"},
+                               {"gone@virt.test", "a@discard.test, b@quiet.test"}});
   c.transport_map = table({{"special.test", "smtp:[127.0.0.9]:2525"},
                            {".sub.test", "relay:"},
                            {"blocked.test", "error:no mail for you"},
                            {"broken.test", "sm tp:x"},
-                           {"vip@example.org", "smtp:[127.0.0.8]"}});
+                           {"vip@example.org", "smtp:[127.0.0.8]"},
+                           {"discard.test", "discard:"},
+                           {"quiet.test", "discard:dropped by policy"}});
   return c;
 }
 
@@ -111,6 +114,14 @@ class RouteTest : public CppUnit::TestFixture {
         {"smtp", true, "smtp", ""}, {"", false, "", ""}, {":", false, "", ""}, {"a b:c", false, "", ""},
         {"smtp:a\nb", false, "", ""},
     };
+    auto d = qmgr::resolve(c, "x@discard.test");
+    CPPUNIT_ASSERT_EQUAL(size_t(1), d.size());
+    CPPUNIT_ASSERT(d[0].kind == qmgr::Route::Kind::Discard);
+    CPPUNIT_ASSERT_EQUAL(std::string("discard.test"), d[0].reason);
+    CPPUNIT_ASSERT_EQUAL(std::string("dropped by policy"), qmgr::resolve(c, "y@quiet.test")[0].reason);
+    auto g = qmgr::resolve(c, "gone@virt.test");
+    CPPUNIT_ASSERT_EQUAL(size_t(2), g.size());
+    CPPUNIT_ASSERT(g[0].kind == qmgr::Route::Kind::Discard && g[1].kind == qmgr::Route::Kind::Discard);
     for (auto& r : rows) {
       auto e = qmgr::parse_transport_entry(r.in);
       CPPUNIT_ASSERT_EQUAL_MESSAGE(r.in, r.ok, e.has_value());
