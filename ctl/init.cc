@@ -180,7 +180,10 @@ std::string master_conf_text(const InitOptions& o, const std::string& daemon_dir
   };
   for (const Inet& s : inets) {
     if (s.port == "0" || !have(s.prog)) continue;
-    line(host + ":" + s.port, "inet", "n", "-", "-", "-", s.prog + option_args(s.opts));
+    // pop3d starts as root: each session becomes the mailbox owner after login, and
+    // the pre-login process drops to mail_owner by itself.
+    const char* unpriv = std::string(s.prog) == "pop3d" ? "n" : "-";
+    line(host + ":" + s.port, "inet", "n", unpriv, "-", "-", s.prog + option_args(s.opts));
   }
   struct Unix {
     const char* name;
@@ -189,9 +192,10 @@ std::string master_conf_text(const InitOptions& o, const std::string& daemon_dir
     const char* maxproc;
   };
   // qmgr is one process woken up periodically; local runs as root to deliver as the
-  // recipient; the rest are unprivileged.
+  // recipient; auth runs as root because it alone reads /etc/shadow; the rest are
+  // unprivileged.
   const Unix unixes[] = {
-      {"qmgr", "-", "60", "1"}, {"resolver", "-", "-", "1"}, {"auth", "-", "-", "-"},
+      {"qmgr", "-", "60", "1"}, {"resolver", "-", "-", "1"}, {"auth", "n", "-", "-"},
       {"local", "n", "-", "-"},  {"smtp", "-", "-", "-"},
   };
   for (const Unix& s : unixes)

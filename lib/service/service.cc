@@ -227,8 +227,10 @@ void Context::start(std::vector<UniqueFd> listen_fds, int status_fd, int lifelin
 
 namespace {
 
-void set_up_logging(const Options& o, const config::Config& cfg) {
-  log::init(o.name, cfg.str("syslog_name"));
+// Lines carry the program's name (postilion/smtpd), as Postfix's do, whatever the
+// service is called in master.conf (127.0.0.1:25, submission).
+void set_up_logging(const char* program, const Options& o, const config::Config& cfg) {
+  log::init(program, cfg.str("syslog_name"));
   std::string file = cfg.str("maillog_file");
   if (!file.empty()) {
     if (auto st = log::use_file(file); !st) throw config::ConfigError("maillog_file: " + st.error().str());
@@ -237,7 +239,7 @@ void set_up_logging(const Options& o, const config::Config& cfg) {
     log::use_stderr();
   } else {
     log::use_syslog();
-    log::init(o.name, cfg.str("syslog_name"));  // reopens syslog with the ident
+    log::init(program, cfg.str("syslog_name"));  // reopens syslog with the ident
   }
 }
 
@@ -285,10 +287,9 @@ int run(int argc, char** argv, const Spec& spec) {
   std::unique_ptr<Context> ctx;
   std::vector<UniqueFd> listen_fds;
   try {
-    log::init(opts->name);
     auto cfg = config::Config::load(opts->config_dir);
     for (auto& [n, v] : opts->overrides) cfg.set(n, v);
-    set_up_logging(*opts, cfg);
+    set_up_logging(spec.name, *opts, cfg);
     if (spec.params) {
       for (auto p : *spec.params)
         if (!config::find_param(p)) PANIC("%s: reads unknown parameter %.*s", spec.name, int(p.size()), p.data());
