@@ -36,6 +36,8 @@ int cmd_status(const Context& ctx);
 int cmd_check(const Context& ctx);     // check.cc
 int cmd_config(const Context& ctx);    // config_cmd.cc
 int cmd_map(const Context& ctx);       // map.cc
+int cmd_queue(const Context& ctx);     // queue.cc
+int cmd_user(const Context& ctx);      // queue.cc
 
 // Master state shared by daemon.cc and check.cc.
 std::string pid_file(const config::Config& cfg);

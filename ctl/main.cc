@@ -24,7 +24,8 @@ struct Command {
 const Command kCommands[] = {
     {"init", cmd_init},     {"start", cmd_start}, {"stop", cmd_stop},
     {"reload", cmd_reload}, {"status", cmd_status}, {"check", cmd_check},
-    {"config", cmd_config}, {"map", cmd_map},
+    {"config", cmd_config}, {"map", cmd_map},       {"queue", cmd_queue},
+    {"user", cmd_user},
 };
 
 void usage(FILE* out) {
@@ -36,6 +37,9 @@ void usage(FILE* out) {
                "  check                     verify config, spool, certificates, programs\n"
                "  config [-n|-d|-x] [name[=value]...]   show or set main.conf values\n"
                "  map build FILE | map query FILE KEY   lookup tables\n"
+               "  queue [-j] | queue show ID | queue flush\n"
+               "  queue hold|release|delete|requeue ID|ALL|ADDRESS   the mail queue\n"
+               "  user hash [yescrypt|sha512]   hash a password read without echo\n"
                "CONFIG_DIR defaults to %s/postilion. Exit: 0 ok, 1 not running, "
                "2 bad config, 3 other error.\n",
                SYSCONFDIR);
