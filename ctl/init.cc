@@ -13,6 +13,7 @@
 #include "ctl/tls_files.h"
 #include "lib/base/file.h"
 #include "lib/base/strings.h"
+#include "lib/maps/maps.h"
 
 #ifndef LIBEXECDIR
 #define LIBEXECDIR "/usr/local/libexec/postilion"
@@ -256,6 +257,11 @@ int cmd_init(const Context& ctx) {
   put(&m, "daemon_directory", daemon_dir);
   put(&m, "mail_owner", o.user);
   if (!o.maillog.empty()) put(&m, "maillog_file", o.maillog);
+  // The instance's own aliases (the built-in default is the system's /etc/aliases,
+  // which a private instance neither owns nor may find compiled).
+  const std::string aliases = file::join(ctx.config_dir, "aliases");
+  put(&m, "alias_maps", "hash:" + aliases);
+  put(&m, "alias_database", "hash:" + aliases);
   if (o.tls_selfsigned) {
     std::string tls_dir = file::join(ctx.config_dir, "tls");
     std::string cert = tls_dir + "/cert.pem", key = tls_dir + "/key.pem";
@@ -287,6 +293,20 @@ int cmd_init(const Context& ctx) {
     return kError;
   }
   if (auto st = file::write_file_atomic(master_path, master_conf_text(o, daemon_dir), 0644); !st) {
+    complain("init: " + st.error().str());
+    return kError;
+  }
+  if (!file::exists(aliases)) {
+    std::string text =
+        "# aliases - local aliases of this instance (see aliases(5)); after a change run\n"
+        "# `postilionctl map build -a " + aliases + "` or newaliases.\n"
+        "postmaster: root\n";
+    if (auto st = file::write_file_atomic(aliases, text, 0644); !st) {
+      complain("init: " + st.error().str());
+      return kError;
+    }
+  }
+  if (auto st = maps::build(aliases, maps::BuildOptions{.syntax = maps::Syntax::Aliases}); !st) {
     complain("init: " + st.error().str());
     return kError;
   }
