@@ -9,6 +9,9 @@
 #include "lib/log/log.h"
 
 namespace postilion::smtpd {
+namespace {
+constexpr int kWorkers = 4;
+}  // namespace
 
 Committer::Committer(event::EventBase& base, int group_delay_us)
     : base_(base), group_delay_us_(group_delay_us) {
@@ -23,7 +26,7 @@ Committer::Committer(event::EventBase& base, int group_delay_us)
     deliver();
   });
   wake_event_.add();
-  thread_ = std::thread([this] { worker(); });
+  for (int i = 0; i < kWorkers; ++i) threads_.emplace_back([this] { worker(); });
 }
 
 Committer::~Committer() {
@@ -31,8 +34,9 @@ Committer::~Committer() {
     std::lock_guard<std::mutex> lock(mu_);
     stop_ = true;
   }
-  cv_.notify_one();
-  if (thread_.joinable()) thread_.join();
+  cv_.notify_all();
+  for (auto& t : threads_)
+    if (t.joinable()) t.join();
 }
 
 void Committer::submit(std::unique_ptr<queue::QueueWriter> writer, Done done) {

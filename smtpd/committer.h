@@ -57,7 +57,9 @@ class Committer {
   bool stop_ = false;                      // guarded by mu_
   size_t in_flight_ = 0;                   // loop thread only
   int group_delay_us_ = 0;
-  std::thread thread_;
+  // Several workers: while one group is in fsync, the next group starts its own, and
+  // the filesystem journal commits the overlapping fsyncs together.
+  std::vector<std::thread> threads_;
 };
 
 }  // namespace postilion::smtpd
