@@ -38,41 +38,12 @@ std::vector<std::unique_ptr<maps::MapList>> g_tables;
 std::unique_ptr<qmgr::Daemon> g_daemon;
 
 int standalone(int argc, char** argv) {
-  std::string config_dir = std::string(SYSCONFDIR) + "/postilion";
-  std::vector<std::pair<std::string, std::string>> overrides;
-  std::string socket_path;
-  int c;
-  while ((c = getopt(argc, argv, "c:o:s:v")) != -1) {
-    if (c == 'c') {
-      config_dir = optarg;
-    } else if (c == 'o') {
-      std::string kv = optarg;
-      auto eq = kv.find('=');
-      if (eq == std::string::npos) {
-        std::fprintf(stderr, "qmgr: bad -o %s\n", optarg);
-        return 2;
-      }
-      overrides.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
-    } else if (c == 's') {
-      socket_path = optarg;
-    } else if (c != 'v') {
-      std::fprintf(stderr, "usage: qmgr --standalone [-c config_dir] [-s socket] [-o name=value]...\n");
-      return 2;
-    }
-  }
-  std::optional<config::Config> cfg_store;
-  try {
-    cfg_store = config::Config::load(config_dir);
-    for (const auto& [n, v] : overrides) cfg_store->set(n, v);
-  } catch (const config::ConfigError& e) {
-    std::fprintf(stderr, "qmgr: fatal: %s\n", e.what());
-    return 1;
-  }
-  const config::Config& conf = *cfg_store;
+  int rc = 0;
+  service::Standalone sa = service::standalone_setup("qmgr", argc, argv, &rc);
+  if (!sa.config) return rc;
+  const config::Config& conf = *sa.config;
+  std::string socket_path = sa.socket_path;
   auto get = [&](const char* n) { return conf.str(n); };
-  log::init("qmgr");
-  if (get("maillog_file").empty() || !log::use_file(get("maillog_file"))) log::use_stderr();
-  signal(SIGPIPE, SIG_IGN);
   std::vector<std::unique_ptr<maps::MapList>> tables;
   auto cfg = qmgr::settings_from(get, &tables);
   if (!cfg) log::fatal("%s", cfg.error().c_str());

@@ -9,12 +9,17 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <exception>
 
 #include "lib/base/strings.h"
 #include "lib/event/listener.h"
 #include "lib/log/log.h"
+
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/etc"
+#endif
 
 namespace postilion::service {
 namespace {
@@ -317,6 +322,47 @@ int run(int argc, char** argv, const Spec& spec) {
   if (ctx->loop().loop() < 0) log::fatal("event loop failed");
   if (opts->verbose) log::info("exiting after %d clients", ctx->served());
   return 0;
+}
+
+Standalone standalone_setup(const char* program, int argc, char** argv, int* exit_code) {
+  Standalone out;
+  std::string config_dir = std::string(SYSCONFDIR) + "/postilion";
+  std::vector<std::pair<std::string, std::string>> overrides;
+  int c;
+  while ((c = ::getopt(argc, argv, "c:o:s:v")) != -1) {
+    if (c == 'c') {
+      config_dir = optarg;
+    } else if (c == 'o') {
+      std::string kv = optarg;
+      auto eq = kv.find('=');
+      if (eq == std::string::npos) {
+        std::fprintf(stderr, "%s: bad -o %s\n", program, optarg);
+        *exit_code = 2;
+        return out;
+      }
+      overrides.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
+    } else if (c == 's') {
+      out.socket_path = optarg;
+    } else if (c != 'v') {
+      std::fprintf(stderr, "usage: %s --standalone [-c config_dir] [-s socket] [-o name=value]...\n", program);
+      *exit_code = 2;
+      return out;
+    }
+  }
+  try {
+    out.config = config::Config::load(config_dir);
+    for (const auto& [n, v] : overrides) out.config->set(n, v);
+  } catch (const config::ConfigError& e) {
+    std::fprintf(stderr, "%s: fatal: %s\n", program, e.what());
+    out.config.reset();
+    *exit_code = 1;
+    return out;
+  }
+  log::init(program);
+  std::string maillog = out.config->str("maillog_file");
+  if (maillog.empty() || !log::use_file(maillog)) log::use_stderr();
+  ::signal(SIGPIPE, SIG_IGN);
+  return out;
 }
 
 }  // namespace postilion::service

@@ -128,4 +128,15 @@ class Context {
 // The whole daemon. Returns the process exit status.
 int run(int argc, char** argv, const Spec& spec);
 
+// Stand-alone mode, for tests that run one daemon without master(8):
+//   PROGRAM --standalone [-c CONFIG_DIR] [-s SOCKET] [-o name=value]... [-v]
+// (argv as the daemon gets it after --standalone). Loads main.conf with the overrides,
+// logs to maillog_file (else stderr) as `program`, ignores SIGPIPE. On bad usage or
+// bad config it prints why and returns nullopt with *exit_code set (2 usage, 1 config).
+struct Standalone {
+  std::optional<config::Config> config;
+  std::string socket_path;  // -s; "" = the daemon's usual socket
+};
+Standalone standalone_setup(const char* program, int argc, char** argv, int* exit_code);
+
 }  // namespace postilion::service
