@@ -4,7 +4,6 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -39,35 +38,16 @@ std::unique_ptr<auth::Server> make_server(event::EventBase& base, const auth::Se
 }
 
 int standalone(int argc, char** argv) {
-  std::string config_dir = SYSCONFDIR "/postilion", socket_path;
-  std::vector<std::string> overrides;
-  int c;
-  while ((c = getopt(argc, argv, "c:o:s:v")) != -1) {
-    if (c == 'c') config_dir = optarg;
-    else if (c == 'o') overrides.push_back(optarg);
-    else if (c == 's') socket_path = optarg;
-    else if (c != 'v') {
-      std::fprintf(stderr, "usage: auth --standalone [-c config_dir] [-s socket] [-o name=value]...\n");
-      return 2;
-    }
-  }
-  log::init("auth");
-  signal(SIGPIPE, SIG_IGN);
+  int rc = 0;
+  service::Standalone sa = service::standalone_setup("auth", argc, argv, &rc);
+  if (!sa.config) return rc;
   auth::Settings settings;
   try {
-    config::Config cfg = config::Config::load(config_dir);
-    for (const auto& o : overrides) {
-      auto eq = o.find('=');
-      if (eq == std::string::npos) throw config::ConfigError("-o " + o + ": expected name=value");
-      cfg.set(o.substr(0, eq), o.substr(eq + 1));
-    }
-    if (!cfg.str("maillog_file").empty()) {
-      if (auto st = log::use_file(cfg.str("maillog_file")); !st) log::warn("%s", st.error().c_str());
-    }
-    settings = auth::Settings::from_config(cfg);
+    settings = auth::Settings::from_config(*sa.config);
   } catch (const config::ConfigError& e) {
     log::fatal("%s", e.what());
   }
+  std::string socket_path = sa.socket_path;
   if (socket_path.empty()) socket_path = settings.queue_directory + "/" + ipc::proto::kAuthSocket;
   event::EventBase base;
   auto server = make_server(base, settings);

@@ -33,19 +33,18 @@ const std::vector<std::string_view> kParams = {
     "queue_directory", "mail_owner", "pop3d_timeout", "pop3d_tls_wrappermode", "pop3d_tls_cert_file",
     "pop3d_tls_key_file", "pop3d_plaintext_auth", "pop3d_line_limit", "pop3d_client_limit"};
 
-// Options of --standalone and --session: -c, -o, -l, -a.
+// Options of --session: -c, -o, -a.
 struct Args {
   std::string config_dir = SYSCONFDIR "/postilion", client_ip;
-  std::vector<std::string> overrides, listens;
+  std::vector<std::string> overrides;
 };
 
 Args parse(int argc, char** argv, const char* usage) {
   Args a;
   int opt;
-  while ((opt = getopt(argc, argv, "c:o:l:a:v")) != -1) {
+  while ((opt = getopt(argc, argv, "c:o:a:v")) != -1) {
     if (opt == 'c') a.config_dir = optarg;
     else if (opt == 'o') a.overrides.push_back(optarg);
-    else if (opt == 'l') a.listens.push_back(optarg);
     else if (opt == 'a') a.client_ip = optarg;
     else if (opt != 'v') {
       std::fprintf(stderr, "usage: %s\n", usage);
@@ -101,25 +100,25 @@ int session(int argc, char** argv) {
 }
 
 int standalone(int argc, char** argv) {
-  Args a = parse(argc, argv, "pop3d --standalone [-c config_dir] [-o name=value]... -l [addr:]port...");
-  log::init("pop3d");
-  pop3d::Settings s = load(a);
-  signal(SIGPIPE, SIG_IGN);
+  int rc = 0;
+  service::Standalone sa = service::standalone_setup("pop3d", argc, argv, &rc);
+  if (!sa.config) return rc;
+  pop3d::Settings s;
+  try {
+    s = pop3d::Settings::from_config(*sa.config);
+  } catch (const config::ConfigError& e) {
+    log::fatal("%s", e.what());
+  }
   (void)load_tls(s);  // a bad certificate stops the listener, not each session
   event::EventBase base;
-  pop3d::Launcher launcher(base, a.config_dir, a.overrides, s.client_limit);
+  pop3d::Launcher launcher(base, sa.config_dir, sa.overrides, s.client_limit);
   std::vector<event::Listener> listeners;
-  for (const auto& l : a.listens) {
-    auto colon = l.rfind(':');
-    std::string host = colon == std::string::npos ? "" : l.substr(0, colon);
-    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-    auto port = str::parse_uint(colon == std::string::npos ? l : l.substr(colon + 1));
-    if (!port || *port == 0 || *port > 65535) log::fatal("-l %s: bad port", l.c_str());
-    auto fd = event::listen_inet(host, static_cast<uint16_t>(*port));
+  for (const auto& l : sa.listens) {
+    std::string label;
+    auto fd = event::listen_inet_spec(l, &label);
     if (!fd) log::fatal("%s", fd.error().c_str());
     listeners.emplace_back(base, std::move(*fd), [&](UniqueFd c, const sockaddr*, int) { launcher.launch(std::move(c)); });
-    log::info("listening on %s%s", event::inet_label(host, static_cast<uint16_t>(*port)).c_str(),
-              s.wrappermode ? " (TLS wrapper mode)" : "");
+    log::info("listening on %s%s", label.c_str(), s.wrappermode ? " (TLS wrapper mode)" : "");
   }
   if (listeners.empty()) log::fatal("nothing to listen on (give -l [addr:]port)");
   event::Signal term(base, SIGTERM, [&] { base.loopbreak(); });

@@ -55,6 +55,7 @@ class EventTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(buffer_event_timeout);
   CPPUNIT_TEST(listener_accepts);
   CPPUNIT_TEST(listen_inet_errors);
+  CPPUNIT_TEST(listen_inet_spec_forms);
   CPPUNIT_TEST_SUITE_END();
 
  public:
@@ -274,6 +275,40 @@ class EventTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT_EQUAL(std::string("*:25"), event::inet_label("", 25));
     auto v6 = event::listen_inet("[::1]", 0);
     if (!v6.ok()) CPPUNIT_ASSERT(v6.error().str().find("[::1]") != std::string::npos);
+  }
+
+  void listen_inet_spec_forms() {
+    // Port 0 is refused on the command line: "any port" is not something to type.
+    const struct {
+      const char* spec;
+      bool ok;
+      const char* label;
+    } cases[] = {
+        {"127.0.0.1:0", false, ""},      {"127.0.0.1:65536", false, ""}, {"127.0.0.1:x", false, ""},
+        {"", false, ""},                 {"127.0.0.1:", false, ""},      {"bad host!:2525", false, "bad host!:2525"},
+    };
+    for (const auto& c : cases) {
+      std::string label;
+      auto fd = event::listen_inet_spec(c.spec, &label);
+      CPPUNIT_ASSERT_EQUAL_MESSAGE(c.spec, c.ok, fd.ok());
+      CPPUNIT_ASSERT_EQUAL_MESSAGE(c.spec, std::string(c.label), label);
+    }
+    // A real one: take a free port, release it, then listen through the spec form.
+    uint16_t port;
+    {
+      auto a = event::listen_inet("127.0.0.1", 0);
+      CPPUNIT_ASSERT(a.ok());
+      sockaddr_in sa{};
+      socklen_t len = sizeof sa;
+      ::getsockname(a->get(), reinterpret_cast<sockaddr*>(&sa), &len);
+      port = ntohs(sa.sin_port);
+    }
+    std::string label;
+    auto fd = event::listen_inet_spec("127.0.0.1:" + std::to_string(port), &label);
+    CPPUNIT_ASSERT(fd.ok());
+    CPPUNIT_ASSERT_EQUAL("127.0.0.1:" + std::to_string(port), label);
+    auto v6 = event::listen_inet_spec("[::1]:" + std::to_string(port), &label);
+    CPPUNIT_ASSERT_EQUAL("[::1]:" + std::to_string(port), label);  // brackets kept, port parsed
   }
 };
 

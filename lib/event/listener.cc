@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "lib/base/strings.h"
 #include "lib/log/log.h"
 
 namespace postilion::event {
@@ -50,6 +51,16 @@ std::string inet_label(const std::string& host, uint16_t port) {
   if (host.find(':') != std::string::npos && host.front() != '[')
     return "[" + host + "]:" + std::to_string(port);
   return host + ":" + std::to_string(port);
+}
+
+Result<UniqueFd> listen_inet_spec(const std::string& spec, std::string* label) {
+  auto colon = spec.rfind(':');
+  if (colon != std::string::npos && spec.front() == '[' && spec[colon - 1] != ']') colon = std::string::npos;
+  std::string host = colon == std::string::npos ? "" : spec.substr(0, colon);
+  auto port = str::parse_uint(colon == std::string::npos ? spec : spec.substr(colon + 1));
+  if (!port || *port == 0 || *port > 65535) return Error("listen " + spec + ": bad port", EINVAL);
+  if (label) *label = inet_label(host, static_cast<uint16_t>(*port));
+  return listen_inet(host, static_cast<uint16_t>(*port));
 }
 
 Result<UniqueFd> listen_inet(const std::string& host_in, uint16_t port, int backlog) {

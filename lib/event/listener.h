@@ -52,6 +52,10 @@ class Listener {
 // close-on-exec. Errors name the address: "bind 127.0.0.1:25: Address already in use".
 Result<UniqueFd> listen_inet(const std::string& host, uint16_t port, int backlog = 128);
 
+// listen_inet for "[host:]port" as written on command lines (-l 127.0.0.1:2525,
+// -l [::1]:2525, -l 2525); *label gets inet_label's form.
+Result<UniqueFd> listen_inet_spec(const std::string& spec, std::string* label = nullptr);
+
 // "host:port" as written in messages: 127.0.0.1:25, [::1]:25, *:25.
 std::string inet_label(const std::string& host, uint16_t port);
 

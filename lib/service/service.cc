@@ -329,9 +329,13 @@ Standalone standalone_setup(const char* program, int argc, char** argv, int* exi
   std::string config_dir = std::string(SYSCONFDIR) + "/postilion";
   std::vector<std::pair<std::string, std::string>> overrides;
   int c;
-  while ((c = ::getopt(argc, argv, "c:o:s:v")) != -1) {
+  while ((c = ::getopt(argc, argv, "c:l:n:o:s:v")) != -1) {
     if (c == 'c') {
       config_dir = optarg;
+    } else if (c == 'l') {
+      out.listens.push_back(optarg);
+    } else if (c == 'n') {
+      out.service = optarg;
     } else if (c == 'o') {
       std::string kv = optarg;
       auto eq = kv.find('=');
@@ -341,16 +345,23 @@ Standalone standalone_setup(const char* program, int argc, char** argv, int* exi
         return out;
       }
       overrides.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
+      out.overrides.push_back(kv);
     } else if (c == 's') {
       out.socket_path = optarg;
     } else if (c != 'v') {
-      std::fprintf(stderr, "usage: %s --standalone [-c config_dir] [-s socket] [-o name=value]...\n", program);
+      std::fprintf(stderr,
+                   "usage: %s --standalone [-c config_dir] [-n service] [-s socket] [-l [addr:]port]... "
+                   "[-o name=value]...\n",
+                   program);
       *exit_code = 2;
       return out;
     }
   }
+  out.config_dir = config_dir;
   try {
-    out.config = config::Config::load(config_dir);
+    out.config = ::access((config_dir + "/main.conf").c_str(), F_OK) == 0
+                     ? config::Config::load(config_dir)
+                     : config::Config::parse("", "main.conf", config_dir);
     for (const auto& [n, v] : overrides) out.config->set(n, v);
   } catch (const config::ConfigError& e) {
     std::fprintf(stderr, "%s: fatal: %s\n", program, e.what());

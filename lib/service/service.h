@@ -129,13 +129,19 @@ class Context {
 int run(int argc, char** argv, const Spec& spec);
 
 // Stand-alone mode, for tests that run one daemon without master(8):
-//   PROGRAM --standalone [-c CONFIG_DIR] [-s SOCKET] [-o name=value]... [-v]
-// (argv as the daemon gets it after --standalone). Loads main.conf with the overrides,
-// logs to maillog_file (else stderr) as `program`, ignores SIGPIPE. On bad usage or
-// bad config it prints why and returns nullopt with *exit_code set (2 usage, 1 config).
+//   PROGRAM --standalone [-c CONFIG_DIR] [-n SERVICE] [-s SOCKET] [-l [ADDR:]PORT]...
+//                        [-o name=value]... [-v]
+// (argv as the daemon gets it after --standalone). Loads main.conf (none: the defaults)
+// with the overrides, logs to maillog_file (else stderr) as `program`, ignores SIGPIPE.
+// On bad usage or bad config it prints why and returns nullopt with *exit_code set
+// (2 usage, 1 config).
 struct Standalone {
   std::optional<config::Config> config;
-  std::string socket_path;  // -s; "" = the daemon's usual socket
+  std::string socket_path;           // -s; "" = the daemon's usual socket
+  std::string service;               // -n; "" = the program's name
+  std::vector<std::string> listens;  // -l, for daemons that listen on TCP
+  std::string config_dir;            // -c, as given (or the default)
+  std::vector<std::string> overrides;  // -o, as given (name=value)
 };
 Standalone standalone_setup(const char* program, int argc, char** argv, int* exit_code);
 
