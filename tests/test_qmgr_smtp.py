@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
 # tests/test_qmgr_smtp.py - mail sent with smtplib to a whole instance under master(8)
 # (smtpd -> incoming/ -> qmgr -> local -> Maildir): delivered exactly once with the
-# trace headers, and crash safety under a bounded SMTP load while qmgr and local are
-# killed with SIGKILL at random moments (master restarts them): every message that got
-# 250 is delivered; the test prints the lost (must be 0) and duplicated counts.
+# trace headers, and crash safety under a bounded SMTP load while smtpd, qmgr and local
+# are killed with SIGKILL at random moments (master restarts them): every message that
+# got 250 is delivered; the test prints the lost (must be 0) and duplicated counts.
 import os
 import random
 import signal
 import smtplib
 import sys
+import threading
 import time
 import unittest
 
@@ -100,28 +101,41 @@ class QmgrSmtpTest(harness.InstanceTestCase):
     def test_crash_safety_under_smtp_load(self):
         ms = UnderMaster(self)
         user, home = ms.add_user()
-        n = int(os.environ.get("PST_CRASH_MESSAGES", "100"))
+        n = int(os.environ.get("PST_CRASH_MESSAGES", "300"))
         rnd = random.Random(7)
-        accepted, kills = [], 0
-        deadline = time.monotonic() + 240
-        for i in range(n):
-            if time.monotonic() > deadline:
-                break
-            try:
-                with ms.smtp() as s:
-                    s.sendmail("load@remote.test", [ms.addr(user)], "Subject: load %d\r\n\r\nbody %d\r\n" % (i, i))
-                accepted.append(i)
-            except (smtplib.SMTPException, OSError):
-                pass  # not acknowledged: not owed
-            if rnd.random() < 0.2:
-                pid = ms.service_pid(rnd.choice(["qmgr", "local"]))
+        accepted, kills = [], []
+        done = threading.Event()
+
+        def killer():
+            # Kills land at any moment, also in the middle of an SMTP session or a commit.
+            krnd = random.Random(11)
+            while not done.wait(krnd.uniform(0.01, 0.08)):
+                name = krnd.choice(["smtpd", "qmgr", "local"])
+                pid = ms.service_pid(name)
                 if pid:
-                    time.sleep(rnd.random() * 0.05)
                     try:
                         os.kill(pid, signal.SIGKILL)
-                        kills += 1
+                        kills.append(name)
                     except ProcessLookupError:
                         pass
+
+        thread = threading.Thread(target=killer, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 240
+        try:
+            for i in range(n):
+                if time.monotonic() > deadline:
+                    break
+                try:
+                    with ms.smtp() as s:
+                        s.sendmail("load@remote.test", [ms.addr(user)],
+                                   "Subject: load %d\r\n\r\nbody %d\r\n" % (i, i))
+                    accepted.append(i)
+                except (smtplib.SMTPException, OSError):
+                    time.sleep(rnd.random() * 0.05)  # not acknowledged: not owed
+        finally:
+            done.set()
+            thread.join(5)
         ms.wait_queue_empty(180)
         seen = {}
         for m in ms.messages(home):
@@ -129,10 +143,12 @@ class QmgrSmtpTest(harness.InstanceTestCase):
             seen[k] = seen.get(k, 0) + 1
         lost = [i for i in accepted if i not in seen]
         dups = sum(c - 1 for c in seen.values())
-        print("\ncrash safety (smtp): accepted=%d kills=%d delivered=%d lost=%d duplicated=%d"
-              % (len(accepted), kills, len(seen), len(lost), dups))
+        print("\ncrash safety (smtp): accepted=%d kills=%d (smtpd %d, qmgr %d, local %d) delivered=%d "
+              "lost=%d duplicated=%d" % (len(accepted), len(kills), kills.count("smtpd"), kills.count("qmgr"),
+                                         kills.count("local"), len(seen), len(lost), dups))
         self.assertEqual(lost, [])
         self.assertGreater(len(accepted), n // 2)
+        self.assertGreaterEqual(len(kills), 3, "the load ended before the daemons were killed")
 
 
 if __name__ == "__main__":
