@@ -1,5 +1,7 @@
 // sendmail/main.cc - sendmail(1), mailq(1), newaliases(1): the sendmail interface.
-// Mail is handed to postdrop(1), the only writer of maildrop/; see sendmail(1).
+// Mail is handed to postdrop(1), the only writer of maildrop/; see sendmail(1). The queue
+// listing (-bp, mailq) and flush (-q) of users other than root and mail_owner go through
+// postdrop -p / -f to showq(8).
 #include <sys/wait.h>
 #include <sysexits.h>
 #include <pwd.h>
@@ -90,10 +92,38 @@ std::vector<sendmail::DropRecipient> drop_recipients(const sendmail::Options& o,
   return out;
 }
 
+// Root and mail_owner read the spool and reach qmgr themselves; everyone else goes
+// through the set-gid postdrop to showq(8) on public/showq.
+bool spool_owner(const config::Config& cfg) {
+  if (::getuid() == 0) return true;
+  struct passwd* pw = ::getpwnam(cfg.str("mail_owner").c_str());
+  return pw && pw->pw_uid == ::getuid();
+}
+
+// Runs `postdrop -c CONFIG_DIR flag` with our standard streams; returns its exit status.
+int postdrop_mode(const config::Config& cfg, const char* flag) {
+  std::string path = postdrop_path(cfg);
+  std::string dir = cfg.config_dir();
+  std::fflush(stdout);
+  pid_t pid = ::fork();
+  if (pid < 0) return die(EX_OSERR, "fork failed");
+  if (pid == 0) {
+    const char* argv[] = {"postdrop", "-c", dir.c_str(), flag, nullptr};
+    ::execv(path.c_str(), const_cast<char**>(argv));
+    std::fprintf(stderr, "%s: fatal: cannot run %s: %s\n", prog.c_str(), path.c_str(), std::strerror(errno));
+    ::_exit(EX_UNAVAILABLE);
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : EX_SOFTWARE;
+}
+
 int list_queue(const config::Config& cfg) {
+  if (!spool_owner(cfg)) return postdrop_mode(cfg, "-p");
   qmgr::SpoolStore store(cfg.str("queue_directory"));
   if (::access(store.spool().dir(queue::Folder::Active).c_str(), R_OK | X_OK) != 0)
-    return die(EX_NOPERM, "cannot read the queue: " + std::string(std::strerror(errno)) + " (run as root)");
+    return die(EX_NOPERM, "cannot read the queue: " + std::string(std::strerror(errno)));
   std::fputs(qmgr::format_mailq(qmgr::list_queue(store)).c_str(), stdout);
   return EX_OK;
 }
@@ -116,6 +146,7 @@ int new_aliases(const config::Config& cfg) {
 }
 
 int flush(const config::Config& cfg) {
+  if (!spool_owner(cfg)) return postdrop_mode(cfg, "-f");
   ipc::Message m;
   m.set("cmd", "flush");
   auto r = ipc::call(file::join(cfg.str("queue_directory"), ipc::proto::kQmgrSocket), m, 10000);

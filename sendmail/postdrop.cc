@@ -1,4 +1,6 @@
-// sendmail/postdrop.cc - postdrop(1): writes one message from sendmail(1) into maildrop/.
+// sendmail/postdrop.cc - postdrop(1): writes one message from sendmail(1) into maildrop/;
+// with -p prints the queue listing and with -f asks for a queue flush, both through
+// showq(8) on public/showq (so mailq and sendmail -q work for every local user).
 // Installed set-group-id to setgid_group; trusts nothing from its caller: a set-gid
 // postdrop takes another configuration (-c, MAIL_CONFIG) only from root, or when that
 // directory's main.conf belongs to root and nobody else may write it (an instance the
@@ -18,6 +20,7 @@
 #include "lib/ipc/protocols.h"
 #include "lib/queue/spool.h"
 #include "sendmail/drop.h"
+#include "sendmail/showq_proto.h"
 
 using namespace postilion;
 
@@ -29,6 +32,29 @@ bool admin_config(const std::string& dir) {
   return ::stat(path.c_str(), &st) == 0 && st.st_uid == 0 && !(st.st_mode & (S_IWGRP | S_IWOTH));
 }
 
+constexpr int kShowqTimeoutMs = 60000;
+
+// -p: the listing from showq on standard output.
+int print_queue(const std::string& queue_dir) {
+  auto text = sendmail::showq_list(file::join(queue_dir, ipc::proto::kShowqSocket), kShowqTimeoutMs);
+  if (!text) {
+    std::fprintf(stderr, "postdrop: fatal: cannot list the queue: %s\n", text.error().c_str());
+    return EX_UNAVAILABLE;
+  }
+  if (std::fwrite(text->data(), 1, text->size(), stdout) != text->size() || std::fflush(stdout) != 0) return EX_IOERR;
+  return EX_OK;
+}
+
+// -f: showq passes the flush on to qmgr.
+int flush_queue(const std::string& queue_dir) {
+  Status s = sendmail::showq_flush(file::join(queue_dir, ipc::proto::kShowqSocket), kShowqTimeoutMs);
+  if (!s) {
+    std::fprintf(stderr, "postdrop: fatal: cannot flush the queue: %s\n", s.error().c_str());
+    return EX_UNAVAILABLE;
+  }
+  return EX_OK;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -37,18 +63,25 @@ int main(int argc, char** argv) {
   bool may_choose = !privileged || ::getuid() == 0;
   if (std::getenv("MAIL_CONFIG") && (may_choose || admin_config(std::getenv("MAIL_CONFIG"))))
     config_dir = std::getenv("MAIL_CONFIG");
+  char mode = 0;  // 0: drop a message; 'p': print the queue; 'f': flush it
   int c;
-  while ((c = getopt(argc, argv, "c:rv")) != -1) {
+  while ((c = getopt(argc, argv, "c:fprv")) != -1) {
     if (c == 'c') {
       if (!may_choose && !admin_config(optarg)) {
         std::fprintf(stderr, "postdrop: fatal: -c: not an administrator's configuration\n");
         return EX_NOPERM;
       }
       config_dir = optarg;
+    } else if ((c == 'p' || c == 'f') && (mode == 0 || mode == c)) {
+      mode = static_cast<char>(c);
     } else if (c != 'r' && c != 'v') {
-      std::fprintf(stderr, "usage: postdrop [-c config_dir]\n");
+      std::fprintf(stderr, "usage: postdrop [-c config_dir] [-p | -f]\n");
       return EX_USAGE;
     }
+  }
+  if (optind != argc) {
+    std::fprintf(stderr, "usage: postdrop [-c config_dir] [-p | -f]\n");
+    return EX_USAGE;
   }
   std::optional<config::Config> cfg;
   try {
@@ -57,6 +90,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "postdrop: fatal: %s\n", e.what());
     return EX_CONFIG;
   }
+  if (mode == 'p') return print_queue(cfg->str("queue_directory"));
+  if (mode == 'f') return flush_queue(cfg->str("queue_directory"));
   queue::Spool spool(cfg->str("queue_directory"));
   auto id = sendmail::drop(0, spool.dir(queue::Folder::Maildrop), ::getuid(), cfg->bytes("message_size_limit"));
   if (!id) {

@@ -17,6 +17,17 @@ inline constexpr const char* kMasterSocket = "pid/master.ctl";
 // reply:    status=ok
 inline constexpr const char* kQmgrSocket = "private/qmgr";
 
+// ---- showq: queue_directory/public/showq (any local user, through set-gid postdrop) -
+// One request per connection; showq answers it and ends the connection.
+// request:  cmd=list                     (postdrop -p: sendmail -bp, mailq)
+//           cmd=flush                    (postdrop -f: sendmail -q; showq tells qmgr)
+// reply:    list: zero or more frames status=part, text=CHUNK (the mailq(1) listing in
+//           order, at most kShowqChunk bytes each), then status=ok;
+//           flush: status=ok once qmgr accepted cmd=flush;
+//           any other request, or a failure: status=error, text=reason.
+inline constexpr const char* kShowqSocket = "public/showq";
+inline constexpr unsigned kShowqChunk = 65536;
+
 // ---- delivery: qmgr -> agent, queue_directory/private/<transport> (local, smtp, ...)
 // request:  cmd=deliver, id=QUEUEID, file=active/QUEUEID (relative to queue_directory),
 //           sender=ADDR (may be empty), nexthop=TEXT (smtp: domain or [host]:port;
@@ -35,6 +46,16 @@ inline constexpr const char* kPrivateDir = "private/";
 //           cmd=lookup, user=NAME                          (no password: delivery, pop3d)
 // reply:    status=ok|fail|tempfail, text=...; on ok: user, uid, gid, home, maildir
 inline constexpr const char* kAuthSocket = "private/auth";
+
+// ---- anvil: queue_directory/private/anvil (smtpd; see anvil(8)) --------------------
+// Connection counts and rates per client address over all smtpd processes. Each smtpd
+// process keeps one connection; what it counted ends when that connection does.
+// request:  cmd=connect, service=NAME, client=IP     (a session starts)
+// reply:    status=ok, count=N (simultaneous sessions of service+client, this one
+//           included), rate=N (sessions in the current anvil_rate_time_unit window)
+// request:  cmd=disconnect, service=NAME, client=IP  (no reply)
+// Anything else: the connection is closed.
+inline constexpr const char* kAnvilSocket = "private/anvil";
 
 // ---- resolver: queue_directory/private/resolver -----------------------------------
 // Defined by resolver/ (see resolver(8)); the smtp client is its main caller.
