@@ -1,6 +1,7 @@
 // qmgr/daemon.cc - the queue manager's event-loop side.
 #include "qmgr/daemon.h"
 
+#include <algorithm>
 #include <ctime>
 
 #include "lib/base/file.h"
@@ -22,16 +23,27 @@ Daemon::Daemon(event::EventBase& base, DaemonConfig cfg)
     if (wake_new_ || wake_flush_) manager_.scan_new(t);
     wake_new_ = wake_flush_ = false;
     manager_.pump(t);
+    arm_wakeup();
     if (!completed_.empty()) schedule_pump();
   });
   deferred_timer_ = event::Timer(base_, [this] {
     manager_.scan_deferred(now(), false);
     manager_.pump(now());
+    arm_wakeup();
   });
   scan_timer_ = event::Timer(base_, [this] {
     manager_.scan_new(now());
     manager_.pump(now());
+    arm_wakeup();
   });
+  wakeup_timer_ = event::Timer(base_, [this] { schedule_pump(); });
+}
+
+void Daemon::arm_wakeup() {
+  auto at = manager_.next_wakeup_ms();
+  if (!at) return;
+  int64_t in = std::max<int64_t>(1, *at - file::now_us() / 1000);
+  wakeup_timer_.start(in);  // (re)armed for the earliest time; a later pump re-arms it
 }
 
 int64_t Daemon::now() { return static_cast<int64_t>(::time(nullptr)); }
@@ -43,6 +55,7 @@ void Daemon::schedule_pump() {
 void Daemon::start() {
   manager_.start(now());
   manager_.pump(now());
+  arm_wakeup();
   deferred_timer_.repeat(cfg_.queue_run_delay * 1000);
   scan_timer_.repeat(cfg_.new_scan_interval * 1000);
 }

@@ -39,6 +39,8 @@ class Daemon : public Agents {
  private:
   static int64_t now();
   void schedule_pump();
+  // After a pump: wake up again when a rate-delayed destination may start.
+  void arm_wakeup();
   void finish_agent(uint64_t token, const AgentResult& r);
 
   event::EventBase& base_;
@@ -48,7 +50,7 @@ class Daemon : public Agents {
   std::map<uint64_t, std::unique_ptr<ipc::Channel>> agents_;
   std::map<ipc::Channel*, std::unique_ptr<ipc::Channel>> clients_;
   std::vector<std::pair<uint64_t, AgentResult>> completed_;  // completed outside a callback
-  event::Timer pump_timer_, deferred_timer_, scan_timer_;
+  event::Timer pump_timer_, deferred_timer_, scan_timer_, wakeup_timer_;
   bool wake_new_ = false, wake_flush_ = false;
 };
 

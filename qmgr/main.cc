@@ -26,12 +26,15 @@ namespace {
 
 const std::vector<std::string_view> kParams = {
     "queue_directory", "myhostname", "mydestination", "virtual_alias_domains", "virtual_alias_maps",
-    "transport_maps", "relayhost", "default_transport", "local_transport", "minimal_backoff_time",
+    "virtual_mailbox_domains", "virtual_mailbox_maps", "relay_domains", "transport_maps", "relayhost",
+    "default_transport", "local_transport", "relay_transport", "virtual_transport", "minimal_backoff_time",
     "maximal_backoff_time", "queue_run_delay", "maximal_queue_lifetime", "bounce_queue_lifetime",
     "delay_warning_time", "default_transport_concurrency_limit", "default_destination_concurrency_limit",
-    "local_destination_concurrency_limit", "default_destination_recipient_limit",
-    "local_destination_recipient_limit", "qmgr_message_active_limit", "double_bounce_sender",
-    "bounce_notice_recipient"};
+    "local_destination_concurrency_limit", "smtp_destination_concurrency_limit",
+    "relay_destination_concurrency_limit", "initial_destination_concurrency",
+    "default_destination_concurrency_failed_cohort_limit", "default_destination_rate_delay",
+    "default_destination_recipient_limit", "local_destination_recipient_limit", "qmgr_message_active_limit",
+    "double_bounce_sender", "bounce_notice_recipient"};
 
 // Built after the jail; released (not destroyed) after run(), whose loop owned their events.
 std::vector<std::unique_ptr<maps::MapList>> g_tables;

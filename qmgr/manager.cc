@@ -61,7 +61,13 @@ Manager::Manager(ManagerConfig cfg, Store& store, Agents& agents)
     : cfg_(std::move(cfg)), store_(store), agents_(agents) {
   sched_.set_default_limits(cfg_.default_limits);
   for (const auto& [t, l] : cfg_.limits) sched_.set_limits(t, l);
+  // A dead destination waits as long as Postfix's does: minimal_backoff_time.
+  sched_.set_dead_time(std::max<int64_t>(1, cfg_.minimal_backoff_time) * 1000);
 }
+
+int64_t Manager::now_ms() const { return cfg_.clock_ms ? cfg_.clock_ms() : file::now_us() / 1000; }
+
+std::optional<int64_t> Manager::next_wakeup_ms() { return sched_.next_wakeup(now_ms()); }
 
 int Manager::recipient_limit(const std::string& transport) const {
   auto it = cfg_.recipient_limits.find(transport);
@@ -176,14 +182,19 @@ void Manager::pickup_maildrop(const std::string& id, int64_t now) {
 }
 
 void Manager::route_message(Pass& pass, int64_t /*now*/) {
-  std::map<std::pair<std::string, std::string>, std::vector<size_t>> groups;
+  // transport, nexthop, scheduling destination -> recipients. A transport delivering
+  // one recipient per request (local) is scheduled per recipient, as in Postfix, so
+  // its destination concurrency limit holds per recipient.
+  std::map<std::tuple<std::string, std::string, std::string>, std::vector<size_t>> groups;
   for (size_t i = 0; i < pass.msg.recipients.size(); ++i) {
     const auto& r = pass.msg.recipients[i];
     if (r.done) continue;
     auto routes = resolve(cfg_.route, r.address);
     if (routes.size() == 1 && routes[0].kind == Route::Kind::Deliver) {
       pass.routed[i] = routes[0].address;
-      groups[{routes[0].transport, routes[0].nexthop}].push_back(i);
+      const Route& rt = routes[0];
+      std::string dest = recipient_limit(rt.transport) == 1 ? str::lower(rt.address) : "";
+      groups[{rt.transport, rt.nexthop, dest}].push_back(i);
     } else if (routes.size() == 1 && routes[0].kind == Route::Kind::Bounce) {
       pass.routed[i] = routes[0].address;
       bounce_rcpt(pass, i, routes[0].dsn, routes[0].reason, "none", pass.active_since_us, "bounced");
@@ -194,11 +205,19 @@ void Manager::route_message(Pass& pass, int64_t /*now*/) {
       expand_rcpt(pass, i, routes);
     }
   }
+  int64_t ms = now_ms();
   for (auto& [key, idxs] : groups) {
-    size_t limit = recipient_limit(key.first);
+    const auto& [transport, nexthop, dest] = key;
+    size_t limit = recipient_limit(transport);
+    std::optional<Suspension> dead;
+    if (const Suspension* d = sched_.dead(transport, dest.empty() ? nexthop : dest, ms)) dead = *d;
     for (size_t at = 0; at < idxs.size(); at += limit) {
-      Job job{pass.msg.id, key.first, key.second, {}};
+      Job job{pass.msg.id, transport, nexthop, {}, dest};
       for (size_t k = at; k < std::min(idxs.size(), at + limit); ++k) job.recipients.push_back(idxs[k]);
+      if (dead) {
+        defer_suspended(pass, job, *dead);
+        continue;
+      }
       sched_.enqueue(std::move(job));
       ++pass.jobs;
     }
@@ -274,7 +293,8 @@ void Manager::pump(int64_t now) {
   auto ids = std::move(new_ids_);
   new_ids_.clear();
   for (const auto& id : ids) admit("incoming", id, now);
-  while (auto job = sched_.next()) {
+  int64_t ms = now_ms();
+  while (auto job = sched_.next(ms)) {
     uint64_t token = next_token_++;
     auto it = messages_.find(job->queue_id);
     if (it == messages_.end()) PANIC("qmgr: job for unknown message %s", job->queue_id.c_str());
@@ -354,30 +374,65 @@ void Manager::record(Pass& pass, size_t idx, const AgentReply& reply, int64_t st
   }
 }
 
+Feedback Manager::feedback_of(const AgentResult& r, std::string* dsn, std::string* reason) {
+  // The agent could not be used at all: nothing is known about the destination.
+  if (!r.ok || r.rcpts.empty()) return Feedback::None;
+  // A site failure: no recipient reached a final state, and every deferral has a
+  // network-and-routing status (RFC 3463 X.4.Y: no answer, bad connection, routing or
+  // DNS failure) - the agent could not hold a session with any server of the
+  // destination. A server's 4xx to one recipient (4.2.x, 4.7.x, ...) is not one.
+  for (const auto& rc : r.rcpts)
+    if (rc.result != "defer" || rc.dsn.rfind("4.4.", 0) != 0) return Feedback::Success;
+  *dsn = r.rcpts.front().dsn;
+  *reason = r.rcpts.front().text;
+  return Feedback::SiteFailure;
+}
+
+void Manager::defer_suspended(Pass& pass, const Job& job, const Suspension& why) {
+  for (size_t idx : job.recipients)
+    defer_rcpt(pass, idx, why.dsn, "delivery temporarily suspended: " + why.reason, "none", pass.active_since_us);
+}
+
 void Manager::complete(uint64_t token, const AgentResult& result, int64_t now) {
   auto it = running_.find(token);
   if (it == running_.end()) return;
   Running run = std::move(it->second);
   running_.erase(it);
-  sched_.finished(run.job);
-  auto mit = messages_.find(run.job.queue_id);
-  if (mit == messages_.end()) return;
-  Pass& pass = mit->second;
-  for (size_t k = 0; k < run.job.recipients.size(); ++k) {
-    size_t idx = run.job.recipients[k];
-    if (!result.ok) {
-      defer_rcpt(pass, idx, "4.3.0", result.error, "none", run.started_us);
-      continue;
+  std::string dsn, reason;
+  Feedback fb = feedback_of(result, &dsn, &reason);
+  Scheduler::Verdict verdict = sched_.finished(run.job, fb, now_ms(), dsn, reason);
+  if (verdict.died)
+    log::info("%s: destination %s: delivery temporarily suspended for %llds: %s", run.job.transport.c_str(),
+              p(run.job.dest()).c_str(), static_cast<long long>(std::max<int64_t>(1, cfg_.minimal_backoff_time)),
+              p(reason).c_str());
+  if (auto mit = messages_.find(run.job.queue_id); mit != messages_.end()) {
+    Pass& pass = mit->second;
+    for (size_t k = 0; k < run.job.recipients.size(); ++k) {
+      size_t idx = run.job.recipients[k];
+      if (!result.ok) {
+        defer_rcpt(pass, idx, "4.3.0", result.error, "none", run.started_us);
+        continue;
+      }
+      // Replies come in request order; one missing or for another address is a defer
+      // (the agent died mid-request, or is confused).
+      if (k >= result.rcpts.size() || result.rcpts[k].rcpt != pass.routed[idx]) {
+        defer_rcpt(pass, idx, "4.3.0", "delivery agent gave no result", "none", run.started_us);
+        continue;
+      }
+      record(pass, idx, result.rcpts[k], run.started_us);
     }
-    // Replies come in request order; one missing or for another address is a defer
-    // (the agent died mid-request, or is confused).
-    if (k >= result.rcpts.size() || result.rcpts[k].rcpt != pass.routed[idx]) {
-      defer_rcpt(pass, idx, "4.3.0", "delivery agent gave no result", "none", run.started_us);
-      continue;
-    }
-    record(pass, idx, result.rcpts[k], run.started_us);
+    if (--pass.jobs == 0) finish(run.job.queue_id, now);
   }
-  if (--pass.jobs == 0) finish(run.job.queue_id, now);
+  // The destination just died: what was waiting for it is deferred without trying.
+  if (!verdict.died) return;
+  const Suspension* why = sched_.dead(run.job.transport, run.job.dest(), now_ms());
+  Suspension s = why ? *why : Suspension{dsn, reason, 0};
+  for (const Job& job : verdict.suspended) {
+    auto mit = messages_.find(job.queue_id);
+    if (mit == messages_.end()) continue;
+    defer_suspended(mit->second, job, s);
+    if (--mit->second.jobs == 0) finish(job.queue_id, now);
+  }
 }
 
 bool Manager::send_notices(Pass& pass, int64_t now) {

@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -35,6 +36,8 @@ struct ManagerConfig {
   int default_recipient_limit = 50;
   std::map<std::string, int> recipient_limits;    // per transport (local: 1)
   std::string queue_directory;                    // for the file= attribute (relative anyway)
+  // Milliseconds for the scheduler (rate delays, dead destinations); empty = real time.
+  std::function<int64_t()> clock_ms;
 };
 
 // One agent's reply for one recipient.
@@ -72,6 +75,10 @@ class Manager {
   // Starts what the scheduler allows; call after each of the above.
   void pump(int64_t now);
 
+  // When pump() should run again for a rate-delayed destination (milliseconds on the
+  // clock_ms clock), or nullopt.
+  std::optional<int64_t> next_wakeup_ms();
+
   size_t messages_in_flight() const { return messages_.size(); }
   size_t jobs_running() const { return running_.size(); }
 
@@ -103,6 +110,11 @@ class Manager {
                    const std::string& relay, int64_t started_us, const char* status);
   void expand_rcpt(Pass& p, size_t idx, const std::vector<Route>& routes);
   void finish(const std::string& id, int64_t now);
+  int64_t now_ms() const;
+  // Defers a job's recipients without trying: its destination is dead.
+  void defer_suspended(Pass& p, const Job& job, const Suspension& why);
+  // What a finished request says about its destination (Postfix's "site" failures).
+  static Feedback feedback_of(const AgentResult& r, std::string* dsn, std::string* reason);
   // False when a report could not be queued (the caller keeps its bounces pending).
   bool send_notices(Pass& p, int64_t now);
   void log_rcpt(const Pass& p, size_t idx, const std::string& relay, int64_t started_us,

@@ -195,6 +195,10 @@ class ManagerTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(agent_garbage_and_unrecorded_outcomes);
   CPPUNIT_TEST(virtual_alias_fan_out);
   CPPUNIT_TEST(concurrency_limits);
+  CPPUNIT_TEST(local_limit_is_per_recipient);
+  CPPUNIT_TEST(relay_domain_routing);
+  CPPUNIT_TEST(dead_destination_defers_without_trying);
+  CPPUNIT_TEST(rate_delay_spaces_deliveries);
   CPPUNIT_TEST(agent_reply_parsing);
   CPPUNIT_TEST(delay_warning_once);
   CPPUNIT_TEST(bounce_recorded_only_after_report);
@@ -425,6 +429,142 @@ class ManagerTest : public CppUnit::TestFixture {
     }
     CPPUNIT_ASSERT_EQUAL(5, delivered);
     CPPUNIT_ASSERT(s.queues["active"].empty());
+  }
+
+  void local_limit_is_per_recipient() {
+    FakeStore s;
+    FakeAgents a;
+    ManagerConfig c = config();
+    c.limits["local"] = {100, 2};  // 2 at once per recipient, 100 in all
+    Manager m(c, s, a);
+    for (int i = 0; i < 3; ++i) s.add("incoming", "alice@example.org", {"bob@example.org"}, 1000);
+    for (int i = 0; i < 3; ++i) s.add("incoming", "alice@example.org", {"carol@example.org"}, 1000);
+    m.start(1000);
+    m.pump(1000);
+    CPPUNIT_ASSERT_EQUAL(size_t(4), a.requests.size());
+  }
+
+  void relay_domain_routing() {
+    FakeStore s;
+    FakeAgents a;
+    ManagerConfig c = config();
+    c.route.relay_domains = {"relayed.test"};
+    Manager m(c, s, a);
+    s.add("incoming", "alice@example.org", {"x@relayed.test", "y@other.test"}, 1000);
+    m.start(1000);
+    m.pump(1000);
+    CPPUNIT_ASSERT_EQUAL(size_t(2), a.requests.size());
+    std::map<std::string, std::string> hop;
+    for (auto& r : a.requests) hop[r.transport] = std::string(*r.msg.get("nexthop"));
+    CPPUNIT_ASSERT_EQUAL(std::string("relayed.test"), hop["relay"]);
+    CPPUNIT_ASSERT_EQUAL(std::string("other.test"), hop["smtp"]);
+  }
+
+  // The smtp agent's answer when no server of the destination could be reached.
+  static AgentResult site_failure(const Request& req) {
+    AgentResult r;
+    r.ok = true;
+    for (auto rc : req.msg.get_all("rcpt"))
+      r.rcpts.push_back({std::string(rc), "defer", "4.4.1", "connect to 127.0.0.1[127.0.0.1]:1: Connection refused",
+                         "127.0.0.1[127.0.0.1]:1"});
+    return r;
+  }
+
+  void dead_destination_defers_without_trying() {
+    FakeStore s;
+    FakeAgents a;
+    ManagerConfig c = config();
+    c.route.relay_domains = {"relayed.test"};
+    c.limits["relay"] = {100, 20, 1, 1, 0};  // one at a time, one failed cohort kills
+    c.minimal_backoff_time = 60;
+    int64_t clock = 1000000;
+    c.clock_ms = [&clock] { return clock; };
+    Manager m(c, s, a);
+    std::vector<std::string> ids;
+    for (int i = 0; i < 4; ++i) ids.push_back(s.add("incoming", "alice@example.org", {"x@relayed.test"}, 1000));
+    std::string other = s.add("incoming", "alice@example.org", {"y@else.test"}, 1000);
+    m.start(1000);
+    m.pump(1000);
+    CPPUNIT_ASSERT_EQUAL(size_t(2), a.requests.size());  // relayed.test: window 1; else.test
+    auto take = [&a](const char* transport) {
+      for (auto it = a.requests.begin(); it != a.requests.end(); ++it)
+        if (it->transport == transport) {
+          Request r = *it;
+          a.requests.erase(it);
+          return r;
+        }
+      CPPUNIT_FAIL(std::string("no request for ") + transport);
+      return Request{};
+    };
+    // A recipient-level deferral (4.2.0) is no site failure: the destination reached
+    // its server, so the window opens to 2.
+    Request first = take("relay");
+    m.complete(first.token, reply(s, first, "defer", true, "mailbox full"), 1001);
+    m.pump(1001);
+    CPPUNIT_ASSERT_EQUAL(size_t(3), a.requests.size());
+    Request second = take("relay"), third = take("relay");
+    // Two site failures at window 2: 1/2 + 1/1 failed cohorts, dead.
+    m.complete(second.token, site_failure(second), 1002);
+    m.pump(1002);
+    CPPUNIT_ASSERT_EQUAL(size_t(1), a.requests.size());  // window 1, third still running
+    m.complete(third.token, site_failure(third), 1002);
+    // Dead: the fourth message is deferred without a request.
+    m.pump(1002);
+    CPPUNIT_ASSERT_EQUAL(size_t(1), a.requests.size());  // only else.test's
+    for (const auto& id : ids) CPPUNIT_ASSERT_MESSAGE(id, s.find("deferred", id));
+    CPPUNIT_ASSERT_EQUAL(std::string("delivery temporarily suspended: connect to 127.0.0.1[127.0.0.1]:1: Connection refused"),
+                         s.defer[ids[3]].reasons["x@relayed.test"]);
+    CPPUNIT_ASSERT_EQUAL(std::string("connect to 127.0.0.1[127.0.0.1]:1: Connection refused"),
+                         s.defer[ids[2]].reasons["x@relayed.test"]);
+    // Mail that arrives for the dead destination is deferred too; others are not held up.
+    std::string late = s.add("incoming", "alice@example.org", {"z@relayed.test"}, 1003);
+    m.scan_new(1003);
+    m.pump(1003);
+    CPPUNIT_ASSERT(s.find("deferred", late));
+    CPPUNIT_ASSERT_EQUAL(size_t(1), a.requests.size());
+    m.complete(a.requests.front().token, reply(s, a.requests.front(), "sent"), 1004);
+    a.requests.pop_front();
+    CPPUNIT_ASSERT(!s.find("active", other) && !s.find("deferred", other));
+    // After minimal_backoff_time the destination is tried again.
+    clock += 60000;
+    m.scan_deferred(1100, true);
+    m.pump(1100);
+    CPPUNIT_ASSERT_EQUAL(size_t(1), a.requests.size());  // window 1 again
+    CPPUNIT_ASSERT_EQUAL(std::string("relay"), a.requests.front().transport);
+  }
+
+  void rate_delay_spaces_deliveries() {
+    FakeStore s;
+    FakeAgents a;
+    ManagerConfig c = config();
+    c.route.relay_domains = {"relayed.test"};
+    c.limits["relay"] = {100, 20, 5, 1, 1000};
+    int64_t clock = 5000;
+    c.clock_ms = [&clock] { return clock; };
+    Manager m(c, s, a);
+    for (int i = 0; i < 3; ++i) s.add("incoming", "alice@example.org", {"x@relayed.test"}, 1000);
+    m.start(1000);
+    m.pump(1000);
+    std::vector<int64_t> starts;
+    for (int round = 0; round < 20 && starts.size() < 3; ++round) {
+      m.pump(1000);
+      if (a.requests.empty()) {
+        auto at = m.next_wakeup_ms();
+        CPPUNIT_ASSERT(at);
+        clock = *at;
+        continue;
+      }
+      CPPUNIT_ASSERT_EQUAL(size_t(1), a.requests.size());  // one at a time
+      starts.push_back(clock);
+      clock += 250;  // the delivery takes 250 ms
+      m.complete(a.requests.front().token, reply(s, a.requests.front(), "sent"), 1000);
+      a.requests.pop_front();
+    }
+    CPPUNIT_ASSERT_EQUAL(size_t(3), starts.size());
+    CPPUNIT_ASSERT_EQUAL(int64_t(5000), starts[0]);
+    CPPUNIT_ASSERT_EQUAL(int64_t(6250), starts[1]);  // ended at 5250, + 1000
+    CPPUNIT_ASSERT_EQUAL(int64_t(7500), starts[2]);
+    CPPUNIT_ASSERT(!m.next_wakeup_ms());
   }
 
   void delay_warning_once() {

@@ -30,8 +30,42 @@ std::optional<std::string> lookup_transport(const RouteConfig& cfg, const std::s
   return std::nullopt;
 }
 
+enum class AddressClass { Local, Virtual, Relay, Default };
+
+AddressClass address_class(const RouteConfig& cfg, const std::string& domain) {
+  if (mail::domain_in(domain, cfg.mydestination)) return AddressClass::Local;
+  if (mail::domain_in(domain, cfg.virtual_mailbox_domains)) return AddressClass::Virtual;
+  if (mail::domain_in(domain, cfg.relay_domains)) return AddressClass::Relay;
+  return AddressClass::Default;
+}
+
+// The class's transport and nexthop, in Postfix's order of precedence: the nexthop
+// written in the *_transport parameter, then relayhost (relay and default classes),
+// then the recipient domain.
+TransportEntry class_route(const RouteConfig& cfg, AddressClass c, const std::string& domain) {
+  auto hop = [&](const std::string& own, bool use_relayhost) {
+    if (!own.empty()) return own;
+    if (use_relayhost && !cfg.relayhost.empty()) return cfg.relayhost;
+    return domain;
+  };
+  switch (c) {
+    case AddressClass::Local: return {cfg.local_transport, ""};
+    case AddressClass::Virtual: return {cfg.virtual_transport, hop(cfg.virtual_nexthop, false)};
+    case AddressClass::Relay: return {cfg.relay_transport, hop(cfg.relay_nexthop, true)};
+    case AddressClass::Default: break;
+  }
+  return {cfg.default_transport, hop(cfg.default_nexthop, true)};
+}
+
 Route route_one(const RouteConfig& cfg, const mail::Address& a) {
   std::string address = a.str();
+  AddressClass cls = address_class(cfg, a.domain);
+  // A virtual mailbox domain has only the addresses its table lists (the full address,
+  // or an "@domain" catch-all); the rest bounce here, as Postfix's resolver does.
+  if (cls == AddressClass::Virtual && cfg.virtual_mailbox_map && !cfg.virtual_mailbox_map(address) &&
+      !cfg.virtual_mailbox_map("@" + a.domain))
+    return bounce(address, "5.1.1", "user unknown in virtual mailbox table");
+  TransportEntry dflt = class_route(cfg, cls, a.domain);
   if (auto t = lookup_transport(cfg, address, a.domain)) {
     auto e = parse_transport_entry(*t);
     if (!e) return bounce(address, "5.3.5", "bad transport_maps entry: " + str::printable(*t, 100));
@@ -46,19 +80,18 @@ Route route_one(const RouteConfig& cfg, const mail::Address& a) {
     }
     Route r;
     r.address = address;
-    bool local = mail::domain_in(a.domain, cfg.mydestination);
-    r.transport = e->transport.empty() ? (local ? cfg.local_transport : cfg.default_transport) : e->transport;
-    r.nexthop = e->nexthop.empty() ? (r.transport == cfg.local_transport ? "" : a.domain) : e->nexthop;
+    // ":nexthop" keeps the class's transport; "transport:" keeps the class's nexthop
+    // when the transport is the class's own, else the domain (local: none).
+    r.transport = e->transport.empty() ? dflt.transport : e->transport;
+    if (!e->nexthop.empty()) r.nexthop = e->nexthop;
+    else if (r.transport == cfg.local_transport) r.nexthop = "";
+    else r.nexthop = a.domain;
     return r;
   }
   Route r;
   r.address = address;
-  if (mail::domain_in(a.domain, cfg.mydestination)) {
-    r.transport = cfg.local_transport;
-    return r;
-  }
-  r.transport = cfg.default_transport;
-  r.nexthop = cfg.relayhost.empty() ? a.domain : cfg.relayhost;
+  r.transport = dflt.transport;
+  r.nexthop = dflt.nexthop;
   return r;
 }
 

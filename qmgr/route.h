@@ -1,6 +1,9 @@
 // qmgr/route.h - where a recipient goes: virtual alias rewriting, transport_maps
-// overrides, local (mydestination), relay, or an error. Pure logic: the tables are
-// passed in as lookup functions, so the decisions are tested without files.
+// overrides, then the address class of its domain as Postfix has it: local
+// (mydestination -> local_transport), virtual mailbox (virtual_mailbox_domains ->
+// virtual_transport), relay (relay_domains -> relay_transport), else default_transport;
+// or an error. Pure logic: the tables are passed in as lookup functions, so the
+// decisions are tested without files.
 #pragma once
 
 #include <functional>
@@ -19,11 +22,21 @@ struct RouteConfig {
   std::string myhostname = "localhost";
   std::vector<std::string> mydestination{"localhost"};
   std::vector<std::string> virtual_alias_domains;
+  std::vector<std::string> virtual_mailbox_domains;
+  std::vector<std::string> relay_domains;
   std::string local_transport = "local";
+  // Each transport may carry a nexthop ("relay:[gw.example]"); "" = the class default:
+  // virtual: the recipient domain; relay and default: relayhost, else the domain.
+  std::string virtual_transport = "virtual";
+  std::string virtual_nexthop;
+  std::string relay_transport = "relay";
+  std::string relay_nexthop;
   std::string default_transport = "smtp";
+  std::string default_nexthop;
   std::string relayhost;           // "" = deliver by MX; else "[host]:port" or a domain
   Lookup transport_map;            // may be empty
   Lookup virtual_alias_map;        // may be empty
+  Lookup virtual_mailbox_map;      // may be empty: then every address of the domains exists
   int max_alias_depth = 20;
   size_t max_expansion = 1000;
 };

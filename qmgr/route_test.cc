@@ -47,6 +47,7 @@ class RouteTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(single_routes);
   CPPUNIT_TEST(virtual_aliases);
   CPPUNIT_TEST(relayhost_and_transport_entries);
+  CPPUNIT_TEST(address_classes);
   CPPUNIT_TEST_SUITE_END();
 
  public:
@@ -129,6 +130,68 @@ class RouteTest : public CppUnit::TestFixture {
       CPPUNIT_ASSERT_EQUAL_MESSAGE(r.in, std::string(r.t), e->transport);
       CPPUNIT_ASSERT_EQUAL_MESSAGE(r.in, std::string(r.n), e->nexthop);
     }
+  }
+
+  void address_classes() {
+    // Postfix's address classes: mydestination -> local_transport, virtual mailbox
+    // domains -> virtual_transport (unknown users bounce), relay domains ->
+    // relay_transport, the rest -> default_transport; transport_maps above them all.
+    struct Row {
+      const char* name;
+      const char* relayhost;
+      const char* relay_transport;  // "transport[:nexthop]"
+      const char* virtual_transport;
+      const char* rcpt;
+      Route::Kind kind;
+      const char* transport;
+      const char* nexthop;
+    } rows[] = {
+        {"relay domain", "", "relay", "virtual", "x@relayed.test", Route::Kind::Deliver, "relay", "relayed.test"},
+        {"relay subdomain is not relayed", "", "relay", "virtual", "x@a.relayed.test", Route::Kind::Deliver, "smtp", "a.relayed.test"},
+        {"relay domain, any case", "", "relay", "virtual", "x@RELAYED.test", Route::Kind::Deliver, "relay", "relayed.test"},
+        {"relay domain with relayhost", "[gw]:26", "relay", "virtual", "x@relayed.test", Route::Kind::Deliver, "relay", "[gw]:26"},
+        {"relay_transport nexthop beats relayhost", "[gw]:26", "relay:[inner]", "virtual", "x@relayed.test", Route::Kind::Deliver, "relay", "[inner]"},
+        {"relay_transport renamed", "", "smtp", "virtual", "x@relayed.test", Route::Kind::Deliver, "smtp", "relayed.test"},
+        {"default class", "", "relay", "virtual", "x@remote.test", Route::Kind::Deliver, "smtp", "remote.test"},
+        {"default class with relayhost", "[gw]:26", "relay", "virtual", "x@remote.test", Route::Kind::Deliver, "smtp", "[gw]:26"},
+        {"transport_maps beat relay_domains", "", "relay", "virtual", "x@pinned.test", Route::Kind::Deliver, "smtp", "[127.0.0.7]:2525"},
+        {"transport_maps :nexthop keeps the class transport", "", "relay", "virtual", "x@hoponly.test", Route::Kind::Deliver, "relay", "[127.0.0.6]"},
+        {"virtual mailbox", "", "relay", "virtual", "ann@vbox.test", Route::Kind::Deliver, "virtual", "vbox.test"},
+        {"virtual mailbox, relayhost not used", "[gw]:26", "relay", "virtual", "ann@vbox.test", Route::Kind::Deliver, "virtual", "vbox.test"},
+        {"virtual_transport with nexthop", "", "relay", "lmtp:[store]:24", "ann@vbox.test", Route::Kind::Deliver, "lmtp", "[store]:24"},
+        {"virtual mailbox catch-all", "", "relay", "virtual", "anyone@catchall.test", Route::Kind::Deliver, "virtual", "catchall.test"},
+        {"virtual mailbox unknown user", "", "relay", "virtual", "nobody@vbox.test", Route::Kind::Bounce, "", ""},
+        {"mydestination wins over relay_domains", "", "relay", "virtual", "bob@example.org", Route::Kind::Deliver, "local", ""},
+    };
+    for (const auto& r : rows) {
+      auto c = config();
+      c.relay_domains = {"relayed.test", "pinned.test", "hoponly.test", "example.org"};
+      c.virtual_mailbox_domains = {"vbox.test", "catchall.test"};
+      c.virtual_mailbox_map = table({{"ann@vbox.test", "vbox.test/ann/"}, {"@catchall.test", "catchall.test/all/"}});
+      c.transport_map = table({{"pinned.test", "smtp:[127.0.0.7]:2525"}, {"hoponly.test", ":[127.0.0.6]"}});
+      c.relayhost = r.relayhost;
+      auto split = [](std::string v, std::string* t, std::string* n) {
+        size_t colon = v.find(':');
+        *t = v.substr(0, colon);
+        *n = colon == std::string::npos ? "" : v.substr(colon + 1);
+      };
+      split(r.relay_transport, &c.relay_transport, &c.relay_nexthop);
+      split(r.virtual_transport, &c.virtual_transport, &c.virtual_nexthop);
+      auto routes = qmgr::resolve(c, r.rcpt);
+      CPPUNIT_ASSERT_EQUAL_MESSAGE(r.name, size_t(1), routes.size());
+      CPPUNIT_ASSERT_MESSAGE(r.name, r.kind == routes[0].kind);
+      if (r.kind == Route::Kind::Deliver) {
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(r.name, std::string(r.transport), routes[0].transport);
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(r.name, std::string(r.nexthop), routes[0].nexthop);
+      } else {
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(r.name, std::string("5.1.1"), routes[0].dsn);
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(r.name, std::string("user unknown in virtual mailbox table"), routes[0].reason);
+      }
+    }
+    // Without virtual_mailbox_maps every address of the domain goes to the transport.
+    auto c = config();
+    c.virtual_mailbox_domains = {"vbox.test"};
+    CPPUNIT_ASSERT_EQUAL(std::string("virtual"), qmgr::resolve(c, "whoever@vbox.test")[0].transport);
   }
 };
 

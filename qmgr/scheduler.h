@@ -1,6 +1,10 @@
 // qmgr/scheduler.h - which delivery runs next: per-transport and per-destination
-// concurrency limits, round-robin between destinations so one slow site cannot starve
-// the rest, and the retry arithmetic for deferred mail. No I/O, no clock of its own.
+// concurrency limits with Postfix's slow start (a destination starts at its initial
+// concurrency, grows by one after each success up to its limit, shrinks by one after
+// each connection-level failure and is suspended as "dead" after too many failed
+// cohorts), a per-destination rate delay, round-robin between destinations so one slow
+// site cannot starve the rest, and the retry arithmetic for deferred mail. No I/O and
+// no clock of its own: every call that needs the time takes it (milliseconds).
 #pragma once
 
 #include <cstdint>
@@ -18,38 +22,98 @@ struct Job {
   std::string transport;
   std::string nexthop;
   std::vector<size_t> recipients;  // indexes into the message's recipient list
+  // The scheduling destination: "" means the nexthop; a transport whose recipient
+  // limit is 1 (local) schedules per recipient, as Postfix does.
+  std::string destination;
+
+  const std::string& dest() const { return destination.empty() ? nexthop : destination; }
 };
 
+// Per transport; the defaults are Postfix's.
 struct Limits {
-  int transport = 100;    // agent processes of this transport at once
-  int destination = 20;   // of which to one nexthop
+  int transport = 100;            // agent processes of this transport at once
+  int destination = 20;           // <t>_destination_concurrency_limit; 0 = no limit
+  int initial = 5;                // <t>_initial_destination_concurrency
+  int failed_cohort_limit = 1;    // <t>_destination_concurrency_failed_cohort_limit; 0 = never dead
+  int64_t rate_delay_ms = 0;      // <t>_destination_rate_delay; > 0 also means concurrency 1
+};
+
+// What a finished delivery says about its destination.
+enum class Feedback {
+  Success,      // the destination was reached (whatever each recipient's fate)
+  SiteFailure,  // connection-level failure: no server of the destination could be used
+  None,         // says nothing about the destination (agent unreachable, garbage reply)
+};
+
+// Why a dead destination's deliveries are deferred without trying.
+struct Suspension {
+  std::string dsn;     // of the failure that killed it, e.g. 4.4.1
+  std::string reason;  // its text, e.g. "connect to x[1.2.3.4]:25: Connection refused"
+  int64_t until_ms = 0;
 };
 
 class Scheduler {
  public:
   void set_limits(const std::string& transport, Limits l) { limits_[transport] = l; }
   void set_default_limits(Limits l) { default_ = l; }
+  // How long a dead destination stays suspended (Postfix: minimal_backoff_time).
+  void set_dead_time(int64_t ms) { dead_time_ms_ = ms; }
 
   void enqueue(Job job);
-  // The next job allowed to start now (and counted as running), or nullopt.
-  std::optional<Job> next();
-  // A started job finished (whatever its outcome).
-  void finished(const Job& job);
+  // The next job allowed to start at now_ms (and counted as running), or nullopt.
+  std::optional<Job> next(int64_t now_ms);
+
+  // A started job finished. Adjusts its destination's concurrency by the feedback; when
+  // this failure makes the destination dead, died is set and the destination's queued
+  // jobs are taken out of the scheduler and returned, to be deferred by the caller.
+  struct Verdict {
+    bool died = false;
+    std::vector<Job> suspended;
+  };
+  Verdict finished(const Job& job, Feedback fb, int64_t now_ms, const std::string& dsn = "",
+                   const std::string& reason = "");
+
+  // The suspension of a dead destination, or nullptr (also once its time is over:
+  // then it starts again at its initial concurrency). Valid until the next call.
+  const Suspension* dead(const std::string& transport, const std::string& destination, int64_t now_ms);
+
   // Drops every queued (not running) job of a message; returns how many.
   size_t drop(const std::string& queue_id);
+
+  // When a rate-delayed destination with queued jobs may start next (the caller sets a
+  // timer), or nullopt. Also forgets destinations whose state no longer matters.
+  std::optional<int64_t> next_wakeup(int64_t now_ms);
 
   size_t queued() const { return queued_; }
   int running() const { return running_total_; }
   int running(const std::string& transport) const;
+  // The destination's current concurrency window (its initial one when unknown); 0 when dead.
+  int window(const std::string& transport, const std::string& destination) const;
 
  private:
+  using Key = std::pair<std::string, std::string>;  // transport, destination
+  struct Dest {
+    std::deque<Job> jobs;
+    int running = 0;
+    int window = 0;            // set from the initial concurrency when the state is made
+    double success = 0;        // positive feedback towards the next +1
+    double fail_cohorts = 0;   // pseudo-cohorts failed since the last success
+    int64_t resume_ms = 0;     // rate delay: no start before this
+    std::optional<Suspension> dead;
+  };
+
   const Limits& limits(const std::string& transport) const;
-  using Key = std::pair<std::string, std::string>;  // transport, nexthop
+  int initial_window(const Limits& l) const;
+  int concurrency(const Dest& d, const Limits& l) const;
+  Dest& state(const Key& key);
+  void revive_if_due(Dest& d, const Limits& l, int64_t now_ms);
+  bool idle(const Dest& d, int64_t now_ms) const;
+
   std::map<std::string, Limits> limits_;
   Limits default_;
-  std::map<Key, std::deque<Job>> queues_;
+  int64_t dead_time_ms_ = 300000;
+  std::map<Key, Dest> dests_;
   std::deque<Key> order_;          // round-robin order of destinations with queued jobs
-  std::map<Key, int> running_dest_;
   std::map<std::string, int> running_transport_;
   size_t queued_ = 0;
   int running_total_ = 0;

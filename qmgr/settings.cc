@@ -2,6 +2,7 @@
 #include "qmgr/settings.h"
 
 #include "lib/base/strings.h"
+#include "lib/config/config.h"
 #include "lib/log/log.h"
 
 namespace postilion::qmgr {
@@ -33,10 +34,15 @@ const std::map<std::string, std::string>& default_params() {
       {"myorigin", ""},
       {"virtual_alias_domains", ""},
       {"virtual_alias_maps", ""},
+      {"virtual_mailbox_domains", ""},
+      {"virtual_mailbox_maps", ""},
+      {"relay_domains", ""},
       {"transport_maps", ""},
       {"relayhost", ""},
       {"default_transport", "smtp"},
       {"local_transport", "local:$myhostname"},
+      {"relay_transport", "relay"},
+      {"virtual_transport", "virtual"},
       {"minimal_backoff_time", "300s"},
       {"maximal_backoff_time", "4000s"},
       {"queue_run_delay", "300s"},
@@ -46,6 +52,9 @@ const std::map<std::string, std::string>& default_params() {
       {"default_transport_concurrency_limit", "100"},
       {"default_destination_concurrency_limit", "20"},
       {"local_destination_concurrency_limit", "2"},
+      {"initial_destination_concurrency", "5"},
+      {"default_destination_concurrency_failed_cohort_limit", "1"},
+      {"default_destination_rate_delay", "0s"},
       {"default_destination_recipient_limit", "50"},
       {"local_destination_recipient_limit", "1"},
       {"qmgr_message_active_limit", "20000"},
@@ -75,18 +84,30 @@ Result<DaemonConfig> settings_from(const Getter& get, std::vector<std::unique_pt
   m.queue_directory = c.queue_directory;
   m.route.myhostname = str::lower(get("myhostname"));
   m.route.mydestination = str::split(str::lower(get("mydestination")), ", \t");
-  m.route.virtual_alias_domains = str::split(str::lower(get("virtual_alias_domains")), ", \t");
+  auto domains = [&](const char* name) { return str::split(str::lower(get(name)), ", \t"); };
+  m.route.virtual_alias_domains = domains("virtual_alias_domains");
+  m.route.virtual_mailbox_domains = domains("virtual_mailbox_domains");
+  m.route.relay_domains = domains("relay_domains");
   m.route.relayhost = get("relayhost");
   // "transport" or "transport:nexthop"; local's nexthop is not used.
-  auto transport_name = [](const std::string& v) { return std::string(str::trim(v.substr(0, v.find(':')))); };
-  m.route.default_transport = transport_name(get("default_transport"));
-  m.route.local_transport = transport_name(get("local_transport"));
-  if (m.route.default_transport.empty() || m.route.local_transport.empty())
-    return Error("default_transport, local_transport: a transport name is required").set_permanent();
+  auto split_transport = [&](const char* name, std::string* transport, std::string* nexthop) -> Status {
+    std::string v = get(name);
+    size_t colon = v.find(':');
+    *transport = std::string(str::trim(v.substr(0, colon)));
+    if (nexthop) *nexthop = colon == std::string::npos ? "" : std::string(str::trim(v.substr(colon + 1)));
+    if (transport->empty()) return Error(std::string(name) + ": a transport name is required").set_permanent();
+    return {};
+  };
+  for (Status st : {split_transport("default_transport", &m.route.default_transport, &m.route.default_nexthop),
+                    split_transport("local_transport", &m.route.local_transport, nullptr),
+                    split_transport("relay_transport", &m.route.relay_transport, &m.route.relay_nexthop),
+                    split_transport("virtual_transport", &m.route.virtual_transport, &m.route.virtual_nexthop)})
+    if (!st) return st.error();
   m.notice.myhostname = m.route.myhostname;
   m.notice.double_bounce_sender = get("double_bounce_sender");
   m.notice.postmaster = get("bounce_notice_recipient");
   for (auto [name, lookup] : {std::pair{"virtual_alias_maps", &m.route.virtual_alias_map},
+                              std::pair{"virtual_mailbox_maps", &m.route.virtual_mailbox_map},
                               std::pair{"transport_maps", &m.route.transport_map}}) {
     std::string spec = get(name);
     if (str::trim(spec).empty()) continue;
@@ -114,15 +135,39 @@ Result<DaemonConfig> settings_from(const Getter& get, std::vector<std::unique_pt
   if (!(st = time("delay_warning_time", &m.delay_warning_time))) return st.error();
   if (!(st = time("queue_run_delay", &c.queue_run_delay))) return st.error();
   if (c.queue_run_delay < 1) c.queue_run_delay = 1;
-  int procs = 0, dest = 0, local_dest = 0, rcpt = 0, local_rcpt = 0, active = 0;
+  int procs = 0, rcpt = 0, local_rcpt = 0, active = 0;
   if (!(st = number("default_transport_concurrency_limit", &procs))) return st.error();
-  if (!(st = number("default_destination_concurrency_limit", &dest))) return st.error();
-  if (!(st = number("local_destination_concurrency_limit", &local_dest))) return st.error();
   if (!(st = number("default_destination_recipient_limit", &rcpt))) return st.error();
   if (!(st = number("local_destination_recipient_limit", &local_rcpt))) return st.error();
   if (!(st = number("qmgr_message_active_limit", &active))) return st.error();
-  m.default_limits = {procs, dest};
-  m.limits[m.route.local_transport] = {procs, local_dest};
+  // Per-transport scheduling: <prefix>_destination_concurrency_limit and friends where
+  // main.conf knows them (local, smtp, relay), else the default_* values.
+  auto limits_for = [&](const std::string& prefix, Limits* l) -> Status {
+    auto param = [&](const char* suffix, const char* fallback) {
+      std::string n = prefix + suffix;
+      return config::find_param(n) ? n : std::string(fallback);
+    };
+    l->transport = procs;
+    Status s;
+    int64_t delay = 0;
+    if (!(s = number(param("_destination_concurrency_limit", "default_destination_concurrency_limit").c_str(), &l->destination)) ||
+        !(s = number(param("_initial_destination_concurrency", "initial_destination_concurrency").c_str(), &l->initial)) ||
+        !(s = number(param("_destination_concurrency_failed_cohort_limit",
+                           "default_destination_concurrency_failed_cohort_limit").c_str(), &l->failed_cohort_limit)) ||
+        !(s = time(param("_destination_rate_delay", "default_destination_rate_delay").c_str(), &delay)))
+      return s;
+    if (l->initial < 1) return Error(prefix + ": initial destination concurrency must be at least 1").set_permanent();
+    l->rate_delay_ms = delay * 1000;
+    return {};
+  };
+  if (!(st = limits_for("default", &m.default_limits))) return st.error();
+  // local_* apply to $local_transport whatever its name; the others by transport name.
+  if (!(st = limits_for("local", &m.limits[m.route.local_transport]))) return st.error();
+  for (const std::string& t : {std::string("smtp"), std::string("relay"), m.route.default_transport,
+                               m.route.relay_transport, m.route.virtual_transport}) {
+    if (t == m.route.local_transport || m.limits.count(t)) continue;
+    if (!(st = limits_for(t, &m.limits[t]))) return st.error();
+  }
   m.default_recipient_limit = rcpt;
   m.recipient_limits[m.route.local_transport] = local_rcpt;
   m.message_active_limit = static_cast<size_t>(std::max(1, active));

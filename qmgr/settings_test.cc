@@ -11,6 +11,7 @@ class SettingsTest : public CppUnit::TestFixture {
   CPPUNIT_TEST_SUITE(SettingsTest);
   CPPUNIT_TEST(times);
   CPPUNIT_TEST(from_main_conf);
+  CPPUNIT_TEST(classes_and_scheduling);
   CPPUNIT_TEST_SUITE_END();
 
   static Result<qmgr::DaemonConfig> load(const std::string& text, std::vector<std::unique_ptr<maps::MapList>>* maps) {
@@ -54,6 +55,51 @@ class SettingsTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT_EQUAL(std::string("[127.0.0.9]"), r[0].nexthop);
     auto bad = load("virtual_alias_maps = nosuchtype:/x\n", &maps);
     CPPUNIT_ASSERT(!bad.ok());
+  }
+
+  void classes_and_scheduling() {
+    std::vector<std::unique_ptr<maps::MapList>> maps;
+    auto c = load("relay_domains = Relayed.test, other.test\nvirtual_mailbox_domains = vbox.test\n"
+                  "virtual_mailbox_maps = inline:{ann@vbox.test=vbox.test/ann/}\n"
+                  "relay_transport = relay:[gw.test]:2525\nvirtual_transport = lmtp:[store]\n"
+                  "initial_destination_concurrency = 3\ndefault_destination_rate_delay = 2s\n"
+                  "smtp_destination_concurrency_limit = 7\nrelay_destination_rate_delay = 0\n"
+                  "default_destination_concurrency_failed_cohort_limit = 4\n",
+                  &maps);
+    CPPUNIT_ASSERT_MESSAGE(c.ok() ? "" : c.error().str(), c.ok());
+    auto& m = c->manager;
+    CPPUNIT_ASSERT_EQUAL(size_t(2), m.route.relay_domains.size());
+    CPPUNIT_ASSERT_EQUAL(std::string("relayed.test"), m.route.relay_domains[0]);
+    CPPUNIT_ASSERT_EQUAL(std::string("relay"), m.route.relay_transport);
+    CPPUNIT_ASSERT_EQUAL(std::string("[gw.test]:2525"), m.route.relay_nexthop);
+    CPPUNIT_ASSERT_EQUAL(std::string("lmtp"), m.route.virtual_transport);
+    CPPUNIT_ASSERT_EQUAL(std::string("[store]"), m.route.virtual_nexthop);
+    CPPUNIT_ASSERT(m.route.virtual_mailbox_map);
+    struct Row { const char* transport; int dest, initial, cohorts; int64_t delay_ms; } rows[] = {
+        {"smtp", 7, 3, 4, 2000},    // its own limit, the rest from the defaults
+        {"relay", 20, 3, 4, 0},     // relay_destination_rate_delay = 0
+        {"local", 2, 3, 4, 2000},   // the scheduler caps local's initial 3 at its limit 2
+        {"lmtp", 20, 3, 4, 2000},   // no lmtp_* parameters: the defaults
+    };
+    for (const auto& r : rows) {
+      CPPUNIT_ASSERT_MESSAGE(r.transport, m.limits.count(r.transport));
+      const qmgr::Limits& l = m.limits[r.transport];
+      CPPUNIT_ASSERT_EQUAL_MESSAGE(r.transport, r.dest, l.destination);
+      CPPUNIT_ASSERT_EQUAL_MESSAGE(r.transport, r.initial, l.initial);
+      CPPUNIT_ASSERT_EQUAL_MESSAGE(r.transport, r.cohorts, l.failed_cohort_limit);
+      CPPUNIT_ASSERT_EQUAL_MESSAGE(r.transport, r.delay_ms, l.rate_delay_ms);
+    }
+    CPPUNIT_ASSERT_EQUAL(20, m.default_limits.destination);
+    CPPUNIT_ASSERT_EQUAL(int64_t(2000), m.default_limits.rate_delay_ms);
+    auto r = qmgr::resolve(m.route, "x@relayed.test");
+    CPPUNIT_ASSERT_EQUAL(std::string("relay"), r[0].transport);
+    CPPUNIT_ASSERT_EQUAL(std::string("[gw.test]:2525"), r[0].nexthop);
+    CPPUNIT_ASSERT(qmgr::resolve(m.route, "bob@vbox.test")[0].kind == qmgr::Route::Kind::Bounce);
+    CPPUNIT_ASSERT_EQUAL(std::string("lmtp"), qmgr::resolve(m.route, "ann@vbox.test")[0].transport);
+    auto bad = load("initial_destination_concurrency = 0\n", &maps);
+    CPPUNIT_ASSERT(!bad.ok());
+    auto bad2 = load("relay_transport = :x\n", &maps);
+    CPPUNIT_ASSERT(!bad2.ok());
   }
 };
 
