@@ -188,19 +188,21 @@ std::string master_conf_text(const InitOptions& o, const std::string& daemon_dir
   }
   struct Unix {
     const char* name;
+    const char* priv;
     const char* unpriv;
     const char* wakeup;
     const char* maxproc;
   };
   // qmgr is one process woken up periodically; local runs as root to deliver as the
   // recipient; auth runs as root because it alone reads /etc/shadow; the rest are
-  // unprivileged.
+  // unprivileged. showq is public (public/showq, for postdrop -p / -f: mailq and
+  // sendmail -q of every local user).
   const Unix unixes[] = {
-      {"qmgr", "-", "60", "1"}, {"resolver", "-", "-", "1"}, {"auth", "n", "-", "-"},
-      {"local", "n", "-", "-"},  {"smtp", "-", "-", "-"},
+      {"qmgr", "-", "-", "60", "1"}, {"resolver", "-", "-", "-", "1"}, {"auth", "-", "n", "-", "-"},
+      {"local", "-", "n", "-", "-"},  {"smtp", "-", "-", "-", "-"},      {"showq", "n", "-", "-", "-"},
   };
   for (const Unix& s : unixes)
-    if (have(s.name)) line(s.name, "unix", "-", s.unpriv, s.wakeup, s.maxproc, s.name);
+    if (have(s.name)) line(s.name, "unix", s.priv, s.unpriv, s.wakeup, s.maxproc, s.name);
   return t;
 }
 

@@ -18,7 +18,8 @@ Result<queue::SpoolOwners> owners(const config::Config& cfg) {
   std::string user = cfg.str("mail_owner");
   const passwd* pw = getpwnam(user.c_str());
   if (!pw) return Error("mail_owner " + user + " is not a user").set_permanent();
-  queue::SpoolOwners o{pw->pw_uid, pw->pw_gid, pw->pw_gid};
+  // The master runs as root: pid/ (its lock and control socket) is root's.
+  queue::SpoolOwners o{pw->pw_uid, pw->pw_gid, pw->pw_gid, true};
   if (config::find_param("setgid_group")) {
     std::string group_name = cfg.str("setgid_group");
     const group* gr = getgrnam(group_name.c_str());

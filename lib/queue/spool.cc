@@ -70,6 +70,13 @@ mode_t folder_mode(Folder f) {
 
 bool folder_has_drop_group(Folder f) { return f == Folder::Maildrop || f == Folder::Public; }
 
+uid_t folder_uid(Folder f, const SpoolOwners& owners) { return f == Folder::Pid && owners.root_pid ? 0 : owners.uid; }
+
+gid_t folder_gid(Folder f, const SpoolOwners& owners) {
+  if (f == Folder::Pid && owners.root_pid) return 0;
+  return folder_has_drop_group(f) ? owners.drop_gid : owners.gid;
+}
+
 std::string Spool::dir(Folder f) const { return file::join(top_, folder_name(f)); }
 
 std::string Spool::path(Folder f, std::string_view id) const {
@@ -84,8 +91,9 @@ Status Spool::create(const SpoolOwners& owners) const {
     struct stat st;
     if (::lstat(p.c_str(), &st) != 0) return Error::from_errno(p);
     if (!S_ISDIR(st.st_mode)) return Error(p + ": exists and is not a directory", ENOTDIR).set_permanent();
-    gid_t gid = folder_has_drop_group(f) ? owners.drop_gid : owners.gid;
-    if ((st.st_uid != owners.uid || st.st_gid != gid) && ::chown(p.c_str(), owners.uid, gid) != 0)
+    uid_t uid = folder_uid(f, owners);
+    gid_t gid = folder_gid(f, owners);
+    if ((st.st_uid != uid || st.st_gid != gid) && ::chown(p.c_str(), uid, gid) != 0)
       return Error::from_errno("chown " + p);
     // chmod after chown: chown clears the set-id bits; mkdir's mode is cut by umask.
     if (::chmod(p.c_str(), folder_mode(f)) != 0) return Error::from_errno("chmod " + p);
@@ -103,10 +111,11 @@ std::vector<SpoolProblem> Spool::check(const SpoolOwners& owners) const {
   for (Folder f : kAllFolders) {
     std::string p = dir(f);
     mode_t want = folder_mode(f);
-    gid_t want_gid = folder_has_drop_group(f) ? owners.drop_gid : owners.gid;
+    uid_t want_uid = folder_uid(f, owners);
+    gid_t want_gid = folder_gid(f, owners);
     if (::lstat(p.c_str(), &st) != 0) {
       out.push_back({p + " is missing", "run `postilionctl init` (or: mkdir -m " + octal(want) + " " + p +
-                                            " && chown " + user_name(owners.uid) + ":" +
+                                            " && chown " + user_name(want_uid) + ":" +
                                             group_name(want_gid) + " " + p + ")"});
       continue;
     }
@@ -114,10 +123,10 @@ std::vector<SpoolProblem> Spool::check(const SpoolOwners& owners) const {
       out.push_back({p + " is not a directory", "move it away and run `postilionctl init`"});
       continue;
     }
-    if (st.st_uid != owners.uid)
+    if (st.st_uid != want_uid)
       out.push_back({str::format("%s: owner %s, expected %s", p.c_str(), user_name(st.st_uid).c_str(),
-                                 user_name(owners.uid).c_str()),
-                     "chown " + user_name(owners.uid) + " " + p});
+                                 user_name(want_uid).c_str()),
+                     "chown " + user_name(want_uid) + " " + p});
     if (st.st_gid != want_gid)
       out.push_back({str::format("%s: group %s, expected %s", p.c_str(), group_name(st.st_gid).c_str(),
                                  group_name(want_gid).c_str()),

@@ -24,17 +24,24 @@ const char* folder_name(Folder f);
 // The folder named `name` ("deferred"); false for anything else.
 bool parse_folder(std::string_view name, Folder* out);
 
-// Who owns the spool: mail_owner's uid/gid and the setgid group of postdrop.
+// Who owns the spool: mail_owner's uid/gid and the setgid group of postdrop. With
+// root_pid, pid/ (the master's lock and control socket) belongs to root: set it when
+// the master runs as root; a private instance (no root) keeps pid/ its user's.
 struct SpoolOwners {
   uid_t uid;
   gid_t gid;
   gid_t drop_gid;
+  bool root_pid = false;
 };
 
 // Mode and group of a folder: maildrop 01730 and public 0710 belong to the drop group
-// (postdrop writes into maildrop/ and connects to public/), every other folder is 0700.
+// (postdrop writes into maildrop/ and connects to showq on public/), every other folder
+// is 0700.
 mode_t folder_mode(Folder f);
 bool folder_has_drop_group(Folder f);
+// The owner and group a folder should have.
+uid_t folder_uid(Folder f, const SpoolOwners& owners);
+gid_t folder_gid(Folder f, const SpoolOwners& owners);
 
 struct SpoolProblem {
   std::string what;    // "/var/spool/postilion/incoming: mode 0777, expected 0700"

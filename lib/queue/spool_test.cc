@@ -24,6 +24,7 @@ class SpoolTest : public CppUnit::TestFixture {
   CPPUNIT_TEST_SUITE(SpoolTest);
   CPPUNIT_TEST(create_and_check);
   CPPUNIT_TEST(check_reports_problems);
+  CPPUNIT_TEST(owners_of_public_and_pid);
   CPPUNIT_TEST(move_between_folders);
   CPPUNIT_TEST(quarantine_unreadable);
   CPPUNIT_TEST(list_and_sweep);
@@ -76,6 +77,64 @@ class SpoolTest : public CppUnit::TestFixture {
     for (auto& p : spool.check(other)) saw_chown |= p.remedy.rfind("chown ", 0) == 0;
     CPPUNIT_ASSERT(saw_chown);
     CPPUNIT_ASSERT_EQUAL(size_t{1}, Spool(tmp.file("nope")).check(me()).size());
+  }
+
+  // public/ (showq's socket) is mail_owner's with the drop group, 0710; pid/ is root's
+  // when root_pid is set (a master run as root) and mail_owner's otherwise.
+  void owners_of_public_and_pid() {
+    SpoolOwners o{1001, 1002, 1003};
+    struct Row {
+      Folder f;
+      bool root_pid;
+      uid_t uid;
+      gid_t gid;
+      mode_t mode;
+    } rows[] = {
+        {Folder::Public, false, 1001, 1003, 0710},  {Folder::Public, true, 1001, 1003, 0710},
+        {Folder::Maildrop, true, 1001, 1003, 01730}, {Folder::Private, true, 1001, 1002, 0700},
+        {Folder::Pid, false, 1001, 1002, 0700},      {Folder::Pid, true, 0, 0, 0700},
+        {Folder::Deferred, true, 1001, 1002, 0700},
+    };
+    for (const Row& r : rows) {
+      o.root_pid = r.root_pid;
+      CPPUNIT_ASSERT_EQUAL_MESSAGE(folder_name(r.f), r.uid, folder_uid(r.f, o));
+      CPPUNIT_ASSERT_EQUAL_MESSAGE(folder_name(r.f), r.gid, folder_gid(r.f, o));
+      CPPUNIT_ASSERT_EQUAL_MESSAGE(folder_name(r.f), unsigned{r.mode}, unsigned{folder_mode(r.f)});
+    }
+    // check() wants pid/ root's once root_pid is set: one problem, with its remedy.
+    postilion::testing::TempDir tmp;
+    Spool spool(tmp.path());
+    CPPUNIT_ASSERT(spool.create(me()).ok());
+    if (::geteuid() != 0) {
+      SpoolOwners root_pid = me();
+      root_pid.root_pid = true;
+      auto problems = spool.check(root_pid);
+      CPPUNIT_ASSERT(!problems.empty());
+      for (const auto& p : problems) CPPUNIT_ASSERT(p.what.rfind(spool.dir(Folder::Pid) + ":", 0) == 0);
+      CPPUNIT_ASSERT(problems[0].remedy.rfind("chown root ", 0) == 0);
+      return;
+    }
+    // As root: a spool for another mail_owner, made and checked for real.
+    SpoolOwners other{65534, 65534, 65533, true};
+    CPPUNIT_ASSERT(spool.create(other).ok());
+    CPPUNIT_ASSERT(spool.check(other).empty());
+    for (Folder f : kAllFolders) {
+      struct stat st;
+      CPPUNIT_ASSERT_EQUAL(0, ::stat(spool.dir(f).c_str(), &st));
+      CPPUNIT_ASSERT_EQUAL_MESSAGE(folder_name(f), folder_uid(f, other), st.st_uid);
+      CPPUNIT_ASSERT_EQUAL_MESSAGE(folder_name(f), folder_gid(f, other), st.st_gid);
+      CPPUNIT_ASSERT_EQUAL_MESSAGE(folder_name(f), unsigned{folder_mode(f)}, unsigned{st.st_mode & 07777u});
+    }
+    struct stat st;
+    CPPUNIT_ASSERT_EQUAL(0, ::stat(spool.dir(Folder::Pid).c_str(), &st));
+    CPPUNIT_ASSERT_EQUAL(uid_t{0}, st.st_uid);
+    // The same spool made again without root_pid gives pid/ back to mail_owner.
+    other.root_pid = false;
+    CPPUNIT_ASSERT(!spool.check(other).empty());
+    CPPUNIT_ASSERT(spool.create(other).ok());
+    CPPUNIT_ASSERT(spool.check(other).empty());
+    CPPUNIT_ASSERT_EQUAL(0, ::stat(spool.dir(Folder::Pid).c_str(), &st));
+    CPPUNIT_ASSERT_EQUAL(uid_t{65534}, st.st_uid);
   }
 
   void move_between_folders() {
