@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 
 #include <cctype>
+#include <cstring>
 
 #include "lib/base/strings.h"
 
@@ -51,6 +52,7 @@ std::optional<RrType> parse_rrtype(std::string_view s) {
   if (u == "TXT") return RrType::TXT;
   if (u == "TLSA") return RrType::TLSA;
   if (u == "CNAME") return RrType::CNAME;
+  if (u == "PTR") return RrType::PTR;
   return std::nullopt;
 }
 
@@ -62,6 +64,7 @@ const char* rrtype_name(RrType t) {
     case RrType::TXT: return "TXT";
     case RrType::TLSA: return "TLSA";
     case RrType::CNAME: return "CNAME";
+    case RrType::PTR: return "PTR";
   }
   return "?";
 }
@@ -166,7 +169,8 @@ std::optional<std::string> present(RrType t, std::string_view rdata) {
       return str::format("%u %u %u ", r->usage, r->selector, r->mtype) + hex(r->data);
     }
     case RrType::TXT: return decode_txt(rdata);
-    case RrType::CNAME: {
+    case RrType::CNAME:
+    case RrType::PTR: {
       size_t pos = 0;
       auto n = decode_name(rdata, &pos);
       if (!n || pos != rdata.size()) return std::nullopt;
@@ -232,6 +236,35 @@ std::optional<std::string> normalize_name(std::string_view name) {
   }
   if (label == 0) return std::nullopt;
   return out;
+}
+
+}  // namespace postilion::resolver
+
+namespace postilion::resolver {
+
+std::optional<std::string> reverse_name(std::string_view ip) {
+  std::string text(ip);
+  unsigned char a[16];
+  if (inet_pton(AF_INET, text.c_str(), a) == 1)
+    return str::format("%u.%u.%u.%u.in-addr.arpa", a[3], a[2], a[1], a[0]);
+  if (inet_pton(AF_INET6, text.c_str(), a) != 1) return std::nullopt;
+  static const char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (int i = 15; i >= 0; --i) {
+    out += kHex[a[i] & 0x0f];
+    out += '.';
+    out += kHex[a[i] >> 4];
+    out += '.';
+  }
+  return out + "ip6.arpa";
+}
+
+bool same_address(std::string_view a, std::string_view b) {
+  unsigned char x[16], y[16];
+  std::string sa(a), sb(b);
+  if (inet_pton(AF_INET, sa.c_str(), x) == 1) return inet_pton(AF_INET, sb.c_str(), y) == 1 && std::memcmp(x, y, 4) == 0;
+  if (inet_pton(AF_INET6, sa.c_str(), x) == 1) return inet_pton(AF_INET6, sb.c_str(), y) == 1 && std::memcmp(x, y, 16) == 0;
+  return false;
 }
 
 }  // namespace postilion::resolver

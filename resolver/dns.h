@@ -1,5 +1,5 @@
 // resolver/dns.h - DNS answers as the resolver keeps them, and the rdata decoders
-// (MX, A, AAAA, TLSA, TXT) that turn libunbound's uncompressed wire rdata into values.
+// (MX, A, AAAA, TLSA, TXT, PTR) that turn libunbound's uncompressed wire rdata into values.
 // Decoders take untrusted bytes and return nullopt on anything malformed.
 #pragma once
 
@@ -26,7 +26,7 @@ enum class Outcome {
 const char* outcome_name(Outcome o);
 std::optional<Outcome> parse_outcome(std::string_view s);
 
-enum class RrType : uint16_t { A = 1, CNAME = 5, MX = 15, TXT = 16, AAAA = 28, TLSA = 52 };
+enum class RrType : uint16_t { A = 1, CNAME = 5, PTR = 12, MX = 15, TXT = 16, AAAA = 28, TLSA = 52 };
 std::optional<RrType> parse_rrtype(std::string_view s);
 const char* rrtype_name(RrType t);
 
@@ -75,5 +75,12 @@ std::optional<TlsaRecord> parse_tlsa_text(std::string_view s);
 std::optional<std::string> normalize_name(std::string_view name);
 
 std::string hex(std::string_view bin);
+
+// The reverse-lookup name of an address: "7.2.0.192.in-addr.arpa" for 192.0.2.7, the
+// nibble form under ip6.arpa for IPv6 (RFC 3596 2.5); nullopt when ip is not an address.
+std::optional<std::string> reverse_name(std::string_view ip);
+// True when a and b are the same address in any presentation form ("::ffff:1.2.3.4"
+// is not 1.2.3.4: families must match).
+bool same_address(std::string_view a, std::string_view b);
 
 }  // namespace postilion::resolver

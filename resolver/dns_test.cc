@@ -40,6 +40,8 @@ class DnsTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(plan_round_trip);
   CPPUNIT_TEST(plan_garbage);
   CPPUNIT_TEST(query_reply_garbage);
+  CPPUNIT_TEST(reverse_names);
+  CPPUNIT_TEST(client_name_messages);
   CPPUNIT_TEST_SUITE_END();
 
  public:
@@ -251,6 +253,57 @@ class DnsTest : public CppUnit::TestFixture {
     ipc::Message m2;
     m2.set("status", "ok").set("secure", "secure").set("ttl", "5");
     CPPUNIT_ASSERT(!proto::decode_query_reply(m2, &why));  // ok without records
+  }
+
+  void reverse_names() {
+    struct Row {
+      const char* ip;
+      const char* want;  // nullptr: not an address
+    };
+    const Row rows[] = {
+        {"192.0.2.7", "7.2.0.192.in-addr.arpa"},
+        {"127.0.0.1", "1.0.0.127.in-addr.arpa"},
+        {"2001:db8::1", "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa"},
+        {"", nullptr}, {"192.0.2", nullptr}, {"192.0.2.256", nullptr}, {"a.b.c.d", nullptr},
+        {"1.2.3.4\n", nullptr}, {"::ffff:1.2.3.4x", nullptr},
+    };
+    for (const auto& r : rows) {
+      auto got = reverse_name(r.ip);
+      if (!r.want) CPPUNIT_ASSERT_MESSAGE(r.ip, !got);
+      else CPPUNIT_ASSERT_EQUAL(std::string(r.want), got.value_or("(none)"));
+      if (got) CPPUNIT_ASSERT(normalize_name(*got));  // the resolver accepts it as a name
+    }
+    CPPUNIT_ASSERT(same_address("2001:db8::1", "2001:0db8:0:0::0001"));
+    CPPUNIT_ASSERT(same_address("127.0.0.9", "127.0.0.9"));
+    CPPUNIT_ASSERT(!same_address("127.0.0.9", "127.0.0.90"));
+    CPPUNIT_ASSERT(!same_address("127.0.0.1", "::ffff:127.0.0.1"));
+    CPPUNIT_ASSERT(!same_address("x", "x"));
+    // PTR rdata is a name, presented like CNAME's.
+    CPPUNIT_ASSERT_EQUAL(std::string("mx.b.tst"), present(RrType::PTR, wire_name("MX.b.tst")).value_or(""));
+    CPPUNIT_ASSERT(!present(RrType::PTR, wire_name("mx.b.tst") + "x"));
+    CPPUNIT_ASSERT(parse_rrtype("ptr") == RrType::PTR);
+  }
+
+  void client_name_messages() {
+    using proto::ClientName;
+    std::string why;
+    for (auto st : {ClientName::Status::Ok, ClientName::Status::Unconfirmed}) {
+      auto back = proto::decode_client_name(proto::encode_client_name(ClientName{st, "host.b.tst", ""}), &why);
+      CPPUNIT_ASSERT(back && back->status == st && back->name == "host.b.tst");
+    }
+    auto nx = proto::decode_client_name(proto::encode_client_name(ClientName{ClientName::Status::NxDomain, "", "x"}), &why);
+    CPPUNIT_ASSERT(nx && nx->status == ClientName::Status::NxDomain && nx->name.empty());
+    // Garbage: unknown status, ok without a name, a name that is no host name.
+    ipc::Message bad1;
+    bad1.set("status", "maybe");
+    CPPUNIT_ASSERT(!proto::decode_client_name(bad1, &why));
+    ipc::Message bad2;
+    bad2.set("status", "ok");
+    CPPUNIT_ASSERT(!proto::decode_client_name(bad2, &why));
+    ipc::Message bad3;
+    bad3.set("status", "ok").set("name", "evil host\r\nX-Injected: 1");
+    CPPUNIT_ASSERT(!proto::decode_client_name(bad3, &why));
+    CPPUNIT_ASSERT_EQUAL(std::string("ptr"), std::string(proto::ptr_request("192.0.2.7").get_or("cmd", "")));
   }
 };
 

@@ -84,6 +84,11 @@ Result<std::unique_ptr<Engine>> Engine::create(event::EventBase& base, const Set
         return Error("resolver: dns_servers: " + srv + ": " + ub_strerror(r));
   }
   if (!s.ipv6) ub_ctx_set_option(ctx, "do-ip6:", "no");
+  // Client names (PTR) come from the upstream servers, which know the site's own
+  // addresses: libunbound's built-in answers for the private and loopback reverse
+  // zones (RFC 6303) would call every LAN or local client "unknown".
+  ub_ctx_set_option(ctx, "unblock-lan-zones:", "yes");
+  ub_ctx_set_option(ctx, "local-zone:", "127.in-addr.arpa. transparent");
   if (!s.trust_anchor_file.empty())
     if ((r = ub_ctx_add_ta_file(ctx, s.trust_anchor_file.c_str())) != 0)
       return Error("resolver: dnssec_trust_anchor_file " + s.trust_anchor_file + ": " + ub_strerror(r));
@@ -232,6 +237,76 @@ void Engine::lookup_hosts(std::shared_ptr<HopJob> job) {
         done();
       });
   }
+}
+
+// A client name lookup: the PTR answer, then one address query per PTR name in turn
+// until one holds the client's address (RFC 1912 2.1: a name that does not map back
+// is not trusted, or anyone controlling a reverse zone could claim any name).
+struct Engine::NameJob {
+  std::string ip;
+  bool v6 = false;
+  std::vector<std::string> names;
+  size_t next = 0;
+  bool tempfail = false;
+  NameCallback cb;
+};
+
+void Engine::client_name(const std::string& ip, NameCallback cb) {
+  using proto::ClientName;
+  auto rev = reverse_name(ip);
+  if (!rev) {
+    cb(ClientName{ClientName::Status::NxDomain, "", "not an address"});
+    return;
+  }
+  auto job = std::make_shared<NameJob>();
+  job->ip = ip;
+  job->v6 = ip.find(':') != std::string::npos;
+  job->cb = std::move(cb);
+  query(*rev, RrType::PTR, [this, job](const Answer& a) {
+    if (a.outcome != Outcome::Ok) {
+      ClientName::Status st = a.outcome == Outcome::NoData    ? ClientName::Status::NoData
+                              : a.outcome == Outcome::NxDomain ? ClientName::Status::NxDomain
+                                                               : ClientName::Status::TempFail;
+      job->cb(ClientName{st, "", a.why});
+      return;
+    }
+    for (const auto& rd : a.rdata) {
+      if (job->names.size() >= kMaxPtrNames) break;
+      // Names with bytes outside host name syntax are skipped: they would go into logs
+      // and the Received: header.
+      if (auto n = present(RrType::PTR, rd); n && normalize_name(*n)) job->names.push_back(*n);
+    }
+    if (job->names.empty()) {
+      job->cb(ClientName{ClientName::Status::NoData, "", "no usable PTR record"});
+      return;
+    }
+    confirm_next(job);
+  });
+}
+
+void Engine::confirm_next(std::shared_ptr<NameJob> job) {
+  using proto::ClientName;
+  if (job->next >= job->names.size()) {
+    // None maps back. A temporary failure on the way is reported as such (the name
+    // might have been confirmed).
+    if (job->tempfail) job->cb(ClientName{ClientName::Status::TempFail, "", "address lookup failed"});
+    else job->cb(ClientName{ClientName::Status::Unconfirmed, job->names.front(), ""});
+    return;
+  }
+  std::string name = job->names[job->next++];
+  query(name, job->v6 ? RrType::AAAA : RrType::A, [this, job, name](const Answer& a) {
+    if (a.outcome == Outcome::TempFail) job->tempfail = true;
+    if (a.outcome == Outcome::Ok) {
+      for (const auto& rd : a.rdata) {
+        auto addr = job->v6 ? decode_aaaa(rd) : decode_a(rd);
+        if (addr && same_address(*addr, job->ip)) {
+          job->cb(ClientName{ClientName::Status::Ok, name, ""});
+          return;
+        }
+      }
+    }
+    confirm_next(job);
+  });
 }
 
 }  // namespace postilion::resolver

@@ -20,6 +20,7 @@
 #include "resolver/cache.h"
 #include "resolver/dns.h"
 #include "resolver/nexthop.h"
+#include "resolver/protocol.h"
 
 namespace postilion::resolver {
 
@@ -34,6 +35,8 @@ struct Settings {
   uint32_t negative_ttl = 300;
   Identity me;
 };
+
+inline constexpr size_t kMaxPtrNames = 5;
 
 struct UbCtxFree {
   void operator()(ub_ctx* c) const { ub_ctx_delete(c); }
@@ -52,6 +55,11 @@ class Engine {
   void query(const std::string& name, RrType type, AnswerCallback cb);
   // domain: a mail domain (mx = true) or a host whose addresses are wanted (mx = false).
   void nexthops(const std::string& domain, bool mx, PlanCallback cb);
+  // The forward-confirmed host name of ip (a valid address): the PTR names in answer
+  // order (at most kMaxPtrNames), the first whose A (IPv4) or AAAA (IPv6) records
+  // include ip.
+  using NameCallback = std::function<void(proto::ClientName)>;
+  void client_name(const std::string& ip, NameCallback cb);
 
   size_t in_flight() const { return pending_.size(); }
   Cache& cache() { return cache_; }
@@ -67,6 +75,8 @@ class Engine {
     event::Timer timer;
   };
   struct HopJob;
+  struct NameJob;
+  void confirm_next(std::shared_ptr<NameJob> job);
   static void ub_callback(void* mydata, int err, ub_result* result);
   void readable();
   void finish(uint64_t serial, const Answer& a);

@@ -112,4 +112,47 @@ std::optional<QueryReply> decode_query_reply(const ipc::Message& m, std::string*
   return r;
 }
 
+const char* client_name_status(ClientName::Status s) {
+  switch (s) {
+    case ClientName::Status::Ok: return "ok";
+    case ClientName::Status::Unconfirmed: return "unconfirmed";
+    case ClientName::Status::NoData: return "nodata";
+    case ClientName::Status::NxDomain: return "nxdomain";
+    case ClientName::Status::TempFail: break;
+  }
+  return "temp";
+}
+
+ipc::Message ptr_request(std::string_view ip) {
+  ipc::Message m;
+  m.set("cmd", "ptr").set("addr", std::string(ip));
+  return m;
+}
+
+ipc::Message encode_client_name(const ClientName& c) {
+  ipc::Message m;
+  m.set("status", client_name_status(c.status));
+  if (!c.name.empty()) m.set("name", c.name);
+  if (!c.text.empty()) m.set("text", c.text);
+  return m;
+}
+
+std::optional<ClientName> decode_client_name(const ipc::Message& m, std::string* why) {
+  ClientName c;
+  std::string st = m.get_or("status", "");
+  bool found = false;
+  for (auto s : {ClientName::Status::Ok, ClientName::Status::Unconfirmed, ClientName::Status::NoData,
+                 ClientName::Status::NxDomain, ClientName::Status::TempFail})
+    if (st == client_name_status(s)) c.status = s, found = true;
+  if (!found) return *why = "bad status " + str::printable(st, 40), std::nullopt;
+  if (c.status == ClientName::Status::Ok || c.status == ClientName::Status::Unconfirmed) {
+    // The name goes into logs and the Received: header: host name syntax only.
+    auto n = normalize_name(m.get_or("name", ""));
+    if (!n) return *why = "bad name " + str::printable(m.get_or("name", ""), 60), std::nullopt;
+    c.name = *n;
+  }
+  c.text = str::printable(m.get_or("text", ""), 200);
+  return c;
+}
+
 }  // namespace postilion::resolver::proto

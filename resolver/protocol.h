@@ -9,6 +9,10 @@
 //   reply:     status=ok|nodata|nxdomain|temp, secure=..., ttl=N, [canon=NAME],
 //              [text=why], then one rr=VALUE per record in presentation form
 //              (MX "10 mx.b.tst", A "192.0.2.1", TLSA "3 1 1 HEX", TXT text)
+// client name: cmd=ptr, addr=IP   (smtpd: the client's host name, RFC 1912 2.1 style)
+//   reply:     status=ok, name=NAME           a PTR name of IP whose A/AAAA hold IP
+//              status=unconfirmed, name=NAME  a PTR name, but its addresses do not hold IP
+//              status=nodata|nxdomain|temp, [text=why]   no usable name
 // A request the resolver cannot parse gets status=error, text=... and the connection
 // is closed. Several requests may follow each other on one connection.
 #pragma once
@@ -44,5 +48,17 @@ struct QueryReply {
 };
 ipc::Message encode_query_reply(const QueryReply& r);
 std::optional<QueryReply> decode_query_reply(const ipc::Message& m, std::string* why);
+
+// The forward-confirmed name of a client address.
+struct ClientName {
+  enum class Status { Ok, Unconfirmed, NoData, NxDomain, TempFail };
+  Status status = Status::TempFail;
+  std::string name;  // Ok and Unconfirmed: lowercase, no trailing dot
+  std::string text;
+};
+const char* client_name_status(ClientName::Status s);
+ipc::Message ptr_request(std::string_view ip);
+ipc::Message encode_client_name(const ClientName& c);
+std::optional<ClientName> decode_client_name(const ipc::Message& m, std::string* why);
 
 }  // namespace postilion::resolver::proto

@@ -93,6 +93,14 @@ void Server::request(uint64_t id, ipc::Message&& m) {
     });
     return;
   }
+  if (cmd == "ptr") {
+    std::string ip(m.get_or("addr", ""));
+    if (!reverse_name(ip)) return bad("bad addr " + str::printable(ip, 60));
+    engine_.client_name(ip, [this, id, seq](proto::ClientName c) {
+      complete(id, seq, proto::encode_client_name(c));
+    });
+    return;
+  }
   bad("unknown cmd " + str::printable(cmd, 40));
 }
 

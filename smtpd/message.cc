@@ -98,6 +98,12 @@ Reply Session::open_queue_file() {
   if (mail_->body != smtp::Body::Default)
     check(writer_->attribute("body", mail_->body == smtp::Body::EightBitMime ? "8BITMIME" : "7BIT"));
   if (mail_->smtputf8) check(writer_->attribute("smtputf8", "yes"));
+  // RFC 4954 5: the AUTH= mailbox is kept only from a client trusted to assert it (an
+  // authenticated one, or one in mynetworks); from anyone else it counts as AUTH=<>.
+  if (!mail_->auth.empty()) {
+    bool trusted = facts_.authenticated || facts_.in_mynetworks;
+    check(writer_->attribute("auth", trusted ? str::printable(mail_->auth, 300) : "<>"));
+  }
   for (const auto& r : rcpts_) check(writer_->recipient(r.address, r.orcpt, queue_notify(r.notify)));
   check(writer_->append_content(received_header()));
   // Submission clients (authenticated) get Message-ID and Date added when missing.
@@ -144,11 +150,12 @@ void Session::cmd_data(std::string_view) {
   if (bdat_started_) return send(reply(503, "5.5.1", "Error: DATA after BDAT"));
   if (Reply r = transaction_check(); !r.empty()) return send(r);
   if (Reply r = open_queue_file(); !r.empty()) return send(r);
-  data_.emplace(server_.settings().message_size_limit, server_.settings().forbid_bare_newline);
+  const Settings& s = server_.settings();
+  data_.emplace(s.message_size_limit, s.forbid_bare_newline, s.line_limit - 2);
   state_ = State::Data;
   // smtpd_timeout still bounds each read; this bounds the whole transfer.
   data_timer_ = event::Timer(server_.base(), [this] { on_event(BEV_EVENT_TIMEOUT); });
-  data_timer_.start(server_.settings().data_timeout_s * 1000);
+  data_timer_.start(s.data_timeout_s * 1000);
   send(reply(354, "", "End data with <CR><LF>.<CR><LF>"));
   flush();  // the client waits for 354 before it sends the message
 }

@@ -60,6 +60,16 @@ Status Server::init() {
 
 void Server::start() {
   if (!committer_) committer_ = std::make_unique<Committer>(base_, settings_.group_delay_us);
+  if (!anvil_) {
+    int ms = static_cast<int>(settings_.anvil_timeout_ms);
+    anvil_ = std::make_unique<ServiceLink>(base_, file::join(settings_.queue_directory, ipc::proto::kAnvilSocket),
+                                           "anvil", ms, false);
+  }
+  // A missing resolver socket is a set-up without one (tests, small instances): the
+  // client is "unknown" and nobody is warned.
+  if (!resolver_ && settings_.peername_lookup)
+    resolver_ = std::make_unique<ServiceLink>(base_, file::join(settings_.queue_directory, ipc::proto::kResolverSocket),
+                                              "resolver", static_cast<int>(settings_.peername_timeout_ms), true);
 }
 
 void Server::accept(UniqueFd fd) {
@@ -71,43 +81,67 @@ void Server::accept(UniqueFd fd) {
 
 void Server::accept(UniqueFd fd, const sockaddr* peer, socklen_t peer_len) {
   std::string ip = peer_ip(peer, peer_len);
-  // Limits per client IP, in this process (Postfix keeps them in anvil, across processes).
-  int& count = per_ip_[ip];
   bool trusted = policy_->in_mynetworks(ip);
-  std::string refuse;
-  if (settings_.max_sessions > 0 && static_cast<int>(sessions_.size()) >= settings_.max_sessions)
-    refuse = "too many sessions";
-  if (settings_.connection_count_limit > 0 && count >= settings_.connection_count_limit && !trusted) {
-    refuse = "too many connections from " + ip;
-    log::warn("Connection concurrency limit exceeded: %d from unknown[%s] for service smtpd",
-              count + 1, ip.c_str());
-  }
-  if (refuse.empty() && settings_.connection_rate_limit > 0 && !trusted) {
-    auto& times = rate_[ip];
-    int64_t now = file::monotonic_ms();
-    while (!times.empty() && times.front() <= now - settings_.rate_time_unit_s * 1000) times.pop_front();
-    times.push_back(now);
-    if (static_cast<int>(times.size()) > settings_.connection_rate_limit) {
-      refuse = "too many connections from " + ip;
-      log::warn("Connection rate limit exceeded: %zu from unknown[%s] for service smtpd",
-                times.size(), ip.c_str());
-    }
-  }
-  if (!refuse.empty()) {
-    if (count == 0) per_ip_.erase(ip);
+  if (settings_.max_sessions > 0 && static_cast<int>(sessions_.size()) >= settings_.max_sessions) {
     // A short reply on a fresh socket; a client too slow to take it loses it.
-    std::string r = "421 4.7.0 " + settings_.myhostname + " Error: " + refuse + "\r\n";
+    std::string r = "421 4.7.0 " + settings_.myhostname + " Error: too many sessions\r\n";
     ssize_t n = ::send(fd.get(), r.data(), r.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
     (void)n;
     if (on_session_end_) on_session_end_();
     return;
   }
-  ++count;
+  // This process's own counts: the answer while anvil is down, and what end() undoes.
+  int local_count = ++per_ip_[ip];
+  int local_rate = 0;
+  bool limited = !trusted && (settings_.connection_count_limit > 0 || settings_.connection_rate_limit > 0);
+  if (limited && settings_.connection_rate_limit > 0) {
+    auto& times = rate_[ip];
+    int64_t now = file::monotonic_ms();
+    while (!times.empty() && times.front() <= now - settings_.rate_time_unit_s * 1000) times.pop_front();
+    times.push_back(now);
+    local_rate = static_cast<int>(times.size());
+  }
   uint64_t id = next_id_++;
   auto s = std::make_unique<Session>(*this, id, std::move(fd), ip, trusted);
   Session* raw = s.get();
   sessions_[id] = std::move(s);
-  raw->start();
+  raw->start();  // the greeting waits for the client name and for admit()
+  if (!limited) {
+    raw->admit();
+    return;
+  }
+  anvil_->call(anvil_request(true, service_name_, ip), [this, id, ip, local_count, local_rate](const ipc::Message* m) {
+    std::optional<AnvilTable::Counts> c;
+    if (m) {
+      c = parse_anvil_reply(*m);
+      if (!c) log::warn("anvil: malformed reply; using this process's counts");
+    }
+    admit(id, ip, c ? &*c : nullptr, local_count, local_rate);
+  });
+}
+
+void Server::admit(uint64_t id, const std::string& ip, const AnvilTable::Counts* counts, int local_count,
+                   int local_rate) {
+  Session* s = find(id);
+  if (counts && !s) {  // gone while anvil was asked: uncount it at once
+    anvil_->post(anvil_request(false, service_name_, ip), anvil_->generation());
+    return;
+  }
+  if (!s) return;
+  if (counts) s->set_anvil_generation(anvil_->generation());
+  int count = counts ? counts->count : local_count;
+  int rate = counts ? counts->rate : local_rate;
+  if (settings_.connection_count_limit > 0 && count > settings_.connection_count_limit) {
+    log::warn("Connection concurrency limit exceeded: %d from %s for service %s", count,
+              s->label().c_str(), service_name_.c_str());
+    s->refuse("too many connections from " + ip);
+  } else if (settings_.connection_rate_limit > 0 && rate > settings_.connection_rate_limit) {
+    log::warn("Connection rate limit exceeded: %d from %s for service %s", rate, s->label().c_str(),
+              service_name_.c_str());
+    s->refuse("too many connections from " + ip);
+  } else {
+    s->admit();
+  }
 }
 
 Session* Server::find(uint64_t id) {
@@ -119,6 +153,8 @@ void Server::end(uint64_t id) {
   auto it = sessions_.find(id);
   if (it == sessions_.end()) return;
   std::string ip = it->second->client_ip();
+  if (uint64_t gen = it->second->anvil_generation())
+    anvil_->post(anvil_request(false, service_name_, ip), gen);
   if (auto c = per_ip_.find(ip); c != per_ip_.end() && --c->second <= 0) per_ip_.erase(c);
   if (auto r = rate_.find(ip); r != rate_.end() && r->second.empty()) rate_.erase(r);
   base_.defer_delete(std::move(it->second));

@@ -1,6 +1,7 @@
 // smtpd/server.h - what one smtpd process shares between its sessions: settings,
 // policy, the TLS context, the group committer, per-client connection counts and
-// rates, and the qmgr wake-up.
+// rates (from anvil(8) over all smtpd processes; per process while anvil is down),
+// the links to anvil and the resolver, and the qmgr wake-up.
 #pragma once
 
 #include <sys/socket.h>
@@ -17,8 +18,10 @@
 #include "lib/event/event.h"
 #include "lib/ipc/channel.h"
 #include "lib/tls/tls.h"
+#include "smtpd/anvil_table.h"
 #include "smtpd/committer.h"
 #include "smtpd/policy.h"
+#include "smtpd/service_link.h"
 #include "smtpd/settings.h"
 
 namespace postilion::smtpd {
@@ -32,8 +35,11 @@ class Server {
   // Opens the maps and loads the certificate (as root, before the jail: keys are
   // often readable by root only). Errors are fatal at start.
   Status init();
-  // Starts the commit worker thread (after the jail: no thread exists across setuid).
+  // Starts the commit worker thread (after the jail: no thread exists across setuid)
+  // and opens the links to anvil and the resolver (at first use).
   void start();
+  // The master.conf service name, which anvil counts by ("smtpd" stand-alone).
+  void set_service_name(std::string name) { service_name_ = std::move(name); }
   // Called once for every accepted connection when it is finished (the skeleton's
   // session count, which decides when the process is idle or full).
   void set_on_session_end(std::function<void()> fn) { on_session_end_ = std::move(fn); }
@@ -56,6 +62,8 @@ class Server {
   const std::string& incoming_dir() const { return incoming_; }
   // Tells qmgr a new message is in incoming/. Best effort: qmgr also scans.
   void notify_qmgr(const std::string& id);
+  // The resolver link for client names; nullptr when smtpd_peername_lookup is off.
+  ServiceLink* resolver() { return resolver_.get(); }
 
  private:
   event::EventBase& base_;
@@ -66,6 +74,11 @@ class Server {
   std::string incoming_;
   uint64_t next_id_ = 1;
   std::unordered_map<uint64_t, std::unique_ptr<Session>> sessions_;
+  // Decides on a session waiting for its connection limits, from anvil's counts
+  // (counts = nullptr: anvil did not answer; the per-process counts decide).
+  void admit(uint64_t id, const std::string& ip, const AnvilTable::Counts* counts, int local_count, int local_rate);
+  std::string service_name_ = "smtpd";
+  std::unique_ptr<ServiceLink> anvil_, resolver_;
   std::unordered_map<std::string, int> per_ip_;
   std::unordered_map<std::string, std::deque<int64_t>> rate_;  // connection times (ms)
   std::unordered_map<ipc::Channel*, std::unique_ptr<ipc::Channel>> qmgr_calls_;

@@ -4,6 +4,9 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
+
 #include "lib/base/strings.h"
 #include "lib/ipc/message.h"
 #include "lib/ipc/protocols.h"
@@ -31,10 +34,13 @@ const Session::CommandSpec Session::kCommands[] = {
 
 namespace {
 constexpr size_t kReadHighWater = 256 * 1024;
+// Commands carry extension parameters (ORCPT, ENVID, AUTH=) beyond RFC 5321's 512
+// octets, so they get at least kMaxCommandLine; smtpd_line_limit may raise it.
+size_t command_line_limit(const Settings& s) { return std::max(s.line_limit, smtp::kMaxCommandLine); }
 }
 
 Session::Session(Server& server, uint64_t id, UniqueFd fd, std::string ip, bool in_mynetworks)
-    : server_(server), id_(id) {
+    : server_(server), id_(id), lines_(command_line_limit(server.settings())) {
   facts_.ip = std::move(ip);
   facts_.in_mynetworks = in_mynetworks;
   const tls::Context* ctx = server_.tls();
@@ -56,8 +62,8 @@ Session::Session(Server& server, uint64_t id, UniqueFd fd, std::string ip, bool 
 Session::~Session() = default;
 
 void Session::start() {
-  log::info("connect from %s", facts_.label().c_str());
   if (!bev_) {
+    log::info("connect from %s", facts_.label().c_str());
     server_.end(id_);
     return;
   }
@@ -65,10 +71,90 @@ void Session::start() {
   int ms = static_cast<int>(server_.settings().timeout_s * 1000);
   bev_.set_timeouts(ms, ms);
   bev_.set_read_high_water(kReadHighWater);
+  // Input before the greeting stays in the buffer (on_read) until greet().
   bev_.enable(EV_READ | EV_WRITE);
+  lookup_name();
+}
+
+void Session::admit() {
+  admitted_ = true;
+  if (name_done_) greet();
+}
+
+void Session::refuse(const std::string& why) {
+  if (state_ != State::Connect) return;
+  log::info("connect from %s", facts_.label().c_str());
+  close_after_reply(reply(421, "4.7.0", server_.settings().myhostname + " Error: " + why));
+}
+
+// The client's name through the resolver: a PTR name whose addresses hold the client's
+// (forward-confirmed), or "unknown". The link answers within smtpd_peername_timeout,
+// or at once when there is no resolver; the event loop never waits.
+void Session::lookup_name() {
+  ServiceLink* link = server_.resolver();
+  if (!link) {
+    name_known(nullptr);
+    return;
+  }
+  ipc::Message req;
+  req.set("cmd", "ptr").set("addr", facts_.ip);
+  Server* server = &server_;
+  uint64_t id = id_;
+  link->call(req, [server, id](const ipc::Message* m) {
+    if (Session* s = server->find(id)) s->name_known(m);
+  });
+}
+
+namespace {
+// A host name from the resolver goes into logs and the Received: header: LDH labels
+// only (resolver(8) checks this too; smtpd does not rely on it).
+bool host_name_ok(std::string_view n) {
+  if (n.empty() || n.size() > 253 || n.front() == '.' || n.back() == '.') return false;
+  size_t label = 0;
+  for (char c : n) {
+    if (c == '.') {
+      if (label == 0) return false;
+      label = 0;
+    } else if (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_') {
+      if (++label > 63) return false;
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+}  // namespace
+
+void Session::name_known(const ipc::Message* m) {
+  if (name_done_) return;
+  name_done_ = true;
+  if (m) {
+    // resolver/protocol.h: status=ok|unconfirmed, name=NAME, or no name.
+    std::string st = m->get_or("status", "");
+    std::string name = str::lower(m->get_or("name", ""));
+    if ((st == "ok" || st == "unconfirmed") && !host_name_ok(name)) {
+      log::warn("resolver: malformed name for %s: %s", facts_.ip.c_str(), str::printable(name, 100).c_str());
+    } else if (st == "ok") {
+      facts_.name = name;
+    } else if (st == "unconfirmed") {
+      log::warn("hostname %s does not resolve to address %s", name.c_str(), facts_.ip.c_str());
+    } else if (st == "temp") {
+      log::warn("hostname lookup for %s failed: temporary failure", facts_.ip.c_str());
+    } else if (st != "nodata" && st != "nxdomain") {
+      log::warn("resolver: malformed reply for %s", facts_.ip.c_str());
+    }
+  }
+  if (admitted_) greet();
+}
+
+void Session::greet() {
+  if (state_ != State::Connect) return;
+  state_ = State::Ready;
+  log::info("connect from %s", facts_.label().c_str());
   // In wrapper mode the greeting waits in the buffer until the handshake is done.
   send(reply(220, "", server_.settings().banner_text()));
   flush();
+  if (evbuffer_get_length(bev_.input()) > 0) on_read();  // a client that spoke first
 }
 
 // ---- I/O ---------------------------------------------------------------------------
@@ -80,6 +166,9 @@ void Session::on_read() {
     evbuffer_drain(in, n);  // pipelined after STARTTLS or QUIT: discarded
     return;
   }
+  // Left in the buffer (its high-water mark stops reading) until the greeting or the
+  // end of the error delay.
+  if (error_delayed_ || state_ == State::Connect) return;
   if (in_pos_ > 0 && in_pos_ == in_.size()) {
     in_.clear();
     in_pos_ = 0;
@@ -91,7 +180,8 @@ void Session::on_read() {
 }
 
 void Session::on_write() {
-  if (bev_.output_length() > 0) return;
+  // While an error reply waits, out_ holds what is still to go: not the end yet.
+  if (bev_.output_length() > 0 || error_delayed_) return;
   if (state_ == State::Closing) {
     finish(nullptr);
   } else if (state_ == State::TlsSwitch) {
@@ -127,7 +217,7 @@ void Session::on_event(short what) {
 }
 
 bool Session::suspended() const {
-  return state_ == State::AuthWait || state_ == State::Commit || state_ == State::TlsSwitch ||
+  return error_delayed_ || state_ == State::Connect || state_ == State::AuthWait || state_ == State::Commit || state_ == State::TlsSwitch ||
          state_ == State::Closing;
 }
 
@@ -136,6 +226,20 @@ void Session::suspend() { bev_.disable(EV_READ); }
 void Session::resume() {
   bev_.enable(EV_READ);
   process();
+}
+
+void Session::error_delay_done() {
+  error_delayed_ = false;
+  flush();
+  if (state_ == State::Closing) {
+    if (bev_.output_length() == 0) finish(nullptr);  // else on_write() ends it
+    return;
+  }
+  if (state_ == State::AuthWait || state_ == State::Commit || state_ == State::TlsSwitch) return;
+  bev_.enable(EV_READ);
+  // Input that arrived during the delay is still in the bufferevent.
+  if (evbuffer_get_length(bev_.input()) > 0) on_read();
+  else process();
 }
 
 void Session::process() {
@@ -187,7 +291,7 @@ void Session::process() {
 }
 
 void Session::flush() {
-  if (out_.empty() || !bev_) return;
+  if (out_.empty() || !bev_ || error_delayed_) return;
   bev_.write(out_);
   out_.clear();
 }
@@ -197,7 +301,17 @@ void Session::send(const Reply& r) {
   // 452 4.5.3 (too many recipients) is the client's normal way to learn the limit
   // (RFC 5321 4.5.3.1.10), not an error that should end the session.
   if (r.code >= 400 && r.code != 421 && r.status != "4.5.3") {
-    if (++errors_ >= server_.settings().hard_error_limit && state_ != State::Closing) {
+    const Settings& s = server_.settings();
+    // Past the soft limit the reply waits (Postfix sleeps; the loop must not). The
+    // reply is already in out_; flush() holds it until the timer fires.
+    if (errors_ >= s.soft_error_limit && s.error_sleep_ms > 0 && !error_delayed_ &&
+        state_ != State::Closing) {
+      error_delayed_ = true;
+      bev_.disable(EV_READ);
+      if (!error_timer_) error_timer_ = event::Timer(server_.base(), [this] { error_delay_done(); });
+      error_timer_.start(s.error_sleep_ms);
+    }
+    if (++errors_ >= s.hard_error_limit && state_ != State::Closing) {
       log::info("too many errors after %s from %s", last_command_.c_str(), facts_.label().c_str());
       close_after_reply(reply(421, "4.7.0", server_.settings().myhostname + " Error: too many errors"));
     }
@@ -210,6 +324,7 @@ void Session::close_after_reply(const Reply& r) {
   state_ = State::Closing;
   bev_.disable(EV_READ);
   flush();
+  if (error_delayed_) return;  // error_delay_done() writes it and ends the session
   if (bev_.output_length() == 0) {
     // Nothing queued: the write callback will not come. End after this callback.
     tls_timer_ = event::Timer(server_.base(), [this] { finish(nullptr); });
@@ -219,6 +334,7 @@ void Session::close_after_reply(const Reply& r) {
 
 void Session::finish(const char* why) {
   (void)why;
+  if (error_timer_) error_timer_.stop();
   if (writer_) writer_->abort();
   if (auth_channel_) auth_channel_->shutdown();
   std::string stats;
@@ -336,8 +452,26 @@ void Session::cmd_noop(std::string_view) { send(reply(250, "2.0.0", "Ok")); }
 
 void Session::cmd_quit(std::string_view) { close_after_reply(reply(221, "2.0.0", "Bye")); }
 
-void Session::cmd_vrfy(std::string_view) {
-  send(reply(252, "2.0.0", "Cannot VRFY user, but will accept message and attempt delivery"));
+// Off (the default): 252, which tells an address harvester nothing. On: the answer
+// RCPT would give - the same policy check, so VRFY reveals no more than RCPT does.
+void Session::cmd_vrfy(std::string_view arg) {
+  const Settings& s = server_.settings();
+  if (!s.vrfy_enabled)
+    return send(reply(252, "2.0.0", "Cannot VRFY user, but will accept message and attempt delivery"));
+  if (arg.empty()) return send(reply(501, "5.5.4", "Syntax: VRFY address"));
+  // "user", "user@domain", "<user@domain>" or "Name <user@domain>" (RFC 5321 3.5.3).
+  std::string_view text = arg;
+  if (auto lt = text.rfind('<'); lt != std::string_view::npos) text.remove_prefix(lt);
+  std::string path = text.front() == '<' ? std::string(text) : "<" + std::string(text) + ">";
+  auto t = smtp::parse_rcpt_to(path, true);
+  if (!t) return send(t.error());
+  Reply r = server_.policy().check_rcpt(facts_, "", t->path);
+  if (!r.empty()) {
+    reject_log("VRFY", r, t->path.address);
+    return send(r);
+  }
+  std::string addr = t->path.domain.empty() ? t->path.address + "@" + s.myhostname : t->path.address;
+  send(reply(250, "2.0.0", "<" + str::printable(addr, 300) + ">"));
 }
 
 void Session::cmd_expn(std::string_view) { send(reply(502, "5.5.1", "Error: EXPN command disabled")); }
@@ -366,7 +500,7 @@ void Session::cmd_starttls(std::string_view) {
   // man in the middle cannot inject commands that seem to come over TLS.
   in_pos_ = in_.size();
   evbuffer_drain(bev_.input(), evbuffer_get_length(bev_.input()));
-  lines_ = smtp::LineReader();
+  lines_ = smtp::LineReader(command_line_limit(server_.settings()));
   out_ += reply(220, "2.0.0", "Ready to start TLS").wire();
   state_ = State::TlsSwitch;
   bev_.disable(EV_READ);

@@ -29,6 +29,7 @@ class Server;
 class Session {
  public:
   enum class State {
+    Connect,    // before the greeting: waiting for the client name and admit()
     Ready,      // commands; the transaction state is in mail_ / rcpts_
     Data,       // reading DATA content
     Bdat,       // reading a BDAT chunk
@@ -44,8 +45,17 @@ class Session {
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
+  // Sets the connection up and asks for the client's name; the greeting goes out once
+  // the name is known (or not) and the server has admitted the client.
   void start();
+  void admit();
+  // Over a connection limit: 421 4.7.0 with why, then the end.
+  void refuse(const std::string& why);
   const std::string& client_ip() const { return facts_.ip; }
+  std::string label() const { return facts_.label(); }
+  // The anvil connection that counted this session (0: anvil did not).
+  void set_anvil_generation(uint64_t g) { anvil_gen_ = g; }
+  uint64_t anvil_generation() const { return anvil_gen_; }
 
  private:
   struct CommandSpec {
@@ -66,6 +76,10 @@ class Session {
   bool suspended() const;
   void suspend();
   void resume();
+  void error_delay_done();
+  void lookup_name();
+  void name_known(const ipc::Message* reply);
+  void greet();
 
   // commands
   void handle_line(std::string_view line);
@@ -111,7 +125,10 @@ class Session {
   event::BufferEvent bev_;
   event::Timer tls_timer_;
   event::Timer data_timer_;  // smtpd_data_timeout over one DATA transfer
-  State state_ = State::Ready;
+  State state_ = State::Connect;
+  bool admitted_ = false;
+  bool name_done_ = false;
+  uint64_t anvil_gen_ = 0;
   bool tls_ = false;
   tls::Info tls_info_;
   std::string in_;        // input not yet processed
@@ -119,6 +136,10 @@ class Session {
   std::string out_;       // replies not yet written (PIPELINING batches them)
   smtp::LineReader lines_;
   int errors_ = 0;
+  // Past smtpd_soft_error_limit each error reply waits smtpd_error_sleep_time on this
+  // timer; meanwhile nothing is read, processed or written for this session only.
+  bool error_delayed_ = false;
+  event::Timer error_timer_;
   bool esmtp_ = false;
   bool got_helo_ = false;
   std::string last_command_ = "CONNECT";

@@ -49,9 +49,20 @@ Settings Settings::from_config(const config::Config& c) {
   if (known("message_size_limit")) s.message_size_limit = c.bytes("message_size_limit");
   get_int(c, "smtpd_recipient_limit", &s.recipient_limit);
   get_int(c, "smtpd_hard_error_limit", &s.hard_error_limit);
+  get_int(c, "smtpd_soft_error_limit", &s.soft_error_limit);
+  if (known("smtpd_error_sleep_time")) s.error_sleep_ms = c.seconds("smtpd_error_sleep_time") * 1000;
+  if (known("smtpd_line_limit")) {
+    int64_t n = c.integer("smtpd_line_limit");
+    // At least RFC 5321's 1000: a smaller limit would refuse conforming mail.
+    s.line_limit = n < 1000 ? 1000 : static_cast<size_t>(n);
+  }
+  if (known("disable_vrfy_command")) s.vrfy_enabled = !c.boolean("disable_vrfy_command");
+  get(c, "smtpd_peername_lookup", &s.peername_lookup);
+  if (known("smtpd_peername_timeout")) s.peername_timeout_ms = c.seconds("smtpd_peername_timeout") * 1000;
   get_int(c, "smtpd_client_connection_count_limit", &s.connection_count_limit);
   get_int(c, "smtpd_client_connection_rate_limit", &s.connection_rate_limit);
   get_time(c, "anvil_rate_time_unit", &s.rate_time_unit_s);
+  if (known("anvil_timeout")) s.anvil_timeout_ms = c.seconds("anvil_timeout") * 1000;
   get_time(c, "smtpd_timeout", &s.timeout_s);
   get_time(c, "smtpd_auth_timeout", &s.auth_timeout_s);
   get(c, "smtpd_reject_bare_newlines", &s.forbid_bare_newline);

@@ -35,9 +35,16 @@ struct Settings {
   uint64_t message_size_limit = 10240000;
   int recipient_limit = 1000;
   int hard_error_limit = 20;
-  int connection_count_limit = 50;   // per client IP, in this process
-  int connection_rate_limit = 0;     // connections per rate_time_unit per IP; 0 = none
+  int soft_error_limit = 10;         // errors after which each error reply waits
+  int64_t error_sleep_ms = 1000;     // that wait (a timer; the loop goes on)
+  size_t line_limit = 1000;          // DATA text line, octets incl. CRLF (RFC 5321 4.5.3.1.6)
+  bool vrfy_enabled = false;         // disable_vrfy_command = no: VRFY answers 250/550
+  bool peername_lookup = true;       // reverse DNS of the client through the resolver
+  int64_t peername_timeout_ms = 5000;
+  int connection_count_limit = 50;   // per client IP, across smtpd processes (anvil)
+  int connection_rate_limit = 0;     // connections per rate_time_unit per IP; 0 = none (anvil)
   int64_t rate_time_unit_s = 60;
+  int64_t anvil_timeout_ms = 1000;
   int64_t timeout_s = 300;
   int64_t data_timeout_s = 600;
   int64_t auth_timeout_s = 30;

@@ -81,8 +81,10 @@ def auth_handler(msg):
 class Smtpd:
     """One smtpd process with its own config dir, spool and log, on 127.0.0.x."""
 
-    def __init__(self, options=None, tls=True, fake_auth=True, fake_qmgr=True, preexec=None):
+    def __init__(self, options=None, tls=True, fake_auth=True, fake_qmgr=True, preexec=None, before=None):
         self.base = tempfile.mkdtemp(prefix="smtpd-", dir=harness.tmp_root())
+        self.extra = []
+        self.options = dict(options or {})
         self.etc = os.path.join(self.base, "etc")
         self.spool = os.path.join(self.base, "spool")
         self.maillog = os.path.join(self.base, "maillog")
@@ -117,6 +119,8 @@ class Smtpd:
         for s in (self.auth, self.qmgr):
             if s:
                 s.start()
+        if before:  # helpers that must run before smtpd starts (anvil, resolver)
+            before(self)
         args = [smtpd_binary(), "--standalone", "-c", self.etc, "-l", "%s:%d" % (self.addr, self.port)]
         for k, v in (options or {}).items():
             args += ["-o", "%s=%s" % (k, v)]
@@ -134,7 +138,46 @@ class Smtpd:
         except OSError:
             return False
 
+    def start_extra(self, args):
+        """Another process on this instance's config and spool (a second smtpd, anvil,
+        the resolver); stopped with the instance. Returns the Popen."""
+        log = os.path.join(self.base, "%s-%d.log" % (os.path.basename(args[0]), len(self.extra)))
+        with open(log, "w") as f:
+            p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=f)
+        p.log = log
+        self.extra.append(p)
+        return p
+
+    def start_smtpd(self, port, options=None):
+        """A second smtpd process on another port, same config and spool."""
+        args = [smtpd_binary(), "--standalone", "-c", self.etc, "-l", "%s:%d" % (self.addr, port)]
+        for k, v in (options or self.options).items():
+            args += ["-o", "%s=%s" % (k, v)]
+        p = self.start_extra(args)
+
+        def accepting():
+            if p.poll() is not None:
+                raise AssertionError("smtpd exited %d: %s" % (p.returncode, open(p.log).read()))
+            try:
+                socket.create_connection((self.addr, port), timeout=1).close()
+                return True
+            except OSError:
+                return False
+        harness.wait_for(accepting, 10, "second smtpd listening on %s:%d" % (self.addr, port))
+        return p
+
+    def stop_extra(self, p):
+        if p.poll() is None:
+            p.terminate()
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait(10)
+
     def stop(self):
+        for p in self.extra:
+            self.stop_extra(p)
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -167,8 +210,9 @@ class Smtpd:
 class Client:
     """A raw SMTP connection that reads whole replies (multi-line aware)."""
 
-    def __init__(self, srv, timeout=10, wrap=False):
-        self.sock = socket.create_connection((srv.addr, srv.port), timeout=timeout)
+    def __init__(self, srv, timeout=10, wrap=False, port=None, source=None):
+        self.sock = socket.create_connection((srv.addr, port or srv.port), timeout=timeout,
+                                             source_address=(source, 0) if source else None)
         if wrap:
             ctx = ssl.create_default_context()
             ctx.check_hostname = False
@@ -210,6 +254,15 @@ class Client:
     def close(self):
         self.sock.close()
 
+    def starttls(self):
+        code, _ = self.cmd("STARTTLS")
+        if code != 220:
+            raise AssertionError("STARTTLS answered %s" % code)
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        self.sock = ctx.wrap_socket(self.sock)
+
 
 MSG = "From: a@b.test\r\nTo: root@ours.test\r\nSubject: t\r\n\r\nhello\r\n"
 
@@ -218,12 +271,14 @@ class SmtpdTestBase(unittest.TestCase):
     options = {}
     tls = True
     preexec = None
+    before = None  # fn(Smtpd) run before smtpd starts: helper services
 
     @classmethod
     def setUpClass(cls):
         if not os.access(smtpd_binary(), os.X_OK):
             raise AssertionError("smtpd not built: %s" % smtpd_binary())
-        cls.srv = Smtpd(cls.options, tls=cls.tls, preexec=cls.preexec)
+        cls.srv = Smtpd(cls.options, tls=cls.tls, preexec=cls.preexec,
+                        before=cls.before)
 
     @classmethod
     def tearDownClass(cls):
@@ -549,7 +604,8 @@ class RateLimitTest(SmtpdTestBase):
         self.assertIsNotNone(refused)
         self.assertEqual(421, refused[0])
         self.assertIn("4.7.0", refused[1][0])
-        probes = self.srv.log().count(": connect from") - accepted
+        # Every connection logs "connect from", the refused one too.
+        probes = self.srv.log().count(": connect from") - accepted - 1
         self.assertEqual(10, accepted + probes)
         harness.wait_for(lambda: "Connection rate limit exceeded: 11 from unknown[" in self.srv.log(), 5,
                          "rate limit log line")
@@ -588,6 +644,286 @@ class WriteErrorTest(SmtpdTestBase):
         self.assertEqual([lines[0].split()[-1]], self.srv.queue_ids())
 
     send_message = ProtocolTest.send_message
+
+
+def build_program(folder, name):
+    build = os.environ.get("BUILD_DIR")
+    if build and os.access(os.path.join(build, folder, name), os.X_OK):
+        return os.path.join(build, folder, name)
+    return os.path.join(harness.daemon_dir(), name)
+
+
+class ErrorDelayTest(SmtpdTestBase):
+    """Past smtpd_soft_error_limit each error reply waits smtpd_error_sleep_time - on a
+    timer: the process keeps serving other sessions meanwhile."""
+    options = {"smtpd_soft_error_limit": "3", "smtpd_error_sleep_time": "1s",
+               "smtpd_hard_error_limit": "6"}
+
+    def timed(self, c, line):
+        t = time.monotonic()
+        code = c.cmd(line)[0]
+        return code, time.monotonic() - t
+
+    def test_errors_past_the_soft_limit_wait(self):
+        c = self.connect()
+        for _ in range(3):
+            code, took = self.timed(c, "FOO")
+            self.assertEqual(502, code)
+            self.assertLess(took, 0.5)
+        start = time.monotonic()
+        c.send("FOO\r\n")  # the fourth error: delayed
+        other = self.connect()  # ... while another session is served at once
+        code, took = self.timed(other, "NOOP")
+        self.assertEqual(250, code)
+        self.assertLess(took, 0.5)
+        self.assertEqual(502, c.reply()[0])
+        self.assertGreaterEqual(time.monotonic() - start, 0.9)
+        code, took = self.timed(c, "NOOP")  # good replies are not delayed
+        self.assertEqual(250, code)
+        self.assertLess(took, 0.5)
+        # Errors five and six, pipelined: each waits, then the hard limit ends it all.
+        start = time.monotonic()
+        c.send("FOO\r\nFOO\r\nNOOP\r\n")
+        code5, _ = c.reply()
+        code6, _ = c.reply()
+        code, lines = c.reply()
+        self.assertEqual([502, 502, 421], [code5, code6, code])
+        self.assertIn("4.7.0", lines[0])
+        self.assertGreaterEqual(time.monotonic() - start, 1.8)
+        self.assertTrue(c.closed())
+        harness.wait_for(lambda: "too many errors after" in self.srv.log(), 5, "too many errors log line")
+
+
+class VrfyTest(SmtpdTestBase):
+    """disable_vrfy_command = no: VRFY gives RCPT's verdict."""
+    options = {"disable_vrfy_command": "no"}
+
+    def test_vrfy_answers_from_the_recipient_check(self):
+        c = self.connect()
+        self.ehlo(c)
+        for arg in ("root", "<root@ours.test>", "Root User <root@ours.test>", "postmaster@ours.test"):
+            code, lines = c.cmd("VRFY " + arg)
+            self.assertEqual(250, code, arg)
+            self.assertRegex(lines[0], r"^250 2\.0\.0 <(root|postmaster)@", arg)
+        code, lines = c.cmd("VRFY nosuchuser@ours.test")
+        self.assertEqual(550, code)
+        self.assertIn("5.1.1", lines[0])
+        self.assertEqual(550, c.cmd("VRFY nosuchuser")[0])
+        self.assertEqual(554, c.cmd("VRFY victim@elsewhere.test")[0])  # the relay rule too
+        self.assertEqual(501, c.cmd("VRFY")[0])
+        self.assertEqual(501, c.cmd("VRFY <a b@ours.test>")[0])
+        harness.wait_for(lambda: "reject: VRFY from" in self.srv.log(), 5, "VRFY reject log line")
+
+
+class VrfyDefaultTest(SmtpdTestBase):
+    def test_vrfy_is_off_by_default(self):
+        c = self.connect()
+        self.ehlo(c)
+        # Known, unknown and foreign addresses get the same answer: nothing to harvest.
+        for arg in ("root", "nosuchuser@ours.test", "victim@elsewhere.test"):
+            code, lines = c.cmd("VRFY " + arg)
+            self.assertEqual(252, code, arg)
+            self.assertIn("252 2.0.0 ", lines[0])
+
+
+class LineLimitTest(SmtpdTestBase):
+    """smtpd_line_limit (octets incl. CRLF) is the DATA reader's limit."""
+    options = {"smtpd_line_limit": "2000"}
+
+    def test_data_line_limit_follows_the_parameter(self):
+        c = self.connect()
+        self.ehlo(c)
+        send = ProtocolTest.send_message
+        code, _ = send(self, c, "Subject: l\r\n\r\n" + "x" * 1998 + "\r\n.\r\n")
+        self.assertEqual(250, code)
+        code, lines = send(self, c, "Subject: l\r\n\r\n" + "x" * 1999 + "\r\n.\r\n")
+        self.assertEqual(550, code)
+        self.assertIn("line too long", lines[0])
+
+    def test_default_limit_is_rfc5321(self):
+        srv = Smtpd({}, tls=False)
+        self.addCleanup(srv.stop)
+        c = Client(srv)
+        self.addCleanup(c.close)
+        self.assertEqual(220, c.reply()[0])
+        self.ehlo(c)
+        send = ProtocolTest.send_message
+        self.assertEqual(250, send(self, c, "Subject: l\r\n\r\n" + "x" * 998 + "\r\n.\r\n")[0])
+        self.assertEqual(550, send(self, c, "Subject: l\r\n\r\n" + "x" * 999 + "\r\n.\r\n")[0])
+
+
+class MailAuthParameterTest(SmtpdTestBase):
+    """MAIL FROM ... AUTH=<mailbox> is recorded only from a trusted client (RFC 4954 5);
+    from anyone else it is recorded as AUTH=<>."""
+    options = {"smtpd_sasl_auth_enable": "yes"}
+
+    def send(self, c):
+        c.send("MAIL FROM:<alice@ours.test> AUTH=alice+2Bx@ours.test\r\nRCPT TO:<root@ours.test>\r\nDATA\r\n")
+        self.assertEqual([250, 250, 354], c.replies(3))
+        c.send(MSG + ".\r\n")
+        code, lines = c.reply()
+        self.assertEqual(250, code)
+        return self.srv.queue_file(lines[0].split()[-1])
+
+    def test_untrusted_client_is_recorded_as_empty(self):
+        c = self.connect()
+        self.ehlo(c)
+        data = self.send(c)
+        self.assertIn(b"auth=<>", data)
+        self.assertNotIn(b"alice+x@ours.test", data)
+
+    def test_authenticated_client_is_recorded(self):
+        import base64
+        c = self.connect()
+        self.ehlo(c)
+        c.starttls()
+        self.ehlo(c)
+        token = base64.b64encode(b"\0alice\0" + USERS["alice"].encode()).decode()
+        self.assertEqual(235, c.cmd("AUTH PLAIN " + token)[0])
+        data = self.send(c)
+        self.assertIn(b"auth=alice+x@ours.test", data)
+
+
+def start_anvil(srv):
+    srv.anvil = srv.start_extra([build_program("smtpd", "anvil"), "--standalone", "-c", srv.etc])
+    sock = os.path.join(srv.spool, "private", "anvil")
+    harness.wait_for(lambda: os.path.exists(sock) or srv.anvil.poll() is not None, 10, "anvil socket")
+    if srv.anvil.poll() is not None:
+        raise AssertionError("anvil exited: " + open(srv.anvil.log).read())
+
+
+class AnvilCountTest(SmtpdTestBase):
+    """The connection count limit holds over two smtpd processes sharing anvil."""
+    options = {"smtpd_client_connection_count_limit": "4"}
+    before = staticmethod(start_anvil)
+
+    def test_count_limit_across_processes(self):
+        port2 = harness.free_port(self.srv.addr)
+        self.srv.start_smtpd(port2)
+        harness.wait_for(lambda: self.srv.log().count("disconnect from") >= 2, 5, "probe disconnects")
+        a = [Client(self.srv) for _ in range(2)]
+        b = [Client(self.srv, port=port2) for _ in range(2)]
+        for c in a + b:
+            self.addCleanup(c.close)
+            self.assertEqual(220, c.reply()[0])
+        # Each process has only two: per process, both would take more.
+        for port in (self.srv.port, port2):
+            extra = Client(self.srv, port=port)
+            self.addCleanup(extra.close)
+            code, lines = extra.reply()
+            self.assertEqual(421, code, port)
+            self.assertIn("4.7.0", lines[0])
+            self.assertIn("too many connections", lines[0])
+        harness.wait_for(lambda: "Connection concurrency limit exceeded: 5 from unknown[" in self.srv.log(), 5,
+                         "concurrency log line")
+        # One ends in process A; process B may take one again.
+        self.assertEqual(221, a[0].cmd("QUIT")[0])
+        self.assertTrue(a[0].closed())
+
+        def admitted():
+            c = Client(self.srv, port=port2)
+            self.addCleanup(c.close)
+            return c.reply()[0] == 220
+        harness.wait_for(admitted, 5, "a free slot after a disconnect")
+
+    def test_anvil_down_falls_back_to_per_process_counts(self):
+        srv = Smtpd({"smtpd_client_connection_count_limit": "2"}, tls=False, before=start_anvil)
+        self.addCleanup(srv.stop)
+        # The readiness probe must be over, or it would count as one of the two.
+        harness.wait_for(lambda: "disconnect from" in srv.log(), 5, "probe disconnect")
+        clients = [Client(srv) for _ in range(2)]
+        for c in clients:
+            self.addCleanup(c.close)
+            self.assertEqual(220, c.reply()[0])
+        srv.stop_extra(srv.anvil)
+        # anvil is gone: this process still counts its own two sessions.
+        extra = Client(srv)
+        self.addCleanup(extra.close)
+        self.assertEqual(421, extra.reply()[0])
+        for c in clients:
+            c.cmd("QUIT")
+        harness.wait_for(lambda: srv.log().count("disconnect from") >= 4, 5, "disconnects")
+        ok = Client(srv)
+        self.addCleanup(ok.close)
+        self.assertEqual(220, ok.reply()[0])
+        log = srv.log()
+        self.assertEqual(1, log.count("warning: anvil"), log)
+
+
+class AnvilRateTest(SmtpdTestBase):
+    options = {"smtpd_client_connection_rate_limit": "3", "anvil_rate_time_unit": "60s"}
+    before = staticmethod(start_anvil)
+
+    def test_rate_limit_across_processes(self):
+        port2 = harness.free_port(self.srv.addr)
+        self.srv.start_smtpd(port2)
+        # The readiness probes of both processes were the first two of this minute.
+        c = Client(self.srv)
+        self.addCleanup(c.close)
+        self.assertEqual(220, c.reply()[0])
+        c.cmd("QUIT")
+        d = Client(self.srv, port=port2)
+        self.addCleanup(d.close)
+        code, lines = d.reply()
+        self.assertEqual(421, code)
+        self.assertIn("4.7.0", lines[0])
+        harness.wait_for(lambda: "Connection rate limit exceeded: 4 from unknown[" in self.srv.log(), 5,
+                         "rate limit log line")
+
+
+PTR_ZONES = {
+    "0.0.127.in-addr.arpa": [
+        "71.0.0.127.in-addr.arpa. PTR good.ptr.tst.",
+        "72.0.0.127.in-addr.arpa. PTR liar.ptr.tst.",
+    ],
+    "ptr.tst": ["good.ptr.tst. A 127.0.0.71", "liar.ptr.tst. A 127.0.0.99"],
+}
+
+
+def start_resolver(srv):
+    from dns import unbound
+    if not unbound.available():
+        raise unittest.SkipTest("unbound not installed")
+    srv.dns = unbound.Unbound(os.path.join(srv.base, "dns"), PTR_ZONES, address="127.0.0.53")
+    srv.dns.start()
+    srv.extra.append(srv.dns.proc)
+    sock = os.path.join(srv.spool, "private", "resolver")
+    srv.resolver = srv.start_extra([build_program("resolver", "resolver"), "--standalone", "-c", srv.etc,
+                                    "-s", sock, "-o", "dns_servers=" + srv.dns.server,
+                                    "-o", "resolver_query_timeout=3"])
+    harness.wait_for(lambda: os.path.exists(sock) or srv.resolver.poll() is not None, 10, "resolver socket")
+
+
+class ClientNameTest(SmtpdTestBase):
+    """Client names: PTR through resolver(8) against a real unbound, forward-confirmed."""
+    before = staticmethod(start_resolver)
+
+    def message(self, source):
+        c = Client(self.srv, source=source)
+        self.addCleanup(c.close)
+        self.assertEqual(220, c.reply()[0])
+        self.ehlo(c)
+        code, lines = ProtocolTest.send_message(self, c, MSG + ".\r\n")
+        self.assertEqual(250, code)
+        qid = lines[0].split()[-1]
+        return qid, self.srv.queue_file(qid)
+
+    def test_confirmed_name(self):
+        qid, data = self.message("127.0.0.71")
+        self.assertIn(b"Received: from client.test (good.ptr.tst [127.0.0.71])", data)
+        harness.wait_for(lambda: "%s: client=good.ptr.tst[127.0.0.71]" % qid in self.srv.log(), 5, "client= line")
+        self.assertIn("connect from good.ptr.tst[127.0.0.71]", self.srv.log())
+        self.assertIn(b"client_name=good.ptr.tst", data)
+
+    def test_unconfirmed_name_is_unknown(self):
+        qid, data = self.message("127.0.0.72")
+        self.assertIn(b"(unknown [127.0.0.72])", data)
+        harness.wait_for(lambda: "%s: client=unknown[127.0.0.72]" % qid in self.srv.log(), 5, "client= line")
+        self.assertIn("hostname liar.ptr.tst does not resolve to address 127.0.0.72", self.srv.log())
+
+    def test_no_ptr_is_unknown(self):
+        qid, data = self.message("127.0.0.73")
+        self.assertIn(b"(unknown [127.0.0.73])", data)
 
 
 if __name__ == "__main__":

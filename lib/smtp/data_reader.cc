@@ -87,7 +87,7 @@ DataReader::Status DataReader::feed(std::string_view in, std::string* out, size_
           // Up to the line limit the bytes are content; the rest of an over-long line
           // is only counted (the same cut whatever the input's split).
           size_t run = j - i;
-          size_t room = line_len_ < kMaxDataLine ? kMaxDataLine - line_len_ : 0;
+          size_t room = line_len_ < max_line_ ? max_line_ - line_len_ : 0;
           size_t keep = run < room ? run : room;
           line_len_ += run;
           emit(out, in.substr(i, keep));

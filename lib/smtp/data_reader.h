@@ -13,7 +13,8 @@
 
 namespace postilion::smtp {
 
-// RFC 5321 4.5.3.1.6: 1000 octets per text line including CRLF.
+// RFC 5321 4.5.3.1.6: 1000 octets per text line including CRLF. The default only:
+// smtpd passes smtpd_line_limit (which counts the CRLF) minus 2.
 constexpr size_t kMaxDataLine = 998;
 
 enum class DataError { None, BareLf, BareCr, Nul, LineTooLong, TooBig };
@@ -25,8 +26,9 @@ class DataReader {
  public:
   // max_size: the largest content accepted (0 = unlimited); bigger is TooBig.
   // strict_line_ends: reject bare CR and bare LF (default; the smuggling defence).
-  explicit DataReader(uint64_t max_size, bool strict_line_ends = true)
-      : max_size_(max_size), strict_(strict_line_ends) {}
+  // max_line: the longest text line in octets, without its CRLF (longer: LineTooLong).
+  explicit DataReader(uint64_t max_size, bool strict_line_ends = true, size_t max_line = kMaxDataLine)
+      : max_size_(max_size), strict_(strict_line_ends), max_line_(max_line) {}
 
   enum class Status { NeedMore, End };
   // Consumes from in, appending unstuffed content (CRLF line ends) to *out. Stops right
@@ -48,6 +50,7 @@ class DataReader {
 
   uint64_t max_size_;
   bool strict_;
+  size_t max_line_;
   State state_ = State::LineStart;
   DataError error_ = DataError::None;
   uint64_t size_ = 0;

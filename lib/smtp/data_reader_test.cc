@@ -17,8 +17,8 @@ struct Outcome {
 };
 
 // Feeds pieces of at most `step` bytes (0 = all at once).
-Outcome run(const std::string& in, size_t step, uint64_t max = 0) {
-  DataReader r(max);
+Outcome run(const std::string& in, size_t step, uint64_t max = 0, size_t max_line = kMaxDataLine) {
+  DataReader r(max, true, max_line);
   Outcome o;
   size_t pos = 0;
   while (pos < in.size()) {
@@ -140,6 +140,14 @@ class DataReaderTest : public CppUnit::TestFixture {
     Outcome huge = run(std::string(100000, 'x') + "\r\n.\r\n", 4096);
     CPPUNIT_ASSERT(huge.ended && huge.error == DataError::LineTooLong);
     CPPUNIT_ASSERT_EQUAL(size_t(998), huge.content.size());
+    // A configured limit (smtpd_line_limit 2000 -> 1998 text octets) replaces 998.
+    for (size_t step : {size_t(0), size_t(1), size_t(7)}) {
+      Outcome longer = run(std::string(1998, 'x') + "\r\n.\r\n", step, 0, 1998);
+      CPPUNIT_ASSERT(longer.ended && longer.error == DataError::None);
+      CPPUNIT_ASSERT_EQUAL(size_t(2000), longer.content.size());
+      Outcome over = run(std::string(1999, 'x') + "\r\n.\r\n", step, 0, 1998);
+      CPPUNIT_ASSERT(over.ended && over.error == DataError::LineTooLong);
+    }
   }
 
   void chunks() {

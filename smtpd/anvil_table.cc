@@ -1,0 +1,92 @@
+// smtpd/anvil_table.cc - per-client connection counts and rates for anvil(8).
+#include "smtpd/anvil_table.h"
+
+#include <arpa/inet.h>
+
+#include "lib/base/strings.h"
+
+namespace postilion::smtpd {
+
+AnvilTable::Counts AnvilTable::connect(uint64_t link, const std::string& key, int64_t now_ms) {
+  Entry& e = entries_[key];
+  if (e.rate == 0 || now_ms - e.window_start_ms >= unit_ms_) {
+    e.window_start_ms = now_ms;
+    e.rate = 0;
+  }
+  ++e.rate;
+  ++e.count;
+  ++links_[link][key];
+  return Counts{e.count, e.rate};
+}
+
+void AnvilTable::disconnect(uint64_t link, const std::string& key) {
+  auto l = links_.find(link);
+  if (l == links_.end()) return;
+  auto k = l->second.find(key);
+  if (k == l->second.end()) return;
+  if (--k->second == 0) l->second.erase(k);
+  if (l->second.empty()) links_.erase(l);
+  if (auto e = entries_.find(key); e != entries_.end() && e->second.count > 0) --e->second.count;
+}
+
+void AnvilTable::drop_link(uint64_t link) {
+  auto l = links_.find(link);
+  if (l == links_.end()) return;
+  for (const auto& [key, n] : l->second) {
+    auto e = entries_.find(key);
+    if (e == entries_.end()) continue;
+    e->second.count = e->second.count > n ? e->second.count - n : 0;
+  }
+  links_.erase(l);
+}
+
+void AnvilTable::expire(int64_t now_ms) {
+  for (auto it = entries_.begin(); it != entries_.end();) {
+    if (it->second.count == 0 && now_ms - it->second.window_start_ms >= unit_ms_) it = entries_.erase(it);
+    else ++it;
+  }
+}
+
+int AnvilTable::count(const std::string& key) const {
+  auto e = entries_.find(key);
+  return e == entries_.end() ? 0 : e->second.count;
+}
+
+ipc::Message anvil_request(bool connect, const std::string& service, const std::string& ip) {
+  ipc::Message m;
+  m.set("cmd", connect ? "connect" : "disconnect").set("service", service).set("client", ip);
+  return m;
+}
+
+std::optional<AnvilRequest> parse_anvil_request(const ipc::Message& m, std::string* why) {
+  AnvilRequest r;
+  std::string cmd = m.get_or("cmd", "");
+  if (cmd == "connect") r.connect = true;
+  else if (cmd != "disconnect") return *why = "bad cmd " + str::printable(cmd, 40), std::nullopt;
+  std::string service = m.get_or("service", "");
+  std::string ip = m.get_or("client", "");
+  if (service.empty() || service.size() > 100 || service.find_first_of(" \t\r\n") != std::string::npos)
+    return *why = "bad service " + str::printable(service, 40), std::nullopt;
+  unsigned char buf[16];
+  if (inet_pton(AF_INET, ip.c_str(), buf) != 1 && inet_pton(AF_INET6, ip.c_str(), buf) != 1)
+    return *why = "bad client " + str::printable(ip, 60), std::nullopt;
+  r.key = service + ":" + ip;
+  return r;
+}
+
+ipc::Message anvil_reply(const AnvilTable::Counts& c) {
+  ipc::Message m;
+  m.set("status", "ok").set("count", int64_t(c.count)).set("rate", int64_t(c.rate));
+  return m;
+}
+
+std::optional<AnvilTable::Counts> parse_anvil_reply(const ipc::Message& m) {
+  auto count = m.get_int("count");
+  auto rate = m.get_int("rate");
+  if (m.get_or("status", "") != "ok" || !count || !rate || *count < 1 || *rate < 1 ||
+      *count > 0x7fffffff || *rate > 0x7fffffff)
+    return std::nullopt;
+  return AnvilTable::Counts{static_cast<int>(*count), static_cast<int>(*rate)};
+}
+
+}  // namespace postilion::smtpd

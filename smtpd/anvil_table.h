@@ -1,0 +1,62 @@
+// smtpd/anvil_table.h - the counting behind anvil(8): simultaneous connections and
+// connection rates per (service, client address), over all smtpd processes. Each
+// count belongs to the link (one smtpd process's connection to anvil) that made it,
+// so a process that exits or crashes takes its sessions out of the count.
+// No I/O and no clock of its own: the caller passes the time, so tests can too.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <optional>
+#include <unordered_map>
+
+#include "lib/ipc/message.h"
+
+namespace postilion::smtpd {
+
+class AnvilTable {
+ public:
+  // rate_unit_ms: the window of the rate count (anvil_rate_time_unit).
+  explicit AnvilTable(int64_t rate_unit_ms) : unit_ms_(rate_unit_ms) {}
+
+  struct Counts {
+    int count = 0;  // simultaneous connections, this one included
+    int rate = 0;   // connections in the current window, this one included
+  };
+  // A session starts. Rates use fixed windows of rate_unit_ms per key, opened by the
+  // first connection after the previous window ended (as Postfix's anvil does).
+  Counts connect(uint64_t link, const std::string& key, int64_t now_ms);
+  // A session counted by connect() on the same link ends; anything else is ignored.
+  void disconnect(uint64_t link, const std::string& key);
+  // The link is gone: every session it still counted ends.
+  void drop_link(uint64_t link);
+  // Forgets keys with no connection whose window has ended (bounded memory).
+  void expire(int64_t now_ms);
+
+  size_t keys() const { return entries_.size(); }
+  int count(const std::string& key) const;
+
+ private:
+  struct Entry {
+    int count = 0;
+    int rate = 0;
+    int64_t window_start_ms = 0;
+  };
+  int64_t unit_ms_;
+  std::unordered_map<std::string, Entry> entries_;
+  std::map<uint64_t, std::unordered_map<std::string, int>> links_;  // link -> key -> count
+};
+
+// The private/anvil messages (lib/ipc/protocols.h), with strict decoders.
+struct AnvilRequest {
+  bool connect = false;  // cmd=connect (else cmd=disconnect)
+  std::string key;       // "service:ip"
+};
+ipc::Message anvil_request(bool connect, const std::string& service, const std::string& ip);
+// nullopt + *why for anything that is not a well-formed request.
+std::optional<AnvilRequest> parse_anvil_request(const ipc::Message& m, std::string* why);
+ipc::Message anvil_reply(const AnvilTable::Counts& c);
+std::optional<AnvilTable::Counts> parse_anvil_reply(const ipc::Message& m);
+
+}  // namespace postilion::smtpd
