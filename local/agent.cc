@@ -59,6 +59,9 @@ ipc::Message serve_request(const ipc::Message& req, const std::string& queue_dir
   std::string sender = req.get_or("sender", "");
   if (sender != qf.sender) return error_reply("sender does not match the queue file");
 
+  // qmgr says whether it takes per-destination reports of a partly bounced expansion
+  // (lib/ipc/protocols.h); an older one gets the whole recipient bounced, as before.
+  bool report_expanded = req.get_or("report", "") == "expanded";
   reply.set("status", "ok");
   int64_t arrival = qf.arrival_us;
   for (size_t i = 0; i < rcpts.size(); ++i) {
@@ -70,6 +73,7 @@ ipc::Message serve_request(const ipc::Message& req, const std::string& queue_dir
     for (const auto& r : qf.recipients)
       if (off && r.offset == *off) rec = &r;
     Outcome o;
+    std::vector<Expanded> bounced;
     if (!rec) {
       o = Outcome::defer("4.3.0", "offset does not name a recipient record");
     } else if (queue::is_final(rec->status)) {
@@ -77,7 +81,7 @@ ipc::Message serve_request(const ipc::Message& req, const std::string& queue_dir
     } else {
       Delivery d{id, sender, rcpt, content};
       std::vector<std::string> warnings;
-      o = deliver(settings, env, d, &warnings);
+      o = deliver(settings, env, d, &warnings, report_expanded ? &bounced : nullptr);
       // The mailbox is durable now (each writer fsyncs before returning): only now is
       // the outcome recorded. A crash before this line repeats the delivery.
       if (o.kind != Outcome::Kind::Defer) {
@@ -91,6 +95,13 @@ ipc::Message serve_request(const ipc::Message& req, const std::string& queue_dir
     }
     const char* result = o.kind == Outcome::Kind::Sent ? "sent" : o.kind == Outcome::Kind::Bounce ? "bounce" : "defer";
     reply.set("rcpt", rcpt).set("result", result).set("dsn", o.dsn).set("text", o.text).set("relay", "local");
+    if (o.kind != Outcome::Kind::Sent) bounced.clear();  // the status byte was not written as sent
+    for (const auto& x : bounced) {
+      reply.set("expanded", x.address).set("expanded_dsn", x.outcome.dsn).set("expanded_text", x.outcome.text);
+      if (log_lines)
+        log_lines->push_back({id, x.address, rcpt, "bounced", x.outcome.dsn, x.outcome.text,
+                              static_cast<double>(file::now_us() - arrival) / 1e6, true});
+    }
     if (log_lines) {
       const char* status = o.kind == Outcome::Kind::Sent ? "sent" : o.kind == Outcome::Kind::Bounce ? "bounced" : "deferred";
       log_lines->push_back({id, rcpt, std::string(orcpts[i]), status, o.dsn, o.text,

@@ -16,6 +16,7 @@ namespace postilion::local {
 struct DeliveryLog {
   std::string queue_id, recipient, orig_recipient, status, dsn, text;
   double delay = 0;
+  bool expanded = false;  // a bounced destination of orig_recipient's expansion
 };
 
 // Serves one request. queue_directory is the spool top. The reply is always a

@@ -24,27 +24,41 @@ class Expander {
  public:
   Expander(const Settings& s, Environment& env, const Delivery& d) : s_(s), env_(env), d_(d) {}
 
-  Outcome run() {
+  Outcome run(std::vector<Expanded>* bounced) {
     auto a = mail::parse_address(d_.recipient);
     if (!a || a->local.empty()) return Outcome::bounce("5.1.3", "bad address syntax");
     domain_ = a->domain.empty() ? s_.myhostname : a->domain;
     // Mail loop: this recipient's Delivered-To is already in the message.
     if (has_delivered_to(d_.content, d_.recipient)) return Outcome::bounce("5.4.6", "mail forwarding loop for " + d_.recipient);
     address(a->local, 0, nullptr);
-    return sum();
+    return sum(bounced);
   }
 
  private:
-  void note(Outcome o) { outcomes_.push_back(std::move(o)); }
+  // what: the destination as expanded (user@domain, |command, /file, :include:/path).
+  void note(Outcome o, std::string what) {
+    outcomes_.push_back(std::move(o));
+    whats_.push_back(std::move(what));
+  }
+  std::string here(const std::string& local_part) const { return mail::Address{local_part, domain_}.str(); }
 
-  Outcome sum() {
+  Outcome sum(std::vector<Expanded>* bounced) {
     if (outcomes_.empty()) return Outcome::bounce("5.1.1", "alias or .forward with no targets");
     const Outcome* bounce = nullptr;
+    size_t sent = 0;
     for (const auto& o : outcomes_) {
       if (o.kind == Outcome::Kind::Defer) return o;
       if (o.kind == Outcome::Kind::Bounce && !bounce) bounce = &o;
+      if (o.kind == Outcome::Kind::Sent) ++sent;
     }
-    if (bounce) return *bounce;
+    if (bounce && (sent == 0 || !bounced)) return *bounce;
+    if (bounce) {
+      // Partly bounced: the recipient is done (its delivered copies must not be made
+      // again); each failed destination is reported on its own.
+      for (size_t i = 0; i < outcomes_.size(); ++i)
+        if (outcomes_[i].kind == Outcome::Kind::Bounce) bounced->push_back({whats_[i], outcomes_[i]});
+      return Outcome::sent(str::format("delivered to %zu of %zu destinations", sent, outcomes_.size()));
+    }
     if (outcomes_.size() == 1) return outcomes_[0];
     return Outcome::sent(str::format("delivered to %zu destinations", outcomes_.size()));
   }
@@ -52,7 +66,7 @@ class Expander {
   // A local name (the part before @), possibly from an alias; `as` is the user whose
   // .forward or :include: named it (for the rights of commands and files), or null.
   void address(const std::string& local_part, int depth, const User* as) {
-    if (depth > s_.max_depth) return note(Outcome::bounce("5.4.6", "alias expansion too deep"));
+    if (depth > s_.max_depth) return note(Outcome::bounce("5.4.6", "alias expansion too deep"), here(local_part));
     bool no_alias = !local_part.empty() && local_part[0] == '\\';
     std::string lp = no_alias ? local_part.substr(1) : local_part;
     std::string name = user_name(lp, s_.recipient_delimiter);
@@ -63,7 +77,7 @@ class Expander {
       // Full local part (user+ext) first, then the user alone, as Postfix does.
       auto v = env_.alias(str::lower(lp));
       if (v && !*v && str::lower(lp) != name) v = env_.alias(name);
-      if (!v) return note(Outcome::defer("4.3.0", "alias table lookup failed: " + v.error().str()));
+      if (!v) return note(Outcome::defer("4.3.0", "alias table lookup failed: " + v.error().str()), here(lp));
       if (*v) {
         User privs = env_.privileged_default();
         expanding_.insert(name);
@@ -73,11 +87,11 @@ class Expander {
       }
     }
     auto u = env_.user(name);
-    if (!u) return note(Outcome::bounce("5.1.1", "unknown user: \"" + str::printable(name, 64) + "\""));
+    if (!u) return note(Outcome::bounce("5.1.1", "unknown user: \"" + str::printable(name, 64) + "\""), here(lp));
     if (!no_alias && depth < s_.max_depth) {
-      auto fwd = env_.read_owned(file::join(u->home, ".forward"), u->uid);
+      auto fwd = env_.read_owned(file::join(u->home, ".forward"), *u);
       if (!fwd && fwd.error().temporary())
-        return note(Outcome::defer("4.3.0", "cannot read .forward: " + fwd.error().str()));
+        return note(Outcome::defer("4.3.0", "cannot read .forward: " + fwd.error().str()), here(lp));
       if (fwd && *fwd) {
         // An unsafe .forward is refused (permanent error above): ignored, as sendmail does.
         if (!parse_targets(**fwd, nullptr).empty()) {
@@ -95,13 +109,13 @@ class Expander {
   void mailbox(const User& u, const std::string& local_part) {
     std::string delivered_to = mail::Address{local_part, domain_}.str();
     if (delivered_to != d_.recipient && has_delivered_to(d_.content, delivered_to))
-      return note(Outcome::bounce("5.4.6", "mail forwarding loop for " + delivered_to));
+      return note(Outcome::bounce("5.4.6", "mail forwarding loop for " + delivered_to), delivered_to);
     std::string text = mailbox_text(d_.sender, delivered_to, d_.content);
     if (s_.home_mailbox.empty())
-      return note(env_.mbox(u, file::join(s_.mail_spool_directory, u.name), text));
+      return note(env_.mbox(u, file::join(s_.mail_spool_directory, u.name), text), delivered_to);
     std::string path = file::join(u.home, s_.home_mailbox);
-    if (s_.home_mailbox.back() == '/') return note(env_.maildir(u, path, text));
-    note(env_.mbox(u, path, text));
+    if (s_.home_mailbox.back() == '/') return note(env_.maildir(u, path, text), delivered_to);
+    note(env_.mbox(u, path, text), delivered_to);
   }
 
   void targets(const std::string& text, int depth, const User& as, const std::string& where,
@@ -109,7 +123,7 @@ class Expander {
     std::vector<std::string> errors;
     auto list = parse_targets(text, &errors);
     for (const auto& e : errors) warnings_.push_back(where + ": " + e);
-    if (list.empty()) return note(Outcome::bounce("5.1.1", where + " has no valid targets"));
+    if (list.empty()) return note(Outcome::bounce("5.1.1", where + " has no valid targets"), here(owner_name));
     for (const auto& t : list) {
       switch (t.kind) {
         case Target::Kind::Address: {
@@ -126,38 +140,38 @@ class Expander {
             std::string text2 = mailbox_text(d_.sender, d_.recipient, d_.content);
             // Keep only the Delivered-To line: the Return-Path is added again at the end.
             text2 = text2.substr(text2.find('\n') + 1);
-            note(env_.forward(d_.sender, a->str(), text2));
+            note(env_.forward(d_.sender, a->str(), text2), a->str());
           }
           break;
         }
         case Target::Kind::Command:
           if (!s_.allow_commands) {
-            note(Outcome::bounce("5.7.1", "mail to command is not allowed"));
+            note(Outcome::bounce("5.7.1", "mail to command is not allowed"), "|" + t.value);
             break;
           }
           if (!seen_.insert("cmd:" + t.value).second) break;
-          note(env_.command(as, t.value, mailbox_text(d_.sender, d_.recipient, d_.content), d_));
+          note(env_.command(as, t.value, mailbox_text(d_.sender, d_.recipient, d_.content), d_), "|" + t.value);
           break;
         case Target::Kind::File:
           if (!s_.allow_files) {
-            note(Outcome::bounce("5.7.1", "mail to file is not allowed"));
+            note(Outcome::bounce("5.7.1", "mail to file is not allowed"), t.value);
             break;
           }
           if (!seen_.insert("file:" + t.value).second) break;
-          note(env_.mbox(as, t.value, mailbox_text(d_.sender, d_.recipient, d_.content)));
+          note(env_.mbox(as, t.value, mailbox_text(d_.sender, d_.recipient, d_.content)), t.value);
           break;
         case Target::Kind::Include: {
           if (depth > s_.max_depth) {
-            note(Outcome::bounce("5.4.6", "include nesting too deep"));
+            note(Outcome::bounce("5.4.6", "include nesting too deep"), ":include:" + t.value);
             break;
           }
           if (!seen_.insert("inc:" + t.value).second) break;
-          auto inc = env_.read_owned(t.value, as.uid);
+          auto inc = env_.read_owned(t.value, as);
           if (!inc) {
-            if (inc.error().temporary()) note(Outcome::defer("4.3.0", ":include: " + inc.error().str()));
-            else note(Outcome::bounce("5.3.5", ":include: " + inc.error().str()));
+            if (inc.error().temporary()) note(Outcome::defer("4.3.0", ":include: " + inc.error().str()), ":include:" + t.value);
+            else note(Outcome::bounce("5.3.5", ":include: " + inc.error().str()), ":include:" + t.value);
           } else if (!*inc) {
-            note(Outcome::bounce("5.3.5", ":include: " + t.value + ": no such file"));
+            note(Outcome::bounce("5.3.5", ":include: " + t.value + ": no such file"), ":include:" + t.value);
           } else {
             targets(**inc, depth + 1, as, ":include:" + t.value, owner_name);
           }
@@ -174,6 +188,7 @@ class Expander {
   std::set<std::string> seen_;
   std::set<std::string> expanding_;
   std::vector<Outcome> outcomes_;
+  std::vector<std::string> whats_;  // beside outcomes_
 
  public:
   std::vector<std::string> warnings_;
@@ -182,9 +197,9 @@ class Expander {
 }  // namespace
 
 Outcome deliver(const Settings& s, Environment& env, const Delivery& d,
-                std::vector<std::string>* warnings) {
+                std::vector<std::string>* warnings, std::vector<Expanded>* bounced) {
   Expander e(s, env, d);
-  Outcome o = e.run();
+  Outcome o = e.run(bounced);
   if (warnings) *warnings = std::move(e.warnings_);
   return o;
 }

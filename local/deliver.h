@@ -61,9 +61,9 @@ class Environment {
   virtual std::optional<User> user(const std::string& name) = 0;
   // The account that runs alias commands and files (default_privs).
   virtual User privileged_default() = 0;
-  // Reads a .forward or :include: file, refusing an unsafe one (check_owned_file)
-  // with a permanent Error; a missing file is nullopt.
-  virtual Result<std::optional<std::string>> read_owned(const std::string& path, uid_t owner) = 0;
+  // Reads a .forward or :include: file as `as` (who must own it, or root), refusing an
+  // unsafe one (check_owned_file) with a permanent Error; a missing file is nullopt.
+  virtual Result<std::optional<std::string>> read_owned(const std::string& path, const User& as) = 0;
   // The writes, each done as `as`. text already carries Return-Path/Delivered-To.
   virtual Outcome maildir(const User& as, const std::string& dir, const std::string& text) = 0;
   virtual Outcome mbox(const User& as, const std::string& path, const std::string& text) = 0;
@@ -74,12 +74,21 @@ class Environment {
                           const std::string& text) = 0;
 };
 
+// One destination of an expanded recipient that bounced while others were delivered.
+struct Expanded {
+  std::string address;  // as expanded: user@domain, a forward address, |command, /file,
+                        // :include:/path
+  Outcome outcome;      // a Bounce
+};
+
 // Delivers d.recipient: expands, writes, and sums up. A recipient whose expansion
 // partly deferred is deferred as a whole (the deliveries that worked may be repeated:
-// a duplicate, never a loss).
+// a duplicate, never a loss). One whose expansion partly bounced (nothing deferred,
+// something delivered) is Sent when `bounced` is given, and each bounced destination
+// is appended to *bounced; without it, it is a Bounce as a whole (the first reason).
 // Problems in alias or .forward lines that were skipped go to *warnings (for the log).
 Outcome deliver(const Settings& s, Environment& env, const Delivery& d,
-                std::vector<std::string>* warnings = nullptr);
+                std::vector<std::string>* warnings = nullptr, std::vector<Expanded>* bounced = nullptr);
 
 // The text written to a mailbox: Return-Path and Delivered-To prepended, LF line ends.
 std::string mailbox_text(const std::string& sender, const std::string& delivered_to,

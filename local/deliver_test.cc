@@ -34,7 +34,7 @@ class FakeEnv : public local::Environment {
     return local::User{n, 1000, 1000, "/home/" + n};
   }
   local::User privileged_default() override { return {"nobody", 65534, 65534, "/"}; }
-  Result<std::optional<std::string>> read_owned(const std::string& p, uid_t) override {
+  Result<std::optional<std::string>> read_owned(const std::string& p, const local::User&) override {
     if (unsafe.count(p)) return Error(p + ": writable by group or others").set_permanent();
     auto it = files.find(p);
     if (it == files.end()) return std::optional<std::string>();

@@ -10,11 +10,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <ctime>
 
 #include "lib/base/file.h"
 #include "lib/base/strings.h"
+#include "lib/log/log.h"
 #include "lib/mail/address.h"
 #include "local/expand.h"
 #include "local/mbox.h"
@@ -66,6 +68,44 @@ bool become(const User& u) {
   return ::getuid() == u.uid && ::geteuid() == u.uid && (u.uid == 0 || ::setuid(0) != 0);
 }
 
+// The ids this (root) process returns to after a write as a user.
+struct SavedIds {
+  gid_t egid = 0;
+  std::vector<gid_t> groups;
+};
+
+SavedIds save_ids() {
+  SavedIds s;
+  s.egid = ::getegid();
+  int n = ::getgroups(0, nullptr);
+  if (n > 0) {
+    s.groups.resize(static_cast<size_t>(n));
+    n = ::getgroups(n, s.groups.data());
+    s.groups.resize(n > 0 ? static_cast<size_t>(n) : 0);
+  }
+  return s;
+}
+
+// Back to root. The uid first: only euid 0 may set the gid and groups. Any failure
+// leaves the process running with someone else's rights: stop at once.
+void back_to_root(const SavedIds& saved) {
+  if (::seteuid(0) != 0 || ::geteuid() != 0) PANIC("local: cannot return to euid 0: %s", std::strerror(errno));
+  if (::setegid(saved.egid) != 0 || ::getegid() != saved.egid)
+    PANIC("local: cannot return to egid %u: %s", unsigned(saved.egid), std::strerror(errno));
+  if (::setgroups(saved.groups.size(), saved.groups.data()) != 0)
+    PANIC("local: cannot restore the groups: %s", std::strerror(errno));
+}
+
+// Takes on the effective ids of u: groups and gid while still root, the uid last. The
+// real and saved uid stay 0, so this process alone can go back; the user can neither
+// signal nor trace a process whose real uid is root.
+bool switch_to(const User& u, const std::vector<gid_t>& groups) {
+  if (::setgroups(groups.size(), groups.data()) != 0) return false;
+  if (::setegid(u.gid) != 0) return false;
+  if (::seteuid(u.uid) != 0) return false;
+  return ::geteuid() == u.uid && ::getegid() == u.gid;
+}
+
 }  // namespace
 
 Outcome write_error(const std::string& what, const Error& e) {
@@ -106,7 +146,58 @@ User SystemEnv::privileged_default() {
   return User{pw->pw_name, pw->pw_uid, pw->pw_gid, "/"};
 }
 
-Result<std::optional<std::string>> SystemEnv::read_owned(const std::string& path, uid_t owner) {
+const std::vector<gid_t>& SystemEnv::groups_of(const User& u) {
+  int64_t now = file::monotonic_ms();
+  auto it = groups_.find(u.name);
+  if (it != groups_.end() && it->second.gid == u.gid && it->second.until_ms > now) return it->second.groups;
+  if (groups_.size() > 1000) groups_.clear();  // bounded: a cache, not a table
+  CachedGroups c;
+  c.gid = u.gid;
+  c.until_ms = now + 60000;
+  int n = 64;
+  c.groups.resize(static_cast<size_t>(n));
+  if (::getgrouplist(u.name.c_str(), u.gid, c.groups.data(), &n) < 0) {
+    c.groups.resize(static_cast<size_t>(n));
+    if (::getgrouplist(u.name.c_str(), u.gid, c.groups.data(), &n) < 0) n = 0;
+  }
+  c.groups.resize(static_cast<size_t>(std::max(n, 0)));
+  if (c.groups.empty()) c.groups.push_back(u.gid);
+  auto& slot = groups_[u.name];
+  slot = std::move(c);
+  return slot.groups;
+}
+
+Outcome SystemEnv::with_euid(const User& as, int timeout_s, const std::function<Outcome()>& fn) {
+  // A write that hangs (a dead NFS server, a stuck lock) cannot be interrupted in
+  // place: SIGALRM (default action) ends the process and qmgr defers the request.
+  struct Alarm {
+    explicit Alarm(int s) { ::alarm(static_cast<unsigned>(std::max(s, 1))); }
+    ~Alarm() { ::alarm(0); }
+  } alarm(timeout_s);
+  if (!s_.root) return fn();
+  SavedIds saved = save_ids();
+  if (!switch_to(as, groups_of(as))) {
+    int e = errno;
+    back_to_root(saved);
+    return Outcome::defer("4.3.0", "cannot switch to user " + as.name + ": " + std::strerror(e));
+  }
+  Outcome o = fn();
+  back_to_root(saved);
+  return o;
+}
+
+Result<std::optional<std::string>> SystemEnv::read_owned(const std::string& path, const User& as) {
+  Result<std::optional<std::string>> out = std::optional<std::string>();
+  // Read with the user's rights: a root-only file cannot be named from a .forward.
+  Outcome o = with_euid(as, s_.write_time_limit, [&]() -> Outcome {
+    out = read_owned_file(path, as.uid);
+    return Outcome::sent("");
+  });
+  if (o.kind != Outcome::Kind::Sent) return Error(o.text);
+  return out;
+}
+
+Result<std::optional<std::string>> read_owned_file(const std::string& path, uid_t owner) {
   int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) {
     if (errno == ENOENT || errno == ENOTDIR) return std::optional<std::string>();
@@ -151,7 +242,7 @@ Outcome SystemEnv::run_as(const User& as, int timeout_s, const std::function<Out
 
 Outcome SystemEnv::maildir(const User& as, const std::string& dir, const std::string& text) {
   if (!maildir_) return Outcome::defer("4.3.0", "no Maildir writer available");
-  return run_as(as, s_.write_time_limit, [&]() -> Outcome {
+  return with_euid(as, s_.write_time_limit, [&]() -> Outcome {
     // The home directory must be the user's own: a Maildir under someone else's
     // directory could be swapped for a link by that someone.
     struct stat st;
@@ -165,7 +256,7 @@ Outcome SystemEnv::maildir(const User& as, const std::string& dir, const std::st
 }
 
 Outcome SystemEnv::mbox(const User& as, const std::string& path, const std::string& text) {
-  return run_as(as, s_.write_time_limit, [&]() -> Outcome {
+  return with_euid(as, s_.write_time_limit, [&]() -> Outcome {
     // text starts with "Return-Path: <sender>": the envelope line comes from it.
     std::string sender;
     if (text.starts_with("Return-Path: <")) sender = text.substr(14, text.find('>') - 14);

@@ -1,10 +1,16 @@
 // local/system_env.h - the real Environment of local(8): passwd users, the alias table,
-// and every mailbox, file and command write done in a child process that has become
-// the user (setgid, initgroups, setuid) - so a bug in a write can never act as root.
+// and the writes done as the user. Maildir, mbox and /file writes and the reading of
+// ~/.forward and :include: run in this process under the user's effective ids (groups,
+// gid, uid switched, and back to root afterwards, checked - as Postfix's set_eugid);
+// only |command deliveries fork a child that becomes the user for good (setuid).
 #pragma once
 
+#include <sys/types.h>
+
 #include <functional>
+#include <map>
 #include <string>
+#include <vector>
 
 #include "lib/base/result.h"
 #include "local/deliver.h"
@@ -17,7 +23,7 @@ struct SystemSettings {
   std::string local_home_root;    // "" = passwd homes; else homes are <root>/<user>
   std::string default_privs = "nobody";
   int command_time_limit = 1000;  // seconds
-  int write_time_limit = 300;     // seconds for one mailbox write
+  int write_time_limit = 300;     // seconds for one mailbox write (SIGALRM ends the process)
   uint64_t mailbox_size_limit = 0;  // largest mbox file (0: no limit)
   std::string command_path = "/usr/bin:/bin";
 };
@@ -37,7 +43,7 @@ class SystemEnv : public Environment {
   Result<std::optional<std::string>> alias(const std::string& name) override;
   std::optional<User> user(const std::string& name) override;
   User privileged_default() override;
-  Result<std::optional<std::string>> read_owned(const std::string& path, uid_t owner) override;
+  Result<std::optional<std::string>> read_owned(const std::string& path, const User& as) override;
   Outcome maildir(const User& as, const std::string& dir, const std::string& text) override;
   Outcome mbox(const User& as, const std::string& path, const std::string& text) override;
   Outcome command(const User& as, const std::string& cmd, const std::string& text,
@@ -47,13 +53,32 @@ class SystemEnv : public Environment {
   // Runs fn in a child that has become `as` (when root), bounded by timeout_s; the
   // child's Outcome comes back over a pipe. A child that dies is a defer.
   Outcome run_as(const User& as, int timeout_s, const std::function<Outcome()>& fn);
+  // Runs fn in this process under the effective ids of `as` (when root) and returns to
+  // root before returning; a failed switch is a defer, a failed return a panic. fn runs
+  // under an alarm of timeout_s seconds: a write that hangs ends the process (the
+  // request is then a defer for qmgr), as no child can be killed instead.
+  Outcome with_euid(const User& as, int timeout_s, const std::function<Outcome()>& fn);
 
  private:
+  // The user's supplementary groups (getgrouplist), cached for a minute.
+  const std::vector<gid_t>& groups_of(const User& u);
+
   SystemSettings s_;
+  struct CachedGroups {
+    gid_t gid = 0;
+    int64_t until_ms = 0;
+    std::vector<gid_t> groups;
+  };
+  std::map<std::string, CachedGroups> groups_;
   AliasLookup aliases_;
   MaildirWriter maildir_;
   Forwarder forward_;
 };
+
+// Reads a .forward or :include: file with the caller's rights: never through a
+// symbolic link, and only a regular file owned by owner (or root) that group and others
+// cannot write (check_owned_file; refused with a permanent Error). Missing: nullopt.
+Result<std::optional<std::string>> read_owned_file(const std::string& path, uid_t owner);
 
 // Maps an Error from a mailbox write to an outcome: permission, quota and space
 // problems, and everything else, defer with the reason (the fix may come later).

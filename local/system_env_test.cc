@@ -2,9 +2,13 @@
 // output, time limit), mbox writes, .forward reading, unknown and foreign users.
 #include "local/system_env.h"
 
+#include <grp.h>
 #include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <algorithm>
+#include <vector>
 
 #include <cppunit/extensions/HelperMacros.h>
 
@@ -34,6 +38,7 @@ class SystemEnvTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(users);
   CPPUNIT_TEST(commands);
   CPPUNIT_TEST(mbox_and_forward_files);
+  CPPUNIT_TEST(effective_ids_per_write);
   CPPUNIT_TEST_SUITE_END();
 
  public:
@@ -102,14 +107,93 @@ class SystemEnvTest : public CppUnit::TestFixture {
     }
     // .forward: missing, safe, group-writable, symlink.
     std::string fwd = file::join(u.home, ".forward");
-    CPPUNIT_ASSERT(!*env.read_owned(fwd, getuid()));
+    CPPUNIT_ASSERT(!*env.read_owned(fwd, u));
     CPPUNIT_ASSERT(file::write_file_atomic(fwd, "bob\n", 0644).ok());
-    CPPUNIT_ASSERT_EQUAL(std::string("bob\n"), **env.read_owned(fwd, getuid()));
+    CPPUNIT_ASSERT_EQUAL(std::string("bob\n"), **env.read_owned(fwd, u));
     CPPUNIT_ASSERT_EQUAL(0, chmod(fwd.c_str(), 0664));
-    auto unsafe = env.read_owned(fwd, getuid());
+    auto unsafe = env.read_owned(fwd, u);
     CPPUNIT_ASSERT(!unsafe.ok() && !unsafe.error().temporary());
     CPPUNIT_ASSERT_EQUAL(0, symlink(fwd.c_str(), dir.file("link").c_str()));
-    CPPUNIT_ASSERT(!env.read_owned(dir.file("link"), getuid()).ok());
+    CPPUNIT_ASSERT(!env.read_owned(dir.file("link"), u).ok());
+  }
+
+  // As root: each write runs in this process under the user's effective uid, gid and
+  // groups, and the process is root again afterwards with its own groups.
+  void effective_ids_per_write() {
+    if (getuid() != 0) return;  // needs root to switch ids (covered by make check as root)
+    struct passwd* pw = getpwnam("nobody");
+    CPPUNIT_ASSERT(pw);
+    uid_t uid = pw->pw_uid;
+    gid_t gid = pw->pw_gid;
+    testing::TempDir dir;
+    CPPUNIT_ASSERT_EQUAL(0, chmod(dir.path().c_str(), 0755));
+    std::string home = dir.file("nobody");
+    CPPUNIT_ASSERT_EQUAL(0, mkdir(home.c_str(), 0755));
+    CPPUNIT_ASSERT_EQUAL(0, chown(home.c_str(), uid, gid));
+    auto groups = [] {
+      std::vector<gid_t> g(static_cast<size_t>(getgroups(0, nullptr)));
+      g.resize(static_cast<size_t>(getgroups(static_cast<int>(g.size()), g.data())));
+      std::sort(g.begin(), g.end());
+      return g;
+    };
+    std::vector<gid_t> root_groups = groups();
+    gid_t root_egid = getegid();
+    uid_t seen_uid = 0;
+    gid_t seen_gid = 0;
+    std::vector<gid_t> seen_groups;
+    local::SystemSettings s;
+    s.root = true;
+    s.local_home_root = dir.path();
+    local::SystemEnv env(s, nullptr,
+                         [&](const std::string& maildir, const std::string& text) -> Status {
+                           seen_uid = geteuid();
+                           seen_gid = getegid();
+                           seen_groups = groups();
+                           return file::write_file_atomic(maildir + "msg", text, 0600);
+                         },
+                         nullptr);
+    local::User u = *env.user("nobody");
+    for (int round = 0; round < 3; ++round) {  // the same process, again and again
+      std::string md = home + "/Maildir" + std::to_string(round);
+      CPPUNIT_ASSERT_EQUAL(0, mkdir(md.c_str(), 0700));
+      CPPUNIT_ASSERT_EQUAL(0, chown(md.c_str(), uid, gid));
+      auto o = env.maildir(u, md + "/", "x\n");
+      CPPUNIT_ASSERT_MESSAGE(o.text, o.kind == Outcome::Kind::Sent);
+      CPPUNIT_ASSERT_EQUAL(uid, seen_uid);
+      CPPUNIT_ASSERT_EQUAL(gid, seen_gid);
+      CPPUNIT_ASSERT(std::find(seen_groups.begin(), seen_groups.end(), gid) != seen_groups.end());
+      CPPUNIT_ASSERT(std::find(seen_groups.begin(), seen_groups.end(), gid_t(0)) == seen_groups.end());
+      struct stat st;
+      CPPUNIT_ASSERT_EQUAL(0, stat((md + "/msg").c_str(), &st));
+      CPPUNIT_ASSERT_EQUAL(uid, st.st_uid);
+      CPPUNIT_ASSERT_EQUAL(uid_t(0), geteuid());
+      CPPUNIT_ASSERT_EQUAL(root_egid, getegid());
+      CPPUNIT_ASSERT(root_groups == groups());
+    }
+    // mbox: created by the user; a directory only root may write is refused; a link is
+    // never followed.
+    auto o = env.mbox(u, home + "/Mailbox", "Return-Path: <a@b>\nSubject: s\n\nbody\n");
+    CPPUNIT_ASSERT_MESSAGE(o.text, o.kind == Outcome::Kind::Sent);
+    struct stat st;
+    CPPUNIT_ASSERT_EQUAL(0, stat((home + "/Mailbox").c_str(), &st));
+    CPPUNIT_ASSERT_EQUAL(uid, st.st_uid);
+    auto denied = env.mbox(u, dir.file("rootonly"), "Return-Path: <a@b>\nx\n");
+    CPPUNIT_ASSERT(denied.kind == Outcome::Kind::Defer);
+    CPPUNIT_ASSERT(!file::exists(dir.file("rootonly")));
+    CPPUNIT_ASSERT(file::write_file_atomic(dir.file("secret"), "root only\n", 0600).ok());
+    CPPUNIT_ASSERT_EQUAL(0, symlink(dir.file("secret").c_str(), (home + "/Linked").c_str()));
+    auto linked = env.mbox(u, home + "/Linked", "Return-Path: <a@b>\nx\n");
+    CPPUNIT_ASSERT(linked.kind == Outcome::Kind::Defer);
+    CPPUNIT_ASSERT_EQUAL(std::string("root only\n"), *file::read_file(dir.file("secret")));
+    // .forward and :include: are read with the user's rights: a root-only file is not.
+    auto secret = env.read_owned(dir.file("secret"), u);
+    CPPUNIT_ASSERT(!secret.ok() && !secret.error().temporary());
+    std::string fwd = home + "/.forward";
+    CPPUNIT_ASSERT(file::write_file_atomic(fwd, "bob\n", 0644).ok());
+    CPPUNIT_ASSERT_EQUAL(0, chown(fwd.c_str(), uid, gid));
+    CPPUNIT_ASSERT_EQUAL(std::string("bob\n"), **env.read_owned(fwd, u));
+    CPPUNIT_ASSERT_EQUAL(uid_t(0), geteuid());
+    CPPUNIT_ASSERT(root_groups == groups());
   }
 };
 

@@ -1,0 +1,99 @@
+// local/server.cc - local(8)'s per-process state and its request loop.
+#include "local/server.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lib/base/file.h"
+#include "lib/base/strings.h"
+#include "lib/ipc/message.h"
+#include "lib/ipc/protocols.h"
+#include "lib/log/log.h"
+#include "lib/mail/header.h"
+#include "lib/mailbox/maildir.h"
+#include "lib/queue/queue_writer.h"
+#include "lib/queue/spool.h"
+#include "local/agent.h"
+
+namespace postilion::local {
+namespace {
+
+constexpr int kIdleRequestMs = 3600 * 1000;  // between requests on one connection
+constexpr int kReplyWriteMs = 60000;
+
+}  // namespace
+
+Outcome queue_forward(const std::string& queue_dir, const std::string& sender, const std::string& address,
+                      const std::string& text) {
+  queue::Spool spool(queue_dir);
+  std::string dir = spool.dir(queue::Folder::Incoming);
+  auto w = queue::QueueWriter::create(dir);
+  if (!w) return Outcome::defer("4.3.0", "cannot queue forward: " + w.error().str());
+  auto& qw = **w;
+  Status s = qw.sender(sender);
+  if (s) s = qw.recipient(address);
+  if (s) s = qw.append_content(mail::to_crlf(text));
+  struct stat st;
+  if (s && ::stat(dir.c_str(), &st) == 0 && ::geteuid() == 0 && ::chown(qw.temp_path().c_str(), st.st_uid, st.st_gid) != 0)
+    s = Error::from_errno("chown " + qw.temp_path());
+  if (!s) return Outcome::defer("4.3.0", "cannot queue forward: " + s.error().str());
+  auto id = qw.commit();
+  if (!id) return Outcome::defer("4.3.0", "cannot queue forward: " + id.error().str());
+  ipc::Message wake;
+  wake.set("cmd", "wakeup").set("id", *id).set("queue", "incoming");
+  (void)ipc::call(file::join(queue_dir, ipc::proto::kQmgrSocket), wake, 2000);
+  return Outcome::sent("forwarded as " + *id);
+}
+
+Server::Server(AllSettings all) : all_(std::move(all)) {
+  SystemEnv::AliasLookup alias_fn;
+  if (!str::trim(all_.alias_maps).empty())
+    alias_fn = [this](const std::string& key) { return alias(key); };
+  std::string qdir = all_.queue_directory;
+  env_ = std::make_unique<SystemEnv>(
+      all_.system, alias_fn,
+      [](const std::string& dir, const std::string& text) -> Status {
+        auto d = mailbox::deliver(dir, text);
+        if (!d) return d.error();
+        return {};
+      },
+      [qdir](const std::string& s, const std::string& a, const std::string& t) { return queue_forward(qdir, s, a, t); });
+}
+
+Result<std::optional<std::string>> Server::alias(const std::string& key) {
+  // Opened at the first lookup and kept; a table that could not be opened is tried
+  // again at the next lookup (each failure defers the recipient).
+  if (!aliases_) {
+    auto list = maps::MapList::open(all_.alias_maps);
+    if (!list) return Error("alias_maps " + all_.alias_maps + ": " + list.error().str());
+    aliases_ = std::make_unique<maps::MapList>(std::move(*list));
+  }
+  return aliases_->lookup(key);
+}
+
+bool Server::serve_one(int fd) {
+  auto req = ipc::read_message(fd, kIdleRequestMs);
+  if (!req) {
+    if (req.error().code() != ECONNRESET) log::warn("bad request: %s", req.error().c_str());
+    return false;
+  }
+  std::vector<DeliveryLog> lines;
+  ipc::Message reply = serve_request(*req, all_.queue_directory, all_.delivery, *env_, &lines);
+  for (const auto& l : lines) {
+    if (l.status == "warning")
+      log::warn("%s: %s: %s", l.queue_id.c_str(), str::printable(l.recipient).c_str(), str::printable(l.text).c_str());
+    else if (l.expanded)  // qmgr logs the recipients; local the bounced destinations
+      log::info("%s: to=<%s>, orig_to=<%s>, relay=local, delay=%.2f, dsn=%s, status=bounced (%s)",
+                l.queue_id.c_str(), str::printable(l.recipient).c_str(), str::printable(l.orig_recipient).c_str(),
+                l.delay, l.dsn.c_str(), str::printable(l.text).c_str());
+  }
+  bool ok = reply.get_or("status", "") == "ok";
+  if (!ok) log::warn("refused a request: %s", reply.get_or("text", "").c_str());
+  if (Status s = ipc::write_message(fd, reply, kReplyWriteMs); !s) {
+    log::warn("cannot reply: %s", s.error().c_str());
+    return false;
+  }
+  return ok;
+}
+
+}  // namespace postilion::local
