@@ -196,10 +196,11 @@ std::string master_conf_text(const InitOptions& o, const std::string& daemon_dir
   // qmgr is one process woken up periodically; local runs as root to deliver as the
   // recipient; auth runs as root because it alone reads /etc/shadow; the rest are
   // unprivileged. showq is public (public/showq, for postdrop -p / -f: mailq and
-  // sendmail -q of every local user).
+  // sendmail -q of every local user). anvil is one process: smtpd's per-client counts.
   const Unix unixes[] = {
       {"qmgr", "-", "-", "60", "1"}, {"resolver", "-", "-", "-", "1"}, {"auth", "-", "n", "-", "-"},
       {"local", "-", "n", "-", "-"},  {"smtp", "-", "-", "-", "-"},      {"showq", "n", "-", "-", "-"},
+      {"anvil", "-", "-", "-", "1"},
   };
   for (const Unix& s : unixes)
     if (have(s.name)) line(s.name, "unix", s.priv, s.unpriv, s.wakeup, s.maxproc, s.name);
