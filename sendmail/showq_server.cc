@@ -29,8 +29,9 @@ void ShowqServer::request(uint64_t id, ipc::Message&& m) {
   if (it == clients_.end()) return;
   Client& c = *it->second;
   if (c.asked) {
-    log::warn("showq: client sent more than one request; dropped");
-    drop(id);
+    // One request per connection: the first is answered, the rest is ignored, and
+    // the connection ends once the answer is out.
+    log::warn("showq: client sent more than one request; ignored");
     return;
   }
   c.asked = true;

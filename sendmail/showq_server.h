@@ -1,7 +1,8 @@
 // sendmail/showq_server.h - the public/showq service of showq(8): one ipc::Channel per
 // client, one request per connection (protocol in lib/ipc/protocols.h). list answers
 // with the mailq(1) text read from the spool; flush is passed on to qmgr as cmd=flush.
-// Anything else gets status=error and the connection ends; garbage ends it at once.
+// Anything else gets status=error and the connection ends; garbage ends it at once; a
+// second request on the same connection is ignored.
 #pragma once
 
 #include <cstdint>
@@ -38,7 +39,7 @@ class ShowqServer {
     std::unique_ptr<ipc::Channel> channel;
     std::unique_ptr<ipc::Channel> qmgr;  // while a flush is passed on
     std::function<void()> on_end;
-    bool asked = false;     // the one request arrived; more input is not read
+    bool asked = false;     // the one request arrived; later ones are ignored
     bool answered = false;  // the last reply is queued; end once it is written
     int drain_ticks = 0;
     event::Timer drain;
