@@ -92,6 +92,7 @@ int main(int argc, char** argv) {
     // Log as postilion/smtpd whatever the master.conf service is called (127.0.0.1:25).
     log::init("smtpd", ctx.config().str("syslog_name"));
     g_server = std::make_unique<smtpd::Server>(ctx.loop(), smtpd::Settings::from_config(ctx.config()));
+    g_server->set_service_name(ctx.name());  // anvil counts per master.conf service
     if (auto st = g_server->init(); !st) log::fatal("%s", st.error().c_str());
   };
   spec.post_jail = [](service::Context& ctx) {

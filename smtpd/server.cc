@@ -106,6 +106,7 @@ void Server::accept(UniqueFd fd, const sockaddr* peer, socklen_t peer_len) {
   Session* raw = s.get();
   sessions_[id] = std::move(s);
   raw->start();  // the greeting waits for the client name and for admit()
+  if (!find(id)) return;  // ended at once (no connection to speak on)
   if (!limited) {
     raw->admit();
     return;

@@ -926,5 +926,31 @@ class ClientNameTest(SmtpdTestBase):
         self.assertIn(b"(unknown [127.0.0.73])", data)
 
 
+class MasterAnvilTest(harness.InstanceTestCase):
+    """An instance from postilionctl init runs anvil under master, and smtpd uses it."""
+
+    def test_anvil_under_master(self):
+        harness.require_daemon(self, "anvil", "smtpd")
+        inst = self.make_instance()
+        inst.init()
+        inst.ctl("config", "mynetworks=192.0.2.0/24", check=True)
+        inst.ctl("config", "smtpd_client_connection_count_limit=3", check=True)
+        with open(inst.master_conf()) as f:
+            self.assertRegex(f.read(), r"(?m)^anvil\s+unix\s")
+        inst.start()
+        inst.wait_ready()
+        harness.wait_for(lambda: "anvil" in inst.children().values(), 10, "anvil process")
+        target = type("Target", (), {"addr": inst.addr, "port": inst.ports["smtp"]})
+        clients = [Client(target) for _ in range(3)]
+        for c in clients:
+            self.addCleanup(c.close)
+            self.assertEqual(220, c.reply()[0])
+        extra = Client(target)
+        self.addCleanup(extra.close)
+        self.assertEqual(421, extra.reply()[0])
+        inst.wait_log("Connection concurrency limit exceeded: 4 from ")
+        self.assertNotIn("warning: anvil", inst.log_text())
+
+
 if __name__ == "__main__":
     unittest.main()
