@@ -55,6 +55,23 @@ void check_programs(const config::Config& cfg, const std::vector<config::Service
   }
 }
 
+// showq (when installed) must be a public unix service: without it mailq and
+// sendmail -q fail for every user but root and mail_owner.
+void check_showq(const config::Config& cfg, const std::vector<config::ServiceEntry>& services,
+                 std::vector<Problem>* out) {
+  if (access(file::join(cfg.str("daemon_directory"), "showq").c_str(), X_OK) != 0) return;
+  for (const auto& s : services) {
+    if (s.command != "showq") continue;
+    if (s.type == config::ServiceEntry::Type::Unix && !s.private_ && s.name == "showq") return;
+    out->push_back({"master.conf: showq must be `showq unix n ...` (socket public/showq)",
+                    "write its line as: showq unix n - n - - showq"});
+    return;
+  }
+  out->push_back({"master.conf has no showq service: mailq and sendmail -q fail for users other than root and "
+                  "mail_owner",
+                  "add the line: showq unix n - n - - showq"});
+}
+
 }  // namespace
 
 int cmd_check(const Context& ctx) {
@@ -74,6 +91,7 @@ int cmd_check(const Context& ctx) {
   for (auto& p : check_spool(*cfg)) problems.push_back(std::move(p));
   check_certificates(*cfg, &problems);
   check_programs(*cfg, services, &problems);
+  check_showq(*cfg, services, &problems);
   for (const auto& p : problems)
     std::printf("problem: %s\n  remedy: %s\n", p.what.c_str(), p.remedy.c_str());
   if (!problems.empty()) {

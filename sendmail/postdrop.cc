@@ -9,6 +9,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <optional>
@@ -34,11 +35,17 @@ bool admin_config(const std::string& dir) {
 
 constexpr int kShowqTimeoutMs = 60000;
 
+// No socket, or nobody listening on it: the instance (or its showq line) is missing.
+std::string why(const Error& e) {
+  if (e.code() == ENOENT || e.code() == ECONNREFUSED) return e.str() + " (is the mail system running?)";
+  return e.str();
+}
+
 // -p: the listing from showq on standard output.
 int print_queue(const std::string& queue_dir) {
   auto text = sendmail::showq_list(file::join(queue_dir, ipc::proto::kShowqSocket), kShowqTimeoutMs);
   if (!text) {
-    std::fprintf(stderr, "postdrop: fatal: cannot list the queue: %s\n", text.error().c_str());
+    std::fprintf(stderr, "postdrop: fatal: cannot list the queue: %s\n", why(text.error()).c_str());
     return EX_UNAVAILABLE;
   }
   if (std::fwrite(text->data(), 1, text->size(), stdout) != text->size() || std::fflush(stdout) != 0) return EX_IOERR;
@@ -49,7 +56,7 @@ int print_queue(const std::string& queue_dir) {
 int flush_queue(const std::string& queue_dir) {
   Status s = sendmail::showq_flush(file::join(queue_dir, ipc::proto::kShowqSocket), kShowqTimeoutMs);
   if (!s) {
-    std::fprintf(stderr, "postdrop: fatal: cannot flush the queue: %s\n", s.error().c_str());
+    std::fprintf(stderr, "postdrop: fatal: cannot flush the queue: %s\n", why(s.error()).c_str());
     return EX_UNAVAILABLE;
   }
   return EX_OK;

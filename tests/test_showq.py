@@ -261,5 +261,29 @@ class ShowqTest(harness.InstanceTestCase):
         self.assertEqual(64, r.returncode)
 
 
+class ShowqConfigTest(harness.InstanceTestCase):
+    """init lists showq as a public service, and check says when it is missing."""
+
+    def test_init_lists_showq_and_check_misses_it(self):
+        harness.require_daemon(self, "showq", "sendmail")
+        inst = self.make_instance(ports=())
+        inst.init()
+        with open(inst.master_conf()) as f:
+            master = f.read()
+        self.assertRegex(master, r"(?m)^showq\s+unix\s+n\s+-\s+n\s+-\s+-\s+showq$")
+        r = inst.ctl("check")
+        self.assertNotIn("problem:", r.stdout)
+        with open(inst.master_conf(), "w") as f:
+            f.write("".join(l for l in master.splitlines(True) if not l.startswith("showq")))
+        r = inst.ctl("check")
+        self.assertEqual(2, r.returncode, r.stdout)
+        self.assertIn("problem: master.conf has no showq service", r.stdout)
+        self.assertIn("remedy: add the line: showq unix n - n - - showq", r.stdout)
+        with open(inst.master_conf(), "a") as f:
+            f.write("showq unix - - n - - showq\n")  # private: postdrop cannot reach it
+        r = inst.ctl("check")
+        self.assertIn("showq must be `showq unix n ...`", r.stdout)
+
+
 if __name__ == "__main__":
     harness.main()
