@@ -15,6 +15,11 @@
 
 namespace postilion::smtpd {
 
+namespace {
+constexpr int64_t kNameCacheMs = 60000;
+constexpr size_t kNameCacheSize = 10000;
+}  // namespace
+
 std::string peer_ip(const sockaddr* sa, socklen_t len) {
   char buf[INET6_ADDRSTRLEN] = "";
   if (sa && sa->sa_family == AF_INET && len >= static_cast<socklen_t>(sizeof(sockaddr_in))) {
@@ -161,6 +166,21 @@ void Server::end(uint64_t id) {
   base_.defer_delete(std::move(it->second));
   sessions_.erase(it);
   if (on_session_end_) on_session_end_();
+}
+
+const std::string* Server::cached_name(const std::string& ip) {
+  auto it = names_.find(ip);
+  if (it == names_.end()) return nullptr;
+  if (it->second.expires_ms <= file::monotonic_ms()) {
+    names_.erase(it);
+    return nullptr;
+  }
+  return &it->second.name;
+}
+
+void Server::cache_name(const std::string& ip, const std::string& name) {
+  if (names_.size() >= kNameCacheSize) names_.clear();  // simple bound; refilled on demand
+  names_[ip] = CachedName{name, file::monotonic_ms() + kNameCacheMs};
 }
 
 void Server::notify_qmgr(const std::string& id) {

@@ -64,6 +64,10 @@ class Server {
   void notify_qmgr(const std::string& id);
   // The resolver link for client names; nullptr when smtpd_peername_lookup is off.
   ServiceLink* resolver() { return resolver_.get(); }
+  // Client names known from the resolver's definite answers ("unknown" included), kept
+  // kNameCacheMs: a client that connects again costs no resolver round trip.
+  const std::string* cached_name(const std::string& ip);
+  void cache_name(const std::string& ip, const std::string& name);
 
  private:
   event::EventBase& base_;
@@ -79,6 +83,11 @@ class Server {
   void admit(uint64_t id, const std::string& ip, const AnvilTable::Counts* counts, int local_count, int local_rate);
   std::string service_name_ = "smtpd";
   std::unique_ptr<ServiceLink> anvil_, resolver_;
+  struct CachedName {
+    std::string name;
+    int64_t expires_ms;
+  };
+  std::unordered_map<std::string, CachedName> names_;
   std::unordered_map<std::string, int> per_ip_;
   std::unordered_map<std::string, std::deque<int64_t>> rate_;  // connection times (ms)
   std::unordered_map<ipc::Channel*, std::unique_ptr<ipc::Channel>> qmgr_calls_;

@@ -96,6 +96,11 @@ void Session::lookup_name() {
     name_known(nullptr);
     return;
   }
+  if (const std::string* name = server_.cached_name(facts_.ip)) {
+    facts_.name = *name;
+    name_known(nullptr);
+    return;
+  }
   ipc::Message req;
   req.set("cmd", "ptr").set("addr", facts_.ip);
   Server* server = &server_;
@@ -136,11 +141,15 @@ void Session::name_known(const ipc::Message* m) {
       log::warn("resolver: malformed name for %s: %s", facts_.ip.c_str(), str::printable(name, 100).c_str());
     } else if (st == "ok") {
       facts_.name = name;
+      server_.cache_name(facts_.ip, name);
     } else if (st == "unconfirmed") {
       log::warn("hostname %s does not resolve to address %s", name.c_str(), facts_.ip.c_str());
+      server_.cache_name(facts_.ip, "unknown");
+    } else if (st == "nodata" || st == "nxdomain") {
+      server_.cache_name(facts_.ip, "unknown");
     } else if (st == "temp") {
       log::warn("hostname lookup for %s failed: temporary failure", facts_.ip.c_str());
-    } else if (st != "nodata" && st != "nxdomain") {
+    } else {
       log::warn("resolver: malformed reply for %s", facts_.ip.c_str());
     }
   }

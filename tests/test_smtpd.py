@@ -925,6 +925,17 @@ class ClientNameTest(SmtpdTestBase):
         qid, data = self.message("127.0.0.73")
         self.assertIn(b"(unknown [127.0.0.73])", data)
 
+    def test_zz_names_are_cached_and_resolver_loss_is_harmless(self):
+        # Runs last in this class (it stops the resolver).
+        self.message("127.0.0.71")
+        self.srv.stop_extra(self.srv.resolver)
+        qid, data = self.message("127.0.0.71")  # from smtpd's own cache
+        self.assertIn(b"(good.ptr.tst [127.0.0.71])", data)
+        start = time.monotonic()
+        qid, data = self.message("127.0.0.75")  # not cached, no resolver: unknown at once
+        self.assertIn(b"(unknown [127.0.0.75])", data)
+        self.assertLess(time.monotonic() - start, 2)
+
 
 class MasterAnvilTest(harness.InstanceTestCase):
     """An instance from postilionctl init runs anvil under master, and smtpd uses it."""
