@@ -219,8 +219,13 @@ Parsed<Command> parse_command(std::string_view line) {
   std::string_view word = s.substr(0, sp);
   std::string_view arg = trim_sp(s.substr(sp));
   const VerbEntry* found = nullptr;
-  for (const auto& e : kVerbs)
-    if (str::iequals(word, e.name)) found = &e;
+  for (const auto& e : kVerbs) {
+    std::string_view name(e.name);
+    if (name.size() == word.size() && str::iequals(word, name)) {
+      found = &e;
+      break;
+    }
+  }
   if (!found) return reply(502, "5.5.2", "Error: command not recognized");
   Command cmd{found->verb, arg};
   if (found->verb == Verb::Mail || found->verb == Verb::Rcpt) {

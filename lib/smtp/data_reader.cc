@@ -1,6 +1,8 @@
 // lib/smtp/data_reader.cc - DATA and BDAT content readers.
 #include "lib/smtp/data_reader.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <cstring>
 
 namespace postilion::smtp {
@@ -46,6 +48,17 @@ void DataReader::emit(std::string* out, std::string_view bytes) {
 DataReader::Status DataReader::feed(std::string_view in, std::string* out, size_t* consumed) {
   size_t i = 0;
   const size_t n = in.size();
+  // Where the next CR, LF and NUL are (at or after the last position asked about):
+  // each is found with memchr and reused until passed, so the whole input is scanned
+  // at most once per byte value however its lines are shaped.
+  size_t next_cr = SIZE_MAX, next_lf = SIZE_MAX, next_nul = SIZE_MAX;
+  auto find = [&](char ch, size_t* cache, size_t from) {
+    if (*cache == SIZE_MAX || *cache < from) {
+      const void* q = std::memchr(in.data() + from, ch, n - from);
+      *cache = q ? static_cast<size_t>(static_cast<const char*>(q) - in.data()) : n;
+    }
+    return *cache;
+  };
   while (i < n && state_ != State::Done) {
     char c = in[i];
     switch (state_) {
@@ -81,8 +94,7 @@ DataReader::Status DataReader::feed(std::string_view in, std::string* out, size_
         continue;
       case State::Mid: {
         // Fast path: the run of ordinary bytes up to the next CR, LF or NUL.
-        size_t j = i;
-        while (j < n && in[j] != '\r' && in[j] != '\n' && in[j] != '\0') ++j;
+        size_t j = std::min({find('\r', &next_cr, i), find('\n', &next_lf, i), find('\0', &next_nul, i)});
         if (j > i) {
           // Up to the line limit the bytes are content; the rest of an over-long line
           // is only counted (the same cut whatever the input's split).
