@@ -184,24 +184,14 @@ void Server::cache_name(const std::string& ip, const std::string& name) {
 }
 
 void Server::notify_qmgr(const std::string& id) {
-  std::string path = file::join(settings_.queue_directory, ipc::proto::kQmgrSocket);
-  auto ch = ipc::Channel::connect(base_, path, 4096, 10000);
-  if (!ch) return;  // qmgr is down or busy: it scans incoming/ on its own
-  ipc::Channel* raw = ch->get();
-  auto finish = [this, raw] {
-    auto it = qmgr_calls_.find(raw);
-    if (it == qmgr_calls_.end()) return;
-    it->second->shutdown();
-    base_.defer_delete(std::move(it->second));
-    qmgr_calls_.erase(it);
-  };
-  raw->on_message([finish](ipc::Message&&) { finish(); });
-  raw->on_close([finish](const std::string&) { finish(); });
-  raw->start();
+  // One connection for all wake-ups (qmgr reads request after request), instead of a
+  // connection per message. No answer is fine: qmgr also scans incoming/.
+  if (!qmgr_)
+    qmgr_ = std::make_unique<ServiceLink>(base_, file::join(settings_.queue_directory, ipc::proto::kQmgrSocket),
+                                          "qmgr", 10000, true);
   ipc::Message m;
   m.set("cmd", "wakeup").set("id", id).set("queue", "incoming");
-  raw->send(m);
-  qmgr_calls_[raw] = std::move(ch.value());
+  qmgr_->call(m, [](const ipc::Message*) {});
 }
 
 }  // namespace postilion::smtpd

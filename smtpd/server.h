@@ -82,7 +82,7 @@ class Server {
   // (counts = nullptr: anvil did not answer; the per-process counts decide).
   void admit(uint64_t id, const std::string& ip, const AnvilTable::Counts* counts, int local_count, int local_rate);
   std::string service_name_ = "smtpd";
-  std::unique_ptr<ServiceLink> anvil_, resolver_;
+  std::unique_ptr<ServiceLink> anvil_, resolver_, qmgr_;
   struct CachedName {
     std::string name;
     int64_t expires_ms;
@@ -90,7 +90,6 @@ class Server {
   std::unordered_map<std::string, CachedName> names_;
   std::unordered_map<std::string, int> per_ip_;
   std::unordered_map<std::string, std::deque<int64_t>> rate_;  // connection times (ms)
-  std::unordered_map<ipc::Channel*, std::unique_ptr<ipc::Channel>> qmgr_calls_;
   std::function<void()> on_session_end_;
 };
 

@@ -85,11 +85,15 @@ void ServiceLink::arm_timer() {
 // wrong requests): drop it, and answer every waiting caller with nullptr.
 void ServiceLink::fail_all(const std::string& why) {
   if (channel_) {
-    if (!warned_) log::warn("%s: %s; going on without it", what_.c_str(), why.c_str());
-    warned_ = true;
+    // A service may close an idle connection (qmgr does): that is no outage.
+    bool idle_close = pending_.empty() && why == "closed";
+    if (!warned_ && !idle_close) {
+      log::warn("%s: %s; going on without it", what_.c_str(), why.c_str());
+      warned_ = true;
+    }
     channel_->shutdown();
     base_.defer_delete(std::move(channel_));
-    retry_after_ms_ = file::monotonic_ms() + kRetryPauseMs;
+    if (!idle_close) retry_after_ms_ = file::monotonic_ms() + kRetryPauseMs;
   }
   if (timer_) timer_.stop();
   std::deque<Pending> waiting;
