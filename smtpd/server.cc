@@ -70,11 +70,15 @@ void Server::start() {
     anvil_ = std::make_unique<ServiceLink>(base_, file::join(settings_.queue_directory, ipc::proto::kAnvilSocket),
                                            "anvil", ms, false);
   }
+}
+
+std::unique_ptr<ServiceLink> Server::resolver_link() {
+  if (!settings_.peername_lookup) return nullptr;
   // A missing resolver socket is a set-up without one (tests, small instances): the
   // client is "unknown" and nobody is warned.
-  if (!resolver_ && settings_.peername_lookup)
-    resolver_ = std::make_unique<ServiceLink>(base_, file::join(settings_.queue_directory, ipc::proto::kResolverSocket),
-                                              "resolver", static_cast<int>(settings_.peername_timeout_ms), true);
+  return std::make_unique<ServiceLink>(base_, file::join(settings_.queue_directory, ipc::proto::kResolverSocket),
+                                       "resolver", static_cast<int>(settings_.peername_timeout_ms), true,
+                                       &resolver_warned_);
 }
 
 void Server::accept(UniqueFd fd) {

@@ -62,8 +62,10 @@ class Server {
   const std::string& incoming_dir() const { return incoming_; }
   // Tells qmgr a new message is in incoming/. Best effort: qmgr also scans.
   void notify_qmgr(const std::string& id);
-  // The resolver link for client names; nullptr when smtpd_peername_lookup is off.
-  ServiceLink* resolver() { return resolver_.get(); }
+  // A link to the resolver for one client name lookup (its own connection: a slow
+  // answer for one client must not hold up the others, as it would on a shared
+  // connection answered in order); nullptr when smtpd_peername_lookup is off.
+  std::unique_ptr<ServiceLink> resolver_link();
   // Client names known from the resolver's definite answers ("unknown" included), kept
   // kNameCacheMs: a client that connects again costs no resolver round trip.
   const std::string* cached_name(const std::string& ip);
@@ -82,7 +84,8 @@ class Server {
   // (counts = nullptr: anvil did not answer; the per-process counts decide).
   void admit(uint64_t id, const std::string& ip, const AnvilTable::Counts* counts, int local_count, int local_rate);
   std::string service_name_ = "smtpd";
-  std::unique_ptr<ServiceLink> anvil_, resolver_, qmgr_;
+  std::unique_ptr<ServiceLink> anvil_, qmgr_;
+  bool resolver_warned_ = false;
   struct CachedName {
     std::string name;
     int64_t expires_ms;

@@ -16,9 +16,9 @@ constexpr size_t kMaxReplyFrame = 65536;
 }  // namespace
 
 ServiceLink::ServiceLink(event::EventBase& base, std::string path, std::string what, int timeout_ms,
-                         bool quiet_if_absent)
+                         bool quiet_if_absent, bool* shared_warned)
     : base_(base), path_(std::move(path)), what_(std::move(what)), timeout_ms_(timeout_ms),
-      quiet_if_absent_(quiet_if_absent) {}
+      quiet_if_absent_(quiet_if_absent), warned_(shared_warned ? *shared_warned : own_warned_) {}
 
 ServiceLink::~ServiceLink() {
   if (channel_) channel_->shutdown();

@@ -21,8 +21,10 @@ class ServiceLink {
  public:
   // path: the service's Unix socket; what: its name in log lines. An absent socket
   // (ENOENT) is logged only when quiet_if_absent is false.
+  // shared_warned: links made one per use (client names) share one outage flag, so an
+  // outage is logged once however many sessions meet it (nullptr: the link's own).
   ServiceLink(event::EventBase& base, std::string path, std::string what, int timeout_ms,
-              bool quiet_if_absent);
+              bool quiet_if_absent, bool* shared_warned = nullptr);
   ~ServiceLink();
   ServiceLink(const ServiceLink&) = delete;
   ServiceLink& operator=(const ServiceLink&) = delete;
@@ -57,7 +59,8 @@ class ServiceLink {
   event::Timer timer_;
   uint64_t generation_ = 0;
   int64_t retry_after_ms_ = 0;  // after a failure, no new connection before this
-  bool warned_ = false;         // one warning per outage
+  bool own_warned_ = false;
+  bool& warned_;                // one warning per outage
 };
 
 }  // namespace postilion::smtpd

@@ -91,13 +91,13 @@ void Session::refuse(const std::string& why) {
 // (forward-confirmed), or "unknown". The link answers within smtpd_peername_timeout,
 // or at once when there is no resolver; the event loop never waits.
 void Session::lookup_name() {
-  ServiceLink* link = server_.resolver();
-  if (!link) {
+  if (const std::string* name = server_.cached_name(facts_.ip)) {
+    facts_.name = *name;
     name_known(nullptr);
     return;
   }
-  if (const std::string* name = server_.cached_name(facts_.ip)) {
-    facts_.name = *name;
+  name_link_ = server_.resolver_link();
+  if (!name_link_) {
     name_known(nullptr);
     return;
   }
@@ -105,7 +105,7 @@ void Session::lookup_name() {
   req.set("cmd", "ptr").set("addr", facts_.ip);
   Server* server = &server_;
   uint64_t id = id_;
-  link->call(req, [server, id](const ipc::Message* m) {
+  name_link_->call(req, [server, id](const ipc::Message* m) {
     if (Session* s = server->find(id)) s->name_known(m);
   });
 }
@@ -133,6 +133,8 @@ bool host_name_ok(std::string_view n) {
 void Session::name_known(const ipc::Message* m) {
   if (name_done_) return;
   name_done_ = true;
+  // Not deleted here: this may run inside the link's own callback.
+  if (name_link_) server_.base().defer_delete(std::move(name_link_));
   if (m) {
     // resolver/protocol.h: status=ok|unconfirmed, name=NAME, or no name.
     std::string st = m->get_or("status", "");

@@ -21,6 +21,7 @@
 #include "lib/smtp/reply.h"
 #include "lib/tls/tls.h"
 #include "smtpd/policy.h"
+#include "smtpd/service_link.h"
 
 namespace postilion::smtpd {
 
@@ -129,6 +130,7 @@ class Session {
   bool admitted_ = false;
   bool name_done_ = false;
   uint64_t anvil_gen_ = 0;
+  std::unique_ptr<ServiceLink> name_link_;  // the client name lookup, while it runs
   bool tls_ = false;
   tls::Info tls_info_;
   std::string in_;        // input not yet processed
