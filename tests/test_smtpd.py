@@ -937,6 +937,34 @@ class ClientNameTest(SmtpdTestBase):
         self.assertLess(time.monotonic() - start, 2)
 
 
+def start_silent_resolver(srv):
+    def slow(msg):
+        time.sleep(3)
+        return [("status", "ok"), ("name", "late.ptr.tst")]
+    srv.fake_resolver = FakeService(os.path.join(srv.spool, "private", "resolver"), slow)
+    srv.fake_resolver.start()
+
+
+class NameTimeoutTest(SmtpdTestBase):
+    """A resolver that does not answer in smtpd_peername_timeout: the greeting goes out
+    then, with the client unknown, and one warning says why."""
+    options = {"smtpd_peername_timeout": "1s"}
+    before = staticmethod(start_silent_resolver)
+
+    def test_greeting_after_the_timeout(self):
+        harness.wait_for(lambda: "disconnect from" in self.srv.log(), 10, "probe disconnect")
+        start = time.monotonic()
+        c = Client(self.srv, source="127.0.0.76")
+        self.addCleanup(c.close)
+        self.assertEqual(220, c.reply()[0])
+        took = time.monotonic() - start
+        self.assertGreaterEqual(took, 0.8)
+        self.assertLess(took, 3.5)
+        self.assertIn("connect from unknown[127.0.0.76]", self.srv.log())
+        self.assertIn("warning: resolver: timeout", self.srv.log())
+        self.assertEqual(250, c.cmd("NOOP")[0])
+
+
 class MasterAnvilTest(harness.InstanceTestCase):
     """An instance from postilionctl init runs anvil under master, and smtpd uses it."""
 
