@@ -58,6 +58,11 @@ void Agent::expire_cache() {
   }
 }
 
+void Agent::close_cache() {
+  if (cached_) cached_->quit();
+  cached_.reset();
+}
+
 namespace {
 
 ipc::Message error_reply(const std::string& why) {
@@ -161,21 +166,9 @@ ipc::Message Agent::serve(const ipc::Message& req) {
     const queue::QueueFile& qf = opened->parsed.file;
     if (req.get_or("sender", "") != qf.sender) return error_reply("sender does not match the queue file");
     msg.sender = qf.sender;
-    msg.content.assign(qf.content_length, '\0');
-    bool read_ok = true;
-    for (size_t got = 0; got < msg.content.size();) {
-      ssize_t n = ::pread(opened->fd.get(), msg.content.data() + got, msg.content.size() - got,
-                          static_cast<off_t>(qf.content_offset + got));
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        read_ok = false;
-        break;
-      }
-      got += static_cast<size_t>(n);
-    }
-    if (!read_ok) {
-      finish_all(RcptFate::Deferred, "4.3.0", std::string("cannot read queue file: ") + std::strerror(errno));
-    } else {
+    // Streamed from the queue file at send time, piece by piece (smtp/content.h).
+    msg.content = Content(opened->fd.get(), qf.content_offset, qf.content_length);
+    {
       usable = true;
       if (auto b = qf.attribute("body")) msg.eightbit = str::iequals(*b, "8BITMIME");
       if (auto u = qf.attribute("smtputf8")) msg.smtputf8 = *u == "yes" || *u == "1";
@@ -243,7 +236,11 @@ ipc::Message Agent::serve(const ipc::Message& req) {
           if (se) {
             conn_us = file::now_us();
             std::string err;
-            if (se->send(msg, ptrs, &err) == SendResult::SiteError) {
+            auto sent = se->send(msg, ptrs, &err);
+            if (sent == SendResult::LocalError) {
+              log::warn("%s: %s", id.c_str(), err.c_str());
+              finish_all(RcptFate::Deferred, "4.3.0", err);
+            } else if (sent == SendResult::SiteError) {
               last_error = err;
               se.reset();
             }
@@ -293,6 +290,15 @@ ipc::Message Agent::serve(const ipc::Message& req) {
                     if (auto rec = resolver::parse_tlsa_text(rr)) peer.tlsa.push_back(*rec);
               }
             }
+            bool verifies = level == TlsLevel::Verify || level == TlsLevel::Secure ||
+                            (level == TlsLevel::Dane && !peer.tlsa.empty());
+            if (verifies && load_trust_) {
+              if (auto st = load_trust_(); !st) {
+                last_error = st.error().str();
+                log::warn("%s: %s", id.c_str(), last_error.c_str());
+                break;
+              }
+            }
             auto opened_se = Session::open(peer, s_.session, tls_);
             if (!opened_se && opened_se.error().code() == EPROTO &&
                 (level == TlsLevel::May || (level == TlsLevel::Dane && peer.tlsa.empty()))) {
@@ -318,7 +324,11 @@ ipc::Message Agent::serve(const ipc::Message& req) {
             conn_us = file::now_us();
             if (!se->tls_summary().empty()) log::info("%s", se->tls_summary().c_str());
             std::string err;
-            if (se->send(msg, ptrs, &err) == SendResult::SiteError) {
+            auto sent = se->send(msg, ptrs, &err);
+            if (sent == SendResult::LocalError) {
+              log::warn("%s: %s", id.c_str(), err.c_str());
+              finish_all(RcptFate::Deferred, "4.3.0", err);
+            } else if (sent == SendResult::SiteError) {
               last_error = err;
               log::info("%s: %s", id.c_str(), err.c_str());
               se.reset();

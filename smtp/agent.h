@@ -72,6 +72,11 @@ class Agent {
   ipc::Message serve(const ipc::Message& request);
   // Closes a cached connection that has been idle too long (call when idle).
   void expire_cache();
+  // Says QUIT on the cached connection, if any (the process is about to exit).
+  void close_cache();
+  // Called before a session that verifies certificates (verify, secure, dane with
+  // TLSA records) is opened: loads the trust anchors the first time (setup.cc).
+  void set_trust_loader(std::function<Status()> f) { load_trust_ = std::move(f); }
 
  private:
   struct Target;
@@ -86,6 +91,7 @@ class Agent {
   const tls::Context* tls_;
   Lookup sasl_;
   Lookup policy_;
+  std::function<Status()> load_trust_;
   std::unique_ptr<Session> cached_;
   std::string cached_key_;
 };

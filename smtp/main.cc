@@ -157,6 +157,8 @@ int main(int argc, char** argv) {
     g_clients[key] = std::move(c);
   };
   int rc = service::run(argc, argv, spec);
+  // A polite QUIT on the cached connection rather than a dropped one (max_use, idle).
+  if (g_runtime) g_runtime->agent().close_cache();
   // The loop these events lived on is gone with run(): leave them alone at exit.
   for (auto& [k, c] : g_clients) (void)c.release();
   (void)g_runtime.release();

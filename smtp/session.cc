@@ -4,6 +4,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include <algorithm>
 #include <cctype>
 
 #include "lib/base/strings.h"
@@ -30,26 +31,9 @@ bool has_8bit(std::string_view s) {
 std::string data_payload(std::string_view content) {
   std::string out;
   out.reserve(content.size() + content.size() / 40 + 8);
-  bool bol = true;
-  for (size_t i = 0; i < content.size(); ++i) {
-    char c = content[i];
-    if (bol && c == '.') out += '.';  // RFC 5321 4.5.2 transparency
-    if (c == '\r' && i + 1 < content.size() && content[i + 1] == '\n') continue;  // CRLF below
-    if (c == '\n') {
-      out += "\r\n";
-      bol = true;
-      continue;
-    }
-    if (c == '\r') {  // a bare CR becomes a line end too: never send it alone
-      out += "\r\n";
-      bol = true;
-      continue;
-    }
-    out += c;
-    bol = false;
-  }
-  if (!bol) out += "\r\n";
-  out += ".\r\n";
+  DotStuffer d;
+  d.add(content, &out);
+  d.finish(&out);
   return out;
 }
 
@@ -154,7 +138,11 @@ std::optional<std::string> downgrade_8bit(std::string_view content) {
   return out;
 }
 
-Session::~Session() { conn_.close(); }
+Session::~Session() {
+  conn_.close();
+  // One line per connection that carried mail: shows how well connections are reused.
+  if (messages_) log::info("disconnect from %s messages=%u", peer_.label().c_str(), messages_);
+}
 
 Status Session::send_line(const std::string& line, int timeout_ms) {
   auto st = conn_.write(line + "\r\n", timeout_ms);
@@ -378,25 +366,43 @@ SendResult Session::send(const MessageJob& m, std::vector<RcptJob*>& rcpts, std:
       if (r->fate == RcptFate::Pending) r->text = why;
     return SendResult::SiteError;
   };
+  auto local = [&](const std::string& why) {
+    *site_error = why;
+    for (auto* r : todo)
+      if (r->fate == RcptFate::Pending) r->text = why;
+    return SendResult::LocalError;
+  };
 
-  std::string content = m.content;
-  bool eightbit = m.eightbit || has_8bit(content);
+  // The message is read from the queue file piece by piece; only a message that must
+  // be converted to 7 bits is held whole (the converted copy).
+  const Content* content = &m.content;
+  Content converted;
+  bool eightbit = m.eightbit;
+  if (!eightbit) {
+    auto e = content->has_8bit();
+    if (!e) return local(e.error().str());
+    eightbit = *e;
+  }
   if (m.smtputf8 && !caps_.smtputf8)
     return bounce_all("5.6.7", "SMTPUTF8 is required, but was not offered by host " + peer_.label());
   if (eightbit && !caps_.eightbitmime) {
-    auto d = downgrade_8bit(content);
+    auto whole = content->load();
+    if (!whole) return local(whole.error().str());
+    auto d = downgrade_8bit(*whole);
     if (!d)
       return bounce_all("5.6.3", "message has 8-bit content that cannot be converted to 7 bits, and host " +
                                      peer_.label() + " does not support 8BITMIME");
-    content = std::move(*d);
+    converted = Content(std::move(*d));
+    content = &converted;
     eightbit = false;
   }
-  if (caps_.size && caps_.size_limit && content.size() > caps_.size_limit)
-    return bounce_all("5.3.4", str::format("message size %zu exceeds size limit %llu of server %s", content.size(),
+  if (caps_.size && caps_.size_limit && content->size() > caps_.size_limit)
+    return bounce_all("5.3.4", str::format("message size %llu exceeds size limit %llu of server %s",
+                                           static_cast<unsigned long long>(content->size()),
                                            static_cast<unsigned long long>(caps_.size_limit), peer_.label().c_str()));
 
   std::string mail = "MAIL FROM:<" + m.sender + ">";
-  if (caps_.size) mail += " SIZE=" + std::to_string(content.size());
+  if (caps_.size) mail += " SIZE=" + std::to_string(content->size());
   if (eightbit && caps_.eightbitmime) mail += " BODY=8BITMIME";
   if (m.smtputf8) mail += " SMTPUTF8";
   if (caps_.dsn) {
@@ -482,15 +488,42 @@ SendResult Session::send(const MessageJob& m, std::vector<RcptJob*>& rcpts, std:
     }
     return site(why);
   }
-  if (auto st = conn_.write(data_payload(content), settings_.data_done_timeout_ms); !st) {
-    broken_ = true;
-    return site("lost connection with " + peer_.label() + " while sending message content");
+  // Streamed: each piece read from the queue file is stuffed into a bounded buffer that
+  // goes out when full; the whole transfer has one deadline.
+  {
+    int64_t deadline = mono_ms() + settings_.data_done_timeout_ms;
+    auto left = [&] { return static_cast<int>(std::max<int64_t>(1, deadline - mono_ms())); };
+    std::string out;
+    out.reserve(Content::kPiece + Content::kPiece / 8);
+    DotStuffer stuffer;
+    bool peer_failed = false;
+    auto st = content->each([&](std::string_view piece) -> Status {
+      stuffer.add(piece, &out);
+      if (out.size() < Content::kPiece) return {};
+      auto w = conn_.write(out, left());
+      out.clear();
+      if (!w) peer_failed = true;
+      return w;
+    });
+    if (st) {
+      stuffer.finish(&out);
+      st = conn_.write(out, left());
+      if (!st) peer_failed = true;
+    }
+    if (!st) {
+      // Never end a message we could not read whole: drop the connection instead.
+      broken_ = true;
+      conn_.close();
+      if (!peer_failed) return local(st.error().str());
+      return site("lost connection with " + peer_.label() + " while sending message content");
+    }
   }
   auto er = read_reply(settings_.data_done_timeout_ms, "receiving the end of data reply");
   if (!er) return site(er.error().str());
   std::string text;
   for (const auto& l : er->lines) text += (text.empty() ? "" : " ") + l;
   if (er->positive()) {
+    ++messages_;
     for (auto* r : accepted) {
       r->fate = RcptFate::Sent;
       r->dsn = reply_dsn(*er);

@@ -17,6 +17,7 @@
 #include "resolver/dns.h"
 #include "smtp/capabilities.h"
 #include "smtp/conn.h"
+#include "smtp/content.h"
 #include "smtp/reply_parser.h"
 #include "smtp/tls_policy.h"
 
@@ -60,7 +61,7 @@ struct RcptJob {
 struct MessageJob {
   std::string queue_id;
   std::string sender;
-  std::string content;  // header + body as queued
+  Content content;     // header + body as queued, read piece by piece
   bool eightbit = false;      // BODY=8BITMIME was given, or 8-bit bytes found
   bool smtputf8 = false;      // SMTPUTF8 needed
   std::string envid, ret;     // DSN parameters, if given
@@ -71,6 +72,8 @@ enum class SendResult {
   Done,       // every recipient got an answer (some may remain Pending after a 4xx)
   SiteError,  // the server failed as a whole (timeout, lost connection, 4xx to MAIL):
               // recipients still Pending should go to the next address
+  LocalError, // the queue file could not be read: recipients still Pending are
+              // deferred; a message cut short was never ended with "." (connection dropped)
 };
 
 class Session {
@@ -95,6 +98,8 @@ class Session {
   bool usable() const { return conn_.open() && !broken_; }
   int64_t last_used_ms() const { return last_used_ms_; }
   const std::string& tls_summary() const { return tls_summary_; }
+  // Messages accepted (250 after DATA) on this connection.
+  unsigned messages() const { return messages_; }
 
  private:
   Session(const Peer& p, const SessionSettings& s) : peer_(p), settings_(s) {}
@@ -113,11 +118,12 @@ class Session {
   bool broken_ = false;
   int64_t last_used_ms_ = 0;
   std::string tls_summary_;
+  unsigned messages_ = 0;
 };
 
 // The DSN code of a reply: its enhanced code, or X.0.0 from its class.
 std::string reply_dsn(const smtp::Reply& r);
-// Dot-stuffing and CRLF line ends for DATA, ending with "CRLF.CRLF".
+// Dot-stuffing and CRLF line ends for DATA, ending with "CRLF.CRLF" (DotStuffer in one go).
 std::string data_payload(std::string_view content);
 // RFC 6152 downgrade of a non-multipart 8-bit message to quoted-printable; nullopt
 // when the message cannot be converted (multipart, message/*): it must bounce.
