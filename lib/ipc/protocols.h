@@ -57,16 +57,6 @@ inline constexpr const char* kAuthSocket = "private/auth";
 // Anything else: the connection is closed.
 inline constexpr const char* kAnvilSocket = "private/anvil";
 
-// ---- anvil: queue_directory/private/anvil (smtpd; see anvil(8)) --------------------
-// Connection counts and rates per client address over all smtpd processes. Each smtpd
-// process keeps one connection; what it counted ends when that connection does.
-// request:  cmd=connect, service=NAME, client=IP     (a session starts)
-// reply:    status=ok, count=N (simultaneous sessions of service+client, this one
-//           included), rate=N (sessions in the current anvil_rate_time_unit window)
-// request:  cmd=disconnect, service=NAME, client=IP  (no reply)
-// Anything else: the connection is closed.
-inline constexpr const char* kAnvilSocket = "private/anvil";
-
 // ---- resolver: queue_directory/private/resolver -----------------------------------
 // Defined by resolver/ (see resolver(8)); the smtp client is its main caller.
 inline constexpr const char* kResolverSocket = "private/resolver";
