@@ -22,9 +22,20 @@ Daemon::Daemon(event::EventBase& base, DaemonConfig cfg)
     if (wake_flush_) manager_.scan_deferred(t, true);
     if (wake_new_ || wake_flush_) manager_.scan_new(t);
     wake_new_ = wake_flush_ = false;
+    // Requests whose reused connection failed, again on new connections (before the
+    // pump, so they do not take the idle connections the pump will use).
+    auto fresh = std::move(start_fresh_);
+    start_fresh_.clear();
+    for (auto& f : fresh) {
+      auto keep = std::move(idle_[f.transport]);
+      idle_[f.transport].clear();
+      start(f.token, f.transport, f.request);
+      idle_[f.transport] = std::move(keep);
+    }
     manager_.pump(t);
+    drop_idle();
     arm_wakeup();
-    if (!completed_.empty()) schedule_pump();
+    if (!completed_.empty() || !start_fresh_.empty()) schedule_pump();
   });
   deferred_timer_ = event::Timer(base_, [this] {
     manager_.scan_deferred(now(), false);
@@ -95,18 +106,43 @@ void Daemon::accept(UniqueFd fd, std::function<void()> done) {
   clients_[raw] = std::move(ch);
 }
 
-void Daemon::finish_agent(uint64_t token, const AgentResult& r) {
+void Daemon::finish_agent(uint64_t token, const AgentResult& r, const std::string& reuse_for) {
   auto it = agents_.find(token);
-  if (it != agents_.end()) {
+  if (it == agents_.end()) return;  // a stray message or close: already finished
+  // A connection whose agent answered well may carry the next request for the same
+  // transport, started by the pump this schedules (no connect, no new agent session);
+  // whatever the pump leaves unused is closed right after it (drop_idle), so no agent
+  // process is ever held by an idle connection.
+  if (!reuse_for.empty() && r.ok && !it->second->closed()) idle_[reuse_for].push_back(std::move(it->second));
+  else {
     it->second->shutdown();
     base_.defer_delete(std::move(it->second));
-    agents_.erase(it);
   }
+  agents_.erase(it);
   completed_.push_back({token, r});
   schedule_pump();
 }
 
+void Daemon::drop_idle() {
+  for (auto& [transport, list] : idle_)
+    for (auto& ch : list) {
+      ch->shutdown();
+      base_.defer_delete(std::move(ch));
+    }
+  idle_.clear();
+}
+
 void Daemon::start(uint64_t token, const std::string& transport, const ipc::Message& request) {
+  auto& idle = idle_[transport];
+  while (!idle.empty()) {
+    std::unique_ptr<ipc::Channel> ch = std::move(idle.back());
+    idle.pop_back();
+    if (ch->closed()) {
+      base_.defer_delete(std::move(ch));
+      continue;
+    }
+    return send_request(token, transport, request, std::move(ch), true);
+  }
   std::string path = file::join(cfg_.queue_directory, std::string(ipc::proto::kPrivateDir) + transport);
   auto ch = ipc::Channel::connect(base_, path, ipc::kDefaultMaxFrame, static_cast<int>(cfg_.agent_timeout * 1000));
   if (!ch) {
@@ -116,17 +152,33 @@ void Daemon::start(uint64_t token, const std::string& transport, const ipc::Mess
     schedule_pump();
     return;
   }
-  ipc::Channel* raw = ch->get();
-  raw->on_message([this, token](ipc::Message&& m) { finish_agent(token, parse_agent_reply(m)); });
-  raw->on_close([this, token, transport](const std::string& reason) {
-    if (!agents_.count(token)) return;
+  (*ch)->start();
+  send_request(token, transport, request, std::move(*ch), false);
+}
+
+void Daemon::send_request(uint64_t token, const std::string& transport, const ipc::Message& request,
+                          std::unique_ptr<ipc::Channel> ch, bool reused) {
+  ipc::Channel* raw = ch.get();
+  raw->on_message([this, token, transport](ipc::Message&& m) { finish_agent(token, parse_agent_reply(m), transport); });
+  raw->on_close([this, token, transport, request, reused](const std::string& reason) {
+    auto it = agents_.find(token);
+    if (it == agents_.end()) return;
+    if (reused) {
+      // The agent ended a reused connection without answering (it was told to stop, or
+      // it died): once more on a connection of its own. Repeating a request is safe:
+      // the agent skips recipients whose status byte is already final.
+      base_.defer_delete(std::move(it->second));
+      agents_.erase(it);
+      start_fresh_.push_back({token, transport, request});
+      schedule_pump();
+      return;
+    }
     AgentResult r;
     r.error = "delivery agent " + transport + " ended the connection: " + reason;
-    finish_agent(token, r);
+    finish_agent(token, r, "");
   });
-  raw->start();
   raw->send(request);
-  agents_[token] = std::move(*ch);
+  agents_[token] = std::move(ch);
 }
 
 }  // namespace postilion::qmgr

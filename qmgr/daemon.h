@@ -41,7 +41,11 @@ class Daemon : public Agents {
   void schedule_pump();
   // After a pump: wake up again when a rate-delayed destination may start.
   void arm_wakeup();
-  void finish_agent(uint64_t token, const AgentResult& r);
+  // reuse_for: the transport whose next request may use this connection ("" = close it).
+  void finish_agent(uint64_t token, const AgentResult& r, const std::string& reuse_for);
+  void send_request(uint64_t token, const std::string& transport, const ipc::Message& request,
+                    std::unique_ptr<ipc::Channel> ch, bool reused);
+  void drop_idle();
 
   event::EventBase& base_;
   DaemonConfig cfg_;
@@ -50,6 +54,14 @@ class Daemon : public Agents {
   std::map<uint64_t, std::unique_ptr<ipc::Channel>> agents_;
   std::map<ipc::Channel*, std::unique_ptr<ipc::Channel>> clients_;
   std::vector<std::pair<uint64_t, AgentResult>> completed_;  // completed outside a callback
+  // Agent connections that just answered, for the requests of the running pump only.
+  std::map<std::string, std::vector<std::unique_ptr<ipc::Channel>>> idle_;
+  struct Retry {
+    uint64_t token;
+    std::string transport;
+    ipc::Message request;
+  };
+  std::vector<Retry> start_fresh_;  // reused connections that closed without a reply
   event::Timer pump_timer_, deferred_timer_, scan_timer_, wakeup_timer_;
   bool wake_new_ = false, wake_flush_ = false;
 };

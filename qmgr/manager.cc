@@ -32,7 +32,7 @@ AgentResult parse_agent_reply(const ipc::Message& m) {
   AgentReply* cur = nullptr;
   for (const auto& [name, value] : m.attrs()) {
     if (name == "rcpt") {
-      r.rcpts.push_back({value, "", "", "", ""});
+      r.rcpts.push_back({value, "", "", "", "", {}});
       cur = &r.rcpts.back();
     } else if (!cur) {
       continue;  // status and other per-request attributes
@@ -44,6 +44,12 @@ AgentResult parse_agent_reply(const ipc::Message& m) {
       cur->text = value;
     } else if (name == "relay") {
       cur->relay = value;
+    } else if (name == "expanded") {
+      cur->expanded.push_back({value, "", ""});
+    } else if (name == "expanded_dsn" && !cur->expanded.empty()) {
+      cur->expanded.back()[1] = value;
+    } else if (name == "expanded_text" && !cur->expanded.empty()) {
+      cur->expanded.back()[2] = value;
     }
   }
   for (const auto& rc : r.rcpts) {
@@ -279,6 +285,7 @@ ipc::Message Manager::request_for(const Pass& pass, const Job& job) const {
   m.set("file", "active/" + pass.msg.id);
   m.set("sender", pass.msg.sender);
   m.set("nexthop", job.nexthop);
+  m.set("report", "expanded");  // per-destination bounces of an expansion (protocols.h)
   for (size_t idx : job.recipients) {
     const auto& r = pass.msg.recipients[idx];
     m.set("rcpt", pass.routed[idx]);
@@ -345,7 +352,7 @@ void Manager::discard_rcpt(Pass& pass, size_t idx, const std::string& reason) {
     defer_rcpt(pass, idx, "4.3.0", "cannot record discard: " + st.error().str(), "none", pass.active_since_us);
     return;
   }
-  record(pass, idx, AgentReply{r.address, "sent", "2.0.0", reason, "none"}, pass.active_since_us);
+  record(pass, idx, AgentReply{r.address, "sent", "2.0.0", reason, "none", {}}, pass.active_since_us);
 }
 
 void Manager::record(Pass& pass, size_t idx, const AgentReply& reply, int64_t started_us) {
@@ -371,6 +378,11 @@ void Manager::record(Pass& pass, size_t idx, const AgentReply& reply, int64_t st
     log_rcpt(pass, idx, reply.relay, started_us, reply.dsn, "sent", reply.text);
     if (mail::wants_success(r.notify))
       pass.outcomes.push_back({r.address, r.orcpt, r.notify, mail::DsnAction::Delivered, reply.dsn, reply.text, reply.relay});
+    // Destinations of its expansion that bounced (the agent logged them): a DSN each.
+    for (const auto& [addr, dsn, text] : reply.expanded)
+      pass.outcomes.push_back({addr, r.orcpt.empty() ? r.address : r.orcpt, r.notify,
+                               mail::DsnAction::Failed, dsn.empty() ? "5.0.0" : dsn,
+                               "expanded from <" + r.address + ">: " + text, reply.relay});
   }
 }
 

@@ -5,6 +5,7 @@
 // The daemon (qmgr/main.cc) supplies the Store, the Agents and the time.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -43,6 +44,9 @@ struct ManagerConfig {
 // One agent's reply for one recipient.
 struct AgentReply {
   std::string rcpt, result, dsn, text, relay;
+  // result=sent with parts of the recipient's expansion bounced (local, report=expanded):
+  // each is reported on its own. A vector of {address, dsn, text}.
+  std::vector<std::array<std::string, 3>> expanded;
 };
 struct AgentResult {
   bool ok = false;           // false: the agent could not be reached or replied garbage

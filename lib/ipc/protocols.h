@@ -39,6 +39,17 @@ inline constexpr unsigned kShowqChunk = 65536;
 //           then per recipient, in request order: rcpt=ADDR, result=sent|defer|bounce,
 //           dsn=X.Y.Z, text=human reason, relay=TEXT (e.g. local, mx.b.tst[127.0.3.1]:25).
 // An agent that dies mid-request is a defer for every recipient not reported.
+// An agent may serve several requests on one connection, one after another (local,
+// smtp); a client may also close it after each reply.
+// Partly bounced expansion (local; optional, both sides stay compatible with peers
+// that predate it): a request with report=expanded says the client takes these
+// reports. Then a recipient whose alias/.forward expansion was partly delivered and
+// partly bounced (nothing deferred) is result=sent (its status byte says delivered),
+// followed, before the next rcpt, by one group per bounced destination:
+// expanded=ADDR (user@domain, |command, /file or :include:/path), expanded_dsn=X.Y.Z,
+// expanded_text=reason; the client reports each in a non-delivery notice, with the
+// recipient as the original one. Without report=expanded such a recipient is
+// result=bounce as a whole; a client that ignores unknown attributes is unaffected.
 inline constexpr const char* kPrivateDir = "private/";
 
 // ---- auth: queue_directory/private/auth ------------------------------------------
