@@ -201,7 +201,7 @@ class ResolverTest(unittest.TestCase):
 
     def test_bad_requests_answered_with_error(self):
         for attrs in ([("cmd", "query"), ("name", "a b"), ("type", "A")],
-                      [("cmd", "query"), ("name", "a.tst"), ("type", "PTR")],
+                      [("cmd", "query"), ("name", "a.tst"), ("type", "SRV")],
                       [("cmd", "nexthops"), ("domain", "")],
                       [("cmd", "explode")]):
             r = self.res.call(attrs)
