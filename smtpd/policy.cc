@@ -6,6 +6,7 @@
 
 #include <cstring>
 
+#include "lib/base/file.h"
 #include "lib/base/strings.h"
 #include "lib/log/log.h"
 #include "lib/mail/address.h"
@@ -208,6 +209,17 @@ Result<Policy::Verdict> Policy::lookup_access(maps::MapList& map, const std::vec
   return v;
 }
 
+// getpwnam reads /etc/passwd (or asks NSS) synchronously each time: answers are kept a
+// minute, so a busy server does not read the file for every RCPT.
+bool Policy::local_user(const std::string& name) {
+  int64_t now = file::monotonic_ms();
+  if (auto it = users_.find(name); it != users_.end() && it->second.expires_ms > now) return it->second.exists;
+  bool exists = getpwnam(name.c_str()) != nullptr;
+  if (users_.size() >= kUserCacheSize) users_.clear();
+  users_[name] = KnownUser{exists, now + kUserCacheMs};
+  return exists;
+}
+
 Reply Policy::check_known_recipient(const smtp::Path& rcpt, DomainClass cls) {
   std::string addr = "<" + rcpt.address + ">";
   std::string full = str::lower(rcpt.local + "@" + rcpt.domain);
@@ -227,8 +239,7 @@ Reply Policy::check_known_recipient(const smtp::Path& rcpt, DomainClass cls) {
         if (!a) return table_failure(addr + ": Recipient address rejected");
         if (a.value()) return Reply{};
       }
-      // getpwnam reads local files (or NSS) synchronously; it is fast for files.
-      if (getpwnam(user.c_str()) != nullptr || getpwnam(parts.user.c_str()) != nullptr)
+      if (local_user(user) || (parts.user != user && local_user(std::string(parts.user))))
         return Reply{};
       return reply(550, "5.1.1", addr + ": Recipient address rejected: User unknown in local recipient table");
     }
@@ -256,15 +267,19 @@ Reply Policy::check_known_recipient(const smtp::Path& rcpt, DomainClass cls) {
 Reply Policy::check_rcpt(const ClientFacts& c, const std::string& sender, const smtp::Path& rcpt) {
   std::string rcpt_text = rcpt.address;
   // 1. client, HELO and sender access (delayed to RCPT, as Postfix does by default).
-  auto v = lookup_access(client_access_, client_keys(c.ip), c.label(), "Client host rejected");
-  if (!v) return table_failure("<" + c.label() + ">: Client host rejected");
-  if (!v->reply.empty()) return v->reply;
-  if (!c.helo.empty()) {
+  // (Keys are built only for a table that exists: most sites have none.)
+  Result<Verdict> v = Verdict{};
+  if (!client_access_.empty()) {
+    v = lookup_access(client_access_, client_keys(c.ip), c.label(), "Client host rejected");
+    if (!v) return table_failure("<" + c.label() + ">: Client host rejected");
+    if (!v->reply.empty()) return v->reply;
+  }
+  if (!c.helo.empty() && !helo_access_.empty()) {
     v = lookup_access(helo_access_, domain_keys(c.helo), c.helo, "Helo command rejected");
     if (!v) return table_failure("<" + c.helo + ">: Helo command rejected");
     if (!v->reply.empty()) return v->reply;
   }
-  if (!sender.empty()) {
+  if (!sender.empty() && !sender_access_.empty()) {
     auto at = sender.rfind('@');
     std::string local = at == std::string::npos ? sender : sender.substr(0, at);
     std::string domain = at == std::string::npos ? "" : sender.substr(at + 1);
@@ -273,11 +288,13 @@ Reply Policy::check_rcpt(const ClientFacts& c, const std::string& sender, const 
     if (!v->reply.empty()) return v->reply;
   }
   // 2. the recipient's own access entry; OK here is the admin's word and permits it.
-  v = lookup_access(recipient_access_, address_keys(rcpt.local, rcpt.domain), rcpt_text,
-                    "Recipient address rejected");
-  if (!v) return table_failure("<" + rcpt_text + ">: Recipient address rejected");
-  if (!v->reply.empty()) return v->reply;
-  if (v->ok) return Reply{};
+  if (!recipient_access_.empty()) {
+    v = lookup_access(recipient_access_, address_keys(rcpt.local, rcpt.domain), rcpt_text,
+                      "Recipient address rejected");
+    if (!v) return table_failure("<" + rcpt_text + ">: Recipient address rejected");
+    if (!v->reply.empty()) return v->reply;
+    if (v->ok) return Reply{};
+  }
   // 3. relay control. Sender-specified routing ("a%b@ours", "b!a@ours", "\"a@b\"@ours")
   // would let a later hop send the message elsewhere: refused like any relay attempt.
   bool may_relay = c.authenticated || c.in_mynetworks;

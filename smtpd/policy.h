@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "lib/base/result.h"
@@ -64,11 +65,19 @@ class Policy {
   Result<Verdict> lookup_access(maps::MapList& map, const std::vector<std::string>& keys,
                                 const std::string& what, const std::string& reject_prefix);
   smtp::Reply check_known_recipient(const smtp::Path& rcpt, DomainClass cls);
+  bool local_user(const std::string& name);
 
   const Settings& s_;
   std::vector<Cidr> mynetworks_;
   maps::MapList aliases_, virtual_alias_, virtual_mailbox_;
   maps::MapList client_access_, helo_access_, sender_access_, recipient_access_;
+  static constexpr int64_t kUserCacheMs = 60000;
+  static constexpr size_t kUserCacheSize = 10000;
+  struct KnownUser {
+    bool exists;
+    int64_t expires_ms;
+  };
+  std::unordered_map<std::string, KnownUser> users_;
 };
 
 // Lookup keys, most specific first, as Postfix's access(5) tries them.
