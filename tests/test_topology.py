@@ -6,8 +6,11 @@
 #   mx.ispa.tst       127.0.2.1  ISP A's smarthost, delivers by MX
 #   mx.ispb.tst       127.0.3.1  ISP B's MX (exampleb.tst MX 10), relays exampleb.tst on
 #                                to [mail.exampleb.tst] (transport_maps)
-#   mail.exampleb.tst 127.0.4.1  exampleb.tst MX 20; delivers to userb's Maildir
-# Cases (asserted from mailboxes, queues and logs): 1 the whole path; 2 MX 10 down ->
+#   mail.exampleb.tst 127.0.4.1  exampleb.tst MX 20; delivers to userb's Maildir, which
+#                                userb reads over POP3 (pop3d + auth(8), a virtual user)
+# userb's mail is delivered to an account of its own (a system user made for the test
+# when it runs as root, since pop3d never runs a session as root; else the invoking user).
+# Cases (asserted from mailboxes, POP3, queues and logs): 1 the whole path; 2 MX 10 down ->
 # MX 20; 3 the final host down -> queued at mx.ispb.tst, retried, delivered when it is
 # back; 4 no smarthost -> mail.examplea.tst delivers by MX itself; 5 null MX -> bounce
 # to the sender, DNS server down -> deferred, not bounced.
@@ -26,6 +29,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import harness  # noqa: E402
 from dns import unbound  # noqa: E402
+
+USERB_ACCOUNT, USERB_PASSWORD = "psttopouserb", "pw-of-userb"
 
 HOSTS = {
     "a": ("127.0.1.1", "mail.examplea.tst", "examplea.tst"),
@@ -91,6 +96,8 @@ class Topology:
             inst.ports["smtp"] = self.port
             if key == "a":
                 inst.ports["submission"] = harness.free_port(addr)
+            if key == "b":
+                inst.ports["pop3"] = harness.free_port(addr)
             inst.init()
             inst.homes = os.path.join(inst.base, "homes")
             # Aliases send usera, userb and postmaster to the invoking user; local takes
@@ -105,8 +112,12 @@ class Topology:
                   transport_maps="inline:{exampleb.tst=smtp:[mail.exampleb.tst]}")
         self.conf("b", mydestination="$myhostname, localhost, exampleb.tst")
         self.add_submission_user("a", "usera", "pw-of-usera")
+        self.userb_account = self.make_userb_account()
+        self.add_pop3_user("b", "userb", USERB_PASSWORD, self.userb_account)
         for key in self.inst:
-            self.write_aliases(key, "postmaster: {0}\nusera: {0}\nuserb: {0}\n".format(pwd.getpwuid(os.getuid()).pw_name))
+            me = pwd.getpwuid(os.getuid()).pw_name
+            self.write_aliases(key, "postmaster: {0}\nusera: {0}\nuserb: {1}\n".format(
+                me, self.userb_account if key == "b" else me))
         for inst in self.inst.values():
             self.start(inst)
 
@@ -153,6 +164,48 @@ class Topology:
         with open(inst.main_conf(), "a") as f:
             f.write("auth_backends = virtual, system\nauth_virtual_users = hash:%s\n" % path)
 
+    def make_userb_account(self):
+        """The account userb's mail goes to on mail.exampleb.tst, its home below that
+        instance's local_home_root."""
+        if os.geteuid() != 0:
+            return pwd.getpwuid(os.getuid()).pw_name
+        subprocess.run(["userdel", "-f", USERB_ACCOUNT], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        home = os.path.join(self.inst["b"].homes, USERB_ACCOUNT)
+        subprocess.run(["useradd", "-M", "-d", home, "-s", "/usr/sbin/nologin", USERB_ACCOUNT], check=True)
+        self.made_account = True
+        pw = pwd.getpwnam(USERB_ACCOUNT)
+        os.makedirs(home)
+        os.chown(home, pw.pw_uid, pw.pw_gid)
+        os.chmod(home, 0o700)
+        return USERB_ACCOUNT
+
+    def add_pop3_user(self, key, user, password, account):
+        """A virtual user for POP3 (auth(8)'s virtual backend) whose mailbox is the
+        account's Maildir, read as that account."""
+        import crypt
+        inst = self.inst[key]
+        pw = pwd.getpwnam(account)
+        path = os.path.join(inst.config_dir, "vusers")
+        with open(path, "w") as f:
+            f.write("%s %s:%d:%d:%s/Maildir/\n" % (user, crypt.crypt(password, crypt.mksalt(crypt.METHOD_SHA512)),
+                                                   pw.pw_uid, pw.pw_gid, os.path.join(inst.homes, account)))
+        inst.ctl("map", "build", path, check=True)
+        with open(inst.main_conf(), "a") as f:
+            f.write("auth_backends = virtual\nauth_virtual_users = hash:%s\n" % path)
+
+    def pop3_messages(self, key, user, password):
+        """Every message in user's mailbox on key's instance, read with poplib (bytes)."""
+        import poplib
+        inst = self.inst[key]
+        p = poplib.POP3(inst.addr, inst.ports["pop3"], timeout=30)
+        try:
+            p.user(user)
+            p.pass_(password)
+            count = p.stat()[0]
+            return [b"\r\n".join(p.retr(i)[1]) for i in range(1, count + 1)]
+        finally:
+            p.quit()
+
     def submit(self, key, user, password, sender, rcpt, subject):
         """A user's client: submission port, STARTTLS, AUTH, then the message."""
         import ssl
@@ -190,6 +243,8 @@ class Topology:
         for inst in self.inst.values():
             inst.stop()
         self.dns.stop()
+        if getattr(self, "made_account", False):
+            subprocess.run(["userdel", "-f", USERB_ACCOUNT], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def dump(self):
         for inst in self.inst.values():
@@ -205,7 +260,8 @@ class Topology:
                        % (sender, rcpt, subject, subject))
 
     def maildir(self, key):
-        return sorted(glob.glob(os.path.join(self.inst[key].homes, pwd.getpwuid(os.getuid()).pw_name, "Maildir", "new", "*")))
+        account = self.userb_account if key == "b" else pwd.getpwuid(os.getuid()).pw_name
+        return sorted(glob.glob(os.path.join(self.inst[key].homes, account, "Maildir", "new", "*")))
 
     def wait_mail(self, key, subject, timeout=60):
         def found():
@@ -277,6 +333,22 @@ class TopologyTest(unittest.TestCase):
                                      r"delay=[^,]+, delays=[^,]+, dsn=2\.0\.0, status=sent \(250 " % port)
         # Four Received: lines, one per Postilion hop.
         self.assertGreaterEqual(data.count(b"Received:"), 4)
+        # userb reads it over POP3 on mail.exampleb.tst: the same message, the Received:
+        # chain naming every hop, newest first.
+        msgs = [m for m in t.pop3_messages("b", "userb", USERB_PASSWORD) if b"Subject: case one\r\n" in m]
+        self.assertEqual(len(msgs), 1, "case one should be in userb's POP3 mailbox once")
+        head, _, body = msgs[0].partition(b"\r\n\r\n")
+        self.assertIn(b"\r\nSubject: case one\r\n", b"\r\n" + head + b"\r\n")
+        self.assertEqual(body.rstrip(b"\r\n"), b"body of case one")
+        received = [h for h in re.split(rb"\r\n(?![ \t])", head) if h.startswith(b"Received:")]
+        hops = [re.search(rb"by (\S+)", h).group(1).decode() for h in received]
+        self.assertEqual(hops[:4], ["mail.exampleb.tst", "mx.ispb.tst", "mx.ispa.tst", "mail.examplea.tst"],
+                         received)
+        # Each hop names the previous one and the address it sent from.
+        for h, (host, addr) in zip(received, [("mx.ispb.tst", "127.0.3.1"), ("mx.ispa.tst", "127.0.2.1"),
+                                             ("mail.examplea.tst", "127.0.1.1")]):
+            self.assertRegex(h, (r"^Received: from %s \(.*\[%s\]\)" % (re.escape(host), re.escape(addr))).encode())
+        self.assertIn(b"userb@exampleb.tst", received[0])
         harness.wait_for(lambda: not t.queued("a") and not t.queued("ispa") and not t.queued("ispb"), 20,
                          "empty queues")
 
