@@ -125,8 +125,11 @@ void Supervisor::open(config::Config cfg, std::vector<config::ServiceEntry> entr
       if (auto st = file::make_dirs(dir, std::string(d) == "private" ? 0700 : 0710); !st)
         throw config::ConfigError(st.error().str());
       if (::geteuid() == 0) {
+        // public/ is reached through the set-gid postdrop (group setgid_group), as Postfix's.
         struct passwd* pw = ::getpwnam(cfg_->str("mail_owner").c_str());
-        if (pw && ::chown(dir.c_str(), pw->pw_uid, pw->pw_gid) != 0) log::warn("chown %s: %s", dir.c_str(), std::strerror(errno));
+        struct group* gr = std::string(d) == "public" ? ::getgrnam(cfg_->str("setgid_group").c_str()) : nullptr;
+        gid_t gid = gr ? gr->gr_gid : pw ? pw->pw_gid : 0;
+        if (pw && ::chown(dir.c_str(), pw->pw_uid, gid) != 0) log::warn("chown %s: %s", dir.c_str(), std::strerror(errno));
       }
     }
   }
