@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 
 #include "lib/base/strings.h"
 #include "lib/log/log.h"
@@ -515,6 +516,8 @@ SendResult Session::send(const MessageJob& m, std::vector<RcptJob*>& rcpts, std:
       broken_ = true;
       conn_.close();
       if (!peer_failed) return local(st.error().str());
+      if (st.error().code() == ETIMEDOUT)  // a server that stopped reading
+        return site("conversation with " + peer_.label() + " timed out while sending message content");
       return site("lost connection with " + peer_.label() + " while sending message content");
     }
   }

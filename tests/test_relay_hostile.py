@@ -1,7 +1,8 @@
 # tests/test_relay_hostile.py - smtp(8) against hostile SMTP servers: small python fake
 # servers on loopback that send an over-long reply line, an endless multi-line reply,
-# binary garbage, nothing at all, a reply that trickles in, or garbage after the
-# message. Each delivery must end in a clean defer (4.x.x, the recipient still pending
+# binary garbage, nothing at all, a reply that trickles in, garbage after the message,
+# or that stops reading in the middle of the message; and a large message streamed in
+# pieces arrives whole. Each delivery must end in a clean defer (4.x.x, the recipient still pending
 # in the queue file) with a log line that says what the server did, within the
 # configured time limits, and the agent must live on to deliver the next message.
 import os
@@ -163,6 +164,27 @@ def garbage_after_data(conn, srv):
     return wait_for_close(conn)
 
 
+def stalled_after_data(conn, srv):
+    """Takes DATA, then reads nothing for 5 s (the client's writes block; its limit is
+    3 s), then drains what was sent to see whether the client hung up."""
+    if not normal_until(conn, b"DATA"):
+        return False
+    if not send(conn, b"354 go ahead\r\n"):
+        return False
+    for _ in range(50):
+        if srv.stopping:
+            return True
+        time.sleep(0.1)
+    conn.settimeout(5)
+    try:
+        for _ in range(MAX_LINES):
+            if not conn.recv(1 << 20):
+                return False
+    except OSError:
+        return False  # reset: hung up too
+    return True
+
+
 def wait_for_close(conn):
     """Reads until the client closes (False) or 20 s pass (True: the client hung)."""
     conn.settimeout(20)
@@ -243,6 +265,41 @@ class RelayHostileTest(unittest.TestCase):
     def test_trickling_reply_times_out(self):
         # Each line arrives in time, the reply never ends: the deadline is per reply.
         self.hostile(trickle_ehlo, "timed out while receiving the EHLO reply", 10)
+
+    def test_stalled_server_while_sending_content(self):
+        # More than the socket buffers hold, so the writes block until the deadline.
+        big = b"Subject: big\r\n\r\n" + (b"x" * 998 + b"\r\n") * 40000
+        srv = FakeServer(stalled_after_data)
+        self.addCleanup(srv.stop)
+        t0 = time.monotonic()
+        run = self.agent.deliver("[%s]:%d" % (ADDR, srv.port), ["u@b.tst"], content=big)[0]
+        self.assertLess(time.monotonic() - t0, 15)
+        r = run["rcpt"]["u@b.tst"]
+        self.assertEqual((r["result"], run["file"]["u@b.tst"]), ("defer", "pending"), run)
+        self.assertIn("timed out while sending message content", r["text"])
+        harness.wait_for(lambda: srv.client_closed >= 1, 10, "the client to hang up")
+
+    def test_large_message_streamed(self):
+        # Several read pieces (64 KiB each), lines with leading dots on both sides of
+        # the piece boundaries, bare LF line ends: the server gets them stuffed and CRLF.
+        from dns import smtp_sink
+        sink = smtp_sink.Sink("127.0.5.2", harness.free_port("127.0.5.2"), extensions=["PIPELINING"]).start()
+        self.addCleanup(sink.stop)
+        lines = [b"Subject: streamed", b""]
+        size = 0
+        i = 0
+        while size < 5 * 65536:
+            line = (b"." if i % 7 == 0 else b"") + (b"line %d " % i) + b"y" * (i % 90)
+            lines.append(line)
+            size += len(line) + 1
+            i += 1
+        content = b"\n".join(lines) + b"\n"
+        run = self.agent.deliver("[127.0.5.2]:%d" % sink.port, ["u@b.tst"], content=content)[0]
+        self.assertEqual(run["rcpt"]["u@b.tst"]["result"], "sent", run)
+        expect = b"".join((b"." + l if l.startswith(b".") else l) + b"\r\n" for l in lines)
+        got = sink.messages[-1]["data"]
+        self.assertEqual(len(got), len(expect))
+        self.assertEqual(got, expect)
 
     def test_garbage_after_the_message(self):
         self.hostile(garbage_after_data, "sent a malformed reply while receiving the end of data reply", 10)
