@@ -229,7 +229,7 @@ ipc::Message Agent::serve(const ipc::Message& req) {
           // First, a cached connection to this destination (after RSET).
           std::unique_ptr<Session> se;
           if (cached_ && cached_key_ == key) {
-            if (mono_ms() - cached_->last_used_ms() <= s_.connection_cache_ms && cached_->reset()) se = std::move(cached_);
+            if (mono_ms() - cached_->last_used_ms() <= s_.connection_cache_ms && cached_->prepare_reuse()) se = std::move(cached_);
             if (cached_) cached_->quit();
             cached_.reset();
           }
@@ -241,6 +241,7 @@ ipc::Message Agent::serve(const ipc::Message& req) {
               log::warn("%s: %s", id.c_str(), err.c_str());
               finish_all(RcptFate::Deferred, "4.3.0", err);
             } else if (sent == SendResult::SiteError) {
+              log::info("%s: cached connection: %s", id.c_str(), err.c_str());
               last_error = err;
               se.reset();
             }

@@ -90,6 +90,10 @@ class Session {
   SendResult send(const MessageJob& m, std::vector<RcptJob*>& rcpts, std::string* site_error);
   // RSET before the next message on a reused connection; false: do not reuse.
   bool reset();
+  // Before the next message on a reused connection: with PIPELINING the RSET goes out
+  // with the next MAIL FROM (a dead connection then shows as a site error of send());
+  // otherwise reset(). False: do not reuse.
+  bool prepare_reuse();
   void quit();
 
   const Capabilities& capabilities() const { return caps_; }
@@ -119,6 +123,7 @@ class Session {
   int64_t last_used_ms_ = 0;
   std::string tls_summary_;
   unsigned messages_ = 0;
+  bool rset_pending_ = false;  // RSET to send at the head of the next pipelined group
 };
 
 // The DSN code of a reply: its enhanced code, or X.0.0 from its class.

@@ -6,6 +6,7 @@
 # in the queue file) with a log line that says what the server did, within the
 # configured time limits, and the agent must live on to deliver the next message.
 import os
+import re
 import shutil
 import socket
 import sys
@@ -45,9 +46,10 @@ def send(conn, data):
         return False
 
 
-def normal_until(conn, stop_at):
+def normal_until(conn, stop_at, pipelining=False):
     """Speaks plain SMTP until the client sends the command stop_at (b"EHLO", b"DATA"
-    or b"." for the end of the message); returns False if the client went away."""
+    or b"." for the end of the message; after "." with pipelining, the reply is sent
+    first); returns False if the client went away."""
     buf = b""
     if stop_at != b"GREETING" and not send(conn, b"220 fake.tst ESMTP\r\n"):
         return False
@@ -60,16 +62,18 @@ def normal_until(conn, stop_at):
             return False
         if in_data:
             if line == b".":
-                if stop_at == b".":
+                if stop_at == b"." and not pipelining:
                     return True
                 in_data = False
                 send(conn, b"250 2.0.0 Ok\r\n")
+                if stop_at == b".":
+                    return True
             continue
         verb = line.split(b" ")[0].upper()
         if verb == stop_at:
             return True
         if verb == b"EHLO":
-            send(conn, b"250-fake.tst\r\n250 8BITMIME\r\n")
+            send(conn, b"250-fake.tst\r\n" + (b"250-PIPELINING\r\n" if pipelining else b"") + b"250 8BITMIME\r\n")
         elif verb == b"DATA":
             in_data = True
             send(conn, b"354 go ahead\r\n")
@@ -182,6 +186,13 @@ def stalled_after_data(conn, srv):
                 return False
     except OSError:
         return False  # reset: hung up too
+    return True
+
+
+def one_message_then_hang_up(conn, srv):
+    """A pipelining server that drops every connection, without a word, after one
+    message: the client's cached connection is dead when it comes back."""
+    normal_until(conn, b".", pipelining=True)
     return True
 
 
@@ -300,6 +311,20 @@ class RelayHostileTest(unittest.TestCase):
         got = sink.messages[-1]["data"]
         self.assertEqual(len(got), len(expect))
         self.assertEqual(got, expect)
+
+    def test_dead_cached_connection(self):
+        # The RSET that checks a reused connection goes out with the next MAIL FROM; a
+        # dead connection is then noticed there and the message goes over a new one.
+        srv = FakeServer(one_message_then_hang_up)
+        self.addCleanup(srv.stop)
+        start_log = len(self.agent.log_text())
+        for n in range(3):
+            run = self.agent.deliver("[%s]:%d" % (ADDR, srv.port), ["u@b.tst"])[0]
+            self.assertEqual(run["rcpt"]["u@b.tst"]["result"], "sent", run)
+            self.assertEqual(run["file"]["u@b.tst"], "delivered", run)
+        self.assertEqual(srv.connections, 3)
+        self.assertEqual(len(re.findall(r"cached connection: lost connection with .* while receiving the RSET reply",
+                                        self.agent.log_text()[start_log:])), 2)
 
     def test_garbage_after_the_message(self):
         self.hostile(garbage_after_data, "sent a malformed reply while receiving the end of data reply", 10)
