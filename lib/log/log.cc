@@ -6,9 +6,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 #include "lib/base/file.h"
 #include "lib/base/strings.h"
@@ -30,34 +32,69 @@ State& state() {
   return s;
 }
 
+// "Nov 29 07:59:34 host " for the current second, made once a second per thread:
+// localtime_r and strftime cost more than the rest of a log line.
+std::string_view file_stamp(const State& s) {
+  thread_local time_t cached_second = -1;
+  thread_local char stamp[320];
+  thread_local size_t stamp_len = 0;
+  thread_local std::string cached_host;
+  time_t now = ::time(nullptr);
+  if (now != cached_second || cached_host != s.hostname) {
+    struct tm tm;
+    ::localtime_r(&now, &tm);
+    size_t n = ::strftime(stamp, sizeof stamp, "%b %e %H:%M:%S ", &tm);
+    int m = std::snprintf(stamp + n, sizeof stamp - n, "%s ", s.hostname.c_str());
+    stamp_len = n + (m > 0 ? std::min<size_t>(static_cast<size_t>(m), sizeof stamp - n - 1) : 0);
+    cached_second = now;
+    cached_host = s.hostname;
+  }
+  return std::string_view(stamp, stamp_len);
+}
+
+// The line is formatted once into one buffer: [stamp host ]ident[pid]: prefix body\n.
 void emit(int priority, const char* prefix, const char* fmt, va_list ap) {
-  char body[4096];
-  std::vsnprintf(body, sizeof body, fmt, ap);
-  std::string msg = std::string(prefix) + body;
   State& s = state();
   if (s.pid == 0) s.pid = ::getpid();
-  std::string tagged = str::format("%s[%d]: %s", s.ident.c_str(), static_cast<int>(s.pid), msg.c_str());
+  char line[4608];
+  constexpr size_t kLast = sizeof line - 1;  // the newline's place, always kept free
+  size_t len = 0;
+  auto append = [&](std::string_view piece) {
+    size_t n = std::min(piece.size(), kLast - len);
+    std::memcpy(line + len, piece.data(), n);
+    len += n;
+  };
+  // vsnprintf-style output into the rest of the buffer (at most limit bytes of it).
+  auto appended = [&](int n, size_t limit) {
+    if (n > 0) len += std::min({static_cast<size_t>(n), limit > 0 ? limit - 1 : 0, kLast - len});
+  };
+  size_t tag_start = 0;
+  if (s.sink == Sink::File) {
+    append(file_stamp(s));
+    tag_start = len;
+  }
+  append(s.ident);
+  char pid[32];
+  std::snprintf(pid, sizeof pid, "[%d]: ", static_cast<int>(s.pid));
+  append(pid);
+  size_t msg_start = len;
+  append(prefix);
+  // 4096 bytes of message at the most; the rest of the buffer is for the stamp and tag.
+  size_t room = std::min<size_t>(kLast - len + 1, 4096);
+  appended(std::vsnprintf(line + len, room, fmt, ap), room);
+  line[len++] = '\n';
   switch (s.sink) {
     case Sink::Syslog:
-      ::syslog(priority, "%s", msg.c_str());
+      ::syslog(priority, "%.*s", static_cast<int>(len - 1 - msg_start), line + msg_start);
       break;
-    case Sink::File: {
-      char stamp[64];
-      time_t now = ::time(nullptr);
-      struct tm tm;
-      ::localtime_r(&now, &tm);
-      ::strftime(stamp, sizeof stamp, "%b %e %H:%M:%S", &tm);
-      std::string full = str::format("%s %s %s\n", stamp, s.hostname.c_str(), tagged.c_str());
-      (void)file::write_all(s.file_fd, full);  // one write: O_APPEND keeps lines whole
+    case Sink::File:
+      (void)file::write_all(s.file_fd, std::string_view(line, len));  // one write: O_APPEND keeps lines whole
       break;
-    }
     case Sink::Stderr:
       break;
   }
-  if (s.sink == Sink::Stderr || s.also_stderr) {
-    std::string full = tagged + "\n";
-    (void)file::write_all(2, full);
-  }
+  if (s.sink == Sink::Stderr || s.also_stderr)
+    (void)file::write_all(2, std::string_view(line + tag_start, len - tag_start));
 }
 
 }  // namespace

@@ -15,6 +15,7 @@ class LogTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(file_lines_have_postfix_shape);
   CPPUNIT_TEST(severity_prefixes);
   CPPUNIT_TEST(missing_directory_keeps_sink);
+  CPPUNIT_TEST(long_and_repeated_lines);
   CPPUNIT_TEST_SUITE_END();
 
  public:
@@ -41,6 +42,30 @@ class LogTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT(text->find("postilion/qmgr[") != std::string::npos);
     CPPUNIT_ASSERT(text->find("]: warning: disk 95% full\n") != std::string::npos);
     CPPUNIT_ASSERT(text->find("]: error: cannot open x\n") != std::string::npos);
+    log::use_stderr();
+  }
+
+  void long_and_repeated_lines() {
+    testing::TempDir dir;
+    log::init("local");
+    CPPUNIT_ASSERT(log::use_file(dir.file("maillog")));
+    std::string big(10000, 'x');
+    log::info("%s", big.c_str());           // cut at 4096 bytes of message, still one line
+    for (int i = 0; i < 3; ++i) log::info("line %d", i);  // same second: the cached stamp
+    auto text = file::read_file(dir.file("maillog"));
+    CPPUNIT_ASSERT(text.ok());
+    auto lines = str::split_exact(*text, '\n');
+    CPPUNIT_ASSERT_EQUAL(size_t(5), lines.size());  // 4 lines and the empty rest after the last
+    CPPUNIT_ASSERT(lines[4].empty());
+    std::string tag = str::format("postilion/local[%d]: ", getpid());
+    size_t at = lines[0].find(tag);
+    CPPUNIT_ASSERT(at != std::string::npos);
+    CPPUNIT_ASSERT_EQUAL(size_t(4095), lines[0].size() - at - tag.size());
+    for (int i = 0; i < 3; ++i) {
+      const std::string& l = lines[1 + i];
+      CPPUNIT_ASSERT(l.size() > 16 && l[3] == ' ' && l[6] == ' ' && l[9] == ':' && l[12] == ':' && l[15] == ' ');
+      CPPUNIT_ASSERT_EQUAL(tag + str::format("line %d", i), l.substr(l.find(tag)));
+    }
     log::use_stderr();
   }
 
