@@ -48,6 +48,10 @@ class CtlTest(InstanceTestCase):
             self.assertNotIn("smtpd_tls_wrappermode", master, "smtps is off")
         else:
             self.assertNotIn("smtpd", master, "smtpd is not installed, so it must not be listed")
+        if harness.have_daemon("smtp"):
+            # relay_transport's service: the smtp program under its own name, as in Postfix.
+            self.assertRegex(master, r"(?m)^relay\s+unix\s.*\ssmtp$")
+            self.assertRegex(master, r"(?m)^smtp\s+unix\s.*\ssmtp$")
         # a second init must not overwrite; --force may
         before = open(inst.main_conf()).read()
         r = inst.ctl("init", "--spool", inst.spool, "--prefix", harness.prefix())
