@@ -69,8 +69,13 @@ int standalone(int argc, char** argv) {
       if (pid < 0) log::warn("fork: %s", std::strerror(errno));
       return;
     }
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) ::_exit(0);
+    // The kernel clears the parent-death signal whenever the effective ids change, as
+    // they do for every mailbox write: it is armed again after each request.
+    auto die_with_parent = [parent] {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::getppid() != parent) ::_exit(0);
+    };
+    die_with_parent();
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -79,7 +84,10 @@ int standalone(int argc, char** argv) {
     for (;;) {
       UniqueFd conn(::accept4(fd->get(), nullptr, nullptr, SOCK_CLOEXEC));
       if (!conn) continue;
-      while (server.serve_one(conn.get())) {
+      bool more = true;
+      while (more) {
+        more = server.serve_one(conn.get());
+        die_with_parent();
       }
     }
   };

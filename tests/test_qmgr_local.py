@@ -77,8 +77,13 @@ class MailSystem:
     def kill(self, name, sig=signal.SIGKILL):
         p = self.procs.get(name)
         if p and p.poll() is None:
+            workers = harness.children_of(p.pid)  # local's stand-alone worker processes
             p.send_signal(sig)
             p.wait(10)
+            # Workers end with their parent, even after they have delivered (and so
+            # switched ids, which clears a parent-death signal): none may be left behind.
+            harness.wait_for(lambda: not any(harness.pid_alive(w) for w in workers), 10,
+                             "%s's worker processes %s to end with it" % (name, sorted(workers)))
 
     def cleanup(self):
         for name in list(self.procs):
