@@ -30,11 +30,13 @@ AgentResult parse_agent_reply(const ipc::Message& m) {
     return r;
   }
   AgentReply* cur = nullptr;
+  bool logged = false;
   for (const auto& [name, value] : m.attrs()) {
     if (name == "rcpt") {
-      r.rcpts.push_back({value, "", "", "", "", {}});
+      r.rcpts.push_back({value, "", "", "", "", {}, logged});
       cur = &r.rcpts.back();
     } else if (!cur) {
+      if (name == "logged") logged = value == "yes";
       continue;  // status and other per-request attributes
     } else if (name == "result") {
       cur->result = value;
@@ -324,10 +326,10 @@ void Manager::log_rcpt(const Pass& pass, size_t idx, const std::string& relay, i
 }
 
 void Manager::defer_rcpt(Pass& pass, size_t idx, const std::string& dsn, const std::string& reason,
-                         const std::string& relay, int64_t started_us) {
+                         const std::string& relay, int64_t started_us, bool logged) {
   pass.deferred_any = true;
   pass.defer.reasons[pass.msg.recipients[idx].address] = reason;
-  log_rcpt(pass, idx, relay, started_us, dsn, "deferred", reason);
+  if (!logged) log_rcpt(pass, idx, relay, started_us, dsn, "deferred", reason);
 }
 
 void Manager::bounce_rcpt(Pass& pass, size_t idx, const std::string& dsn, const std::string& reason,
@@ -358,7 +360,7 @@ void Manager::discard_rcpt(Pass& pass, size_t idx, const std::string& reason) {
 void Manager::record(Pass& pass, size_t idx, const AgentReply& reply, int64_t started_us) {
   auto& r = pass.msg.recipients[idx];
   if (reply.result == "defer") {
-    defer_rcpt(pass, idx, reply.dsn, reply.text, reply.relay, started_us);
+    defer_rcpt(pass, idx, reply.dsn, reply.text, reply.relay, started_us, reply.logged);
     return;
   }
   bool bounced = reply.result == "bounce";
@@ -372,10 +374,10 @@ void Manager::record(Pass& pass, size_t idx, const AgentReply& reply, int64_t st
   }
   r.done = true;
   if (bounced) {
-    log_rcpt(pass, idx, reply.relay, started_us, reply.dsn, "bounced", reply.text);
+    if (!reply.logged) log_rcpt(pass, idx, reply.relay, started_us, reply.dsn, "bounced", reply.text);
     pass.outcomes.push_back({r.address, r.orcpt, r.notify, mail::DsnAction::Failed, reply.dsn, reply.text, reply.relay});
   } else {
-    log_rcpt(pass, idx, reply.relay, started_us, reply.dsn, "sent", reply.text);
+    if (!reply.logged) log_rcpt(pass, idx, reply.relay, started_us, reply.dsn, "sent", reply.text);
     if (mail::wants_success(r.notify))
       pass.outcomes.push_back({r.address, r.orcpt, r.notify, mail::DsnAction::Delivered, reply.dsn, reply.text, reply.relay});
     // Destinations of its expansion that bounced (the agent logged them): a DSN each.

@@ -47,6 +47,7 @@ struct AgentReply {
   // result=sent with parts of the recipient's expansion bounced (local, report=expanded):
   // each is reported on its own. A vector of {address, dsn, text}.
   std::vector<std::array<std::string, 3>> expanded;
+  bool logged = false;  // the agent logged the outcome line itself (reply logged=yes)
 };
 struct AgentResult {
   bool ok = false;           // false: the agent could not be reached or replied garbage
@@ -109,7 +110,7 @@ class Manager {
   void record(Pass& p, size_t idx, const AgentReply& r, int64_t started_us);
   void discard_rcpt(Pass& p, size_t idx, const std::string& reason);
   void defer_rcpt(Pass& p, size_t idx, const std::string& dsn, const std::string& reason,
-                  const std::string& relay, int64_t started_us);
+                  const std::string& relay, int64_t started_us, bool logged = false);
   void bounce_rcpt(Pass& p, size_t idx, const std::string& dsn, const std::string& reason,
                    const std::string& relay, int64_t started_us, const char* status);
   void expand_rcpt(Pass& p, size_t idx, const std::vector<Route>& routes);

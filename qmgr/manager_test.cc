@@ -622,6 +622,13 @@ class ManagerTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT(r.ok);
     CPPUNIT_ASSERT_EQUAL(size_t(2), r.rcpts.size());
     CPPUNIT_ASSERT_EQUAL(std::string("defer"), r.rcpts[1].result);
+    CPPUNIT_ASSERT(!r.rcpts[0].logged && !r.rcpts[1].logged);
+    // logged=yes (before the first rcpt): the agent wrote the outcome lines itself.
+    ipc::Message self_logged;
+    self_logged.set("status", "ok").set("logged", "yes").set("rcpt", "a@b").set("result", "sent");
+    self_logged.set("rcpt", "c@d").set("result", "bounce");
+    auto sl = parse_agent_reply(self_logged);
+    CPPUNIT_ASSERT(sl.ok && sl.rcpts.size() == 2 && sl.rcpts[0].logged && sl.rcpts[1].logged);
     ipc::Message err;
     err.set("status", "error").set("text", "bad request");
     CPPUNIT_ASSERT(!parse_agent_reply(err).ok);

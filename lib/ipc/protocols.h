@@ -38,6 +38,8 @@ inline constexpr unsigned kShowqChunk = 65536;
 // reply:    status=ok (the request was understood) or status=error, text=...;
 //           then per recipient, in request order: rcpt=ADDR, result=sent|defer|bounce,
 //           dsn=X.Y.Z, text=human reason, relay=TEXT (e.g. local, mx.b.tst[127.0.3.1]:25).
+//           logged=yes before the first rcpt: the agent wrote each recipient's
+//           to=... status=... line itself (smtp); the client does not log them again.
 // An agent that dies mid-request is a defer for every recipient not reported.
 // An agent may serve several requests on one connection, one after another (local,
 // smtp); a client may also close it after each reply.
