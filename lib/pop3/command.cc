@@ -7,37 +7,6 @@
 
 namespace postilion::pop3 {
 
-LineReader::Status LineReader::next(std::string_view buf, size_t* consumed, std::string_view* line) {
-  size_t lf = buf.find('\n');
-  if (discarding_) {
-    if (lf == std::string_view::npos) {
-      *consumed = buf.size();
-      return Status::NeedMore;
-    }
-    *consumed = lf + 1;
-    discarding_ = false;
-    return Status::TooLong;
-  }
-  if (lf == std::string_view::npos) {
-    // Without its end, a line may still turn out short enough; beyond the limit (+1
-    // for a CR that may precede the LF) it cannot, so start discarding now instead of
-    // buffering a hostile client's endless line.
-    if (buf.size() > max_line_ + 1) {
-      discarding_ = true;
-      *consumed = buf.size();
-      return Status::NeedMore;
-    }
-    *consumed = 0;
-    return Status::NeedMore;
-  }
-  size_t end = lf;
-  if (end > 0 && buf[end - 1] == '\r') --end;
-  *consumed = lf + 1;
-  if (end > max_line_) return Status::TooLong;
-  *line = buf.substr(0, end);
-  return Status::Line;
-}
-
 namespace {
 
 struct VerbSpec {
@@ -170,20 +139,6 @@ P parse_command(std::string_view line) {
       break;
   }
   return P::error("unknown command");
-}
-
-std::optional<PlainCredentials> parse_sasl_plain(std::string_view d) {
-  size_t a = d.find('\0');
-  if (a == std::string_view::npos) return std::nullopt;
-  size_t b = d.find('\0', a + 1);
-  if (b == std::string_view::npos) return std::nullopt;
-  if (d.find('\0', b + 1) != std::string_view::npos) return std::nullopt;
-  PlainCredentials c{std::string(d.substr(0, a)), std::string(d.substr(a + 1, b - a - 1)),
-                     std::string(d.substr(b + 1))};
-  if (c.user.empty() || c.password.empty() || c.user.size() > kMaxUserName ||
-      c.password.size() > kMaxPassword)
-    return std::nullopt;
-  return c;
 }
 
 }  // namespace postilion::pop3

@@ -9,6 +9,8 @@
 #include <string_view>
 #include <variant>
 
+#include "lib/mail/line_reader.h"
+
 namespace postilion::pop3 {
 
 // RFC 2449 section 4: a command line is at most 255 octets with its CRLF. AUTH
@@ -47,22 +49,11 @@ class Parsed {
 };
 
 // ---- lines ----------------------------------------------------------------------
-// Splits buffered input into lines. A line ends at LF; a CR before it is dropped. A
-// line longer than the limit is swallowed up to its LF and reported once (TooLong), so
-// one -ERR answers one over-long line and the session stays in step with the client.
-class LineReader {
+// Input split into command lines (lib/mail/line_reader.h), at most kMaxCommandLine
+// octets unless the session sets another limit (AUTH responses).
+class LineReader : public mail::LineReader {
  public:
-  explicit LineReader(size_t max_line = kMaxCommandLine) : max_line_(max_line) {}
-  enum class Status { NeedMore, Line, TooLong };
-  // Looks at buf (all input not yet consumed). *consumed is how much of buf to drop
-  // (valid for every status); on Line, *line views into buf.
-  Status next(std::string_view buf, size_t* consumed, std::string_view* line);
-  bool discarding() const { return discarding_; }
-  void set_max_line(size_t n) { max_line_ = n; }
-
- private:
-  size_t max_line_;
-  bool discarding_ = false;
+  explicit LineReader(size_t max_line = kMaxCommandLine) : mail::LineReader(max_line) {}
 };
 
 // ---- commands ---------------------------------------------------------------------
@@ -86,10 +77,10 @@ Parsed<Command> parse_command(std::string_view line);
 // beyond "0" itself (which is refused as not >= 1).
 std::optional<uint64_t> parse_number(std::string_view s);
 
-// SASL PLAIN (RFC 4616): "authzid\0authcid\0passwd", after base64 decoding.
-struct PlainCredentials {
-  std::string authzid, user, password;
-};
-std::optional<PlainCredentials> parse_sasl_plain(std::string_view decoded);
+// SASL PLAIN (RFC 4616), with POP3's limits on the user name and password.
+using PlainCredentials = mail::PlainCredentials;
+inline std::optional<PlainCredentials> parse_sasl_plain(std::string_view decoded) {
+  return mail::parse_sasl_plain(decoded, kMaxUserName, kMaxPassword);
+}
 
 }  // namespace postilion::pop3

@@ -170,30 +170,6 @@ Reply bad_param(std::string_view key) {
 
 }  // namespace
 
-// ---- lines -------------------------------------------------------------------------
-LineReader::Status LineReader::next(std::string_view buf, size_t* consumed,
-                                    std::string_view* line) {
-  const void* lf = std::memchr(buf.data(), '\n', buf.size());
-  if (!lf) {
-    if (discarding_ || buf.size() > max_line_ + 1) {  // +1: a CR may still come
-      discarding_ = true;
-      *consumed = buf.size();
-    } else {
-      *consumed = 0;
-    }
-    return Status::NeedMore;
-  }
-  size_t pos = static_cast<const char*>(lf) - buf.data();
-  *consumed = pos + 1;
-  size_t len = pos > 0 && buf[pos - 1] == '\r' ? pos - 1 : pos;
-  if (discarding_ || len > max_line_) {
-    discarding_ = false;
-    return Status::TooLong;
-  }
-  *line = buf.substr(0, len);
-  return Status::Line;
-}
-
 // ---- commands ----------------------------------------------------------------------
 const char* verb_name(Verb v) {
   for (const auto& e : kVerbs)
@@ -451,18 +427,6 @@ Parsed<AuthStart> parse_auth(std::string_view arg) {
   a.mechanism = str::upper(words[0]);
   if (words.size() == 2) a.initial = words[1];
   return a;
-}
-
-std::optional<PlainCredentials> parse_sasl_plain(std::string_view d) {
-  size_t a = d.find('\0');
-  if (a == std::string_view::npos) return std::nullopt;
-  size_t b = d.find('\0', a + 1);
-  if (b == std::string_view::npos) return std::nullopt;
-  if (d.find('\0', b + 1) != std::string_view::npos) return std::nullopt;
-  PlainCredentials c{std::string(d.substr(0, a)), std::string(d.substr(a + 1, b - a - 1)),
-                     std::string(d.substr(b + 1))};
-  if (c.user.empty() || c.password.empty()) return std::nullopt;
-  return c;
 }
 
 }  // namespace postilion::smtp

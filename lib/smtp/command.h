@@ -9,6 +9,7 @@
 #include <string_view>
 #include <variant>
 
+#include "lib/mail/line_reader.h"
 #include "lib/smtp/reply.h"
 
 namespace postilion::smtp {
@@ -41,21 +42,11 @@ class Parsed {
 };
 
 // ---- lines ----------------------------------------------------------------------
-// Splits buffered input into command lines. A line ends at LF; a CR before it is
-// dropped. A line longer than the limit is swallowed up to its LF and reported once,
-// as TooLong, so one reply answers one over-long line.
-class LineReader {
+// Input split into command lines (lib/mail/line_reader.h), at most kMaxCommandLine
+// octets by default.
+class LineReader : public mail::LineReader {
  public:
-  explicit LineReader(size_t max_line = kMaxCommandLine) : max_line_(max_line) {}
-  enum class Status { NeedMore, Line, TooLong };
-  // Looks at buf (all input not yet consumed). *consumed is how much of buf to drop
-  // (valid for every status); on Line, *line views into buf.
-  Status next(std::string_view buf, size_t* consumed, std::string_view* line);
-  bool discarding() const { return discarding_; }
-
- private:
-  size_t max_line_;
-  bool discarding_ = false;
+  explicit LineReader(size_t max_line = kMaxCommandLine) : mail::LineReader(max_line) {}
 };
 
 // ---- commands ---------------------------------------------------------------------
@@ -137,9 +128,9 @@ struct AuthStart {
 };
 Parsed<AuthStart> parse_auth(std::string_view arg);
 // Decodes a SASL PLAIN response "authzid\0authcid\0password" (base64 already removed).
-struct PlainCredentials {
-  std::string authzid, user, password;
-};
-std::optional<PlainCredentials> parse_sasl_plain(std::string_view decoded);
+using PlainCredentials = mail::PlainCredentials;
+inline std::optional<PlainCredentials> parse_sasl_plain(std::string_view decoded) {
+  return mail::parse_sasl_plain(decoded);
+}
 
 }  // namespace postilion::smtp

@@ -21,30 +21,15 @@ class CommandTest : public CppUnit::TestFixture {
   CPPUNIT_TEST_SUITE_END();
 
  public:
-  void lines() {
-    LineReader r(10);
+  void lines() {  // the reader is tested in lib/mail; here, the SMTP line limit
     size_t used = 0;
-    std::string_view line;
-    CPPUNIT_ASSERT(r.next("EHLO", &used, &line) == LineReader::Status::NeedMore);
-    CPPUNIT_ASSERT_EQUAL(size_t(0), used);
-    CPPUNIT_ASSERT(r.next("EHLO x\r\nNOOP\r\n", &used, &line) == LineReader::Status::Line);
-    CPPUNIT_ASSERT_EQUAL(std::string("EHLO x"), std::string(line));
-    CPPUNIT_ASSERT_EQUAL(size_t(8), used);
-    CPPUNIT_ASSERT(r.next("bare\nx", &used, &line) == LineReader::Status::Line);
-    CPPUNIT_ASSERT_EQUAL(std::string("bare"), std::string(line));
-    // Over-long: swallowed in parts, reported once at its LF, then normal again.
-    CPPUNIT_ASSERT(r.next(std::string(20, 'a'), &used, &line) == LineReader::Status::NeedMore);
-    CPPUNIT_ASSERT_EQUAL(size_t(20), used);
-    CPPUNIT_ASSERT(r.discarding());
-    CPPUNIT_ASSERT(r.next("aaa", &used, &line) == LineReader::Status::NeedMore);
-    CPPUNIT_ASSERT(r.next("a\r\nQUIT\r\n", &used, &line) == LineReader::Status::TooLong);
-    CPPUNIT_ASSERT_EQUAL(size_t(3), used);
-    CPPUNIT_ASSERT(r.next("QUIT\r\n", &used, &line) == LineReader::Status::Line);
-    CPPUNIT_ASSERT(r.next(std::string(11, 'b') + "\r\n", &used, &line) ==
+    std::string_view l;
+    CPPUNIT_ASSERT(LineReader().next(std::string(kMaxCommandLine, 'a') + "\n", &used, &l) == LineReader::Status::Line);
+    CPPUNIT_ASSERT(LineReader().next(std::string(kMaxCommandLine + 1, 'a') + "\n", &used, &l) ==
                    LineReader::Status::TooLong);
-    CPPUNIT_ASSERT(r.next(std::string(10, 'b') + "\r\n", &used, &line) ==
-                   LineReader::Status::Line);
   }
+
+
 
   void commands() {
     struct Row { std::string in; bool ok; Verb verb; const char* arg; int code; } rows[] = {
