@@ -67,7 +67,15 @@ class AnvilServer {
       table_.disconnect(id, r->key);
       return;
     }
-    it->second.channel->send(smtpd::anvil_reply(table_.connect(id, r->key, file::monotonic_ms())));
+    int64_t now = file::monotonic_ms();
+    auto counts = table_.connect(id, r->key, now);
+    if (!counts.tracked && (full_warned_ms_ < 0 || now - full_warned_ms_ >= 60000)) {
+      // Once a minute at most: the flood that fills the table would flood the log too.
+      full_warned_ms_ = now;
+      log::warn("anvil: table full (%zu clients); new clients are not counted until idle ones expire",
+                table_.keys());
+    }
+    it->second.channel->send(smtpd::anvil_reply(counts));
   }
 
   void drop(uint64_t id) {
@@ -87,6 +95,7 @@ class AnvilServer {
   event::Timer expire_;
   std::map<uint64_t, Link> links_;
   uint64_t next_id_ = 1;
+  int64_t full_warned_ms_ = -1;
 };
 
 int64_t unit_ms(const config::Config& cfg) {

@@ -8,7 +8,16 @@
 namespace postilion::smtpd {
 
 AnvilTable::Counts AnvilTable::connect(uint64_t link, const std::string& key, int64_t now_ms) {
-  Entry& e = entries_[key];
+  auto found = entries_.find(key);
+  if (found == entries_.end() && entries_.size() >= max_keys_) {
+    // Expiry walks the whole table: under a flood, once a second at most.
+    if (!full_expire_ms_ || now_ms - *full_expire_ms_ >= 1000 || now_ms < *full_expire_ms_) {
+      full_expire_ms_ = now_ms;
+      expire(now_ms);
+    }
+    if (entries_.size() >= max_keys_) return Counts{1, 1, false};
+  }
+  Entry& e = found != entries_.end() ? found->second : entries_[key];
   if (e.rate == 0 || now_ms - e.window_start_ms >= unit_ms_) {
     e.window_start_ms = now_ms;
     e.rate = 0;

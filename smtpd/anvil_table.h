@@ -17,15 +17,25 @@ namespace postilion::smtpd {
 
 class AnvilTable {
  public:
+  // At most this many keys by default: a flood of distinct clients (or forged
+  // addresses from a busy IPv6 network) must not grow anvil's memory without end.
+  static constexpr size_t kDefaultMaxKeys = 100000;
+
   // rate_unit_ms: the window of the rate count (anvil_rate_time_unit).
-  explicit AnvilTable(int64_t rate_unit_ms) : unit_ms_(rate_unit_ms) {}
+  explicit AnvilTable(int64_t rate_unit_ms, size_t max_keys = kDefaultMaxKeys)
+      : unit_ms_(rate_unit_ms), max_keys_(max_keys) {}
 
   struct Counts {
     int count = 0;  // simultaneous connections, this one included
     int rate = 0;   // connections in the current window, this one included
+    // false: the table was full (even after expiry) and this new key was not counted;
+    // count and rate are then 1, so limits never refuse a client for lack of room.
+    bool tracked = true;
   };
   // A session starts. Rates use fixed windows of rate_unit_ms per key, opened by the
   // first connection after the previous window ended (as Postfix's anvil does).
+  // A new key when max_keys are held first expires idle keys (at most once a second);
+  // if the table is still full the connection is not counted (Counts::tracked false).
   Counts connect(uint64_t link, const std::string& key, int64_t now_ms);
   // A session counted by connect() on the same link ends; anything else is ignored.
   void disconnect(uint64_t link, const std::string& key);
@@ -44,6 +54,8 @@ class AnvilTable {
     int64_t window_start_ms = 0;
   };
   int64_t unit_ms_;
+  size_t max_keys_;
+  std::optional<int64_t> full_expire_ms_;  // last expiry forced by a full table
   std::unordered_map<std::string, Entry> entries_;
   std::map<uint64_t, std::unordered_map<std::string, int>> links_;  // link -> key -> count
 };

@@ -13,6 +13,7 @@ class AnvilTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(rate_windows);
   CPPUNIT_TEST(dropped_link);
   CPPUNIT_TEST(expiry);
+  CPPUNIT_TEST(table_limit);
   CPPUNIT_TEST(messages);
   CPPUNIT_TEST_SUITE_END();
 
@@ -76,6 +77,33 @@ class AnvilTest : public CppUnit::TestFixture {
     t.expire(1000);
     CPPUNIT_ASSERT_EQUAL(size_t(1), t.keys());  // "busy" has a session
     CPPUNIT_ASSERT_EQUAL(1, t.count("busy"));
+  }
+
+  void table_limit() {
+    AnvilTable t(1000, 3);
+    for (int i = 0; i < 3; ++i) CPPUNIT_ASSERT(t.connect(1, "k" + std::to_string(i), 0).tracked);
+    t.disconnect(1, "k0");
+    // Full: a known key is still counted, a new one is not (and not remembered).
+    auto known = t.connect(2, "k1", 10);
+    CPPUNIT_ASSERT(known.tracked && known.count == 2 && known.rate == 2);
+    auto fresh = t.connect(1, "new", 10);
+    CPPUNIT_ASSERT(!fresh.tracked);
+    CPPUNIT_ASSERT_EQUAL(1, fresh.count);
+    CPPUNIT_ASSERT_EQUAL(1, fresh.rate);
+    CPPUNIT_ASSERT_EQUAL(size_t(3), t.keys());
+    CPPUNIT_ASSERT_EQUAL(0, t.count("new"));
+    t.disconnect(1, "new");  // its end changes nothing
+    CPPUNIT_ASSERT_EQUAL(size_t(3), t.keys());
+    // A flood of new keys never grows the table, whatever the time.
+    for (int i = 0; i < 1000; ++i) t.connect(3, "flood" + std::to_string(i), 10 + i);
+    CPPUNIT_ASSERT(t.keys() <= 3);
+    CPPUNIT_ASSERT_EQUAL(2, t.count("k1"));
+    // k0 is idle and its window ended: a new key takes its place.
+    auto later = t.connect(1, "later", 5000);
+    CPPUNIT_ASSERT(later.tracked);
+    CPPUNIT_ASSERT_EQUAL(1, t.count("later"));
+    CPPUNIT_ASSERT_EQUAL(0, t.count("k0"));
+    CPPUNIT_ASSERT(t.keys() <= 3);
   }
 
   void messages() {
