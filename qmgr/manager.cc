@@ -244,11 +244,15 @@ void Manager::expand_rcpt(Pass& pass, size_t idx, const std::vector<Route>& rout
   m.ret = pass.msg.ret;
   m.arrival = pass.msg.arrival;
   std::vector<std::string> bounced;
+  std::vector<Outcome> failed;  // a DSN each, with the alias as the original recipient
   for (const auto& rt : routes) {
     if (rt.kind == Route::Kind::Deliver) {
       m.recipients.push_back({rt.address, r.orcpt.empty() ? r.address : r.orcpt, r.notify, 0, false});
     } else if (rt.kind != Route::Kind::Discard) {
       bounced.push_back(rt.address + ": " + rt.reason);
+      failed.push_back({rt.address, r.orcpt.empty() ? r.address : r.orcpt, r.notify, mail::DsnAction::Failed,
+                        rt.dsn.rfind("5.", 0) == 0 ? rt.dsn : "5.1.1", "expanded from <" + r.address + ">: " + rt.reason,
+                        "none"});
     }
   }
   if (m.recipients.empty() && bounced.empty()) {
@@ -277,6 +281,9 @@ void Manager::expand_rcpt(Pass& pass, size_t idx, const std::vector<Route>& rout
   std::string text = str::format("alias expanded to %zu recipients, queued as %s", m.recipients.size(), nid->c_str());
   if (!bounced.empty()) text += "; failed: " + str::join(bounced, "; ");
   log_rcpt(pass, idx, "none", pass.active_since_us, "2.0.0", "expanded", text);
+  // The targets that bounced are reported when this pass finishes, like the bounced
+  // destinations of a local expansion (record()).
+  for (auto& o : failed) pass.outcomes.push_back(std::move(o));
   new_ids_.push_back(*nid);
 }
 

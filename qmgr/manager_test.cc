@@ -156,6 +156,7 @@ ManagerConfig config() {
   c.route.virtual_alias_domains = {"virt.test"};
   c.route.virtual_alias_map = [](std::string_view k) -> std::optional<std::string> {
     if (k == "team@virt.test") return std::string("bob@example.org, carol@example.org");
+    if (k == "mixed@virt.test") return std::string("bob@example.org, nobody@virt.test, ghost@virt.test");
     return std::nullopt;
   };
   c.notice.myhostname = "mx.example.org";
@@ -194,6 +195,7 @@ class ManagerTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(maildrop_pickup);
   CPPUNIT_TEST(agent_garbage_and_unrecorded_outcomes);
   CPPUNIT_TEST(virtual_alias_fan_out);
+  CPPUNIT_TEST(virtual_alias_partial_bounce);
   CPPUNIT_TEST(concurrency_limits);
   CPPUNIT_TEST(local_limit_is_per_recipient);
   CPPUNIT_TEST(relay_domain_routing);
@@ -408,6 +410,39 @@ class ManagerTest : public CppUnit::TestFixture {
     FakeFile* n = s.find("active", std::string(*a.requests[0].msg.get("id")));
     CPPUNIT_ASSERT_EQUAL(std::string("team@virt.test"), n->msg.recipients[0].orcpt);
     CPPUNIT_ASSERT_EQUAL(std::string("alice@remote.test"), n->msg.sender);
+  }
+
+  void virtual_alias_partial_bounce() {
+    FakeStore s;
+    FakeAgents a;
+    Manager m(config(), s, a);
+    // Two of the three targets are unknown virtual mailboxes: bob gets the message, the
+    // sender a report naming each failed target, with the alias as original recipient.
+    std::string id = s.add("incoming", "alice@remote.test", {"mixed@virt.test"}, 1000);
+    m.start(1000);
+    m.pump(1000);
+    CPPUNIT_ASSERT(!s.find("active", id));
+    CPPUNIT_ASSERT_EQUAL(size_t(2), a.requests.size());  // bob's copy and the report
+    std::string report;
+    std::set<std::string> rcpts;
+    for (auto& r : a.requests) {
+      rcpts.insert(std::string(*r.msg.get("rcpt")));
+      FakeFile* f = s.find("active", std::string(*r.msg.get("id")));
+      CPPUNIT_ASSERT(f);
+      if (f->msg.sender.empty()) report = f->content;
+    }
+    CPPUNIT_ASSERT(rcpts.count("bob@example.org") && rcpts.count("alice@remote.test"));
+    CPPUNIT_ASSERT(!report.empty());
+    CPPUNIT_ASSERT(report.find("Undelivered Mail Returned to Sender") != std::string::npos);
+    for (const char* target : {"nobody@virt.test", "ghost@virt.test"}) {
+      CPPUNIT_ASSERT_MESSAGE(target, report.find(std::string("Final-Recipient: rfc822; ") + target) != std::string::npos);
+    }
+    size_t orig = 0;
+    for (size_t at = 0; (at = report.find("Original-Recipient: rfc822; mixed@virt.test", at)) != std::string::npos; ++at)
+      ++orig;
+    CPPUNIT_ASSERT_EQUAL(size_t(2), orig);
+    CPPUNIT_ASSERT(report.find("Action: failed") != std::string::npos);
+    CPPUNIT_ASSERT(report.find("Final-Recipient: rfc822; bob@example.org") == std::string::npos);
   }
 
   void concurrency_limits() {
