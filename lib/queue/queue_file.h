@@ -153,6 +153,10 @@ Status stream_content(int fd, const QueueFile& file, const std::function<Status(
 // Records a recipient's outcome in place: checks that a P record starts at
 // record_offset, overwrites its status byte, fsyncs.
 Status update_status(int fd, uint64_t record_offset, RcptStatus status, FileOps& ops = system_ops());
+// The same without the fsync, for an agent recording several recipients of one
+// request: write each, then one ops.fsync(fd) before replying to qmgr. No outcome so
+// written is durable (nor may be reported) until that fsync has succeeded.
+Status write_status(int fd, uint64_t record_offset, RcptStatus status, FileOps& ops = system_ops());
 // Overwrites the R record at retry_offset, then fsyncs.
 Status update_retry(int fd, uint64_t retry_offset, const RetryState& retry, FileOps& ops = system_ops());
 
