@@ -13,6 +13,9 @@
 #include <ctime>
 #include <map>
 #include <memory>
+#include <mutex>
+#include <set>
+#include <utility>
 
 #include "lib/base/file.h"
 #include "lib/base/strings.h"
@@ -83,6 +86,83 @@ std::string clean_hostname() {
     else out += *p;
   }
   return out;
+}
+
+// The host part of delivery names, looked up once per process (a rename of the host
+// while a worker runs only changes the name part of later files, which carries no
+// meaning to readers).
+const std::string& cached_hostname() {
+  static const std::string host = clean_hostname();
+  return host;
+}
+
+// Maildirs this process has already checked or created, by (effective uid, path): a
+// worker delivers many messages to the same few mailboxes, and each check costs four
+// mkdir and four lstat calls. An entry is dropped and the check repeated whenever a
+// delivery step fails as if a folder had gone (ENOENT, ENOTDIR, ELOOP).
+class KnownMaildirs {
+ public:
+  bool contains(const std::string& path) {
+    std::lock_guard lock(mu_);
+    return known_.count({::geteuid(), path}) != 0;
+  }
+  void add(const std::string& path) {
+    std::lock_guard lock(mu_);
+    if (known_.size() >= kMax) known_.clear();  // bounded; a miss only costs a check
+    known_.insert({::geteuid(), path});
+  }
+  void forget(const std::string& path) {
+    std::lock_guard lock(mu_);
+    known_.erase({::geteuid(), path});
+  }
+
+ private:
+  static constexpr size_t kMax = 1024;
+  std::mutex mu_;
+  std::set<std::pair<uid_t, std::string>> known_;
+};
+
+KnownMaildirs& known_maildirs() {
+  static KnownMaildirs k;
+  return k;
+}
+
+bool folder_gone(int code) { return code == ENOENT || code == ENOTDIR || code == ELOOP; }
+
+Status make_maildir(const std::string& maildir) {
+  for (const char* sub : {"", "/tmp", "/new", "/cur"}) {
+    std::string p = maildir + sub;
+    if (::mkdir(p.c_str(), 0700) != 0 && errno != EEXIST) return Error::from_errno("mkdir " + p);
+    struct stat st;
+    // A symbolic link here could point the write anywhere the writer may write.
+    if (::lstat(p.c_str(), &st) != 0) return Error::from_errno(p);
+    if (!S_ISDIR(st.st_mode)) return Error(p + ": not a directory", ENOTDIR);
+  }
+  return {};
+}
+
+// One attempt at tmp/KEY -> new/KEY. Error codes as the system calls gave them.
+Status write_message(const std::string& maildir, const std::string& key, std::string_view text) {
+  const std::string tmp = maildir + "/tmp/" + key, dst = maildir + "/new/" + key;
+  {
+    auto fd = file::open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
+    if (!fd) return fd.error();
+    Status st = file::write_all(fd->get(), text);
+    if (st) st = file::fsync_fd(fd->get(), tmp);
+    if (!st) {
+      ::unlink(tmp.c_str());
+      return st;
+    }
+  }
+  // link() rather than rename(): it never replaces an existing message.
+  if (::link(tmp.c_str(), dst.c_str()) != 0) {
+    auto e = Error::from_errno("link " + tmp + " to new/");
+    ::unlink(tmp.c_str());
+    return e;
+  }
+  ::unlink(tmp.c_str());
+  // The message is durable only once new/ holds its name on disk.
+  return file::fsync_dir(maildir + "/new");
 }
 
 }  // namespace
@@ -243,13 +323,12 @@ Result<UniqueFd> lock_session(const std::string& maildir, std::string_view name)
 }
 
 Result<Delivered> deliver(const std::string& maildir, std::string_view text) {
-  for (const char* sub : {"", "/tmp", "/new", "/cur"}) {
-    std::string p = maildir + sub;
-    if (::mkdir(p.c_str(), 0700) != 0 && errno != EEXIST) return Error::from_errno("mkdir " + p);
-    struct stat st;
-    // A symbolic link here could point the write anywhere the writer may write.
-    if (::lstat(p.c_str(), &st) != 0) return Error::from_errno(p);
-    if (!S_ISDIR(st.st_mode)) return Error(p + ": not a directory", ENOTDIR);
+  KnownMaildirs& known = known_maildirs();
+  bool checked = false;
+  if (!known.contains(maildir)) {
+    if (auto st = make_maildir(maildir); !st) return st.error();
+    known.add(maildir);
+    checked = true;
   }
   struct timespec ts;
   ::clock_gettime(CLOCK_REALTIME, &ts);
@@ -257,28 +336,22 @@ Result<Delivered> deliver(const std::string& maildir, std::string_view text) {
   if (::getrandom(&rnd, sizeof rnd, GRND_NONBLOCK) != sizeof rnd) rnd = static_cast<uint32_t>(ts.tv_nsec);
   std::string key = str::format("%lld.M%ldP%dQ%uR%08x.%s,S=%zu,W=%llu", static_cast<long long>(ts.tv_sec),
                                 ts.tv_nsec / 1000, static_cast<int>(::getpid()), ++delivery_counter, rnd,
-                                clean_hostname().c_str(), text.size(),
+                                cached_hostname().c_str(), text.size(),
                                 static_cast<unsigned long long>(pop3::crlf_size(text)));
-  const std::string tmp = maildir + "/tmp/" + key, dst = maildir + "/new/" + key;
-  {
-    auto fd = file::open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
-    if (!fd) return fd.error();
-    Status st = file::write_all(fd->get(), text);
-    if (st) st = file::fsync_fd(fd->get(), tmp);
-    if (!st) {
-      ::unlink(tmp.c_str());
-      return st.error();
-    }
+  Status st = write_message(maildir, key, text);
+  if (!st && !checked && folder_gone(st.error().code())) {
+    // Known from an earlier delivery but changed since (removed, replaced by a link):
+    // check and create it again, then try once more.
+    known.forget(maildir);
+    if (auto made = make_maildir(maildir); !made) return made.error();
+    known.add(maildir);
+    st = write_message(maildir, key, text);
   }
-  // link() rather than rename(): it never replaces an existing message.
-  if (::link(tmp.c_str(), dst.c_str()) != 0) {
-    auto e = Error::from_errno("link " + tmp + " to new/");
-    ::unlink(tmp.c_str());
-    return e;
+  if (!st) {
+    if (folder_gone(st.error().code())) known.forget(maildir);
+    return st.error();
   }
-  ::unlink(tmp.c_str());
-  if (auto st = file::fsync_dir(maildir + "/new"); !st) return st.error();
-  return Delivered{key, dst};
+  return Delivered{key, maildir + "/new/" + key};
 }
 
 }  // namespace postilion::mailbox

@@ -76,7 +76,10 @@ struct Delivered {
 // Writes text as a new message: creates tmp/, new/, cur/ (mode 0700) when missing,
 // writes tmp/NAME with O_EXCL (never following a symbolic link), fsyncs it, links it to
 // new/NAME, removes the tmp name and fsyncs new/. The message is durable when this
-// returns, and not before. NAME is "SECONDS.M<usec>P<pid>Q<n>R<random>.HOST,S=<size>,W=<vsize>".
+// returns, and not before. A Maildir once checked is remembered per process and
+// effective uid (no mkdir/lstat for later messages; checked again when a step fails as
+// if a folder had gone), so a link its owner plants later leads only where that owner
+// may write. NAME is "SECONDS.M<usec>P<pid>Q<n>R<random>.HOST,S=<size>,W=<vsize>".
 Result<Delivered> deliver(const std::string& maildir, std::string_view text);
 
 }  // namespace postilion::mailbox

@@ -7,6 +7,8 @@
 
 #include <cppunit/extensions/HelperMacros.h>
 
+#include <cstdlib>
+
 #include "lib/base/file.h"
 #include "lib/testing/temp_dir.h"
 
@@ -22,6 +24,7 @@ class MaildirTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(damaged_index);
   CPPUNIT_TEST(session_lock);
   CPPUNIT_TEST(refuses_symlinks);
+  CPPUNIT_TEST(recreated_after_removal);
   CPPUNIT_TEST_SUITE_END();
 
  public:
@@ -168,6 +171,30 @@ class MaildirTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT(::symlink(t.file("elsewhere").c_str(), t.file("M2/new").c_str()) == 0);
     CPPUNIT_ASSERT(!deliver(t.file("M2"), "x").ok());
     CPPUNIT_ASSERT(!Maildir::open(t.file("M2")).ok());
+  }
+
+  // The process remembers a Maildir it has checked; one removed or emptied of its
+  // folders since is noticed at the next delivery and made again.
+  void recreated_after_removal() {
+    testing::TempDir t;
+    std::string md = t.file("Maildir");
+    struct Row {
+      const char* remove;  // removed after the first delivery
+    } rows[] = {{"/tmp"}, {"/new"}, {""}};
+    for (const Row& row : rows) {
+      CPPUNIT_ASSERT(deliver(md, "Subject: first\n\nx\n").ok());
+      std::string victim = md + row.remove;
+      CPPUNIT_ASSERT_EQUAL(0, std::system(("rm -rf '" + victim + "'").c_str()));
+      auto d = deliver(md, "Subject: second\n\nx\n");
+      CPPUNIT_ASSERT_MESSAGE(std::string("after removing ") + row.remove, d.ok());
+      struct stat st;
+      CPPUNIT_ASSERT(::stat(d->file.c_str(), &st) == 0 && S_ISREG(st.st_mode));
+      for (const char* sub : {"/tmp", "/new", "/cur"})
+        CPPUNIT_ASSERT(::stat((md + sub).c_str(), &st) == 0 && S_ISDIR(st.st_mode));
+    }
+    // A regular file where a folder was: an error, not a delivery elsewhere.
+    CPPUNIT_ASSERT_EQUAL(0, std::system(("rm -rf '" + md + "/tmp' && touch '" + md + "/tmp'").c_str()));
+    CPPUNIT_ASSERT(!deliver(md, "x").ok());
   }
 };
 
