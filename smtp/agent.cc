@@ -174,6 +174,7 @@ ipc::Message Agent::serve(const ipc::Message& req) {
       if (auto u = qf.attribute("smtputf8")) msg.smtputf8 = *u == "yes" || *u == "1";
       if (auto e = qf.attribute("envid")) msg.envid = *e;
       if (auto r = qf.attribute("ret")) msg.ret = *r;
+      if (auto a = qf.attribute("auth")) msg.auth = *a;
       for (size_t i = 0; i < jobs.size(); ++i) {
         auto off = str::parse_uint(offsets[i]);
         jobs[i].offset = off ? *off : 0;

@@ -293,7 +293,14 @@ Status Session::auth(std::string* err) {
                        str::printable(text, 300).c_str());
     return Error(*err);
   }
+  authenticated_ = true;
   return {};
+}
+
+std::string mail_auth_param(const Capabilities& caps, bool authenticated, const std::string& auth) {
+  if (caps.auth.empty()) return "";
+  if (!authenticated || auth.empty() || auth == "<>") return " AUTH=<>";
+  return " AUTH=" + xtext(auth);
 }
 
 Result<std::unique_ptr<Session>> Session::open(const Peer& peer, const SessionSettings& s,
@@ -410,6 +417,7 @@ SendResult Session::send(const MessageJob& m, std::vector<RcptJob*>& rcpts, std:
     if (!m.ret.empty()) mail += " RET=" + m.ret;
     if (!m.envid.empty()) mail += " ENVID=" + xtext(m.envid);
   }
+  mail += mail_auth_param(caps_, authenticated_, m.auth);
   std::vector<std::string> rcpt_lines;
   for (auto* r : todo) {
     std::string l = "RCPT TO:<" + r->address + ">";

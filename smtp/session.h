@@ -65,7 +65,14 @@ struct MessageJob {
   bool eightbit = false;      // BODY=8BITMIME was given, or 8-bit bytes found
   bool smtputf8 = false;      // SMTPUTF8 needed
   std::string envid, ret;     // DSN parameters, if given
+  std::string auth;           // queue file "auth": the AUTH= mailbox, "<>" or "" (none)
 };
+
+// The AUTH= parameter of MAIL FROM (RFC 4954 5) with its leading space, or "" when
+// the server did not announce AUTH. The mailbox (xtext, RFC 3461 4) goes only to a
+// server this connection authenticated to; any other gets AUTH=<>, so the server
+// never takes our word for who submitted the message.
+std::string mail_auth_param(const Capabilities& caps, bool authenticated, const std::string& auth);
 
 // What happened to a message in one session.
 enum class SendResult {
@@ -123,6 +130,7 @@ class Session {
   int64_t last_used_ms_ = 0;
   std::string tls_summary_;
   unsigned messages_ = 0;
+  bool authenticated_ = false;  // AUTH succeeded on this connection
   bool rset_pending_ = false;  // RSET to send at the head of the next pipelined group
 };
 
