@@ -5,7 +5,6 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -38,35 +37,13 @@ Result<resolver::Settings> settings(const config::Config& cfg) {
 }
 
 int standalone(int argc, char** argv) {
-  std::string config_dir = SYSCONFDIR "/postilion", socket_path;
-  std::vector<std::string> overrides;
-  int c;
-  while ((c = getopt(argc, argv, "c:o:s:v")) != -1) {
-    if (c == 'c') config_dir = optarg;
-    else if (c == 'o') overrides.push_back(optarg);
-    else if (c == 's') socket_path = optarg;
-    else if (c != 'v') {
-      std::fprintf(stderr, "usage: resolver --standalone [-c config_dir] [-s socket] [-o name=value]...\n");
-      return 2;
-    }
-  }
-  log::init("resolver");
-  log::use_stderr();
-  signal(SIGPIPE, SIG_IGN);
-  config::Config cfg;
-  try {
-    cfg = access((config_dir + "/main.conf").c_str(), F_OK) == 0 ? config::Config::load(config_dir)
-                                                                 : config::Config::parse("", "main.conf", config_dir);
-    for (const auto& o : overrides) {
-      auto eq = o.find('=');
-      if (eq == std::string::npos) throw config::ConfigError("-o " + o + ": expected name=value");
-      cfg.set(o.substr(0, eq), o.substr(eq + 1));
-    }
-  } catch (const config::ConfigError& e) {
-    log::fatal("%s", e.what());
-  }
+  int rc = 0;
+  service::Standalone sa = service::standalone_setup("resolver", argc, argv, &rc);
+  if (!sa.config) return rc;
+  const config::Config& cfg = *sa.config;
   auto s = settings(cfg);
   if (!s) log::fatal("%s", s.error().c_str());
+  std::string socket_path = sa.socket_path;
   if (socket_path.empty()) socket_path = cfg.str("queue_directory") + "/" + ipc::proto::kResolverSocket;
   event::EventBase base;
   auto engine = resolver::Engine::create(base, *s);

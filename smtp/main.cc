@@ -10,7 +10,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <cstdio>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -55,40 +54,19 @@ volatile sig_atomic_t g_stop = 0;
 void on_term(int) { g_stop = 1; }
 
 int standalone(int argc, char** argv) {
-  std::string config_dir = SYSCONFDIR "/postilion", socket_path, service = "smtp";
-  std::vector<std::string> overrides;
-  int c;
-  while ((c = getopt(argc, argv, "c:n:o:s:v")) != -1) {
-    if (c == 'c') config_dir = optarg;
-    else if (c == 'n') service = optarg;
-    else if (c == 'o') overrides.push_back(optarg);
-    else if (c == 's') socket_path = optarg;
-    else if (c != 'v') {
-      std::fprintf(stderr, "usage: smtp --standalone [-c config_dir] [-n service] [-s socket] [-o name=value]...\n");
-      return 2;
-    }
-  }
-  log::init(service);
-  log::use_stderr();
-  signal(SIGPIPE, SIG_IGN);
-  struct sigaction sa {};
-  sa.sa_handler = on_term;
-  sigaction(SIGTERM, &sa, nullptr);
-  sigaction(SIGINT, &sa, nullptr);
-  config::Config cfg;
-  try {
-    cfg = access((config_dir + "/main.conf").c_str(), F_OK) == 0 ? config::Config::load(config_dir)
-                                                                 : config::Config::parse("", "main.conf", config_dir);
-    for (const auto& o : overrides) {
-      auto eq = o.find('=');
-      if (eq == std::string::npos) throw config::ConfigError("-o " + o + ": expected name=value");
-      cfg.set(o.substr(0, eq), o.substr(eq + 1));
-    }
-  } catch (const config::ConfigError& e) {
-    log::fatal("%s", e.what());
-  }
+  int rc = 0;
+  service::Standalone sa = service::standalone_setup("smtp", argc, argv, &rc);
+  if (!sa.config) return rc;
+  const config::Config& cfg = *sa.config;
+  std::string service = sa.service.empty() ? "smtp" : sa.service;
+  log::init(service);  // logs under its service name (relay, smtp)
+  struct sigaction sa_term {};
+  sa_term.sa_handler = on_term;
+  sigaction(SIGTERM, &sa_term, nullptr);
+  sigaction(SIGINT, &sa_term, nullptr);
   auto rt = smtp_client::Runtime::create(cfg, service);
   if (!rt) log::fatal("%s", rt.error().c_str());
+  std::string socket_path = sa.socket_path;
   if (socket_path.empty()) socket_path = cfg.str("queue_directory") + "/" + ipc::proto::kPrivateDir + service;
   auto lfd = ipc::listen_unix(socket_path, 0600);
   if (!lfd) log::fatal("%s", lfd.error().c_str());

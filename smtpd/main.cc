@@ -4,13 +4,11 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "lib/base/strings.h"
 #include "lib/config/config.h"
 #include "lib/event/listener.h"
 #include "lib/log/log.h"
@@ -30,47 +28,23 @@ const std::vector<std::string_view> kParams = {
 std::unique_ptr<smtpd::Server> g_server;
 
 int standalone(int argc, char** argv) {
-  std::string config_dir = SYSCONFDIR "/postilion";
-  std::vector<std::string> overrides, listens;
-  int opt;
-  while ((opt = getopt(argc, argv, "c:o:l:v")) != -1) {
-    if (opt == 'c') config_dir = optarg;
-    else if (opt == 'o') overrides.push_back(optarg);
-    else if (opt == 'l') listens.push_back(optarg);
-    else if (opt != 'v') {
-      std::fprintf(stderr, "usage: smtpd --standalone [-c config_dir] [-o name=value]... -l [addr:]port...\n");
-      return 2;
-    }
-  }
-  log::init("smtpd");
+  int rc = 0;
+  service::Standalone setup = service::standalone_setup("smtpd", argc, argv, &rc);
+  if (!setup.config) return rc;
   smtpd::Settings settings;
   try {
-    config::Config cfg = config::Config::load(config_dir);
-    for (const auto& o : overrides) {
-      auto eq = o.find('=');
-      if (eq == std::string::npos) throw config::ConfigError("-o " + o + ": expected name=value");
-      cfg.set(o.substr(0, eq), o.substr(eq + 1));
-    }
-    if (!cfg.str("maillog_file").empty()) {
-      if (auto st = log::use_file(cfg.str("maillog_file")); !st) log::warn("%s", st.error().c_str());
-    }
-    settings = smtpd::Settings::from_config(cfg);
+    settings = smtpd::Settings::from_config(*setup.config);
   } catch (const config::ConfigError& e) {
     log::fatal("%s", e.what());
   }
-  signal(SIGPIPE, SIG_IGN);
   signal(SIGXFSZ, SIG_IGN);  // a file size limit is a write error (452), not death
   event::EventBase base;
   smtpd::Server server(base, settings);
   if (auto st = server.init(); !st) log::fatal("%s", st.error().c_str());
   server.start();
   std::vector<event::Listener> listeners;
-  for (const auto& l : listens) {
-    auto colon = l.rfind(':');
-    std::string host = colon == std::string::npos ? "" : l.substr(0, colon);
-    auto port = str::parse_uint(colon == std::string::npos ? l : l.substr(colon + 1));
-    if (!port || *port == 0 || *port > 65535) log::fatal("-l %s: bad port", l.c_str());
-    auto fd = event::listen_inet(host, static_cast<uint16_t>(*port));
+  for (const auto& l : setup.listens) {
+    auto fd = event::listen_inet_spec(l);
     if (!fd) log::fatal("%s", fd.error().c_str());
     listeners.emplace_back(base, std::move(fd.value()), [&server](UniqueFd c, const sockaddr* sa, int len) {
       server.accept(std::move(c), sa, static_cast<socklen_t>(len));
