@@ -75,6 +75,13 @@ std::vector<std::pair<int, std::string>> children_of(int parent) {
 
 void sleep_ms(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
 
+// The running master's pid; when there is none, says so (stop, reload, status).
+std::optional<int> running_or_say(const config::Config& cfg) {
+  auto pid = running_master(cfg);
+  if (!pid) std::printf("postilionctl: not running\n");
+  return pid;
+}
+
 }  // namespace
 
 int cmd_start(const Context& ctx) {
@@ -140,11 +147,8 @@ int cmd_start(const Context& ctx) {
 int cmd_stop(const Context& ctx) {
   auto cfg = load_config(ctx);
   if (!cfg) return kBadConfig;
-  auto pid = running_master(*cfg);
-  if (!pid) {
-    std::printf("postilionctl: not running\n");
-    return kNotRunning;
-  }
+  auto pid = running_or_say(*cfg);
+  if (!pid) return kNotRunning;
   auto r = ask(*cfg, "stop");
   if (!r || r->get_or("status", "") != "ok") {
     // The control socket is gone or confused: SIGTERM is the master's other stop signal.
@@ -172,10 +176,7 @@ int cmd_stop(const Context& ctx) {
 int cmd_reload(const Context& ctx) {
   auto cfg = load_all(ctx);
   if (!cfg) return kBadConfig;
-  if (!running_master(*cfg)) {
-    std::printf("postilionctl: not running\n");
-    return kNotRunning;
-  }
+  if (!running_or_say(*cfg)) return kNotRunning;
   auto r = ask(*cfg, "reload");
   if (!r) {
     complain("control socket: " + r.error().str());
@@ -193,11 +194,8 @@ int cmd_reload(const Context& ctx) {
 int cmd_status(const Context& ctx) {
   auto cfg = load_config(ctx);
   if (!cfg) return kBadConfig;
-  auto pid = running_master(*cfg);
-  if (!pid) {
-    std::printf("postilionctl: not running\n");
-    return kNotRunning;
-  }
+  auto pid = running_or_say(*cfg);
+  if (!pid) return kNotRunning;
   auto r = ask(*cfg, "status");
   if (!r) {
     std::printf("master: pid %d, control socket not answering (%s)\n", *pid, r.error().c_str());
