@@ -322,7 +322,8 @@ void Manager::pump(int64_t now) {
 void Manager::log_rcpt(const Pass& pass, size_t idx, const std::string& relay, int64_t started_us,
                        const std::string& dsn, const char* status, const std::string& text) {
   int64_t now_us = file::now_us();
-  int64_t arrival_us = pass.msg.arrival * 1000000;
+  // Whole seconds would add up to a second to every delay: microseconds when known.
+  int64_t arrival_us = pass.msg.arrival_us ? pass.msg.arrival_us : pass.msg.arrival * 1000000;
   const auto& r = pass.msg.recipients[idx];
   std::string to = pass.routed[idx].empty() ? r.address : pass.routed[idx];
   std::string orig = to != r.address ? ", orig_to=<" + p(r.address) + ">" : "";

@@ -89,6 +89,7 @@ Result<StoredMessage> SpoolStore::load(const std::string& q, const std::string& 
   m.id = id;
   m.sender = qf.sender;
   m.arrival = qf.arrival_us / 1000000;
+  m.arrival_us = qf.arrival_us;
   m.size = qf.content_length;
   if (auto* e = qf.attribute("envid")) m.envid = *e;
   if (auto* r = qf.attribute("ret")) m.ret = mail::parse_ret(*r).value_or(mail::Ret::Default);

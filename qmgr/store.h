@@ -26,7 +26,8 @@ struct StoredRecipient {
 struct StoredMessage {
   std::string id;
   std::string sender;
-  int64_t arrival = 0;
+  int64_t arrival = 0;     // unix seconds
+  int64_t arrival_us = 0;  // the same, in microseconds (delay= in log lines)
   uint64_t size = 0;
   std::string envid;
   mail::Ret ret = mail::Ret::Default;
