@@ -8,22 +8,19 @@ using namespace postilion::pop3;
 
 class Pop3CommandTest : public CppUnit::TestFixture {
   CPPUNIT_TEST_SUITE(Pop3CommandTest);
-  CPPUNIT_TEST(lines);
   CPPUNIT_TEST(commands);
   CPPUNIT_TEST(numbers);
   CPPUNIT_TEST(sasl_plain);
   CPPUNIT_TEST_SUITE_END();
 
  public:
-  void lines() {  // the reader is tested in lib/mail; here, the POP3 line limit
+  void commands() {
+    // The line reader is tested in lib/mail; here, its default is the POP3 line limit.
     size_t used = 0;
     std::string_view l;
     CPPUNIT_ASSERT(LineReader().next(std::string(kMaxCommandLine, 'a') + "\n", &used, &l) == LineReader::Status::Line);
     CPPUNIT_ASSERT(LineReader().next(std::string(kMaxCommandLine + 1, 'a') + "\n", &used, &l) ==
                    LineReader::Status::TooLong);
-  }
-
-  void commands() {
     struct Row {
       std::string in;
       bool ok;
@@ -117,21 +114,15 @@ class Pop3CommandTest : public CppUnit::TestFixture {
     for (auto& r : rows) CPPUNIT_ASSERT_EQUAL_MESSAGE(r.in, r.want, parse_number(r.in).value_or(0));
   }
 
-  void sasl_plain() {
+  void sasl_plain() {  // decoding is tested in lib/mail; here, POP3's limits
     auto c = parse_sasl_plain(std::string("\0alice\0secret", 13));
-    CPPUNIT_ASSERT(c);
-    CPPUNIT_ASSERT_EQUAL(std::string("alice"), c->user);
-    CPPUNIT_ASSERT_EQUAL(std::string("secret"), c->password);
-    CPPUNIT_ASSERT(c->authzid.empty());
-    auto z = parse_sasl_plain(std::string("admin\0alice\0pw", 14));
-    CPPUNIT_ASSERT(z && z->authzid == "admin" && z->user == "alice");
-    const std::string bad[] = {
-        "", std::string("\0\0", 2), std::string("\0alice\0", 7), std::string("\0\0pw", 4),
-        "alice", std::string("a\0b", 3), std::string("a\0b\0c\0d", 7),
-        std::string("\0", 1) + std::string(300, 'u') + std::string("\0pw", 3),
-    };
-    for (const auto& b : bad) CPPUNIT_ASSERT_MESSAGE(b, !parse_sasl_plain(b));
+    CPPUNIT_ASSERT(c && c->user == "alice" && c->password == "secret");
+    auto user = [](size_t n) { return std::string("\0", 1) + std::string(n, 'u') + std::string("\0pw", 3); };
+    CPPUNIT_ASSERT(parse_sasl_plain(user(kMaxUserName)));
+    CPPUNIT_ASSERT(!parse_sasl_plain(user(kMaxUserName + 1)));
+    CPPUNIT_ASSERT(!parse_sasl_plain(std::string("\0u\0", 3) + std::string(kMaxPassword + 1, 'p')));
   }
+
 };
 
 CPPUNIT_TEST_SUITE_REGISTRATION(Pop3CommandTest);
