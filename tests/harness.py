@@ -133,6 +133,39 @@ def pid_alive(pid):
         return False
 
 
+def stop_process(proc, timeout=10):
+    """Stops a subprocess.Popen this test started: SIGTERM, then SIGKILL if it has not
+    exited within timeout seconds. Does nothing when it has already ended (or is None)."""
+    if proc is None or proc.poll() is not None:
+        return
+    os.kill(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(5)
+
+
+def class_tempdir(cls, prefix):
+    """A new temporary folder for a test class, removed by its class cleanups (which run
+    even when setUpClass fails half-way); kept when PST_KEEP is set."""
+    tmp = tempfile.mkdtemp(prefix=prefix)
+    if not os.environ.get("PST_KEEP"):
+        cls.addClassCleanup(shutil.rmtree, tmp, ignore_errors=True)
+    return tmp
+
+
+def read_tail(path, limit=None):
+    """The text of a log file, its last limit characters when limit is given; "" when it
+    cannot be read."""
+    try:
+        with open(path, errors="replace") as f:
+            text = f.read()
+    except OSError:
+        return ""
+    return text[-limit:] if limit else text
+
+
 def children_of(pid):
     """PIDs whose parent is pid, with their command names: {pid: comm}."""
     out = {}

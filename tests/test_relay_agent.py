@@ -4,11 +4,8 @@
 # the queue file's status bytes, the sink and the agent's log.
 import os
 import re
-import shutil
-import signal
 import subprocess
 import sys
-import tempfile
 import time
 import unittest
 
@@ -78,17 +75,10 @@ class Agent:
             raise AssertionError("smtp exited: " + self.log_text())
 
     def stop(self):
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(5)
+        harness.stop_process(self.proc)
 
     def log_text(self):
-        with open(self.log) as f:
-            return f.read()
+        return harness.read_tail(self.log)
 
     def deliver(self, nexthop, rcpts, content=MESSAGE, sender="a@examplea.tst", repeat=1, attrs=()):
         args = [program("smtp", "relay_probe"), "-q", self.qdir, "-s", self.socket, "-n", nexthop,
@@ -128,10 +118,7 @@ class RelayAgentTest(unittest.TestCase):
     def setUpClass(cls):
         if not os.access(program("smtp", "relay_probe"), os.X_OK):
             raise unittest.SkipTest("smtp not built (set BUILD_DIR)")
-        cls.tmp = tempfile.mkdtemp(prefix="pst-relay-")
-        # Class cleanups run even when setUpClass fails half-way: nothing started leaks.
-        if not os.environ.get("PST_KEEP"):
-            cls.addClassCleanup(shutil.rmtree, cls.tmp, ignore_errors=True)
+        cls.tmp = harness.class_tempdir(cls, "pst-relay-")  # nothing started leaks
         cls.qdir = os.path.join(cls.tmp, "spool")
         os.makedirs(os.path.join(cls.qdir, "private"))
         cls.port = harness.free_port("127.0.3.1")

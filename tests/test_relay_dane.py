@@ -6,10 +6,8 @@
 import hashlib
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import tempfile
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -56,20 +54,10 @@ class Nsd:
             raise AssertionError("nsd exited: " + self.log_text())
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(5)
+        harness.stop_process(self.proc)
 
     def log_text(self):
-        try:
-            with open(os.path.join(self.workdir, "nsd.log")) as f:
-                return f.read()[-3000:]
-        except OSError:
-            return ""
+        return harness.read_tail(os.path.join(self.workdir, "nsd.log"), 3000)
 
 
 @unittest.skipUnless(TOOLS, "nsd and ldns-keygen/ldns-signzone needed (apt-get install nsd ldnsutils)")
@@ -78,10 +66,7 @@ class DaneTest(unittest.TestCase):
     def setUpClass(cls):
         if not os.access(program("smtp", "relay_probe"), os.X_OK):
             raise unittest.SkipTest("smtp not built (set BUILD_DIR)")
-        cls.tmp = tempfile.mkdtemp(prefix="pst-dane-")
-        # Class cleanups run even when setUpClass fails half-way: nothing started leaks.
-        if not os.environ.get("PST_KEEP"):
-            cls.addClassCleanup(shutil.rmtree, cls.tmp, ignore_errors=True)
+        cls.tmp = harness.class_tempdir(cls, "pst-dane-")  # nothing started leaks
         cls.port = harness.free_port("127.0.5.1")
         good = os.path.join(cls.tmp, "good")
         bad = os.path.join(cls.tmp, "bad")

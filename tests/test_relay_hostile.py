@@ -7,10 +7,8 @@
 # configured time limits, and the agent must live on to deliver the next message.
 import os
 import re
-import shutil
 import socket
 import sys
-import tempfile
 import threading
 import time
 import unittest
@@ -214,9 +212,7 @@ class RelayHostileTest(unittest.TestCase):
     def setUpClass(cls):
         if not os.access(program("smtp", "relay_probe"), os.X_OK):
             raise unittest.SkipTest("smtp not built (set BUILD_DIR)")
-        cls.tmp = tempfile.mkdtemp(prefix="pst-hostile-")
-        if not os.environ.get("PST_KEEP"):
-            cls.addClassCleanup(shutil.rmtree, cls.tmp, ignore_errors=True)
+        cls.tmp = harness.class_tempdir(cls, "pst-hostile-")  # nothing started leaks
         cls.qdir = os.path.join(cls.tmp, "spool")
         os.makedirs(os.path.join(cls.qdir, "private"))
         cls.agent = Agent(cls.qdir, {

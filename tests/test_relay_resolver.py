@@ -3,7 +3,6 @@
 # queries, the cache, and a dead DNS server (temporary, never permanent).
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -92,17 +91,10 @@ class ResolverProcess:
         return self.call([("cmd", "query"), ("name", name), ("type", qtype)])
 
     def stop(self):
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(5)
+        harness.stop_process(self.proc)
 
     def log_text(self):
-        with open(self.log) as f:
-            return f.read()
+        return harness.read_tail(self.log)
 
 
 def hops(reply):
@@ -115,10 +107,7 @@ class ResolverTest(unittest.TestCase):
     def setUpClass(cls):
         if not os.access(resolver_program(), os.X_OK):
             raise unittest.SkipTest("resolver not built")
-        cls.tmp = tempfile.mkdtemp(prefix="pst-resolver-")
-        # Class cleanups run even when setUpClass fails half-way: nothing started leaks.
-        if not os.environ.get("PST_KEEP"):
-            cls.addClassCleanup(shutil.rmtree, cls.tmp, ignore_errors=True)
+        cls.tmp = harness.class_tempdir(cls, "pst-resolver-")  # nothing started leaks
         cls.dns = unbound.Unbound(os.path.join(cls.tmp, "dns"), ZONES, address="127.0.0.53")
         cls.addClassCleanup(cls.dns.stop)
         cls.dns.start()

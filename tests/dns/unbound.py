@@ -3,11 +3,12 @@
 # and stopped by its PID. Sends nothing beyond 127.0.0.0/8: every zone is local.
 import os
 import shutil
-import signal
 import socket
 import struct
 import subprocess
 import time
+
+import harness  # tests/ is on sys.path for every test that imports this module
 
 UNBOUND = shutil.which("unbound") or "/usr/sbin/unbound"
 
@@ -126,18 +127,8 @@ class Unbound:
         raise RuntimeError("unbound did not answer within %.0fs: %s" % (timeout, self.log_text()))
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(5)
+        harness.stop_process(self.proc)
         self.proc = None
 
     def log_text(self):
-        try:
-            with open(self.log) as f:
-                return f.read()[-4000:]
-        except OSError:
-            return ""
+        return harness.read_tail(self.log, 4000)
