@@ -79,7 +79,7 @@ std::optional<AnvilRequest> parse_anvil_request(const ipc::Message& m, std::stri
   unsigned char buf[16];
   if (inet_pton(AF_INET, ip.c_str(), buf) != 1 && inet_pton(AF_INET6, ip.c_str(), buf) != 1)
     return *why = "bad client " + str::printable(ip, 60), std::nullopt;
-  r.key = service + ":" + ip;
+  r.key = service + " " + ip;  // a service name may hold ":" (127.0.0.1:25), never a space
   return r;
 }
 

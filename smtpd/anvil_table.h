@@ -63,7 +63,7 @@ class AnvilTable {
 // The private/anvil messages (lib/ipc/protocols.h), with strict decoders.
 struct AnvilRequest {
   bool connect = false;  // cmd=connect (else cmd=disconnect)
-  std::string key;       // "service:ip"
+  std::string key;       // "service ip"
 };
 ipc::Message anvil_request(bool connect, const std::string& service, const std::string& ip);
 // nullopt + *why for anything that is not a well-formed request.

@@ -25,7 +25,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // An accepted request survives encoding again (a service name may itself hold ':',
   // as master.cf's "127.0.0.1:25" does, so the key is rebuilt from the attributes).
   std::string service = m->get_or("service", ""), client = m->get_or("client", "");
-  if (r->key != service + ":" + client) __builtin_trap();
+  if (r->key != service + " " + client) __builtin_trap();
   auto again = smtpd::parse_anvil_request(smtpd::anvil_request(r->connect, service, client), &why);
   if (!again || again->key != r->key || again->connect != r->connect) __builtin_trap();
   // Through a tiny table: counts stay sane and the table stays within its limit.
