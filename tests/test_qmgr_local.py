@@ -149,6 +149,16 @@ class MailSystem:
                 out.append(email.message_from_bytes(f.read(), policy=email.policy.compat32))
         return out
 
+    def tally(self, home, accepted):
+        """Messages numbered by their Subject ("Subject: x N") in home's maildir against the
+        numbers accepted: (delivered {N: copies}, lost [N...], duplicated copies)."""
+        seen = {}
+        for m in self.messages(home):
+            k = int(m["Subject"].split()[1])
+            seen[k] = seen.get(k, 0) + 1
+        lost = [i for i in accepted if i not in seen]
+        return seen, lost, sum(c - 1 for c in seen.values())
+
     def wait_messages(self, home, n, timeout=30):
         harness.wait_for(lambda: len(self.maildir(home)) >= n, timeout, "%d messages in %s" % (n, home))
         return self.messages(home)
@@ -365,12 +375,7 @@ class QmgrLocalTest(harness.InstanceTestCase):
                 ms.kill(victim)
                 ms.start(victim)
         ms.wait_queue_empty(120)
-        seen = {}
-        for m in ms.messages(home):
-            k = int(m["Subject"].split()[1])
-            seen[k] = seen.get(k, 0) + 1
-        lost = [i for i in accepted if i not in seen]
-        dups = sum(c - 1 for c in seen.values())
+        seen, lost, dups = ms.tally(home, accepted)
         print("\ncrash safety: accepted=%d delivered=%d lost=%d duplicated=%d"
               % (len(accepted), len(seen), len(lost), dups))
         self.assertEqual(lost, [])

@@ -137,12 +137,7 @@ class QmgrSmtpTest(harness.InstanceTestCase):
             done.set()
             thread.join(5)
         ms.wait_queue_empty(180)
-        seen = {}
-        for m in ms.messages(home):
-            k = int(m["Subject"].split()[1])
-            seen[k] = seen.get(k, 0) + 1
-        lost = [i for i in accepted if i not in seen]
-        dups = sum(c - 1 for c in seen.values())
+        seen, lost, dups = ms.tally(home, accepted)
         print("\ncrash safety (smtp): accepted=%d kills=%d (smtpd %d, qmgr %d, local %d) delivered=%d "
               "lost=%d duplicated=%d" % (len(accepted), len(kills), kills.count("smtpd"), kills.count("qmgr"),
                                          kills.count("local"), len(seen), len(lost), dups))
