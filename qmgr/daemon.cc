@@ -33,7 +33,10 @@ Daemon::Daemon(event::EventBase& base, DaemonConfig cfg)
       idle_[f.transport] = std::move(keep);
     }
     manager_.pump(t);
-    drop_idle();
+    // Idle connections are closed when the timer fires (after up to kIdleHoldMs idle),
+    // unless a pump has reused them by then. Not restarted by every pump: a busy
+    // transport must not keep another transport's idle connections forever.
+    if (!idle_timer_.pending()) idle_timer_.start(kIdleHoldMs);
     arm_wakeup();
     if (!completed_.empty() || !start_fresh_.empty()) schedule_pump();
   });
@@ -48,6 +51,7 @@ Daemon::Daemon(event::EventBase& base, DaemonConfig cfg)
     arm_wakeup();
   });
   wakeup_timer_ = event::Timer(base_, [this] { schedule_pump(); });
+  idle_timer_ = event::Timer(base_, [this] { drop_idle(); });
 }
 
 void Daemon::arm_wakeup() {
@@ -110,9 +114,9 @@ void Daemon::finish_agent(uint64_t token, const AgentResult& r, const std::strin
   auto it = agents_.find(token);
   if (it == agents_.end()) return;  // a stray message or close: already finished
   // A connection whose agent answered well may carry the next request for the same
-  // transport, started by the pump this schedules (no connect, no new agent session);
-  // whatever the pump leaves unused is closed right after it (drop_idle), so no agent
-  // process is ever held by an idle connection.
+  // transport, started by the pump this schedules or one soon after (no connect, no new
+  // agent session); whatever stays unused for kIdleHoldMs is closed (drop_idle), so an
+  // idle connection holds an agent process for a second at the most.
   if (!reuse_for.empty() && r.ok && !it->second->closed()) idle_[reuse_for].push_back(std::move(it->second));
   else {
     it->second->shutdown();

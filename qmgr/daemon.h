@@ -63,6 +63,11 @@ class Daemon : public Agents {
   };
   std::vector<Retry> start_fresh_;  // reused connections that closed without a reply
   event::Timer pump_timer_, deferred_timer_, scan_timer_, wakeup_timer_;
+  // Closes the connections pumps left unused, at most this long after: the
+  // next message a moment later reuses a warm agent process instead of making master
+  // start one (an agent exits after max_use connections, not requests).
+  event::Timer idle_timer_;
+  static constexpr int kIdleHoldMs = 1000;
   bool wake_new_ = false, wake_flush_ = false;
 };
 
