@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #include <cstring>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -108,14 +107,7 @@ int standalone(int argc, char** argv) {
   return 0;
 }
 
-// One client connection (qmgr's) on the service loop.
-struct Client {
-  UniqueFd fd;
-  event::Event ev;
-};
-
 std::unique_ptr<local::Server> g_server;
-std::map<int, std::unique_ptr<Client>> g_clients;
 
 }  // namespace
 
@@ -130,27 +122,10 @@ int main(int argc, char** argv) {
     common_signals();
     g_server = std::make_unique<local::Server>(std::move(*all));
   };
+  // Blocking from a request to its reply, bounded by the request's deadlines: one
+  // delivery at a time per process.
   spec.on_accept = [](service::Context& ctx, UniqueFd fd) {
-    int key = fd.get();
-    auto c = std::make_unique<Client>();
-    c->fd = std::move(fd);
-    c->ev = event::Event(ctx.loop(), key, EV_READ | EV_PERSIST, [&ctx, key](short) {
-      auto it = g_clients.find(key);
-      if (it == g_clients.end()) return;
-      // Blocking from here to the reply, bounded by the request's deadlines: one
-      // delivery at a time per process. Between requests the loop hears the master.
-      if (!g_server->serve_one(it->second->fd.get()) || ctx.stopping()) {
-        it->second->ev.del();
-        ctx.loop().defer_delete(std::move(it->second));
-        g_clients.erase(it);
-        ctx.session_end();
-      }
-    });
-    c->ev.add();
-    g_clients[key] = std::move(c);
+    ctx.serve_blocking(std::move(fd), [](int client) { return g_server->serve_one(client); });
   };
-  int rc = service::run(argc, argv, spec);
-  // The loop these events lived on is gone with run(): leave them alone at exit.
-  for (auto& [k, c] : g_clients) (void)c.release();
-  return rc;
+  return service::run(argc, argv, spec);
 }

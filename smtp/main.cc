@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #include <cstring>
-#include <map>
 #include <memory>
 #include <string>
 
@@ -90,14 +89,7 @@ int standalone(int argc, char** argv) {
   return 0;
 }
 
-// One client connection (usually qmgr's) on the service loop.
-struct Client {
-  UniqueFd fd;
-  event::Event ev;
-};
-
 std::unique_ptr<smtp_client::Runtime> g_runtime;
-std::map<int, std::unique_ptr<Client>> g_clients;
 std::unique_ptr<event::Timer> g_cache_timer;
 
 }  // namespace
@@ -115,30 +107,14 @@ int main(int argc, char** argv) {
     g_cache_timer = std::make_unique<event::Timer>(ctx.loop(), [] { g_runtime->agent().expire_cache(); });
     g_cache_timer->repeat(1000);
   };
+  // Blocking from a request to its reply, bounded by the request's deadlines: one
+  // delivery at a time per process.
   spec.on_accept = [](service::Context& ctx, UniqueFd fd) {
-    int key = fd.get();
-    auto c = std::make_unique<Client>();
-    c->fd = std::move(fd);
-    c->ev = event::Event(ctx.loop(), key, EV_READ | EV_PERSIST, [&ctx, key](short) {
-      auto it = g_clients.find(key);
-      if (it == g_clients.end()) return;
-      // Blocking from here to the reply, bounded by the request's deadlines: one
-      // delivery at a time per process.
-      if (!serve_one(g_runtime->agent(), it->second->fd.get())) {
-        it->second->ev.del();
-        ctx.loop().defer_delete(std::move(it->second));
-        g_clients.erase(it);
-        ctx.session_end();
-      }
-    });
-    c->ev.add();
-    g_clients[key] = std::move(c);
+    ctx.serve_blocking(std::move(fd), [](int client) { return serve_one(g_runtime->agent(), client); });
   };
   int rc = service::run(argc, argv, spec);
   // A polite QUIT on the cached connection rather than a dropped one (max_use, idle).
   if (g_runtime) g_runtime->agent().close_cache();
-  // The loop these events lived on is gone with run(): leave them alone at exit.
-  for (auto& [k, c] : g_clients) (void)c.release();
   (void)g_runtime.release();
   (void)g_cache_timer.release();
   return rc;

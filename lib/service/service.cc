@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <map>
 
 #include "lib/base/strings.h"
 #include "lib/event/listener.h"
@@ -123,12 +124,35 @@ struct Context::Impl {
   event::Timer idle;
   event::Timer wakeup;
   std::unique_ptr<event::Signal> term;
+  struct BlockingClient {
+    UniqueFd fd;
+    event::Event ev;
+  };
+  std::map<int, std::unique_ptr<BlockingClient>> blocking;  // serve_blocking(), by fd
 };
 
 Context::Context(const Spec& spec, Options opts, config::Config cfg)
     : spec_(spec), opts_(std::move(opts)), cfg_(std::move(cfg)), impl_(std::make_unique<Impl>()) {}
 
 Context::~Context() = default;
+
+void Context::serve_blocking(UniqueFd fd, std::function<bool(int)> serve_one) {
+  int key = fd.get();
+  auto c = std::make_unique<Impl::BlockingClient>();
+  c->fd = std::move(fd);
+  c->ev = event::Event(base_, key, EV_READ | EV_PERSIST, [this, key, serve_one = std::move(serve_one)](short) {
+    auto it = impl_->blocking.find(key);
+    if (it == impl_->blocking.end()) return;
+    if (!serve_one(it->second->fd.get()) || stopping()) {
+      it->second->ev.del();
+      base_.defer_delete(std::move(it->second));
+      impl_->blocking.erase(it);
+      session_end();
+    }
+  });
+  c->ev.add();
+  impl_->blocking[key] = std::move(c);
+}
 
 void Context::report(int32_t state) {
   if (status_fd_ < 0) return;

@@ -96,6 +96,11 @@ class Context {
 
   // A client given to on_accept is finished.
   void session_end();
+  // Serves a client one request at a time, blocking (delivery agents: local, smtp): each
+  // time fd is readable, serve_one(fd) reads one request and answers it. A false return,
+  // or the process being told to stop, ends the client (session_end()). Between
+  // requests the loop hears the master.
+  void serve_blocking(UniqueFd fd, std::function<bool(int fd)> serve_one);
   int sessions() const { return sessions_; }
   int served() const { return served_; }
   // Tells the master whether this process can take more clients (for spawn on demand).
