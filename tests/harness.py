@@ -6,6 +6,7 @@
 # or taken from $PST_PREFIX. Tests wait for conditions with deadlines (wait_for), never
 # by sleeping; they stop only the processes they started, by PID.
 import os
+import pwd
 import random
 import shutil
 import signal
@@ -116,6 +117,32 @@ def free_port(addr):
 def pick_address():
     """A 127.0.0.x address other than .1, so instances and system services do not meet."""
     return "127.0.0.%d" % random.randint(2, 250)
+
+
+def user_exists(name):
+    try:
+        pwd.getpwnam(name)
+        return True
+    except KeyError:
+        return False
+
+
+def add_system_user(test, prefix, homes):
+    """A real account (prefix + 5 digits, shell /bin/sh) with its home made below homes,
+    owned by it, mode 0755; removed when the test ends. Root only; skips the test when
+    useradd fails. Returns its pwd entry."""
+    name = "%s%05d" % (prefix, random.randint(0, 99999))
+    home = os.path.join(homes, name)
+    r = subprocess.run(["useradd", "-M", "-d", home, "-s", "/bin/sh", name],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if r.returncode != 0:
+        test.skipTest("useradd failed: " + r.stdout)
+    test.addCleanup(subprocess.run, ["userdel", name], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    pw = pwd.getpwnam(name)
+    os.makedirs(home)
+    os.chown(home, pw.pw_uid, pw.pw_gid)
+    os.chmod(home, 0o755)
+    return pw
 
 
 def pid_alive(pid):

@@ -9,8 +9,6 @@ import email
 import email.policy
 import glob
 import os
-import pwd
-import random
 import re
 import smtplib
 import subprocess
@@ -32,7 +30,7 @@ class LocalAgentTest(harness.InstanceTestCase):
 
     def instance(self, conf):
         inst = self.make_instance(ports=("smtp",))
-        extra = ["--user", "postilion"] if _user_exists("postilion") else []
+        extra = ["--user", "postilion"] if harness.user_exists("postilion") else []
         inst.init(*extra)
         conf = dict({"alias_maps": "hash:" + os.path.join(inst.config_dir, "aliases"),
                      "mydestination": "$myhostname, localhost, $mydomain"}, **conf)
@@ -42,19 +40,7 @@ class LocalAgentTest(harness.InstanceTestCase):
         return inst
 
     def add_user(self, inst):
-        name = "pla%05d" % random.randint(0, 99999)
-        home = os.path.join(inst.base, "home", name)
-        r = subprocess.run(["useradd", "-M", "-d", home, "-s", "/bin/sh", name],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        if r.returncode != 0:
-            self.skipTest("useradd failed: " + r.stdout)
-        self.addCleanup(subprocess.run, ["userdel", name], stdout=subprocess.DEVNULL,
-                        stderr=subprocess.DEVNULL)
-        pw = pwd.getpwnam(name)
-        os.makedirs(home)
-        os.chown(home, pw.pw_uid, pw.pw_gid)
-        os.chmod(home, 0o755)
-        return pw
+        return harness.add_system_user(self, "pla", os.path.join(inst.base, "home"))
 
     def aliases(self, inst, text):
         with open(os.path.join(inst.config_dir, "aliases"), "w") as f:
@@ -195,12 +181,6 @@ class LocalAgentTest(harness.InstanceTestCase):
         self.assertRegex(log, r"to=<ghost-%s@[^>]+>, orig_to=<%s>.*status=bounced" % (u1.pw_name, re.escape(team)))
 
 
-def _user_exists(name):
-    try:
-        pwd.getpwnam(name)
-        return True
-    except KeyError:
-        return False
 
 
 if __name__ == "__main__":

@@ -39,13 +39,12 @@ class MailSystem:
         harness.require_daemon(test, "qmgr")
         harness.require_daemon(test, "local")
         self.inst = test.make_instance(ports=())
-        extra = ["--user", "postilion"] if ROOT and _user_exists("postilion") else []
+        extra = ["--user", "postilion"] if ROOT and harness.user_exists("postilion") else []
         self.inst.init(*extra)
         self.base = self.inst.base
         self.homes = os.path.join(self.base, "homes")
         os.makedirs(self.homes)
         os.chmod(self.homes, 0o755)
-        self.users = []
         self.procs = {}
         conf = {
             "mydestination": "$myhostname, localhost, $mydomain",
@@ -88,8 +87,6 @@ class MailSystem:
     def cleanup(self):
         for name in list(self.procs):
             self.kill(name, signal.SIGTERM)
-        for u in self.users:
-            subprocess.run(["userdel", u], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     # ---- users and tables ----------------------------------------------------------
     def add_user(self):
@@ -99,18 +96,8 @@ class MailSystem:
             home = os.path.join(self.homes, name)
             os.makedirs(home, exist_ok=True)
             return name, home
-        name = "pst%05d" % random.randint(0, 99999)
-        home = os.path.join(self.homes, name)
-        r = subprocess.run(["useradd", "-M", "-d", home, "-s", "/bin/sh", name],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        if r.returncode != 0:
-            self.test.skipTest("useradd failed: " + r.stdout)
-        self.users.append(name)
-        pw = pwd.getpwnam(name)
-        os.makedirs(home)
-        os.chown(home, pw.pw_uid, pw.pw_gid)
-        os.chmod(home, 0o755)
-        return name, home
+        pw = harness.add_system_user(self.test, "pst", self.homes)
+        return pw.pw_name, pw.pw_dir
 
     def set_aliases(self, text):
         path = os.path.join(self.inst.config_dir, "aliases")
@@ -173,12 +160,6 @@ class MailSystem:
         harness.wait_for(self.queue_empty, timeout, "empty queue")
 
 
-def _user_exists(name):
-    try:
-        pwd.getpwnam(name)
-        return True
-    except KeyError:
-        return False
 
 
 class QmgrLocalTest(harness.InstanceTestCase):

@@ -23,12 +23,6 @@ from dns import pstipc  # noqa: E402
 ROOT = os.geteuid() == 0
 
 
-def _user_exists(name):
-    try:
-        pwd.getpwnam(name)
-        return True
-    except KeyError:
-        return False
 
 
 @unittest.skipUnless(ROOT, "needs root: a root-started instance and real non-root users")
@@ -38,7 +32,7 @@ class ShowqTest(harness.InstanceTestCase):
         super().setUp()
         for d in ("master", "qmgr", "local", "showq"):
             harness.require_daemon(self, d)
-        if not _user_exists("postilion"):
+        if not harness.user_exists("postilion"):
             self.skipTest("mail_owner postilion does not exist")
         self.postdrop = harness.sbin("postdrop")
         st = os.stat(self.postdrop)
@@ -56,19 +50,7 @@ class ShowqTest(harness.InstanceTestCase):
 
     # ---- helpers -------------------------------------------------------------------
     def add_user(self, homes):
-        name = "pstq%05d" % random.randint(0, 99999)
-        home = os.path.join(homes, name)
-        r = subprocess.run(["useradd", "-M", "-d", home, "-s", "/bin/sh", name],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        if r.returncode != 0:
-            self.skipTest("useradd failed: " + r.stdout)
-        self.addCleanup(subprocess.run, ["userdel", name], stdout=subprocess.DEVNULL,
-                        stderr=subprocess.DEVNULL)
-        pw = pwd.getpwnam(name)
-        os.makedirs(home)
-        os.chown(home, pw.pw_uid, pw.pw_gid)
-        os.chmod(home, 0o755)
-        return pw
+        return harness.add_system_user(self, "pstq", homes)
 
     def as_user(self, user, argv, text=""):
         """Runs argv as user (a login shell is not needed); returns the CompletedProcess."""
