@@ -333,7 +333,23 @@ class Instance:
         out.write("---- end of %s maillog ----\n" % self.name)
 
 
-class InstanceTestCase(unittest.TestCase):
+class LogsOnFailure(unittest.TestCase):
+    """A test case that shows what its daemons logged when one of its tests fails:
+    subclasses write that in on_failure()."""
+
+    def on_failure(self):
+        pass
+
+    def run(self, result=None):
+        before = (len(result.failures) + len(result.errors)) if result else 0
+        r = super().run(result)
+        res = result or r
+        if res is not None and len(res.failures) + len(res.errors) > before:
+            self.on_failure()
+        return r
+
+
+class InstanceTestCase(LogsOnFailure):
     """A test case whose instances are stopped afterwards and whose maillogs are printed
     when the test fails."""
 
@@ -355,14 +371,9 @@ class InstanceTestCase(unittest.TestCase):
         inst.wait_ready()
         return inst
 
-    def run(self, result=None):
-        before = (len(result.failures) + len(result.errors)) if result else 0
-        r = super().run(result)
-        res = result or r
-        if res is not None and len(res.failures) + len(res.errors) > before:
-            for inst in getattr(self, "instances", []):
-                inst.dump()
-        return r
+    def on_failure(self):
+        for inst in getattr(self, "instances", []):
+            inst.dump()
 
 
 def main():

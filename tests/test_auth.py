@@ -36,7 +36,7 @@ def yescrypt(password):
     return h
 
 
-class AuthTest(unittest.TestCase):
+class AuthTest(harness.LogsOnFailure):
     def setUp(self):
         require_programs(self)
         self.bob_pw = "bob's yescrypt password"
@@ -54,13 +54,9 @@ class AuthTest(unittest.TestCase):
         last = int(self.ip1.rsplit(".", 1)[1])
         self.ip2 = "127.0.0.%d" % (last % 250 + 2)
 
-    def run(self, result=None):
-        before = (len(result.failures) + len(result.errors)) if result else 0
-        r = super().run(result)
-        res = result or r
-        if res is not None and len(res.failures) + len(res.errors) > before and hasattr(self, "host"):
+    def on_failure(self):
+        if hasattr(self, "host"):
             sys.stderr.write(self.host.log_text())
-        return r
 
     def log(self):
         with open(self.host.maillog, errors="replace") as f:

@@ -266,7 +266,7 @@ MSG2 = "From: b@example.test\r\nSubject: second\r\n\r\nbody two\r\n"
 MSG3 = "From: c@example.test\nSubject: third\n\n" + "".join("line %d\n" % i for i in range(50))
 
 
-class Pop3Test(unittest.TestCase):
+class Pop3Test(harness.LogsOnFailure):
     def setUp(self):
         require_programs(self)
         self.host = MailHost()
@@ -274,13 +274,9 @@ class Pop3Test(unittest.TestCase):
         self.host.start_auth()
         self.port = self.host.start_pop3d()
 
-    def run(self, result=None):
-        before = (len(result.failures) + len(result.errors)) if result else 0
-        r = super().run(result)
-        res = result or r
-        if res is not None and len(res.failures) + len(res.errors) > before and hasattr(self, "host"):
+    def on_failure(self):
+        if hasattr(self, "host"):
             sys.stderr.write(self.host.log_text())
-        return r
 
     def login(self, stls=True, port=None):
         p = poplib.POP3(self.host.addr, port or self.port, timeout=20)

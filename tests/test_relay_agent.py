@@ -113,7 +113,7 @@ def parse_probe(out):
 
 
 @unittest.skipUnless(unbound.available(), "unbound not installed (apt-get install unbound)")
-class RelayAgentTest(unittest.TestCase):
+class RelayAgentTest(harness.LogsOnFailure):
     @classmethod
     def setUpClass(cls):
         if not os.access(program("smtp", "relay_probe"), os.X_OK):
@@ -157,13 +157,9 @@ class RelayAgentTest(unittest.TestCase):
         })
         cls.addClassCleanup(cls.agent.stop)
 
-    def run(self, result=None):
-        before = len(result.failures) + len(result.errors) if result else 0
-        r = super().run(result)
-        if result is not None and len(result.failures) + len(result.errors) > before:
-            sys.stderr.write("--- smtp log ---\n" + self.agent.log_text()[-4000:])
-            sys.stderr.write("--- resolver log ---\n" + self.res.log_text()[-2000:])
-        return r
+    def on_failure(self):
+        sys.stderr.write("--- smtp log ---\n" + self.agent.log_text()[-4000:])
+        sys.stderr.write("--- resolver log ---\n" + self.res.log_text()[-2000:])
 
     def test_literal_delivery_and_log_line(self):
         sink = self.sinks["plain"]

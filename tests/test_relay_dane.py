@@ -61,7 +61,7 @@ class Nsd:
 
 
 @unittest.skipUnless(TOOLS, "nsd and ldns-keygen/ldns-signzone needed (apt-get install nsd ldnsutils)")
-class DaneTest(unittest.TestCase):
+class DaneTest(harness.LogsOnFailure):
     @classmethod
     def setUpClass(cls):
         if not os.access(program("smtp", "relay_probe"), os.X_OK):
@@ -111,14 +111,10 @@ class DaneTest(unittest.TestCase):
                                      "smtp_connect_timeout": "3"})
         cls.addClassCleanup(cls.agent.stop)
 
-    def run(self, result=None):
-        before = (len(result.failures) + len(result.errors)) if result else 0
-        r = super().run(result)
-        if result is not None and len(result.failures) + len(result.errors) > before:
-            sys.stderr.write("--- smtp ---\n" + self.agent.log_text()[-3000:])
-            sys.stderr.write("--- resolver ---\n" + self.res.log_text()[-3000:])
-            sys.stderr.write("--- nsd ---\n" + self.nsd.log_text())
-        return r
+    def on_failure(self):
+        sys.stderr.write("--- smtp ---\n" + self.agent.log_text()[-3000:])
+        sys.stderr.write("--- resolver ---\n" + self.res.log_text()[-3000:])
+        sys.stderr.write("--- nsd ---\n" + self.nsd.log_text())
 
     def test_answers_are_secure(self):
         from dns import pstipc

@@ -207,7 +207,7 @@ def wait_for_close(conn):
     return False
 
 
-class RelayHostileTest(unittest.TestCase):
+class RelayHostileTest(harness.LogsOnFailure):
     @classmethod
     def setUpClass(cls):
         if not os.access(program("smtp", "relay_probe"), os.X_OK):
@@ -223,12 +223,8 @@ class RelayHostileTest(unittest.TestCase):
         cls.good = FakeServer(lambda conn, srv: normal_until(conn, b"NEVER"))
         cls.addClassCleanup(cls.good.stop)
 
-    def run(self, result=None):
-        before = len(result.failures) + len(result.errors) if result else 0
-        r = super().run(result)
-        if result is not None and len(result.failures) + len(result.errors) > before:
-            sys.stderr.write("--- smtp log ---\n" + self.agent.log_text()[-4000:])
-        return r
+    def on_failure(self):
+        sys.stderr.write("--- smtp log ---\n" + self.agent.log_text()[-4000:])
 
     def hostile(self, behaviour, log_needle, max_seconds):
         srv = FakeServer(behaviour)

@@ -102,7 +102,7 @@ def hops(reply):
 
 
 @unittest.skipUnless(unbound.available(), "unbound not installed (apt-get install unbound)")
-class ResolverTest(unittest.TestCase):
+class ResolverTest(harness.LogsOnFailure):
     @classmethod
     def setUpClass(cls):
         if not os.access(resolver_program(), os.X_OK):
@@ -116,12 +116,9 @@ class ResolverTest(unittest.TestCase):
             "inet_interfaces": "127.0.9.9", "resolver_query_timeout": "3"})
         cls.addClassCleanup(cls.res.stop)
 
-    def run(self, result=None):
-        r = super().run(result)
-        if result is not None and (result.failures or result.errors):
-            sys.stderr.write("--- resolver log ---\n" + self.res.log_text()[-3000:])
-            sys.stderr.write("--- unbound log ---\n" + self.dns.log_text())
-        return r
+    def on_failure(self):
+        sys.stderr.write("--- resolver log ---\n" + self.res.log_text()[-3000:])
+        sys.stderr.write("--- unbound log ---\n" + self.dns.log_text())
 
     def test_mx_in_preference_order(self):
         r = self.res.nexthops("exampleb.tst")

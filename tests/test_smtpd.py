@@ -284,10 +284,6 @@ class SmtpdTestBase(unittest.TestCase):
     def tearDownClass(cls):
         cls.srv.stop()
 
-    def run(self, result=None):
-        r = super().run(result)
-        return r
-
     def connect(self, **kw):
         c = Client(self.srv, **kw)
         code, _ = c.reply()

@@ -294,7 +294,7 @@ class Topology:
 
 
 @unittest.skipUnless(unbound.available(), "unbound not installed (apt-get install unbound)")
-class TopologyTest(unittest.TestCase):
+class TopologyTest(harness.LogsOnFailure):
     topo = None
 
     @classmethod
@@ -312,12 +312,9 @@ class TopologyTest(unittest.TestCase):
             cls.topo.stop_all()
             cls.topo = None
 
-    def run(self, result=None):
-        before = (len(result.failures) + len(result.errors)) if result else 0
-        r = super().run(result)
-        if result is not None and len(result.failures) + len(result.errors) > before and TopologyTest.topo:
+    def on_failure(self):
+        if TopologyTest.topo:
             TopologyTest.topo.dump()
-        return r
 
     def test_1_whole_path(self):
         t = self.t

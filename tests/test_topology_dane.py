@@ -35,7 +35,7 @@ def conf_value(inst, name):
 
 
 @unittest.skipUnless(TOOLS and unbound.available(), "nsd, ldnsutils and unbound needed")
-class TopologyDaneTest(unittest.TestCase):
+class TopologyDaneTest(harness.LogsOnFailure):
     def setUp(self):
         for d in ("master", "smtpd", "qmgr", "local", "smtp", "resolver"):
             harness.require_daemon(self, d)
@@ -101,14 +101,10 @@ class TopologyDaneTest(unittest.TestCase):
             for k, v in kv.items():
                 f.write("%s = %s\n" % (k, v))
 
-    def run(self, result=None):
-        before = (len(result.failures) + len(result.errors)) if result else 0
-        r = super().run(result)
-        if result is not None and len(result.failures) + len(result.errors) > before:
-            for inst in (getattr(self, "send_", None), getattr(self, "recv", None)):
-                if inst:
-                    inst.dump()
-        return r
+    def on_failure(self):
+        for inst in (getattr(self, "send_", None), getattr(self, "recv", None)):
+            if inst:
+                inst.dump()
 
     def submit(self, rcpt, subject):
         with smtplib.SMTP(self.send_.addr, self.port, timeout=30) as s:
