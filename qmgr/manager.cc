@@ -60,6 +60,12 @@ AgentResult parse_agent_reply(const ipc::Message& m) {
       r.rcpts.clear();
       return r;
     }
+    // Bounced parts of an expansion follow a delivered recipient only (protocols.h).
+    if (!rc.expanded.empty() && rc.result != "sent") {
+      r.error = "agent reply with expanded destinations of an undelivered recipient";
+      r.rcpts.clear();
+      return r;
+    }
   }
   r.ok = true;
   return r;

@@ -670,6 +670,9 @@ class ManagerTest : public CppUnit::TestFixture {
     ipc::Message weird;
     weird.set("status", "ok").set("rcpt", "a@b").set("result", "maybe");
     CPPUNIT_ASSERT(!parse_agent_reply(weird).ok);
+    ipc::Message expanded_defer;  // expansion reports belong to a delivered recipient only
+    expanded_defer.set("status", "ok").set("rcpt", "team@b").set("result", "defer").set("expanded", "x@b");
+    CPPUNIT_ASSERT(!parse_agent_reply(expanded_defer).ok);
     CPPUNIT_ASSERT(!parse_agent_reply(ipc::Message()).ok);
   }
 };
