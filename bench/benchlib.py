@@ -5,8 +5,10 @@ beside a private Postilion instance, so every figure is measured on the same mac
 the same run. Figures, not assertions: the scripts print msgs/s, CPU ms per message and
 latencies; nothing here passes or fails on a number.
 """
+import ctypes
 import os
 import pwd
+import select
 import shutil
 import socket
 import subprocess
@@ -93,6 +95,47 @@ class Measure:
         self.wall = time.monotonic() - self.t0
         self.server_cpu = tree_cpu(self.pid) - self.cpu0
         return False
+
+
+class DirWatch:
+    """Tells when a file appears in a folder (inotify: IN_CREATE for a link, as Postfix's
+    local makes, IN_MOVED_TO for a rename, as Postilion's): the latency figures are
+    taken when the kernel reports the new name, with no polling interval to round them."""
+
+    IN_CREATE, IN_MOVED_TO, IN_NONBLOCK = 0x100, 0x80, 0o4000
+
+    def __init__(self, folder):
+        libc = ctypes.CDLL(None, use_errno=True)
+        self.fd = libc.inotify_init1(self.IN_NONBLOCK)
+        if self.fd < 0:
+            raise OSError(ctypes.get_errno(), "inotify_init1")
+        if libc.inotify_add_watch(self.fd, folder.encode(), self.IN_CREATE | self.IN_MOVED_TO) < 0:
+            os.close(self.fd)
+            raise OSError(ctypes.get_errno(), "inotify_add_watch " + folder)
+
+    def drain(self):
+        """Forgets what has been reported so far."""
+        try:
+            while os.read(self.fd, 65536):
+                pass
+        except BlockingIOError:
+            pass
+
+    def wait(self, timeout):
+        """Waits for a new name; returns its monotonic arrival time, or None on timeout."""
+        end = time.monotonic() + timeout
+        while True:
+            left = end - time.monotonic()
+            if left <= 0 or not select.select([self.fd], [], [], left)[0]:
+                return None
+            try:
+                if os.read(self.fd, 65536):
+                    return time.monotonic()
+            except BlockingIOError:
+                pass
+
+    def close(self):
+        os.close(self.fd)
 
 
 def smtp_source(addr, port, sessions, count, size, rcpt, sender="bench@bench.test"):
