@@ -280,7 +280,11 @@ void Manager::expand_rcpt(Pass& pass, size_t idx, const std::vector<Route>& rout
     defer_rcpt(pass, idx, "4.3.0", "cannot queue alias expansion: " + nid.error().str(), "none", pass.active_since_us);
     return;
   }
-  if (Status st = store_.mark_done("active", pass.msg.id, r.offset, false); !st) {
+  // With targets that bounced, the expansion is recorded once their report is queued
+  // (finish): a crash in between expands it again rather than losing the report.
+  if (!failed.empty()) {
+    pass.mark_later.emplace_back(idx, false);
+  } else if (Status st = store_.mark_done("active", pass.msg.id, r.offset, false); !st) {
     log::warn("%s: cannot record expansion of <%s>: %s", pass.msg.id.c_str(), p(r.address).c_str(), st.error().c_str());
   }
   r.done = true;
@@ -354,7 +358,7 @@ void Manager::bounce_rcpt(Pass& pass, size_t idx, const std::string& dsn, const 
   auto& r = pass.msg.recipients[idx];
   if (!r.done) {
     r.done = true;
-    pass.mark_later.push_back(idx);
+    pass.mark_later.emplace_back(idx, true);
   }
   log_rcpt(pass, idx, relay, started_us, dsn, status, reason);
   Outcome o{r.address, r.orcpt, r.notify, mail::DsnAction::Failed, dsn, reason, relay};
@@ -378,15 +382,18 @@ void Manager::record(Pass& pass, size_t idx, const AgentReply& reply, int64_t st
     return;
   }
   bool bounced = reply.result == "bounce";
-  // The agent records a final outcome itself before replying; check, and repair.
-  auto done = store_.is_done("active", pass.msg.id, r.offset);
-  if (!done || !*done) {
+  r.done = true;
+  // A delivered expansion with destinations that bounced: the agent left the outcome
+  // for us to write once their report is queued (finish, lib/ipc/protocols.h).
+  if (!bounced && !reply.expanded.empty()) {
+    pass.mark_later.emplace_back(idx, false);
+  } else if (auto done = store_.is_done("active", pass.msg.id, r.offset); !done || !*done) {
+    // The agent records a final outcome itself before replying; check, and repair.
     if (done) log::warn("%s: agent did not record the outcome for <%s>; recording it", pass.msg.id.c_str(), p(r.address).c_str());
     if (Status st = store_.mark_done("active", pass.msg.id, r.offset, bounced); !st) {
       log::warn("%s: cannot record outcome of <%s>: %s", pass.msg.id.c_str(), p(r.address).c_str(), st.error().c_str());
     }
   }
-  r.done = true;
   if (bounced) {
     if (!reply.logged) log_rcpt(pass, idx, reply.relay, started_us, reply.dsn, "bounced", reply.text);
     pass.outcomes.push_back({r.address, r.orcpt, r.notify, mail::DsnAction::Failed, reply.dsn, reply.text, reply.relay});
@@ -536,12 +543,12 @@ void Manager::finish(const std::string& id, int64_t now) {
     pass.defer.warned = true;
   }
   bool reported = send_notices(pass, now);
-  for (size_t i : pass.mark_later) {
+  for (auto [i, bounced] : pass.mark_later) {
     const auto& r = pass.msg.recipients[i];
-    Status st = reported ? store_.mark_done("active", id, r.offset, true) : Status(Error("report not queued"));
+    Status st = reported ? store_.mark_done("active", id, r.offset, bounced) : Status(Error("report not queued"));
     if (!st) {
-      // Not recorded: it stays pending and is bounced (and reported) again next time.
-      log::warn("%s: cannot record bounce of <%s>: %s", id.c_str(), p(r.address).c_str(), st.error().c_str());
+      // Not recorded: it stays pending and is tried (and reported) again next time.
+      log::warn("%s: cannot record outcome of <%s>: %s", id.c_str(), p(r.address).c_str(), st.error().c_str());
       pass.msg.recipients[i].done = false;
       pending.push_back(i);
     }

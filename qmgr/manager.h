@@ -97,7 +97,9 @@ class Manager {
     std::vector<Outcome> outcomes;    // for reports: failed and (if asked) delivered
     DeferInfo defer;                  // reasons of this pass
     bool deferred_any = false;
-    std::vector<size_t> mark_later;   // bounced by qmgr: recorded once the report is queued
+    // Recipients whose outcome is written once this pass's report is queued (bounced by
+    // qmgr, or delivered with destinations of their expansion bounced): index, bounced.
+    std::vector<std::pair<size_t, bool>> mark_later;
   };
   struct Running {
     Job job;

@@ -28,6 +28,7 @@ class FakeStore : public Store {
   std::map<std::string, DeferInfo> defer;
   int next_id = 1;
   bool fail_inject = false;
+  int injects_left = -1;  // >= 0: that many more injects succeed, then they fail
 
   std::string add(const std::string& queue, const std::string& sender, std::vector<std::string> rcpts,
                   int64_t arrival, unsigned notify = mail::kNotifyDefault, std::string content = "Subject: hi\n\nbody\n") {
@@ -113,7 +114,8 @@ class FakeStore : public Store {
     return {};
   }
   Result<std::string> inject(const NewMessage& m) override {
-    if (fail_inject) return Error("disk full", ENOSPC);
+    if (fail_inject || injects_left == 0) return Error("disk full", ENOSPC);
+    if (injects_left > 0) --injects_left;
     return make(m);
   }
   Result<int64_t> next_try(const std::string& id) override {
@@ -204,6 +206,7 @@ class ManagerTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(agent_reply_parsing);
   CPPUNIT_TEST(delay_warning_once);
   CPPUNIT_TEST(bounce_recorded_only_after_report);
+  CPPUNIT_TEST(partial_expansion_recorded_only_after_report);
   CPPUNIT_TEST_SUITE_END();
 
  public:
@@ -647,6 +650,50 @@ class ManagerTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT(!s.find("deferred", id) && !s.find("active", id));
     CPPUNIT_ASSERT_EQUAL(size_t(1), a.requests.size());  // the report, to alice
     CPPUNIT_ASSERT_EQUAL(std::string("alice@example.org"), std::string(*a.requests[0].msg.get("rcpt")));
+  }
+
+  // An expansion with targets that bounced is recorded once the report on them is
+  // queued - qmgr's own (virtual alias) and local's (report=expanded) alike. When the
+  // report cannot be queued the recipient stays pending and is tried again: a second
+  // copy for the targets delivered, never a lost report.
+  void partial_expansion_recorded_only_after_report() {
+    for (bool by_local : {false, true}) {
+      FakeStore s;
+      FakeAgents a;
+      Manager m(config(), s, a);
+      std::string id = s.add("incoming", "alice@remote.test", {by_local ? "team@example.org" : "mixed@virt.test"}, 1000);
+      // qmgr's expansion: the new message for bob is queued, the report is not.
+      s.injects_left = by_local ? 0 : 1;
+      m.start(1000);
+      m.pump(1000);
+      if (by_local) {
+        CPPUNIT_ASSERT_EQUAL(size_t(1), a.requests.size());
+        AgentResult r = reply(s, a.requests[0], "sent", false);
+        r.rcpts[0].expanded.push_back({"ghost@example.org", "5.1.1", "unknown user: \"ghost\""});
+        m.complete(a.requests[0].token, r, 1000);
+      }
+      FakeFile* f = s.find("deferred", id);
+      CPPUNIT_ASSERT_MESSAGE(by_local ? "local" : "virtual", f);
+      CPPUNIT_ASSERT_EQUAL(0, f->status[100]);
+      a.requests.clear();
+      s.injects_left = -1;
+      m.scan_deferred(1000, true);
+      m.pump(1000);
+      if (by_local) {
+        CPPUNIT_ASSERT_EQUAL(size_t(1), a.requests.size());  // the alias again
+        AgentResult r = reply(s, a.requests[0], "sent", false);
+        r.rcpts[0].expanded.push_back({"ghost@example.org", "5.1.1", "unknown user: \"ghost\""});
+        m.complete(a.requests[0].token, r, 1000);
+        CPPUNIT_ASSERT(!s.find("active", id));
+      }
+      CPPUNIT_ASSERT(!s.find("deferred", id) && !s.find("active", id));
+      size_t reports = 0;
+      for (auto& [qid, nf] : s.queues["active"])
+        if (nf.msg.sender.empty() && nf.content.find("Undelivered Mail Returned to Sender") != std::string::npos) ++reports;
+      for (auto& [qid, nf] : s.queues["incoming"])
+        if (nf.msg.sender.empty() && nf.content.find("Undelivered Mail Returned to Sender") != std::string::npos) ++reports;
+      CPPUNIT_ASSERT_EQUAL(size_t(1), reports);
+    }
   }
 
   void agent_reply_parsing() {

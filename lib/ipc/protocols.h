@@ -46,8 +46,9 @@ inline constexpr unsigned kShowqChunk = 65536;
 // Partly bounced expansion (local; optional, both sides stay compatible with peers
 // that predate it): a request with report=expanded says the client takes these
 // reports. Then a recipient whose alias/.forward expansion was partly delivered and
-// partly bounced (nothing deferred) is result=sent (its status byte says delivered),
-// followed, before the next rcpt, by one group per bounced destination:
+// partly bounced (nothing deferred) is result=sent, its status byte left pending for
+// the client to write once the report is queued (a crash in between repeats the
+// delivery rather than losing the report), followed, before the next rcpt, by one group per bounced destination:
 // expanded=ADDR (user@domain, |command, /file or :include:/path), expanded_dsn=X.Y.Z,
 // expanded_text=reason; the client reports each in a non-delivery notice, with the
 // recipient as the original one. Without report=expanded such a recipient is
