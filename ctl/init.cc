@@ -194,15 +194,16 @@ std::string master_conf_text(const InitOptions& o, const std::string& daemon_dir
     const char* maxproc;
     const char* prog = nullptr;  // nullptr: the program named like the service
   };
-  // qmgr is one process woken up periodically; local runs as root to deliver as the
-  // recipient; auth runs as root because it alone reads /etc/shadow; the rest are
-  // unprivileged. showq is public (public/showq, for postdrop -p / -f: mailq and
-  // sendmail -q of every local user). anvil is one process: smtpd's per-client counts.
+  // qmgr is one process woken up periodically; local and virtual run as root to
+  // deliver as the recipient (virtual: as the mailbox's owner uid); auth runs as root
+  // because it alone reads /etc/shadow; the rest are unprivileged. showq is public
+  // (public/showq, for postdrop -p / -f: mailq and sendmail -q of every local user).
+  // anvil is one process: smtpd's per-client counts.
   // relay is the smtp client again, for relay_domains (relay_transport), as in Postfix.
   const Unix unixes[] = {
       {"qmgr", "-", "-", "60", "1"}, {"resolver", "-", "-", "-", "1"}, {"auth", "-", "n", "-", "-"},
       {"local", "-", "n", "-", "-"},  {"smtp", "-", "-", "-", "-"},      {"showq", "n", "-", "-", "-"},
-      {"anvil", "-", "-", "-", "1"}, {"relay", "-", "-", "-", "-", "smtp"},
+      {"anvil", "-", "-", "-", "1"}, {"relay", "-", "-", "-", "-", "smtp"}, {"virtual", "-", "n", "-", "-"},
   };
   for (const Unix& s : unixes) {
     const char* prog = s.prog ? s.prog : s.name;

@@ -1,4 +1,4 @@
-// local/agent.cc - the local delivery agent's side of the delivery protocol.
+// local/agent.cc - the delivery agents' side of the delivery protocol (local, virtual).
 #include "local/agent.h"
 
 #include <unistd.h>
@@ -24,6 +24,15 @@ ipc::Message error_reply(const std::string& why) {
 
 ipc::Message serve_request(const ipc::Message& req, const std::string& queue_directory,
                            const Settings& settings, Environment& env, std::vector<DeliveryLog>* log_lines) {
+  auto one = [&](const Delivery& d, std::vector<std::string>* warnings, std::vector<Expanded>* bounced) {
+    return deliver(settings, env, d, warnings, bounced);
+  };
+  return serve_deliveries(req, queue_directory, AgentStyle{}, one, log_lines);
+}
+
+ipc::Message serve_deliveries(const ipc::Message& req, const std::string& queue_directory,
+                              const AgentStyle& style, const RecipientDelivery& deliver_one,
+                              std::vector<DeliveryLog>* log_lines) {
   if (req.get_or("cmd", "") != "deliver") return error_reply("unknown command");
   std::string id = req.get_or("id", "");
   std::string file = req.get_or("file", "");
@@ -37,10 +46,15 @@ ipc::Message serve_request(const ipc::Message& req, const std::string& queue_dir
   std::string path = file::join(queue_directory, file);
   auto opened = queue::read_queue_file(path, true);
   ipc::Message reply;
+  reply.set("status", "ok");
+  // An agent that logs its outcomes says so before the first recipient (qmgr reads
+  // per-request attributes there).
+  if (style.logs_outcomes) reply.set("logged", "yes");
   auto all = [&](const char* result, const std::string& dsn, const std::string& text) {
-    reply.set("status", "ok");
-    for (auto r : rcpts)
-      reply.set("rcpt", std::string(r)).set("result", result).set("dsn", dsn).set("text", text).set("relay", "local");
+    for (size_t i = 0; i < rcpts.size(); ++i) {
+      reply.set("rcpt", std::string(rcpts[i])).set("result", result).set("dsn", dsn).set("text", text).set("relay", style.relay);
+      if (log_lines) log_lines->push_back({id, std::string(rcpts[i]), std::string(orcpts[i]), "deferred", dsn, text, 0});
+    }
     return reply;
   };
   if (!opened) return all("defer", "4.3.0", "cannot open queue file: " + opened.error().str());
@@ -62,7 +76,6 @@ ipc::Message serve_request(const ipc::Message& req, const std::string& queue_dir
   // qmgr says whether it takes per-destination reports of a partly bounced expansion
   // (lib/ipc/protocols.h); an older one gets the whole recipient bounced, as before.
   bool report_expanded = req.get_or("report", "") == "expanded";
-  reply.set("status", "ok");
   int64_t arrival = qf.arrival_us;
   for (size_t i = 0; i < rcpts.size(); ++i) {
     std::string rcpt(rcpts[i]);
@@ -81,7 +94,7 @@ ipc::Message serve_request(const ipc::Message& req, const std::string& queue_dir
     } else {
       Delivery d{id, sender, rcpt, content};
       std::vector<std::string> warnings;
-      o = deliver(settings, env, d, &warnings, report_expanded ? &bounced : nullptr);
+      o = deliver_one(d, &warnings, report_expanded ? &bounced : nullptr);
       // The mailbox is durable now (each writer fsyncs before returning): only now is
       // the outcome recorded. A crash before this line repeats the delivery.
       if (o.kind != Outcome::Kind::Defer) {
@@ -94,7 +107,7 @@ ipc::Message serve_request(const ipc::Message& req, const std::string& queue_dir
         for (auto& w : warnings) log_lines->push_back({id, rcpt, "", "warning", "", w, 0});
     }
     const char* result = o.kind == Outcome::Kind::Sent ? "sent" : o.kind == Outcome::Kind::Bounce ? "bounce" : "defer";
-    reply.set("rcpt", rcpt).set("result", result).set("dsn", o.dsn).set("text", o.text).set("relay", "local");
+    reply.set("rcpt", rcpt).set("result", result).set("dsn", o.dsn).set("text", o.text).set("relay", style.relay);
     if (o.kind != Outcome::Kind::Sent) bounced.clear();  // the status byte was not written as sent
     for (const auto& x : bounced) {
       reply.set("expanded", x.address).set("expanded_dsn", x.outcome.dsn).set("expanded_text", x.outcome.text);

@@ -43,11 +43,6 @@ Result<local::AllSettings> read_settings(const config::Config& conf) {
   });
 }
 
-void common_signals() {
-  ::signal(SIGPIPE, SIG_IGN);
-  ::signal(SIGALRM, SIG_DFL);  // the write watchdog (SystemEnv::with_euid)
-}
-
 // Stand-alone: workers share the listening socket, each serving one connection at a
 // time. They die with the parent (a kill -9 of it is a kill -9 of every delivery).
 int standalone(int argc, char** argv) {
@@ -60,7 +55,7 @@ int standalone(int argc, char** argv) {
   if (socket_path.empty()) socket_path = all->queue_directory + "/" + ipc::proto::kPrivateDir + "local";
   auto fd = ipc::listen_unix(socket_path, 0600);
   if (!fd) log::fatal("%s", fd.error().c_str());
-  common_signals();
+  local::agent_signals();
   pid_t parent = ::getpid();
   auto spawn = [&]() {
     pid_t pid = ::fork();
@@ -119,7 +114,7 @@ int main(int argc, char** argv) {
   spec.post_jail = [](service::Context& ctx) {
     auto all = read_settings(ctx.config());
     if (!all) throw config::ConfigError(all.error().str());
-    common_signals();
+    local::agent_signals();
     g_server = std::make_unique<local::Server>(std::move(*all));
   };
   // Blocking from a request to its reply, bounded by the request's deadlines: one

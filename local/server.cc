@@ -1,6 +1,8 @@
-// local/server.cc - local(8)'s per-process state and its request loop.
+// local/server.cc - local(8)'s per-process state, and the request loop of the delivery
+// agents built here (local, virtual).
 #include "local/server.h"
 
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -51,12 +53,7 @@ Server::Server(AllSettings all) : all_(std::move(all)) {
     alias_fn = [this](const std::string& key) { return alias(key); };
   std::string qdir = all_.queue_directory;
   env_ = std::make_unique<SystemEnv>(
-      all_.system, alias_fn,
-      [](const std::string& dir, const std::string& text) -> Status {
-        auto d = mailbox::deliver(dir, text);
-        if (!d) return d.error();
-        return {};
-      },
+      all_.system, alias_fn, maildir_writer(),
       [qdir](const std::string& s, const std::string& a, const std::string& t) { return queue_forward(qdir, s, a, t); });
 }
 
@@ -72,20 +69,34 @@ Result<std::optional<std::string>> Server::alias(const std::string& key) {
 }
 
 bool Server::serve_one(int fd) {
+  return serve_one_request(fd, AgentStyle{}, [this](const ipc::Message& req, std::vector<DeliveryLog>* lines) {
+    return serve_request(req, all_.queue_directory, all_.delivery, *env_, lines);
+  });
+}
+
+bool serve_one_request(int fd, const AgentStyle& style, const RequestHandler& handle) {
   auto req = ipc::read_message(fd, kIdleRequestMs);
   if (!req) {
     if (req.error().code() != ECONNRESET) log::warn("bad request: %s", req.error().c_str());
     return false;
   }
   std::vector<DeliveryLog> lines;
-  ipc::Message reply = serve_request(*req, all_.queue_directory, all_.delivery, *env_, &lines);
+  ipc::Message reply = handle(*req, &lines);
+  const char* relay = style.relay.c_str();
   for (const auto& l : lines) {
-    if (l.status == "warning")
-      log::warn("%s: %s: %s", l.queue_id.c_str(), str::printable(l.recipient).c_str(), str::printable(l.text).c_str());
-    else if (l.expanded)  // qmgr logs the recipients; local the bounced destinations
-      log::info("%s: to=<%s>, orig_to=<%s>, relay=local, delay=%.2f, dsn=%s, status=bounced (%s)",
-                l.queue_id.c_str(), str::printable(l.recipient).c_str(), str::printable(l.orig_recipient).c_str(),
-                l.delay, l.dsn.c_str(), str::printable(l.text).c_str());
+    std::string to = str::printable(l.recipient), text = str::printable(l.text);
+    if (l.status == "warning") {
+      log::warn("%s: %s: %s", l.queue_id.c_str(), to.c_str(), text.c_str());
+    } else if (l.expanded) {  // qmgr logs the recipients; local the bounced destinations
+      log::info("%s: to=<%s>, orig_to=<%s>, relay=%s, delay=%.2f, dsn=%s, status=bounced (%s)", l.queue_id.c_str(),
+                to.c_str(), str::printable(l.orig_recipient).c_str(), relay, l.delay, l.dsn.c_str(), text.c_str());
+    } else if (style.logs_outcomes) {
+      // orcpt is "rfc822;address" (or empty): shown when it is not the recipient.
+      std::string orig = l.orig_recipient.substr(l.orig_recipient.find(';') + 1);
+      std::string orig_to = orig.empty() || orig == l.recipient ? "" : ", orig_to=<" + str::printable(orig) + ">";
+      log::info("%s: to=<%s>%s, relay=%s, delay=%.2f, dsn=%s, status=%s (%s)", l.queue_id.c_str(), to.c_str(),
+                orig_to.c_str(), relay, l.delay, l.dsn.c_str(), l.status.c_str(), text.c_str());
+    }
   }
   bool ok = reply.get_or("status", "") == "ok";
   if (!ok) log::warn("refused a request: %s", reply.get_or("text", "").c_str());
@@ -94,6 +105,19 @@ bool Server::serve_one(int fd) {
     return false;
   }
   return ok;
+}
+
+void agent_signals() {
+  ::signal(SIGPIPE, SIG_IGN);
+  ::signal(SIGALRM, SIG_DFL);
+}
+
+SystemEnv::MaildirWriter maildir_writer() {
+  return [](const std::string& dir, const std::string& text) -> Status {
+    auto d = mailbox::deliver(dir, text);
+    if (!d) return d.error();
+    return {};
+  };
 }
 
 }  // namespace postilion::local

@@ -3,10 +3,14 @@
 // environment; serves the delivery requests of one connection, one after another.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "lib/ipc/message.h"
 #include "lib/maps/maps.h"
+#include "local/agent.h"
 #include "local/settings.h"
 #include "local/system_env.h"
 
@@ -28,6 +32,22 @@ class Server {
   std::unique_ptr<maps::MapList> aliases_;
   std::unique_ptr<SystemEnv> env_;
 };
+
+// Reads one request from fd (blocking, bounded), has `handle` serve it, logs the lines
+// it gives, replies. Warnings and bounced expansion destinations are always logged;
+// every recipient's outcome only when style.logs_outcomes (the agent's reply said
+// logged=yes). False when the connection is done: closed by the peer, garbage, a
+// refused request or a failed reply (the caller closes it).
+using RequestHandler = std::function<ipc::Message(const ipc::Message& request, std::vector<DeliveryLog>* lines)>;
+bool serve_one_request(int fd, const AgentStyle& style, const RequestHandler& handle);
+
+// The signal setup of a delivery agent process: writes to a closed peer are errors,
+// not deaths, and SIGALRM keeps its default action (the write watchdog of
+// SystemEnv::with_euid).
+void agent_signals();
+
+// The Maildir writer of the real environment (lib/mailbox deliver()).
+SystemEnv::MaildirWriter maildir_writer();
 
 // Queues a forwarded copy (alias or .forward to a remote address) into incoming/ of
 // queue_dir, owned by the spool's owner so qmgr can read it, and wakes qmgr.

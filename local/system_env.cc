@@ -108,6 +108,10 @@ bool switch_to(const User& u, const std::vector<gid_t>& groups) {
 
 }  // namespace
 
+std::string who(const User& u) {
+  return u.name.empty() ? "uid " + std::to_string(u.uid) : "user " + u.name;
+}
+
 Outcome write_error(const std::string& what, const Error& e) {
   std::string dsn = "4.2.0";
   if (e.code() == EDQUOT || e.code() == ENOSPC) dsn = "4.2.2";
@@ -148,21 +152,23 @@ User SystemEnv::privileged_default() {
 
 const std::vector<gid_t>& SystemEnv::groups_of(const User& u) {
   int64_t now = file::monotonic_ms();
-  auto it = groups_.find(u.name);
+  const std::string key = u.name.empty() ? "#" + std::to_string(u.uid) : u.name;
+  auto it = groups_.find(key);
   if (it != groups_.end() && it->second.gid == u.gid && it->second.until_ms > now) return it->second.groups;
   if (groups_.size() > 1000) groups_.clear();  // bounded: a cache, not a table
   CachedGroups c;
   c.gid = u.gid;
   c.until_ms = now + 60000;
-  int n = 64;
+  // A mailbox owner without an account (virtual(8)) has its gid alone.
+  int n = u.name.empty() ? 0 : 64;
   c.groups.resize(static_cast<size_t>(n));
-  if (::getgrouplist(u.name.c_str(), u.gid, c.groups.data(), &n) < 0) {
+  if (n && ::getgrouplist(u.name.c_str(), u.gid, c.groups.data(), &n) < 0) {
     c.groups.resize(static_cast<size_t>(n));
     if (::getgrouplist(u.name.c_str(), u.gid, c.groups.data(), &n) < 0) n = 0;
   }
   c.groups.resize(static_cast<size_t>(std::max(n, 0)));
   if (c.groups.empty()) c.groups.push_back(u.gid);
-  auto& slot = groups_[u.name];
+  auto& slot = groups_[key];
   slot = std::move(c);
   return slot.groups;
 }
@@ -179,7 +185,7 @@ Outcome SystemEnv::with_euid(const User& as, int timeout_s, const std::function<
   if (!switch_to(as, groups_of(as))) {
     int e = errno;
     back_to_root(saved);
-    return Outcome::defer("4.3.0", "cannot switch to user " + as.name + ": " + std::strerror(e));
+    return Outcome::defer("4.3.0", "cannot switch to " + who(as) + ": " + std::strerror(e));
   }
   Outcome o = fn();
   back_to_root(saved);
@@ -246,25 +252,29 @@ Outcome SystemEnv::maildir(const User& as, const std::string& dir, const std::st
     // The home directory must be the user's own: a Maildir under someone else's
     // directory could be swapped for a link by that someone.
     struct stat st;
-    std::string home = file::dirname(dir.back() == '/' ? dir.substr(0, dir.size() - 1) : dir);
+    // Without its trailing '/': the writer's lstat of "Maildir/" would follow a link.
+    std::string path = dir;
+    while (path.size() > 1 && path.back() == '/') path.pop_back();
+    std::string home = file::dirname(path);
     if (::lstat(home.c_str(), &st) != 0) return write_error("maildir " + dir, Error::from_errno(home));
     if (!S_ISDIR(st.st_mode) || (st.st_uid != as.uid && st.st_uid != 0))
-      return Outcome::defer("4.2.0", "home " + home + " is not a directory owned by " + as.name);
-    if (Status w = maildir_(dir, text); !w) return write_error("maildir " + dir, w.error());
+      return Outcome::defer("4.2.0", "home " + home + " is not a directory owned by " + who(as));
+    if (Status w = maildir_(path, text); !w) return write_error("maildir " + dir, w.error());
     return Outcome::sent("delivered to maildir");
   });
 }
 
 Outcome SystemEnv::mbox(const User& as, const std::string& path, const std::string& text) {
   return with_euid(as, s_.write_time_limit, [&]() -> Outcome {
-    // text starts with "Return-Path: <sender>": the envelope line comes from it.
+    // text starts with "Return-Path: <sender>": the envelope line comes from it, and
+    // the header stays in the entry as Postfix writes it (MAIL_COPY_MBOX).
     std::string sender;
     if (text.starts_with("Return-Path: <")) sender = text.substr(14, text.find('>') - 14);
-    std::string entry = mbox_entry(sender, ::time(nullptr), text.substr(text.find('\n') + 1));
+    std::string entry = mbox_entry(sender, ::time(nullptr), text);
     struct stat st;
     if (s_.mailbox_size_limit && ::lstat(path.c_str(), &st) == 0 &&
         static_cast<uint64_t>(st.st_size) + entry.size() > s_.mailbox_size_limit)
-      return Outcome::defer("4.2.2", "mailbox " + path + " is full (mailbox_size_limit)");
+      return Outcome::defer("4.2.2", "mailbox " + path + " is full (" + s_.size_limit_name + ")");
     if (Status w = append_mbox(path, entry, as.uid, 60000); !w) return write_error("mailbox " + path, w.error());
     return Outcome::sent("delivered to mailbox");
   });

@@ -25,6 +25,7 @@ struct SystemSettings {
   int command_time_limit = 1000;  // seconds
   int write_time_limit = 300;     // seconds for one mailbox write (SIGALRM ends the process)
   uint64_t mailbox_size_limit = 0;  // largest mbox file (0: no limit)
+  std::string size_limit_name = "mailbox_size_limit";  // named when the limit is hit
   std::string command_path = "/usr/bin:/bin";
 };
 
@@ -58,6 +59,7 @@ class SystemEnv : public Environment {
   // under an alarm of timeout_s seconds: a write that hangs ends the process (the
   // request is then a defer for qmgr), as no child can be killed instead.
   Outcome with_euid(const User& as, int timeout_s, const std::function<Outcome()>& fn);
+  const SystemSettings& settings() const { return s_; }
 
  private:
   // The user's supplementary groups (getgrouplist), cached for a minute.
@@ -79,6 +81,9 @@ class SystemEnv : public Environment {
 // symbolic link, and only a regular file owned by owner (or root) that group and others
 // cannot write (check_owned_file; refused with a permanent Error). Missing: nullopt.
 Result<std::optional<std::string>> read_owned_file(const std::string& path, uid_t owner);
+
+// "user NAME", or "uid N" for a mailbox owner without an account (virtual(8)).
+std::string who(const User& u);
 
 // Maps an Error from a mailbox write to an outcome: permission, quota and space
 // problems, and everything else, defer with the reason (the fix may come later).

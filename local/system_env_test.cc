@@ -149,7 +149,7 @@ class SystemEnvTest : public CppUnit::TestFixture {
                            seen_uid = geteuid();
                            seen_gid = getegid();
                            seen_groups = groups();
-                           return file::write_file_atomic(maildir + "msg", text, 0600);
+                           return file::write_file_atomic(file::join(maildir, "msg"), text, 0600);
                          },
                          nullptr);
     local::User u = *env.user("nobody");
