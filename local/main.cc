@@ -102,25 +102,15 @@ int standalone(int argc, char** argv) {
   return 0;
 }
 
-std::unique_ptr<local::Server> g_server;
-
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc > 1 && std::strcmp(argv[1], "--standalone") == 0) return standalone(argc - 1, argv + 1);
-  service::Spec spec{.name = "local", .kind = service::Kind::Stream};
-  spec.params = &kParams;
-  spec.max_clients = 1;  // busy while serving one client: the master starts another process
-  spec.post_jail = [](service::Context& ctx) {
-    auto all = read_settings(ctx.config());
+  static std::unique_ptr<local::Server> server;
+  return local::run_agent(argc, argv, "local", &kParams, [](const config::Config& conf) -> local::ServeOne {
+    auto all = read_settings(conf);
     if (!all) throw config::ConfigError(all.error().str());
-    local::agent_signals();
-    g_server = std::make_unique<local::Server>(std::move(*all));
-  };
-  // Blocking from a request to its reply, bounded by the request's deadlines: one
-  // delivery at a time per process.
-  spec.on_accept = [](service::Context& ctx, UniqueFd fd) {
-    ctx.serve_blocking(std::move(fd), [](int client) { return g_server->serve_one(client); });
-  };
-  return service::run(argc, argv, spec);
+    server = std::make_unique<local::Server>(std::move(*all));
+    return [](int client) { return server->serve_one(client); };
+  });
 }

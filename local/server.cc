@@ -15,6 +15,7 @@
 #include "lib/mailbox/maildir.h"
 #include "lib/queue/queue_writer.h"
 #include "lib/queue/spool.h"
+#include "lib/service/service.h"
 #include "local/agent.h"
 
 namespace postilion::local {
@@ -110,6 +111,22 @@ bool serve_one_request(int fd, const AgentStyle& style, const RequestHandler& ha
 void agent_signals() {
   ::signal(SIGPIPE, SIG_IGN);
   ::signal(SIGALRM, SIG_DFL);
+}
+
+int run_agent(int argc, char** argv, const char* name, const std::vector<std::string_view>* params,
+              std::function<ServeOne(const config::Config&)> setup) {
+  static ServeOne serve;
+  service::Spec spec{.name = name, .kind = service::Kind::Stream};
+  spec.params = params;
+  spec.max_clients = 1;  // busy while serving one client: the master starts another process
+  spec.post_jail = [setup](service::Context& ctx) {
+    agent_signals();
+    serve = setup(ctx.config());
+  };
+  // Blocking from a request to its reply, bounded by the request's deadlines: one
+  // delivery at a time per process.
+  spec.on_accept = [](service::Context& ctx, UniqueFd fd) { ctx.serve_blocking(std::move(fd), serve); };
+  return service::run(argc, argv, spec);
 }
 
 SystemEnv::MaildirWriter maildir_writer() {

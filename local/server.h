@@ -6,8 +6,10 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "lib/config/config.h"
 #include "lib/ipc/message.h"
 #include "lib/maps/maps.h"
 #include "local/agent.h"
@@ -45,6 +47,15 @@ bool serve_one_request(int fd, const AgentStyle& style, const RequestHandler& ha
 // not deaths, and SIGALRM keeps its default action (the write watchdog of
 // SystemEnv::with_euid).
 void agent_signals();
+
+// Runs a delivery agent under master(8) through lib/service: one client per process
+// at a time (the process reports itself busy meanwhile, so the master starts more),
+// its requests served one after another, blocking, by the function that setup returns.
+// setup runs after the jail, with the agent signals set; it throws
+// config::ConfigError for bad parameters (a fatal start).
+using ServeOne = std::function<bool(int fd)>;
+int run_agent(int argc, char** argv, const char* name, const std::vector<std::string_view>* params,
+              std::function<ServeOne(const config::Config&)> setup);
 
 // The Maildir writer of the real environment (lib/mailbox deliver()).
 SystemEnv::MaildirWriter maildir_writer();
