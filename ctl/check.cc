@@ -10,6 +10,7 @@
 #include "ctl/spool.h"
 #include "ctl/tls_files.h"
 #include "lib/base/file.h"
+#include "lib/base/strings.h"
 
 namespace postilion::ctl {
 namespace {
@@ -72,6 +73,37 @@ void check_showq(const config::Config& cfg, const std::vector<config::ServiceEnt
                   "add the line: showq unix n - n - - showq"});
 }
 
+// Mail for virtual_mailbox_domains goes to virtual_transport: without a service of that
+// name it waits in the queue. virtual(8) runs as root (it writes as each mailbox's
+// owner) and needs its base folder and tables, or it defers everything.
+void check_virtual(const config::Config& cfg, const std::vector<config::ServiceEntry>& services,
+                   std::vector<Problem>* out) {
+  if (str::trim(cfg.str("virtual_mailbox_domains")).empty()) return;
+  std::string transport = cfg.str("virtual_transport");
+  transport = transport.substr(0, transport.find(':'));
+  const config::ServiceEntry* svc = nullptr;
+  for (const auto& s : services)
+    if (s.name == transport && s.type == config::ServiceEntry::Type::Unix) svc = &s;
+  if (!svc) {
+    out->push_back({"virtual_mailbox_domains is set but master.conf has no " + transport +
+                        " service: that mail waits in the queue",
+                    transport == "virtual" ? "add the line: virtual unix - n - - - virtual"
+                                           : "add the service, or set virtual_transport"});
+    return;
+  }
+  if (svc->command != "virtual") return;  // another agent (lmtp, smtp): its own settings
+  if (svc->unprivileged && getuid() == 0)
+    out->push_back({"master.conf: " + svc->name + " runs as mail_owner and cannot write as the mailbox owners",
+                    "write its line as: " + svc->name + " unix - n - - - virtual"});
+  for (const char* p : {"virtual_mailbox_base", "virtual_mailbox_maps", "virtual_uid_maps", "virtual_gid_maps"})
+    if (str::trim(cfg.str(p)).empty())
+      out->push_back({std::string(p) + " is not set: virtual(8) defers all mail for virtual_mailbox_domains",
+                      "set it (see virtual(8))"});
+  std::string base = std::string(str::trim(cfg.str("virtual_mailbox_base")));
+  if (!base.empty() && base[0] != '/')
+    out->push_back({"virtual_mailbox_base = " + base + ": not an absolute path", "name the folder from /"});
+}
+
 }  // namespace
 
 int cmd_check(const Context& ctx) {
@@ -92,6 +124,7 @@ int cmd_check(const Context& ctx) {
   check_certificates(*cfg, &problems);
   check_programs(*cfg, services, &problems);
   check_showq(*cfg, services, &problems);
+  check_virtual(*cfg, services, &problems);
   for (const auto& p : problems)
     std::printf("problem: %s\n  remedy: %s\n", p.what.c_str(), p.remedy.c_str());
   if (!problems.empty()) {

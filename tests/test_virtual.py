@@ -213,6 +213,32 @@ class VirtualTest(harness.InstanceTestCase):
         self.assertIn("mail system configuration error", listing)
         self.assertIn("evil@virt.test", listing)
 
+    def test_check_names_a_missing_virtual_service(self):
+        harness.require_daemon(self, "master")
+        inst = self.make_instance(ports=())
+        inst.init()
+        with open(inst.main_conf(), "a") as f:
+            f.write("virtual_mailbox_domains = %s\nvirtual_mailbox_base = %s\n" % (DOMAIN, inst.base))
+            f.write("virtual_mailbox_maps = inline:{ann@virt.test=ann/}\n")
+        r = inst.ctl("check")
+        # init wrote the service; the tables for the owner are still missing.
+        self.assertNotIn("no virtual service", r.stdout)
+        self.assertIn("virtual_uid_maps is not set", r.stdout)
+        self.assertIn("virtual_gid_maps is not set", r.stdout)
+        self.assertNotIn("virtual_mailbox_maps is not set", r.stdout)
+        self.assertEqual(r.returncode, 2, r.stdout)
+        with open(inst.main_conf(), "a") as f:
+            f.write("virtual_uid_maps = static:5000\nvirtual_gid_maps = static:5000\n")
+        self.assertNotIn("virtual", inst.ctl("check").stdout)
+        with open(inst.master_conf()) as f:
+            lines = [l for l in f if not l.startswith("virtual ")]
+        with open(inst.master_conf(), "w") as f:
+            f.writelines(lines)
+        r = inst.ctl("check")
+        self.assertIn("virtual_mailbox_domains is set but master.conf has no virtual service", r.stdout)
+        self.assertIn("virtual unix - n - - - virtual", r.stdout)
+        self.assertEqual(r.returncode, 2, r.stdout)
+
 
 if __name__ == "__main__":
     harness.main()
