@@ -8,12 +8,15 @@ import random
 import shutil
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
 import time
 import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+import harness  # noqa: E402  (pid_alive)
+from dns import pstipc  # noqa: E402  (the lib/ipc frames of the control socket)
 
 BUILD = os.environ.get("MASTER_BUILD_DIR") or os.getcwd()
 MASTER = os.path.join(BUILD, "master")
@@ -31,68 +34,9 @@ def wait_for(cond, what, timeout=DEADLINE):
         time.sleep(0.05)
 
 
-def alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-# ---- lib/ipc framing: u32 length, then (u16 name len, name, u32 value len, value)* ----
-def encode(attrs):
-    body = b""
-    for n, v in attrs:
-        n, v = n.encode(), v.encode()
-        body += struct.pack(">H", len(n)) + n + struct.pack(">I", len(v)) + v
-    return struct.pack(">I", len(body)) + body
-
-
-def decode(body):
-    out, i = [], 0
-    while i < len(body):
-        (nl,) = struct.unpack_from(">H", body, i)
-        name = body[i + 2:i + 2 + nl].decode()
-        i += 2 + nl
-        (vl,) = struct.unpack_from(">I", body, i)
-        out.append((name, body[i + 4:i + 4 + vl].decode(errors="replace")))
-        i += 4 + vl
-    return out
-
-
-def recv_exact(s, n):
-    buf = b""
-    while len(buf) < n:
-        chunk = s.recv(n - len(buf))
-        if not chunk:
-            raise ConnectionError("connection closed after %d of %d bytes" % (len(buf), n))
-        buf += chunk
-    return buf
-
-
-def call(path, attrs, timeout=5):
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(timeout)
-    try:
-        s.connect(path)
-        s.sendall(encode(attrs))
-        (n,) = struct.unpack(">I", recv_exact(s, 4))
-        return decode(recv_exact(s, n))
-    finally:
-        s.close()
-
-
-def first(reply, name, default=None):
-    for n, v in reply:
-        if n == name:
-            return v
-    return default
+alive = harness.pid_alive
+call = pstipc.call
+first = pstipc.get
 
 
 def echo_line(addr, line, timeout=5):

@@ -6,28 +6,12 @@
 
 #include "resolver/cache.h"
 #include "resolver/protocol.h"
+#include "resolver/wire_test_util.h"
 
 using namespace postilion;
 using namespace postilion::resolver;
-
-namespace {
-std::string wire_name(const std::string& dotted) {
-  std::string out;
-  size_t start = 0;
-  while (start < dotted.size()) {
-    size_t dot = dotted.find('.', start);
-    if (dot == std::string::npos) dot = dotted.size();
-    out += static_cast<char>(dot - start);
-    out += dotted.substr(start, dot - start);
-    start = dot + 1;
-  }
-  out += '\0';
-  return out;
-}
-std::string mx_rdata(int pref, const std::string& host) {
-  return std::string{char(pref >> 8), char(pref & 0xff)} + wire_name(host);
-}
-}  // namespace
+using postilion::resolver::wire_test::mx_rdata;
+using postilion::resolver::wire_test::wire_name;
 
 class DnsTest : public CppUnit::TestFixture {
   CPPUNIT_TEST_SUITE(DnsTest);

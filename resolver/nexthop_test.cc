@@ -6,27 +6,18 @@
 
 #include <set>
 
+#include "resolver/wire_test_util.h"
+
 using namespace postilion::resolver;
+using postilion::resolver::wire_test::mx_rdata;
+using postilion::resolver::wire_test::wire_name;
 
 namespace {
-std::string wire_name(const std::string& dotted) {
-  std::string out;
-  size_t start = 0;
-  while (start < dotted.size()) {
-    size_t dot = dotted.find('.', start);
-    if (dot == std::string::npos) dot = dotted.size();
-    out += static_cast<char>(dot - start);
-    out += dotted.substr(start, dot - start);
-    start = dot + 1;
-  }
-  out += '\0';
-  return out;
-}
 Answer mx_answer(std::vector<std::pair<int, std::string>> recs) {
   Answer a;
   a.outcome = Outcome::Ok;
   a.ttl = 300;
-  for (auto& [p, h] : recs) a.rdata.push_back(std::string{char(p >> 8), char(p & 0xff)} + wire_name(h));
+  for (auto& [p, h] : recs) a.rdata.push_back(mx_rdata(p, h));
   return a;
 }
 Answer outcome(Outcome o) {
