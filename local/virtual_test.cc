@@ -19,6 +19,7 @@
 #include "lib/base/strings.h"
 #include "lib/mailbox/maildir.h"
 #include "lib/testing/temp_dir.h"
+#include "local/agent.h"
 
 using namespace postilion;
 using local::Outcome;
@@ -95,6 +96,7 @@ class VirtualTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(unknown_user_and_loop);
   CPPUNIT_TEST(maildir_and_mbox_delivery);
   CPPUNIT_TEST(hostile_folders);
+  CPPUNIT_TEST(agent_style_in_replies);
   CPPUNIT_TEST_SUITE_END();
 
  public:
@@ -363,6 +365,51 @@ class VirtualTest : public CppUnit::TestFixture {
     local::Delivery d{"QID", "", "ann@virt.test", "Subject: x\n\nbody\n"};
     Outcome o = local::deliver_virtual(none, t, env, d);
     CPPUNIT_ASSERT_MESSAGE(o.text, o.kind == Outcome::Kind::Defer && contains(o.text, "virtual_mailbox_base is not set"));
+  }
+
+  // virtual(8) answers as relay=virtual and says logged=yes before the first recipient
+  // (where qmgr reads it), also when the queue file cannot be read; its log lines then
+  // carry every recipient.
+  void agent_style_in_replies() {
+    testing::TempDir spool;
+    ipc::Message req;
+    std::string id = "06616733DE7440bbctex";
+    req.set("cmd", "deliver").set("id", id).set("file", "active/" + id).set("sender", "a@b");
+    for (const char* r : {"ann@virt.test", "bob@virt.test"})
+      req.set("rcpt", r).set("orcpt", std::string("rfc822;") + r).set("offset", int64_t(10));
+    int called = 0;
+    auto one = [&](const local::Delivery&, std::vector<std::string>*, std::vector<local::Expanded>*) {
+      ++called;
+      return Outcome::sent("x");
+    };
+    struct Row {
+      local::AgentStyle style;
+      bool logged;
+    };
+    for (const auto& r : {Row{{"virtual", true}, true}, Row{{}, false}}) {
+      std::vector<local::DeliveryLog> lines;
+      ipc::Message reply = local::serve_deliveries(req, spool.path(), r.style, one, &lines);
+      const auto& a = reply.attrs();
+      CPPUNIT_ASSERT(a.size() >= 2);
+      CPPUNIT_ASSERT_EQUAL(std::string("status"), a[0].first);
+      CPPUNIT_ASSERT_EQUAL(std::string("ok"), a[0].second);
+      CPPUNIT_ASSERT_EQUAL(r.logged, a[1].first == "logged" && a[1].second == "yes");
+      CPPUNIT_ASSERT_EQUAL(std::string("rcpt"), a[r.logged ? 2 : 1].first);
+      CPPUNIT_ASSERT_EQUAL(r.style.relay, reply.get_or("relay", ""));
+      CPPUNIT_ASSERT_EQUAL(std::string("defer"), reply.get_or("result", ""));
+      CPPUNIT_ASSERT(contains(reply.get_or("text", ""), "cannot open queue file"));
+      CPPUNIT_ASSERT_EQUAL(size_t(2), reply.get_all("rcpt").size());
+      CPPUNIT_ASSERT_EQUAL(size_t(2), lines.size());
+      CPPUNIT_ASSERT_EQUAL(std::string("bob@virt.test"), lines[1].recipient);
+      CPPUNIT_ASSERT_EQUAL(std::string("rfc822;bob@virt.test"), lines[1].orig_recipient);
+      CPPUNIT_ASSERT_EQUAL(std::string("deferred"), lines[1].status);
+    }
+    CPPUNIT_ASSERT_EQUAL(0, called);
+    // A request that makes no sense is an error reply, whatever the style.
+    ipc::Message bad = req;
+    bad.set("rcpt", "carol@virt.test");
+    ipc::Message reply = local::serve_deliveries(bad, spool.path(), {"virtual", true}, one);
+    CPPUNIT_ASSERT_EQUAL(std::string("error"), reply.get_or("status", ""));
   }
 };
 
