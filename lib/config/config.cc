@@ -242,36 +242,7 @@ Config Config::load(const std::string& config_dir) {
 Config Config::parse(std::string_view text, const std::string& filename, const std::string& config_dir) {
   Config cfg;
   cfg.config_dir_ = config_dir;
-  // Logical lines: a line that starts with whitespace continues the previous one.
-  struct Logical {
-    std::string text;
-    int line;
-  };
-  std::vector<Logical> logical;
-  int lineno = 0;
-  size_t pos = 0;
-  while (pos <= text.size()) {
-    size_t nl = text.find('\n', pos);
-    if (nl == std::string_view::npos) nl = text.size();
-    std::string_view line = text.substr(pos, nl - pos);
-    pos = nl + 1;
-    ++lineno;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    std::string_view t = str::trim(line);
-    if (t.empty() || t[0] == '#') continue;
-    if (line.find('\0') != std::string_view::npos)
-      throw ConfigError(filename + ":" + std::to_string(lineno) + ": NUL byte in line");
-    if (std::isspace(static_cast<unsigned char>(line[0]))) {
-      if (logical.empty())
-        throw ConfigError(filename + ":" + std::to_string(lineno) +
-                          ": continuation line without a parameter before it");
-      logical.back().text += ' ';
-      logical.back().text += t;
-      continue;
-    }
-    logical.push_back({std::string(t), lineno});
-    if (nl == text.size()) break;
-  }
+  auto logical = logical_lines(text, filename, "a parameter");
   for (const auto& l : logical) {
     std::string at = filename + ":" + std::to_string(l.line);
     size_t eq = l.text.find('=');

@@ -9,6 +9,7 @@
 #include "lib/base/file.h"
 #include "lib/base/strings.h"
 #include "lib/config/config.h"
+#include "lib/config/value.h"
 
 namespace postilion::config {
 namespace {
@@ -89,32 +90,7 @@ std::vector<ServiceEntry> load_master_conf(const Config& cfg) {
 
 std::vector<ServiceEntry> parse_master_conf(std::string_view text, const Config& cfg,
                                             const std::string& filename) {
-  struct Logical {
-    std::string text;
-    int line;
-  };
-  std::vector<Logical> logical;
-  int lineno = 0;
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t nl = text.find('\n', pos);
-    if (nl == std::string_view::npos) nl = text.size();
-    std::string_view line = text.substr(pos, nl - pos);
-    pos = nl + 1;
-    ++lineno;
-    std::string_view t = str::trim(line);
-    if (t.empty() || t[0] == '#') continue;
-    if (line.find('\0') != std::string_view::npos)
-      throw ConfigError(filename + ":" + std::to_string(lineno) + ": NUL byte in line");
-    if (std::isspace(static_cast<unsigned char>(line[0]))) {
-      if (logical.empty())
-        throw ConfigError(filename + ":" + std::to_string(lineno) + ": continuation line without a service before it");
-      logical.back().text += ' ';
-      logical.back().text += t;
-      continue;
-    }
-    logical.push_back({std::string(t), lineno});
-  }
+  auto logical = logical_lines(text, filename, "a service");
 
   int default_maxproc = static_cast<int>(cfg.integer("default_process_limit"));
   std::vector<ServiceEntry> out;

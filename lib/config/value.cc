@@ -8,6 +8,34 @@
 
 namespace postilion::config {
 
+std::vector<LogicalLine> logical_lines(std::string_view text, const std::string& filename, const char* what) {
+  std::vector<LogicalLine> logical;
+  int lineno = 0;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t nl = text.find('\n', pos);
+    if (nl == std::string_view::npos) nl = text.size();
+    std::string_view line = text.substr(pos, nl - pos);
+    pos = nl + 1;
+    ++lineno;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    std::string_view t = str::trim(line);
+    if (t.empty() || t[0] == '#') continue;
+    if (line.find('\0') != std::string_view::npos)
+      throw ConfigError(filename + ":" + std::to_string(lineno) + ": NUL byte in line");
+    if (std::isspace(static_cast<unsigned char>(line[0]))) {
+      if (logical.empty())
+        throw ConfigError(filename + ":" + std::to_string(lineno) + ": continuation line without " + what +
+                          " before it");
+      logical.back().text += ' ';
+      logical.back().text += t;
+      continue;
+    }
+    logical.push_back({std::string(t), lineno});
+  }
+  return logical;
+}
+
 std::optional<int64_t> parse_int_value(std::string_view v) { return str::parse_int(v); }
 
 std::optional<bool> parse_bool_value(std::string_view v) {

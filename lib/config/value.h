@@ -13,6 +13,16 @@
 
 namespace postilion::config {
 
+// One logical line of main.conf or master.conf: a line starting with whitespace
+// continues the one before (joined with one space); blank lines and # comments are
+// skipped; a trailing CR is dropped. Throws ConfigError (file:line) on a NUL byte or a
+// continuation with nothing before it (`what`: "a parameter", "a service").
+struct LogicalLine {
+  std::string text;
+  int line = 0;
+};
+std::vector<LogicalLine> logical_lines(std::string_view text, const std::string& filename, const char* what);
+
 std::optional<int64_t> parse_int_value(std::string_view v);
 std::optional<bool> parse_bool_value(std::string_view v);
 // "300", "300s", "5m", "1h", "5d", "1w" -> seconds.
