@@ -96,8 +96,11 @@ ipc::Message serve_deliveries(const ipc::Message& req, const std::string& queue_
       std::vector<std::string> warnings;
       o = deliver_one(d, &warnings, report_expanded ? &bounced : nullptr);
       // The mailbox is durable now (each writer fsyncs before returning): only now is
-      // the outcome recorded. A crash before this line repeats the delivery.
-      if (o.kind != Outcome::Kind::Defer) {
+      // the outcome recorded. A crash before this line repeats the delivery. An expansion
+      // with destinations that bounced is left for qmgr to record once their report is
+      // queued: a crash in between repeats the delivery rather than losing the report.
+      bool qmgr_records = o.kind == Outcome::Kind::Sent && !bounced.empty();
+      if (o.kind != Outcome::Kind::Defer && !qmgr_records) {
         auto st = queue::update_status(opened->fd.get(), rec->offset,
                                        o.kind == Outcome::Kind::Sent ? queue::RcptStatus::Delivered
                                                                      : queue::RcptStatus::Bounced);
