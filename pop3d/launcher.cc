@@ -1,4 +1,5 @@
-// pop3d/launcher.cc - fork + exec of one session process per connection.
+// pop3d/launcher.cc - fork + exec of one session process per connection, after the
+// per-client connection limits.
 #include "pop3d/launcher.h"
 
 #include <arpa/inet.h>
@@ -22,8 +23,13 @@ std::string peer_ip(int fd) {
   if (::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return buf;
   if (ss.ss_family == AF_INET)
     inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&ss)->sin_addr, buf, sizeof buf);
-  else if (ss.ss_family == AF_INET6)
-    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&ss)->sin6_addr, buf, sizeof buf);
+  else if (ss.ss_family == AF_INET6) {
+    // A dual-stack listener sees IPv4 clients as ::ffff:a.b.c.d: shown and counted as
+    // a.b.c.d, so that IPv4 networks in the limit exceptions match them.
+    const auto* a6 = &reinterpret_cast<const sockaddr_in6*>(&ss)->sin6_addr;
+    if (IN6_IS_ADDR_V4MAPPED(a6)) inet_ntop(AF_INET, a6->s6_addr + 12, buf, sizeof buf);
+    else inet_ntop(AF_INET6, a6, buf, sizeof buf);
+  }
   return buf;
 }
 
@@ -38,17 +44,58 @@ Launcher::Launcher(event::EventBase& base, std::string config_dir, std::vector<s
   self_ = self;
 }
 
+Launcher::~Launcher() = default;
+
+void Launcher::set_limits(std::unique_ptr<ipc::AnvilClient> anvil, std::vector<Cidr> exceptions, bool wrappermode) {
+  anvil_ = std::move(anvil);
+  exceptions_ = std::move(exceptions);
+  wrappermode_ = wrappermode;
+}
+
 bool Launcher::launch(UniqueFd fd) {
   std::string ip = peer_ip(fd.get());
-  auto refuse = [&](const char* why) {
-    log::warn("%s; refusing [%s]", why, ip.c_str());
+  if (client_limit_ > 0 && static_cast<int64_t>(running()) >= client_limit_) {
+    log::warn("pop3d_client_limit reached; refusing [%s]", ip.c_str());
     (void)file::write_all(fd.get(), "-ERR [SYS/TEMP] too many connections, try again later\r\n");
     return false;
-  };
-  if (client_limit_ > 0 && static_cast<int64_t>(children_.size()) >= client_limit_)
-    return refuse("pop3d_client_limit reached");
+  }
+  if (!anvil_ || !anvil_->limits().any() || cidr_list_contains(exceptions_, ip)) return spawn(std::move(fd), ip, 0);
+  uint64_t id = next_waiting_++;
+  waiting_[id] = Waiting{std::move(fd), ip};
+  // The answer may come at once (anvil unreachable): decided() then runs in begin().
+  anvil_->begin(ip, [this, id](uint64_t t, const ipc::AnvilClient::Decision& d) { decided(id, t, d); });
+  return true;
+}
+
+void Launcher::decided(uint64_t id, uint64_t ticket, const ipc::AnvilClient::Decision& d) {
+  auto it = waiting_.find(id);
+  if (it == waiting_.end()) PANIC("anvil answered for connection %llu twice", static_cast<unsigned long long>(id));
+  Waiting w = std::move(it->second);
+  waiting_.erase(it);
+  if (d.verdict == ipc::AnvilVerdict::Admit) {
+    if (!spawn(std::move(w.fd), w.ip, ticket) && on_exit_) on_exit_();
+    return;
+  }
+  // Refused before anything of the client is read: one line, then the connection closes.
+  log::warn("%s", ipc::anvil_warning(d.verdict, d.count, d.rate, "unknown[" + w.ip + "]", anvil_->service()).c_str());
+  if (!wrappermode_) {
+    ssize_t n = ::send(w.fd.get(), kTooManyFromHost, std::strlen(kTooManyFromHost), MSG_DONTWAIT | MSG_NOSIGNAL);
+    (void)n;  // a client too slow to take one line on a fresh connection loses it
+    ::shutdown(w.fd.get(), SHUT_WR);
+  }
+  w.fd.reset();
+  anvil_->end(ticket);
+  if (on_exit_) on_exit_();
+}
+
+bool Launcher::spawn(UniqueFd fd, const std::string& ip, uint64_t ticket) {
   pid_t pid = ::fork();
-  if (pid < 0) return refuse("fork failed");
+  if (pid < 0) {
+    log::warn("fork failed: %s; refusing [%s]", std::strerror(errno), ip.c_str());
+    (void)file::write_all(fd.get(), "-ERR [SYS/TEMP] too many connections, try again later\r\n");
+    if (anvil_ && ticket) anvil_->end(ticket);
+    return false;
+  }
   if (pid == 0) {
     // Every other descriptor this process holds is close-on-exec (listeners, the
     // master's status pipe and lifeline); the client becomes fd 0 of the new image.
@@ -64,7 +111,7 @@ bool Launcher::launch(UniqueFd fd) {
     ::execv(self_.c_str(), av.data());
     _exit(127);
   }
-  children_.insert(pid);
+  children_[pid] = ticket;
   return true;
 }
 
@@ -72,7 +119,10 @@ void Launcher::reap() {
   int st;
   pid_t p;
   while ((p = ::waitpid(-1, &st, WNOHANG)) > 0) {
-    if (children_.erase(p) == 0) continue;
+    auto child = children_.find(p);
+    if (child == children_.end()) continue;
+    if (anvil_ && child->second) anvil_->end(child->second);
+    children_.erase(child);
     if (WIFSIGNALED(st)) log::warn("session process %d killed by signal %d", static_cast<int>(p), WTERMSIG(st));
     else if (WEXITSTATUS(st) == 127) log::error("session process %d: cannot run %s", static_cast<int>(p), self_.c_str());
     if (on_exit_) on_exit_();

@@ -1,44 +1,75 @@
 // pop3d/launcher.h - the pop3d listener's one job: for each accepted connection, run
 // this program again in session mode (`pop3d --session`, the client on fd 0), so every
-// client gets a fresh process image, and reap it when it ends.
+// client gets a fresh process image, and reap it when it ends. Before that it holds
+// the per-client connection limits (anvil(8), lib/ipc/anvil_client.h): a client over
+// them costs no session process.
 #pragma once
 
 #include <sys/types.h>
 
 #include <functional>
-#include <set>
+#include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "lib/base/cidr.h"
 #include "lib/base/unique_fd.h"
 #include "lib/event/event.h"
+#include "lib/ipc/anvil_client.h"
 
 namespace postilion::pop3d {
+
+// The reply to a client over its connection limits (RFC 3206 response code).
+inline constexpr const char* kTooManyFromHost = "-ERR [SYS/TEMP] Too many connections from your host\r\n";
 
 class Launcher {
  public:
   // overrides are passed on as -o name=value. on_exit runs (on the loop) for every
-  // session process that ended.
+  // connection launch() took on (returned true for) once it is over.
   Launcher(event::EventBase& base, std::string config_dir, std::vector<std::string> overrides,
            int64_t client_limit, std::function<void()> on_exit = nullptr);
+  ~Launcher();
 
-  // Starts a session for fd (the peer address is read from the socket). Over the client
-  // limit, or when fork fails, the client gets -ERR [SYS/TEMP] and is closed; then
-  // false is returned (no session to wait for).
+  // Per-client limits: clients outside `exceptions` are counted by anvil (no limits:
+  // anvil is not asked). wrappermode: the listener speaks TLS from the first byte.
+  void set_limits(std::unique_ptr<ipc::AnvilClient> anvil, std::vector<Cidr> exceptions, bool wrappermode);
+
+  // Starts a session for fd (the peer address is read from the socket), once the
+  // connection limits allow it. Over the client limit, or when fork fails, the client
+  // gets -ERR [SYS/TEMP] and is closed; then false is returned (no session to wait
+  // for). Over a per-client limit the client gets kTooManyFromHost (nothing in TLS
+  // wrapper mode, where plain text would only break the handshake), one warning is
+  // logged, and on_exit runs.
   bool launch(UniqueFd fd);
-  size_t running() const { return children_.size(); }
+  // Session processes plus connections waiting for anvil's answer.
+  size_t running() const { return children_.size() + waiting_.size(); }
 
  private:
+  struct Waiting {
+    UniqueFd fd;
+    std::string ip;
+  };
+  void decided(uint64_t id, uint64_t ticket, const ipc::AnvilClient::Decision& d);
+  // fork + exec; ticket: the anvil count the session holds until it is reaped.
+  bool spawn(UniqueFd fd, const std::string& ip, uint64_t ticket);
   void reap();
+
   std::string self_, config_dir_;
   std::vector<std::string> overrides_;
   int64_t client_limit_;
   std::function<void()> on_exit_;
-  std::set<pid_t> children_;
+  std::map<pid_t, uint64_t> children_;  // session process -> anvil ticket (0: none)
+  std::unique_ptr<ipc::AnvilClient> anvil_;
+  std::vector<Cidr> exceptions_;
+  bool wrappermode_ = false;
+  uint64_t next_waiting_ = 1;
+  std::map<uint64_t, Waiting> waiting_;  // connections waiting for anvil
   event::Signal chld_;
 };
 
-// The peer's IP address as text ("unknown" when it cannot be read).
+// The peer's IP address as text, IPv4-mapped IPv6 as IPv4 ("unknown" when it cannot
+// be read).
 std::string peer_ip(int fd);
 
 }  // namespace postilion::pop3d

@@ -18,6 +18,8 @@
 #include "lib/config/config.h"
 #include "lib/event/event.h"
 #include "lib/event/listener.h"
+#include "lib/ipc/anvil_client.h"
+#include "lib/ipc/protocols.h"
 #include "lib/log/log.h"
 #include "lib/service/service.h"
 #include "lib/tls/tls.h"
@@ -31,7 +33,9 @@ namespace {
 
 const std::vector<std::string_view> kParams = {
     "queue_directory", "mail_owner", "pop3d_timeout", "pop3d_tls_wrappermode", "pop3d_tls_cert_file",
-    "pop3d_tls_key_file", "pop3d_plaintext_auth", "pop3d_line_limit", "pop3d_client_limit"};
+    "pop3d_tls_key_file", "pop3d_plaintext_auth", "pop3d_line_limit", "pop3d_client_limit",
+    "pop3d_client_connection_count_limit", "pop3d_client_connection_rate_limit",
+    "pop3d_client_connection_limit_exceptions", "anvil_rate_time_unit", "anvil_timeout"};
 
 // Options of --session: -c, -o, -a.
 struct Args {
@@ -83,6 +87,15 @@ tls::Context load_tls(const pop3d::Settings& s) {
   return std::move(*ctx);
 }
 
+// The per-client connection limits, counted by anvil(8) under the master.conf service
+// name: pop3 and pop3s sessions from one client are counted apart, as smtpd's are.
+void set_limits(pop3d::Launcher& l, event::EventBase& base, const pop3d::Settings& s, const std::string& service) {
+  ipc::AnvilLimits limits{s.connection_count_limit, s.connection_rate_limit, s.rate_time_unit_ms};
+  auto anvil = std::make_unique<ipc::AnvilClient>(base, file::join(s.queue_directory, ipc::proto::kAnvilSocket),
+                                                  service, limits, static_cast<int>(s.anvil_timeout_ms));
+  l.set_limits(std::move(anvil), s.limit_exceptions, s.wrappermode);
+}
+
 int session(int argc, char** argv) {
   Args a = parse(argc, argv, "pop3d --session -c config_dir -a client_ip [-o name=value]...");
   log::init("pop3d");
@@ -112,6 +125,7 @@ int standalone(int argc, char** argv) {
   (void)load_tls(s);  // a bad certificate stops the listener, not each session
   event::EventBase base;
   pop3d::Launcher launcher(base, sa.config_dir, sa.overrides, s.client_limit);
+  set_limits(launcher, base, s, "pop3d");
   std::vector<event::Listener> listeners;
   for (const auto& l : sa.listens) {
     std::string label;
@@ -148,6 +162,7 @@ int main(int argc, char** argv) {
     for (const auto& [n, v] : ctx.options().overrides) overrides.push_back(n + "=" + v);
     g_launcher = std::make_unique<pop3d::Launcher>(ctx.loop(), ctx.options().config_dir, overrides,
                                                    s.client_limit, [&ctx] { ctx.session_end(); });
+    set_limits(*g_launcher, ctx.loop(), s, ctx.name());
   };
   spec.on_accept = [](service::Context& ctx, UniqueFd fd) {
     if (!g_launcher->launch(std::move(fd))) ctx.session_end();

@@ -25,6 +25,19 @@ Settings Settings::from_config(const config::Config& cfg) {
   s.error_limit = cfg.integer("pop3d_error_limit");
   s.client_limit = cfg.integer("pop3d_client_limit");
   s.message_size_limit = cfg.bytes("pop3d_message_size_limit");
+  int64_t cl = cfg.integer("pop3d_client_connection_count_limit");
+  int64_t rl = cfg.integer("pop3d_client_connection_rate_limit");
+  if (cl < 0 || cl > 1000000) throw config::ConfigError("pop3d_client_connection_count_limit: want 0..1000000");
+  if (rl < 0 || rl > 1000000) throw config::ConfigError("pop3d_client_connection_rate_limit: want 0..1000000");
+  s.connection_count_limit = static_cast<int>(cl);
+  s.connection_rate_limit = static_cast<int>(rl);
+  s.rate_time_unit_ms = cfg.seconds("anvil_rate_time_unit") * 1000;
+  s.anvil_timeout_ms = cfg.seconds("anvil_timeout") * 1000;
+  if (s.rate_time_unit_ms <= 0) throw config::ConfigError("anvil_rate_time_unit: must be positive");
+  std::string bad;
+  auto ex = parse_cidr_list(cfg.list("pop3d_client_connection_limit_exceptions"), &bad);
+  if (!ex) throw config::ConfigError("pop3d_client_connection_limit_exceptions: bad network: " + bad);
+  s.limit_exceptions = std::move(*ex);
   if (s.timeout_ms <= 0) throw config::ConfigError("pop3d_timeout: must be positive");
   if (s.wrappermode && s.cert_file.empty())
     throw config::ConfigError("pop3d_tls_wrappermode needs pop3d_tls_cert_file");

@@ -3,7 +3,9 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
+#include "lib/base/cidr.h"
 #include "lib/config/config.h"
 
 namespace postilion::pop3d {
@@ -23,6 +25,12 @@ struct Settings {
   int64_t error_limit = 20;
   int64_t client_limit = 100;
   uint64_t message_size_limit = 256u << 20;
+  // Per client IP and master.conf service, over all pop3d processes (anvil(8)).
+  int connection_count_limit = 10;  // 0: none
+  int connection_rate_limit = 0;    // per rate_time_unit_ms; 0: none
+  int64_t rate_time_unit_ms = 60000;
+  int64_t anvil_timeout_ms = 1000;
+  std::vector<Cidr> limit_exceptions;  // clients the two limits do not apply to
 
   // Throws config::ConfigError on a bad value (at start only).
   static Settings from_config(const config::Config& cfg);

@@ -1,7 +1,7 @@
 // smtpd/anvil.cc - anvil(8): counts connections per client address over all smtpd
-// processes (protocol in lib/ipc/protocols.h), so smtpd_client_connection_count_limit
-// and smtpd_client_connection_rate_limit hold however many smtpd processes master
-// runs. One unprivileged process, one event loop, on private/anvil.
+// and pop3d processes (protocol in lib/ipc/protocols.h; table and clients' side in
+// lib/ipc), so the smtpd_ and pop3d_client_connection_count_limit and _rate_limit
+// hold however many processes master runs. One unprivileged process, one event loop, on private/anvil.
 // `anvil --standalone [-c DIR] [-s SOCKET] [-o name=value]...` runs it without master.
 #include <signal.h>
 
@@ -19,7 +19,7 @@
 #include "lib/ipc/protocols.h"
 #include "lib/log/log.h"
 #include "lib/service/service.h"
-#include "smtpd/anvil_table.h"
+#include "lib/ipc/anvil_table.h"
 
 using namespace postilion;
 
@@ -57,7 +57,7 @@ class AnvilServer {
     auto it = links_.find(id);
     if (it == links_.end()) return;
     std::string why;
-    auto r = smtpd::parse_anvil_request(m, &why);
+    auto r = ipc::parse_anvil_request(m, &why);
     if (!r) {
       log::warn("anvil: bad request: %s; connection dropped", why.c_str());
       drop(id);
@@ -75,7 +75,7 @@ class AnvilServer {
       log::warn("anvil: table full (%zu clients); new clients are not counted until idle ones expire",
                 table_.keys());
     }
-    it->second.channel->send(smtpd::anvil_reply(counts));
+    it->second.channel->send(ipc::anvil_reply(counts));
   }
 
   void drop(uint64_t id) {
@@ -90,7 +90,7 @@ class AnvilServer {
   }
 
   event::EventBase& base_;
-  smtpd::AnvilTable table_;
+  ipc::AnvilTable table_;
   int64_t unit_ms_;
   event::Timer expire_;
   std::map<uint64_t, Link> links_;

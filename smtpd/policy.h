@@ -10,6 +10,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "lib/base/cidr.h"
 #include "lib/base/result.h"
 #include "lib/maps/maps.h"
 #include "lib/smtp/command.h"
@@ -17,15 +18,6 @@
 #include "smtpd/settings.h"
 
 namespace postilion::smtpd {
-
-// One network in mynetworks: "127.0.0.0/8", "[::1]/128", "192.0.2.7".
-struct Cidr {
-  int family = 0;
-  unsigned char addr[16] = {};
-  int bits = 0;
-  static std::optional<Cidr> parse(std::string_view text);
-  bool contains(std::string_view ip) const;
-};
 
 // What the session knows about its client, for the checks.
 struct ClientFacts {

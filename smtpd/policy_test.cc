@@ -9,7 +9,6 @@ using namespace postilion::smtpd;
 
 class PolicyTest : public CppUnit::TestFixture {
   CPPUNIT_TEST_SUITE(PolicyTest);
-  CPPUNIT_TEST(networks);
   CPPUNIT_TEST(keys);
   CPPUNIT_TEST(relay);
   CPPUNIT_TEST(access);
@@ -17,24 +16,6 @@ class PolicyTest : public CppUnit::TestFixture {
   CPPUNIT_TEST_SUITE_END();
 
  public:
-  void networks() {
-    struct Row { const char* net; const char* ip; bool in; } rows[] = {
-        {"127.0.0.0/8", "127.1.2.3", true},   {"127.0.0.0/8", "128.0.0.1", false},
-        {"10.1.2.0/23", "10.1.3.9", true},    {"10.1.2.0/23", "10.1.4.1", false},
-        {"[::1]/128", "::1", true},           {"[::1]/128", "::2", false},
-        {"192.0.2.7", "192.0.2.7", true},     {"192.0.2.7", "192.0.2.8", false},
-        {"0.0.0.0/0", "203.0.113.1", true},   {"127.0.0.0/8", "::1", false},
-        {"2001:db8::/32", "2001:db8:1::5", true},
-    };
-    for (auto& r : rows) {
-      auto c = Cidr::parse(r.net);
-      CPPUNIT_ASSERT_MESSAGE(r.net, c.has_value());
-      CPPUNIT_ASSERT_EQUAL_MESSAGE(std::string(r.net) + " " + r.ip, r.in, c->contains(r.ip));
-    }
-    for (const char* bad : {"", "300.0.0.1", "1.2.3.4/33", "::1/129", "foo", "1.2.3.4/x"})
-      CPPUNIT_ASSERT_MESSAGE(bad, !Cidr::parse(bad));
-  }
-
   void keys() {
     CPPUNIT_ASSERT((client_keys("192.0.2.7") ==
                     std::vector<std::string>{"192.0.2.7", "192.0.2", "192.0", "192"}));

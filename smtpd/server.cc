@@ -66,17 +66,18 @@ Status Server::init() {
 void Server::start() {
   if (!committer_) committer_ = std::make_unique<Committer>(base_, settings_.group_delay_us);
   if (!anvil_) {
-    int ms = static_cast<int>(settings_.anvil_timeout_ms);
-    anvil_ = std::make_unique<ServiceLink>(base_, file::join(settings_.queue_directory, ipc::proto::kAnvilSocket),
-                                           "anvil", ms, false);
+    ipc::AnvilLimits limits{settings_.connection_count_limit, settings_.connection_rate_limit,
+                            settings_.rate_time_unit_s * 1000};
+    anvil_ = std::make_unique<ipc::AnvilClient>(base_, file::join(settings_.queue_directory, ipc::proto::kAnvilSocket),
+                                                service_name_, limits, static_cast<int>(settings_.anvil_timeout_ms));
   }
 }
 
-std::unique_ptr<ServiceLink> Server::resolver_link() {
+std::unique_ptr<ipc::ServiceLink> Server::resolver_link() {
   if (!settings_.peername_lookup) return nullptr;
   // A missing resolver socket is a set-up without one (tests, small instances): the
   // client is "unknown" and nobody is warned.
-  return std::make_unique<ServiceLink>(base_, file::join(settings_.queue_directory, ipc::proto::kResolverSocket),
+  return std::make_unique<ipc::ServiceLink>(base_, file::join(settings_.queue_directory, ipc::proto::kResolverSocket),
                                        "resolver", static_cast<int>(settings_.peername_timeout_ms), true,
                                        &resolver_warned_);
 }
@@ -99,17 +100,7 @@ void Server::accept(UniqueFd fd, const sockaddr* peer, socklen_t peer_len) {
     if (on_session_end_) on_session_end_();
     return;
   }
-  // This process's own counts: the answer while anvil is down, and what end() undoes.
-  int local_count = ++per_ip_[ip];
-  int local_rate = 0;
-  bool limited = !trusted && (settings_.connection_count_limit > 0 || settings_.connection_rate_limit > 0);
-  if (limited && settings_.connection_rate_limit > 0) {
-    auto& times = rate_[ip];
-    int64_t now = file::monotonic_ms();
-    while (!times.empty() && times.front() <= now - settings_.rate_time_unit_s * 1000) times.pop_front();
-    times.push_back(now);
-    local_rate = static_cast<int>(times.size());
-  }
+  bool limited = !trusted && anvil_->limits().any();
   uint64_t id = next_id_++;
   auto s = std::make_unique<Session>(*this, id, std::move(fd), ip, trusted);
   Session* raw = s.get();
@@ -120,38 +111,26 @@ void Server::accept(UniqueFd fd, const sockaddr* peer, socklen_t peer_len) {
     raw->admit();
     return;
   }
-  anvil_->call(anvil_request(true, service_name_, ip), [this, id, ip, local_count, local_rate](const ipc::Message* m) {
-    std::optional<AnvilTable::Counts> c;
-    if (m) {
-      c = parse_anvil_reply(*m);
-      if (!c) log::warn("anvil: malformed reply; using this process's counts");
-    }
-    admit(id, ip, c ? &*c : nullptr, local_count, local_rate);
-  });
+  uint64_t ticket = anvil_->begin(
+      ip, [this, id](uint64_t t, const ipc::AnvilClient::Decision& d) { admit(id, t, d); });
+  // The decision may have come (and ended the session) already; a second end is ignored.
+  if (Session* now = find(id)) now->set_anvil_ticket(ticket);
+  else anvil_->end(ticket);
 }
 
-void Server::admit(uint64_t id, const std::string& ip, const AnvilTable::Counts* counts, int local_count,
-                   int local_rate) {
+void Server::admit(uint64_t id, uint64_t ticket, const ipc::AnvilClient::Decision& d) {
   Session* s = find(id);
-  if (counts && !s) {  // gone while anvil was asked: uncount it at once
-    anvil_->post(anvil_request(false, service_name_, ip), anvil_->generation());
+  if (!s) {  // gone while anvil was asked
+    anvil_->end(ticket);
     return;
   }
-  if (!s) return;
-  if (counts) s->set_anvil_generation(anvil_->generation());
-  int count = counts ? counts->count : local_count;
-  int rate = counts ? counts->rate : local_rate;
-  if (settings_.connection_count_limit > 0 && count > settings_.connection_count_limit) {
-    log::warn("Connection concurrency limit exceeded: %d from %s for service %s", count,
-              s->label().c_str(), service_name_.c_str());
-    s->refuse("too many connections from " + ip);
-  } else if (settings_.connection_rate_limit > 0 && rate > settings_.connection_rate_limit) {
-    log::warn("Connection rate limit exceeded: %d from %s for service %s", rate, s->label().c_str(),
-              service_name_.c_str());
-    s->refuse("too many connections from " + ip);
-  } else {
+  s->set_anvil_ticket(ticket);  // before refuse(), which may end the session
+  if (d.verdict == ipc::AnvilVerdict::Admit) {
     s->admit();
+    return;
   }
+  log::warn("%s", ipc::anvil_warning(d.verdict, d.count, d.rate, s->label(), service_name_).c_str());
+  s->refuse("too many connections from " + s->client_ip());
 }
 
 Session* Server::find(uint64_t id) {
@@ -162,11 +141,7 @@ Session* Server::find(uint64_t id) {
 void Server::end(uint64_t id) {
   auto it = sessions_.find(id);
   if (it == sessions_.end()) return;
-  std::string ip = it->second->client_ip();
-  if (uint64_t gen = it->second->anvil_generation())
-    anvil_->post(anvil_request(false, service_name_, ip), gen);
-  if (auto c = per_ip_.find(ip); c != per_ip_.end() && --c->second <= 0) per_ip_.erase(c);
-  if (auto r = rate_.find(ip); r != rate_.end() && r->second.empty()) rate_.erase(r);
+  if (uint64_t t = it->second->anvil_ticket()) anvil_->end(t);
   base_.defer_delete(std::move(it->second));
   sessions_.erase(it);
   if (on_session_end_) on_session_end_();
@@ -191,7 +166,7 @@ void Server::notify_qmgr(const std::string& id) {
   // One connection for all wake-ups (qmgr reads request after request), instead of a
   // connection per message. No answer is fine: qmgr also scans incoming/.
   if (!qmgr_)
-    qmgr_ = std::make_unique<ServiceLink>(base_, file::join(settings_.queue_directory, ipc::proto::kQmgrSocket),
+    qmgr_ = std::make_unique<ipc::ServiceLink>(base_, file::join(settings_.queue_directory, ipc::proto::kQmgrSocket),
                                           "qmgr", 10000, true);
   ipc::Message m;
   m.set("cmd", "wakeup").set("id", id).set("queue", "incoming");

@@ -16,12 +16,12 @@
 #include "lib/base/result.h"
 #include "lib/base/unique_fd.h"
 #include "lib/event/event.h"
+#include "lib/ipc/anvil_client.h"
 #include "lib/ipc/channel.h"
+#include "lib/ipc/service_link.h"
 #include "lib/tls/tls.h"
-#include "smtpd/anvil_table.h"
 #include "smtpd/committer.h"
 #include "smtpd/policy.h"
-#include "smtpd/service_link.h"
 #include "smtpd/settings.h"
 
 namespace postilion::smtpd {
@@ -65,7 +65,7 @@ class Server {
   // A link to the resolver for one client name lookup (its own connection: a slow
   // answer for one client must not hold up the others, as it would on a shared
   // connection answered in order); nullptr when smtpd_peername_lookup is off.
-  std::unique_ptr<ServiceLink> resolver_link();
+  std::unique_ptr<ipc::ServiceLink> resolver_link();
   // Client names known from the resolver's definite answers ("unknown" included), kept
   // kNameCacheMs: a client that connects again costs no resolver round trip.
   const std::string* cached_name(const std::string& ip);
@@ -80,19 +80,18 @@ class Server {
   std::string incoming_;
   uint64_t next_id_ = 1;
   std::unordered_map<uint64_t, std::unique_ptr<Session>> sessions_;
-  // Decides on a session waiting for its connection limits, from anvil's counts
-  // (counts = nullptr: anvil did not answer; the per-process counts decide).
-  void admit(uint64_t id, const std::string& ip, const AnvilTable::Counts* counts, int local_count, int local_rate);
+  // Decides on a session waiting for its connection limits (anvil's counts, or this
+  // process's while anvil is away).
+  void admit(uint64_t id, uint64_t ticket, const ipc::AnvilClient::Decision& d);
   std::string service_name_ = "smtpd";
-  std::unique_ptr<ServiceLink> anvil_, qmgr_;
+  std::unique_ptr<ipc::AnvilClient> anvil_;
+  std::unique_ptr<ipc::ServiceLink> qmgr_;
   bool resolver_warned_ = false;
   struct CachedName {
     std::string name;
     int64_t expires_ms;
   };
   std::unordered_map<std::string, CachedName> names_;
-  std::unordered_map<std::string, int> per_ip_;
-  std::unordered_map<std::string, std::deque<int64_t>> rate_;  // connection times (ms)
   std::function<void()> on_session_end_;
 };
 

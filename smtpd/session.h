@@ -21,7 +21,7 @@
 #include "lib/smtp/reply.h"
 #include "lib/tls/tls.h"
 #include "smtpd/policy.h"
-#include "smtpd/service_link.h"
+#include "lib/ipc/service_link.h"
 
 namespace postilion::smtpd {
 
@@ -54,9 +54,9 @@ class Session {
   void refuse(const std::string& why);
   const std::string& client_ip() const { return facts_.ip; }
   std::string label() const { return facts_.label(); }
-  // The anvil connection that counted this session (0: anvil did not).
-  void set_anvil_generation(uint64_t g) { anvil_gen_ = g; }
-  uint64_t anvil_generation() const { return anvil_gen_; }
+  // The anvil ticket of this session (0: not counted; lib/ipc/anvil_client.h).
+  void set_anvil_ticket(uint64_t t) { anvil_ticket_ = t; }
+  uint64_t anvil_ticket() const { return anvil_ticket_; }
 
  private:
   struct CommandSpec {
@@ -129,8 +129,8 @@ class Session {
   State state_ = State::Connect;
   bool admitted_ = false;
   bool name_done_ = false;
-  uint64_t anvil_gen_ = 0;
-  std::unique_ptr<ServiceLink> name_link_;  // the client name lookup, while it runs
+  uint64_t anvil_ticket_ = 0;
+  std::unique_ptr<ipc::ServiceLink> name_link_;  // the client name lookup, while it runs
   bool tls_ = false;
   tls::Info tls_info_;
   std::string in_;        // input not yet processed

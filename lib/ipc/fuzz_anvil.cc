@@ -1,4 +1,4 @@
-// smtpd/fuzz_anvil.cc - libFuzzer target for anvil(8)'s request handling: an attribute
+// lib/ipc/fuzz_anvil.cc - libFuzzer target for anvil(8)'s request handling: an attribute
 // body from a peer on private/anvil through the strict request decoder and the counts.
 #include <cstddef>
 #include <cstdint>
@@ -6,9 +6,10 @@
 #include <string_view>
 
 #include "lib/ipc/message.h"
-#include "smtpd/anvil_table.h"
+#include "lib/ipc/anvil_table.h"
 
 using namespace postilion;
+using namespace postilion::ipc;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view in(reinterpret_cast<const char*>(data), size);
@@ -17,7 +18,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string why;
   auto m = ipc::Message::decode_body(size ? in.substr(1) : in, &why);
   if (!m) return 0;
-  auto r = smtpd::parse_anvil_request(*m, &why);
+  auto r = parse_anvil_request(*m, &why);
   if (!r) {
     if (why.empty()) __builtin_trap();  // a refusal always says why
     return 0;
@@ -26,14 +27,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // as master.cf's "127.0.0.1:25" does, so the key is rebuilt from the attributes).
   std::string service = m->get_or("service", ""), client = m->get_or("client", "");
   if (r->key != service + " " + client) __builtin_trap();
-  auto again = smtpd::parse_anvil_request(smtpd::anvil_request(r->connect, service, client), &why);
+  auto again = parse_anvil_request(anvil_request(r->connect, service, client), &why);
   if (!again || again->key != r->key || again->connect != r->connect) __builtin_trap();
   // Through a tiny table: counts stay sane and the table stays within its limit.
-  smtpd::AnvilTable t(1000, 2);
+  AnvilTable t(1000, 2);
   for (int i = 0; i < 3; ++i) {
     auto c = t.connect(link, r->connect ? r->key : r->key + std::to_string(i), i * 700);
     if (c.count < 1 || c.rate < 1 || t.keys() > 2) __builtin_trap();
-    auto reply = smtpd::parse_anvil_reply(smtpd::anvil_reply(c));
+    auto reply = parse_anvil_reply(anvil_reply(c));
     if (!reply || reply->count != c.count || reply->rate != c.rate) __builtin_trap();
   }
   t.disconnect(link, r->key);

@@ -1,12 +1,12 @@
-// smtpd/service_link.cc - the shared, in-order request link to anvil and the resolver.
-#include "smtpd/service_link.h"
+// lib/ipc/service_link.cc - the shared, in-order request link to a helper service.
+#include "lib/ipc/service_link.h"
 
 #include <cerrno>
 
 #include "lib/base/file.h"
 #include "lib/log/log.h"
 
-namespace postilion::smtpd {
+namespace postilion::ipc {
 
 namespace {
 // After a failure, connection attempts pause this long: a hung service would
@@ -27,7 +27,7 @@ ServiceLink::~ServiceLink() {
 bool ServiceLink::ensure_connected() {
   if (channel_) return true;
   if (file::monotonic_ms() < retry_after_ms_) return false;
-  auto ch = ipc::Channel::connect(base_, path_, kMaxReplyFrame, -1);
+  auto ch = Channel::connect(base_, path_, kMaxReplyFrame, -1);
   if (!ch) {
     retry_after_ms_ = file::monotonic_ms() + kRetryPauseMs;
     bool absent = ch.error().code() == ENOENT;
@@ -38,13 +38,13 @@ bool ServiceLink::ensure_connected() {
   }
   channel_ = std::move(ch.value());
   ++generation_;
-  channel_->on_message([this](ipc::Message&& m) { on_reply(std::move(m)); });
+  channel_->on_message([this](Message&& m) { on_reply(std::move(m)); });
   channel_->on_close([this](const std::string& why) { fail_all(why); });
   channel_->start();
   return true;
 }
 
-void ServiceLink::call(const ipc::Message& request, ReplyCallback cb) {
+void ServiceLink::call(const Message& request, ReplyCallback cb) {
   if (!ensure_connected()) {
     cb(nullptr);
     return;
@@ -54,11 +54,11 @@ void ServiceLink::call(const ipc::Message& request, ReplyCallback cb) {
   if (pending_.size() == 1) arm_timer();
 }
 
-void ServiceLink::post(const ipc::Message& request, uint64_t generation) {
+void ServiceLink::post(const Message& request, uint64_t generation) {
   if (channel_ && generation == generation_) channel_->send(request);
 }
 
-void ServiceLink::on_reply(ipc::Message&& m) {
+void ServiceLink::on_reply(Message&& m) {
   if (pending_.empty()) {
     fail_all("reply without a request");
     return;
@@ -101,4 +101,4 @@ void ServiceLink::fail_all(const std::string& why) {
   for (auto& p : waiting) p.cb(nullptr);
 }
 
-}  // namespace postilion::smtpd
+}  // namespace postilion::ipc

@@ -1,11 +1,11 @@
-// smtpd/anvil_test.cc - anvil(8)'s counting: counts per key over links, fixed rate
+// lib/ipc/anvil_table_test.cc - anvil(8)'s counting: counts per key over links, fixed rate
 // windows, a link's sessions ending with it, expiry; and its strict message decoders.
-#include "smtpd/anvil_table.h"
+#include "lib/ipc/anvil_table.h"
 
 #include <cppunit/extensions/HelperMacros.h>
 
 using namespace postilion;
-using namespace postilion::smtpd;
+using namespace postilion::ipc;
 
 class AnvilTest : public CppUnit::TestFixture {
   CPPUNIT_TEST_SUITE(AnvilTest);

@@ -1,11 +1,11 @@
-// smtpd/anvil_table.cc - per-client connection counts and rates for anvil(8).
-#include "smtpd/anvil_table.h"
+// lib/ipc/anvil_table.cc - per-client connection counts and rates for anvil(8).
+#include "lib/ipc/anvil_table.h"
 
 #include <arpa/inet.h>
 
 #include "lib/base/strings.h"
 
-namespace postilion::smtpd {
+namespace postilion::ipc {
 
 AnvilTable::Counts AnvilTable::connect(uint64_t link, const std::string& key, int64_t now_ms) {
   auto found = entries_.find(key);
@@ -61,13 +61,13 @@ int AnvilTable::count(const std::string& key) const {
   return e == entries_.end() ? 0 : e->second.count;
 }
 
-ipc::Message anvil_request(bool connect, const std::string& service, const std::string& ip) {
-  ipc::Message m;
+Message anvil_request(bool connect, const std::string& service, const std::string& ip) {
+  Message m;
   m.set("cmd", connect ? "connect" : "disconnect").set("service", service).set("client", ip);
   return m;
 }
 
-std::optional<AnvilRequest> parse_anvil_request(const ipc::Message& m, std::string* why) {
+std::optional<AnvilRequest> parse_anvil_request(const Message& m, std::string* why) {
   AnvilRequest r;
   std::string cmd = m.get_or("cmd", "");
   if (cmd == "connect") r.connect = true;
@@ -83,13 +83,13 @@ std::optional<AnvilRequest> parse_anvil_request(const ipc::Message& m, std::stri
   return r;
 }
 
-ipc::Message anvil_reply(const AnvilTable::Counts& c) {
-  ipc::Message m;
+Message anvil_reply(const AnvilTable::Counts& c) {
+  Message m;
   m.set("status", "ok").set("count", int64_t(c.count)).set("rate", int64_t(c.rate));
   return m;
 }
 
-std::optional<AnvilTable::Counts> parse_anvil_reply(const ipc::Message& m) {
+std::optional<AnvilTable::Counts> parse_anvil_reply(const Message& m) {
   auto count = m.get_int("count");
   auto rate = m.get_int("rate");
   if (m.get_or("status", "") != "ok" || !count || !rate || *count < 1 || *rate < 1 ||
@@ -98,4 +98,4 @@ std::optional<AnvilTable::Counts> parse_anvil_reply(const ipc::Message& m) {
   return AnvilTable::Counts{static_cast<int>(*count), static_cast<int>(*rate)};
 }
 
-}  // namespace postilion::smtpd
+}  // namespace postilion::ipc

@@ -1,6 +1,7 @@
-// smtpd/anvil_table.h - the counting behind anvil(8): simultaneous connections and
-// connection rates per (service, client address), over all smtpd processes. Each
-// count belongs to the link (one smtpd process's connection to anvil) that made it,
+// lib/ipc/anvil_table.h - the counting behind anvil(8): simultaneous connections and
+// connection rates per (service, client address), over all processes of the servers
+// that ask (smtpd, pop3d). Each count belongs to the link (one server process's
+// connection to anvil) that made it,
 // so a process that exits or crashes takes its sessions out of the count.
 // No I/O and no clock of its own: the caller passes the time, so tests can too.
 #pragma once
@@ -13,7 +14,7 @@
 
 #include "lib/ipc/message.h"
 
-namespace postilion::smtpd {
+namespace postilion::ipc {
 
 class AnvilTable {
  public:
@@ -65,10 +66,10 @@ struct AnvilRequest {
   bool connect = false;  // cmd=connect (else cmd=disconnect)
   std::string key;       // "service ip"
 };
-ipc::Message anvil_request(bool connect, const std::string& service, const std::string& ip);
+Message anvil_request(bool connect, const std::string& service, const std::string& ip);
 // nullopt + *why for anything that is not a well-formed request.
-std::optional<AnvilRequest> parse_anvil_request(const ipc::Message& m, std::string* why);
-ipc::Message anvil_reply(const AnvilTable::Counts& c);
-std::optional<AnvilTable::Counts> parse_anvil_reply(const ipc::Message& m);
+std::optional<AnvilRequest> parse_anvil_request(const Message& m, std::string* why);
+Message anvil_reply(const AnvilTable::Counts& c);
+std::optional<AnvilTable::Counts> parse_anvil_reply(const Message& m);
 
-}  // namespace postilion::smtpd
+}  // namespace postilion::ipc

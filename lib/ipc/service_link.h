@@ -1,8 +1,9 @@
-// smtpd/service_link.h - one persistent lib/ipc connection from an smtpd process to a
-// helper service that answers requests in order (anvil(8), resolver(8)), shared by
-// all sessions. Every call gets exactly one answer: the reply, or nullptr when the
-// service is absent, down or slower than the timeout - the caller then goes on
-// without it (smtpd never waits on a helper for long, and never needs one to work).
+// lib/ipc/service_link.h - one persistent lib/ipc connection from a server process
+// (smtpd, pop3d) to a helper service that answers requests in order (anvil(8),
+// resolver(8)), shared by all sessions. Every call gets exactly one answer: the reply,
+// or nullptr when the service is absent, down or slower than the timeout - the caller
+// then goes on without it (a server never waits on a helper for long, and never needs
+// one to work).
 #pragma once
 
 #include <cstdint>
@@ -15,7 +16,7 @@
 #include "lib/ipc/channel.h"
 #include "lib/ipc/message.h"
 
-namespace postilion::smtpd {
+namespace postilion::ipc {
 
 class ServiceLink {
  public:
@@ -30,11 +31,11 @@ class ServiceLink {
   ServiceLink& operator=(const ServiceLink&) = delete;
 
   // The reply, or nullptr. cb may run before call() returns (service unavailable).
-  using ReplyCallback = std::function<void(const ipc::Message* reply)>;
-  void call(const ipc::Message& request, ReplyCallback cb);
+  using ReplyCallback = std::function<void(const Message* reply)>;
+  void call(const Message& request, ReplyCallback cb);
   // A request without a reply, sent only if the connection is still the one of
   // `generation` (what the service counted on an earlier connection is gone with it).
-  void post(const ipc::Message& request, uint64_t generation);
+  void post(const Message& request, uint64_t generation);
   // Changes whenever the connection is replaced.
   uint64_t generation() const { return generation_; }
   bool connected() const { return channel_ != nullptr; }
@@ -45,7 +46,7 @@ class ServiceLink {
     int64_t deadline_ms;
   };
   bool ensure_connected();
-  void on_reply(ipc::Message&& m);
+  void on_reply(Message&& m);
   void fail_all(const std::string& why);
   void arm_timer();
 
@@ -54,7 +55,7 @@ class ServiceLink {
   std::string what_;
   int timeout_ms_;
   bool quiet_if_absent_;
-  std::unique_ptr<ipc::Channel> channel_;
+  std::unique_ptr<Channel> channel_;
   std::deque<Pending> pending_;
   event::Timer timer_;
   uint64_t generation_ = 0;
@@ -63,4 +64,4 @@ class ServiceLink {
   bool& warned_;                // one warning per outage
 };
 
-}  // namespace postilion::smtpd
+}  // namespace postilion::ipc
