@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "lib/base/file.h"
+#include "lib/event/buffer_event.h"
 #include "lib/log/log.h"
 
 namespace postilion::pop3d {
@@ -36,7 +37,7 @@ std::string peer_ip(int fd) {
 Launcher::Launcher(event::EventBase& base, std::string config_dir, std::vector<std::string> overrides,
                    int64_t client_limit, std::function<void()> on_exit)
     : config_dir_(std::move(config_dir)), overrides_(std::move(overrides)), client_limit_(client_limit),
-      on_exit_(std::move(on_exit)), chld_(base, SIGCHLD, [this] { reap(); }) {
+      on_exit_(std::move(on_exit)), base_(base), chld_(base, SIGCHLD, [this] { reap(); }) {
   std::string self(4096, '\0');
   ssize_t n = ::readlink("/proc/self/exe", self.data(), self.size() - 1);
   if (n <= 0) log::fatal("cannot find my own program: readlink /proc/self/exe: %s", std::strerror(errno));
@@ -46,10 +47,12 @@ Launcher::Launcher(event::EventBase& base, std::string config_dir, std::vector<s
 
 Launcher::~Launcher() = default;
 
-void Launcher::set_limits(std::unique_ptr<ipc::AnvilClient> anvil, std::vector<Cidr> exceptions, bool wrappermode) {
+void Launcher::set_limits(std::unique_ptr<ipc::AnvilClient> anvil, std::vector<Cidr> exceptions, bool wrappermode,
+                          const tls::Context* tls) {
   anvil_ = std::move(anvil);
   exceptions_ = std::move(exceptions);
   wrappermode_ = wrappermode;
+  tls_ = tls && tls->valid() ? tls : nullptr;
 }
 
 bool Launcher::launch(UniqueFd fd) {
@@ -76,15 +79,64 @@ void Launcher::decided(uint64_t id, uint64_t ticket, const ipc::AnvilClient::Dec
     if (!spawn(std::move(w.fd), w.ip, ticket) && on_exit_) on_exit_();
     return;
   }
-  // Refused before anything of the client is read: one line, then the connection closes.
   log::warn("%s", ipc::anvil_warning(d.verdict, d.count, d.rate, "unknown[" + w.ip + "]", anvil_->service()).c_str());
-  if (!wrappermode_) {
-    ssize_t n = ::send(w.fd.get(), kTooManyFromHost, std::strlen(kTooManyFromHost), MSG_DONTWAIT | MSG_NOSIGNAL);
-    (void)n;  // a client too slow to take one line on a fresh connection loses it
-    ::shutdown(w.fd.get(), SHUT_WR);
-  }
-  w.fd.reset();
   anvil_->end(ticket);
+  refuse_over_limit(std::move(w.fd));
+}
+
+// Refused before anything the client sent is read: one line, then the connection closes.
+void Launcher::refuse_over_limit(UniqueFd fd) {
+  if (!wrappermode_) {
+    ssize_t n = ::send(fd.get(), kTooManyFromHost, std::strlen(kTooManyFromHost), MSG_DONTWAIT | MSG_NOSIGNAL);
+    (void)n;  // a client too slow to take one line on a fresh connection loses it
+    ::shutdown(fd.get(), SHUT_WR);
+    fd.reset();
+    if (on_exit_) on_exit_();
+    return;
+  }
+  // Port 995: the line means something only inside TLS. The handshake costs this
+  // process some CPU, so only so many at a time; the rest are closed unanswered.
+  if (!tls_ || refusing_.size() >= kMaxTlsRefusals) {
+    fd.reset();
+    if (on_exit_) on_exit_();
+    return;
+  }
+  int raw = fd.release();
+  auto bev = tls::socket_bufferevent(base_.get(), raw, *tls_);
+  if (!bev) {  // the fd was closed with the failed bufferevent
+    if (on_exit_) on_exit_();
+    return;
+  }
+  uint64_t id = next_waiting_++;
+  event::BufferEvent& c = refusing_[id] = event::BufferEvent::adopt(bev->release());
+  // The line waits in the output buffer until the handshake is done.
+  auto find = [this, id]() -> event::BufferEvent* {
+    auto it = refusing_.find(id);
+    return it == refusing_.end() ? nullptr : &it->second;
+  };
+  c.set_callbacks(
+      [find] {  // whatever the client sends is dropped unread
+        if (auto* b = find()) evbuffer_drain(b->input(), b->input_length());
+      },
+      [this, id, find] {
+        if (auto* b = find(); b && b->output_length() == 0) refused(id);
+      },
+      [this, id](short what) {
+        if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) refused(id);
+      });
+  c.set_timeouts(kTlsRefusalTimeoutMs, kTlsRefusalTimeoutMs);
+  c.write(kTooManyFromHost);
+  c.enable(EV_READ | EV_WRITE);
+}
+
+// A TLS refusal is over (written, failed or timed out). Called from the connection's
+// own callback, so it is freed after the callback returns.
+void Launcher::refused(uint64_t id) {
+  auto it = refusing_.find(id);
+  if (it == refusing_.end()) return;
+  it->second.disable(EV_READ | EV_WRITE);
+  base_.defer_delete(std::make_unique<event::BufferEvent>(std::move(it->second)));
+  refusing_.erase(it);
   if (on_exit_) on_exit_();
 }
 

@@ -17,6 +17,7 @@
 #include "lib/base/unique_fd.h"
 #include "lib/event/event.h"
 #include "lib/ipc/anvil_client.h"
+#include "lib/tls/tls.h"
 
 namespace postilion::pop3d {
 
@@ -32,18 +33,23 @@ class Launcher {
   ~Launcher();
 
   // Per-client limits: clients outside `exceptions` are counted by anvil (no limits:
-  // anvil is not asked). wrappermode: the listener speaks TLS from the first byte.
-  void set_limits(std::unique_ptr<ipc::AnvilClient> anvil, std::vector<Cidr> exceptions, bool wrappermode);
+  // anvil is not asked). wrappermode: the listener speaks TLS from the first byte, with
+  // `tls` (which must outlive the launcher; nullptr: refused clients are just closed).
+  void set_limits(std::unique_ptr<ipc::AnvilClient> anvil, std::vector<Cidr> exceptions, bool wrappermode,
+                  const tls::Context* tls);
 
   // Starts a session for fd (the peer address is read from the socket), once the
   // connection limits allow it. Over the client limit, or when fork fails, the client
   // gets -ERR [SYS/TEMP] and is closed; then false is returned (no session to wait
-  // for). Over a per-client limit the client gets kTooManyFromHost (nothing in TLS
-  // wrapper mode, where plain text would only break the handshake), one warning is
-  // logged, and on_exit runs.
+  // for). Over a per-client limit the client gets kTooManyFromHost (in TLS wrapper
+  // mode after the handshake, done here, at most kMaxTlsRefusals at a time - beyond
+  // that the connection is just closed), one warning is logged, and on_exit runs.
   bool launch(UniqueFd fd);
-  // Session processes plus connections waiting for anvil's answer.
-  size_t running() const { return children_.size() + waiting_.size(); }
+  // Session processes plus connections waiting for anvil's answer or being refused.
+  size_t running() const { return children_.size() + waiting_.size() + refusing_.size(); }
+
+  static constexpr size_t kMaxTlsRefusals = 32;
+  static constexpr int kTlsRefusalTimeoutMs = 10000;
 
  private:
   struct Waiting {
@@ -51,6 +57,9 @@ class Launcher {
     std::string ip;
   };
   void decided(uint64_t id, uint64_t ticket, const ipc::AnvilClient::Decision& d);
+  // Sends kTooManyFromHost and closes; on_exit runs when the connection is gone.
+  void refuse_over_limit(UniqueFd fd);
+  void refused(uint64_t id);
   // fork + exec; ticket: the anvil count the session holds until it is reaped.
   bool spawn(UniqueFd fd, const std::string& ip, uint64_t ticket);
   void reap();
@@ -63,6 +72,9 @@ class Launcher {
   std::unique_ptr<ipc::AnvilClient> anvil_;
   std::vector<Cidr> exceptions_;
   bool wrappermode_ = false;
+  const tls::Context* tls_ = nullptr;
+  event::EventBase& base_;
+  std::map<uint64_t, event::BufferEvent> refusing_;  // TLS refusals in progress
   uint64_t next_waiting_ = 1;
   std::map<uint64_t, Waiting> waiting_;  // connections waiting for anvil
   event::Signal chld_;

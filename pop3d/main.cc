@@ -87,13 +87,16 @@ tls::Context load_tls(const pop3d::Settings& s) {
   return std::move(*ctx);
 }
 
+// The listener's TLS context (wrapper mode; loaded as root), for the refusals it sends.
+tls::Context g_tls;
+
 // The per-client connection limits, counted by anvil(8) under the master.conf service
 // name: pop3 and pop3s sessions from one client are counted apart, as smtpd's are.
 void set_limits(pop3d::Launcher& l, event::EventBase& base, const pop3d::Settings& s, const std::string& service) {
   ipc::AnvilLimits limits{s.connection_count_limit, s.connection_rate_limit, s.rate_time_unit_ms};
   auto anvil = std::make_unique<ipc::AnvilClient>(base, file::join(s.queue_directory, ipc::proto::kAnvilSocket),
                                                   service, limits, static_cast<int>(s.anvil_timeout_ms));
-  l.set_limits(std::move(anvil), s.limit_exceptions, s.wrappermode);
+  l.set_limits(std::move(anvil), s.limit_exceptions, s.wrappermode, &g_tls);
 }
 
 int session(int argc, char** argv) {
@@ -122,7 +125,7 @@ int standalone(int argc, char** argv) {
   } catch (const config::ConfigError& e) {
     log::fatal("%s", e.what());
   }
-  (void)load_tls(s);  // a bad certificate stops the listener, not each session
+  g_tls = load_tls(s);  // a bad certificate stops the listener, not each session
   event::EventBase base;
   pop3d::Launcher launcher(base, sa.config_dir, sa.overrides, s.client_limit);
   set_limits(launcher, base, s, "pop3d");
@@ -153,7 +156,7 @@ int main(int argc, char** argv) {
   spec.pre_jail = [](service::Context& ctx) {
     log::init("pop3d", ctx.config().str("syslog_name"));
     pop3d::Settings s = pop3d::Settings::from_config(ctx.config());
-    (void)load_tls(s);
+    g_tls = load_tls(s);  // kept for refusing clients over their limits in wrapper mode
     if (::geteuid() == 0 && ctx.options().unprivileged)
       log::warn("running as mail_owner: sessions cannot switch to the mailbox owner and must "
                 "read the TLS key and config as mail_owner (master.conf should say n in the unpriv "

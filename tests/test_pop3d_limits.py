@@ -4,12 +4,14 @@
 # login and is closed, with one warning in Postfix's words; a QUIT frees a slot; clients
 # in pop3d_client_connection_limit_exceptions are not counted; other client addresses
 # and services have counts of their own; with anvil gone pop3d goes on with its own
-# counts. Clients connect from chosen 127.0.0.x source addresses.
+# counts. POP3S (wrapper mode) refuses inside TLS and counts apart from POP3. Clients
+# connect from chosen 127.0.0.x source addresses.
 import os
 import poplib
 import random
 import re
 import socket
+import ssl
 import sys
 import time
 import unittest
@@ -17,6 +19,7 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import harness  # noqa: E402
+from test_pop3d import tls_context  # noqa: E402
 
 REFUSAL = b"-ERR [SYS/TEMP] Too many connections from your host\r\n"
 
@@ -38,10 +41,24 @@ class SourcePOP3(poplib.POP3):
         return socket.create_connection((self.host, self.port), timeout, source_address=(self.source, 0))
 
 
+class SourcePOP3_SSL(poplib.POP3_SSL):
+    """poplib.POP3_SSL connecting from a given local address."""
+
+    def __init__(self, host, port, source, timeout=10):
+        self.source = source
+        super().__init__(host, port, timeout=timeout, context=tls_context())
+
+    def _create_socket(self, timeout):
+        sock = socket.create_connection((self.host, self.port), timeout, source_address=(self.source, 0))
+        return self.context.wrap_socket(sock, server_hostname=self.host)
+
+
 def raw_session(inst, source, port_name="pop3"):
-    """Connects from source and reads what the server sends until it closes or 5 s
-    pass: (bytes, closed)."""
+    """Connects from source (with TLS on pop3s) and reads what the server sends until
+    it closes or 5 s pass: (bytes, closed)."""
     s = socket.create_connection((inst.addr, inst.ports[port_name]), 10, source_address=(source, 0))
+    if port_name == "pop3s":
+        s = tls_context().wrap_socket(s, server_hostname=inst.addr)
     s.settimeout(0.2)
     data = b""
     deadline = time.monotonic() + 5
@@ -69,11 +86,11 @@ def sources(n):
 
 
 class Pop3dLimitsTest(harness.InstanceTestCase):
-    def instance(self, options, drop_anvil=False):
+    def instance(self, options, drop_anvil=False, ports=("pop3",)):
         harness.require_daemon(self, "pop3d")
         harness.require_daemon(self, "anvil")
         harness.require_daemon(self, "master")
-        inst = self.make_instance(ports=("pop3",))
+        inst = self.make_instance(ports=ports, tls="pop3s" in ports)
         inst.init()
         with open(inst.main_conf(), "a") as f:
             for k, v in options.items():
@@ -175,6 +192,27 @@ class Pop3dLimitsTest(harness.InstanceTestCase):
         log = inst.log_text()
         self.assertNotIn("[%s] for service" % listed, log)
         self.assertNotIn("[%s] for service" % net_listed, log)
+
+    def test_pop3s_refuses_inside_tls_and_counts_apart(self):
+        inst = self.instance({"pop3d_client_connection_count_limit": "1"}, ports=("pop3", "pop3s"))
+        (a,) = sources(1)
+        s1 = SourcePOP3_SSL(inst.addr, inst.ports["pop3s"], a)
+        self.assertTrue(s1.getwelcome().startswith(b"+OK"))
+        # The refusal is readable: it comes after the TLS handshake.
+        self.assert_refused(inst, a, "pop3s")
+        with self.assertRaises(poplib.error_proto) as e:
+            SourcePOP3_SSL(inst.addr, inst.ports["pop3s"], a)
+        self.assertIn("[SYS/TEMP] Too many connections from your host", str(e.exception))
+        # The POP3 service has its own count for the same client.
+        p = SourcePOP3(inst.addr, inst.ports["pop3"], a)
+        self.assertTrue(p.getwelcome().startswith(b"+OK"))
+        self.assert_refused(inst, a, "pop3")
+        p.quit()
+        s1.quit()
+        harness.wait_for(lambda: len(self.refusal_lines(inst, "concurrency", a)) == 3, 10, "three warnings")
+        services = [m.group(2) for m in self.refusal_lines(inst, "concurrency", a)]
+        self.assertEqual(["%s:%d" % (inst.addr, inst.ports["pop3s"])] * 2 + ["%s:%d" % (inst.addr, inst.ports["pop3"])],
+                         services)
 
     def test_without_anvil(self):
         inst = self.instance({"pop3d_client_connection_count_limit": "2"}, drop_anvil=True)
