@@ -103,7 +103,8 @@ void Launcher::refuse_over_limit(UniqueFd fd) {
   }
   int raw = fd.release();
   auto bev = tls::socket_bufferevent(base_.get(), raw, *tls_);
-  if (!bev) {  // the fd was closed with the failed bufferevent
+  if (!bev) {
+    UniqueFd again(raw);  // not taken by a bufferevent that was never made
     if (on_exit_) on_exit_();
     return;
   }
