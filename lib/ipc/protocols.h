@@ -61,9 +61,10 @@ inline constexpr const char* kPrivateDir = "private/";
 // reply:    status=ok|fail|tempfail, text=...; on ok: user, uid, gid, home, maildir
 inline constexpr const char* kAuthSocket = "private/auth";
 
-// ---- anvil: queue_directory/private/anvil (smtpd; see anvil(8)) --------------------
-// Connection counts and rates per client address over all smtpd processes. Each smtpd
-// process keeps one connection; what it counted ends when that connection does.
+// ---- anvil: queue_directory/private/anvil (smtpd, pop3d; see anvil(8)) -------------
+// Connection counts and rates per service and client address over all smtpd and pop3d
+// processes. Each server process keeps one connection; what it counted ends when that
+// connection does. Both sides: lib/ipc/anvil_table.h, lib/ipc/anvil_client.h.
 // request:  cmd=connect, service=NAME, client=IP     (a session starts)
 // reply:    status=ok, count=N (simultaneous sessions of service+client, this one
 //           included), rate=N (sessions in the current anvil_rate_time_unit window)
