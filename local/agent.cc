@@ -101,7 +101,7 @@ ipc::Message serve_deliveries(const ipc::Message& req, const std::string& queue_
       // queued: a crash in between repeats the delivery rather than losing the report.
       bool qmgr_records = o.kind == Outcome::Kind::Sent && !bounced.empty();
       if (o.kind != Outcome::Kind::Defer && !qmgr_records) {
-        auto st = queue::update_status(opened->fd.get(), rec->offset,
+        auto st = queue::write_status(opened->fd.get(), rec->offset,
                                        o.kind == Outcome::Kind::Sent ? queue::RcptStatus::Delivered
                                                                      : queue::RcptStatus::Bounced);
         if (!st) o = Outcome::defer("4.3.0", "cannot record outcome: " + st.error().str());

@@ -134,7 +134,7 @@ Status SpoolStore::mark_done(const std::string& q, const std::string& id, uint64
   if (!p) return p.error();
   auto fd = file::open(*p, O_RDWR);
   if (!fd) return fd.error();
-  return queue::update_status(fd->get(), offset, bounced ? queue::RcptStatus::Bounced : queue::RcptStatus::Delivered);
+  return queue::write_status(fd->get(), offset, bounced ? queue::RcptStatus::Bounced : queue::RcptStatus::Delivered);
 }
 
 Status SpoolStore::move(const std::string& id, const std::string& from, const std::string& to) {
@@ -144,8 +144,7 @@ Status SpoolStore::move(const std::string& id, const std::string& from, const st
   // One rename() and no directory fsync, as Postfix's qmgr: the rename is atomic, so
   // after a crash the file has one name or the other (one inode: its status bytes are
   // shared either way); qmgr scans every folder at start, and what is done is in those
-  // status bytes, which are fsync'd. A move that did not reach the disk is made again,
-  // nothing is lost. (Spool::move's two fsyncs cost qmgr's one thread two disk flushes
+  // status bytes. A move that did not reach the disk is made again, nothing is lost. (Spool::move's two fsyncs cost qmgr's one thread two disk flushes
   // per message on the delivery path.) The queue file itself is durable already.
   std::string src = spool_.path(f, id), dst = spool_.path(t, id);
   if (::rename(src.c_str(), dst.c_str()) != 0) return Error::from_errno("rename " + src + " to " + dst);
@@ -155,8 +154,9 @@ Status SpoolStore::move(const std::string& id, const std::string& from, const st
 Status SpoolStore::remove(const std::string& q, const std::string& id) {
   auto p = path(q, id);
   if (!p) return p.error();
-  // No directory fsync: a removal lost in a crash brings back a file whose recipients
-  // are all final (status bytes), which qmgr removes again without delivering.
+  // No directory fsync: a removal lost in a crash brings back the file; recipients
+  // whose status reached the disk are not delivered again, the others are (a
+  // duplicate after an operating-system crash, never a loss: queue::write_status).
   if (::unlink(p->c_str()) != 0) return Error::from_errno("unlink " + *p);
   return {};
 }

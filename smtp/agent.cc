@@ -362,7 +362,8 @@ ipc::Message Agent::serve(const ipc::Message& req) {
   // Without a session, all the time went into setting one up (DNS, failed connects).
   if (conn_us < 0) conn_us = end_us;
   int64_t arrival = usable ? opened->parsed.file.arrival_us : start_us;
-  // All outcomes are written first and made durable by one fsync, before any reply.
+  // All outcomes are written before any reply (queue::write_status: each only after the
+  // next hop's 250 or 5xx, so never too early).
   auto not_recorded = [&](RcptJob& j, const Error& e) {
     // Not recorded: qmgr must retry; a sent message may then go twice, never lost.
     log::warn("%s: cannot record outcome: %s", id.c_str(), e.c_str());
@@ -370,20 +371,15 @@ ipc::Message Agent::serve(const ipc::Message& req) {
     j.dsn = "4.3.0";
     j.text = "cannot record outcome: " + e.str();
   };
-  std::vector<size_t> written;
   for (size_t i = 0; i < jobs.size(); ++i) {
     RcptJob& j = jobs[i];
     if (records[i] && !queue::is_final(records[i]->status) &&
         (j.fate == RcptFate::Sent || j.fate == RcptFate::Bounced)) {
       auto st = queue::write_status(opened->fd.get(), records[i]->offset,
                                     j.fate == RcptFate::Sent ? queue::RcptStatus::Delivered : queue::RcptStatus::Bounced);
-      if (st) written.push_back(i);
-      else not_recorded(j, st.error());
+      if (!st) not_recorded(j, st.error());
     }
   }
-  if (!written.empty())
-    if (auto st = queue::system_ops().fsync(opened->fd.get()); !st)
-      for (size_t i : written) not_recorded(jobs[i], st.error());
   for (size_t i = 0; i < jobs.size(); ++i) {
     RcptJob& j = jobs[i];
     const char* result = j.fate == RcptFate::Sent ? "sent" : j.fate == RcptFate::Bounced ? "bounce" : "defer";

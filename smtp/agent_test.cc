@@ -182,7 +182,7 @@ class AgentTest : public CppUnit::TestFixture {
     for (auto st : statuses(dir.path(), q.id)) CPPUNIT_ASSERT(st == queue::RcptStatus::Pending);
     // A recipient already final is not delivered again.
     auto f = queue::read_queue_file(dir.path() + "/active/" + q.id, true);
-    CPPUNIT_ASSERT(queue::update_status(f->fd.get(), q.rcpts[0].offset, queue::RcptStatus::Delivered).ok());
+    CPPUNIT_ASSERT(queue::write_status(f->fd.get(), q.rcpts[0].offset, queue::RcptStatus::Delivered).ok());
     reply = agent.serve(request(q, "b.tst"));
     auto results = reply.get_all("result");
     CPPUNIT_ASSERT_EQUAL(std::string("sent"), std::string(results[0]));

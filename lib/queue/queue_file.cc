@@ -393,11 +393,6 @@ Status stream_content(int fd, const QueueFile& f, const std::function<Status(std
   return {};
 }
 
-Status update_status(int fd, uint64_t record_offset, RcptStatus status, FileOps& ops) {
-  if (auto st = write_status(fd, record_offset, status, ops); !st) return st;
-  return ops.fsync(fd);
-}
-
 Status write_status(int fd, uint64_t record_offset, RcptStatus status, FileOps& ops) {
   // Check that the offset names a recipient record: a wrong offset from a confused
   // peer must not scribble over the message.
