@@ -5,7 +5,9 @@
 #include "lib/base/strings.h"
 #include "lib/mail/address.h"
 #include "lib/mail/header.h"
+#include "local/command.h"
 #include "local/expand.h"
+#include "local/mbox.h"
 
 namespace postilion::local {
 
@@ -87,7 +89,7 @@ class Expander {
       }
     }
     auto u = env_.user(name);
-    if (!u) return note(Outcome::bounce("5.1.1", "unknown user: \"" + str::printable(name, 64) + "\""), here(lp));
+    if (!u) return unknown(lp, name, depth, as);
     if (!no_alias && depth < s_.max_depth) {
       auto fwd = env_.read_owned(file::join(u->home, ".forward"), *u);
       if (!fwd && fwd.error().temporary())
@@ -106,11 +108,52 @@ class Expander {
     mailbox(*u, lp);
   }
 
+  // A local name that is neither an alias nor a user: luser_relay, else a bounce. The
+  // relay address is delivered like an alias target, once: an unknown name met while
+  // delivering to it bounces (no relay to itself).
+  void unknown(const std::string& lp, const std::string& name, int depth, const User* as) {
+    std::string unknown_user = "unknown user: \"" + str::printable(name, 64) + "\"";
+    if (s_.luser_relay.empty() || relaying_) return note(Outcome::bounce("5.1.1", unknown_user), here(lp));
+    User nobody{name, 0, 0, "", ""};
+    std::string relay = expand_vars(s_.luser_relay, recipient_vars(s_, nobody, here(lp), d_.sender), nullptr);
+    auto a = mail::parse_address(relay);
+    if (!a || a->local.empty())
+      return note(Outcome::bounce("5.3.5", "luser_relay: bad address \"" + str::printable(relay, 100) + "\""), here(lp));
+    if (a->domain.empty() || mail::domain_in(a->domain, s_.mydestination)) {
+      relaying_ = true;
+      address(a->local, depth + 1, as);
+      relaying_ = false;
+      return;
+    }
+    std::string key = "fwd:" + str::lower(a->str());
+    if (!seen_.insert(key).second) return;
+    note(env_.forward(d_.sender, a->str(), delivered_text()), a->str());
+  }
+
+  // The message as forwarded: the Delivered-To line of this recipient, no Return-Path
+  // (it is added again at the final delivery).
+  std::string delivered_text() const {
+    std::string text = mailbox_text(d_.sender, d_.recipient, d_.content);
+    return text.substr(text.find('\n') + 1);
+  }
+
   void mailbox(const User& u, const std::string& local_part) {
     std::string delivered_to = mail::Address{local_part, domain_}.str();
     if (delivered_to != d_.recipient && has_delivered_to(d_.content, delivered_to))
       return note(Outcome::bounce("5.4.6", "mail forwarding loop for " + delivered_to), delivered_to);
     std::string text = mailbox_text(d_.sender, delivered_to, d_.content);
+    // mailbox_command_maps, then mailbox_command, then home_mailbox (Postfix's order).
+    auto mapped = env_.mailbox_command_map(u.name);
+    if (!mapped)
+      return note(Outcome::defer("4.3.0", "mailbox_command_maps lookup failed: " + mapped.error().str()), delivered_to);
+    const std::string& command = *mapped ? **mapped : s_.mailbox_command;
+    if (!str::trim(command).empty()) {
+      std::string line = expand_vars(command, recipient_vars(s_, u, delivered_to, d_.sender), &kCommandExpansionFilter);
+      // Never as root: root's mail runs with default_privs, as in Postfix.
+      User as = u.uid == 0 ? env_.privileged_default() : u;
+      // As Postfix gives it to a command: the "From " envelope line, then the headers.
+      return note(env_.command(as, line, mbox_from_line(d_.sender, file::now_us() / 1000000) + text, d_), delivered_to);
+    }
     if (s_.home_mailbox.empty())
       return note(env_.mbox(u, file::join(s_.mail_spool_directory, u.name), text), delivered_to);
     std::string path = file::join(u.home, s_.home_mailbox);
@@ -137,10 +180,7 @@ class Expander {
           } else {
             std::string key = "fwd:" + str::lower(a->str());
             if (!seen_.insert(key).second) break;
-            std::string text2 = mailbox_text(d_.sender, d_.recipient, d_.content);
-            // Keep only the Delivered-To line: the Return-Path is added again at the end.
-            text2 = text2.substr(text2.find('\n') + 1);
-            note(env_.forward(d_.sender, a->str(), text2), a->str());
+            note(env_.forward(d_.sender, a->str(), delivered_text()), a->str());
           }
           break;
         }
@@ -187,6 +227,7 @@ class Expander {
   std::string domain_;
   std::set<std::string> seen_;
   std::set<std::string> expanding_;
+  bool relaying_ = false;  // delivering to the luser_relay address
   std::vector<Outcome> outcomes_;
   std::vector<std::string> whats_;  // beside outcomes_
 

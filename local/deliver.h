@@ -22,6 +22,7 @@ struct User {
   uid_t uid = 0;
   gid_t gid = 0;
   std::string home;
+  std::string shell;
 };
 
 struct Settings {
@@ -32,6 +33,13 @@ struct Settings {
   std::string mail_spool_directory = "/var/mail";
   bool allow_commands = true;              // |command from aliases and .forward
   bool allow_files = true;                 // /file from aliases and .forward
+  // Final delivery to a command instead of home_mailbox (Postfix's mailbox_command);
+  // $name expanded (local/command.h) with shell-safe values. mailbox_command_maps,
+  // looked up by Environment::mailbox_command_map, take precedence.
+  std::string mailbox_command;
+  // Where mail for an unknown local user goes instead of a 5.1.1 bounce ($name
+  // expanded, values as they are), e.g. "admin+$local@example.org". "" = bounce.
+  std::string luser_relay;
   int max_depth = 20;
 };
 
@@ -69,6 +77,12 @@ class Environment {
   virtual Outcome mbox(const User& as, const std::string& path, const std::string& text) = 0;
   virtual Outcome command(const User& as, const std::string& cmd, const std::string& text,
                           const Delivery& d) = 0;
+  // mailbox_command_maps lookup by user name: nullopt when there is no entry (or no
+  // table); an Error is a temporary table failure (defer).
+  virtual Result<std::optional<std::string>> mailbox_command_map(const std::string& user) {
+    (void)user;
+    return std::optional<std::string>();
+  }
   // Queues a new message to a non-local address (text has Delivered-To added).
   virtual Outcome forward(const std::string& sender, const std::string& address,
                           const std::string& text) = 0;

@@ -20,6 +20,8 @@ class FakeEnv : public local::Environment {
   std::set<std::string> users{"bob", "carol", "root"};
   bool alias_fail = false;
   bool mailbox_full = false;
+  std::map<std::string, std::string> command_maps;  // mailbox_command_maps
+  bool command_map_fail = false;
   std::vector<std::string> log;              // "maildir:bob", "cmd:...", "fwd:x@y" ...
   std::string last_text;
 
@@ -31,7 +33,8 @@ class FakeEnv : public local::Environment {
   }
   std::optional<local::User> user(const std::string& n) override {
     if (!users.count(n)) return std::nullopt;
-    return local::User{n, 1000, 1000, "/home/" + n};
+    if (n == "root") return local::User{n, 0, 0, "/root", "/bin/sh"};
+    return local::User{n, 1000, 1000, "/home/" + n, "/bin/bash"};
   }
   local::User privileged_default() override { return {"nobody", 65534, 65534, "/"}; }
   Result<std::optional<std::string>> read_owned(const std::string& p, const local::User&) override {
@@ -51,9 +54,16 @@ class FakeEnv : public local::Environment {
     last_text = text;
     return Outcome::sent("delivered to mailbox");
   }
-  Outcome command(const local::User& u, const std::string& cmd, const std::string&, const local::Delivery&) override {
+  Outcome command(const local::User& u, const std::string& cmd, const std::string& text, const local::Delivery&) override {
     log.push_back("cmd:" + u.name + ":" + cmd);
+    last_text = text;
     return Outcome::sent("delivered to command");
+  }
+  Result<std::optional<std::string>> mailbox_command_map(const std::string& n) override {
+    if (command_map_fail) return Error("hash:/etc/postilion/commands: I/O error", 5);
+    auto it = command_maps.find(n);
+    if (it == command_maps.end()) return std::optional<std::string>();
+    return std::optional<std::string>(it->second);
   }
   Outcome forward(const std::string&, const std::string& a, const std::string& text) override {
     log.push_back("fwd:" + a);
@@ -69,9 +79,10 @@ local::Settings settings() {
   return s;
 }
 
-Outcome run(FakeEnv& env, const std::string& rcpt, const std::string& content = "Subject: x\n\nhello\n") {
-  local::Delivery d{"QID", "alice@remote.test", rcpt, content};
-  return local::deliver(settings(), env, d);
+Outcome run(FakeEnv& env, const std::string& rcpt, const std::string& content = "Subject: x\n\nhello\n",
+            const local::Settings& s = settings(), const std::string& sender = "alice@remote.test") {
+  local::Delivery d{"QID", sender, rcpt, content};
+  return local::deliver(s, env, d);
 }
 
 }  // namespace
@@ -82,6 +93,9 @@ class DeliverTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(aliases_fan_out);
   CPPUNIT_TEST(forward_files);
   CPPUNIT_TEST(loops_and_failures);
+  CPPUNIT_TEST(mailbox_command);
+  CPPUNIT_TEST(mailbox_command_maps);
+  CPPUNIT_TEST(luser_relay);
   CPPUNIT_TEST_SUITE_END();
 
  public:
@@ -154,6 +168,104 @@ class DeliverTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT(run(env, "\"bad\r\n\"@example.org").kind == Outcome::Kind::Bounce);
     env.aliases = {{"inc", ":include:/missing"}};
     CPPUNIT_ASSERT(run(env, "inc@example.org").kind == Outcome::Kind::Bounce);
+  }
+
+  void mailbox_command() {
+    FakeEnv env;
+    local::Settings s = settings();
+    s.mailbox_command = "/usr/bin/procmail -a \"$extension\" -d $user # $sender $home $shell $domain";
+    auto o = run(env, "Bob+Lists@example.org", "Subject: x\n\nhello\n", s, "a;b`id`@remote.test");
+    CPPUNIT_ASSERT(o.kind == Outcome::Kind::Sent);
+    CPPUNIT_ASSERT_EQUAL(size_t(1), env.log.size());
+    // Values shell-safe, the command's own quotes kept; as bob, not home_mailbox.
+    CPPUNIT_ASSERT_EQUAL(
+        std::string("cmd:bob:/usr/bin/procmail -a \"Lists\" -d bob # a_b_id_@remote.test /home/bob /bin/bash example.org"),
+        env.log[0]);
+    // stdin: the envelope "From " line, Return-Path, Delivered-To, then the message.
+    CPPUNIT_ASSERT(env.last_text.starts_with("From a;b`id`@remote.test "));
+    std::string rest = env.last_text.substr(env.last_text.find('\n') + 1);
+    CPPUNIT_ASSERT_EQUAL(std::string("Return-Path: <a;b`id`@remote.test>\nDelivered-To: Bob+Lists@example.org\n"
+                                     "Subject: x\n\nhello\n"),
+                         rest);
+    // .forward comes first; "\bob" in it reaches the final delivery: the command.
+    env.log.clear();
+    env.files = {{"/home/bob/.forward", "\\bob, far@remote.test\n"}};
+    CPPUNIT_ASSERT(run(env, "bob@example.org", "Subject: x\n\nhello\n", s).kind == Outcome::Kind::Sent);
+    std::vector<std::string> want = {"cmd:bob:/usr/bin/procmail -a \"\" -d bob # alice@remote.test /home/bob /bin/bash example.org",
+                                     "fwd:far@remote.test"};
+    CPPUNIT_ASSERT(env.log == want);
+    // Aliases come before it too.
+    env.log.clear();
+    env.aliases = {{"carol", "far@remote.test"}};
+    run(env, "carol@example.org", "Subject: x\n\nhello\n", s);
+    CPPUNIT_ASSERT(env.log == std::vector<std::string>{"fwd:far@remote.test"});
+    // Never as root: root's command runs with default_privs.
+    env.log.clear();
+    s.mailbox_command = "deliver $user";
+    run(env, "root@example.org", "Subject: x\n\nhello\n", s);
+    CPPUNIT_ASSERT(env.log == std::vector<std::string>{"cmd:nobody:deliver root"});
+  }
+
+  void mailbox_command_maps() {
+    FakeEnv env;
+    local::Settings s = settings();
+    env.command_maps = {{"carol", "/usr/bin/maildrop -d $user"}};
+    run(env, "carol@example.org", "Subject: x\n\nhello\n", s);  // a map entry without mailbox_command
+    run(env, "bob@example.org", "Subject: x\n\nhello\n", s);    // none: home_mailbox
+    s.mailbox_command = "/usr/bin/procmail";
+    run(env, "carol@example.org", "Subject: x\n\nhello\n", s);  // the map wins
+    run(env, "bob@example.org", "Subject: x\n\nhello\n", s);    // not in the map: mailbox_command
+    std::vector<std::string> want = {"cmd:carol:/usr/bin/maildrop -d carol", "maildir:bob:/home/bob/Maildir/",
+                                     "cmd:carol:/usr/bin/maildrop -d carol", "cmd:bob:/usr/bin/procmail"};
+    CPPUNIT_ASSERT(env.log == want);
+    env.command_map_fail = true;
+    auto o = run(env, "bob@example.org", "Subject: x\n\nhello\n", s);
+    CPPUNIT_ASSERT(o.kind == Outcome::Kind::Defer);
+    CPPUNIT_ASSERT(o.text.starts_with("mailbox_command_maps lookup failed"));
+    CPPUNIT_ASSERT_EQUAL(size_t(4), env.log.size());
+  }
+
+  void luser_relay() {
+    struct Case {
+      const char* relay;
+      const char* rcpt;
+      const char* want_log;  // "" = nothing delivered
+      Outcome::Kind kind;
+    } cases[] = {
+        {"", "ghost@example.org", "", Outcome::Kind::Bounce},
+        {"catch+$local@relay.test", "Ghost+x@example.org", "fwd:catch+Ghost+x@relay.test", Outcome::Kind::Sent},
+        {"$user-$extension@relay.test", "ghost+x@example.org", "fwd:ghost-x@relay.test", Outcome::Kind::Sent},
+        {"${extension?{$extension}:{none}}.$domain@relay.test", "ghost@example.org", "fwd:none.example.org@relay.test",
+         Outcome::Kind::Sent},
+        {"bob+$user", "ghost@example.org", "maildir:bob:/home/bob/Maildir/", Outcome::Kind::Sent},
+        {"carol@example.org", "ghost@example.org", "maildir:carol:/home/carol/Maildir/", Outcome::Kind::Sent},
+        {"staff", "ghost@example.org", "fwd:far@remote.test", Outcome::Kind::Sent},  // an alias
+        {"nobody-either", "ghost@example.org", "", Outcome::Kind::Bounce},  // no relay to itself
+        {"bad address@", "ghost@example.org", "", Outcome::Kind::Bounce},
+        {"catch@relay.test", "bob@example.org", "maildir:bob:/home/bob/Maildir/", Outcome::Kind::Sent},  // a user
+        {"catch@relay.test", "list@example.org", "maildir:carol:/home/carol/Maildir/", Outcome::Kind::Sent},
+    };
+    for (const auto& c : cases) {
+      FakeEnv env;
+      env.aliases = {{"staff", "far@remote.test"}, {"list", "carol"}};
+      local::Settings s = settings();
+      s.luser_relay = c.relay;
+      auto o = run(env, c.rcpt, "Subject: x\n\nhello\n", s);
+      std::string msg = std::string(c.relay) + " " + c.rcpt + ": " + o.text;
+      CPPUNIT_ASSERT_MESSAGE(msg, o.kind == c.kind);
+      if (!*c.want_log) {
+        CPPUNIT_ASSERT_MESSAGE(msg, env.log.empty());
+        continue;
+      }
+      CPPUNIT_ASSERT_EQUAL_MESSAGE(msg, size_t(1), env.log.size());
+      CPPUNIT_ASSERT_EQUAL_MESSAGE(msg, std::string(c.want_log), env.log[0]);
+    }
+    // The relayed copy records the original recipient in Delivered-To.
+    FakeEnv env;
+    local::Settings s = settings();
+    s.luser_relay = "catch@relay.test";
+    run(env, "ghost@example.org", "Subject: x\n\nhello\n", s);
+    CPPUNIT_ASSERT(env.last_text.starts_with("Delivered-To: ghost@example.org\n"));
   }
 };
 

@@ -33,7 +33,8 @@ constexpr int kStandaloneWorkers = 4;
 const std::vector<std::string_view> kParams = {
     "queue_directory", "myhostname", "mydestination", "recipient_delimiter", "home_mailbox",
     "mail_spool_directory", "alias_maps", "default_privs", "command_time_limit",
-    "allow_mail_to_commands", "allow_mail_to_files", "local_home_root", "mailbox_size_limit"};
+    "allow_mail_to_commands", "allow_mail_to_files", "local_home_root", "mailbox_size_limit",
+    "mailbox_command", "mailbox_command_maps", "luser_relay"};
 
 Result<local::AllSettings> read_settings(const config::Config& conf) {
   return local::settings_from([&](const char* n) {

@@ -14,7 +14,7 @@
 
 namespace postilion::local {
 
-std::string mbox_entry(std::string_view sender, int64_t unix_time, std::string_view message) {
+std::string mbox_from_line(std::string_view sender, int64_t unix_time) {
   time_t t = static_cast<time_t>(unix_time);
   struct tm tm;
   gmtime_r(&t, &tm);
@@ -23,7 +23,11 @@ std::string mbox_entry(std::string_view sender, int64_t unix_time, std::string_v
   std::string s(sender.empty() ? std::string_view("MAILER-DAEMON") : sender);
   for (char& c : s)
     if (c == ' ' || c == '\t' || c == '\n' || c == '\r') c = '_';
-  std::string out = "From " + s + " " + date + "\n";
+  return "From " + s + " " + date + "\n";
+}
+
+std::string mbox_entry(std::string_view sender, int64_t unix_time, std::string_view message) {
+  std::string out = mbox_from_line(sender, unix_time);
   std::string lf = mail::to_lf(message);
   out.reserve(out.size() + lf.size() + 64);
   size_t pos = 0;

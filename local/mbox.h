@@ -14,6 +14,10 @@
 
 namespace postilion::local {
 
+// The envelope line "From SENDER DATE\n" (UTC, asctime style); an empty sender is
+// MAILER-DAEMON, blanks in the sender become '_'.
+std::string mbox_from_line(std::string_view sender, int64_t unix_time);
+
 // One mbox entry: "From SENDER DATE\n", the message with LF line ends, every body or
 // header line that starts with "From " (after any '>') quoted with one more '>', and a
 // blank line at the end. An empty sender is written as MAILER-DAEMON.

@@ -56,17 +56,33 @@ Server::Server(AllSettings all) : all_(std::move(all)) {
   env_ = std::make_unique<SystemEnv>(
       all_.system, alias_fn, maildir_writer(),
       [qdir](const std::string& s, const std::string& a, const std::string& t) { return queue_forward(qdir, s, a, t); });
+  if (!str::trim(all_.mailbox_command_maps).empty())
+    env_->set_command_maps([this](const std::string& key) { return command_map(key); });
 }
 
-Result<std::optional<std::string>> Server::alias(const std::string& key) {
-  // Opened at the first lookup and kept; a table that could not be opened is tried
-  // again at the next lookup (each failure defers the recipient).
-  if (!aliases_) {
-    auto list = maps::MapList::open(all_.alias_maps);
-    if (!list) return Error("alias_maps " + all_.alias_maps + ": " + list.error().str());
-    aliases_ = std::make_unique<maps::MapList>(std::move(*list));
+namespace {
+
+// Looks key up in the tables `spec` (parameter `param`), opened into *list at the first
+// lookup and kept; tables that could not be opened are tried again at the next lookup
+// (each failure defers the recipient).
+Result<std::optional<std::string>> lookup_in(std::unique_ptr<maps::MapList>* list, const char* param,
+                                             const std::string& spec, const std::string& key) {
+  if (!*list) {
+    auto opened = maps::MapList::open(spec);
+    if (!opened) return Error(std::string(param) + " " + spec + ": " + opened.error().str());
+    *list = std::make_unique<maps::MapList>(std::move(*opened));
   }
-  return aliases_->lookup(key);
+  return (*list)->lookup(key);
+}
+
+}  // namespace
+
+Result<std::optional<std::string>> Server::alias(const std::string& key) {
+  return lookup_in(&aliases_, "alias_maps", all_.alias_maps, key);
+}
+
+Result<std::optional<std::string>> Server::command_map(const std::string& key) {
+  return lookup_in(&command_maps_, "mailbox_command_maps", all_.mailbox_command_maps, key);
 }
 
 bool Server::serve_one(int fd) {

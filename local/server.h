@@ -29,9 +29,11 @@ class Server {
 
  private:
   Result<std::optional<std::string>> alias(const std::string& key);
+  Result<std::optional<std::string>> command_map(const std::string& key);
 
   AllSettings all_;
   std::unique_ptr<maps::MapList> aliases_;
+  std::unique_ptr<maps::MapList> command_maps_;
   std::unique_ptr<SystemEnv> env_;
 };
 

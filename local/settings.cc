@@ -23,6 +23,9 @@ const std::map<std::string, std::string>& default_params() {
       {"local_home_root", ""},
       {"mailbox_size_limit", "51200000"},
       {"maillog_file", ""},
+      {"mailbox_command", ""},
+      {"mailbox_command_maps", ""},
+      {"luser_relay", ""},
   };
   return d;
 }
@@ -41,6 +44,9 @@ Result<AllSettings> settings_from(const Getter& get) {
     return Error("home_mailbox: must be a path below the home directory").set_permanent();
   d.allow_commands = !str::trim(get("allow_mail_to_commands")).empty();
   d.allow_files = !str::trim(get("allow_mail_to_files")).empty();
+  d.mailbox_command = std::string(str::trim(get("mailbox_command")));
+  d.luser_relay = std::string(str::trim(get("luser_relay")));
+  a.mailbox_command_maps = get("mailbox_command_maps");
   auto& s = a.system;
   s.root = ::geteuid() == 0;
   s.self_uid = ::getuid();

@@ -21,6 +21,7 @@ struct AllSettings {
   SystemSettings system;
   std::string queue_directory;
   std::string alias_maps;
+  std::string mailbox_command_maps;
 };
 
 Result<AllSettings> settings_from(const Getter& get);

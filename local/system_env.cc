@@ -18,6 +18,7 @@
 #include "lib/base/strings.h"
 #include "lib/log/log.h"
 #include "lib/mail/address.h"
+#include "local/command.h"
 #include "local/expand.h"
 #include "local/mbox.h"
 
@@ -131,7 +132,7 @@ std::optional<User> SystemEnv::user(const std::string& name) {
   struct passwd pw, *res = nullptr;
   char buf[4096];
   if (getpwnam_r(name.c_str(), &pw, buf, sizeof buf, &res) != 0 || !res) return std::nullopt;
-  User u{res->pw_name, res->pw_uid, res->pw_gid, res->pw_dir};
+  User u{res->pw_name, res->pw_uid, res->pw_gid, res->pw_dir, res->pw_shell ? res->pw_shell : ""};
   if (!s_.root && u.uid != s_.self_uid) return std::nullopt;  // a private instance: only its user
   if (!s_.local_home_root.empty()) {
     u.home = file::join(s_.local_home_root, u.name);
@@ -297,10 +298,14 @@ Outcome SystemEnv::command(const User& as, const std::string& cmd, const std::st
       ::dup2(out_w.get(), 1);
       ::dup2(out_w.get(), 2);
       if (::chdir(as.home.c_str()) != 0 && ::chdir("/") != 0) ::_exit(75);
-      std::vector<std::string> env = {
-          "PATH=" + s_.command_path, "HOME=" + as.home, "USER=" + as.name, "LOGNAME=" + as.name,
-          "SHELL=/bin/sh", "SENDER=" + d.sender, "RECIPIENT=" + d.recipient, "LOCAL=" + local,
-          "EXTENSION=" + ext, "DOMAIN=" + (parsed ? parsed->domain : std::string())};
+      // Values from the message are shell-safe (command_expansion_filter), as Postfix's.
+      std::vector<std::pair<const char*, std::string>> vars = {
+          {"HOME", as.home}, {"USER", as.name}, {"LOGNAME", as.name},
+          {"SHELL", as.shell.empty() ? "/bin/sh" : as.shell}, {"SENDER", d.sender},
+          {"RECIPIENT", d.recipient}, {"LOCAL", local}, {"EXTENSION", ext},
+          {"DOMAIN", parsed ? parsed->domain : std::string()}};
+      std::vector<std::string> env = {"PATH=" + s_.command_path};
+      for (const auto& [name, value] : vars) env.push_back(std::string(name) + "=" + filter_value(value));
       std::vector<char*> envp;
       for (auto& e : env) envp.push_back(e.data());
       envp.push_back(nullptr);
@@ -342,16 +347,14 @@ Outcome SystemEnv::command(const User& as, const std::string& cmd, const std::st
     int status = 0;
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
-    std::string said = str::printable(std::string(str::trim(output)), 200);
-    if (timed_out) return Outcome::defer("4.3.0", "command time limit exceeded: " + cmd);
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return Outcome::sent("delivered to command: " + cmd);
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 75)
-      return Outcome::defer("4.3.0", "temporary failure. Command output: " + said);
-    if (WIFSIGNALED(status))
-      return Outcome::defer("4.3.0", str::format("command killed by signal %d", WTERMSIG(status)));
-    return Outcome::bounce("5.3.0", str::format("Command died with status %d: \"%s\". Command output: %s",
-                                                WEXITSTATUS(status), str::printable(cmd, 100).c_str(), said.c_str()));
+    if (timed_out) return Outcome::defer("4.3.0", "command time limit exceeded: " + str::printable(cmd, 100));
+    return command_outcome(status, cmd, output);
   });
+}
+
+Result<std::optional<std::string>> SystemEnv::mailbox_command_map(const std::string& user) {
+  if (!command_maps_) return std::optional<std::string>();
+  return command_maps_(user);
 }
 
 Outcome SystemEnv::forward(const std::string& sender, const std::string& address, const std::string& text) {

@@ -50,6 +50,9 @@ class SystemEnv : public Environment {
   Outcome command(const User& as, const std::string& cmd, const std::string& text,
                   const Delivery& d) override;
   Outcome forward(const std::string& sender, const std::string& address, const std::string& text) override;
+  Result<std::optional<std::string>> mailbox_command_map(const std::string& user) override;
+  // The mailbox_command_maps lookup (by user name); none: no table.
+  void set_command_maps(AliasLookup lookup) { command_maps_ = std::move(lookup); }
 
   // Runs fn in a child that has become `as` (when root), bounded by timeout_s; the
   // child's Outcome comes back over a pipe. A child that dies is a defer.
@@ -73,6 +76,7 @@ class SystemEnv : public Environment {
   };
   std::map<std::string, CachedGroups> groups_;
   AliasLookup aliases_;
+  AliasLookup command_maps_;
   MaildirWriter maildir_;
   Forwarder forward_;
 };
