@@ -151,8 +151,13 @@ class Expander {
       std::string line = expand_vars(command, recipient_vars(s_, u, delivered_to, d_.sender), &kCommandExpansionFilter);
       // Never as root: root's mail runs with default_privs, as in Postfix.
       User as = u.uid == 0 ? env_.privileged_default() : u;
+      // The command's RECIPIENT, LOCAL, EXTENSION: the address delivered to (after
+      // aliases and luser_relay), as in Postfix.
+      Delivery final = d_;
+      final.recipient = delivered_to;
       // As Postfix gives it to a command: the "From " envelope line, then the headers.
-      return note(env_.command(as, line, mbox_from_line(d_.sender, file::now_us() / 1000000) + text, d_), delivered_to);
+      return note(env_.command(as, line, mbox_from_line(d_.sender, file::now_us() / 1000000) + text, final),
+                  delivered_to);
     }
     if (s_.home_mailbox.empty())
       return note(env_.mbox(u, file::join(s_.mail_spool_directory, u.name), text), delivered_to);
