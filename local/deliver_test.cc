@@ -24,6 +24,7 @@ class FakeEnv : public local::Environment {
   bool command_map_fail = false;
   std::vector<std::string> log;              // "maildir:bob", "cmd:...", "fwd:x@y" ...
   std::string last_text;
+  std::string last_command_rcpt;  // the Delivery's recipient given to command()
 
   Result<std::optional<std::string>> alias(const std::string& n) override {
     if (alias_fail) return Error("hash:/etc/aliases: I/O error", 5);
@@ -54,9 +55,10 @@ class FakeEnv : public local::Environment {
     last_text = text;
     return Outcome::sent("delivered to mailbox");
   }
-  Outcome command(const local::User& u, const std::string& cmd, const std::string& text, const local::Delivery&) override {
+  Outcome command(const local::User& u, const std::string& cmd, const std::string& text, const local::Delivery& d) override {
     log.push_back("cmd:" + u.name + ":" + cmd);
     last_text = text;
+    last_command_rcpt = d.recipient;
     return Outcome::sent("delivered to command");
   }
   Result<std::optional<std::string>> mailbox_command_map(const std::string& n) override {
@@ -199,6 +201,13 @@ class DeliverTest : public CppUnit::TestFixture {
     env.aliases = {{"carol", "far@remote.test"}};
     run(env, "carol@example.org", "Subject: x\n\nhello\n", s);
     CPPUNIT_ASSERT(env.log == std::vector<std::string>{"fwd:far@remote.test"});
+    // The command's RECIPIENT is the address delivered to: here after luser_relay.
+    env.log.clear();
+    env.files.clear();
+    s.luser_relay = "bob+$user";
+    run(env, "ghost@example.org", "Subject: x\n\nhello\n", s);
+    CPPUNIT_ASSERT_EQUAL(std::string("bob+ghost@example.org"), env.last_command_rcpt);
+    CPPUNIT_ASSERT(env.log == std::vector<std::string>{"cmd:bob:/usr/bin/procmail -a \"ghost\" -d bob # alice@remote.test /home/bob /bin/bash example.org"});
     // Never as root: root's command runs with default_privs.
     env.log.clear();
     s.mailbox_command = "deliver $user";

@@ -145,6 +145,16 @@ def add_system_user(test, prefix, homes):
     return pw
 
 
+def queue_empty(spool):
+    """True when no message waits in the spool's maildrop, incoming, active or deferred
+    queue (dot files, a writer's temporary names, do not count)."""
+    for q in ("maildrop", "incoming", "active", "deferred"):
+        d = os.path.join(spool, q)
+        if os.path.isdir(d) and any(not f.startswith(".") for f in os.listdir(d)):
+            return False
+    return True
+
+
 def pid_alive(pid):
     try:
         os.kill(pid, 0)

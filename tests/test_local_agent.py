@@ -60,11 +60,7 @@ class LocalAgentTest(harness.InstanceTestCase):
         return sorted(glob.glob(os.path.join(pw.pw_dir, "Maildir", "new", "*")))
 
     def queue_empty(self, inst):
-        for q in ("maildrop", "incoming", "active", "deferred"):
-            d = os.path.join(inst.spool, q)
-            if os.path.isdir(d) and any(not f.startswith(".") for f in os.listdir(d)):
-                return False
-        return True
+        return harness.queue_empty(inst.spool)
 
     def test_many_messages_two_users_exactly_once_few_processes(self):
         inst = self.instance({})

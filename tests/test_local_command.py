@@ -105,11 +105,7 @@ class LocalCommandTest(harness.InstanceTestCase):
         return [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
 
     def queue_empty(self, inst):
-        for q in ("maildrop", "incoming", "active", "deferred"):
-            d = os.path.join(inst.spool, q)
-            if os.path.isdir(d) and any(not f.startswith(".") for f in os.listdir(d)):
-                return False
-        return True
+        return harness.queue_empty(inst.spool)
 
     def set_exit(self, pw, code):
         path = os.path.join(pw.pw_dir, "exitcode")
