@@ -29,6 +29,7 @@ out="$HOME/run$n"
   echo "uid=$(id -u)"
   echo "gid=$(id -g)"
   echo "arg=$1"
+  echo "arg3=$3"
   echo "pwd=$(pwd)"
   for v in HOME USER LOGNAME SHELL SENDER RECIPIENT LOCAL EXTENSION DOMAIN PATH; do
     eval "echo $v=\\$$v"
@@ -65,8 +66,9 @@ class LocalCommandTest(harness.InstanceTestCase):
         base = {"alias_maps": "hash:" + os.path.join(inst.config_dir, "aliases"),
                 "mydestination": "$myhostname, localhost, $mydomain",
                 "minimal_backoff_time": "1h", "maximal_backoff_time": "2h", "queue_run_delay": "1h",
-                # $extension and the conditional are local's own expansion, per delivery.
-                "mailbox_command": self.script + ' "$extension" $${extension?{ext}:{none}}'}
+                # $extension and the conditional are local's own expansion, per delivery;
+                # "$EXTENSION" is the shell's (mailbox_command is not expanded at load).
+                "mailbox_command": self.script + ' "$extension" ${extension?{ext}:{none}} "$EXTENSION"'}
         base.update(conf(self.script, self.users))
         with open(inst.main_conf(), "a") as f:
             for k, v in base.items():
@@ -123,6 +125,7 @@ class LocalCommandTest(harness.InstanceTestCase):
         self.assertEqual(env["uid"], str(pw.pw_uid))
         self.assertEqual(env["gid"], str(pw.pw_gid))
         self.assertEqual(env["arg"], "lists")  # $extension expanded by local
+        self.assertEqual(env["arg3"], "lists")  # "$EXTENSION" left to the shell, as in Postfix
         self.assertEqual(env["pwd"], pw.pw_dir)
         want = {"HOME": pw.pw_dir, "USER": pw.pw_name, "LOGNAME": pw.pw_name, "SHELL": "/bin/sh",
                 "SENDER": "alice@remote.test", "RECIPIENT": rcpt, "LOCAL": pw.pw_name + "+lists",
@@ -142,8 +145,8 @@ class LocalCommandTest(harness.InstanceTestCase):
         self.assertIn("delivered to command: " + self.script + ' "lists" ext', inst.log_text())
 
     def test_shell_unsafe_sender_reaches_the_command_filtered(self):
-        # $$sender is $sender after the main.conf expansion; local fills it in.
-        inst = self.instance(1, lambda script, users: {"mailbox_command": script + " $$sender"})
+        # mailbox_command is not expanded at load: local fills in $sender.
+        inst = self.instance(1, lambda script, users: {"mailbox_command": script + " $sender"})
         pw, = self.users
         marker = os.path.join(pw.pw_dir, "pwned")  # the command's working directory
         # The quoted local part holds shell syntax; the value is filtered, never run.

@@ -55,6 +55,11 @@ bool delivery_variable(std::string_view name) {
          name == "domain" || name == "local";
 }
 
+// Parameters taken as written, never expanded at load (a Postfix "raw" parameter):
+// local(8) expands mailbox_command's $names per delivery with shell-safe values and
+// passes the names it does not know ($EXTENSION, ${HOME:-/}, $$) on to the shell.
+bool raw_parameter(std::string_view name) { return name == "mailbox_command"; }
+
 // The index of the bracket that closes the one at text[open], counting nested pairs;
 // npos when there is none.
 size_t closing_bracket(std::string_view text, size_t open) {
@@ -192,6 +197,7 @@ const std::string& Expander::lookup(const std::string& name) {
   }
   auto it = values_.find(name);
   std::string value;
+  if (raw_parameter(name)) return done_[name] = it != values_.end() ? it->second : std::string(spec->default_value);
   stack_.push_back(name);
   if (it != values_.end()) {
     value = expand(it->second);

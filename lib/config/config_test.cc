@@ -285,6 +285,11 @@ class ConfigTest : public CppUnit::TestFixture {
         {"smtpd_banner = ${relayhost:${mail_name:x}!}\n", "smtpd_banner", "Post!"},
         {"smtpd_banner = $home $user\n", "smtpd_banner", "$home $user"},
         {"smtpd_banner = ${home?x}\n", "", "main.conf:3: smtpd_banner: \"$home\" is filled in per delivery"},
+        // mailbox_command is raw: local(8) expands it per delivery; names it does not
+        // know and $$ go on to the shell as written. luser_relay is not.
+        {"mailbox_command = /usr/bin/procmail -a \"$EXTENSION\" ${extension?-e $extension} $sender $$\n",
+         "mailbox_command", "/usr/bin/procmail -a \"$EXTENSION\" ${extension?-e $extension} $sender $$"},
+        {"luser_relay = admin+$local@$mydomain\n", "luser_relay", "admin+$local@example.org"},
         {"smtpd_banner = ${mail_name\n", "", "main.conf:3: smtpd_banner: missing '}' after \"${\""},
         {"smtpd_banner = $(mail_name\n", "", "main.conf:3: smtpd_banner: missing ')' after \"$(\""},
         {"smtpd_banner = ${}\n", "", "main.conf:3: smtpd_banner: empty parameter name after '$'"},
