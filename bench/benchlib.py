@@ -331,5 +331,25 @@ class Dovecot:
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+_scratch_dirs = []
+
+
 def scratch():
-    return tempfile.mkdtemp(prefix="pst-bench-")
+    """A new scratch folder, removed by remove_scratch()."""
+    d = tempfile.mkdtemp(prefix="pst-bench-")
+    _scratch_dirs.append(d)
+    return d
+
+
+def remove_scratch():
+    while _scratch_dirs:
+        shutil.rmtree(_scratch_dirs.pop(), ignore_errors=True)
+
+
+def settle():
+    """Writes back what earlier runs left dirty, then waits 6 s: ext4 does not reuse the
+    inodes of recently deleted files (5 s once their inode table block is clean, 300 s
+    while it is dirty), so each run starts from the same state of the disk instead of
+    paying for the deletions of the run before it."""
+    os.sync()
+    time.sleep(6)
