@@ -157,7 +157,7 @@ Status stream_content(int fd, const QueueFile& file, const std::function<Status(
 // can only ever come too late, never too early. A killed process loses nothing of it
 // (the page cache keeps it); an operating-system crash before writeback may, and the
 // recipient is then delivered again - a duplicate after a power loss, never a lost
-// message. Each outcome fsync'd cost a journal commit per delivery (about a quarter of
+// message. An fsync of each outcome cost a disk flush per delivery (about a quarter of
 // the end-to-end rate, bench/run e2e).
 Status write_status(int fd, uint64_t record_offset, RcptStatus status, FileOps& ops = system_ops());
 // Overwrites the R record at retry_offset, then fsyncs.
