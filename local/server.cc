@@ -48,41 +48,30 @@ Outcome queue_forward(const std::string& queue_dir, const std::string& sender, c
   return Outcome::sent("forwarded as " + *id);
 }
 
-Server::Server(AllSettings all) : all_(std::move(all)) {
+Result<std::optional<std::string>> ConfigTable::lookup(const std::string& key) {
+  if (str::trim(specs).empty()) return Error(param + " is not set");
+  if (!list) {
+    auto opened = maps::MapList::open(specs);
+    if (!opened) return Error(param + " " + specs + ": " + opened.error().str());
+    list = std::make_unique<maps::MapList>(std::move(*opened));
+  }
+  return list->lookup(key);
+}
+
+Server::Server(AllSettings all)
+    : all_(std::move(all)),
+      aliases_{"alias_maps", all_.alias_maps, nullptr},
+      command_maps_{"mailbox_command_maps", all_.mailbox_command_maps, nullptr} {
+  // Unset tables are not consulted at all (no alias, no per-user command).
   SystemEnv::AliasLookup alias_fn;
   if (!str::trim(all_.alias_maps).empty())
-    alias_fn = [this](const std::string& key) { return alias(key); };
+    alias_fn = [this](const std::string& key) { return aliases_.lookup(key); };
   std::string qdir = all_.queue_directory;
   env_ = std::make_unique<SystemEnv>(
       all_.system, alias_fn, maildir_writer(),
       [qdir](const std::string& s, const std::string& a, const std::string& t) { return queue_forward(qdir, s, a, t); });
   if (!str::trim(all_.mailbox_command_maps).empty())
-    env_->set_command_maps([this](const std::string& key) { return command_map(key); });
-}
-
-namespace {
-
-// Looks key up in the tables `spec` (parameter `param`), opened into *list at the first
-// lookup and kept; tables that could not be opened are tried again at the next lookup
-// (each failure defers the recipient).
-Result<std::optional<std::string>> lookup_in(std::unique_ptr<maps::MapList>* list, const char* param,
-                                             const std::string& spec, const std::string& key) {
-  if (!*list) {
-    auto opened = maps::MapList::open(spec);
-    if (!opened) return Error(std::string(param) + " " + spec + ": " + opened.error().str());
-    *list = std::make_unique<maps::MapList>(std::move(*opened));
-  }
-  return (*list)->lookup(key);
-}
-
-}  // namespace
-
-Result<std::optional<std::string>> Server::alias(const std::string& key) {
-  return lookup_in(&aliases_, "alias_maps", all_.alias_maps, key);
-}
-
-Result<std::optional<std::string>> Server::command_map(const std::string& key) {
-  return lookup_in(&command_maps_, "mailbox_command_maps", all_.mailbox_command_maps, key);
+    env_->set_command_maps([this](const std::string& key) { return command_maps_.lookup(key); });
 }
 
 bool Server::serve_one(int fd) {

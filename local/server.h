@@ -18,6 +18,16 @@
 
 namespace postilion::local {
 
+// Tables named by a parameter (alias_maps, virtual_mailbox_maps, ...), opened at the
+// first lookup and kept (a rebuilt .db is noticed by lib/maps); tables that could not
+// be opened are tried again at the next lookup. Every failure, and an empty spec, is an
+// Error: the recipient is deferred.
+struct ConfigTable {
+  std::string param, specs;
+  std::unique_ptr<maps::MapList> list;
+  Result<std::optional<std::string>> lookup(const std::string& key);
+};
+
 class Server {
  public:
   explicit Server(AllSettings all);
@@ -28,12 +38,8 @@ class Server {
   SystemEnv& env() { return *env_; }
 
  private:
-  Result<std::optional<std::string>> alias(const std::string& key);
-  Result<std::optional<std::string>> command_map(const std::string& key);
-
   AllSettings all_;
-  std::unique_ptr<maps::MapList> aliases_;
-  std::unique_ptr<maps::MapList> command_maps_;
+  ConfigTable aliases_, command_maps_;
   std::unique_ptr<SystemEnv> env_;
 };
 

@@ -38,25 +38,11 @@ Result<VirtualConfig> virtual_config_from(const Getter& get) {
   return c;
 }
 
-Result<std::optional<std::string>> VirtualServer::Table::lookup(const std::string& key) {
-  // Every virtual mailbox needs all three tables: without one, nothing is delivered
-  // and nothing bounced (the admin's fix lets the deferred mail through).
-  if (str::trim(specs).empty()) return Error(param + " is not set");
-  if (!list) {
-    auto l = maps::MapList::open(specs);
-    if (!l) return Error(param + " " + specs + ": " + l.error().str());
-    list = std::make_unique<maps::MapList>(std::move(*l));
-  }
-  return list->lookup(key);
-}
-
-VirtualServer::VirtualServer(VirtualConfig c) : c_(std::move(c)) {
-  mailbox_.param = "virtual_mailbox_maps";
-  mailbox_.specs = c_.mailbox_maps;
-  uid_.param = "virtual_uid_maps";
-  uid_.specs = c_.uid_maps;
-  gid_.param = "virtual_gid_maps";
-  gid_.specs = c_.gid_maps;
+VirtualServer::VirtualServer(VirtualConfig c)
+    : c_(std::move(c)),
+      mailbox_{"virtual_mailbox_maps", c_.mailbox_maps, nullptr},
+      uid_{"virtual_uid_maps", c_.uid_maps, nullptr},
+      gid_{"virtual_gid_maps", c_.gid_maps, nullptr} {
   tables_.mailbox = [this](const std::string& k) { return mailbox_.lookup(k); };
   tables_.uid = [this](const std::string& k) { return uid_.lookup(k); };
   tables_.gid = [this](const std::string& k) { return gid_.lookup(k); };

@@ -11,6 +11,7 @@
 
 #include "lib/base/result.h"
 #include "lib/maps/maps.h"
+#include "local/server.h"
 #include "local/settings.h"
 #include "local/system_env.h"
 #include "local/virtual.h"
@@ -39,16 +40,10 @@ class VirtualServer {
   bool serve_one(int fd);
 
  private:
-  // A table of the config, opened at its first lookup; a failure is tried again at the
-  // next lookup (each one defers the recipient).
-  struct Table {
-    std::string param, specs;
-    std::unique_ptr<maps::MapList> list;
-    Result<std::optional<std::string>> lookup(const std::string& key);
-  };
-
   VirtualConfig c_;
-  Table mailbox_, uid_, gid_;
+  // Every virtual mailbox needs all three tables: without one, nothing is delivered and
+  // nothing bounced (the admin's fix lets the deferred mail through).
+  ConfigTable mailbox_, uid_, gid_;
   VirtualTables tables_;
   std::unique_ptr<SystemEnv> env_;
 };

@@ -66,6 +66,14 @@ class FakeStore : public Store {
     queues["incoming"][buf] = f;
     return buf;
   }
+  // Queued notices (sender <>) in incoming/ and active/ whose text holds `subject`.
+  size_t notices(const std::string& subject) {
+    size_t n = 0;
+    for (const char* q : {"incoming", "active"})
+      for (auto& [qid, f] : queues[q])
+        if (f.msg.sender.empty() && f.content.find(subject) != std::string::npos) ++n;
+    return n;
+  }
   FakeFile* find(const std::string& q, const std::string& id) {
     auto it = queues[q].find(id);
     return it == queues[q].end() ? nullptr : &it->second;
@@ -621,14 +629,7 @@ class ManagerTest : public CppUnit::TestFixture {
     }
     m.pump(6001);
     // One warning went out (to alice), not two; bob is still queued.
-    size_t warnings = 0;
-    for (auto& [qid, f] : s.queues["active"]) {
-      if (f.content.find("Delayed Mail (still being retried)") != std::string::npos) ++warnings;
-    }
-    for (auto& [qid, f] : s.queues["incoming"]) {
-      if (f.content.find("Delayed Mail (still being retried)") != std::string::npos) ++warnings;
-    }
-    CPPUNIT_ASSERT_EQUAL(size_t(1), warnings);
+    CPPUNIT_ASSERT_EQUAL(size_t(1), s.notices("Delayed Mail (still being retried)"));
     CPPUNIT_ASSERT(s.find("deferred", id));
     CPPUNIT_ASSERT(s.defer[id].warned);
   }
@@ -687,12 +688,7 @@ class ManagerTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT(!s.find("active", id));
       }
       CPPUNIT_ASSERT(!s.find("deferred", id) && !s.find("active", id));
-      size_t reports = 0;
-      for (auto& [qid, nf] : s.queues["active"])
-        if (nf.msg.sender.empty() && nf.content.find("Undelivered Mail Returned to Sender") != std::string::npos) ++reports;
-      for (auto& [qid, nf] : s.queues["incoming"])
-        if (nf.msg.sender.empty() && nf.content.find("Undelivered Mail Returned to Sender") != std::string::npos) ++reports;
-      CPPUNIT_ASSERT_EQUAL(size_t(1), reports);
+      CPPUNIT_ASSERT_EQUAL(size_t(1), s.notices("Undelivered Mail Returned to Sender"));
     }
   }
 
