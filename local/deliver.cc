@@ -125,16 +125,15 @@ class Expander {
       relaying_ = false;
       return;
     }
-    std::string key = "fwd:" + str::lower(a->str());
-    if (!seen_.insert(key).second) return;
-    note(env_.forward(d_.sender, a->str(), delivered_text()), a->str());
+    forward(*a);
   }
 
-  // The message as forwarded: the Delivered-To line of this recipient, no Return-Path
-  // (it is added again at the final delivery).
-  std::string delivered_text() const {
+  // Forwards the message to a remote address, once per address: with the Delivered-To
+  // line of this recipient, without Return-Path (added again at the final delivery).
+  void forward(const mail::Address& a) {
+    if (!seen_.insert("fwd:" + str::lower(a.str())).second) return;
     std::string text = mailbox_text(d_.sender, d_.recipient, d_.content);
-    return text.substr(text.find('\n') + 1);
+    note(env_.forward(d_.sender, a.str(), text.substr(text.find('\n') + 1)), a.str());
   }
 
   void mailbox(const User& u, const std::string& local_part) {
@@ -183,9 +182,7 @@ class Expander {
             std::string lp = t.value[0] == '\\' ? "\\" + a->local : a->local;
             address(lp, depth, &as);
           } else {
-            std::string key = "fwd:" + str::lower(a->str());
-            if (!seen_.insert(key).second) break;
-            note(env_.forward(d_.sender, a->str(), delivered_text()), a->str());
+            forward(*a);
           }
           break;
         }
