@@ -11,7 +11,7 @@
 namespace postilion::qmgr {
 
 Daemon::Daemon(event::EventBase& base, DaemonConfig cfg)
-    : base_(base), cfg_(std::move(cfg)), store_(cfg_.queue_directory), manager_(cfg_.manager, store_, *this) {
+    : base_(base), cfg_(std::move(cfg)), store_(cfg_.queue_directory, cfg_.queue_file_recycle_limit), manager_(cfg_.manager, store_, *this) {
   // All work happens in the pump: callbacks only note what happened and schedule it,
   // so the Manager is never re-entered from inside one of its own calls.
   pump_timer_ = event::Timer(base_, [this] {

@@ -23,6 +23,7 @@ struct DaemonConfig {
   int64_t queue_run_delay = 300;     // seconds between deferred/ scans
   int64_t new_scan_interval = 1;     // seconds: incoming/ and maildrop/ without a wake-up
   int64_t agent_timeout = 3600;      // seconds one agent request may take
+  size_t queue_file_recycle_limit = 100;  // finished queue files kept in spare/
 };
 
 class Daemon : public Agents {

@@ -555,7 +555,7 @@ void Manager::finish(const std::string& id, int64_t now) {
   }
   pass.mark_later.clear();
   if (pending.empty()) {
-    if (Status st = store_.remove("active", id); !st) {
+    if (Status st = store_.retire(id); !st) {
       log::warn("active/%s: cannot remove: %s", id.c_str(), st.error().c_str());
     } else {
       store_.drop_defer_info(id);

@@ -58,6 +58,7 @@ const std::map<std::string, std::string>& default_params() {
       {"default_destination_recipient_limit", "50"},
       {"local_destination_recipient_limit", "1"},
       {"qmgr_message_active_limit", "20000"},
+      {"queue_file_recycle_limit", "100"},
       {"double_bounce_sender", "double-bounce"},
       {"bounce_notice_recipient", "postmaster"},
       {"maillog_file", ""},
@@ -140,6 +141,9 @@ Result<DaemonConfig> settings_from(const Getter& get, std::vector<std::unique_pt
   if (!(st = number("default_destination_recipient_limit", &rcpt))) return st.error();
   if (!(st = number("local_destination_recipient_limit", &local_rcpt))) return st.error();
   if (!(st = number("qmgr_message_active_limit", &active))) return st.error();
+  int recycle = 0;
+  if (!(st = number("queue_file_recycle_limit", &recycle))) return st.error();
+  c.queue_file_recycle_limit = static_cast<size_t>(std::max(0, recycle));
   // Per-transport scheduling: <prefix>_destination_concurrency_limit and friends where
   // main.conf knows them (local, smtp, relay), else the default_* values.
   auto limits_for = [&](const std::string& prefix, Limits* l) -> Status {

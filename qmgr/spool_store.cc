@@ -12,6 +12,7 @@
 #include "lib/log/log.h"
 #include "lib/queue/queue_id.h"
 #include "lib/queue/queue_writer.h"
+#include "lib/queue/spare.h"
 
 namespace postilion::qmgr {
 
@@ -161,9 +162,30 @@ Status SpoolStore::remove(const std::string& q, const std::string& id) {
   return {};
 }
 
+Status SpoolStore::retire(const std::string& id) {
+  if (recycle_limit_ == 0 || !spare_room()) return remove("active", id);
+  if (!queue::valid_id(id)) return Error("active/" + str::printable(id, 60) + ": not a queue id").set_permanent();
+  // No directory fsync, as in remove(): after a crash the file is in active/ again or
+  // in spare/, and either way its status bytes say all is done.
+  auto r = queue::retire(spool_.path(queue::Folder::Active, id), spool_.path(queue::Folder::Spare, id));
+  if (!r) return r.error();
+  if (*r == queue::Retired::Recycled) ++spare_count_;
+  return {};
+}
+
+bool SpoolStore::spare_room() {
+  if (spare_count_ < recycle_limit_) return true;
+  int64_t now = file::now_us();
+  if (now < next_count_us_) return false;
+  next_count_us_ = now + 1000000;
+  auto n = queue::count_spare(spool_.dir(queue::Folder::Spare));
+  spare_count_ = n ? *n : SIZE_MAX;  // no spare/ (a spool made before it): unlink
+  return spare_count_ < recycle_limit_;
+}
+
 Result<std::string> SpoolStore::inject(const NewMessage& m) {
   auto w = queue::QueueWriter::create(spool_.dir(queue::Folder::Incoming), queue::system_ops(),
-                                      m.arrival ? m.arrival * 1000000 : 0);
+                                      m.arrival ? m.arrival * 1000000 : 0, recycle_limit_ ? &spares_ : nullptr);
   if (!w) return w.error();
   auto& qw = **w;
   if (Status s = qw.sender(m.sender); !s) return s.error();

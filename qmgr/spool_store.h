@@ -3,9 +3,12 @@
 // Also used by queue control (listing, hold, release, delete, requeue).
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include "lib/queue/queue_file.h"
+#include "lib/queue/spare.h"
 #include "lib/queue/spool.h"
 #include "qmgr/store.h"
 
@@ -17,7 +20,9 @@ uint8_t notify_to_queue(unsigned bits);
 
 class SpoolStore : public Store {
  public:
-  explicit SpoolStore(std::string queue_directory) : spool_(std::move(queue_directory)) {}
+  // recycle_limit: how many finished files spare/ may hold (queue_file_recycle_limit).
+  explicit SpoolStore(std::string queue_directory, size_t recycle_limit = 0)
+      : spool_(std::move(queue_directory)), recycle_limit_(recycle_limit), spares_(spool_.dir(queue::Folder::Spare)) {}
   const queue::Spool& spool() const { return spool_; }
 
   std::vector<std::string> list(const std::string& queue) override;
@@ -27,6 +32,9 @@ class SpoolStore : public Store {
   Status mark_done(const std::string& queue, const std::string& id, uint64_t offset, bool bounced) override;
   Status move(const std::string& id, const std::string& from, const std::string& to) override;
   Status remove(const std::string& queue, const std::string& id) override;
+  // Moves the finished file to spare/ for smtpd to write over (lib/queue/spare.h) while
+  // spare/ holds fewer than the limit, else unlinks it.
+  Status retire(const std::string& id) override;
   Result<std::string> inject(const NewMessage& m) override;
   Result<int64_t> next_try(const std::string& id) override;
   Status set_next_try(const std::string& id, int64_t when) override;
@@ -39,7 +47,15 @@ class SpoolStore : public Store {
 
  private:
   Result<std::string> path(const std::string& queue, const std::string& id) const;
+  bool spare_room();
+
   queue::Spool spool_;
+  size_t recycle_limit_;
+  queue::SparePool spares_;  // for inject(): reports and maildrop pickups
+  // What spare/ holds, as far as qmgr knows: smtpd takes files without telling, so
+  // when this reaches the limit spare/ is counted again (at most once a second).
+  size_t spare_count_ = SIZE_MAX;
+  int64_t next_count_us_ = 0;
 };
 
 }  // namespace postilion::qmgr

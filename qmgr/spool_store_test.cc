@@ -16,6 +16,7 @@ class SpoolStoreTest : public CppUnit::TestFixture {
   CPPUNIT_TEST_SUITE(SpoolStoreTest);
   CPPUNIT_TEST(round_trip);
   CPPUNIT_TEST(corrupt_and_hostile_names);
+  CPPUNIT_TEST(retire_keeps_spare_files_up_to_the_limit);
   CPPUNIT_TEST_SUITE_END();
 
   static void make_spool(const queue::Spool& s) {
@@ -74,6 +75,50 @@ class SpoolStoreTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT(!st.defer_info(*id).warned);
     CPPUNIT_ASSERT(st.remove("deferred", *id).ok());
     CPPUNIT_ASSERT(st.list("deferred").empty());
+  }
+
+  // Queues a one-line message straight into active/.
+  static std::string active_message(SpoolStore& st) {
+    NewMessage m;
+    m.sender = "alice@example.org";
+    m.recipients = {{"bob@example.org", "", mail::kNotifyDefault, 0, false}};
+    m.content = "Subject: hi\r\n\r\nbody\r\n";
+    auto id = st.inject(m);
+    CPPUNIT_ASSERT(id.ok());
+    CPPUNIT_ASSERT(st.move(*id, "incoming", "active").ok());
+    return *id;
+  }
+
+  void retire_keeps_spare_files_up_to_the_limit() {
+    testing::TempDir dir;
+    SpoolStore st(dir.file("spool"), 2);
+    SpoolStore writer(dir.file("spool"), 0);  // queues new files without taking spare ones
+    make_spool(st.spool());
+    std::vector<std::string> ids;
+    for (int i = 0; i < 3; ++i) ids.push_back(active_message(writer));
+    for (const auto& id : ids) CPPUNIT_ASSERT(st.retire(id).ok());
+    CPPUNIT_ASSERT(st.list("active").empty());
+    // Two kept, the third unlinked.
+    std::vector<std::string> kept = st.list("spare");
+    CPPUNIT_ASSERT_EQUAL(size_t{2}, kept.size());
+    CPPUNIT_ASSERT(kept[0] == ids[0] && kept[1] == ids[1]);
+    // smtpd takes one: after the recount (at most once a second) there is room again.
+    CPPUNIT_ASSERT_EQUAL(0, ::unlink(st.spool().path(queue::Folder::Spare, ids[0]).c_str()));
+    for (int i = 0; i < 300 && st.list("spare").size() < 2; ++i) {
+      CPPUNIT_ASSERT(st.retire(active_message(writer)).ok());
+      ::usleep(10000);
+    }
+    CPPUNIT_ASSERT_EQUAL(size_t{2}, st.list("spare").size());
+    // A store with a limit writes new mail over a spare file.
+    std::string reused = active_message(st);
+    CPPUNIT_ASSERT_EQUAL(size_t{1}, st.list("spare").size());
+    CPPUNIT_ASSERT_EQUAL(std::string("Subject: hi\r\n\r\nbody\r\n"), *st.content("active", reused));
+    // Without a limit, files are unlinked as before.
+    std::string id = active_message(writer);
+    CPPUNIT_ASSERT(writer.retire(id).ok());
+    CPPUNIT_ASSERT_EQUAL(size_t{1}, writer.list("active").size());  // only `reused`
+    CPPUNIT_ASSERT_EQUAL(size_t{1}, writer.list("spare").size());
+    CPPUNIT_ASSERT(!writer.retire(id).ok());  // gone
   }
 
   void corrupt_and_hostile_names() {

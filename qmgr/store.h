@@ -64,6 +64,8 @@ class Store {
   virtual Status mark_done(const std::string& queue, const std::string& id, uint64_t offset, bool bounced) = 0;
   virtual Status move(const std::string& id, const std::string& from, const std::string& to) = 0;
   virtual Status remove(const std::string& queue, const std::string& id) = 0;
+  // A message in active/ is done: its file goes (or is kept for reuse, spool_store.h).
+  virtual Status retire(const std::string& id) { return remove("active", id); }
   // Writes a complete queue file into incoming/ (durably) and returns its id.
   virtual Result<std::string> inject(const NewMessage& m) = 0;
   // Deferred mail's next attempt (unix seconds), kept in the file's modification time.

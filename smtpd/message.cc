@@ -65,7 +65,7 @@ Reply Session::transaction_check() const {
 
 // Creates the queue file and writes the envelope and the Received: header.
 Reply Session::open_queue_file() {
-  auto w = queue::QueueWriter::create(server_.incoming_dir());
+  auto w = queue::QueueWriter::create(server_.incoming_dir(), queue::system_ops(), 0, server_.spares());
   if (!w) {
     log::warn("queue file create in %s: %s", server_.incoming_dir().c_str(), w.error().c_str());
     return reply(451, "4.3.0", "Error: queue file write error");

@@ -60,6 +60,8 @@ Status Server::init() {
     }
   }
   incoming_ = queue::Spool(settings_.queue_directory).dir(queue::Folder::Incoming);
+  if (settings_.queue_file_recycle_limit > 0)
+    spares_ = std::make_unique<queue::SparePool>(queue::Spool(settings_.queue_directory).dir(queue::Folder::Spare));
   return {};
 }
 

@@ -19,6 +19,7 @@
 #include "lib/ipc/anvil_client.h"
 #include "lib/ipc/channel.h"
 #include "lib/ipc/service_link.h"
+#include "lib/queue/spare.h"
 #include "lib/tls/tls.h"
 #include "smtpd/committer.h"
 #include "smtpd/policy.h"
@@ -60,6 +61,8 @@ class Server {
   const tls::Context* tls() const { return tls_.valid() ? &tls_ : nullptr; }
   Committer& committer() { return *committer_; }
   const std::string& incoming_dir() const { return incoming_; }
+  // Finished queue files to write new mail over (lib/queue/spare.h); event loop only.
+  queue::SparePool* spares() { return spares_.get(); }
   // Tells qmgr a new message is in incoming/. Best effort: qmgr also scans.
   void notify_qmgr(const std::string& id);
   // A link to the resolver for one client name lookup (its own connection: a slow
@@ -78,6 +81,7 @@ class Server {
   tls::Context tls_;
   std::unique_ptr<Committer> committer_;
   std::string incoming_;
+  std::unique_ptr<queue::SparePool> spares_;
   uint64_t next_id_ = 1;
   std::unordered_map<uint64_t, std::unique_ptr<Session>> sessions_;
   // Decides on a session waiting for its connection limits (anvil's counts, or this

@@ -48,6 +48,7 @@ Settings Settings::from_config(const config::Config& c) {
   get(c, "smtpd_client_restrictions", &s.client_restrictions);
   if (known("message_size_limit")) s.message_size_limit = c.bytes("message_size_limit");
   get_int(c, "smtpd_recipient_limit", &s.recipient_limit);
+  get_int(c, "queue_file_recycle_limit", &s.queue_file_recycle_limit);
   get_int(c, "smtpd_hard_error_limit", &s.hard_error_limit);
   get_int(c, "smtpd_soft_error_limit", &s.soft_error_limit);
   if (known("smtpd_error_sleep_time")) s.error_sleep_ms = c.seconds("smtpd_error_sleep_time") * 1000;

@@ -16,6 +16,7 @@ struct Settings {
   std::string myhostname = "localhost";
   std::string banner;  // "" = "$myhostname ESMTP Postilion"
   std::string queue_directory;
+  int queue_file_recycle_limit = 100;  // 0: qmgr keeps no spare files, do not look for any
   std::vector<std::string> mydestination = {"localhost"};
   std::vector<std::string> relay_domains;
   std::vector<std::string> virtual_alias_domains;

@@ -35,7 +35,7 @@ class CtlTest(InstanceTestCase):
         inst.init()
         for f in (inst.main_conf(), inst.master_conf()):
             self.assertTrue(os.path.isfile(f), f)
-        for d in ("incoming", "active", "deferred", "hold", "corrupt", "maildrop", "private",
+        for d in ("incoming", "active", "deferred", "hold", "corrupt", "maildrop", "spare", "private",
                   "public", "pid"):
             self.assertTrue(os.path.isdir(os.path.join(inst.spool, d)), d)
         main = open(inst.main_conf()).read()

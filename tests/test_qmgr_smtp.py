@@ -98,6 +98,51 @@ class QmgrSmtpTest(harness.InstanceTestCase):
         self.assertEqual(status["Status"], "2.0.0")
         self.assertIn("status=bounced (no mail here)", ms.inst.log_text())
 
+    def test_finished_queue_files_are_written_over(self):
+        # qmgr keeps a finished queue file in spare/ and smtpd writes its next message
+        # over it: the file of a long message then carries a short one, which must come
+        # out whole and alone - nothing of the long one behind its end.
+        ms = UnderMaster(self)
+        user, home = ms.add_user()
+        spare = os.path.join(ms.inst.spool, "spare")
+        long_body = "".join("line %05d %s\r\n" % (i, "L" * 64) for i in range(1500))  # ~110 KB
+        with ms.smtp() as s:
+            s.sendmail("alice@remote.test", [ms.addr(user)], "Subject: long\r\n\r\n" + long_body)
+        ms.wait_messages(home, 1)
+        ms.wait_queue_empty()
+        harness.wait_for(lambda: len(os.listdir(spare)) == 1, 10, "the finished file in spare/")
+        kept = os.listdir(spare)[0]
+        ino = os.stat(os.path.join(spare, kept)).st_ino
+        self.assertGreater(os.stat(os.path.join(spare, kept)).st_size, 100000)
+        with ms.smtp() as s:
+            s.sendmail("bob@remote.test", [ms.addr(user)], "Subject: short\r\n\r\nshort body\r\n")
+        ms.wait_messages(home, 2)
+        ms.wait_queue_empty()
+        short = [m for m in ms.messages(home) if m["Subject"] == "short"]
+        self.assertEqual(len(short), 1)
+        self.assertEqual(short[0].get_payload(), "short body\n")
+        self.assertEqual(short[0]["Return-Path"], "<bob@remote.test>")
+        # The same file went round: written over by smtpd, delivered, back in spare/,
+        # now as long as the short message.
+        harness.wait_for(lambda: len(os.listdir(spare)) == 1, 10, "the file back in spare/")
+        back = os.path.join(spare, os.listdir(spare)[0])
+        self.assertEqual(os.stat(back).st_ino, ino)
+        self.assertLess(os.stat(back).st_size, 4096)
+        with open(back, "rb") as f:
+            self.assertNotIn(b"LLLL", f.read())
+        # With queue_file_recycle_limit = 0 finished files are unlinked.
+        ms.inst.stop()
+        ms.inst.ctl("config", "queue_file_recycle_limit=0", check=True)
+        os.unlink(back)
+        ms.inst.start()
+        ms.inst.wait_ready()
+        with ms.smtp() as s:
+            s.sendmail("carol@remote.test", [ms.addr(user)], "Subject: third\r\n\r\nx\r\n")
+        ms.wait_messages(home, 3)
+        ms.wait_queue_empty()
+        time.sleep(0.5)
+        self.assertEqual(os.listdir(spare), [])
+
     def test_crash_safety_under_smtp_load(self):
         ms = UnderMaster(self)
         user, home = ms.add_user()

@@ -362,11 +362,27 @@ ParseResult parse_queue_file(std::string_view data) {
   return r ? std::move(r.value()) : ParseResult{Parse::Bad, r.error().str(), {}};
 }
 
+Status lock_shared(int fd, const std::string& path) {
+  struct flock fl {};
+  fl.l_type = F_RDLCK;
+  fl.l_whence = SEEK_SET;
+  if (::fcntl(fd, F_OFD_SETLK, &fl) == 0) return {};
+  // Only qmgr's retire() holds the exclusive lock, for a file that is finished.
+  if (errno == EAGAIN || errno == EACCES) return Error(path + ": queue file is being removed", ENOENT);
+  return Error::from_errno("lock " + path);
+}
+
 Result<OpenedQueueFile> read_queue_file(const std::string& path, bool for_update) {
   auto fd = file::open(path, (for_update ? O_RDWR : O_RDONLY) | O_NOFOLLOW);
   if (!fd) return fd.error();
+  if (Status locked = lock_shared(fd->get(), path); !locked) return locked.error();
   struct stat st;
   if (::fstat(fd->get(), &st) != 0) return Error::from_errno("fstat " + path);
+  // Locked, the file can no longer be recycled (spare.h). It may have been between the
+  // open and the lock: then the name is gone, or names another file.
+  struct stat named;
+  if (::lstat(path.c_str(), &named) != 0 || named.st_ino != st.st_ino || named.st_dev != st.st_dev)
+    return Error(path + ": queue file was removed", ENOENT);
   OpenedQueueFile out;
   if (!S_ISREG(st.st_mode)) {
     out.parsed = ParseResult{Parse::Bad, "not a regular file", {}};

@@ -45,17 +45,22 @@ QueueWriter::QueueWriter(FileOps& ops, std::string dir, std::string tmp, UniqueF
 
 QueueWriter::~QueueWriter() { abort(); }
 
-Result<std::unique_ptr<QueueWriter>> QueueWriter::create(const std::string& dir, FileOps& ops, int64_t arrival_us) {
+Result<std::unique_ptr<QueueWriter>> QueueWriter::create(const std::string& dir, FileOps& ops, int64_t arrival_us,
+                                                         SparePool* spare) {
   static std::atomic<uint64_t> counter{0};
   std::string tmp = file::join(dir, str::format(".tmp.%ld.%llu.%lld", static_cast<long>(::getpid()),
                                                 static_cast<unsigned long long>(++counter),
                                                 static_cast<long long>(file::now_us())));
-  auto fd = ops.open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  uint64_t old_size = 0;
+  Result<UniqueFd> fd = Error("no spare queue file", ENOENT);
+  if (spare) fd = spare->take(tmp, ops, &old_size);
+  if (!fd) fd = ops.open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (!fd) return fd.error();
   struct stat st;
   uint64_t ino = 0;
   if (::fstat(fd->get(), &st) == 0) ino = st.st_ino;
   std::unique_ptr<QueueWriter> w(new QueueWriter(ops, dir, tmp, std::move(fd.value()), ino));
+  w->old_size_ = old_size;
   if (ino == 0) {
     return w->fail(Error::from_errno("fstat " + tmp)).error();
   }
@@ -211,6 +216,9 @@ Status QueueWriter::prepare_commit() {
   std::string len;
   put_u32(len, static_cast<uint32_t>(content_len_));
   if (auto st = ops_.pwrite(fd_.get(), len, static_cast<off_t>(content_len_field_)); !st) return fail(st.error());
+  // A reused file (spare.h) loses what is left of the old message behind the new end.
+  if (old_size_ > pos_ && ::ftruncate(fd_.get(), static_cast<off_t>(pos_)) != 0)
+    return fail(Error::from_errno("truncate " + tmp_path_));
   stage_ = Stage::Prepared;
   return {};
 }

@@ -26,6 +26,7 @@
 #include "lib/base/unique_fd.h"
 #include "lib/queue/file_ops.h"
 #include "lib/queue/queue_file.h"
+#include "lib/queue/spare.h"
 
 namespace postilion::queue {
 
@@ -35,9 +36,11 @@ class QueueWriter {
   static constexpr size_t kBufferSize = 65536;
 
   // Creates dir/.tmp.<pid>.<n>.<us> (O_EXCL, 0600) and writes the header, arrival
-  // time (now when arrival_us is 0) and an empty retry record.
+  // time (now when arrival_us is 0) and an empty retry record. With a spare pool, a
+  // spare queue file takes that name and is written over instead, when there is one
+  // (spare.h).
   static Result<std::unique_ptr<QueueWriter>> create(const std::string& dir, FileOps& ops = system_ops(),
-                                                     int64_t arrival_us = 0);
+                                                     int64_t arrival_us = 0, SparePool* spare = nullptr);
   ~QueueWriter();
   QueueWriter(const QueueWriter&) = delete;
   QueueWriter& operator=(const QueueWriter&) = delete;
@@ -79,6 +82,7 @@ class QueueWriter {
   std::string tmp_path_;
   UniqueFd fd_;
   uint64_t ino_;
+  uint64_t old_size_ = 0;  // length of a reused spare file before this message
   Stage stage_ = Stage::Sender;
   std::string buf_;
   uint64_t pos_ = 0;  // bytes emitted (written + buffered)

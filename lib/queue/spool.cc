@@ -43,6 +43,7 @@ const char* folder_name(Folder f) {
     case Folder::Corrupt: return "corrupt";
     case Folder::Bounce: return "bounce";
     case Folder::Defer: return "defer";
+    case Folder::Spare: return "spare";
     case Folder::Private: return "private";
     case Folder::Public: return "public";
     case Folder::Pid: return "pid";

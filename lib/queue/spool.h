@@ -13,12 +13,13 @@
 
 namespace postilion::queue {
 
-enum class Folder { Maildrop, Incoming, Active, Deferred, Hold, Corrupt, Bounce, Defer, Private, Public, Pid };
+// spare/ holds finished queue files kept for reuse (lib/queue/spare.h): never mail.
+enum class Folder { Maildrop, Incoming, Active, Deferred, Hold, Corrupt, Bounce, Defer, Spare, Private, Public, Pid };
 
 inline constexpr Folder kAllFolders[] = {
-    Folder::Maildrop, Folder::Incoming, Folder::Active,  Folder::Deferred,
-    Folder::Hold,     Folder::Corrupt,  Folder::Bounce,  Folder::Defer,
-    Folder::Private,  Folder::Public,   Folder::Pid};
+    Folder::Maildrop, Folder::Incoming, Folder::Active, Folder::Deferred,
+    Folder::Hold,     Folder::Corrupt,  Folder::Bounce, Folder::Defer,
+    Folder::Spare,    Folder::Private,  Folder::Public, Folder::Pid};
 
 const char* folder_name(Folder f);
 // The folder named `name` ("deferred"); false for anything else.
