@@ -346,10 +346,15 @@ def remove_scratch():
         shutil.rmtree(_scratch_dirs.pop(), ignore_errors=True)
 
 
-def settle():
-    """Writes back what earlier runs left dirty, then waits 6 s: ext4 does not reuse the
-    inodes of recently deleted files (5 s once their inode table block is clean, 300 s
-    while it is dirty), so each run starts from the same state of the disk instead of
-    paying for the deletions of the run before it."""
+SETTLE_SECONDS = 61
+
+
+def settle(seconds=None):
+    """Writes back what earlier runs left dirty, then waits SETTLE_SECONDS (61 s): ext4
+    without a journal does not reuse the inodes of files deleted in the last 60 s (360 s
+    while their inode table block is dirty) and every file create walks past them, so
+    the queue files one server deleted in its run would slow down the creates of the
+    next run - the other server's. Each run starts from the same state of the disk and
+    pays only for its own deletions."""
     os.sync()
-    time.sleep(6)
+    time.sleep(SETTLE_SECONDS if seconds is None else seconds)
