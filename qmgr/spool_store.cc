@@ -177,7 +177,7 @@ bool SpoolStore::spare_room() {
   if (spare_count_ < recycle_limit_) return true;
   int64_t now = file::now_us();
   if (now < next_count_us_) return false;
-  next_count_us_ = now + 1000000;
+  next_count_us_ = now + kSpareRecount_us;
   auto n = queue::count_spare(spool_.dir(queue::Folder::Spare));
   spare_count_ = n ? *n : SIZE_MAX;  // no spare/ (a spool made before it): unlink
   return spare_count_ < recycle_limit_;

@@ -53,7 +53,11 @@ class SpoolStore : public Store {
   size_t recycle_limit_;
   queue::SparePool spares_;  // for inject(): reports and maildrop pickups
   // What spare/ holds, as far as qmgr knows: smtpd takes files without telling, so
-  // when this reaches the limit spare/ is counted again (at most once a second).
+  // when this reaches the limit spare/ is counted again, at most every kSpareRecount_us:
+  // a readdir of at most the limit's names, some 100 a second while spare/ is full. (At
+  // a second, smtpd took the files of a busy spool faster than qmgr could see: most
+  // were unlinked.)
+  static constexpr int64_t kSpareRecount_us = 10000;
   size_t spare_count_ = SIZE_MAX;
   int64_t next_count_us_ = 0;
 };

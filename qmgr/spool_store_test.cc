@@ -102,7 +102,7 @@ class SpoolStoreTest : public CppUnit::TestFixture {
     std::vector<std::string> kept = st.list("spare");
     CPPUNIT_ASSERT_EQUAL(size_t{2}, kept.size());
     CPPUNIT_ASSERT(kept[0] == ids[0] && kept[1] == ids[1]);
-    // smtpd takes one: after the recount (at most once a second) there is room again.
+    // smtpd takes one: after the recount (at most every 10 ms) there is room again.
     CPPUNIT_ASSERT_EQUAL(0, ::unlink(st.spool().path(queue::Folder::Spare, ids[0]).c_str()));
     for (int i = 0; i < 300 && st.list("spare").size() < 2; ++i) {
       CPPUNIT_ASSERT(st.retire(active_message(writer)).ok());
