@@ -10,20 +10,7 @@
 namespace postilion::local {
 namespace {
 
-bool name_char(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
-}
-
-// The end of a bracketed part starting after its opening bracket (nesting counted), or
-// npos when it is not closed.
-size_t closing(std::string_view p, size_t from, char open, char close) {
-  int depth = 1;
-  for (size_t i = from; i < p.size(); ++i) {
-    if (p[i] == open) ++depth;
-    else if (p[i] == close && --depth == 0) return i;
-  }
-  return std::string_view::npos;
-}
+using str::name_char;
 
 // "{text}" -> "text"; anything else as it is.
 std::string_view unbrace(std::string_view t) {
@@ -46,8 +33,7 @@ class Expansion {
         out += "$$";
         i += 2;
       } else if (c == '{' || c == '(') {
-        char close = c == '{' ? '}' : ')';
-        size_t end = closing(p, i + 2, c, close);
+        size_t end = str::closing_bracket(p, i + 1);
         if (end == std::string_view::npos) {  // not closed: kept as text
           out.append(p.substr(i));
           return;
@@ -86,7 +72,7 @@ class Expansion {
       std::string_view yes = rest, no;
       // ${name?{a}:{b}}: the colon after a closed brace separates the two.
       if (!rest.empty() && rest[0] == '{') {
-        size_t e = closing(rest, 1, '{', '}');
+        size_t e = str::closing_bracket(rest, 0);
         if (e != std::string_view::npos && e + 1 < rest.size() && rest[e + 1] == ':') {
           yes = rest.substr(0, e + 1);
           no = rest.substr(e + 2);

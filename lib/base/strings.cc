@@ -85,6 +85,20 @@ std::optional<int64_t> parse_int(std::string_view s) {
   return v;
 }
 
+bool name_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+size_t closing_bracket(std::string_view text, size_t open) {
+  char o = text[open], c = o == '{' ? '}' : ')';
+  int depth = 0;
+  for (size_t i = open; i < text.size(); ++i) {
+    if (text[i] == o) ++depth;
+    else if (text[i] == c && --depth == 0) return i;
+  }
+  return std::string_view::npos;
+}
+
 std::optional<uint64_t> parse_uint(std::string_view s) {
   uint64_t v = 0;
   if (s.empty() || s[0] == '-' || s[0] == '+') return std::nullopt;

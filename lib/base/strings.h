@@ -25,6 +25,13 @@ std::string join(const std::vector<std::string>& parts, std::string_view sep);
 std::optional<int64_t> parse_int(std::string_view s);
 std::optional<uint64_t> parse_uint(std::string_view s);
 
+// A character of a $name (main.conf parameters, local(8)'s delivery variables):
+// ASCII letter, digit or '_'.
+bool name_char(char c);
+// The index of the bracket that closes the '{' or '(' at text[open], nested pairs
+// counted; npos when there is none.
+size_t closing_bracket(std::string_view text, size_t open);
+
 // Escapes control characters, backslashes and non-ASCII bytes as \ooo, so a
 // peer's text is safe to put into a log line.
 std::string printable(std::string_view s, size_t max_len = 400);

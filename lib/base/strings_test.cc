@@ -10,6 +10,7 @@ class StringsTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(trim_and_case);
   CPPUNIT_TEST(split_and_join);
   CPPUNIT_TEST(parse_numbers);
+  CPPUNIT_TEST(names_and_brackets);
   CPPUNIT_TEST(printable_escapes_hostile_bytes);
   CPPUNIT_TEST(base64_round_trip_and_garbage);
   CPPUNIT_TEST_SUITE_END();
@@ -34,6 +35,16 @@ class StringsTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT_EQUAL(std::string(""), e[1]);
     CPPUNIT_ASSERT_EQUAL(std::string("a::b"), str::join(e, ":"));
     CPPUNIT_ASSERT(str::split("").empty());
+  }
+
+  void names_and_brackets() {
+    for (char c : std::string("azAZ09_")) CPPUNIT_ASSERT(str::name_char(c));
+    for (char c : std::string("-.$ {}\x80\xff")) CPPUNIT_ASSERT(!str::name_char(c));
+    struct Row { const char* text; size_t open; size_t close; } rows[] = {
+        {"${a}", 1, 3},          {"$(a)", 1, 3},          {"${a${b}c}", 1, 8},
+        {"${a(b}", 1, 5},        {"${a", 1, std::string_view::npos},
+        {"x{{}", 1, std::string_view::npos}, {"{a}{b}", 3, 5}};
+    for (const auto& r : rows) CPPUNIT_ASSERT_EQUAL_MESSAGE(r.text, r.close, str::closing_bracket(r.text, r.open));
   }
 
   void parse_numbers() {

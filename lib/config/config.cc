@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cstring>
 #include <set>
 
@@ -16,8 +15,6 @@
 
 namespace postilion::config {
 namespace {
-
-bool name_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
 
 size_t edit_distance(std::string_view a, std::string_view b) {
   std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
@@ -59,18 +56,6 @@ bool delivery_variable(std::string_view name) {
 // local(8) expands mailbox_command's $names per delivery with shell-safe values and
 // passes the names it does not know ($EXTENSION, ${HOME:-/}, $$) on to the shell.
 bool raw_parameter(std::string_view name) { return name == "mailbox_command"; }
-
-// The index of the bracket that closes the one at text[open], counting nested pairs;
-// npos when there is none.
-size_t closing_bracket(std::string_view text, size_t open) {
-  char o = text[open], c = o == '{' ? '}' : ')';
-  int depth = 0;
-  for (size_t i = open; i < text.size(); ++i) {
-    if (text[i] == o) ++depth;
-    else if (text[i] == c && --depth == 0) return i;
-  }
-  return std::string_view::npos;
-}
 
 }  // namespace
 
@@ -134,12 +119,12 @@ std::string Expander::expand_at(std::string_view text, int nesting) {
     std::string_view cond;
     char op = 0;
     if (n == '{' || n == '(') {
-      size_t end = closing_bracket(text, i + 1);
+      size_t end = str::closing_bracket(text, i + 1);
       if (end == std::string_view::npos)
         throw ConfigError(std::string("missing '") + (n == '{' ? '}' : ')') + "' after \"$" + n + "\"");
       std::string_view inner = text.substr(i + 2, end - i - 2);
       size_t k = 0;
-      while (k < inner.size() && name_char(inner[k])) ++k;
+      while (k < inner.size() && str::name_char(inner[k])) ++k;
       name = inner.substr(0, k);
       if (name.empty()) throw ConfigError("empty parameter name after '$'");
       if (k < inner.size()) {
@@ -151,7 +136,7 @@ std::string Expander::expand_at(std::string_view text, int nesting) {
       i = end + 1;
     } else {
       size_t k = i + 1;
-      while (k < text.size() && name_char(text[k])) ++k;
+      while (k < text.size() && str::name_char(text[k])) ++k;
       if (k == i + 1) {  // '$' followed by punctuation or space: literal
         charge(1);
         out += '$';
@@ -256,7 +241,7 @@ Config Config::parse(std::string_view text, const std::string& filename, const s
       throw ConfigError(at + ": expected \"name = value\", got \"" + str::printable(l.text, 80) + "\"");
     std::string name(str::trim(std::string_view(l.text).substr(0, eq)));
     std::string value(str::trim(std::string_view(l.text).substr(eq + 1)));
-    if (name.empty() || !std::all_of(name.begin(), name.end(), name_char))
+    if (name.empty() || !std::all_of(name.begin(), name.end(), str::name_char))
       throw ConfigError(at + ": bad parameter name \"" + str::printable(name, 80) + "\"");
     if (!find_param(name)) throw ConfigError(at + ": unknown parameter \"" + str::printable(name, 80) + "\"" + suggestion(name));
     cfg.values_[name] = value;

@@ -362,6 +362,9 @@ ParseResult parse_queue_file(std::string_view data) {
   return r ? std::move(r.value()) : ParseResult{Parse::Bad, r.error().str(), {}};
 }
 
+namespace {
+
+// A shared OFD lock, without waiting (read_queue_file).
 Status lock_shared(int fd, const std::string& path) {
   struct flock fl {};
   fl.l_type = F_RDLCK;
@@ -371,6 +374,8 @@ Status lock_shared(int fd, const std::string& path) {
   if (errno == EAGAIN || errno == EACCES) return Error(path + ": queue file is being removed", ENOENT);
   return Error::from_errno("lock " + path);
 }
+
+}  // namespace
 
 Result<OpenedQueueFile> read_queue_file(const std::string& path, bool for_update) {
   auto fd = file::open(path, (for_update ? O_RDWR : O_RDONLY) | O_NOFOLLOW);

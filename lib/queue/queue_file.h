@@ -143,15 +143,11 @@ struct OpenedQueueFile {
 
 // Opens and parses path. Result error: the environment (ENOENT, EIO): try later.
 // parsed.status != Complete: the file is unusable: quarantine it (Spool::quarantine).
-// The descriptor holds a shared lock (lock_shared) until it is closed.
-Result<OpenedQueueFile> read_queue_file(const std::string& path, bool for_update = false);
-
-// Takes a shared OFD lock on an open queue file, without waiting. Whoever reads a
-// queue file holds one for as long as it has the file open: qmgr recycles a finished
+// The descriptor holds a shared OFD lock until it is closed: qmgr reuses a finished
 // file (spare.h) only under an exclusive lock, so no reader - a delivery agent qmgr
-// gave up on, mailq - ever sees the file rewritten with another message. ENOENT when
-// the file is being recycled right now.
-Status lock_shared(int fd, const std::string& path);
+// gave up on, mailq - ever sees the file rewritten with another message. ENOENT also
+// when the file is being reused right now.
+Result<OpenedQueueFile> read_queue_file(const std::string& path, bool for_update = false);
 
 // Streams the message (header + body) to sink in pieces of at most 64 KiB, read with
 // pread from fd (no copy of the whole file; the fd's offset is untouched). Stops at the

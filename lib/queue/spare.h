@@ -11,7 +11,7 @@
 //
 // A spare file is reused only when all of this holds; otherwise it is unlinked:
 // - nobody has it open: whoever reads a queue file holds a shared lock on it
-//   (lock_shared, taken by read_queue_file), retire() moves a file only under an
+//   (taken by read_queue_file), retire() moves a file only under an
 //   exclusive lock it gets without waiting, and read_queue_file checks after locking
 //   that the name still names the file it opened;
 // - it is ours: a regular file with one link, owned by the effective uid (smtpd and
