@@ -51,6 +51,7 @@ Result<AllSettings> settings_from(const Getter& get) {
   s.root = ::geteuid() == 0;
   s.self_uid = ::getuid();
   s.local_home_root = get("local_home_root");
+  s.recipient_delimiter = d.recipient_delimiter;
   s.default_privs = get("default_privs");
   std::string t = std::string(str::trim(get("command_time_limit")));
   if (!t.empty() && t.back() == 's') t.pop_back();

@@ -290,7 +290,7 @@ Outcome SystemEnv::command(const User& as, const std::string& cmd, const std::st
     UniqueFd in_r(in[0]), in_w(in[1]), out_r(out[0]), out_w(out[1]);
     auto parsed = mail::parse_address(d.recipient);
     std::string local = parsed ? parsed->local : d.recipient;
-    std::string ext = mail::split_extension(local, "+").extension;
+    std::string ext = mail::split_extension(local, s_.recipient_delimiter).extension;
     pid_t pid = ::fork();
     if (pid < 0) return Outcome::defer("4.3.0", "fork failed");
     if (pid == 0) {

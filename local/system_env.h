@@ -27,6 +27,7 @@ struct SystemSettings {
   uint64_t mailbox_size_limit = 0;  // largest mbox file (0: no limit)
   std::string size_limit_name = "mailbox_size_limit";  // named when the limit is hit
   std::string command_path = "/usr/bin:/bin";
+  std::string recipient_delimiter = "+";  // splits EXTENSION off LOCAL for commands
 };
 
 class SystemEnv : public Environment {

@@ -144,6 +144,18 @@ class LocalCommandTest(harness.InstanceTestCase):
         self.assertEqual(glob.glob(os.path.join(pw.pw_dir, "Maildir", "new", "*")), [])  # not home_mailbox
         self.assertIn("delivered to command: " + self.script + ' "lists" ext', inst.log_text())
 
+    def test_extension_split_at_recipient_delimiter(self):
+        # $extension and the command's EXTENSION and LOCAL follow recipient_delimiter,
+        # not a fixed '+'.
+        inst = self.instance(1, lambda script, users: {"recipient_delimiter": "-"})
+        pw, = self.users
+        rcpt = self.addr(inst, pw.pw_name + "-lists")
+        self.send(inst, "alice@remote.test", rcpt, "dash extension")
+        (env, _), = self.wait_runs(pw, 1)
+        self.assertEqual(env["arg"], "lists")
+        self.assertEqual(env["EXTENSION"], "lists")
+        self.assertEqual(env["LOCAL"], pw.pw_name + "-lists")
+
     def test_shell_unsafe_sender_reaches_the_command_filtered(self):
         # mailbox_command is not expanded at load: local fills in $sender.
         inst = self.instance(1, lambda script, users: {"mailbox_command": script + " $sender"})
