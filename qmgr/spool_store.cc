@@ -145,8 +145,9 @@ Status SpoolStore::move(const std::string& id, const std::string& from, const st
   // One rename() and no directory fsync, as Postfix's qmgr: the rename is atomic, so
   // after a crash the file has one name or the other (one inode: its status bytes are
   // shared either way); qmgr scans every folder at start, and what is done is in those
-  // status bytes. A move that did not reach the disk is made again, nothing is lost. (Spool::move's two fsyncs cost qmgr's one thread two disk flushes
-  // per message on the delivery path.) The queue file itself is durable already.
+  // status bytes. A move that did not reach the disk is made again, nothing is lost.
+  // (Spool::move's two fsyncs cost qmgr's one thread two disk flushes per message on
+  // the delivery path.) The queue file itself is durable already.
   std::string src = spool_.path(f, id), dst = spool_.path(t, id);
   if (::rename(src.c_str(), dst.c_str()) != 0) return Error::from_errno("rename " + src + " to " + dst);
   return {};
@@ -164,10 +165,11 @@ Status SpoolStore::remove(const std::string& q, const std::string& id) {
 
 Status SpoolStore::retire(const std::string& id) {
   if (recycle_limit_ == 0 || !spare_room()) return remove("active", id);
-  if (!queue::valid_id(id)) return Error("active/" + str::printable(id, 60) + ": not a queue id").set_permanent();
+  auto p = path("active", id);
+  if (!p) return p.error();
   // No directory fsync, as in remove(): after a crash the file is in active/ again or
   // in spare/, and either way its status bytes say all is done.
-  auto r = queue::retire(spool_.path(queue::Folder::Active, id), spool_.path(queue::Folder::Spare, id));
+  auto r = queue::retire(*p, spool_.path(queue::Folder::Spare, id));
   if (!r) return r.error();
   if (*r == queue::Retired::Recycled) ++spare_count_;
   return {};
