@@ -349,7 +349,7 @@ def remove_scratch():
 SETTLE_SECONDS = 61
 
 
-def settle(seconds=None):
+def settle():
     """Writes back what earlier runs left dirty, then waits SETTLE_SECONDS (61 s): ext4
     without a journal does not reuse the inodes of files deleted in the last 60 s (360 s
     while their inode table block is dirty) and every file create walks past them, so
@@ -357,4 +357,4 @@ def settle(seconds=None):
     next run - the other server's. Each run starts from the same state of the disk and
     pays only for its own deletions."""
     os.sync()
-    time.sleep(SETTLE_SECONDS if seconds is None else seconds)
+    time.sleep(SETTLE_SECONDS)
