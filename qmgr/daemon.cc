@@ -7,6 +7,7 @@
 #include "lib/base/file.h"
 #include "lib/ipc/protocols.h"
 #include "lib/log/log.h"
+#include "lib/queue/queue_id.h"
 
 namespace postilion::qmgr {
 
@@ -20,7 +21,14 @@ Daemon::Daemon(event::EventBase& base, DaemonConfig cfg)
     completed_.clear();
     for (auto& [token, r] : failed) manager_.complete(token, r, t);
     if (wake_flush_) manager_.scan_deferred(t, true);
-    if (wake_new_ || wake_flush_) manager_.scan_new(t);
+    auto named = std::move(named_);
+    named_.clear();
+    if (wake_new_ || wake_flush_ || (backlog_ && manager_.has_room())) {
+      backlog_ = !manager_.scan_new(t);  // the scan finds the named ones too
+    } else {
+      for (const auto& [queue, id] : named)
+        if (!manager_.admit_new(queue, id, t)) backlog_ = true;
+    }
     wake_new_ = wake_flush_ = false;
     // Requests whose reused connection failed, again on new connections (before the
     // pump, so they do not take the idle connections the pump will use).
@@ -46,7 +54,7 @@ Daemon::Daemon(event::EventBase& base, DaemonConfig cfg)
     arm_wakeup();
   });
   scan_timer_ = event::Timer(base_, [this] {
-    manager_.scan_new(now());
+    backlog_ = !manager_.scan_new(now());
     manager_.pump(now());
     arm_wakeup();
   });
@@ -87,7 +95,13 @@ void Daemon::accept(UniqueFd fd, std::function<void()> done) {
     std::string cmd = m.get_or("cmd", "");
     ipc::Message reply;
     if (cmd == "wakeup") {
-      wake_new_ = true;
+      // smtpd and postdrop name the file they queued; anything else means "look".
+      std::string id = m.get_or("id", ""), queue = m.get_or("queue", "");
+      if (!id.empty() && (queue == "incoming" || queue == "maildrop") && queue::valid_id(id) &&
+          named_.size() < kMaxNamed)
+        named_.emplace_back(queue, id);
+      else
+        wake_new_ = true;
       reply.set("status", "ok");
     } else if (cmd == "flush") {
       wake_flush_ = true;

@@ -70,6 +70,12 @@ class Daemon : public Agents {
   event::Timer idle_timer_;
   static constexpr int kIdleHoldMs = 1000;
   bool wake_new_ = false, wake_flush_ = false;
+  // New mail the wake-ups named (queue, ID): admitted without listing incoming/ or
+  // maildrop/. Bounded; past the bound (or with no ID) a wake-up means a scan.
+  std::vector<std::pair<std::string, std::string>> named_;
+  static constexpr size_t kMaxNamed = 10000;
+  // qmgr_message_active_limit left new mail waiting: scan again once there is room.
+  bool backlog_ = false;
 };
 
 }  // namespace postilion::qmgr

@@ -97,9 +97,17 @@ void Manager::start(int64_t now) {
   scan_deferred(now, false);
 }
 
-void Manager::scan_new(int64_t now) {
-  for (const auto& id : store_.list("incoming")) admit("incoming", id, now);
-  for (const auto& id : store_.list("maildrop")) admit("maildrop", id, now);
+bool Manager::scan_new(int64_t now) {
+  bool all = true;
+  for (const char* q : {"incoming", "maildrop"})
+    for (const auto& id : store_.list(q))
+      if (admit(q, id, now) == Admit::Full) all = false;
+  return all;
+}
+
+bool Manager::admit_new(const std::string& queue, const std::string& id, int64_t now) {
+  if (queue != "incoming" && queue != "maildrop") return true;
+  return admit(queue, id, now, true) == Admit::Done;
 }
 
 void Manager::scan_deferred(int64_t now, bool flush) {
@@ -112,13 +120,18 @@ void Manager::scan_deferred(int64_t now, bool flush) {
   }
 }
 
-void Manager::admit(const std::string& queue, const std::string& id, int64_t now) {
-  if (messages_.count(id) || messages_.size() >= cfg_.message_active_limit) return;
-  if (queue == "maildrop") return pickup_maildrop(id, now);
+Manager::Admit Manager::admit(const std::string& queue, const std::string& id, int64_t now, bool fresh) {
+  if (messages_.count(id)) return Admit::Done;
+  if (messages_.size() >= cfg_.message_active_limit) return Admit::Full;
+  if (queue == "maildrop") {
+    pickup_maildrop(id, now, fresh);
+    return Admit::Done;
+  }
   if (queue != "active") {
     if (Status st = store_.move(id, queue, "active"); !st) {
-      log::warn("%s/%s: cannot move to active: %s", queue.c_str(), id.c_str(), st.error().c_str());
-      return;
+      if (!(fresh && st.error().code() == ENOENT))
+        log::warn("%s/%s: cannot move to active: %s", queue.c_str(), id.c_str(), st.error().c_str());
+      return Admit::Done;
     }
   }
   bool corrupt = false;
@@ -132,12 +145,14 @@ void Manager::admit(const std::string& queue, const std::string& id, int64_t now
       log::warn("active/%s: %s; will retry", id.c_str(), msg.error().c_str());
       if (store_.move(id, "active", "deferred")) (void)store_.set_next_try(id, now + cfg_.minimal_backoff_time);
     }
-    return;
+    return Admit::Done;
   }
   Pass& pass = messages_[id];
   pass.msg = std::move(*msg);
   pass.active_since_us = file::now_us();
-  pass.defer.warned = store_.defer_info(id).warned;
+  // New mail has no deferral notes: no lookup in defer/ (and no unlink when it is done).
+  pass.defer_file = !fresh;
+  if (!fresh) pass.defer.warned = store_.defer_info(id).warned;
   pass.routed.resize(pass.msg.recipients.size());
   size_t pending = std::count_if(pass.msg.recipients.begin(), pass.msg.recipients.end(),
                                  [](const StoredRecipient& r) { return !r.done; });
@@ -145,9 +160,10 @@ void Manager::admit(const std::string& queue, const std::string& id, int64_t now
             static_cast<unsigned long long>(pass.msg.size), pending);
   route_message(pass, now);
   if (pass.jobs == 0) finish(id, now);
+  return Admit::Done;
 }
 
-void Manager::pickup_maildrop(const std::string& id, int64_t now) {
+void Manager::pickup_maildrop(const std::string& id, int64_t now, bool fresh) {
   // maildrop/ is written by any local user through postdrop: trust nothing. The file
   // is re-queued through a fresh, validated queue file; the original goes away only
   // once the copy is durable (a crash in between duplicates, never loses).
@@ -156,7 +172,7 @@ void Manager::pickup_maildrop(const std::string& id, int64_t now) {
   std::string why;
   if (!msg) {
     if (!corrupt) {
-      log::warn("maildrop/%s: %s", id.c_str(), msg.error().c_str());
+      if (!(fresh && msg.error().code() == ENOENT)) log::warn("maildrop/%s: %s", id.c_str(), msg.error().c_str());
       return;
     }
     why = msg.error().str();
@@ -192,7 +208,7 @@ void Manager::pickup_maildrop(const std::string& id, int64_t now) {
   log::info("%s: pickup from maildrop/%s", nid->c_str(), id.c_str());
   if (Status st = store_.remove("maildrop", id); !st)
     log::warn("maildrop/%s: cannot remove: %s", id.c_str(), st.error().c_str());
-  admit("incoming", *nid, now);
+  admit("incoming", *nid, now, true);
 }
 
 void Manager::route_message(Pass& pass, int64_t /*now*/) {
@@ -318,7 +334,7 @@ void Manager::pump(int64_t now) {
   // Messages we queued ourselves (reports, expansions) join without waiting for a scan.
   auto ids = std::move(new_ids_);
   new_ids_.clear();
-  for (const auto& id : ids) admit("incoming", id, now);
+  for (const auto& id : ids) admit("incoming", id, now, true);
   int64_t ms = now_ms();
   while (auto job = sched_.next(ms)) {
     uint64_t token = next_token_++;
@@ -558,7 +574,7 @@ void Manager::finish(const std::string& id, int64_t now) {
     if (Status st = store_.retire(id); !st) {
       log::warn("active/%s: cannot remove: %s", id.c_str(), st.error().c_str());
     } else {
-      store_.drop_defer_info(id);
+      if (pass.defer_file) store_.drop_defer_info(id);
       log::info("%s: removed", id.c_str());
     }
   } else {
@@ -569,6 +585,7 @@ void Manager::finish(const std::string& id, int64_t now) {
       const auto& a = pass.msg.recipients[i].address;
       if (auto it = pass.defer.reasons.find(a); it != pass.defer.reasons.end()) info.reasons[a] = it->second;
     }
+    pass.defer_file = true;  // even a failed write may have left a file
     if (Status st = store_.set_defer_info(id, info); !st)
       log::warn("%s: cannot save deferral reasons: %s", id.c_str(), st.error().c_str());
     // Reasons first, then the move: the next try time goes on the file in deferred/.

@@ -71,8 +71,14 @@ class Manager {
 
   // Rebuilds state from the spool: active/ back in line, then incoming/ and maildrop/.
   void start(int64_t now);
-  // New mail in incoming/ or maildrop/ (a wake-up, or the periodic scan).
-  void scan_new(int64_t now);
+  // New mail in incoming/ or maildrop/ (a wake-up without a queue ID, or the periodic
+  // scan). False when qmgr_message_active_limit left some of it waiting.
+  bool scan_new(int64_t now);
+  // One new message a wake-up named (smtpd, postdrop): queue is "incoming" or
+  // "maildrop". It is admitted without listing the folder, and as new mail it has no
+  // deferral notes to read. A file already gone (a scan took it) is skipped quietly.
+  // False when qmgr_message_active_limit left it waiting.
+  bool admit_new(const std::string& queue, const std::string& id, int64_t now);
   // Deferred mail whose time has come (or all of it, for a flush).
   void scan_deferred(int64_t now, bool flush);
   // An agent request finished.
@@ -85,6 +91,7 @@ class Manager {
   std::optional<int64_t> next_wakeup_ms();
 
   size_t messages_in_flight() const { return messages_.size(); }
+  bool has_room() const { return messages_.size() < cfg_.message_active_limit; }
   size_t jobs_running() const { return running_.size(); }
 
  private:
@@ -96,6 +103,7 @@ class Manager {
     int jobs = 0;                     // queued + running
     std::vector<Outcome> outcomes;    // for reports: failed and (if asked) delivered
     DeferInfo defer;                  // reasons of this pass
+    bool defer_file = true;           // defer/ID may exist (false for new mail until written)
     bool deferred_any = false;
     // Recipients whose outcome is written once this pass's report is queued (bounced by
     // qmgr, or delivered with destinations of their expansion bounced): index, bounced.
@@ -106,8 +114,11 @@ class Manager {
     int64_t started_us = 0;
   };
 
-  void admit(const std::string& queue, const std::string& id, int64_t now);
-  void pickup_maildrop(const std::string& id, int64_t now);
+  enum class Admit { Done, Full };
+  // fresh: the ID was just queued (named by a wake-up, or queued by qmgr itself), so it
+  // has no defer/ notes, and a file that is gone already was taken by a scan.
+  Admit admit(const std::string& queue, const std::string& id, int64_t now, bool fresh = false);
+  void pickup_maildrop(const std::string& id, int64_t now, bool fresh);
   void route_message(Pass& p, int64_t now);
   void record(Pass& p, size_t idx, const AgentReply& r, int64_t started_us);
   void discard_rcpt(Pass& p, size_t idx, const std::string& reason);

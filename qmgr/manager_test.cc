@@ -29,6 +29,7 @@ class FakeStore : public Store {
   int next_id = 1;
   bool fail_inject = false;
   int injects_left = -1;  // >= 0: that many more injects succeed, then they fail
+  int lists = 0, defer_reads = 0, defer_drops = 0;
 
   std::string add(const std::string& queue, const std::string& sender, std::vector<std::string> rcpts,
                   int64_t arrival, unsigned notify = mail::kNotifyDefault, std::string content = "Subject: hi\n\nbody\n") {
@@ -79,6 +80,7 @@ class FakeStore : public Store {
     return it == queues[q].end() ? nullptr : &it->second;
   }
   std::vector<std::string> list(const std::string& q) override {
+    ++lists;
     std::vector<std::string> v;
     for (auto& [id, f] : queues[q]) v.push_back(id);
     return v;
@@ -137,12 +139,18 @@ class FakeStore : public Store {
     f->mtime = when;
     return {};
   }
-  DeferInfo defer_info(const std::string& id) override { return defer[id]; }
+  DeferInfo defer_info(const std::string& id) override {
+    ++defer_reads;
+    return defer[id];
+  }
   Status set_defer_info(const std::string& id, const DeferInfo& i) override {
     defer[id] = i;
     return {};
   }
-  void drop_defer_info(const std::string& id) override { defer.erase(id); }
+  void drop_defer_info(const std::string& id) override {
+    ++defer_drops;
+    defer.erase(id);
+  }
 };
 
 struct Request {
@@ -203,6 +211,7 @@ class ManagerTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(bounce_of_bounce_goes_to_postmaster_once);
   CPPUNIT_TEST(restart_resumes_only_pending);
   CPPUNIT_TEST(maildrop_pickup);
+  CPPUNIT_TEST(named_new_mail_is_admitted_without_a_scan);
   CPPUNIT_TEST(agent_garbage_and_unrecorded_outcomes);
   CPPUNIT_TEST(virtual_alias_fan_out);
   CPPUNIT_TEST(virtual_alias_partial_bounce);
@@ -370,6 +379,62 @@ class ManagerTest : public CppUnit::TestFixture {
     s.fail_inject = true;
     m.scan_new(1001);
     CPPUNIT_ASSERT(s.find("maildrop", later));
+  }
+
+  void named_new_mail_is_admitted_without_a_scan() {
+    FakeStore s;
+    FakeAgents a;
+    ManagerConfig c = config();
+    c.message_active_limit = 2;
+    Manager m(c, s, a);
+    m.start(1000);
+    int lists = s.lists;
+    std::string id = s.add("incoming", "alice@example.org", {"bob@example.org"}, 1000);
+    std::string other = s.add("incoming", "alice@example.org", {"carol@example.org"}, 1000);
+    CPPUNIT_ASSERT(m.admit_new("incoming", id, 1000));
+    m.pump(1000);
+    CPPUNIT_ASSERT_EQUAL(lists, s.lists);  // no folder listed
+    CPPUNIT_ASSERT(s.find("active", id));
+    CPPUNIT_ASSERT(s.find("incoming", other));  // not named: left for a scan
+    CPPUNIT_ASSERT_EQUAL(size_t(1), a.requests.size());
+    // New mail has no deferral notes: none read, none removed when it is done.
+    auto req = a.requests.front();
+    a.requests.pop_front();
+    m.complete(req.token, reply(s, req, "sent"), 1000);
+    CPPUNIT_ASSERT(!s.find("active", id));
+    CPPUNIT_ASSERT_EQUAL(0, s.defer_reads);
+    CPPUNIT_ASSERT_EQUAL(0, s.defer_drops);
+    // Named twice, or taken by a scan before its wake-up came: nothing happens.
+    CPPUNIT_ASSERT(m.admit_new("incoming", id, 1000));
+    CPPUNIT_ASSERT(m.admit_new("maildrop", id, 1000));
+    CPPUNIT_ASSERT(m.admit_new("deferred", other, 1000));  // not a folder of new mail
+    CPPUNIT_ASSERT(s.find("incoming", other));
+    CPPUNIT_ASSERT_EQUAL(size_t(0), a.requests.size());
+    // A pass that deferred wrote notes: those go when the message is done.
+    CPPUNIT_ASSERT(m.admit_new("incoming", other, 1000));
+    m.pump(1000);
+    req = a.requests.front();
+    a.requests.pop_front();
+    m.complete(req.token, reply(s, req, "defer"), 1000);
+    CPPUNIT_ASSERT(s.find("deferred", other));
+    CPPUNIT_ASSERT_EQUAL(size_t(1), s.defer.count(other));
+    m.scan_deferred(1000, true);
+    m.pump(1000);
+    CPPUNIT_ASSERT_EQUAL(1, s.defer_reads);  // a deferred message's notes are read
+    req = a.requests.front();
+    a.requests.pop_front();
+    m.complete(req.token, reply(s, req, "sent"), 1001);
+    CPPUNIT_ASSERT_EQUAL(size_t(0), s.defer.count(other));
+    // The active limit: a named message waits, and says so.
+    std::string x = s.add("incoming", "alice@example.org", {"x@example.org"}, 1000);
+    std::string y = s.add("incoming", "alice@example.org", {"y@example.org"}, 1000);
+    std::string z = s.add("incoming", "alice@example.org", {"z@example.org"}, 1000);
+    CPPUNIT_ASSERT(m.admit_new("incoming", x, 1002));
+    CPPUNIT_ASSERT(m.admit_new("incoming", y, 1002));
+    CPPUNIT_ASSERT(!m.admit_new("incoming", z, 1002));
+    CPPUNIT_ASSERT(s.find("incoming", z));
+    CPPUNIT_ASSERT(!m.scan_new(1002));
+    CPPUNIT_ASSERT(s.find("incoming", z));
   }
 
   void agent_garbage_and_unrecorded_outcomes() {

@@ -48,7 +48,12 @@ Result<size_t> count_spare(const std::string& spare_dir);
 // smtpd's side: one per process, used from one thread.
 class SparePool {
  public:
-  explicit SparePool(std::string spare_dir) : dir_(std::move(spare_dir)) {}
+  // After a look that found spare/ empty, take() does not look again for
+  // empty_hold_us: when qmgr retires files more slowly than new mail comes in, a
+  // message would otherwise pay for a directory read that finds nothing.
+  static constexpr int64_t kEmptyHoldUs = 10000;
+  explicit SparePool(std::string spare_dir, int64_t empty_hold_us = kEmptyHoldUs)
+      : dir_(std::move(spare_dir)), empty_hold_us_(empty_hold_us) {}
 
   // Moves a spare file to `to` (the caller's unique temporary name; the rename is the
   // claim, so two processes never get the same file), opens it for writing at offset
@@ -60,6 +65,8 @@ class SparePool {
   void scan();
 
   std::string dir_;
+  int64_t empty_hold_us_;
+  int64_t empty_at_us_ = -1;  // when a look last found nothing
   std::vector<std::string> names_;
 };
 

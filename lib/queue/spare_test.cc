@@ -66,6 +66,7 @@ class SpareTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(reader_refused_while_file_is_retired);
   CPPUNIT_TEST(foreign_or_big_files_are_unlinked);
   CPPUNIT_TEST(take_claims_each_file_once);
+  CPPUNIT_TEST(empty_folder_is_not_read_again_at_once);
   CPPUNIT_TEST(take_skips_files_that_are_not_ours);
   CPPUNIT_TEST(without_spare_folder_files_are_unlinked);
   CPPUNIT_TEST_SUITE_END();
@@ -178,6 +179,23 @@ class SpareTest : public CppUnit::TestFixture {
     auto removed = f.spool.remove_stale_temp(Folder::Incoming, 60);
     CPPUNIT_ASSERT(removed.ok());
     CPPUNIT_ASSERT_EQUAL(size_t{0}, *removed);
+  }
+
+  void empty_folder_is_not_read_again_at_once() {
+    Fixture f;
+    SparePool held(f.spool.dir(Folder::Spare), 3600LL * 1000000), eager(f.spool.dir(Folder::Spare), 0);
+    uint64_t old_size = 0;
+    std::string to = file::join(f.spool.dir(Folder::Incoming), ".tmp.h");
+    CPPUNIT_ASSERT_EQUAL(ENOENT, held.take(to, system_ops(), &old_size).error().code());
+    CPPUNIT_ASSERT_EQUAL(ENOENT, eager.take(to, system_ops(), &old_size).error().code());
+    std::string id = f.queued("hello");
+    CPPUNIT_ASSERT(*retire(f.active(id), f.spare(id)) == Retired::Recycled);
+    // The held pool found spare/ empty a moment ago and does not look again yet.
+    CPPUNIT_ASSERT_EQUAL(ENOENT, held.take(to, system_ops(), &old_size).error().code());
+    CPPUNIT_ASSERT(file::exists(f.spare(id)));
+    CPPUNIT_ASSERT(eager.take(to, system_ops(), &old_size).ok());
+    CPPUNIT_ASSERT(!file::exists(f.spare(id)));
+    CPPUNIT_ASSERT(file::exists(to));
   }
 
   void take_skips_files_that_are_not_ours() {
