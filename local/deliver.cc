@@ -243,6 +243,7 @@ Outcome deliver(const Settings& s, Environment& env, const Delivery& d,
                 std::vector<std::string>* warnings, std::vector<Expanded>* bounced) {
   Expander e(s, env, d);
   Outcome o = e.run(bounced);
+  env.end_delivery();  // the writes may have left the user's ids in effect
   if (warnings) *warnings = std::move(e.warnings_);
   return o;
 }

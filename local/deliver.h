@@ -86,6 +86,9 @@ class Environment {
   // Queues a new message to a non-local address (text has Delivered-To added).
   virtual Outcome forward(const std::string& sender, const std::string& address,
                           const std::string& text) = 0;
+  // One recipient's delivery is over: the writes may have left the process with the
+  // user's effective ids (SystemEnv), and this returns it to its own.
+  virtual void end_delivery() {}
 };
 
 // One destination of an expanded recipient that bounced while others were delivered.

@@ -69,12 +69,6 @@ bool become(const User& u) {
   return ::getuid() == u.uid && ::geteuid() == u.uid && (u.uid == 0 || ::setuid(0) != 0);
 }
 
-// The ids this (root) process returns to after a write as a user.
-struct SavedIds {
-  gid_t egid = 0;
-  std::vector<gid_t> groups;
-};
-
 SavedIds save_ids() {
   SavedIds s;
   s.egid = ::getegid();
@@ -123,12 +117,14 @@ Outcome write_error(const std::string& what, const Error& e) {
 
 Result<std::optional<std::string>> SystemEnv::alias(const std::string& name) {
   if (!aliases_) return std::optional<std::string>();
+  to_root();
   return aliases_(name);
 }
 
 std::optional<User> SystemEnv::user(const std::string& name) {
   if (name.empty() || name.size() > 64 || name.find('/') != std::string::npos || name[0] == '.')
     return std::nullopt;
+  to_root();
   struct passwd pw, *res = nullptr;
   char buf[4096];
   if (getpwnam_r(name.c_str(), &pw, buf, sizeof buf, &res) != 0 || !res) return std::nullopt;
@@ -142,6 +138,7 @@ std::optional<User> SystemEnv::user(const std::string& name) {
 }
 
 User SystemEnv::privileged_default() {
+  to_root();
   if (!s_.root) {
     struct passwd* pw = getpwuid(s_.self_uid);
     return User{pw ? pw->pw_name : "self", s_.self_uid, pw ? pw->pw_gid : getgid(), pw ? pw->pw_dir : "/"};
@@ -182,16 +179,30 @@ Outcome SystemEnv::with_euid(const User& as, int timeout_s, const std::function<
     ~Alarm() { ::alarm(0); }
   } alarm(timeout_s);
   if (!s_.root) return fn();
-  SavedIds saved = save_ids();
-  if (!switch_to(as, groups_of(as))) {
-    int e = errno;
-    back_to_root(saved);
-    return Outcome::defer("4.3.0", "cannot switch to " + who(as) + ": " + std::strerror(e));
+  const std::vector<gid_t>& groups = groups_of(as);
+  if (!current_ || current_->uid != as.uid || current_->gid != as.gid || current_->groups != groups) {
+    to_root();
+    if (!root_ids_) root_ids_ = save_ids();
+    if (!switch_to(as, groups)) {
+      int e = errno;
+      back_to_root(*root_ids_);
+      return Outcome::defer("4.3.0", "cannot switch to " + who(as) + ": " + std::strerror(e));
+    }
+    current_ = Identity{as.uid, as.gid, groups};
   }
-  Outcome o = fn();
-  back_to_root(saved);
-  return o;
+  // The ids stay the user's after fn: the next write of this delivery as the same user
+  // needs no switch. Whatever needs root returns first (to_root), and so does the end
+  // of every delivery (end_delivery).
+  return fn();
 }
+
+void SystemEnv::to_root() {
+  if (!current_) return;
+  back_to_root(*root_ids_);
+  current_.reset();
+}
+
+void SystemEnv::end_delivery() { to_root(); }
 
 Result<std::optional<std::string>> SystemEnv::read_owned(const std::string& path, const User& as) {
   Result<std::optional<std::string>> out = std::optional<std::string>();
@@ -222,6 +233,7 @@ Result<std::optional<std::string>> read_owned_file(const std::string& path, uid_
 }
 
 Outcome SystemEnv::run_as(const User& as, int timeout_s, const std::function<Outcome()>& fn) {
+  to_root();  // the child must start as root to become `as` for good
   int p[2];
   if (::pipe2(p, O_CLOEXEC) != 0) return Outcome::defer("4.3.0", std::string("pipe: ") + std::strerror(errno));
   UniqueFd rd(p[0]), wr(p[1]);
@@ -354,11 +366,13 @@ Outcome SystemEnv::command(const User& as, const std::string& cmd, const std::st
 
 Result<std::optional<std::string>> SystemEnv::mailbox_command_map(const std::string& user) {
   if (!command_maps_) return std::optional<std::string>();
+  to_root();
   return command_maps_(user);
 }
 
 Outcome SystemEnv::forward(const std::string& sender, const std::string& address, const std::string& text) {
   if (!forward_) return Outcome::defer("4.3.0", "cannot forward: no queue writer");
+  to_root();
   return forward_(sender, address, text);
 }
 

@@ -1,14 +1,16 @@
 // local/system_env.h - the real Environment of local(8): passwd users, the alias table,
 // and the writes done as the user. Maildir, mbox and /file writes and the reading of
 // ~/.forward and :include: run in this process under the user's effective ids (groups,
-// gid, uid switched, and back to root afterwards, checked - as Postfix's set_eugid);
-// only |command deliveries fork a child that becomes the user for good (setuid).
+// gid, uid switched, and back to root when root is needed again or the delivery ends,
+// checked - as Postfix's set_eugid); only |command deliveries fork a child that becomes
+// the user for good (setuid).
 #pragma once
 
 #include <sys/types.h>
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,6 +30,12 @@ struct SystemSettings {
   std::string size_limit_name = "mailbox_size_limit";  // named when the limit is hit
   std::string command_path = "/usr/bin:/bin";
   std::string recipient_delimiter = "+";  // splits EXTENSION off LOCAL for commands
+};
+
+// The ids this (root) process returns to after writing as a user.
+struct SavedIds {
+  gid_t egid = 0;
+  std::vector<gid_t> groups;
 };
 
 class SystemEnv : public Environment {
@@ -58,16 +66,22 @@ class SystemEnv : public Environment {
   // Runs fn in a child that has become `as` (when root), bounded by timeout_s; the
   // child's Outcome comes back over a pipe. A child that dies is a defer.
   Outcome run_as(const User& as, int timeout_s, const std::function<Outcome()>& fn);
-  // Runs fn in this process under the effective ids of `as` (when root) and returns to
-  // root before returning; a failed switch is a defer, a failed return a panic. fn runs
-  // under an alarm of timeout_s seconds: a write that hangs ends the process (the
-  // request is then a defer for qmgr), as no child can be killed instead.
+  // Runs fn in this process under the effective ids of `as` (when root); a failed
+  // switch is a defer. The ids stay `as`'s afterwards, so the writes of one delivery
+  // (the .forward check, then the mailbox) share one switch: every method here that
+  // needs root's rights returns to root first, and so does end_delivery(); a failed
+  // return is a panic. fn runs under an alarm of timeout_s seconds: a write that hangs
+  // ends the process (the request is then a defer for qmgr), as no child can be killed.
   Outcome with_euid(const User& as, int timeout_s, const std::function<Outcome()>& fn);
+  // Back to root's ids (after each recipient's delivery).
+  void end_delivery() override;
   const SystemSettings& settings() const { return s_; }
 
  private:
   // The user's supplementary groups (getgrouplist), cached for a minute.
   const std::vector<gid_t>& groups_of(const User& u);
+  // Returns to root's ids when a user's are in effect.
+  void to_root();
 
   SystemSettings s_;
   struct CachedGroups {
@@ -76,6 +90,13 @@ class SystemEnv : public Environment {
     std::vector<gid_t> groups;
   };
   std::map<std::string, CachedGroups> groups_;
+  struct Identity {
+    uid_t uid;
+    gid_t gid;
+    std::vector<gid_t> groups;
+  };
+  std::optional<Identity> current_;   // a user's ids in effect (with_euid), or root's
+  std::optional<SavedIds> root_ids_;  // read once, before the first switch
   AliasLookup aliases_;
   AliasLookup command_maps_;
   MaildirWriter maildir_;

@@ -118,7 +118,8 @@ class SystemEnvTest : public CppUnit::TestFixture {
   }
 
   // As root: each write runs in this process under the user's effective uid, gid and
-  // groups, and the process is root again afterwards with its own groups.
+  // groups, and the process is root again with its own groups when the delivery ends
+  // or root is needed.
   void effective_ids_per_write() {
     if (getuid() != 0) return;  // needs root to switch ids (covered by make check as root)
     struct passwd* pw = getpwnam("nobody");
@@ -166,10 +167,35 @@ class SystemEnvTest : public CppUnit::TestFixture {
       struct stat st;
       CPPUNIT_ASSERT_EQUAL(0, stat((md + "/msg").c_str(), &st));
       CPPUNIT_ASSERT_EQUAL(uid, st.st_uid);
+      // The user's ids stay in effect for the next write of this delivery, until
+      // something needs root (a user lookup, round 1) or the delivery ends.
+      CPPUNIT_ASSERT_EQUAL(uid, geteuid());
+      CPPUNIT_ASSERT_EQUAL(gid, getegid());
+      if (round == 1) CPPUNIT_ASSERT(env.user("nobody"));
+      else env.end_delivery();
       CPPUNIT_ASSERT_EQUAL(uid_t(0), geteuid());
       CPPUNIT_ASSERT_EQUAL(root_egid, getegid());
       CPPUNIT_ASSERT(root_groups == groups());
     }
+    // Two writes as one user, then one as another: each write has its own user's ids.
+    struct passwd* other = getpwnam("daemon");
+    CPPUNIT_ASSERT(other && other->pw_uid != uid);
+    local::User d{"daemon", other->pw_uid, other->pw_gid, "/"};
+    for (const local::User* who : {&u, &u, &d, &u}) {
+      auto o = env.with_euid(*who, 10, [&] {
+        seen_uid = geteuid();
+        seen_gid = getegid();
+        seen_groups = groups();
+        return Outcome::sent("");
+      });
+      CPPUNIT_ASSERT(o.kind == Outcome::Kind::Sent);
+      CPPUNIT_ASSERT_EQUAL(who->uid, seen_uid);
+      CPPUNIT_ASSERT_EQUAL(who->gid, seen_gid);
+      CPPUNIT_ASSERT(std::find(seen_groups.begin(), seen_groups.end(), gid_t(0)) == seen_groups.end());
+    }
+    env.end_delivery();
+    CPPUNIT_ASSERT_EQUAL(uid_t(0), geteuid());
+    CPPUNIT_ASSERT(root_groups == groups());
     // mbox: created by the user; a directory only root may write is refused; a link is
     // never followed.
     auto o = env.mbox(u, home + "/Mailbox", "Return-Path: <a@b>\nSubject: s\n\nbody\n");
@@ -180,10 +206,12 @@ class SystemEnvTest : public CppUnit::TestFixture {
     auto denied = env.mbox(u, dir.file("rootonly"), "Return-Path: <a@b>\nx\n");
     CPPUNIT_ASSERT(denied.kind == Outcome::Kind::Defer);
     CPPUNIT_ASSERT(!file::exists(dir.file("rootonly")));
+    env.end_delivery();
     CPPUNIT_ASSERT(file::write_file_atomic(dir.file("secret"), "root only\n", 0600).ok());
     CPPUNIT_ASSERT_EQUAL(0, symlink(dir.file("secret").c_str(), (home + "/Linked").c_str()));
     auto linked = env.mbox(u, home + "/Linked", "Return-Path: <a@b>\nx\n");
     CPPUNIT_ASSERT(linked.kind == Outcome::Kind::Defer);
+    env.end_delivery();
     CPPUNIT_ASSERT_EQUAL(std::string("root only\n"), *file::read_file(dir.file("secret")));
     // .forward and :include: are read with the user's rights: a root-only file is not.
     auto secret = env.read_owned(dir.file("secret"), u);
@@ -192,6 +220,7 @@ class SystemEnvTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT(file::write_file_atomic(fwd, "bob\n", 0644).ok());
     CPPUNIT_ASSERT_EQUAL(0, chown(fwd.c_str(), uid, gid));
     CPPUNIT_ASSERT_EQUAL(std::string("bob\n"), **env.read_owned(fwd, u));
+    env.end_delivery();
     CPPUNIT_ASSERT_EQUAL(uid_t(0), geteuid());
     CPPUNIT_ASSERT(root_groups == groups());
   }

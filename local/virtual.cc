@@ -121,7 +121,9 @@ Status make_virtual_parents(const std::string& base, const std::vector<std::stri
   return {};
 }
 
-Outcome deliver_virtual(const VirtualSettings& s, VirtualTables& tables, SystemEnv& env, const Delivery& d,
+namespace {
+
+Outcome deliver_mailbox(const VirtualSettings& s, VirtualTables& tables, SystemEnv& env, const Delivery& d,
                         std::vector<std::string>* warnings) {
   auto a = mail::parse_address(d.recipient);
   if (!a || a->local.empty() || a->domain.empty()) return Outcome::bounce("5.1.3", "bad address syntax");
@@ -169,6 +171,15 @@ Outcome deliver_virtual(const VirtualSettings& s, VirtualTables& tables, SystemE
   std::string text = mailbox_text(d.sender, address, d.content);
   if (box->maildir) return env.maildir(owner, box->path, text);
   return env.mbox(owner, box->path, text);
+}
+
+}  // namespace
+
+Outcome deliver_virtual(const VirtualSettings& s, VirtualTables& tables, SystemEnv& env, const Delivery& d,
+                        std::vector<std::string>* warnings) {
+  Outcome o = deliver_mailbox(s, tables, env, d, warnings);
+  env.end_delivery();  // the writes leave the owner's ids in effect
+  return o;
 }
 
 }  // namespace postilion::local
