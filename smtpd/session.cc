@@ -303,8 +303,14 @@ void Session::process() {
 
 void Session::flush() {
   if (out_.empty() || !bev_ || error_delayed_) return;
-  bev_.write(out_);
+  bool all_sent = bev_.send_now(out_);
   out_.clear();
+  // What on_write() does once the output drains, when it never had to wait: the
+  // STARTTLS reply is out, the handshake may begin (after this callback).
+  if (all_sent && state_ == State::TlsSwitch) {
+    tls_timer_ = event::Timer(server_.base(), [this] { switch_to_tls(); });
+    tls_timer_.start(0);
+  }
 }
 
 void Session::send(const Reply& r) {

@@ -1,6 +1,9 @@
 // lib/event/buffer_event.cc - BufferEvent trampolines and buffer helpers.
 #include "lib/event/buffer_event.h"
 
+#include <sys/socket.h>
+
+#include <cerrno>
 #include <cstring>
 
 #include "lib/log/log.h"
@@ -13,6 +16,7 @@ BufferEvent::BufferEvent(EventBase& base, UniqueFd fd) {
   if (!bev) PANIC("bufferevent_socket_new failed for fd %d", fd.get());
   fd.release();  // the bufferevent closes it now
   *this = adopt(bev);
+  state_->plain = true;
 }
 
 BufferEvent BufferEvent::adopt(bufferevent* bev) {
@@ -62,6 +66,21 @@ void BufferEvent::set_read_high_water(size_t max) {
 void BufferEvent::write(std::string_view data) {
   if (bufferevent_write(state_->bev.get(), data.data(), data.size()) != 0)
     PANIC("bufferevent_write of %zu bytes failed", data.size());
+}
+
+bool BufferEvent::send_now(std::string_view data) {
+  if (state_->plain && output_length() == 0) {
+    int fd = bufferevent_getfd(state_->bev.get());
+    while (!data.empty()) {
+      ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;  // full, or an error the bufferevent reports when it writes
+      data.remove_prefix(static_cast<size_t>(n));
+    }
+    if (data.empty()) return true;
+  }
+  if (!data.empty()) write(data);
+  return data.empty();
 }
 
 evbuffer* BufferEvent::input() const { return bufferevent_get_input(state_->bev.get()); }

@@ -45,6 +45,12 @@ class BufferEvent {
 
   // Queues bytes for sending. Fails only when out of memory (which PANICs), so void.
   void write(std::string_view data);
+  // Sends data at once when nothing is queued and this is a plain socket (not one
+  // adopted, such as TLS): a reply then costs one send() and no write event (two
+  // epoll_ctl calls and a loop pass). What the socket does not take now is queued as
+  // write() does, and errors surface as they would there. True when all of it went
+  // out: then no write callback follows for it.
+  bool send_now(std::string_view data);
   size_t input_length() const;
   size_t output_length() const;
   // Takes one line (LF or CRLF ended; terminator removed). nullopt: no complete line yet.
@@ -62,6 +68,7 @@ class BufferEvent {
  private:
   struct State {
     BufferEventPtr bev;
+    bool plain = false;  // a socket bufferevent made here: send_now may write to the fd
     DataCallback on_read, on_write;
     EventCallback on_event;
   };

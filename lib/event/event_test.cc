@@ -53,6 +53,7 @@ class EventTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(buffer_event_lines);
   CPPUNIT_TEST(buffer_event_eof);
   CPPUNIT_TEST(buffer_event_timeout);
+  CPPUNIT_TEST(buffer_event_send_now);
   CPPUNIT_TEST(listener_accepts);
   CPPUNIT_TEST(listen_inet_errors);
   CPPUNIT_TEST(listen_inet_spec_forms);
@@ -214,6 +215,53 @@ class EventTest : public CppUnit::TestFixture {
     auto back = file::read_all(a.get(), 100);
     CPPUNIT_ASSERT(back.ok());
     CPPUNIT_ASSERT_EQUAL(std::string("ping"), *back);
+  }
+
+  void buffer_event_send_now() {
+    EventBase base;
+    auto [a, b] = socket_pair();
+    int small = 4096;
+    CPPUNIT_ASSERT_EQUAL(0, ::setsockopt(b.get(), SOL_SOCKET, SO_SNDBUF, &small, sizeof small));
+    event::BufferEvent bev(base, std::move(b));
+    int drained = 0;
+    bev.set_callbacks(nullptr, [&] { ++drained; }, nullptr);
+    bev.enable(EV_WRITE);
+    base.loop_once(true);  // libevent reports the empty output once after enable()
+    drained = 0;
+    // Nothing queued: it goes at once, without the loop and without a write callback.
+    CPPUNIT_ASSERT(bev.send_now("250 ok\r\n"));
+    CPPUNIT_ASSERT_EQUAL(size_t(0), bev.output_length());
+    char buf[64];
+    CPPUNIT_ASSERT_EQUAL(ssize_t(8), ::recv(a.get(), buf, sizeof buf, MSG_DONTWAIT));
+    CPPUNIT_ASSERT_EQUAL(std::string("250 ok\r\n"), std::string(buf, 8));
+    base.loop_once(true);
+    CPPUNIT_ASSERT_EQUAL(0, drained);
+    // More than the socket takes: the rest is queued, in order, and goes out through
+    // the loop with the write callback at the end.
+    std::string big;
+    for (int i = 0; big.size() < 1 << 20; ++i) big += std::to_string(i) + "\n";
+    CPPUNIT_ASSERT(!bev.send_now(big));
+    CPPUNIT_ASSERT(bev.output_length() > 0);
+    CPPUNIT_ASSERT(!bev.send_now("tail\n"));  // behind the queue, never before it
+    std::string got;
+    event::Event reader(base, a.get(), EV_READ | EV_PERSIST, [&](short) {
+      char chunk[65536];
+      ssize_t n = ::recv(a.get(), chunk, sizeof chunk, MSG_DONTWAIT);
+      if (n > 0) got.append(chunk, static_cast<size_t>(n));
+      if (got.size() == big.size() + 5) base.loopbreak();
+    });
+    reader.add();
+    Watchdog w(base, 5000);
+    base.loop();
+    CPPUNIT_ASSERT(!w.fired);
+    CPPUNIT_ASSERT(got == big + "tail\n");
+    CPPUNIT_ASSERT_EQUAL(size_t(0), bev.output_length());
+    CPPUNIT_ASSERT_EQUAL(1, drained);
+    // An adopted bufferevent (TLS is one) always queues.
+    auto [c, d] = socket_pair();
+    event::BufferEvent adopted = event::BufferEvent::adopt(bufferevent_socket_new(base.get(), d.release(), BEV_OPT_CLOSE_ON_FREE));
+    CPPUNIT_ASSERT(!adopted.send_now("x\n"));
+    CPPUNIT_ASSERT_EQUAL(size_t(2), adopted.output_length());
   }
 
   void buffer_event_timeout() {
