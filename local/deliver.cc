@@ -241,9 +241,13 @@ class Expander {
 
 Outcome deliver(const Settings& s, Environment& env, const Delivery& d,
                 std::vector<std::string>* warnings, std::vector<Expanded>* bounced) {
+  // The writes may leave the user's ids in effect: back to root's however this ends.
+  struct EndDelivery {
+    Environment& env;
+    ~EndDelivery() { env.end_delivery(); }
+  } end{env};
   Expander e(s, env, d);
   Outcome o = e.run(bounced);
-  env.end_delivery();  // the writes may have left the user's ids in effect
   if (warnings) *warnings = std::move(e.warnings_);
   return o;
 }

@@ -177,9 +177,12 @@ Outcome deliver_mailbox(const VirtualSettings& s, VirtualTables& tables, SystemE
 
 Outcome deliver_virtual(const VirtualSettings& s, VirtualTables& tables, SystemEnv& env, const Delivery& d,
                         std::vector<std::string>* warnings) {
-  Outcome o = deliver_mailbox(s, tables, env, d, warnings);
-  env.end_delivery();  // the writes leave the owner's ids in effect
-  return o;
+  // The writes leave the owner's ids in effect: back to root's however this ends.
+  struct EndDelivery {
+    SystemEnv& env;
+    ~EndDelivery() { env.end_delivery(); }
+  } end{env};
+  return deliver_mailbox(s, tables, env, d, warnings);
 }
 
 }  // namespace postilion::local
