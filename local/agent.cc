@@ -93,6 +93,11 @@ ipc::Message serve_deliveries(const ipc::Message& req, const std::string& queue_
       o = Outcome::sent("already delivered");  // a repeated request: nothing to do twice
     } else {
       Delivery d{id, sender, rcpt, content};
+      // orcpt is "rfc822;address" (DSN ORCPT), the address before a virtual alias, or "".
+      std::string_view orcpt = orcpts[i];
+      if (orcpt.size() > 7 && str::iequals(orcpt.substr(0, 7), "rfc822;")) orcpt.remove_prefix(7);
+      d.original_recipient = orcpt.empty() ? rcpt : std::string(orcpt);
+      d.attributes = &qf.attributes;
       std::vector<std::string> warnings;
       o = deliver_one(d, &warnings, report_expanded ? &bounced : nullptr);
       // The mailbox is durable now (each writer fsyncs before returning): only now is

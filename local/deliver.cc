@@ -239,6 +239,13 @@ class Expander {
 
 }  // namespace
 
+std::string Delivery::attribute(std::string_view name) const {
+  if (attributes)
+    for (const auto& [k, v] : *attributes)
+      if (k == name) return v;
+  return "";
+}
+
 Outcome deliver(const Settings& s, Environment& env, const Delivery& d,
                 std::vector<std::string>* warnings, std::vector<Expanded>* bounced) {
   // The writes may leave the user's ids in effect: back to root's however this ends.

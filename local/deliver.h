@@ -49,6 +49,11 @@ struct Delivery {
   std::string sender;
   std::string recipient;        // as in the queue file, e.g. Bob+lists@example.org
   std::string_view content;     // the queued message (headers, blank line, body)
+  std::string original_recipient;  // before any rewriting (ORCPT, or the recipient)
+  // The queue file's attributes (client_address, helo, sasl_username, envid...), or none.
+  const std::vector<std::pair<std::string, std::string>>* attributes = nullptr;
+  // The attribute's value, "" when missing.
+  std::string attribute(std::string_view name) const;
 };
 
 struct Outcome {

@@ -315,7 +315,18 @@ Outcome SystemEnv::command(const User& as, const std::string& cmd, const std::st
           {"HOME", as.home}, {"USER", as.name}, {"LOGNAME", as.name},
           {"SHELL", as.shell.empty() ? "/bin/sh" : as.shell}, {"SENDER", d.sender},
           {"RECIPIENT", d.recipient}, {"LOCAL", local}, {"EXTENSION", ext},
-          {"DOMAIN", parsed ? parsed->domain : std::string()}};
+          {"DOMAIN", parsed ? parsed->domain : std::string()},
+          {"ORIGINAL_RECIPIENT", d.original_recipient.empty() ? d.recipient : d.original_recipient}};
+      // What smtpd recorded about the client, as Postfix's local passes it on; set only
+      // when the queue file has it (not for mail from sendmail).
+      for (const auto& [name, attr] : {std::pair<const char*, const char*>{"CLIENT_ADDRESS", "client_address"},
+                                       {"CLIENT_HOSTNAME", "client_name"},
+                                       {"CLIENT_HELO", "helo"},
+                                       {"CLIENT_PROTOCOL", "protocol"},
+                                       {"SASL_METHOD", "sasl_method"},
+                                       {"SASL_USERNAME", "sasl_username"},
+                                       {"ENVID", "envid"}})
+        if (std::string v = d.attribute(attr); !v.empty()) vars.emplace_back(name, v);
       std::vector<std::string> env = {"PATH=" + s_.command_path};
       for (const auto& [name, value] : vars) env.push_back(std::string(name) + "=" + filter_value(value));
       std::vector<char*> envp;

@@ -31,7 +31,8 @@ out="$HOME/run$n"
   echo "arg=$1"
   echo "arg3=$3"
   echo "pwd=$(pwd)"
-  for v in HOME USER LOGNAME SHELL SENDER RECIPIENT LOCAL EXTENSION DOMAIN PATH; do
+  for v in HOME USER LOGNAME SHELL SENDER RECIPIENT LOCAL EXTENSION DOMAIN PATH ORIGINAL_RECIPIENT \
+           CLIENT_ADDRESS CLIENT_HOSTNAME CLIENT_HELO CLIENT_PROTOCOL ENVID; do
     eval "echo $v=\\$$v"
   done
 } > "$out.env.tmp"
@@ -85,9 +86,9 @@ class LocalCommandTest(harness.InstanceTestCase):
     def addr(self, inst, name):
         return "%s@%s" % (name, inst.domain)
 
-    def send(self, inst, sender, rcpt, subject, body="the body\r\n"):
-        with smtplib.SMTP(inst.addr, inst.ports["smtp"], timeout=30) as s:
-            s.sendmail(sender, [rcpt], "Subject: %s\r\n\r\n%s" % (subject, body))
+    def send(self, inst, sender, rcpt, subject, body="the body\r\n", mail_options=()):
+        with smtplib.SMTP(inst.addr, inst.ports["smtp"], timeout=30, local_hostname="client.example") as s:
+            s.sendmail(sender, [rcpt], "Subject: %s\r\n\r\n%s" % (subject, body), list(mail_options))
 
     def runs(self, pw):
         return sorted(glob.glob(os.path.join(pw.pw_dir, "run*.in")))
@@ -119,7 +120,7 @@ class LocalCommandTest(harness.InstanceTestCase):
         inst = self.instance(1)
         pw, = self.users
         rcpt = self.addr(inst, pw.pw_name + "+lists")
-        self.send(inst, "alice@remote.test", rcpt, "to the command")
+        self.send(inst, "alice@remote.test", rcpt, "to the command", mail_options=["ENVID=env-42"])
         (env, data), = self.wait_runs(pw, 1)
         harness.wait_for(lambda: self.queue_empty(inst), 30, "empty queue")
         self.assertEqual(env["uid"], str(pw.pw_uid))
@@ -129,9 +130,14 @@ class LocalCommandTest(harness.InstanceTestCase):
         self.assertEqual(env["pwd"], pw.pw_dir)
         want = {"HOME": pw.pw_dir, "USER": pw.pw_name, "LOGNAME": pw.pw_name, "SHELL": "/bin/sh",
                 "SENDER": "alice@remote.test", "RECIPIENT": rcpt, "LOCAL": pw.pw_name + "+lists",
-                "EXTENSION": "lists", "DOMAIN": inst.domain}
+                "EXTENSION": "lists", "DOMAIN": inst.domain, "ORIGINAL_RECIPIENT": rcpt,
+                "CLIENT_HELO": "client.example", "CLIENT_PROTOCOL": "ESMTP", "ENVID": "env-42"}
         for k, v in want.items():
             self.assertEqual(env[k], v, k)
+        # What smtpd recorded about the client, as Postfix's local passes it on.
+        self.assertRegex(env["CLIENT_ADDRESS"], r"^127\.\d+\.\d+\.\d+$")
+        self.assertIn("[%s]" % env["CLIENT_ADDRESS"], inst.log_text())
+        self.assertTrue(env["CLIENT_HOSTNAME"])
         # stdin: the envelope From line, Return-Path, Delivered-To, then the message.
         lines = data.decode().split("\n")
         self.assertTrue(lines[0].startswith("From alice@remote.test "), lines[0])
