@@ -59,8 +59,8 @@ bool Launcher::launch(UniqueFd fd) {
   std::string ip = peer_ip(fd.get());
   if (client_limit_ > 0 && static_cast<int64_t>(running()) >= client_limit_) {
     log::warn("pop3d_client_limit reached; refusing [%s]", ip.c_str());
-    (void)file::write_all(fd.get(), "-ERR [SYS/TEMP] too many connections, try again later\r\n");
-    return false;
+    refuse(std::move(fd), kTooManyConnections);
+    return true;  // on_exit has run, or runs when the TLS refusal is over
   }
   if (!anvil_ || !anvil_->limits().any() || cidr_list_contains(exceptions_, ip)) return spawn(std::move(fd), ip, 0);
   uint64_t id = next_waiting_++;
@@ -81,13 +81,13 @@ void Launcher::decided(uint64_t id, uint64_t ticket, const ipc::AnvilClient::Dec
   }
   log::warn("%s", ipc::anvil_warning(d.verdict, d.count, d.rate, "unknown[" + w.ip + "]", anvil_->service()).c_str());
   anvil_->end(ticket);
-  refuse_over_limit(std::move(w.fd));
+  refuse(std::move(w.fd), kTooManyFromHost);
 }
 
 // Refused before anything the client sent is read: one line, then the connection closes.
-void Launcher::refuse_over_limit(UniqueFd fd) {
+void Launcher::refuse(UniqueFd fd, const char* line) {
   if (!wrappermode_) {
-    ssize_t n = ::send(fd.get(), kTooManyFromHost, std::strlen(kTooManyFromHost), MSG_DONTWAIT | MSG_NOSIGNAL);
+    ssize_t n = ::send(fd.get(), line, std::strlen(line), MSG_DONTWAIT | MSG_NOSIGNAL);
     (void)n;  // a client too slow to take one line on a fresh connection loses it
     ::shutdown(fd.get(), SHUT_WR);
     fd.reset();
@@ -126,7 +126,7 @@ void Launcher::refuse_over_limit(UniqueFd fd) {
         if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) refused(id);
       });
   c.set_timeouts(kTlsRefusalTimeoutMs, kTlsRefusalTimeoutMs);
-  c.write(kTooManyFromHost);
+  c.write(line);
   c.enable(EV_READ | EV_WRITE);
 }
 
@@ -145,7 +145,8 @@ bool Launcher::spawn(UniqueFd fd, const std::string& ip, uint64_t ticket) {
   pid_t pid = ::fork();
   if (pid < 0) {
     log::warn("fork failed: %s; refusing [%s]", std::strerror(errno), ip.c_str());
-    (void)file::write_all(fd.get(), "-ERR [SYS/TEMP] too many connections, try again later\r\n");
+    // In wrapper mode a line outside TLS would be noise to the client: just closed.
+    if (!wrappermode_) (void)file::write_all(fd.get(), kTooManyConnections);
     if (anvil_ && ticket) anvil_->end(ticket);
     return false;
   }

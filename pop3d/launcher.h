@@ -21,8 +21,10 @@
 
 namespace postilion::pop3d {
 
-// The reply to a client over its connection limits (RFC 3206 response code).
+// The replies to a client over its connection limits (RFC 3206 response code): a
+// per-client limit, and pop3d_client_limit (or a failed fork).
 inline constexpr const char* kTooManyFromHost = "-ERR [SYS/TEMP] Too many connections from your host\r\n";
+inline constexpr const char* kTooManyConnections = "-ERR [SYS/TEMP] too many connections, try again later\r\n";
 
 class Launcher {
  public:
@@ -39,11 +41,12 @@ class Launcher {
                   const tls::Context* tls);
 
   // Starts a session for fd (the peer address is read from the socket), once the
-  // connection limits allow it. Over the client limit, or when fork fails, the client
-  // gets -ERR [SYS/TEMP] and is closed; then false is returned (no session to wait
-  // for). Over a per-client limit the client gets kTooManyFromHost (in TLS wrapper
-  // mode after the handshake, done here, at most kMaxTlsRefusals at a time - beyond
-  // that the connection is just closed), one warning is logged, and on_exit runs.
+  // connection limits allow it. Over pop3d_client_limit the client gets
+  // kTooManyConnections, over a per-client limit kTooManyFromHost - in TLS wrapper mode
+  // after the handshake, done here, at most kMaxTlsRefusals at a time (beyond that the
+  // connection is just closed) - a warning is logged, and on_exit runs once the refusal
+  // is over. When fork fails the client gets kTooManyConnections (wrapper mode: the
+  // connection is closed) and false is returned: no session to wait for.
   bool launch(UniqueFd fd);
   // Session processes plus connections waiting for anvil's answer or being refused.
   size_t running() const { return children_.size() + waiting_.size() + refusing_.size(); }
@@ -57,8 +60,9 @@ class Launcher {
     std::string ip;
   };
   void decided(uint64_t id, uint64_t ticket, const ipc::AnvilClient::Decision& d);
-  // Sends kTooManyFromHost and closes; on_exit runs when the connection is gone.
-  void refuse_over_limit(UniqueFd fd);
+  // Sends line (inside TLS in wrapper mode) and closes; on_exit runs when the
+  // connection is gone.
+  void refuse(UniqueFd fd, const char* line);
   void refused(uint64_t id);
   // fork + exec; ticket: the anvil count the session holds until it is reaped.
   bool spawn(UniqueFd fd, const std::string& ip, uint64_t ticket);

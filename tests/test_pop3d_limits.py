@@ -214,6 +214,25 @@ class Pop3dLimitsTest(harness.InstanceTestCase):
         self.assertEqual(["%s:%d" % (inst.addr, inst.ports["pop3s"])] * 2 + ["%s:%d" % (inst.addr, inst.ports["pop3"])],
                          services)
 
+    def test_client_limit_refuses_inside_tls_on_pop3s(self):
+        # pop3d_client_limit: the refusal on port 995 comes after the handshake, where
+        # the client can read it; on port 110 in plain text.
+        inst = self.instance({"pop3d_client_limit": "1"}, ports=("pop3", "pop3s"))
+        a, b = sources(2)
+        held = SourcePOP3_SSL(inst.addr, inst.ports["pop3s"], a)
+        self.assertTrue(held.getwelcome().startswith(b"+OK"))
+        data, closed = raw_session(inst, b, "pop3s")
+        self.assertEqual(b"-ERR [SYS/TEMP] too many connections, try again later\r\n", data)
+        self.assertTrue(closed)
+        held.quit()
+        plain = SourcePOP3(inst.addr, inst.ports["pop3"], a)
+        data, closed = raw_session(inst, b, "pop3")
+        self.assertEqual(b"-ERR [SYS/TEMP] too many connections, try again later\r\n", data)
+        self.assertTrue(closed)
+        plain.quit()
+        harness.wait_for(lambda: inst.log_text().count("pop3d_client_limit reached; refusing [%s]" % b) == 2, 10,
+                         "two warnings")
+
     def test_without_anvil(self):
         inst = self.instance({"pop3d_client_connection_count_limit": "2"}, drop_anvil=True)
         (a,) = sources(1)
