@@ -8,7 +8,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -176,15 +175,6 @@ void Context::accepted(UniqueFd fd) {
   if (!opts_.long_running && max_use > 0 && served_ >= max_use) {
     // This process is used up: no more clients; exit after the current ones.
     stop();
-  } else if (!opts_.long_running && max_use > 0 && served_ >= max_use - std::max<int64_t>(1, max_use / 10)) {
-    // Nearly used up: still accepting, but the master is told not to count on this
-    // process, so it starts the next one while this one serves its last clients. A
-    // process serving many clients at once would otherwise leave every new client
-    // waiting for its successor's start (exec and set-up) every max_use clients.
-    retiring_ = true;
-    set_busy(true);
-    if (spec_.max_clients > 0 && sessions_ >= spec_.max_clients)
-      for (auto& l : impl_->listeners) l.disable();
   } else if (spec_.max_clients > 0 && sessions_ >= spec_.max_clients) {
     // Full: leave further clients in the backlog for another process.
     for (auto& l : impl_->listeners) l.disable();
@@ -201,7 +191,7 @@ void Context::session_end() {
   if (sessions_ > 0) --sessions_;
   if (!stopping_ && spec_.max_clients > 0 && sessions_ < spec_.max_clients) {
     for (auto& l : impl_->listeners) l.enable();
-    if (!retiring_) set_busy(false);
+    set_busy(false);
   }
   maybe_exit();
 }

@@ -126,7 +126,6 @@ class Context {
   int sessions_ = 0;
   int served_ = 0;
   bool stopping_ = false;
-  bool retiring_ = false;  // within the last tenth of max_use: reported busy for good
   bool busy_ = false;
   int status_fd_ = -1;
 };
