@@ -7,6 +7,7 @@
 
 #include "lib/base/file.h"
 #include "lib/base/strings.h"
+#include "lib/mail/dsn.h"
 #include "lib/queue/queue_file.h"
 #include "lib/queue/queue_id.h"
 
@@ -93,11 +94,10 @@ ipc::Message serve_deliveries(const ipc::Message& req, const std::string& queue_
       o = Outcome::sent("already delivered");  // a repeated request: nothing to do twice
     } else {
       Delivery d{id, sender, rcpt, content};
-      // orcpt is "rfc822;address" (DSN ORCPT), the address before a virtual alias, or "".
-      std::string_view orcpt = orcpts[i];
-      if (orcpt.size() > 7 && str::iequals(orcpt.substr(0, 7), "rfc822;")) orcpt.remove_prefix(7);
-      d.original_recipient = orcpt.empty() ? rcpt : std::string(orcpt);
-      d.attributes = &qf.attributes;
+      // orcpt: the DSN ORCPT ("rfc822;address"), the address before a virtual alias, or "".
+      d.original_recipient = mail::orcpt_address(orcpts[i]);
+      if (d.original_recipient.empty()) d.original_recipient = rcpt;
+      d.file = &qf;
       std::vector<std::string> warnings;
       o = deliver_one(d, &warnings, report_expanded ? &bounced : nullptr);
       // The mailbox is durable now (each writer fsyncs before returning): only now is

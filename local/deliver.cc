@@ -239,20 +239,9 @@ class Expander {
 
 }  // namespace
 
-std::string Delivery::attribute(std::string_view name) const {
-  if (attributes)
-    for (const auto& [k, v] : *attributes)
-      if (k == name) return v;
-  return "";
-}
-
 Outcome deliver(const Settings& s, Environment& env, const Delivery& d,
                 std::vector<std::string>* warnings, std::vector<Expanded>* bounced) {
-  // The writes may leave the user's ids in effect: back to root's however this ends.
-  struct EndDelivery {
-    Environment& env;
-    ~EndDelivery() { env.end_delivery(); }
-  } end{env};
+  EndDelivery end{env};  // the writes may leave the user's ids in effect
   Expander e(s, env, d);
   Outcome o = e.run(bounced);
   if (warnings) *warnings = std::move(e.warnings_);

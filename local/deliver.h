@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "lib/base/result.h"
+#include "lib/queue/queue_file.h"
 
 namespace postilion::local {
 
@@ -50,10 +51,8 @@ struct Delivery {
   std::string recipient;        // as in the queue file, e.g. Bob+lists@example.org
   std::string_view content;     // the queued message (headers, blank line, body)
   std::string original_recipient;  // before any rewriting (ORCPT, or the recipient)
-  // The queue file's attributes (client_address, helo, sasl_username, envid...), or none.
-  const std::vector<std::pair<std::string, std::string>>* attributes = nullptr;
-  // The attribute's value, "" when missing.
-  std::string attribute(std::string_view name) const;
+  // The queue file (its attributes: client_address, helo, sasl_username, envid...), or none.
+  const queue::QueueFile* file = nullptr;
 };
 
 struct Outcome {
@@ -94,6 +93,13 @@ class Environment {
   // One recipient's delivery is over: the writes may have left the process with the
   // user's effective ids (SystemEnv), and this returns it to its own.
   virtual void end_delivery() {}
+};
+
+// Calls env.end_delivery() when it goes out of scope: however a delivery ends, the
+// process has its own ids again.
+struct EndDelivery {
+  Environment& env;
+  ~EndDelivery() { env.end_delivery(); }
 };
 
 // One destination of an expanded recipient that bounced while others were delivered.

@@ -326,7 +326,8 @@ Outcome SystemEnv::command(const User& as, const std::string& cmd, const std::st
                                        {"SASL_METHOD", "sasl_method"},
                                        {"SASL_USERNAME", "sasl_username"},
                                        {"ENVID", "envid"}})
-        if (std::string v = d.attribute(attr); !v.empty()) vars.emplace_back(name, v);
+        if (const std::string* v = d.file ? d.file->attribute(attr) : nullptr; v && !v->empty())
+          vars.emplace_back(name, *v);
       std::vector<std::string> env = {"PATH=" + s_.command_path};
       for (const auto& [name, value] : vars) env.push_back(std::string(name) + "=" + filter_value(value));
       std::vector<char*> envp;

@@ -121,10 +121,9 @@ Status make_virtual_parents(const std::string& base, const std::vector<std::stri
   return {};
 }
 
-namespace {
-
-Outcome deliver_mailbox(const VirtualSettings& s, VirtualTables& tables, SystemEnv& env, const Delivery& d,
+Outcome deliver_virtual(const VirtualSettings& s, VirtualTables& tables, SystemEnv& env, const Delivery& d,
                         std::vector<std::string>* warnings) {
+  EndDelivery end{env};  // the writes leave the owner's ids in effect
   auto a = mail::parse_address(d.recipient);
   if (!a || a->local.empty() || a->domain.empty()) return Outcome::bounce("5.1.3", "bad address syntax");
   const std::string address = a->str();  // domain lowercased
@@ -171,18 +170,6 @@ Outcome deliver_mailbox(const VirtualSettings& s, VirtualTables& tables, SystemE
   std::string text = mailbox_text(d.sender, address, d.content);
   if (box->maildir) return env.maildir(owner, box->path, text);
   return env.mbox(owner, box->path, text);
-}
-
-}  // namespace
-
-Outcome deliver_virtual(const VirtualSettings& s, VirtualTables& tables, SystemEnv& env, const Delivery& d,
-                        std::vector<std::string>* warnings) {
-  // The writes leave the owner's ids in effect: back to root's however this ends.
-  struct EndDelivery {
-    SystemEnv& env;
-    ~EndDelivery() { env.end_delivery(); }
-  } end{env};
-  return deliver_mailbox(s, tables, env, d, warnings);
 }
 
 }  // namespace postilion::local

@@ -10,6 +10,7 @@
 #include "lib/base/file.h"
 #include "lib/base/strings.h"
 #include "lib/log/log.h"
+#include "lib/mail/dsn.h"
 #include "lib/queue/queue_id.h"
 #include "lib/queue/queue_writer.h"
 #include "lib/queue/spare.h"
@@ -34,15 +35,6 @@ uint8_t notify_to_queue(unsigned n) {
   return b;
 }
 
-namespace {
-
-// ORCPT is stored as "rfc822;addr" (its address type); the DSN code wants the address.
-std::string orcpt_address(const std::string& orcpt) {
-  if (str::istarts_with(orcpt, "rfc822;")) return std::string(str::trim(std::string_view(orcpt).substr(7)));
-  return orcpt;
-}
-
-}  // namespace
 
 Result<std::string> SpoolStore::path(const std::string& q, const std::string& id) const {
   queue::Folder f;
@@ -95,7 +87,7 @@ Result<StoredMessage> SpoolStore::load(const std::string& q, const std::string& 
   if (auto* e = qf.attribute("envid")) m.envid = *e;
   if (auto* r = qf.attribute("ret")) m.ret = mail::parse_ret(*r).value_or(mail::Ret::Default);
   for (const auto& r : qf.recipients) {
-    m.recipients.push_back({r.address, orcpt_address(r.orcpt), notify_from_queue(r.notify), r.offset,
+    m.recipients.push_back({r.address, mail::orcpt_address(r.orcpt), notify_from_queue(r.notify), r.offset,
                             queue::is_final(r.status)});
   }
   return m;

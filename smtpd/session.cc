@@ -196,10 +196,14 @@ void Session::on_write() {
   if (state_ == State::Closing) {
     finish(nullptr);
   } else if (state_ == State::TlsSwitch) {
-    // Not from inside this bufferevent's own callback: it is about to be replaced.
-    tls_timer_ = event::Timer(server_.base(), [this] { switch_to_tls(); });
-    tls_timer_.start(0);
+    switch_to_tls_soon();
   }
+}
+
+void Session::switch_to_tls_soon() {
+  // Not from inside this bufferevent's own callback: it is about to be replaced.
+  tls_timer_ = event::Timer(server_.base(), [this] { switch_to_tls(); });
+  tls_timer_.start(0);
 }
 
 void Session::on_event(short what) {
@@ -306,11 +310,8 @@ void Session::flush() {
   bool all_sent = bev_.send_now(out_);
   out_.clear();
   // What on_write() does once the output drains, when it never had to wait: the
-  // STARTTLS reply is out, the handshake may begin (after this callback).
-  if (all_sent && state_ == State::TlsSwitch) {
-    tls_timer_ = event::Timer(server_.base(), [this] { switch_to_tls(); });
-    tls_timer_.start(0);
-  }
+  // STARTTLS reply is out, the handshake may begin.
+  if (all_sent && state_ == State::TlsSwitch) switch_to_tls_soon();
 }
 
 void Session::send(const Reply& r) {

@@ -106,6 +106,8 @@ class Session {
 
   // STARTTLS / TLS
   void switch_to_tls();
+  // Starts switch_to_tls() from the loop, after the current callback.
+  void switch_to_tls_soon();
   void tls_established();
 
   // the message

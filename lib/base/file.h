@@ -38,9 +38,8 @@ std::string dirname(const std::string& path);
 std::string basename(const std::string& path);
 std::string join(const std::string& dir, const std::string& name);
 
-// Microseconds since the epoch (CLOCK_REALTIME); a monotonic clock in ms and in us.
+// Microseconds since the epoch (CLOCK_REALTIME) and a monotonic clock in ms.
 int64_t now_us();
 int64_t monotonic_ms();
-int64_t monotonic_us();
 
 }  // namespace postilion::file

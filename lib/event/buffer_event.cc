@@ -77,10 +77,10 @@ bool BufferEvent::send_now(std::string_view data) {
       if (n <= 0) break;  // full, or an error the bufferevent reports when it writes
       data.remove_prefix(static_cast<size_t>(n));
     }
-    if (data.empty()) return true;
   }
-  if (!data.empty()) write(data);
-  return data.empty();
+  if (data.empty()) return true;
+  write(data);
+  return false;
 }
 
 evbuffer* BufferEvent::input() const { return bufferevent_get_input(state_->bev.get()); }

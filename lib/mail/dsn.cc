@@ -32,6 +32,11 @@ std::string default_status(DsnAction a) {
 
 }  // namespace
 
+std::string orcpt_address(std::string_view orcpt) {
+  if (str::istarts_with(orcpt, "rfc822;")) return std::string(str::trim(orcpt.substr(7)));
+  return std::string(orcpt);
+}
+
 std::optional<unsigned> parse_notify(std::string_view value) {
   unsigned bits = 0;
   auto words = str::split(value, ",");

@@ -31,6 +31,10 @@ bool wants_success(unsigned bits);
 enum class Ret { Default, Full, Headers };
 std::optional<Ret> parse_ret(std::string_view value);
 
+// The address of a stored ORCPT ("rfc822;addr" -> "addr"); another address type is
+// returned whole.
+std::string orcpt_address(std::string_view orcpt);
+
 // xtext (RFC 3461 4.2) decoding for ORCPT and ENVID; nullopt when malformed.
 std::optional<std::string> xtext_decode(std::string_view in);
 std::string xtext_encode(std::string_view in);

@@ -48,6 +48,7 @@ class DsnTest : public CppUnit::TestFixture {
   CPPUNIT_TEST_SUITE(DsnTest);
   CPPUNIT_TEST(notify_and_ret);
   CPPUNIT_TEST(xtext);
+  CPPUNIT_TEST(orcpt_addresses);
   CPPUNIT_TEST(status_codes);
   CPPUNIT_TEST(failure_report_parts);
   CPPUNIT_TEST(headers_only_and_delay);
@@ -77,6 +78,15 @@ class DsnTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT(mail::parse_ret("full") == mail::Ret::Full);
     CPPUNIT_ASSERT(mail::parse_ret("HDRS") == mail::Ret::Headers);
     CPPUNIT_ASSERT(!mail::parse_ret("BOTH"));
+  }
+
+  void orcpt_addresses() {
+    CPPUNIT_ASSERT_EQUAL(std::string("a@b"), mail::orcpt_address("rfc822;a@b"));
+    CPPUNIT_ASSERT_EQUAL(std::string("a@b"), mail::orcpt_address("RFC822; a@b "));
+    CPPUNIT_ASSERT_EQUAL(std::string(""), mail::orcpt_address("rfc822;"));
+    CPPUNIT_ASSERT_EQUAL(std::string(""), mail::orcpt_address(""));
+    CPPUNIT_ASSERT_EQUAL(std::string("a@b"), mail::orcpt_address("a@b"));  // no type: as stored by qmgr
+    CPPUNIT_ASSERT_EQUAL(std::string("utf-8;a@b"), mail::orcpt_address("utf-8;a@b"));
   }
 
   void xtext() {

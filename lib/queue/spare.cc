@@ -75,11 +75,11 @@ Result<UniqueFd> SparePool::take(const std::string& to, FileOps& ops, uint64_t* 
       // At most one look per message (a readdir of a folder of at most
       // queue_file_recycle_limit names), and none soon after one that found nothing.
       if (scanned) return Error("no spare queue file", ENOENT);
-      int64_t now = file::monotonic_us();
-      if (empty_at_us_ >= 0 && now - empty_at_us_ < empty_hold_us_) return Error("no spare queue file", ENOENT);
+      int64_t now = file::monotonic_ms();
+      if (empty_at_ms_ >= 0 && now - empty_at_ms_ < empty_hold_ms_) return Error("no spare queue file", ENOENT);
       scan();
       scanned = true;
-      empty_at_us_ = names_.empty() ? now : -1;
+      empty_at_ms_ = names_.empty() ? now : -1;
       if (names_.empty()) return Error("no spare queue file", ENOENT);
     }
     std::string from = file::join(dir_, names_.back());

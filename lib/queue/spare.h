@@ -49,11 +49,11 @@ Result<size_t> count_spare(const std::string& spare_dir);
 class SparePool {
  public:
   // After a look that found spare/ empty, take() does not look again for
-  // empty_hold_us: when qmgr retires files more slowly than new mail comes in, a
+  // empty_hold_ms: when qmgr retires files more slowly than new mail comes in, a
   // message would otherwise pay for a directory read that finds nothing.
-  static constexpr int64_t kEmptyHoldUs = 10000;
-  explicit SparePool(std::string spare_dir, int64_t empty_hold_us = kEmptyHoldUs)
-      : dir_(std::move(spare_dir)), empty_hold_us_(empty_hold_us) {}
+  static constexpr int64_t kEmptyHoldMs = 10;
+  explicit SparePool(std::string spare_dir, int64_t empty_hold_ms = kEmptyHoldMs)
+      : dir_(std::move(spare_dir)), empty_hold_ms_(empty_hold_ms) {}
 
   // Moves a spare file to `to` (the caller's unique temporary name; the rename is the
   // claim, so two processes never get the same file), opens it for writing at offset
@@ -65,8 +65,8 @@ class SparePool {
   void scan();
 
   std::string dir_;
-  int64_t empty_hold_us_;
-  int64_t empty_at_us_ = -1;  // when a look last found nothing
+  int64_t empty_hold_ms_;
+  int64_t empty_at_ms_ = -1;  // when a look last found nothing
   std::vector<std::string> names_;
 };
 

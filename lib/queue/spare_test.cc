@@ -183,7 +183,7 @@ class SpareTest : public CppUnit::TestFixture {
 
   void empty_folder_is_not_read_again_at_once() {
     Fixture f;
-    SparePool held(f.spool.dir(Folder::Spare), 3600LL * 1000000), eager(f.spool.dir(Folder::Spare), 0);
+    SparePool held(f.spool.dir(Folder::Spare), 3600LL * 1000), eager(f.spool.dir(Folder::Spare), 0);
     uint64_t old_size = 0;
     std::string to = file::join(f.spool.dir(Folder::Incoming), ".tmp.h");
     CPPUNIT_ASSERT_EQUAL(ENOENT, held.take(to, system_ops(), &old_size).error().code());
