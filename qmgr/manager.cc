@@ -585,7 +585,6 @@ void Manager::finish(const std::string& id, int64_t now) {
       const auto& a = pass.msg.recipients[i].address;
       if (auto it = pass.defer.reasons.find(a); it != pass.defer.reasons.end()) info.reasons[a] = it->second;
     }
-    pass.defer_file = true;  // even a failed write may have left a file
     if (Status st = store_.set_defer_info(id, info); !st)
       log::warn("%s: cannot save deferral reasons: %s", id.c_str(), st.error().c_str());
     // Reasons first, then the move: the next try time goes on the file in deferred/.

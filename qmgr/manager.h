@@ -103,7 +103,7 @@ class Manager {
     int jobs = 0;                     // queued + running
     std::vector<Outcome> outcomes;    // for reports: failed and (if asked) delivered
     DeferInfo defer;                  // reasons of this pass
-    bool defer_file = true;           // defer/ID may exist (false for new mail until written)
+    bool defer_file = true;           // defer/ID may exist (false for new mail)
     bool deferred_any = false;
     // Recipients whose outcome is written once this pass's report is queued (bounced by
     // qmgr, or delivered with destinations of their expansion bounced): index, bounced.
