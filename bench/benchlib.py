@@ -79,21 +79,42 @@ def tree_cpu(root_pid):
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def disk_flushes():
+    """Cache flushes the block devices have completed so far (the 16th field of
+    /sys/block/*/stat, Linux 5.5 and later; None where the kernel does not count them).
+    Whole-machine: only meaningful while nothing else writes."""
+    total, seen = 0, False
+    for dev in os.listdir("/sys/block"):
+        try:
+            with open(f"/sys/block/{dev}/stat") as f:
+                fields = f.read().split()
+        except OSError:
+            continue
+        if len(fields) >= 16:
+            total += int(fields[15])
+            seen = True
+    return total if seen else None
+
+
 class Measure:
-    """Wall time, and CPU used by the server's process tree (rooted at its master's
-    pid) between enter and exit. Other load on the machine does not count."""
+    """Wall time, CPU used by the server's process tree (rooted at its master's pid),
+    and the disk's cache flushes between enter and exit. Other load on the machine does
+    not count in the CPU figure; the flush count is the whole machine's."""
 
     def __init__(self, server_pid):
         self.pid = server_pid
 
     def __enter__(self):
         self.cpu0 = tree_cpu(self.pid)
+        self.flush0 = disk_flushes()
         self.t0 = time.monotonic()
         return self
 
     def __exit__(self, *exc):
         self.wall = time.monotonic() - self.t0
         self.server_cpu = tree_cpu(self.pid) - self.cpu0
+        f = disk_flushes()
+        self.flushes = f - self.flush0 if f is not None and self.flush0 is not None else 0
         return False
 
 

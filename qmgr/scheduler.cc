@@ -57,8 +57,21 @@ void Scheduler::enqueue(Job job) {
   Key key{job.transport, job.dest()};
   Dest& d = state(key);
   if (d.jobs.empty()) order_.push_back(key);
+  ++queued_of_[job.queue_id];
   d.jobs.push_back(std::move(job));
   ++queued_;
+}
+
+void Scheduler::unqueued(const std::string& queue_id, size_t n) {
+  auto it = queued_of_.find(queue_id);
+  if (it == queued_of_.end()) return;
+  if (it->second <= n) queued_of_.erase(it);
+  else it->second -= n;
+}
+
+size_t Scheduler::queued(const std::string& queue_id) const {
+  auto it = queued_of_.find(queue_id);
+  return it == queued_of_.end() ? 0 : it->second;
 }
 
 std::optional<Job> Scheduler::next(int64_t now_ms) {
@@ -75,6 +88,7 @@ std::optional<Job> Scheduler::next(int64_t now_ms) {
       Job job = std::move(d.jobs.front());
       d.jobs.pop_front();
       --queued_;
+      unqueued(job.queue_id, 1);
       if (!d.jobs.empty()) order_.push_back(key);
       ++running_transport_[key.first];
       ++d.running;
@@ -124,7 +138,10 @@ Scheduler::Verdict Scheduler::finished(const Job& job, Feedback fb, int64_t now_
       d.dead = Suspension{dsn.empty() ? "4.4.1" : dsn, reason.empty() ? "destination unavailable" : reason,
                           now_ms + dead_time_ms_};
       v.died = true;
-      for (auto& j : d.jobs) v.suspended.push_back(std::move(j));
+      for (auto& j : d.jobs) {
+        unqueued(j.queue_id, 1);
+        v.suspended.push_back(std::move(j));
+      }
       queued_ -= d.jobs.size();
       d.jobs.clear();
       order_.erase(std::remove(order_.begin(), order_.end(), key), order_.end());
@@ -148,6 +165,10 @@ const Suspension* Scheduler::dead(const std::string& transport, const std::strin
 }
 
 size_t Scheduler::drop(const std::string& queue_id) {
+  // Every message's pass ends here: without this check each end would walk every job
+  // queued for every destination (quadratic in a backlog of thousands).
+  if (!queued_of_.count(queue_id)) return 0;
+  queued_of_.erase(queue_id);
   size_t dropped = 0;
   for (auto& [key, d] : dests_) {
     auto& q = d.jobs;

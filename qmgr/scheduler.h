@@ -12,6 +12,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace postilion::qmgr {
@@ -77,8 +78,11 @@ class Scheduler {
   // then it starts again at its initial concurrency). Valid until the next call.
   const Suspension* dead(const std::string& transport, const std::string& destination, int64_t now_ms);
 
-  // Drops every queued (not running) job of a message; returns how many.
+  // Drops every queued (not running) job of a message; returns how many. Free for a
+  // message with nothing queued (the usual case: its jobs have all run).
   size_t drop(const std::string& queue_id);
+  // Queued (not running) jobs of one message.
+  size_t queued(const std::string& queue_id) const;
 
   // When a rate-delayed destination with queued jobs may start next (the caller sets a
   // timer), or nullopt. Also forgets destinations whose state no longer matters.
@@ -107,6 +111,7 @@ class Scheduler {
   int concurrency(const Dest& d, const Limits& l) const;
   Dest& state(const Key& key);
   void revive_if_due(Dest& d, const Limits& l, int64_t now_ms);
+  void unqueued(const std::string& queue_id, size_t n);
   bool idle(const Dest& d, int64_t now_ms) const;
 
   std::map<std::string, Limits> limits_;
@@ -116,6 +121,7 @@ class Scheduler {
   std::deque<Key> order_;          // round-robin order of destinations with queued jobs
   std::map<std::string, int> running_transport_;
   size_t queued_ = 0;
+  std::unordered_map<std::string, size_t> queued_of_;  // queue ID -> its queued jobs
   int running_total_ = 0;
 };
 

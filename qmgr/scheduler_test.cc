@@ -102,10 +102,31 @@ class SchedulerTest : public CppUnit::TestFixture {
     s.enqueue(job("Y", "smtp", "a"));
     s.enqueue(job("X", "local", ""));
     CPPUNIT_ASSERT(!s.next(0));
+    CPPUNIT_ASSERT_EQUAL(size_t(2), s.queued("X"));
     CPPUNIT_ASSERT_EQUAL(size_t(2), s.drop("X"));
+    CPPUNIT_ASSERT_EQUAL(size_t(0), s.queued("X"));
+    CPPUNIT_ASSERT_EQUAL(size_t(0), s.drop("X"));
     CPPUNIT_ASSERT_EQUAL(size_t(1), s.queued());
     s.set_default_limits({1, 1, 1, 1, 0});
-    CPPUNIT_ASSERT_EQUAL(std::string("Y"), s.next(0)->queue_id);
+    auto y = s.next(0);
+    CPPUNIT_ASSERT_EQUAL(std::string("Y"), y->queue_id);
+    // A started job is no longer queued: nothing left to drop for its message.
+    CPPUNIT_ASSERT_EQUAL(size_t(0), s.queued("Y"));
+    CPPUNIT_ASSERT_EQUAL(size_t(0), s.drop("Y"));
+    CPPUNIT_ASSERT_EQUAL(1, s.running());
+    // Two of Z's three jobs start (window 2): one left to drop; jobs of a dead
+    // destination leave the count with the suspension.
+    s.set_default_limits({10, 2, 2, 1, 0});
+    for (int i = 0; i < 3; ++i) s.enqueue(job("Z", "smtp", "z"));
+    auto z1 = s.next(0), z2 = s.next(0);
+    CPPUNIT_ASSERT(z1 && z2 && !s.next(0));
+    CPPUNIT_ASSERT_EQUAL(size_t(1), s.queued("Z"));
+    s.finished(*z1, Feedback::SiteFailure, 0);
+    auto v = s.finished(*z2, Feedback::SiteFailure, 0);
+    CPPUNIT_ASSERT(v.died);
+    CPPUNIT_ASSERT_EQUAL(size_t(1), v.suspended.size());
+    CPPUNIT_ASSERT_EQUAL(size_t(0), s.queued("Z"));
+    CPPUNIT_ASSERT_EQUAL(size_t(0), s.drop("Z"));
   }
 
   void slow_start_table() {

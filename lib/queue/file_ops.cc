@@ -25,6 +25,13 @@ class SystemOps : public FileOps {
     if (::fsync(fd) != 0) return Error::from_errno("fsync");
     return {};
   }
+  void start_writeback(int fd) override {
+#ifdef SYNC_FILE_RANGE_WRITE
+    (void)::sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+#else
+    (void)fd;
+#endif
+  }
   Status rename(const std::string& from, const std::string& to) override {
     // RENAME_NOREPLACE: a clash of IDs must never overwrite an accepted message.
     if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0)

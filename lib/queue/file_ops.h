@@ -22,6 +22,10 @@ class FileOps {
   virtual Status write(int fd, std::string_view data) = 0;
   virtual Status pwrite(int fd, std::string_view data, off_t offset) = 0;
   virtual Status fsync(int fd) = 0;
+  // A hint, not a step of durability: starts writing the file's data to the disk
+  // without waiting, so that the fsyncs of a group that follow overlap their writes
+  // instead of taking turns. Errors show in the fsync that follows.
+  virtual void start_writeback(int fd) { (void)fd; }
   // Renames without replacing: an existing `to` is an error (EEXIST), never clobbered.
   virtual Status rename(const std::string& from, const std::string& to) = 0;
   virtual Status fsync_dir(const std::string& dir) = 0;

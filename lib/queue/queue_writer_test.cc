@@ -166,6 +166,9 @@ class QueueWriterTest : public CppUnit::TestFixture {
     auto ids = QueueWriter::finish_commit_group(ptrs);
     CPPUNIT_ASSERT_EQUAL(5, ops.count("fsync"));
     CPPUNIT_ASSERT_EQUAL(1, ops.count("fsync_dir"));
+    // Every file's writing starts before the first fsync waits.
+    CPPUNIT_ASSERT_EQUAL(5, ops.count("writeback"));
+    CPPUNIT_ASSERT_EQUAL(size_t(5), index_of(ops.log, "fsync"));
     std::set<std::string> uniq;
     for (auto& id : ids) {
       CPPUNIT_ASSERT(id.ok());

@@ -23,7 +23,9 @@ class FaultyOps : public FileOps {
   int fail_step = -1;
   int fail_errno = EIO;
   bool skip_sync = false;  // fsync/fsync_dir succeed without syncing (fast bulk tests)
-  std::vector<std::string> log;  // "open", "write", "pwrite", "fsync", "rename", "fsync_dir", "unlink"
+  // "open", "write", "pwrite", "fsync", "rename", "fsync_dir", "unlink"; and "writeback",
+  // which is a hint that cannot fail: logged, but not a step.
+  std::vector<std::string> log;
   int step = 0;
 
   int count(const std::string& op) const { return static_cast<int>(std::count(log.begin(), log.end(), op)); }
@@ -43,6 +45,11 @@ class FaultyOps : public FileOps {
   Status fsync(int fd) override {
     if (auto e = hit("fsync")) return *e;
     return skip_sync ? Status{} : system_ops().fsync(fd);
+  }
+  void start_writeback(int fd) override {
+    if (mode == Mode::Crash && step >= fail_step) return;
+    log.push_back("writeback");
+    system_ops().start_writeback(fd);
   }
   Status rename(const std::string& from, const std::string& to) override {
     if (auto e = hit("rename")) return *e;
