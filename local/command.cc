@@ -162,6 +162,27 @@ ExpandVars recipient_vars(const Settings& s, const User& u, const std::string& r
   };
 }
 
+std::vector<std::pair<const ClientFact*, std::string>> client_facts(const Delivery& d) {
+  std::vector<std::pair<const ClientFact*, std::string>> out;
+  if (!d.file) return out;
+  for (const ClientFact& f : kClientFacts) {
+    const std::string* v = d.file->attribute(f.attribute);
+    if (!v || v->empty() || (std::string_view(f.attribute) == "auth" && *v == "<>")) continue;
+    out.emplace_back(&f, *v);
+  }
+  return out;
+}
+
+ExpandVars command_vars(const Settings& s, const User& u, const std::string& recipient, const Delivery& d) {
+  ExpandVars vars = recipient_vars(s, u, recipient, d.sender);
+  vars["original_recipient"] = d.original_recipient.empty() ? d.recipient : d.original_recipient;
+  for (const ClientFact& f : kClientFacts)
+    if (f.var) vars[f.var] = "";
+  for (const auto& [f, value] : client_facts(d))
+    if (f->var) vars[f->var] = value;
+  return vars;
+}
+
 Outcome command_outcome(int wait_status, const std::string& cmd, std::string_view output) {
   std::string said = str::printable(std::string(str::trim(output)), 200);
   std::string shown = str::printable(cmd, 100);

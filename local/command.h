@@ -7,6 +7,8 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "local/deliver.h"
 
@@ -38,6 +40,35 @@ std::string expand_vars(std::string_view pattern, const ExpandVars& vars,
 // A user unknown here (luser_relay) has an empty home and shell.
 ExpandVars recipient_vars(const Settings& s, const User& u, const std::string& recipient,
                           const std::string& sender);
+
+// What smtpd recorded about the client in the queue file, as Postfix's local gives it
+// to a command: the environment name, the $name of mailbox_command (none for ENVID, as
+// in Postfix) and the queue file attribute it comes from.
+struct ClientFact {
+  const char* env;
+  const char* var;
+  const char* attribute;
+};
+inline constexpr ClientFact kClientFacts[] = {
+    {"CLIENT_ADDRESS", "client_address", "client_address"},
+    {"CLIENT_HOSTNAME", "client_hostname", "client_name"},
+    {"CLIENT_HELO", "client_helo", "helo"},
+    {"CLIENT_PROTOCOL", "client_protocol", "protocol"},
+    {"SASL_METHOD", "sasl_method", "sasl_method"},
+    {"SASL_USERNAME", "sasl_username", "sasl_username"},
+    {"SASL_SENDER", "sasl_sender", "auth"},  // MAIL FROM's AUTH=, from a trusted client
+    {"ENVID", nullptr, "envid"},
+};
+
+// The facts the delivery's queue file holds: each with a value, in kClientFacts order.
+// None for a delivery without a queue file or mail from sendmail; AUTH=<> (no sender,
+// or one smtpd did not trust) is none.
+std::vector<std::pair<const ClientFact*, std::string>> client_facts(const Delivery& d);
+
+// recipient_vars and, for mailbox_command, the names of the message: original_recipient
+// (as the command's ORIGINAL_RECIPIENT) and the $name of every client fact, empty when
+// unknown (so ${client_address?...} tests for it).
+ExpandVars command_vars(const Settings& s, const User& u, const std::string& recipient, const Delivery& d);
 
 // A finished command's outcome, as Postfix's pipe_command and sys_exits table decide:
 // 0 is delivered; EX_TEMPFAIL and EX_OSERR defer; the other sysexits codes bounce with

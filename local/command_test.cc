@@ -29,6 +29,7 @@ class CommandTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(expansion_forms);
   CPPUNIT_TEST(shell_safe_values);
   CPPUNIT_TEST(recipient_variables);
+  CPPUNIT_TEST(message_variables);
   CPPUNIT_TEST(exit_codes);
   CPPUNIT_TEST(status_from_output);
   CPPUNIT_TEST_SUITE_END();
@@ -100,6 +101,63 @@ class CommandTest : public CppUnit::TestFixture {
     auto plain = local::recipient_vars(s, u, "bob@example.org", "");
     CPPUNIT_ASSERT_EQUAL(std::string(""), plain["extension"]);
     CPPUNIT_ASSERT_EQUAL(std::string("+-"), plain["recipient_delimiter"]);
+  }
+
+  void message_variables() {
+    local::Settings s;
+    local::User u{"bob", 1000, 1000, "/home/bob", "/bin/sh"};
+    queue::QueueFile f;
+    f.attributes = {{"client_address", "192.0.2.7"}, {"client_name", "mx.remote.test"}, {"helo", "Mx.Remote.Test"},
+                    {"protocol", "ESMTPSA"}, {"sasl_method", "PLAIN"}, {"sasl_username", "alice"},
+                    {"auth", "alice@remote.test"}, {"envid", "e-1"}, {"size", "42"}};
+    local::Delivery d;
+    d.sender = "alice@remote.test";
+    d.recipient = "bob@example.org";
+    d.original_recipient = "Bob.Alias@example.org";
+    d.file = &f;
+    auto v = local::command_vars(s, u, "bob@example.org", d);
+    CPPUNIT_ASSERT_EQUAL(std::string("bob"), v["user"]);  // recipient_vars as well
+    CPPUNIT_ASSERT_EQUAL(std::string("Bob.Alias@example.org"), v["original_recipient"]);
+    CPPUNIT_ASSERT_EQUAL(std::string("192.0.2.7"), v["client_address"]);
+    CPPUNIT_ASSERT_EQUAL(std::string("mx.remote.test"), v["client_hostname"]);
+    CPPUNIT_ASSERT_EQUAL(std::string("Mx.Remote.Test"), v["client_helo"]);
+    CPPUNIT_ASSERT_EQUAL(std::string("ESMTPSA"), v["client_protocol"]);
+    CPPUNIT_ASSERT_EQUAL(std::string("PLAIN"), v["sasl_method"]);
+    CPPUNIT_ASSERT_EQUAL(std::string("alice"), v["sasl_username"]);
+    CPPUNIT_ASSERT_EQUAL(std::string("alice@remote.test"), v["sasl_sender"]);
+    CPPUNIT_ASSERT(!v.count("envid"));  // the environment's ENVID has no $name, as in Postfix
+    CPPUNIT_ASSERT(!v.count("size"));
+    auto facts = local::client_facts(d);
+    CPPUNIT_ASSERT_EQUAL(size_t(8), facts.size());
+    CPPUNIT_ASSERT_EQUAL(std::string("CLIENT_ADDRESS"), std::string(facts.front().first->env));
+    CPPUNIT_ASSERT_EQUAL(std::string("ENVID"), std::string(facts.back().first->env));
+    CPPUNIT_ASSERT_EQUAL(std::string("e-1"), facts.back().second);
+    CPPUNIT_ASSERT_EQUAL(std::string("alice"),
+                         local::expand_vars("${sasl_username?{$sasl_username}:{none}}", v, &local::kCommandExpansionFilter));
+
+    // AUTH=<> (no sender, or an untrusted one), empty values and unknown attributes
+    // give nothing; the names are still known, empty, so ${name:...} works.
+    f.attributes = {{"client_address", ""}, {"auth", "<>"}, {"helo", "h"}};
+    d.original_recipient.clear();
+    v = local::command_vars(s, u, "bob@example.org", d);
+    CPPUNIT_ASSERT_EQUAL(std::string("bob@example.org"), v["original_recipient"]);
+    CPPUNIT_ASSERT_EQUAL(std::string(""), v["sasl_sender"]);
+    CPPUNIT_ASSERT_EQUAL(std::string("none"),
+                         local::expand_vars("${client_address:none}", v, &local::kCommandExpansionFilter));
+    facts = local::client_facts(d);
+    CPPUNIT_ASSERT_EQUAL(size_t(1), facts.size());
+    CPPUNIT_ASSERT_EQUAL(std::string("CLIENT_HELO"), std::string(facts[0].first->env));
+
+    // Mail from sendmail: no queue file attributes at all.
+    d.file = nullptr;
+    CPPUNIT_ASSERT(local::client_facts(d).empty());
+    v = local::command_vars(s, u, "bob@example.org", d);
+    CPPUNIT_ASSERT_EQUAL(std::string(""), v["client_address"]);
+    // A hostile value is made shell-safe like every other.
+    f.attributes = {{"helo", "x;rm -rf /"}};
+    d.file = &f;
+    v = local::command_vars(s, u, "bob@example.org", d);
+    CPPUNIT_ASSERT_EQUAL(std::string("helo x_rm_-rf_/"), local::expand_vars("helo $client_helo", v, &local::kCommandExpansionFilter));
   }
 
   void exit_codes() {

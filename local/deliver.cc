@@ -147,7 +147,7 @@ class Expander {
       return note(Outcome::defer("4.3.0", "mailbox_command_maps lookup failed: " + mapped.error().str()), delivered_to);
     const std::string& command = *mapped ? **mapped : s_.mailbox_command;
     if (!str::trim(command).empty()) {
-      std::string line = expand_vars(command, recipient_vars(s_, u, delivered_to, d_.sender), &kCommandExpansionFilter);
+      std::string line = expand_vars(command, command_vars(s_, u, delivered_to, d_), &kCommandExpansionFilter);
       // Never as root: root's mail runs with default_privs, as in Postfix.
       User as = u.uid == 0 ? env_.privileged_default() : u;
       // The command's RECIPIENT, LOCAL, EXTENSION: the address delivered to (after

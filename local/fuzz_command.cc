@@ -16,8 +16,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view pattern = in.substr(0, nul);
   std::string value(nul == std::string_view::npos ? std::string_view("a;b") : in.substr(nul + 1));
   local::ExpandVars vars;
-  for (const char* name : {"user", "home", "shell", "recipient", "extension", "domain", "local", "sender"})
+  for (const char* name : {"user", "home", "shell", "recipient", "extension", "domain", "local", "sender",
+                           "original_recipient"})
     vars[name] = value;
+  for (const local::ClientFact& f : local::kClientFacts)
+    if (f.var) vars[f.var] = value;
   vars["empty"] = "";
   const std::string_view* filter = &local::kCommandExpansionFilter;
   std::string out = local::expand_vars(pattern, vars, filter);

@@ -319,15 +319,7 @@ Outcome SystemEnv::command(const User& as, const std::string& cmd, const std::st
           {"ORIGINAL_RECIPIENT", d.original_recipient.empty() ? d.recipient : d.original_recipient}};
       // What smtpd recorded about the client, as Postfix's local passes it on; set only
       // when the queue file has it (not for mail from sendmail).
-      for (const auto& [name, attr] : {std::pair<const char*, const char*>{"CLIENT_ADDRESS", "client_address"},
-                                       {"CLIENT_HOSTNAME", "client_name"},
-                                       {"CLIENT_HELO", "helo"},
-                                       {"CLIENT_PROTOCOL", "protocol"},
-                                       {"SASL_METHOD", "sasl_method"},
-                                       {"SASL_USERNAME", "sasl_username"},
-                                       {"ENVID", "envid"}})
-        if (const std::string* v = d.file ? d.file->attribute(attr) : nullptr; v && !v->empty())
-          vars.emplace_back(name, *v);
+      for (const auto& [fact, value] : client_facts(d)) vars.emplace_back(fact->env, value);
       std::vector<std::string> env = {"PATH=" + s_.command_path};
       for (const auto& [name, value] : vars) env.push_back(std::string(name) + "=" + filter_value(value));
       std::vector<char*> envp;

@@ -33,6 +33,7 @@ const std::vector<std::string_view> kParams = {
     "local_destination_concurrency_limit", "smtp_destination_concurrency_limit",
     "relay_destination_concurrency_limit", "initial_destination_concurrency",
     "default_destination_concurrency_failed_cohort_limit", "default_destination_rate_delay",
+    "default_destination_concurrency_positive_feedback", "default_destination_concurrency_negative_feedback",
     "default_destination_recipient_limit", "local_destination_recipient_limit", "qmgr_message_active_limit", "queue_file_recycle_limit",
     "double_bounce_sender", "bounce_notice_recipient"};
 

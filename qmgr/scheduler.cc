@@ -5,6 +5,13 @@
 #include <algorithm>
 
 namespace postilion::qmgr {
+namespace {
+
+// Runs of 1/3 or 1/concurrency add up to 1 only up to rounding: 1/3 + 1/3 + 1/3 must
+// count as a whole run.
+constexpr double kFeedbackSlack = 1e-9;
+
+}  // namespace
 
 const Limits& Scheduler::limits(const std::string& transport) const {
   auto it = limits_.find(transport);
@@ -51,6 +58,52 @@ int Scheduler::window(const std::string& transport, const std::string& destinati
   auto it = dests_.find({transport, destination});
   if (it == dests_.end()) return initial_window(limits(transport));
   return it->second.dead ? 0 : it->second.window;
+}
+
+std::optional<FeedbackAmount> parse_feedback(std::string_view text) {
+  auto trim = [](std::string_view v) {
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+    return v;
+  };
+  // A plain decimal number: digits with at most one '.', no sign, no exponent.
+  auto number = [](std::string_view v) -> std::optional<double> {
+    if (v.empty() || v.size() > 20) return std::nullopt;
+    double whole = 0, scale = 0;
+    bool digits = false;
+    for (char c : v) {
+      if (c == '.') {
+        if (scale != 0) return std::nullopt;
+        scale = 1;
+      } else if (c >= '0' && c <= '9') {
+        digits = true;
+        if (scale != 0) scale /= 10;
+        whole = whole * 10 + (c - '0');
+      } else {
+        return std::nullopt;
+      }
+    }
+    if (!digits) return std::nullopt;
+    return scale != 0 ? whole * scale : whole;
+  };
+  text = trim(text);
+  size_t slash = text.find('/');
+  FeedbackAmount f;
+  auto n = number(trim(text.substr(0, slash)));
+  if (!n) return std::nullopt;
+  f.value = *n;
+  if (slash != std::string_view::npos) {
+    std::string_view d = trim(text.substr(slash + 1));
+    if (d == "concurrency") {
+      f.per_window = true;
+    } else {
+      auto m = number(d);
+      if (!m || *m == 0) return std::nullopt;
+      f.value /= *m;
+    }
+  }
+  if (f.value < 0 || f.value > 1) return std::nullopt;
+  return f;
 }
 
 void Scheduler::enqueue(Job job) {
@@ -119,13 +172,15 @@ Scheduler::Verdict Scheduler::finished(const Job& job, Feedback fb, int64_t now_
       d.window = initial_window(l);
       d.success = 0;
     } else if ((l.destination == 0 || d.window < l.destination) && d.window < busy + l.initial) {
-      // Positive feedback of 1 (Postfix's default): +1 per success, but only while the
-      // window is in use - within the initial concurrency of what is running - so an
-      // idle trickle of mail does not open it all the way.
-      d.success += 1.0;
-      if (d.success >= 1.0) {
+      // Positive feedback (1 by default: +1 per success), but only while the window is
+      // in use - within the initial concurrency of what is running - so an idle trickle
+      // of mail does not open it all the way. The window grows at the end of a run of
+      // 1/feedback successes, as in Postfix.
+      d.success += l.positive.at(d.window);
+      if (d.success >= 1.0 - kFeedbackSlack) {
         d.window += 1;
         d.success = 0;
+        d.failure = 0;
       }
     }
     d.fail_cohorts = 0;
@@ -146,7 +201,13 @@ Scheduler::Verdict Scheduler::finished(const Job& job, Feedback fb, int64_t now_
       d.jobs.clear();
       order_.erase(std::remove(order_.begin(), order_.end(), key), order_.end());
     } else {
-      d.window = std::max(1, d.window - 1);  // negative feedback of 1
+      // Negative feedback (1 by default): the window shrinks at the start of a run of
+      // 1/feedback failures, as in Postfix, and never below 1.
+      d.failure -= l.negative.at(d.window);
+      if (d.failure < -kFeedbackSlack) {
+        d.window = std::max(1, d.window - 1);
+        d.failure += 1.0;
+      }
     }
   }
   if (idle(d, now_ms)) dests_.erase(key);

@@ -12,6 +12,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -30,6 +31,19 @@ struct Job {
   const std::string& dest() const { return destination.empty() ? nexthop : destination; }
 };
 
+// How much one delivery moves a destination's concurrency window (Postfix's
+// *_destination_concurrency_positive_feedback and _negative_feedback): a number from
+// 0 to 1, or that number divided by the window ("1/concurrency").
+struct FeedbackAmount {
+  double value = 1.0;
+  bool per_window = false;
+  double at(int window) const { return per_window ? value / (window > 1 ? window : 1) : value; }
+};
+
+// Parses Postfix's forms: "N", "N/M" and "N/concurrency", N and M decimal numbers, the
+// result within 0..1 (blanks around the '/' allowed). nullopt for anything else.
+std::optional<FeedbackAmount> parse_feedback(std::string_view text);
+
 // Per transport; the defaults are Postfix's.
 struct Limits {
   int transport = 100;            // agent processes of this transport at once
@@ -37,6 +51,8 @@ struct Limits {
   int initial = 5;                // <t>_initial_destination_concurrency
   int failed_cohort_limit = 1;    // <t>_destination_concurrency_failed_cohort_limit; 0 = never dead
   int64_t rate_delay_ms = 0;      // <t>_destination_rate_delay; > 0 also means concurrency 1
+  FeedbackAmount positive;        // <t>_destination_concurrency_positive_feedback
+  FeedbackAmount negative;        // <t>_destination_concurrency_negative_feedback
 };
 
 // What a finished delivery says about its destination.
@@ -101,6 +117,7 @@ class Scheduler {
     int running = 0;
     int window = 0;            // set from the initial concurrency when the state is made
     double success = 0;        // positive feedback towards the next +1
+    double failure = 0;        // negative feedback credit: below 0 takes one off
     double fail_cohorts = 0;   // pseudo-cohorts failed since the last success
     int64_t resume_ms = 0;     // rate delay: no start before this
     std::optional<Suspension> dead;

@@ -30,6 +30,7 @@ class SchedulerTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(round_robin_between_destinations);
   CPPUNIT_TEST(drop_jobs_of_a_message);
   CPPUNIT_TEST(slow_start_table);
+  CPPUNIT_TEST(feedback_amounts);
   CPPUNIT_TEST(growth_needs_a_busy_window);
   CPPUNIT_TEST(dead_destination);
   CPPUNIT_TEST(dead_destination_revived_by_success);
@@ -148,6 +149,14 @@ class SchedulerTest : public CppUnit::TestFixture {
         {"success after failures", {100, 20, 5, 0, 0}, "--++", {4, 3, 4, 5}},
         // Cohort limit 1: 1/5 + 1/4 + 1/3 < 1, the fourth failure (+1/2) kills it.
         {"dead after one cohort", {100, 20, 5, 1, 0}, "----", {4, 3, 2, 0}},
+        // *_concurrency_positive_feedback: +1 at the end of each run of 1/feedback.
+        {"positive 1/2", {100, 20, 5, 1, 0, {0.5, false}, {}}, "++++", {5, 6, 6, 7}},
+        {"positive 1/concurrency", {100, 20, 2, 1, 0, {1, true}, {}}, "++++++", {2, 3, 3, 3, 4, 4}},
+        {"positive 0: never grows", {100, 20, 5, 1, 0, {0, false}, {}}, "+++", {5, 5, 5}},
+        // *_negative_feedback: -1 at the start of each run of 1/feedback.
+        {"negative 1/4", {100, 20, 5, 0, 0, {}, {0.25, false}}, "-----", {4, 4, 4, 4, 3}},
+        {"negative 1/concurrency", {100, 20, 2, 0, 0, {}, {1, true}}, "---", {1, 1, 1}},
+        {"a success starts the failures afresh", {100, 20, 5, 0, 0, {}, {0.5, false}}, "-+-", {4, 5, 4}},
         {"a success resets the cohort count", {100, 20, 5, 1, 0}, "---+---", {4, 3, 2, 3, 2, 1, 0}},
         {"cohort limit 2 at window 1", {100, 20, 1, 2, 0}, "--", {1, 0}},
         {"limit 0: no limit on growth", {100, 0, 2, 1, 0}, "+++", {3, 4, 5}},
@@ -172,6 +181,48 @@ class SchedulerTest : public CppUnit::TestFixture {
                                         s.window("smtp", "d") == 0);
       }
     }
+  }
+
+  void feedback_amounts() {
+    struct Case {
+      const char* text;
+      bool ok;
+      double value;
+      bool per_window;
+    } cases[] = {
+        {"1", true, 1, false},
+        {"0", true, 0, false},
+        {"0.25", true, 0.25, false},
+        {".5", true, 0.5, false},
+        {"1/4", true, 0.25, false},
+        {" 1 / 8 ", true, 0.125, false},
+        {"1/concurrency", true, 1, true},
+        {"0.5 / concurrency", true, 0.5, true},
+        {"", false, 0, false},
+        {"2", false, 0, false},           // more than 1
+        {"3/2", false, 0, false},
+        {"-1", false, 0, false},          // no sign
+        {"1/0", false, 0, false},         // no division by zero
+        {"1/", false, 0, false},
+        {"/2", false, 0, false},
+        {"1/2/3", false, 0, false},
+        {"1/concurrencyx", false, 0, false},
+        {"1e0", false, 0, false},         // decimal numbers only
+        {"0.5.5", false, 0, false},
+        {".", false, 0, false},
+        {"nan", false, 0, false},
+        {"1 2", false, 0, false},
+        {"00000000000000000000001", false, 0, false},  // overlong
+    };
+    for (const auto& c : cases) {
+      auto f = qmgr::parse_feedback(c.text);
+      CPPUNIT_ASSERT_EQUAL_MESSAGE(c.text, c.ok, f.has_value());
+      if (!f) continue;
+      CPPUNIT_ASSERT_DOUBLES_EQUAL_MESSAGE(c.text, c.value, f->value, 1e-12);
+      CPPUNIT_ASSERT_EQUAL_MESSAGE(c.text, c.per_window, f->per_window);
+    }
+    CPPUNIT_ASSERT_DOUBLES_EQUAL(0.25, qmgr::parse_feedback("1/concurrency")->at(4), 1e-12);
+    CPPUNIT_ASSERT_DOUBLES_EQUAL(1.0, qmgr::parse_feedback("1/concurrency")->at(0), 1e-12);
   }
 
   void growth_needs_a_busy_window() {

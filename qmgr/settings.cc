@@ -55,6 +55,8 @@ const std::map<std::string, std::string>& default_params() {
       {"initial_destination_concurrency", "5"},
       {"default_destination_concurrency_failed_cohort_limit", "1"},
       {"default_destination_rate_delay", "0s"},
+      {"default_destination_concurrency_positive_feedback", "1"},
+      {"default_destination_concurrency_negative_feedback", "1"},
       {"default_destination_recipient_limit", "50"},
       {"local_destination_recipient_limit", "1"},
       {"qmgr_message_active_limit", "20000"},
@@ -162,6 +164,16 @@ Result<DaemonConfig> settings_from(const Getter& get, std::vector<std::unique_pt
       return s;
     if (l->initial < 1) return Error(prefix + ": initial destination concurrency must be at least 1").set_permanent();
     l->rate_delay_ms = delay * 1000;
+    for (auto [suffix, out] : {std::pair{"_destination_concurrency_positive_feedback", &l->positive},
+                               std::pair{"_destination_concurrency_negative_feedback", &l->negative}}) {
+      std::string name = param(suffix, ("default" + std::string(suffix)).c_str());
+      std::string value = get(name.c_str());
+      auto f = parse_feedback(value);
+      if (!f)
+        return Error(name + ": \"" + str::printable(value, 60) + "\" is not a feedback amount (N, N/M or N/concurrency, 0 to 1)")
+            .set_permanent();
+      *out = *f;
+    }
     return {};
   };
   if (!(st = limits_for("default", &m.default_limits))) return st.error();

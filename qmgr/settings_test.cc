@@ -98,6 +98,19 @@ class SettingsTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT_EQUAL(std::string("lmtp"), qmgr::resolve(m.route, "ann@vbox.test")[0].transport);
     auto bad = load("initial_destination_concurrency = 0\n", &maps);
     CPPUNIT_ASSERT(!bad.ok());
+    // Feedback: Postfix's forms, per transport or from the default; a bad one is named.
+    auto fb = load("default_destination_concurrency_positive_feedback = 1/concurrency\n"
+                   "smtp_destination_concurrency_negative_feedback = 1/4\n",
+                   &maps);
+    CPPUNIT_ASSERT_MESSAGE(fb.ok() ? "" : fb.error().str(), fb.ok());
+    CPPUNIT_ASSERT(fb->manager.limits["smtp"].positive.per_window);
+    CPPUNIT_ASSERT_DOUBLES_EQUAL(0.25, fb->manager.limits["smtp"].negative.value, 1e-12);
+    CPPUNIT_ASSERT(fb->manager.limits["relay"].positive.per_window);
+    CPPUNIT_ASSERT_DOUBLES_EQUAL(1.0, fb->manager.limits["relay"].negative.value, 1e-12);
+    CPPUNIT_ASSERT(!fb->manager.limits["relay"].negative.per_window);
+    auto badfb = load("local_destination_concurrency_negative_feedback = 2\n", &maps);
+    CPPUNIT_ASSERT(!badfb.ok());
+    CPPUNIT_ASSERT(badfb.error().str().find("local_destination_concurrency_negative_feedback") != std::string::npos);
     auto bad2 = load("relay_transport = :x\n", &maps);
     CPPUNIT_ASSERT(!bad2.ok());
   }

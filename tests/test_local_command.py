@@ -30,9 +30,10 @@ out="$HOME/run$n"
   echo "gid=$(id -g)"
   echo "arg=$1"
   echo "arg3=$3"
+  echo "arg4=$4"
   echo "pwd=$(pwd)"
   for v in HOME USER LOGNAME SHELL SENDER RECIPIENT LOCAL EXTENSION DOMAIN PATH ORIGINAL_RECIPIENT \
-           CLIENT_ADDRESS CLIENT_HOSTNAME CLIENT_HELO CLIENT_PROTOCOL ENVID; do
+           CLIENT_ADDRESS CLIENT_HOSTNAME CLIENT_HELO CLIENT_PROTOCOL ENVID SASL_SENDER; do
     eval "echo $v=\\$$v"
   done
 } > "$out.env.tmp"
@@ -69,7 +70,8 @@ class LocalCommandTest(harness.InstanceTestCase):
                 "minimal_backoff_time": "1h", "maximal_backoff_time": "2h", "queue_run_delay": "1h",
                 # $extension and the conditional are local's own expansion, per delivery;
                 # "$EXTENSION" is the shell's (mailbox_command is not expanded at load).
-                "mailbox_command": self.script + ' "$extension" ${extension?{ext}:{none}} "$EXTENSION"'}
+                "mailbox_command": self.script + ' "$extension" ${extension?{ext}:{none}} "$EXTENSION"'
+                                                 ' ${client_helo}/${client_address}/${sasl_sender?{$sasl_sender}:{nosasl}}'}
         base.update(conf(self.script, self.users))
         with open(inst.main_conf(), "a") as f:
             for k, v in base.items():
@@ -120,13 +122,18 @@ class LocalCommandTest(harness.InstanceTestCase):
         inst = self.instance(1)
         pw, = self.users
         rcpt = self.addr(inst, pw.pw_name + "+lists")
-        self.send(inst, "alice@remote.test", rcpt, "to the command", mail_options=["ENVID=env-42"])
+        # AUTH= from a client in mynetworks (trusted to assert it): the SASL sender.
+        self.send(inst, "alice@remote.test", rcpt, "to the command",
+                  mail_options=["ENVID=env-42", "AUTH=alice+2Bx@remote.test"])
         (env, data), = self.wait_runs(pw, 1)
         harness.wait_for(lambda: self.queue_empty(inst), 30, "empty queue")
         self.assertEqual(env["uid"], str(pw.pw_uid))
         self.assertEqual(env["gid"], str(pw.pw_gid))
         self.assertEqual(env["arg"], "lists")  # $extension expanded by local
         self.assertEqual(env["arg3"], "lists")  # "$EXTENSION" left to the shell, as in Postfix
+        # The client's names, as Postfix's mailbox_command knows them.
+        self.assertEqual(env["arg4"], "client.example/%s/alice+x@remote.test" % env["CLIENT_ADDRESS"])
+        self.assertEqual(env["SASL_SENDER"], "alice+x@remote.test")
         self.assertEqual(env["pwd"], pw.pw_dir)
         want = {"HOME": pw.pw_dir, "USER": pw.pw_name, "LOGNAME": pw.pw_name, "SHELL": "/bin/sh",
                 "SENDER": "alice@remote.test", "RECIPIENT": rcpt, "LOCAL": pw.pw_name + "+lists",
@@ -158,6 +165,8 @@ class LocalCommandTest(harness.InstanceTestCase):
         rcpt = self.addr(inst, pw.pw_name + "-lists")
         self.send(inst, "alice@remote.test", rcpt, "dash extension")
         (env, _), = self.wait_runs(pw, 1)
+        self.assertTrue(env["arg4"].endswith("/nosasl"), env["arg4"])  # no AUTH=: the ${name?{..}:{..}} form gives its second part
+        self.assertEqual(env["SASL_SENDER"], "")
         self.assertEqual(env["arg"], "lists")
         self.assertEqual(env["EXTENSION"], "lists")
         self.assertEqual(env["LOCAL"], pw.pw_name + "-lists")
