@@ -8,8 +8,8 @@
 #include "lib/base/file.h"
 #include "lib/base/strings.h"
 #include "lib/mail/dsn.h"
+#include "lib/queue/delivery_request.h"
 #include "lib/queue/queue_file.h"
-#include "lib/queue/queue_id.h"
 
 namespace postilion::local {
 namespace {
@@ -34,17 +34,12 @@ ipc::Message serve_request(const ipc::Message& req, const std::string& queue_dir
 ipc::Message serve_deliveries(const ipc::Message& req, const std::string& queue_directory,
                               const AgentStyle& style, const RecipientDelivery& deliver_one,
                               std::vector<DeliveryLog>* log_lines) {
-  if (req.get_or("cmd", "") != "deliver") return error_reply("unknown command");
-  std::string id = req.get_or("id", "");
-  std::string file = req.get_or("file", "");
-  if (!queue::valid_id(id) || file != "active/" + id) return error_reply("bad id or file");
-  auto rcpts = req.get_all("rcpt");
-  auto orcpts = req.get_all("orcpt");
-  auto offsets = req.get_all("offset");
-  if (rcpts.empty() || rcpts.size() != offsets.size() || rcpts.size() != orcpts.size())
-    return error_reply("recipients, orcpts and offsets do not match");
+  auto parsed = queue::parse_delivery_request(req);
+  if (!parsed) return error_reply(parsed.error().str());
+  const queue::DeliveryRequest& dr = *parsed;
+  const std::string& id = dr.id;
 
-  std::string path = file::join(queue_directory, file);
+  std::string path = file::join(queue_directory, dr.file);
   auto opened = queue::read_queue_file(path, true);
   ipc::Message reply;
   reply.set("status", "ok");
@@ -52,9 +47,10 @@ ipc::Message serve_deliveries(const ipc::Message& req, const std::string& queue_
   // per-request attributes there).
   if (style.logs_outcomes) reply.set("logged", "yes");
   auto all = [&](const char* result, const std::string& dsn, const std::string& text) {
-    for (size_t i = 0; i < rcpts.size(); ++i) {
-      reply.set("rcpt", std::string(rcpts[i])).set("result", result).set("dsn", dsn).set("text", text).set("relay", style.relay);
-      if (log_lines) log_lines->push_back({id, std::string(rcpts[i]), std::string(orcpts[i]), "deferred", dsn, text, 0});
+    for (const auto& rc : dr.rcpts) {
+      reply.set("rcpt", rc.address).set("result", result).set("dsn", dsn).set("text", text).set("relay", style.relay);
+      if (log_lines)
+        log_lines->push_back({id, rc.address, queue::original_recipient(rc, nullptr), "deferred", dsn, text, 0});
     }
     return reply;
   };
@@ -71,21 +67,17 @@ ipc::Message serve_deliveries(const ipc::Message& req, const std::string& queue_
     if (n <= 0) return all("defer", "4.3.0", "cannot read queue file: " + std::string(std::strerror(errno)));
     got += n;
   }
-  std::string sender = req.get_or("sender", "");
+  const std::string& sender = dr.sender;
   if (sender != qf.sender) return error_reply("sender does not match the queue file");
 
-  // qmgr says whether it takes per-destination reports of a partly bounced expansion
-  // (lib/ipc/protocols.h); an older one gets the whole recipient bounced, as before.
-  bool report_expanded = req.get_or("report", "") == "expanded";
+  bool report_expanded = dr.report_expanded;
   int64_t arrival = qf.arrival_us;
-  for (size_t i = 0; i < rcpts.size(); ++i) {
-    std::string rcpt(rcpts[i]);
-    auto off = str::parse_uint(offsets[i]);
+  for (const auto& rc : dr.rcpts) {
+    const std::string& rcpt = rc.address;
     // The offset must name a recipient record of this file, still pending: never
     // deliver or mark anything qmgr did not hand over.
-    const queue::Recipient* rec = nullptr;
-    for (const auto& r : qf.recipients)
-      if (off && r.offset == *off) rec = &r;
+    const queue::Recipient* rec = queue::record_for(qf, rc);
+    std::string original = queue::original_recipient(rc, rec);
     Outcome o;
     std::vector<Expanded> bounced;
     if (!rec) {
@@ -94,9 +86,8 @@ ipc::Message serve_deliveries(const ipc::Message& req, const std::string& queue_
       o = Outcome::sent("already delivered");  // a repeated request: nothing to do twice
     } else {
       Delivery d{id, sender, rcpt, content};
-      // orcpt: the DSN ORCPT ("rfc822;address"), the address before a virtual alias, or "".
-      d.original_recipient = mail::orcpt_address(orcpts[i]);
-      if (d.original_recipient.empty()) d.original_recipient = rcpt;
+      // The DSN ORCPT's address, else the address before a virtual alias.
+      d.original_recipient = original;
       d.file = &qf;
       std::vector<std::string> warnings;
       o = deliver_one(d, &warnings, report_expanded ? &bounced : nullptr);
@@ -125,7 +116,7 @@ ipc::Message serve_deliveries(const ipc::Message& req, const std::string& queue_
     }
     if (log_lines) {
       const char* status = o.kind == Outcome::Kind::Sent ? "sent" : o.kind == Outcome::Kind::Bounce ? "bounced" : "deferred";
-      log_lines->push_back({id, rcpt, std::string(orcpts[i]), status, o.dsn, o.text,
+      log_lines->push_back({id, rcpt, original, status, o.dsn, o.text,
                             static_cast<double>(file::now_us() - arrival) / 1e6});
     }
   }

@@ -15,6 +15,8 @@ namespace postilion::local {
 
 // Logged per recipient by the caller: "to=<..>, relay=local, ..., status=..".
 struct DeliveryLog {
+  // orig_recipient: the address before any rewriting (queue::original_recipient), or
+  // for an expanded destination the recipient whose expansion it is.
   std::string queue_id, recipient, orig_recipient, status, dsn, text;
   double delay = 0;
   bool expanded = false;  // a bounced destination of orig_recipient's expansion

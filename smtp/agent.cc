@@ -10,8 +10,8 @@
 #include "lib/base/strings.h"
 #include "lib/ipc/protocols.h"
 #include "lib/log/log.h"
+#include "lib/queue/delivery_request.h"
 #include "lib/queue/queue_file.h"
-#include "lib/queue/queue_id.h"
 #include "smtp/destination.h"
 
 namespace postilion::smtp_client {
@@ -126,22 +126,19 @@ Status Agent::credentials_for(const std::string& label, const std::string& host,
 
 ipc::Message Agent::serve(const ipc::Message& req) {
   int64_t start_us = file::now_us();
-  if (req.get_or("cmd", "") != "deliver") return error_reply("unknown command");
-  std::string id = req.get_or("id", "");
-  std::string file = req.get_or("file", "");
-  if (!queue::valid_id(id) || file != "active/" + id) return error_reply("bad id or file");
-  auto rcpts = req.get_all("rcpt");
-  auto orcpts = req.get_all("orcpt");
-  auto offsets = req.get_all("offset");
-  if (rcpts.empty() || rcpts.size() != offsets.size() || rcpts.size() != orcpts.size())
-    return error_reply("recipients, orcpts and offsets do not match");
-  std::string nexthop = req.get_or("nexthop", "");
+  auto parsed = queue::parse_delivery_request(req);
+  if (!parsed) return error_reply(parsed.error().str());
+  const queue::DeliveryRequest& dr = *parsed;
+  const std::string& id = dr.id;
+  const std::string& nexthop = dr.nexthop;
 
-  std::vector<RcptJob> jobs(rcpts.size());
-  for (size_t i = 0; i < rcpts.size(); ++i) {
-    jobs[i].address = std::string(rcpts[i]);
-    jobs[i].orcpt = std::string(orcpts[i]);
+  std::vector<RcptJob> jobs(dr.rcpts.size());
+  std::vector<std::string> original(dr.rcpts.size());  // for orig_to=
+  for (size_t i = 0; i < dr.rcpts.size(); ++i) {
+    jobs[i].address = dr.rcpts[i].address;
+    jobs[i].orcpt = dr.rcpts[i].orcpt;
     jobs[i].relay = "none";
+    original[i] = queue::original_recipient(dr.rcpts[i], nullptr);
   }
   auto finish_all = [&](RcptFate f, const std::string& dsn, const std::string& text) {
     for (auto& j : jobs)
@@ -153,7 +150,7 @@ ipc::Message Agent::serve(const ipc::Message& req) {
   };
 
   // The queue file is the truth: the request must agree with it.
-  auto opened = queue::read_queue_file(file::join(s_.queue_directory, file), true);
+  auto opened = queue::read_queue_file(file::join(s_.queue_directory, dr.file), true);
   std::vector<const queue::Recipient*> records(jobs.size(), nullptr);
   MessageJob msg;
   msg.queue_id = id;
@@ -164,7 +161,7 @@ ipc::Message Agent::serve(const ipc::Message& req) {
     finish_all(RcptFate::Deferred, "4.3.0", "queue file unusable: " + opened->parsed.error);
   } else {
     const queue::QueueFile& qf = opened->parsed.file;
-    if (req.get_or("sender", "") != qf.sender) return error_reply("sender does not match the queue file");
+    if (dr.sender != qf.sender) return error_reply("sender does not match the queue file");
     msg.sender = qf.sender;
     // Streamed from the queue file at send time, piece by piece (smtp/content.h).
     msg.content = Content(opened->fd.get(), qf.content_offset, qf.content_length);
@@ -176,15 +173,16 @@ ipc::Message Agent::serve(const ipc::Message& req) {
       if (auto r = qf.attribute("ret")) msg.ret = *r;
       if (auto a = qf.attribute("auth")) msg.auth = *a;
       for (size_t i = 0; i < jobs.size(); ++i) {
-        auto off = str::parse_uint(offsets[i]);
-        jobs[i].offset = off ? *off : 0;
-        for (const auto& r : qf.recipients)
-          if (off && r.offset == *off && r.address == jobs[i].address) records[i] = &r;
+        jobs[i].offset = dr.rcpts[i].offset.value_or(0);
+        // The record may hold another address than the request: qmgr hands over the
+        // routed one (a virtual alias's target, say).
+        records[i] = queue::record_for(qf, dr.rcpts[i]);
+        original[i] = queue::original_recipient(dr.rcpts[i], records[i]);
         // Never deliver or mark anything qmgr did not hand over, nor anything final.
         if (!records[i]) {
           jobs[i].fate = RcptFate::Deferred;
           jobs[i].dsn = "4.3.0";
-          jobs[i].text = "offset does not name this recipient's record";
+          jobs[i].text = "offset does not name a recipient record";
         } else if (queue::is_final(records[i]->status)) {
           jobs[i].fate = RcptFate::Sent;
           jobs[i].dsn = "2.0.0";
@@ -388,11 +386,7 @@ ipc::Message Agent::serve(const ipc::Message& req) {
     double a = double(start_us - arrival) / 1e6, c = double(conn_us - start_us) / 1e6,
            d = double(end_us - conn_us) / 1e6, total = double(end_us - arrival) / 1e6;
     std::string orig;
-    if (!j.orcpt.empty()) {
-      size_t semi = j.orcpt.find(';');
-      std::string o = semi == std::string::npos ? j.orcpt : j.orcpt.substr(semi + 1);
-      if (o != j.address) orig = ", orig_to=<" + str::printable(o, 300) + ">";
-    }
+    if (original[i] != j.address) orig = ", orig_to=<" + str::printable(original[i], 300) + ">";
     log::info("%s: to=<%s>%s, relay=%s, delay=%s, delays=%s/0/%s/%s, dsn=%s, status=%s (%s)", id.c_str(),
               str::printable(j.address, 300).c_str(), orig.c_str(), str::printable(j.relay, 300).c_str(),
               format_delay(total).c_str(), format_delay(a).c_str(), format_delay(c).c_str(),

@@ -68,6 +68,7 @@ class AgentTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(bad_requests);
   CPPUNIT_TEST(dns_outcomes);
   CPPUNIT_TEST(offsets_checked);
+  CPPUNIT_TEST(routed_address_uses_its_record);
   CPPUNIT_TEST_SUITE_END();
 
  public:
@@ -170,15 +171,20 @@ class AgentTest : public CppUnit::TestFixture {
     s.queue_directory = dir.path();
     Agent agent(s, dns, nullptr, nullptr, nullptr);
     Queued q = make_file(dir.path(), {"u1@b.tst", "u2@b.tst"});
-    // Offsets swapped: neither names its own recipient's record - nothing may be marked.
+    // Offsets that name no recipient record (inside one, past the end, malformed):
+    // nothing is tried, nothing may be marked.
     ipc::Message m;
     m.set("cmd", "deliver").set("id", q.id).set("file", "active/" + q.id).set("sender", "a@examplea.tst");
     m.set("nexthop", "b.tst");
-    m.set("rcpt", "u1@b.tst").set("orcpt", "").set("offset", int64_t(q.rcpts[1].offset));
-    m.set("rcpt", "u2@b.tst").set("orcpt", "").set("offset", int64_t(q.rcpts[0].offset + 1));
+    m.set("rcpt", "u1@b.tst").set("orcpt", "").set("offset", int64_t(q.rcpts[0].offset + 1));
+    m.set("rcpt", "u2@b.tst").set("orcpt", "").set("offset", int64_t(1 << 20));
+    m.set("rcpt", "u2@b.tst").set("orcpt", "").set("offset", "12x");
     auto reply = agent.serve(m);
     CPPUNIT_ASSERT_EQUAL(std::string("ok"), reply.get_or("status", ""));
+    CPPUNIT_ASSERT_EQUAL(size_t(3), reply.get_all("result").size());
     for (auto r : reply.get_all("result")) CPPUNIT_ASSERT_EQUAL(std::string("defer"), std::string(r));
+    for (auto t : reply.get_all("text"))
+      CPPUNIT_ASSERT_EQUAL(std::string("offset does not name a recipient record"), std::string(t));
     for (auto st : statuses(dir.path(), q.id)) CPPUNIT_ASSERT(st == queue::RcptStatus::Pending);
     // A recipient already final is not delivered again.
     auto f = queue::read_queue_file(dir.path() + "/active/" + q.id, true);
@@ -189,6 +195,31 @@ class AgentTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT_EQUAL(std::string("bounce"), std::string(results[1]));
     auto st = statuses(dir.path(), q.id);
     CPPUNIT_ASSERT(st[0] == queue::RcptStatus::Delivered && st[1] == queue::RcptStatus::Bounced);
+  }
+
+  void routed_address_uses_its_record() {
+    // qmgr hands over the address it routed - a virtual alias's target - with the offset
+    // of the record that holds the alias: the offset decides, the outcome is recorded
+    // there, and the reply names the address as requested.
+    testing::TempDir dir;
+    TableDns dns;
+    dns.plan.status = resolver::PlanStatus::Perm;
+    dns.plan.dsn = "5.4.4";
+    dns.plan.text = "no such domain";
+    AgentSettings s;
+    s.queue_directory = dir.path();
+    Agent agent(s, dns, nullptr, nullptr, nullptr);
+    Queued q = make_file(dir.path(), {"info@alias.tst"});
+    ipc::Message m;
+    m.set("cmd", "deliver").set("id", q.id).set("file", "active/" + q.id).set("sender", "a@examplea.tst");
+    m.set("nexthop", "remote.tst");
+    m.set("rcpt", "someone@remote.tst").set("orcpt", "").set("offset", int64_t(q.rcpts[0].offset));
+    auto reply = agent.serve(m);
+    CPPUNIT_ASSERT_EQUAL(std::string("ok"), reply.get_or("status", ""));
+    CPPUNIT_ASSERT_EQUAL(std::string("someone@remote.tst"), reply.get_or("rcpt", ""));
+    CPPUNIT_ASSERT_EQUAL(std::string("bounce"), reply.get_or("result", ""));
+    CPPUNIT_ASSERT_EQUAL(1, dns.calls);
+    CPPUNIT_ASSERT(statuses(dir.path(), q.id)[0] == queue::RcptStatus::Bounced);
   }
 };
 

@@ -116,6 +116,22 @@ class QmgrRouteTest(harness.InstanceTestCase):
             self.assertEqual(len(sent), 1, sent)
             self.assertIn("postilion/smtp[", sent[0])
 
+    def test_virtual_alias_to_a_remote_address(self):
+        # A virtual alias with one remote target goes out by SMTP to the target, with the
+        # alias as the original recipient; a local alias target of the same table too.
+        hop = self.sink()
+        r = Routed(self, {
+            "relayhost": "[127.0.0.1]:%d" % hop.port,
+            "virtual_alias_domains": "valias.test",
+            "virtual_alias_maps": "inline:{info@valias.test=someone@elsewhere.test}",
+        })
+        r.send(["info@valias.test"], subject="via alias")
+        harness.wait_for(lambda: len(hop.messages) == 1, 30, "the aliased delivery")
+        self.assertEqual(hop.messages[0]["rcpts"], ["someone@elsewhere.test"])
+        harness.wait_for(lambda: r.lines(r"to=<someone@elsewhere\.test>, orig_to=<info@valias\.test>, .*status=sent"),
+                         10, "the delivery line with orig_to")
+        harness.wait_for(lambda: harness.queue_empty(r.inst.spool), 10, "an empty queue")
+
     def test_rate_delay_spaces_deliveries(self):
         hop = self.sink()
         r = Routed(self, {"relay_domains": "relayed.test",

@@ -34,7 +34,10 @@ inline constexpr unsigned kShowqChunk = 65536;
 //           local: ""), then per recipient, in order, the three attributes
 //           rcpt=ADDR, orcpt=ADDR-or-empty, offset=N (the recipient record's offset in
 //           the queue file, whose status byte the agent updates in place after a final
-//           outcome - sent or bounced - and before replying).
+//           outcome - sent or bounced - and before replying). rcpt is the address as
+//           routed, which may differ from the record's (a virtual alias's target): the
+//           offset names the record. Every agent reads it with
+//           queue::parse_delivery_request (lib/queue/delivery_request.h).
 // reply:    status=ok (the request was understood) or status=error, text=...;
 //           then per recipient, in request order: rcpt=ADDR, result=sent|defer|bounce,
 //           dsn=X.Y.Z, text=human reason, relay=TEXT (e.g. local, mx.b.tst[127.0.3.1]:25).
