@@ -161,18 +161,24 @@ class AgentTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT_EQUAL(0, dns.calls);
   }
 
-  void offsets_checked() {
-    testing::TempDir dir;
+  // A resolver that knows no domain: every delivery it is asked about bounces.
+  static TableDns no_such_domain() {
     TableDns dns;
     dns.plan.status = resolver::PlanStatus::Perm;
     dns.plan.dsn = "5.4.4";
     dns.plan.text = "no such domain";
+    return dns;
+  }
+
+  void offsets_checked() {
+    testing::TempDir dir;
+    TableDns dns = no_such_domain();
     AgentSettings s;
     s.queue_directory = dir.path();
     Agent agent(s, dns, nullptr, nullptr, nullptr);
     Queued q = make_file(dir.path(), {"u1@b.tst", "u2@b.tst"});
     // Offsets that name no recipient record (inside one, past the end, malformed):
-    // nothing is tried, nothing may be marked.
+    // those recipients are deferred and nothing may be marked.
     ipc::Message m;
     m.set("cmd", "deliver").set("id", q.id).set("file", "active/" + q.id).set("sender", "a@examplea.tst");
     m.set("nexthop", "b.tst");
@@ -202,10 +208,7 @@ class AgentTest : public CppUnit::TestFixture {
     // of the record that holds the alias: the offset decides, the outcome is recorded
     // there, and the reply names the address as requested.
     testing::TempDir dir;
-    TableDns dns;
-    dns.plan.status = resolver::PlanStatus::Perm;
-    dns.plan.dsn = "5.4.4";
-    dns.plan.text = "no such domain";
+    TableDns dns = no_such_domain();
     AgentSettings s;
     s.queue_directory = dir.path();
     Agent agent(s, dns, nullptr, nullptr, nullptr);
