@@ -7,7 +7,6 @@
 
 #include "lib/base/file.h"
 #include "lib/base/strings.h"
-#include "lib/mail/dsn.h"
 #include "lib/queue/delivery_request.h"
 #include "lib/queue/queue_file.h"
 

@@ -97,8 +97,8 @@ bool serve_one_request(int fd, const AgentStyle& style, const RequestHandler& ha
       log::info("%s: to=<%s>, orig_to=<%s>, relay=%s, delay=%.2f, dsn=%s, status=bounced (%s)", l.queue_id.c_str(),
                 to.c_str(), str::printable(l.orig_recipient).c_str(), relay, l.delay, l.dsn.c_str(), text.c_str());
     } else if (style.logs_outcomes) {
-      // orcpt is "rfc822;address" (or empty): shown when it is not the recipient.
-      std::string orig = l.orig_recipient.substr(l.orig_recipient.find(';') + 1);
+      // The address before any rewriting, shown when it is not the recipient.
+      const std::string& orig = l.orig_recipient;
       std::string orig_to = orig.empty() || orig == l.recipient ? "" : ", orig_to=<" + str::printable(orig) + ">";
       log::info("%s: to=<%s>%s, relay=%s, delay=%.2f, dsn=%s, status=%s (%s)", l.queue_id.c_str(), to.c_str(),
                 orig_to.c_str(), relay, l.delay, l.dsn.c_str(), l.status.c_str(), text.c_str());
