@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -195,7 +196,10 @@ ipc::Message Agent::serve(const ipc::Message& req) {
   }
 
   int64_t conn_us = -1;  // when the session that delivered was ready
-  if (usable) {
+  // Nothing left to send (offsets naming no record, recipients already final): no
+  // lookup, no connection.
+  bool to_send = usable && std::any_of(jobs.begin(), jobs.end(), [](const RcptJob& j) { return j.fate == RcptFate::Pending; });
+  if (to_send) {
     auto dest = parse_destination(nexthop);
     if (!dest) {
       finish_all(RcptFate::Deferred, "4.3.5", "bad next hop " + str::printable(nexthop, 100));

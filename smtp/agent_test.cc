@@ -192,6 +192,7 @@ class AgentTest : public CppUnit::TestFixture {
     for (auto t : reply.get_all("text"))
       CPPUNIT_ASSERT_EQUAL(std::string("offset does not name a recipient record"), std::string(t));
     for (auto st : statuses(dir.path(), q.id)) CPPUNIT_ASSERT(st == queue::RcptStatus::Pending);
+    CPPUNIT_ASSERT_EQUAL(0, dns.calls);  // nothing left to send: no lookup
     // A recipient already final is not delivered again.
     auto f = queue::read_queue_file(dir.path() + "/active/" + q.id, true);
     CPPUNIT_ASSERT(queue::write_status(f->fd.get(), q.rcpts[0].offset, queue::RcptStatus::Delivered).ok());
