@@ -175,7 +175,7 @@ std::vector<std::pair<const ClientFact*, std::string>> client_facts(const Delive
 
 ExpandVars command_vars(const Settings& s, const User& u, const std::string& recipient, const Delivery& d) {
   ExpandVars vars = recipient_vars(s, u, recipient, d.sender);
-  vars["original_recipient"] = d.original_recipient.empty() ? d.recipient : d.original_recipient;
+  vars["original_recipient"] = d.original();
   for (const ClientFact& f : kClientFacts)
     if (f.var) vars[f.var] = "";
   for (const auto& [f, value] : client_facts(d))

@@ -53,6 +53,9 @@ struct Delivery {
   std::string original_recipient;  // before any rewriting (ORCPT, or the recipient)
   // The queue file (its attributes: client_address, helo, sasl_username, envid...), or none.
   const queue::QueueFile* file = nullptr;
+
+  // ORIGINAL_RECIPIENT and $original_recipient: original_recipient, else the recipient.
+  const std::string& original() const { return original_recipient.empty() ? recipient : original_recipient; }
 };
 
 struct Outcome {

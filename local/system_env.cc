@@ -316,7 +316,7 @@ Outcome SystemEnv::command(const User& as, const std::string& cmd, const std::st
           {"SHELL", as.shell.empty() ? "/bin/sh" : as.shell}, {"SENDER", d.sender},
           {"RECIPIENT", d.recipient}, {"LOCAL", local}, {"EXTENSION", ext},
           {"DOMAIN", parsed ? parsed->domain : std::string()},
-          {"ORIGINAL_RECIPIENT", d.original_recipient.empty() ? d.recipient : d.original_recipient}};
+          {"ORIGINAL_RECIPIENT", d.original()}};
       // What smtpd recorded about the client, as Postfix's local passes it on; set only
       // when the queue file has it (not for mail from sendmail).
       for (const auto& [fact, value] : client_facts(d)) vars.emplace_back(fact->env, value);

@@ -3,6 +3,9 @@
 #include "qmgr/scheduler.h"
 
 #include <algorithm>
+#include <charconv>
+
+#include "lib/base/strings.h"
 
 namespace postilion::qmgr {
 namespace {
@@ -61,39 +64,22 @@ int Scheduler::window(const std::string& transport, const std::string& destinati
 }
 
 std::optional<FeedbackAmount> parse_feedback(std::string_view text) {
-  auto trim = [](std::string_view v) {
-    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
-    return v;
-  };
-  // A plain decimal number: digits with at most one '.', no sign, no exponent.
+  // A plain decimal number: no sign, no exponent, no "inf" or "nan".
   auto number = [](std::string_view v) -> std::optional<double> {
-    if (v.empty() || v.size() > 20) return std::nullopt;
-    double whole = 0, scale = 0;
-    bool digits = false;
-    for (char c : v) {
-      if (c == '.') {
-        if (scale != 0) return std::nullopt;
-        scale = 1;
-      } else if (c >= '0' && c <= '9') {
-        digits = true;
-        if (scale != 0) scale /= 10;
-        whole = whole * 10 + (c - '0');
-      } else {
-        return std::nullopt;
-      }
-    }
-    if (!digits) return std::nullopt;
-    return scale != 0 ? whole * scale : whole;
+    v = str::trim(v);
+    if (v.empty() || v.size() > 20 || v.find_first_not_of("0123456789.") != std::string_view::npos)
+      return std::nullopt;
+    double d = 0;
+    auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), d, std::chars_format::fixed);
+    if (ec != std::errc() || end != v.data() + v.size()) return std::nullopt;
+    return d;
   };
-  text = trim(text);
   size_t slash = text.find('/');
-  FeedbackAmount f;
-  auto n = number(trim(text.substr(0, slash)));
+  auto n = number(text.substr(0, slash));
   if (!n) return std::nullopt;
-  f.value = *n;
+  FeedbackAmount f{*n, false};
   if (slash != std::string_view::npos) {
-    std::string_view d = trim(text.substr(slash + 1));
+    std::string_view d = str::trim(text.substr(slash + 1));
     if (d == "concurrency") {
       f.per_window = true;
     } else {
@@ -102,7 +88,7 @@ std::optional<FeedbackAmount> parse_feedback(std::string_view text) {
       f.value /= *m;
     }
   }
-  if (f.value < 0 || f.value > 1) return std::nullopt;
+  if (!(f.value >= 0 && f.value <= 1)) return std::nullopt;
   return f;
 }
 
@@ -115,11 +101,9 @@ void Scheduler::enqueue(Job job) {
   ++queued_;
 }
 
-void Scheduler::unqueued(const std::string& queue_id, size_t n) {
+void Scheduler::unqueued(const std::string& queue_id) {
   auto it = queued_of_.find(queue_id);
-  if (it == queued_of_.end()) return;
-  if (it->second <= n) queued_of_.erase(it);
-  else it->second -= n;
+  if (it != queued_of_.end() && --it->second == 0) queued_of_.erase(it);
 }
 
 size_t Scheduler::queued(const std::string& queue_id) const {
@@ -141,7 +125,7 @@ std::optional<Job> Scheduler::next(int64_t now_ms) {
       Job job = std::move(d.jobs.front());
       d.jobs.pop_front();
       --queued_;
-      unqueued(job.queue_id, 1);
+      unqueued(job.queue_id);
       if (!d.jobs.empty()) order_.push_back(key);
       ++running_transport_[key.first];
       ++d.running;
@@ -194,7 +178,7 @@ Scheduler::Verdict Scheduler::finished(const Job& job, Feedback fb, int64_t now_
                           now_ms + dead_time_ms_};
       v.died = true;
       for (auto& j : d.jobs) {
-        unqueued(j.queue_id, 1);
+        unqueued(j.queue_id);
         v.suspended.push_back(std::move(j));
       }
       queued_ -= d.jobs.size();

@@ -128,7 +128,7 @@ class Scheduler {
   int concurrency(const Dest& d, const Limits& l) const;
   Dest& state(const Key& key);
   void revive_if_due(Dest& d, const Limits& l, int64_t now_ms);
-  void unqueued(const std::string& queue_id, size_t n);
+  void unqueued(const std::string& queue_id);  // one of its queued jobs left the queue
   bool idle(const Dest& d, int64_t now_ms) const;
 
   std::map<std::string, Limits> limits_;

@@ -134,12 +134,10 @@ ipc::Message Agent::serve(const ipc::Message& req) {
   const std::string& nexthop = dr.nexthop;
 
   std::vector<RcptJob> jobs(dr.rcpts.size());
-  std::vector<std::string> original(dr.rcpts.size());  // for orig_to=
   for (size_t i = 0; i < dr.rcpts.size(); ++i) {
     jobs[i].address = dr.rcpts[i].address;
     jobs[i].orcpt = dr.rcpts[i].orcpt;
     jobs[i].relay = "none";
-    original[i] = queue::original_recipient(dr.rcpts[i], nullptr);
   }
   auto finish_all = [&](RcptFate f, const std::string& dsn, const std::string& text) {
     for (auto& j : jobs)
@@ -174,11 +172,9 @@ ipc::Message Agent::serve(const ipc::Message& req) {
       if (auto r = qf.attribute("ret")) msg.ret = *r;
       if (auto a = qf.attribute("auth")) msg.auth = *a;
       for (size_t i = 0; i < jobs.size(); ++i) {
-        jobs[i].offset = dr.rcpts[i].offset.value_or(0);
         // The record may hold another address than the request: qmgr hands over the
         // routed one (a virtual alias's target, say).
         records[i] = queue::record_for(qf, dr.rcpts[i]);
-        original[i] = queue::original_recipient(dr.rcpts[i], records[i]);
         // Never deliver or mark anything qmgr did not hand over, nor anything final.
         if (!records[i]) {
           jobs[i].fate = RcptFate::Deferred;
@@ -390,7 +386,8 @@ ipc::Message Agent::serve(const ipc::Message& req) {
     double a = double(start_us - arrival) / 1e6, c = double(conn_us - start_us) / 1e6,
            d = double(end_us - conn_us) / 1e6, total = double(end_us - arrival) / 1e6;
     std::string orig;
-    if (original[i] != j.address) orig = ", orig_to=<" + str::printable(original[i], 300) + ">";
+    std::string original = queue::original_recipient(dr.rcpts[i], records[i]);
+    if (original != j.address) orig = ", orig_to=<" + str::printable(original, 300) + ">";
     log::info("%s: to=<%s>%s, relay=%s, delay=%s, delays=%s/0/%s/%s, dsn=%s, status=%s (%s)", id.c_str(),
               str::printable(j.address, 300).c_str(), orig.c_str(), str::printable(j.relay, 300).c_str(),
               format_delay(total).c_str(), format_delay(a).c_str(), format_delay(c).c_str(),

@@ -51,7 +51,6 @@ enum class RcptFate { Pending, Sent, Bounced, Deferred };
 struct RcptJob {
   std::string address;
   std::string orcpt;
-  uint64_t offset = 0;
   RcptFate fate = RcptFate::Pending;
   std::string dsn;
   std::string text;   // the reason (or the 250 reply of DATA) for logs and qmgr
