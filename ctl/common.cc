@@ -28,6 +28,34 @@ std::optional<config::Config> load_config(const Context& ctx) {
   }
 }
 
+std::optional<config::Config> load_for_control(const Context& ctx) {
+  const std::string main_conf = file::join(ctx.config_dir, "main.conf");
+  if (!file::exists(main_conf)) return load_config(ctx);  // says what is missing
+  try {
+    return config::Config::load(ctx.config_dir);
+  } catch (const config::ConfigError& e) {
+    // The last queue_directory line, as the master read it when main.conf was good.
+    std::string line;
+    if (auto text = file::read_file(main_conf, 1 << 22)) {
+      for (const auto& l : str::split(*text, "\n")) {
+        std::string_view v = l;
+        auto eq = v.find('=');
+        if (eq != std::string_view::npos && str::trim(v.substr(0, eq)) == "queue_directory")
+          line = "queue_directory = " + std::string(str::trim(v.substr(eq + 1)));
+      }
+    }
+    config::Config cfg = config::Config::parse("", main_conf, ctx.config_dir);
+    try {
+      if (!line.empty()) cfg = config::Config::parse(line, main_conf, ctx.config_dir);
+    } catch (const config::ConfigError&) {
+      // A bad queue_directory line too: the default is the last place to look.
+    }
+    complain(std::string(e.what()) + " (the master is found through queue_directory = " +
+             cfg.str("queue_directory") + ")");
+    return cfg;
+  }
+}
+
 std::string pid_file(const config::Config& cfg) {
   return file::join(cfg.str("queue_directory"), "pid/master.pid");
 }

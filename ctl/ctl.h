@@ -25,6 +25,12 @@ struct Context {
 
 // Loads main.conf; on failure prints "postilionctl: <file:line: why>" and returns nullopt.
 std::optional<config::Config> load_config(const Context& ctx);
+// For stop and status, which must work however main.conf was broken after the start:
+// main.conf as load_config reads it; when that fails, a warning and a configuration
+// that holds only main.conf's queue_directory line (the default when that line is bad
+// too), which is all that finding the master's pid file and control socket needs.
+// nullopt only when there is no main.conf.
+std::optional<config::Config> load_for_control(const Context& ctx);
 // Prints an error line "postilionctl: ..." on stderr.
 void complain(const std::string& text);
 

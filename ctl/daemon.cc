@@ -145,7 +145,7 @@ int cmd_start(const Context& ctx) {
 }
 
 int cmd_stop(const Context& ctx) {
-  auto cfg = load_config(ctx);
+  auto cfg = load_for_control(ctx);
   if (!cfg) return kBadConfig;
   auto pid = running_or_say(*cfg);
   if (!pid) return kNotRunning;
@@ -192,7 +192,7 @@ int cmd_reload(const Context& ctx) {
 }
 
 int cmd_status(const Context& ctx) {
-  auto cfg = load_config(ctx);
+  auto cfg = load_for_control(ctx);
   if (!cfg) return kBadConfig;
   auto pid = running_or_say(*cfg);
   if (!pid) return kNotRunning;

@@ -3,6 +3,7 @@
 
 #include "lib/base/file.h"
 #include "lib/base/strings.h"
+#include "lib/log/log.h"
 #include "lib/mail/address.h"
 #include "lib/mail/header.h"
 #include "local/command.h"
@@ -13,8 +14,9 @@ namespace postilion::local {
 
 std::string mailbox_text(const std::string& sender, const std::string& delivered_to,
                          std::string_view content) {
-  std::string out = "Return-Path: <" + str::printable(sender, 998) + ">\n";
-  out += "Delivered-To: " + str::printable(delivered_to, 998) + "\n";
+  // For the reader: the bytes as they came (an SMTPUTF8 address stays UTF-8).
+  std::string out = "Return-Path: <" + str::header_text(sender, 990) + ">\n";
+  out += "Delivered-To: " + str::header_text(delivered_to, 990) + "\n";
   out += mail::to_lf(content);
   return out;
 }
@@ -94,8 +96,13 @@ class Expander {
       auto fwd = env_.read_owned(file::join(u->home, ".forward"), *u);
       if (!fwd && fwd.error().temporary())
         return note(Outcome::defer("4.3.0", "cannot read .forward: " + fwd.error().str()), here(lp));
+      // An unsafe .forward (a permanent error: another owner, writable by group or
+      // others, a symbolic link) is ignored, as sendmail does - with a warning, so the
+      // administrator can see why forwarding stopped.
+      if (!fwd)
+        log::warn("%s: ignoring .forward of %s: %s", d_.queue_id.c_str(), str::printable(name, 100).c_str(),
+                  str::printable(fwd.error().str(), 300).c_str());
       if (fwd && *fwd) {
-        // An unsafe .forward is refused (permanent error above): ignored, as sendmail does.
         if (!parse_targets(**fwd, nullptr).empty()) {
           expanding_.insert(name);
           targets(**fwd, depth + 1, *u, "~/.forward of " + name, name);

@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "lib/mail/address.h"
 #include "local/virtual.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -34,7 +35,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (std::to_string(*id).size() > 10) __builtin_trap();
   }
   // Keys: the address first, "@domain" last, none longer than the input allows.
-  auto keys = local::virtual_lookup_keys(in, "+-");
+  auto keys = mail::virtual_lookup_keys(in, "+-");
   if (!keys.empty()) {
     if (keys.back().empty() || keys.back()[0] != '@') __builtin_trap();
     if (keys.size() > 3) __builtin_trap();

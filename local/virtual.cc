@@ -88,16 +88,6 @@ Result<uint32_t> parse_virtual_id(std::string_view value) {
   return static_cast<uint32_t>(*n);
 }
 
-std::vector<std::string> virtual_lookup_keys(std::string_view address, std::string_view delimiters) {
-  auto a = mail::parse_address(address);
-  if (!a || a->local.empty() || a->domain.empty()) return {};
-  std::vector<std::string> keys{a->str()};
-  auto parts = mail::split_extension(a->local, delimiters);
-  if (!parts.extension.empty()) keys.push_back(mail::Address{parts.user, a->domain}.str());
-  keys.push_back("@" + a->domain);
-  return keys;
-}
-
 Status make_virtual_parents(const std::string& base, const std::vector<std::string>& parents, uid_t uid) {
   struct stat st;
   if (::stat(base.c_str(), &st) != 0) return Error::from_errno("virtual_mailbox_base " + base);
@@ -128,7 +118,7 @@ Outcome deliver_virtual(const VirtualSettings& s, VirtualTables& tables, SystemE
   if (!a || a->local.empty() || a->domain.empty()) return Outcome::bounce("5.1.3", "bad address syntax");
   const std::string address = a->str();  // domain lowercased
   if (has_delivered_to(d.content, address)) return Outcome::bounce("5.4.6", "mail forwarding loop for " + address);
-  const auto keys = virtual_lookup_keys(address, s.recipient_delimiter);
+  const auto keys = mail::virtual_lookup_keys(address, s.recipient_delimiter);
   auto config_error = [&](Outcome o) {
     if (warnings) warnings->push_back(o.text);
     return o;

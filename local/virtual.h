@@ -50,11 +50,6 @@ Result<VirtualMailbox> virtual_mailbox(std::string_view base, std::string_view v
 // (surrounding white space allowed), below 2^32 - 1. Error text says why not.
 Result<uint32_t> parse_virtual_id(std::string_view value);
 
-// The keys a virtual address is looked up by, in order, as Postfix does: the address
-// (domain lowercased), the address without its extension (when the local part holds the
-// recipient delimiter), then "@domain". Empty for an address without '@' or domain.
-std::vector<std::string> virtual_lookup_keys(std::string_view address, std::string_view delimiters);
-
 // Creates the folders `parents` below base one by one (mode 0700) where missing, as the
 // current effective ids; each must then be a real directory (never a symbolic link)
 // owned by uid or root. base itself must exist. Errors say which folder.

@@ -91,7 +91,6 @@ class VirtualTest : public CppUnit::TestFixture {
   CPPUNIT_TEST_SUITE(VirtualTest);
   CPPUNIT_TEST(mailbox_paths);
   CPPUNIT_TEST(ids);
-  CPPUNIT_TEST(lookup_keys);
   CPPUNIT_TEST(owner_rules);
   CPPUNIT_TEST(unknown_user_and_loop);
   CPPUNIT_TEST(maildir_and_mbox_delivery);
@@ -167,23 +166,6 @@ class VirtualTest : public CppUnit::TestFixture {
       CPPUNIT_ASSERT_EQUAL_MESSAGE(r.value, r.ok, bool(id));
       if (id) CPPUNIT_ASSERT_EQUAL_MESSAGE(r.value, r.id, *id);
     }
-  }
-
-  void lookup_keys() {
-    struct Row {
-      const char* address;
-      std::vector<std::string> keys;
-    };
-    const Row rows[] = {
-        {"alice@Virt.TEST", {"alice@virt.test", "@virt.test"}},
-        {"alice+lists@virt.test", {"alice+lists@virt.test", "alice@virt.test", "@virt.test"}},
-        {"+lists@virt.test", {"+lists@virt.test", "@virt.test"}},
-        {"alice", {}},
-        {"@virt.test", {}},
-        {"", {}},
-        {"a\nb@virt.test", {}},
-    };
-    for (const auto& r : rows) CPPUNIT_ASSERT_MESSAGE(r.address, r.keys == local::virtual_lookup_keys(r.address, "+"));
   }
 
   // The uid/gid rules, before any write: each row either defers with its reason or gets

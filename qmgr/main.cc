@@ -26,7 +26,7 @@ namespace {
 
 const std::vector<std::string_view> kParams = {
     "queue_directory", "myhostname", "mydestination", "virtual_alias_domains", "virtual_alias_maps",
-    "virtual_mailbox_domains", "virtual_mailbox_maps", "relay_domains", "transport_maps", "relayhost",
+    "virtual_mailbox_domains", "virtual_mailbox_maps", "recipient_delimiter", "relay_domains", "transport_maps", "relayhost",
     "default_transport", "local_transport", "relay_transport", "virtual_transport", "minimal_backoff_time",
     "maximal_backoff_time", "queue_run_delay", "maximal_queue_lifetime", "bounce_queue_lifetime",
     "delay_warning_time", "default_transport_concurrency_limit", "default_destination_concurrency_limit",

@@ -1,6 +1,7 @@
 // qmgr/route.cc - recipient resolution for the queue manager.
 #include "qmgr/route.h"
 
+#include <algorithm>
 #include <cctype>
 #include <set>
 
@@ -28,6 +29,24 @@ std::optional<std::string> lookup_transport(const RouteConfig& cfg, const std::s
   for (size_t dot = domain.find('.'); dot != std::string::npos; dot = domain.find('.', dot + 1))
     if (auto v = cfg.transport_map(domain.substr(dot))) return v;
   return std::nullopt;
+}
+
+// Each address of a virtual alias value with the extension (delimiter included) added
+// to its local part; an address that has no local part or already has the extension
+// after its local part stays as it is.
+std::string with_extension(std::string_view value, std::string_view extension) {
+  std::string out;
+  for (const auto& t : str::split(value, ", \t")) {
+    auto a = mail::parse_address(t);
+    std::string target = t;
+    if (a && !a->local.empty() && !a->local.ends_with(extension)) {
+      a->local += extension;
+      target = a->str();
+    }
+    if (!out.empty()) out += ", ";
+    out += target;
+  }
+  return out;
 }
 
 enum class AddressClass { Local, Virtual, Relay, Default };
@@ -62,9 +81,11 @@ Route route_one(const RouteConfig& cfg, const mail::Address& a) {
   AddressClass cls = address_class(cfg, a.domain);
   // A virtual mailbox domain has only the addresses its table lists (the full address,
   // or an "@domain" catch-all); the rest bounce here, as Postfix's resolver does.
-  if (cls == AddressClass::Virtual && cfg.virtual_mailbox_map && !cfg.virtual_mailbox_map(address) &&
-      !cfg.virtual_mailbox_map("@" + a.domain))
-    return bounce(address, "5.1.1", "user unknown in virtual mailbox table");
+  if (cls == AddressClass::Virtual && cfg.virtual_mailbox_map) {
+    const auto keys = mail::virtual_lookup_keys(address, cfg.recipient_delimiter);
+    if (std::none_of(keys.begin(), keys.end(), [&](const std::string& k) { return cfg.virtual_mailbox_map(k).has_value(); }))
+      return bounce(address, "5.1.1", "user unknown in virtual mailbox table");
+  }
   TransportEntry dflt = class_route(cfg, cls, a.domain);
   if (auto t = lookup_transport(cfg, address, a.domain)) {
     auto e = parse_transport_entry(*t);
@@ -111,10 +132,20 @@ void expand(const RouteConfig& cfg, const std::string& recipient, int depth,
   }
   bool virtual_domain = mail::domain_in(a.domain, cfg.virtual_alias_domains);
   std::optional<std::string> alias;
+  // Matched as user@domain for user+ext@domain: the extension goes on to the targets
+  // (Postfix's propagate_unmatched_extensions), so user+ext@domain -> bob+ext@example.org.
+  std::string extension;
   if (cfg.virtual_alias_map) {
-    alias = cfg.virtual_alias_map(address);
-    if (!alias) alias = cfg.virtual_alias_map("@" + a.domain);
+    const auto keys = mail::virtual_lookup_keys(address, cfg.recipient_delimiter);
+    for (size_t i = 0; i < keys.size() && !alias; ++i) {
+      alias = cfg.virtual_alias_map(keys[i]);
+      if (alias && i == 1 && keys.size() == 3) {
+        auto parts = mail::split_extension(a.local, cfg.recipient_delimiter);
+        extension = std::string(1, parts.delimiter) + parts.extension;
+      }
+    }
   }
+  if (alias && !extension.empty()) alias = with_extension(*alias, extension);
   // An alias that names itself ends the expansion (a catch-all keeping the original).
   if (alias && !(alias && str::iequals(str::trim(*alias), address))) {
     if (depth >= cfg.max_alias_depth) {

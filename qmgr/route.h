@@ -37,6 +37,7 @@ struct RouteConfig {
   Lookup transport_map;            // may be empty
   Lookup virtual_alias_map;        // may be empty
   Lookup virtual_mailbox_map;      // may be empty: then every address of the domains exists
+  std::string recipient_delimiter; // user+ext: virtual tables are also searched for user@domain
   int max_alias_depth = 20;
   size_t max_expansion = 1000;
 };

@@ -98,6 +98,16 @@ class RouteTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT(qmgr::resolve(c, "empty@virt.test")[0].kind == Route::Kind::Bounce);
     auto catchall = qmgr::resolve(c, "anyone@catch.test");
     CPPUNIT_ASSERT_EQUAL(std::string("postmaster@example.org"), catchall[0].address);
+    // user+ext@domain: found as user@domain, the extension goes on to the targets;
+    // without a recipient_delimiter there is no extension, so it is unknown.
+    c.recipient_delimiter = "+";
+    auto ext = qmgr::resolve(c, "info+sales@virt.test");
+    CPPUNIT_ASSERT_EQUAL(size_t(2), ext.size());
+    CPPUNIT_ASSERT_EQUAL(std::string("bob+sales@example.org"), ext[0].address);
+    CPPUNIT_ASSERT_EQUAL(std::string("carol+sales@remote.test"), ext[1].address);
+    CPPUNIT_ASSERT(qmgr::resolve(c, "self+x@virt.test")[0].kind == Route::Kind::Bounce);
+    c.recipient_delimiter = "";
+    CPPUNIT_ASSERT(qmgr::resolve(c, "info+sales@virt.test")[0].kind == Route::Kind::Bounce);
     // A wide expansion is bounded.
     c.max_expansion = 1;
     auto wide = qmgr::resolve(c, "info@virt.test");
@@ -161,6 +171,8 @@ class RouteTest : public CppUnit::TestFixture {
         {"virtual_transport with nexthop", "", "relay", "lmtp:[store]:24", "ann@vbox.test", Route::Kind::Deliver, "lmtp", "[store]:24"},
         {"virtual mailbox catch-all", "", "relay", "virtual", "anyone@catchall.test", Route::Kind::Deliver, "virtual", "catchall.test"},
         {"virtual mailbox unknown user", "", "relay", "virtual", "nobody@vbox.test", Route::Kind::Bounce, "", ""},
+        {"virtual mailbox user+ext", "", "relay", "virtual", "ann+news@vbox.test", Route::Kind::Deliver, "virtual", "vbox.test"},
+        {"virtual mailbox unknown user+ext", "", "relay", "virtual", "nobody+ann@vbox.test", Route::Kind::Bounce, "", ""},
         {"mydestination wins over relay_domains", "", "relay", "virtual", "bob@example.org", Route::Kind::Deliver, "local", ""},
     };
     for (const auto& r : rows) {
@@ -170,6 +182,7 @@ class RouteTest : public CppUnit::TestFixture {
       c.virtual_mailbox_map = table({{"ann@vbox.test", "vbox.test/ann/"}, {"@catchall.test", "catchall.test/all/"}});
       c.transport_map = table({{"pinned.test", "smtp:[127.0.0.7]:2525"}, {"hoponly.test", ":[127.0.0.6]"}});
       c.relayhost = r.relayhost;
+      c.recipient_delimiter = "+";
       auto split = [](std::string v, std::string* t, std::string* n) {
         size_t colon = v.find(':');
         *t = v.substr(0, colon);

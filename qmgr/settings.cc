@@ -36,6 +36,7 @@ const std::map<std::string, std::string>& default_params() {
       {"virtual_alias_maps", ""},
       {"virtual_mailbox_domains", ""},
       {"virtual_mailbox_maps", ""},
+      {"recipient_delimiter", "+"},
       {"relay_domains", ""},
       {"transport_maps", ""},
       {"relayhost", ""},
@@ -92,6 +93,7 @@ Result<DaemonConfig> settings_from(const Getter& get, std::vector<std::unique_pt
   m.route.virtual_mailbox_domains = domains("virtual_mailbox_domains");
   m.route.relay_domains = domains("relay_domains");
   m.route.relayhost = get("relayhost");
+  m.route.recipient_delimiter = get("recipient_delimiter");
   // "transport" or "transport:nexthop"; local's nexthop is not used.
   auto split_transport = [&](const char* name, std::string* transport, std::string* nexthop) -> Status {
     std::string v = get(name);

@@ -185,7 +185,6 @@ Reply Policy::check_known_recipient(const smtp::Path& rcpt, DomainClass cls) {
   std::string full = str::lower(rcpt.local + "@" + rcpt.domain);
   auto parts = mail::split_extension(rcpt.local, s_.recipient_delimiter);
   std::string user = str::lower(parts.user);
-  std::string full_base = str::lower(parts.user + "@" + rcpt.domain);
   switch (cls) {
     case DomainClass::Local: {
       if (!s_.local_recipient_check || user == "postmaster") return Reply{};
@@ -205,9 +204,11 @@ Reply Policy::check_known_recipient(const smtp::Path& rcpt, DomainClass cls) {
     }
     case DomainClass::VirtualAlias:
     case DomainClass::VirtualMailbox: {
+      // The keys qmgr and virtual(8) use too: what is accepted here is delivered.
+      const auto keys = mail::virtual_lookup_keys(full, s_.recipient_delimiter);
       for (auto* m : {&virtual_alias_, &virtual_mailbox_}) {
         if (m->empty()) continue;
-        for (const auto& k : {full, full_base, "@" + str::lower(rcpt.domain)}) {
+        for (const auto& k : keys) {
           auto a = m->lookup(k);
           if (!a) return table_failure(addr + ": Recipient address rejected");
           if (a.value()) return Reply{};

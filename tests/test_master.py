@@ -62,6 +62,25 @@ class MasterTest(InstanceTestCase):
         inst.wait_ready()
         self.assertNotEqual(inst.master_pid(), pid)
 
+    def test_stop_and_status_with_a_broken_main_conf(self):
+        # A typo made while the server runs must not keep the administrator from
+        # stopping it: status and stop find the master through queue_directory alone.
+        inst = self.started_instance()
+        pid = inst.master_pid()
+        with open(inst.main_conf()) as f:
+            n = len(f.read().splitlines())
+        with open(inst.main_conf(), "a") as f:
+            f.write("message_size_limit = lots\n")
+        r = inst.status()
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("master: pid %d" % pid, r.stdout)
+        self.assertIn("main.conf:%d" % (n + 1), r.stderr, "the broken line is still reported")
+        self.assertEqual(inst.ctl("reload").returncode, 2, "reload refuses a broken main.conf")
+        r = inst.ctl("stop")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("main.conf:%d" % (n + 1), r.stderr)
+        self.assertFalse(harness.pid_alive(pid), "stop returns only when the master is gone")
+
     def test_status_lists_services(self):
         inst = self.started_instance(ports=("smtp",))
         r = inst.status()

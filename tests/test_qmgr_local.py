@@ -17,6 +17,7 @@ import grp
 import os
 import pwd
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -220,6 +221,9 @@ class QmgrLocalTest(harness.InstanceTestCase):
         ms.wait_messages(h3, 2)
         ms.wait_queue_empty()
         self.assertEqual(len(ms.maildir(h2)), 2)
+        # ... and the log says why forwarding stopped.
+        self.assertRegex(ms.inst.log_text(), r"postilion/local\[\d+\]: warning: [0-9A-Za-z]+: ignoring \.forward of "
+                                             + re.escape(u3) + ": " + re.escape(fwd) + ": writable by group or others")
 
     def test_mbox_two_concurrent_deliveries(self):
         ms = MailSystem(self, {"home_mailbox": "Mailbox", "local_destination_concurrency_limit": "4"})

@@ -191,6 +191,34 @@ class VirtualTest(harness.InstanceTestCase):
                                           r"relay=virtual, .*dsn=5\.1\.1, status=bounced \(user unknown in "
                                           r"virtual mailbox table\)")
 
+    def test_extension_and_smtputf8_sender_delivered(self):
+        # ann+news is accepted by smtpd because ann is in the table; qmgr and virtual(8)
+        # decide with the same keys, so it is delivered to ann, not bounced
+        # (backscatter). The SMTPUTF8 sender reaches the mailbox as the UTF-8 it came in.
+        inst = self.instance({"ann@virt.test": "virt.test/ann/"})
+        sender = "jörg@bücher.example"
+        with smtplib.SMTP(inst.addr, inst.ports["smtp"], timeout=30) as s:
+            s.ehlo()
+            self.assertTrue(s.has_extn("smtputf8"))
+            s.sendmail("ann@virt.test", ["ann+news@virt.test"], "Subject: extension\r\n\r\nfor ann+news\r\n")
+            s.sendmail(sender, ["ann@virt.test"], "Subject: utf8 sender\r\n\r\nfrom joerg\r\n",
+                       mail_options=["SMTPUTF8"])
+        harness.wait_for(lambda: len(self.messages("virt.test/ann")) >= 2, 30, "two messages for ann")
+        texts = {}
+        for path in self.messages("virt.test/ann"):
+            with open(path, "rb") as f:
+                raw = f.read()
+            subject = re.search(rb"^Subject: (.*)$", raw, re.M).group(1).decode()
+            texts[subject] = raw
+        self.assertEqual(sorted(texts), ["extension", "utf8 sender"], "no DSN: nothing bounced")
+        self.assertIn(b"\nDelivered-To: ann+news@virt.test\n", texts["extension"])
+        self.assertTrue(texts["utf8 sender"].startswith(("Return-Path: <%s>\n" % sender).encode()),
+                        texts["utf8 sender"][:120])
+        log = inst.log_text()
+        self.assertRegex(log, r"postilion/virtual\[\d+\]: [0-9A-Za-z]+: to=<ann\+news@virt\.test>, "
+                              r"relay=virtual, .*status=sent")
+        self.assertNotIn("status=bounced", log)
+
     def test_hostile_table_value_deferred(self):
         inst = self.instance({"ann@virt.test": "virt.test/ann/", "evil@virt.test": "../x/",
                               "abs@virt.test": "/tmp/pst-virtual-abs/"})

@@ -127,6 +127,36 @@ std::string printable(std::string_view s, size_t max_len) {
   return r;
 }
 
+std::string header_text(std::string_view s, size_t max_len) {
+  std::string r;
+  r.reserve(std::min(s.size(), max_len));
+  bool cut = false;
+  for (size_t i = 0; i < s.size() && !cut; ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != 0x7f) {
+      if (r.size() + 1 > max_len) cut = true;
+      else r += static_cast<char>(c);
+    } else if (r.size() + 4 > max_len) {
+      cut = true;
+    } else {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\%03o", c);
+      r += buf;
+    }
+  }
+  if (cut) {
+    // A multi-byte sequence the limit left incomplete is dropped whole.
+    size_t lead = r.size();
+    while (lead > 0 && (static_cast<unsigned char>(r[lead - 1]) & 0xc0) == 0x80) --lead;
+    if (lead > 0 && static_cast<unsigned char>(r[lead - 1]) >= 0xc0) {
+      unsigned char b = static_cast<unsigned char>(r[lead - 1]);
+      size_t need = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : 2;
+      if (r.size() - (lead - 1) < need) r.resize(lead - 1);
+    }
+  }
+  return r;
+}
+
 std::string format(const char* fmt, ...) {
   va_list ap;
   va_start(ap, fmt);

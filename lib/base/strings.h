@@ -36,6 +36,12 @@ size_t closing_bracket(std::string_view text, size_t open);
 // peer's text is safe to put into a log line.
 std::string printable(std::string_view s, size_t max_len = 400);
 
+// Text for a header field of a message that a person reads (Return-Path,
+// Delivered-To): the bytes as they came - the UTF-8 of an SMTPUTF8 address included -
+// with only control characters, which could end or fold the field, escaped as \ooo;
+// at most max_len bytes, cut before a UTF-8 sequence that would not fit.
+std::string header_text(std::string_view s, size_t max_len = 998);
+
 // printf into a std::string.
 std::string format(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -12,6 +12,7 @@ class StringsTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(parse_numbers);
   CPPUNIT_TEST(names_and_brackets);
   CPPUNIT_TEST(printable_escapes_hostile_bytes);
+  CPPUNIT_TEST(header_text_keeps_utf8);
   CPPUNIT_TEST(base64_round_trip_and_garbage);
   CPPUNIT_TEST_SUITE_END();
 
@@ -58,6 +59,22 @@ class StringsTest : public CppUnit::TestFixture {
     }
     CPPUNIT_ASSERT(!str::parse_uint("-1"));
     CPPUNIT_ASSERT_EQUAL(uint64_t(10240000), *str::parse_uint("10240000"));
+  }
+
+  void header_text_keeps_utf8() {
+    struct Row { std::string in; size_t max; std::string out; } rows[] = {
+        {"j\xc3\xb6rg@b\xc3\xbc" "cher.example", 998, "j\xc3\xb6rg@b\xc3\xbc" "cher.example"},
+        {"a\\b", 998, "a\\b"},                       // a backslash is the reader's byte
+        {"a\r\nX-Evil: 1", 998, "a\\015\\012X-Evil: 1"},  // no new field, no fold
+        {std::string("\0\x7f", 2), 998, "\\000\\177"},
+        {"abcdef", 3, "abc"},
+        {"ab\xc3\xb6", 3, "ab"},                     // a cut sequence is dropped whole
+        {"ab\xc3\xb6", 4, "ab\xc3\xb6"},
+        {"a\xe2\x82\xac", 3, "a"},
+        {"a\r", 3, "a"},                              // an escape that does not fit
+        {"", 10, ""},
+    };
+    for (const auto& r : rows) CPPUNIT_ASSERT_EQUAL_MESSAGE(r.in, r.out, str::header_text(r.in, r.max));
   }
 
   void printable_escapes_hostile_bytes() {

@@ -134,6 +134,16 @@ LocalParts split_extension(std::string_view local, std::string_view delimiters) 
   return out;
 }
 
+std::vector<std::string> virtual_lookup_keys(std::string_view address, std::string_view delimiters) {
+  auto a = parse_address(address);
+  if (!a || a->local.empty() || a->domain.empty()) return {};
+  std::vector<std::string> keys{a->str()};
+  auto parts = split_extension(a->local, delimiters);
+  if (!parts.extension.empty()) keys.push_back(Address{parts.user, a->domain}.str());
+  keys.push_back("@" + a->domain);
+  return keys;
+}
+
 bool domain_in(std::string_view domain, const std::vector<std::string>& names) {
   for (const auto& n : names)
     if (str::iequals(domain, n)) return true;

@@ -44,6 +44,14 @@ struct LocalParts {
 };
 LocalParts split_extension(std::string_view local, std::string_view delimiters);
 
+// The keys a virtual table (virtual_alias_maps, virtual_mailbox_maps) is searched with
+// for an address, in Postfix's order: user+ext@domain, then user@domain when the local
+// part has an extension after one of the delimiters, then the catch-all @domain.
+// Empty for an address without a local part or a domain. smtpd, qmgr and virtual(8)
+// all decide with these keys, so an address that smtpd accepts is one that qmgr routes
+// and virtual(8) delivers (accepting and then bouncing would be backscatter).
+std::vector<std::string> virtual_lookup_keys(std::string_view address, std::string_view delimiters);
+
 // True when the domain matches one of the names (case-insensitive).
 bool domain_in(std::string_view domain, const std::vector<std::string>& names);
 

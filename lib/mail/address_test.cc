@@ -11,6 +11,7 @@ class AddressTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(paths);
   CPPUNIT_TEST(quoting);
   CPPUNIT_TEST(extensions);
+  CPPUNIT_TEST(virtual_keys);
   CPPUNIT_TEST(address_lists);
   CPPUNIT_TEST_SUITE_END();
 
@@ -58,6 +59,24 @@ class AddressTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT_EQUAL(std::string("\"a\\\"b\""), mail::quote_local("a\"b"));
     CPPUNIT_ASSERT_EQUAL(std::string("a\"b"), mail::unquote_local("\"a\\\"b\""));
     CPPUNIT_ASSERT_EQUAL(std::string("\".a\""), mail::quote_local(".a"));
+  }
+
+  void virtual_keys() {
+    struct Row {
+      const char* address;
+      std::vector<std::string> keys;
+    };
+    const Row rows[] = {
+        {"alice@Virt.TEST", {"alice@virt.test", "@virt.test"}},
+        {"alice+lists@virt.test", {"alice+lists@virt.test", "alice@virt.test", "@virt.test"}},
+        {"+lists@virt.test", {"+lists@virt.test", "@virt.test"}},
+        {"alice", {}},
+        {"@virt.test", {}},
+        {"", {}},
+        {"a\nb@virt.test", {}},
+        {"ann-news@virt.test", {"ann-news@virt.test", "@virt.test"}},
+    };
+    for (const auto& r : rows) CPPUNIT_ASSERT_MESSAGE(r.address, r.keys == mail::virtual_lookup_keys(r.address, "+"));
   }
 
   void extensions() {
