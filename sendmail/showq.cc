@@ -16,8 +16,8 @@
 #include "lib/ipc/message.h"
 #include "lib/ipc/protocols.h"
 #include "lib/log/log.h"
+#include "lib/queue/queue_control.h"
 #include "lib/service/service.h"
-#include "qmgr/queue_control.h"
 #include "sendmail/showq_server.h"
 
 using namespace postilion;
@@ -30,11 +30,11 @@ std::unique_ptr<sendmail::ShowqServer> g_server;
 
 std::unique_ptr<sendmail::ShowqServer> make_server(event::EventBase& base, const std::string& queue_dir) {
   auto lister = [queue_dir]() -> Result<std::string> {
-    qmgr::SpoolStore store(queue_dir);
+    queue::SpoolStore store(queue_dir);
     // list_queue skips what it cannot read; a spool closed to us is an error instead.
     std::string active = store.spool().dir(queue::Folder::Active);
     if (::access(active.c_str(), R_OK | X_OK) != 0) return Error::from_errno(active);
-    return qmgr::format_mailq(qmgr::list_queue(store));
+    return queue::format_mailq(queue::list_queue(store));
   };
   return std::make_unique<sendmail::ShowqServer>(base, lister, file::join(queue_dir, ipc::proto::kQmgrSocket));
 }

@@ -22,7 +22,7 @@ inline constexpr int kShowqIdleMs = 10000;  // a client has this long to ask and
 
 class ShowqServer {
  public:
-  // lister makes the listing text (the daemon: qmgr::format_mailq of the spool), or
+  // lister makes the listing text (the daemon: queue::format_mailq of the spool), or
   // says why it cannot; qmgr_socket is where flush requests go.
   using Lister = std::function<Result<std::string>()>;
   ShowqServer(event::EventBase& base, Lister lister, std::string qmgr_socket)

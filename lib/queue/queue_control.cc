@@ -1,5 +1,5 @@
-// qmgr/queue_control.cc - listing and admin operations on the queue.
-#include "qmgr/queue_control.h"
+// lib/queue/queue_control.cc - listing and admin operations on the queue.
+#include "lib/queue/queue_control.h"
 
 #include <unistd.h>
 
@@ -9,7 +9,7 @@
 #include "lib/base/strings.h"
 #include "lib/log/log.h"
 
-namespace postilion::qmgr {
+namespace postilion::queue {
 namespace {
 
 const char* const kListed[] = {"maildrop", "incoming", "active", "deferred", "hold"};
@@ -87,4 +87,4 @@ ControlResult control(SpoolStore& store, Operation op, const std::string& select
   return res;
 }
 
-}  // namespace postilion::qmgr
+}  // namespace postilion::queue

@@ -1,11 +1,11 @@
-// qmgr/queue_list.cc - mailq and JSON formatting of queue entries.
-#include "qmgr/queue_list.h"
+// lib/queue/queue_list.cc - mailq and JSON formatting of queue entries.
+#include "lib/queue/queue_list.h"
 
 #include <ctime>
 
 #include "lib/base/strings.h"
 
-namespace postilion::qmgr {
+namespace postilion::queue {
 
 std::string format_mailq(const std::vector<QueueEntry>& entries) {
   if (entries.empty()) return "Mail queue is empty\n";
@@ -66,4 +66,4 @@ std::string format_json(const QueueEntry& e) {
   return out + "]}";
 }
 
-}  // namespace postilion::qmgr
+}  // namespace postilion::queue

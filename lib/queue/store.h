@@ -1,7 +1,7 @@
-// qmgr/store.h - what the queue manager needs from the spool, as one interface: list a
+// lib/queue/store.h - what the queue manager needs from the spool, as one interface: list a
 // queue, read a queue file's envelope, mark a recipient final, move, remove, queue a
-// new message, and the per-message deferral notes. qmgr/spool_store.cc implements it
-// on lib/queue; the tests use an in-memory fake, so crash and failure paths are cheap.
+// new message, and the per-message deferral notes. lib/queue/spool_store.cc implements it
+// on the spool; the tests use an in-memory fake, so crash and failure paths are cheap.
 #pragma once
 
 #include <cstdint>
@@ -13,7 +13,7 @@
 #include "lib/base/result.h"
 #include "lib/mail/dsn.h"
 
-namespace postilion::qmgr {
+namespace postilion::queue {
 
 struct StoredRecipient {
   std::string address;
@@ -76,4 +76,4 @@ class Store {
   virtual void drop_defer_info(const std::string& id) = 0;
 };
 
-}  // namespace postilion::qmgr
+}  // namespace postilion::queue

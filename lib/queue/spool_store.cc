@@ -1,5 +1,5 @@
-// qmgr/spool_store.cc - the queue manager's Store on lib/queue.
-#include "qmgr/spool_store.h"
+// lib/queue/spool_store.cc - the queue manager's Store on lib/queue.
+#include "lib/queue/spool_store.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -15,7 +15,7 @@
 #include "lib/queue/queue_writer.h"
 #include "lib/queue/spare.h"
 
-namespace postilion::qmgr {
+namespace postilion::queue {
 
 unsigned notify_from_queue(uint8_t b) {
   if (b & queue::kNotifyNever) return mail::kNotifyNever;
@@ -38,7 +38,7 @@ uint8_t notify_to_queue(unsigned n) {
 
 Result<std::string> SpoolStore::path(const std::string& q, const std::string& id) const {
   queue::Folder f;
-  if (!queue::parse_folder(q, &f)) PANIC("qmgr: unknown queue folder %s", q.c_str());
+  if (!queue::parse_folder(q, &f)) PANIC("spool store: unknown queue folder %s", q.c_str());
   if (!queue::valid_id(id)) return Error(q + "/" + str::printable(id, 60) + ": not a queue id").set_permanent();
   return spool_.path(f, id);
 }
@@ -132,7 +132,7 @@ Status SpoolStore::mark_done(const std::string& q, const std::string& id, uint64
 
 Status SpoolStore::move(const std::string& id, const std::string& from, const std::string& to) {
   queue::Folder f, t;
-  if (!queue::parse_folder(from, &f) || !queue::parse_folder(to, &t)) PANIC("qmgr: bad folders %s -> %s", from.c_str(), to.c_str());
+  if (!queue::parse_folder(from, &f) || !queue::parse_folder(to, &t)) PANIC("spool store: bad folders %s -> %s", from.c_str(), to.c_str());
   if (!queue::valid_id(id)) return Error(from + "/" + str::printable(id, 60) + ": not a queue id").set_permanent();
   // One rename() and no directory fsync, as Postfix's qmgr: the rename is atomic, so
   // after a crash the file has one name or the other (one inode: its status bytes are
@@ -243,4 +243,4 @@ void SpoolStore::drop_defer_info(const std::string& id) {
   ::unlink(spool_.path(queue::Folder::Defer, id).c_str());
 }
 
-}  // namespace postilion::qmgr
+}  // namespace postilion::queue

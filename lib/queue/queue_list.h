@@ -1,13 +1,13 @@
-// qmgr/queue_list.h - the queue as people and programs see it: mailq's listing in
+// lib/queue/queue_list.h - the queue as people and programs see it: mailq's listing in
 // Postfix's format and `postilionctl queue -j` JSON lines. Formatting only; the entries
-// come from a spool scan (qmgr/queue_control.h).
+// come from a spool scan (lib/queue/queue_control.h).
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
-namespace postilion::qmgr {
+namespace postilion::queue {
 
 struct QueueEntry {
   std::string id;
@@ -33,4 +33,4 @@ std::string format_json(const QueueEntry& e);
 // JSON string escaping (quotes, backslashes, control and non-ASCII bytes as \u00XX).
 std::string json_string(const std::string& s);
 
-}  // namespace postilion::qmgr
+}  // namespace postilion::queue

@@ -1,5 +1,5 @@
-// qmgr/queue_list_test.cc - mailq layout (Postfix columns) and JSON escaping.
-#include "qmgr/queue_list.h"
+// lib/queue/queue_list_test.cc - mailq layout (Postfix columns) and JSON escaping.
+#include "lib/queue/queue_list.h"
 
 #include <cppunit/extensions/HelperMacros.h>
 
@@ -20,12 +20,12 @@ class QueueListTest : public CppUnit::TestFixture {
   }
 
   void mailq_layout() {
-    CPPUNIT_ASSERT_EQUAL(std::string("Mail queue is empty\n"), qmgr::format_mailq({}));
-    qmgr::QueueEntry a{"1C92E7D564", "deferred", 4357, 1795924877, "root@example.org",
+    CPPUNIT_ASSERT_EQUAL(std::string("Mail queue is empty\n"), queue::format_mailq({}));
+    queue::QueueEntry a{"1C92E7D564", "deferred", 4357, 1795924877, "root@example.org",
                        {{"bob@remote.test", "connect to remote.test[127.0.0.9]:25: Connection refused"},
                         {"carol@remote.test", "connect to remote.test[127.0.0.9]:25: Connection refused"}}};
-    qmgr::QueueEntry b{"36BF87D65A", "active", 100, 1795924877, "", {{"x@y", ""}}};
-    std::string out = qmgr::format_mailq({a, b});
+    queue::QueueEntry b{"36BF87D65A", "active", 100, 1795924877, "", {{"x@y", ""}}};
+    std::string out = queue::format_mailq({a, b});
     std::string want =
         "-Queue ID-  --Size-- ----Arrival Time---- -Sender/Recipient-------\n"
         "1C92E7D564     4357 Sun Nov 29 04:01:17  root@example.org\n"
@@ -40,19 +40,19 @@ class QueueListTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT_EQUAL(want, out);
     b.queue = "hold";
     b.recipients[0].reason = "evil\r\nInjected";
-    std::string held = qmgr::format_mailq({b});
+    std::string held = queue::format_mailq({b});
     CPPUNIT_ASSERT(held.find("36BF87D65A!") != std::string::npos);
     CPPUNIT_ASSERT(held.find("(evil\\015\\012Injected)") != std::string::npos);
     CPPUNIT_ASSERT(held.find("in 1 Request.") != std::string::npos);
   }
 
   void json_lines() {
-    qmgr::QueueEntry e{"ABC", "deferred", 10, 5, "a\"b@c", {{"x@y", "no\nway"}, {"z@w", ""}}};
+    queue::QueueEntry e{"ABC", "deferred", 10, 5, "a\"b@c", {{"x@y", "no\nway"}, {"z@w", ""}}};
     CPPUNIT_ASSERT_EQUAL(std::string("{\"queue_name\":\"deferred\",\"queue_id\":\"ABC\",\"arrival_time\":5,"
                                      "\"message_size\":10,\"sender\":\"a\\\"b@c\",\"recipients\":["
                                      "{\"address\":\"x@y\",\"delay_reason\":\"no\\u000away\"},{\"address\":\"z@w\"}]}"),
-                         qmgr::format_json(e));
-    CPPUNIT_ASSERT_EQUAL(std::string("\"\\u00ff\\\\\""), qmgr::json_string("\xff\\"));
+                         queue::format_json(e));
+    CPPUNIT_ASSERT_EQUAL(std::string("\"\\u00ff\\\\\""), queue::json_string("\xff\\"));
   }
 };
 

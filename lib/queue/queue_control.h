@@ -1,4 +1,4 @@
-// qmgr/queue_control.h - queue operations for people: the listing behind mailq and
+// lib/queue/queue_control.h - queue operations for people: the listing behind mailq and
 // `postilionctl queue`, and hold / release / delete / requeue of messages chosen by id,
 // ALL, or a sender/recipient match. Works on the spool directly (run as root or
 // mail_owner); wake qmgr afterwards (cmd=wakeup / flush) so it notices.
@@ -8,10 +8,10 @@
 #include <vector>
 
 #include "lib/base/result.h"
-#include "qmgr/queue_list.h"
-#include "qmgr/spool_store.h"
+#include "lib/queue/queue_list.h"
+#include "lib/queue/spool_store.h"
 
-namespace postilion::qmgr {
+namespace postilion::queue {
 
 // Every message in maildrop, incoming, active, deferred and hold, oldest first.
 // Unreadable files are skipped (qmgr quarantines them).
@@ -35,4 +35,4 @@ struct ControlResult {
 // step on the file fails and is logged).
 ControlResult control(SpoolStore& store, Operation op, const std::string& selector);
 
-}  // namespace postilion::qmgr
+}  // namespace postilion::queue

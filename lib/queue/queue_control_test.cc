@@ -1,5 +1,5 @@
-// qmgr/queue_control_test.cc - listing and hold/release/requeue/delete on a real spool.
-#include "qmgr/queue_control.h"
+// lib/queue/queue_control_test.cc - listing and hold/release/requeue/delete on a real spool.
+#include "lib/queue/queue_control.h"
 
 #include <unistd.h>
 
@@ -8,7 +8,7 @@
 #include "lib/testing/temp_dir.h"
 
 using namespace postilion;
-using namespace postilion::qmgr;
+using namespace postilion::queue;
 
 class QueueControlTest : public CppUnit::TestFixture {
   CPPUNIT_TEST_SUITE(QueueControlTest);

@@ -1,4 +1,4 @@
-// qmgr/spool_store.h - the Store of the queue manager on the real spool (lib/queue):
+// lib/queue/spool_store.h - the Store of the queue manager on the real spool (lib/queue):
 // queue files, their in-place status bytes and retry record, and defer/ID notes.
 // Also used by queue control (listing, hold, release, delete, requeue).
 #pragma once
@@ -10,9 +10,9 @@
 #include "lib/queue/queue_file.h"
 #include "lib/queue/spare.h"
 #include "lib/queue/spool.h"
-#include "qmgr/store.h"
+#include "lib/queue/store.h"
 
-namespace postilion::qmgr {
+namespace postilion::queue {
 
 // lib/queue's NOTIFY bits <-> lib/mail's.
 unsigned notify_from_queue(uint8_t bits);
@@ -62,4 +62,4 @@ class SpoolStore : public Store {
   int64_t next_count_us_ = 0;
 };
 
-}  // namespace postilion::qmgr
+}  // namespace postilion::queue

@@ -1,6 +1,6 @@
-// qmgr/spool_store_test.cc - the Store on a real spool in a temp dir: inject, load,
+// lib/queue/spool_store_test.cc - the Store on a real spool in a temp dir: inject, load,
 // status bytes, moves, retry times, deferral notes, and corrupt files.
-#include "qmgr/spool_store.h"
+#include "lib/queue/spool_store.h"
 
 #include <unistd.h>
 
@@ -10,7 +10,7 @@
 #include "lib/testing/temp_dir.h"
 
 using namespace postilion;
-using namespace postilion::qmgr;
+using namespace postilion::queue;
 
 class SpoolStoreTest : public CppUnit::TestFixture {
   CPPUNIT_TEST_SUITE(SpoolStoreTest);
