@@ -1,5 +1,6 @@
-// resolver/protocol.h - the messages of private/resolver (see resolver(8)), with the
-// encoders and strict decoders both sides use. The smtp client is the main caller.
+// lib/dns/protocol.h - the messages of private/resolver (see resolver(8)), with the
+// encoders and strict decoders both sides use: resolver(8), and its clients smtp(8)
+// (next hops, TLSA) and smtpd(8) (client names).
 //
 // next hops:   cmd=nexthops, domain=D [, mx=yes|no]   (mx=no: D is a bracketed host,
 //              addresses only, no MX lookup)
@@ -23,10 +24,10 @@
 #include <vector>
 
 #include "lib/ipc/message.h"
-#include "resolver/dns.h"
-#include "resolver/nexthop.h"
+#include "lib/dns/dns.h"
+#include "lib/dns/nexthop.h"
 
-namespace postilion::resolver::proto {
+namespace postilion::dns::proto {
 
 inline constexpr size_t kMaxHops = 200;
 inline constexpr size_t kMaxRecords = 500;
@@ -61,4 +62,4 @@ ipc::Message ptr_request(std::string_view ip);
 ipc::Message encode_client_name(const ClientName& c);
 std::optional<ClientName> decode_client_name(const ipc::Message& m, std::string* why);
 
-}  // namespace postilion::resolver::proto
+}  // namespace postilion::dns::proto

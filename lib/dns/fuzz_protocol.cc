@@ -1,4 +1,4 @@
-// resolver/fuzz_protocol.cc - libFuzzer target: arbitrary bytes as frames from
+// lib/dns/fuzz_protocol.cc - libFuzzer target: arbitrary bytes as frames from
 // private/resolver, through the decoders its clients use (next hops, plain queries,
 // client names); whatever a decoder accepts encodes and decodes to the same thing.
 #include <cstddef>
@@ -6,11 +6,11 @@
 #include <string_view>
 
 #include "lib/ipc/message.h"
-#include "resolver/protocol.h"
+#include "lib/dns/protocol.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace postilion;
-  namespace proto = resolver::proto;
+  namespace proto = dns::proto;
   ipc::Decoder d(ipc::kDefaultMaxFrame);
   d.feed(std::string_view(reinterpret_cast<const char*>(data), size));
   ipc::Message m;

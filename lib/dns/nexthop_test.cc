@@ -1,16 +1,16 @@
-// resolver/nexthop_test.cc - MX ordering and shuffling, null MX, implicit MX, DNS
+// lib/dns/nexthop_test.cc - MX ordering and shuffling, null MX, implicit MX, DNS
 // failures, and loops back to this host, table-driven.
-#include "resolver/nexthop.h"
+#include "lib/dns/nexthop.h"
 
 #include <cppunit/extensions/HelperMacros.h>
 
 #include <set>
 
-#include "resolver/wire_test_util.h"
+#include "lib/dns/wire_test_util.h"
 
-using namespace postilion::resolver;
-using postilion::resolver::wire_test::mx_rdata;
-using postilion::resolver::wire_test::wire_name;
+using namespace postilion::dns;
+using postilion::dns::wire_test::mx_rdata;
+using postilion::dns::wire_test::wire_name;
 
 namespace {
 Answer mx_answer(std::vector<std::pair<int, std::string>> recs) {

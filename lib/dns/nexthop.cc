@@ -1,11 +1,11 @@
-// resolver/nexthop.cc - MX ordering, null MX, implicit MX and loop pruning.
-#include "resolver/nexthop.h"
+// lib/dns/nexthop.cc - MX ordering, null MX, implicit MX and loop pruning.
+#include "lib/dns/nexthop.h"
 
 #include <algorithm>
 
 #include "lib/base/strings.h"
 
-namespace postilion::resolver {
+namespace postilion::dns {
 
 void sort_mx(std::vector<MxRecord>& mx, std::mt19937& rng) {
   // Shuffle first, then a stable sort by preference: equal preferences keep the
@@ -166,4 +166,4 @@ Plan plan_hops(std::string_view domain, const std::vector<HostAnswers>& hosts, c
               first_error.empty() ? "Host or domain name not found" : first_error, mx_security);
 }
 
-}  // namespace postilion::resolver
+}  // namespace postilion::dns

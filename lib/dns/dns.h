@@ -1,4 +1,4 @@
-// resolver/dns.h - DNS answers as the resolver keeps them, and the rdata decoders
+// lib/dns/dns.h - DNS answers as the resolver keeps them, and the rdata decoders
 // (MX, A, AAAA, TLSA, TXT, PTR) that turn libunbound's uncompressed wire rdata into values.
 // Decoders take untrusted bytes and return nullopt on anything malformed.
 #pragma once
@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-namespace postilion::resolver {
+namespace postilion::dns {
 
 // DNSSEC status of an answer (RFC 4035): secure, insecure (no chain of trust), bogus.
 enum class Security { Insecure, Secure, Bogus };
@@ -83,4 +83,4 @@ std::optional<std::string> reverse_name(std::string_view ip);
 // is not 1.2.3.4: families must match).
 bool same_address(std::string_view a, std::string_view b);
 
-}  // namespace postilion::resolver
+}  // namespace postilion::dns

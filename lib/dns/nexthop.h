@@ -1,4 +1,4 @@
-// resolver/nexthop.h - from DNS answers to the ordered list of next hops for a mail
+// lib/dns/nexthop.h - from DNS answers to the ordered list of next hops for a mail
 // domain: MX sorted by preference with equal preferences shuffled, implicit MX when
 // there is none (RFC 5321 5.1), null MX refused (RFC 7505), A/AAAA per host, and MX
 // lists that lead back to this host pruned (hosts with preference >= our own are
@@ -10,9 +10,9 @@
 #include <string_view>
 #include <vector>
 
-#include "resolver/dns.h"
+#include "lib/dns/dns.h"
 
-namespace postilion::resolver {
+namespace postilion::dns {
 
 // Most MX hosts looked at for one domain (the rest are ignored, lowest preference kept).
 inline constexpr size_t kMaxMxHosts = 20;
@@ -69,4 +69,4 @@ struct HostAnswers {
 Plan plan_hops(std::string_view domain, const std::vector<HostAnswers>& hosts,
                const Identity& me, Security mx_security);
 
-}  // namespace postilion::resolver
+}  // namespace postilion::dns

@@ -1,5 +1,5 @@
-// resolver/dns.cc - rdata decoders and presentation forms for the resolver.
-#include "resolver/dns.h"
+// lib/dns/dns.cc - rdata decoders and presentation forms for the resolver.
+#include "lib/dns/dns.h"
 
 #include <arpa/inet.h>
 
@@ -8,7 +8,7 @@
 
 #include "lib/base/strings.h"
 
-namespace postilion::resolver {
+namespace postilion::dns {
 
 const char* security_name(Security s) {
   switch (s) {
@@ -238,9 +238,9 @@ std::optional<std::string> normalize_name(std::string_view name) {
   return out;
 }
 
-}  // namespace postilion::resolver
+}  // namespace postilion::dns
 
-namespace postilion::resolver {
+namespace postilion::dns {
 
 std::optional<std::string> reverse_name(std::string_view ip) {
   std::string text(ip);
@@ -267,4 +267,4 @@ bool same_address(std::string_view a, std::string_view b) {
   return false;
 }
 
-}  // namespace postilion::resolver
+}  // namespace postilion::dns

@@ -1,9 +1,9 @@
-// resolver/protocol.cc - private/resolver message encoders and strict decoders.
-#include "resolver/protocol.h"
+// lib/dns/protocol.cc - private/resolver message encoders and strict decoders.
+#include "lib/dns/protocol.h"
 
 #include "lib/base/strings.h"
 
-namespace postilion::resolver::proto {
+namespace postilion::dns::proto {
 
 ipc::Message nexthops_request(std::string_view domain, bool mx) {
   ipc::Message m;
@@ -155,4 +155,4 @@ std::optional<ClientName> decode_client_name(const ipc::Message& m, std::string*
   return c;
 }
 
-}  // namespace postilion::resolver::proto
+}  // namespace postilion::dns::proto

@@ -1,9 +1,9 @@
-// resolver/wire_test_util.h - DNS wire-format helpers for the resolver's unit tests.
+// lib/dns/wire_test_util.h - DNS wire-format helpers for the unit tests of lib/dns and resolver(8).
 #pragma once
 
 #include <string>
 
-namespace postilion::resolver::wire_test {
+namespace postilion::dns::wire_test {
 
 // "mx.b.tst" -> "\2mx\1b\3tst\0" (labels as written; no compression).
 inline std::string wire_name(const std::string& dotted) {
@@ -25,4 +25,4 @@ inline std::string mx_rdata(int pref, const std::string& host) {
   return std::string{static_cast<char>(pref >> 8), static_cast<char>(pref & 0xff)} + wire_name(host);
 }
 
-}  // namespace postilion::resolver::wire_test
+}  // namespace postilion::dns::wire_test
