@@ -24,6 +24,7 @@ class DnsTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(query_reply_garbage);
   CPPUNIT_TEST(reverse_names);
   CPPUNIT_TEST(client_name_messages);
+  CPPUNIT_TEST(client_name_table);
   CPPUNIT_TEST_SUITE_END();
 
  public:
@@ -252,6 +253,49 @@ class DnsTest : public CppUnit::TestFixture {
     bad3.set("status", "ok").set("name", "evil host\r\nX-Injected: 1");
     CPPUNIT_ASSERT(!proto::decode_client_name(bad3, &why));
     CPPUNIT_ASSERT_EQUAL(std::string("ptr"), std::string(proto::ptr_request("192.0.2.7").get_or("cmd", "")));
+    CPPUNIT_ASSERT_EQUAL(std::string("192.0.2.7"), std::string(proto::ptr_request("192.0.2.7").get_or("addr", "")));
+  }
+
+  // What smtpd takes from the resolver for its logs and Received: header: a host name
+  // (lowercased, no trailing dot) for ok and unconfirmed, nothing else.
+  void client_name_table() {
+    using proto::ClientName;
+    struct Row {
+      const char* status;
+      std::string name;
+      std::optional<std::string> want;  // the decoded name; nullopt: refused
+    } rows[] = {
+        {"ok", "Mail.Example.TST", "mail.example.tst"},
+        {"ok", "mail.example.tst.", "mail.example.tst"},
+        {"unconfirmed", "liar.ptr.tst", "liar.ptr.tst"},
+        {"ok", "_dmarc.b.tst", "_dmarc.b.tst"},
+        {"ok", "", std::nullopt},
+        {"ok", ".", std::nullopt},
+        {"ok", ".lead.tst", std::nullopt},
+        {"ok", "a..b.tst", std::nullopt},
+        {"ok", "a b.tst", std::nullopt},
+        {"ok", "host.tst\r\nReceived: forged", std::nullopt},
+        {"ok", std::string("nul\0.tst", 8), std::nullopt},
+        {"ok", "h\xc3\xa9.tst", std::nullopt},
+        {"ok", "[192.0.2.7]", std::nullopt},
+        {"ok", std::string(64, 'a') + ".tst", std::nullopt},
+        {"ok", std::string(63, 'a') + ".tst", std::string(63, 'a') + ".tst"},
+        {"unconfirmed", std::string(300, 'a'), std::nullopt},
+        {"nodata", "ignored and not kept", ""},
+        {"temp", "", ""},
+        {"error", "", std::nullopt},
+        {"OK", "host.tst", std::nullopt},
+    };
+    for (const Row& r : rows) {
+      ipc::Message m;
+      m.set("status", r.status);
+      if (!r.name.empty()) m.set("name", r.name);
+      std::string why;
+      auto got = proto::decode_client_name(m, &why);
+      CPPUNIT_ASSERT_EQUAL_MESSAGE(r.name, r.want.has_value(), got.has_value());
+      if (got) CPPUNIT_ASSERT_EQUAL_MESSAGE(r.name, *r.want, got->name);
+      else CPPUNIT_ASSERT(!why.empty() && why.size() < 200 && why.find('\n') == std::string::npos);
+    }
   }
 };
 
