@@ -1,4 +1,4 @@
-// smtpd/anvil.cc - anvil(8): counts connections per client address over all smtpd
+// anvil/main.cc - anvil(8): counts connections per client address over all smtpd
 // and pop3d processes (protocol in lib/ipc/protocols.h; table and clients' side in
 // lib/ipc), so the smtpd_ and pop3d_client_connection_count_limit and _rate_limit
 // hold however many processes master runs. One unprivileged process, one event loop, on private/anvil.
