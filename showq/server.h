@@ -1,4 +1,4 @@
-// sendmail/showq_server.h - the public/showq service of showq(8): one ipc::Channel per
+// showq/server.h - the public/showq service of showq(8): one ipc::Channel per
 // client, one request per connection (protocol in lib/ipc/protocols.h). list answers
 // with the mailq(1) text read from the spool; flush is passed on to qmgr as cmd=flush.
 // Anything else gets status=error and the connection ends; garbage ends it at once; a
@@ -16,19 +16,19 @@
 #include "lib/event/event.h"
 #include "lib/ipc/channel.h"
 
-namespace postilion::sendmail {
+namespace postilion::showq {
 
 inline constexpr int kShowqIdleMs = 10000;  // a client has this long to ask and to read
 
-class ShowqServer {
+class Server {
  public:
   // lister makes the listing text (the daemon: queue::format_mailq of the spool), or
   // says why it cannot; qmgr_socket is where flush requests go.
   using Lister = std::function<Result<std::string>()>;
-  ShowqServer(event::EventBase& base, Lister lister, std::string qmgr_socket)
+  Server(event::EventBase& base, Lister lister, std::string qmgr_socket)
       : base_(base), lister_(std::move(lister)), qmgr_socket_(std::move(qmgr_socket)) {}
-  ShowqServer(const ShowqServer&) = delete;
-  ShowqServer& operator=(const ShowqServer&) = delete;
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
 
   // Takes a client; on_end (optional) runs once when that client is gone.
   void accept(UniqueFd fd, std::function<void()> on_end = nullptr);
@@ -57,4 +57,4 @@ class ShowqServer {
   uint64_t next_id_ = 1;
 };
 
-}  // namespace postilion::sendmail
+}  // namespace postilion::showq

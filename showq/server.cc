@@ -1,17 +1,17 @@
-// sendmail/showq_server.cc - requests, replies and the flush hand-over of showq(8).
-#include "sendmail/showq_server.h"
+// showq/server.cc - requests, replies and the flush hand-over of showq(8).
+#include "showq/server.h"
 
 #include "lib/base/strings.h"
 #include "lib/log/log.h"
-#include "sendmail/showq_proto.h"
+#include "lib/queue/showq_protocol.h"
 
-namespace postilion::sendmail {
+namespace postilion::showq {
 
-void ShowqServer::accept(UniqueFd fd, std::function<void()> on_end) {
+void Server::accept(UniqueFd fd, std::function<void()> on_end) {
   uint64_t id = next_id_++;
   auto c = std::make_unique<Client>();
   c->on_end = std::move(on_end);
-  c->channel = std::make_unique<ipc::Channel>(base_, std::move(fd), kShowqMaxRequest, kShowqIdleMs);
+  c->channel = std::make_unique<ipc::Channel>(base_, std::move(fd), queue::kShowqMaxRequest, kShowqIdleMs);
   c->channel->on_message([this, id](ipc::Message&& m) { request(id, std::move(m)); });
   c->channel->on_close([this, id](const std::string& why) {
     auto it = clients_.find(id);
@@ -24,7 +24,7 @@ void ShowqServer::accept(UniqueFd fd, std::function<void()> on_end) {
   clients_[id] = std::move(c);
 }
 
-void ShowqServer::request(uint64_t id, ipc::Message&& m) {
+void Server::request(uint64_t id, ipc::Message&& m) {
   auto it = clients_.find(id);
   if (it == clients_.end()) return;
   Client& c = *it->second;
@@ -36,28 +36,28 @@ void ShowqServer::request(uint64_t id, ipc::Message&& m) {
   }
   c.asked = true;
   std::string why;
-  auto req = parse_showq_request(m, &why);
+  auto req = queue::parse_showq_request(m, &why);
   if (!req) {
     log::warn("showq: bad request: %s", why.c_str());
-    answer(id, {showq_error_reply("bad request: " + why)});
-  } else if (*req == ShowqRequest::List) {
+    answer(id, {queue::showq_error_reply("bad request: " + why)});
+  } else if (*req == queue::ShowqRequest::List) {
     auto text = lister_();
     if (!text) {
       log::warn("showq: cannot list the queue: %s", text.error().c_str());
-      answer(id, {showq_error_reply("cannot list the queue: " + text.error().str())});
+      answer(id, {queue::showq_error_reply("cannot list the queue: " + text.error().str())});
     } else {
-      answer(id, showq_listing_reply(*text));
+      answer(id, queue::showq_listing_reply(*text));
     }
   } else {
     flush(id);
   }
 }
 
-void ShowqServer::flush(uint64_t id) {
+void Server::flush(uint64_t id) {
   auto ch = ipc::Channel::connect(base_, qmgr_socket_, 4096, kShowqIdleMs);
   if (!ch) {
     log::warn("showq: flush: cannot reach qmgr: %s", ch.error().c_str());
-    answer(id, {showq_error_reply("cannot reach qmgr: " + ch.error().str())});
+    answer(id, {queue::showq_error_reply("cannot reach qmgr: " + ch.error().str())});
     return;
   }
   // qmgr's answer, or the end of that connection, settles the client's request once.
@@ -75,7 +75,7 @@ void ShowqServer::flush(uint64_t id) {
     }
     std::string text = reply ? "qmgr refused the flush" : "qmgr ended the connection: " + why;
     log::warn("showq: flush: %s", text.c_str());
-    answer(id, {showq_error_reply(text)});
+    answer(id, {queue::showq_error_reply(text)});
   };
   ipc::Channel* raw = ch->get();
   raw->on_message([settle](ipc::Message&& m) { settle(&m, ""); });
@@ -87,7 +87,7 @@ void ShowqServer::flush(uint64_t id) {
   clients_[id]->qmgr = std::move(*ch);
 }
 
-void ShowqServer::answer(uint64_t id, const std::vector<ipc::Message>& frames) {
+void Server::answer(uint64_t id, const std::vector<ipc::Message>& frames) {
   auto it = clients_.find(id);
   if (it == clients_.end()) return;
   Client& c = *it->second;
@@ -99,7 +99,7 @@ void ShowqServer::answer(uint64_t id, const std::vector<ipc::Message>& frames) {
   c.drain.start(0);
 }
 
-void ShowqServer::drained(uint64_t id) {
+void Server::drained(uint64_t id) {
   auto it = clients_.find(id);
   if (it == clients_.end()) return;
   Client& c = *it->second;
@@ -110,7 +110,7 @@ void ShowqServer::drained(uint64_t id) {
   c.drain.start(10);
 }
 
-void ShowqServer::drop(uint64_t id) {
+void Server::drop(uint64_t id) {
   auto it = clients_.find(id);
   if (it == clients_.end()) return;
   std::unique_ptr<Client> c = std::move(it->second);
@@ -125,4 +125,4 @@ void ShowqServer::drop(uint64_t id) {
   if (on_end) on_end();
 }
 
-}  // namespace postilion::sendmail
+}  // namespace postilion::showq

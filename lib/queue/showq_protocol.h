@@ -1,4 +1,4 @@
-// sendmail/showq_proto.h - the public/showq protocol (lib/ipc/protocols.h) in one place:
+// lib/queue/showq_protocol.h - the public/showq protocol (lib/ipc/protocols.h) in one place:
 // showq(8)'s check of a request and its reply frames, and the client side used by
 // postdrop(1) -p and -f. Everything read from the other side is checked; garbage is an
 // error value.
@@ -12,7 +12,7 @@
 #include "lib/base/result.h"
 #include "lib/ipc/message.h"
 
-namespace postilion::sendmail {
+namespace postilion::queue {
 
 // Requests are one small frame; a listing as a whole is capped for the client.
 inline constexpr size_t kShowqMaxRequest = 1024;
@@ -49,4 +49,4 @@ class ListingReader {
 Result<std::string> showq_list(const std::string& socket_path, int timeout_ms);
 Status showq_flush(const std::string& socket_path, int timeout_ms);
 
-}  // namespace postilion::sendmail
+}  // namespace postilion::queue

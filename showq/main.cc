@@ -1,4 +1,4 @@
-// sendmail/showq.cc - entry point of showq(8): lists the queue and passes flush
+// showq/main.cc - entry point of showq(8): lists the queue and passes flush
 // requests on to qmgr for local users, on public/showq (reached through the set-gid
 // postdrop(1) -p and -f), run by master(8) through lib/service as mail_owner.
 // `showq --standalone [-c DIR] [-s SOCKET] [-o name=value]...` runs it without a master.
@@ -18,7 +18,7 @@
 #include "lib/log/log.h"
 #include "lib/queue/queue_control.h"
 #include "lib/service/service.h"
-#include "sendmail/showq_server.h"
+#include "showq/server.h"
 
 using namespace postilion;
 
@@ -26,9 +26,9 @@ namespace {
 
 const std::vector<std::string_view> kParams = {"queue_directory"};
 
-std::unique_ptr<sendmail::ShowqServer> g_server;
+std::unique_ptr<showq::Server> g_server;
 
-std::unique_ptr<sendmail::ShowqServer> make_server(event::EventBase& base, const std::string& queue_dir) {
+std::unique_ptr<showq::Server> make_server(event::EventBase& base, const std::string& queue_dir) {
   auto lister = [queue_dir]() -> Result<std::string> {
     queue::SpoolStore store(queue_dir);
     // list_queue skips what it cannot read; a spool closed to us is an error instead.
@@ -36,7 +36,7 @@ std::unique_ptr<sendmail::ShowqServer> make_server(event::EventBase& base, const
     if (::access(active.c_str(), R_OK | X_OK) != 0) return Error::from_errno(active);
     return queue::format_mailq(queue::list_queue(store));
   };
-  return std::make_unique<sendmail::ShowqServer>(base, lister, file::join(queue_dir, ipc::proto::kQmgrSocket));
+  return std::make_unique<showq::Server>(base, lister, file::join(queue_dir, ipc::proto::kQmgrSocket));
 }
 
 int standalone(int argc, char** argv) {

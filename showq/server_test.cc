@@ -1,9 +1,7 @@
-// sendmail/showq_test.cc - the public/showq protocol: the request check (only a lone
-// cmd=list or cmd=flush), listing frames and the client's reader with hostile replies,
-// and the showq server in a real event loop: list, flush passed on to a stand-in qmgr,
-// qmgr down, bad requests answered with an error, garbage and second requests dropped.
-#include "sendmail/showq_proto.h"
-#include "sendmail/showq_server.h"
+// showq/server_test.cc - the showq server in a real event loop, with the client calls
+// of lib/queue/showq_protocol.h: list, flush passed on to a stand-in qmgr, qmgr down,
+// bad requests answered with an error, garbage and second requests dropped.
+#include "showq/server.h"
 
 #include <sys/socket.h>
 #include <unistd.h>
@@ -20,11 +18,10 @@
 #include "lib/event/listener.h"
 #include "lib/ipc/channel.h"
 #include "lib/ipc/protocols.h"
+#include "lib/queue/showq_protocol.h"
 #include "lib/testing/temp_dir.h"
 
 using namespace postilion;
-using sendmail::ListingReader;
-using sendmail::ShowqRequest;
 
 namespace {
 
@@ -86,11 +83,8 @@ struct FakeQmgr {
 
 }  // namespace
 
-class ShowqTest : public CppUnit::TestFixture {
-  CPPUNIT_TEST_SUITE(ShowqTest);
-  CPPUNIT_TEST(request_check);
-  CPPUNIT_TEST(listing_frames_round_trip);
-  CPPUNIT_TEST(reader_refuses_bad_replies);
+class ShowqServerTest : public CppUnit::TestFixture {
+  CPPUNIT_TEST_SUITE(ShowqServerTest);
   CPPUNIT_TEST(server_lists_and_flushes);
   CPPUNIT_TEST(server_flush_without_qmgr);
   CPPUNIT_TEST(server_answers_bad_requests_with_error);
@@ -98,110 +92,38 @@ class ShowqTest : public CppUnit::TestFixture {
   CPPUNIT_TEST_SUITE_END();
 
  public:
-  void request_check() {
-    struct Row {
-      std::vector<std::pair<std::string, std::string>> attrs;
-      std::optional<ShowqRequest> want;
-    } rows[] = {
-        {{{"cmd", "list"}}, ShowqRequest::List},
-        {{{"cmd", "flush"}}, ShowqRequest::Flush},
-        {{{"cmd", "LIST"}}, std::nullopt},
-        {{{"cmd", "list "}}, std::nullopt},
-        {{{"cmd", std::string("list\0", 5)}}, std::nullopt},
-        {{{"cmd", "wakeup"}}, std::nullopt},
-        {{{"cmd", "delete"}}, std::nullopt},
-        {{{"cmd", ""}}, std::nullopt},
-        {{}, std::nullopt},
-        {{{"command", "list"}}, std::nullopt},
-        {{{"cmd", "list"}, {"cmd", "flush"}}, std::nullopt},
-        {{{"cmd", "flush"}, {"id", "ALL"}}, std::nullopt},
-        {{{"queue", "deferred"}, {"cmd", "list"}}, std::nullopt},
-        {{{"cmd", std::string(5000, 'x')}}, std::nullopt},
-    };
-    for (const Row& r : rows) {
-      std::string why;
-      auto got = sendmail::parse_showq_request(msg(r.attrs), &why);
-      CPPUNIT_ASSERT(got == r.want);
-      CPPUNIT_ASSERT_EQUAL(!r.want.has_value(), !why.empty());
-      CPPUNIT_ASSERT(why.size() < 200);  // a long cmd is not echoed back whole
-    }
-  }
-
-  void listing_frames_round_trip() {
-    const size_t chunk = ipc::proto::kShowqChunk;
-    for (size_t size : {size_t{0}, size_t{1}, chunk - 1, chunk, chunk + 1, 3 * chunk + 17}) {
-      std::string text;
-      for (size_t i = 0; i < size; ++i) text += static_cast<char>('a' + i % 26);
-      auto frames = sendmail::showq_listing_reply(text);
-      CPPUNIT_ASSERT_EQUAL((size + chunk - 1) / chunk + 1, frames.size());
-      ListingReader reader;
-      for (size_t i = 0; i + 1 < frames.size(); ++i) {
-        CPPUNIT_ASSERT_EQUAL(std::string("part"), frames[i].get_or("status", ""));
-        CPPUNIT_ASSERT(reader.take(frames[i]) == ListingReader::Step::More);
-      }
-      CPPUNIT_ASSERT(reader.take(frames.back()) == ListingReader::Step::Done);
-      CPPUNIT_ASSERT(text == reader.text());
-      // Through the wire format too: every frame fits what the client accepts.
-      for (const auto& f : frames) CPPUNIT_ASSERT(f.encode().size() <= chunk + 1024);
-    }
-  }
-
-  void reader_refuses_bad_replies() {
-    struct Row {
-      std::vector<std::pair<std::string, std::string>> attrs;
-      std::string error;  // expected text of the failure
-    } rows[] = {
-        {{{"status", "error"}, {"text", "cannot list the queue: denied"}}, "cannot list the queue: denied"},
-        {{{"status", "error"}}, "showq failed"},
-        {{{"status", "error"}, {"text", "a\nb\x1b[2J"}}, "a\\012b\\033[2J"},
-        {{{"status", "part"}}, "bad reply from showq"},
-        {{{"status", "part"}, {"text", std::string(ipc::proto::kShowqChunk + 1, 'x')}}, "bad reply from showq"},
-        {{{"status", "bogus"}, {"text", "x"}}, "bad reply from showq"},
-        {{{"text", "x"}}, "bad reply from showq"},
-        {{}, "bad reply from showq"},
-    };
-    for (const Row& r : rows) {
-      ListingReader reader;
-      CPPUNIT_ASSERT(reader.take(msg({{"status", "part"}, {"text", "first "}})) == ListingReader::Step::More);
-      CPPUNIT_ASSERT(reader.take(msg(r.attrs)) == ListingReader::Step::Failed);
-      CPPUNIT_ASSERT_EQUAL(r.error, reader.error());
-      // Once failed, it stays failed.
-      CPPUNIT_ASSERT(reader.take(msg({{"status", "ok"}})) == ListingReader::Step::Failed);
-    }
-  }
-
   void server_lists_and_flushes() {
     postilion::testing::TempDir tmp;
     event::EventBase base;
     FakeQmgr qmgr(base, tmp.file("qmgr"), "ok");
     std::string listing = "-Queue ID-  --Size--\n" + std::string(2 * ipc::proto::kShowqChunk + 5, 'q') + "\n";
     int listed = 0;
-    sendmail::ShowqServer server(base, [&]() -> Result<std::string> { ++listed; return listing; }, tmp.file("qmgr"));
+    showq::Server server(base, [&]() -> Result<std::string> { ++listed; return listing; }, tmp.file("qmgr"));
     std::string path = tmp.file("showq");
     auto l1 = listen(base, server, path);
-    auto got = with_loop(base, [&] { return sendmail::showq_list(path, 10000); });
+    auto got = with_loop(base, [&] { return queue::showq_list(path, 10000); });
     CPPUNIT_ASSERT_MESSAGE(got ? "" : got.error().str(), got.ok());
     CPPUNIT_ASSERT(listing == *got);
     CPPUNIT_ASSERT_EQUAL(1, listed);
     CPPUNIT_ASSERT(qmgr.cmds.empty());
-    auto flushed = with_loop(base, [&] { return sendmail::showq_flush(path, 10000); });
+    auto flushed = with_loop(base, [&] { return queue::showq_flush(path, 10000); });
     CPPUNIT_ASSERT_MESSAGE(flushed ? "" : flushed.error().str(), flushed.ok());
     CPPUNIT_ASSERT(qmgr.cmds == std::vector<std::string>{"flush"});
     CPPUNIT_ASSERT(turn_until(base, [&] { return server.clients() == 0; }));
     // A lister that cannot read the spool is an error for the client, not an empty queue.
-    sendmail::ShowqServer closed(base, []() -> Result<std::string> { return Error("active: Permission denied", EACCES); },
+    showq::Server closed(base, []() -> Result<std::string> { return Error("active: Permission denied", EACCES); },
                                  tmp.file("qmgr"));
     std::string path2 = tmp.file("showq2");
     auto l2 = listen(base, closed, path2);
-    auto denied = with_loop(base, [&] { return sendmail::showq_list(path2, 10000); });
+    auto denied = with_loop(base, [&] { return queue::showq_list(path2, 10000); });
     CPPUNIT_ASSERT(!denied.ok());
     CPPUNIT_ASSERT(denied.error().str().find("Permission denied") != std::string::npos);
     // qmgr refusing is passed on too.
     FakeQmgr sulky(base, tmp.file("qmgr3"), "error");
-    sendmail::ShowqServer third(base, [] { return Result<std::string>(std::string()); }, tmp.file("qmgr3"));
+    showq::Server third(base, [] { return Result<std::string>(std::string()); }, tmp.file("qmgr3"));
     std::string path3 = tmp.file("showq3");
     auto l3 = listen(base, third, path3);
-    auto refused = with_loop(base, [&] { return sendmail::showq_flush(path3, 10000); });
+    auto refused = with_loop(base, [&] { return queue::showq_flush(path3, 10000); });
     CPPUNIT_ASSERT(!refused.ok());
     CPPUNIT_ASSERT_EQUAL(std::string("qmgr refused the flush"), refused.error().str());
     CPPUNIT_ASSERT(turn_until(base, [&] { return third.clients() == 0 && base.pending_deletes() == 0; }));
@@ -210,22 +132,22 @@ class ShowqTest : public CppUnit::TestFixture {
   void server_flush_without_qmgr() {
     postilion::testing::TempDir tmp;
     event::EventBase base;
-    sendmail::ShowqServer server(base, [] { return Result<std::string>(std::string("x")); }, tmp.file("no-qmgr"));
+    showq::Server server(base, [] { return Result<std::string>(std::string("x")); }, tmp.file("no-qmgr"));
     std::string path = tmp.file("showq");
     auto l = listen(base, server, path);
-    auto r = with_loop(base, [&] { return sendmail::showq_flush(path, 10000); });
+    auto r = with_loop(base, [&] { return queue::showq_flush(path, 10000); });
     CPPUNIT_ASSERT(!r.ok());
     CPPUNIT_ASSERT(r.error().str().find("cannot reach qmgr") != std::string::npos);
     CPPUNIT_ASSERT(turn_until(base, [&] { return server.clients() == 0; }));
     // Nobody listening at all: a temporary error for the client.
-    auto down = sendmail::showq_list(tmp.file("nothing-here"), 1000);
+    auto down = queue::showq_list(tmp.file("nothing-here"), 1000);
     CPPUNIT_ASSERT(!down.ok() && down.error().temporary());
   }
 
   void server_answers_bad_requests_with_error() {
     event::EventBase base;
     int listed = 0;
-    sendmail::ShowqServer server(base, [&] { ++listed; return Result<std::string>(std::string("x")); }, "/nonexistent/qmgr");
+    showq::Server server(base, [&] { ++listed; return Result<std::string>(std::string("x")); }, "/nonexistent/qmgr");
     const std::vector<std::vector<std::pair<std::string, std::string>>> bad = {
         {{"cmd", "delete"}, {"id", "ALL"}}, {{"cmd", "hold"}}, {{"cmd", "list"}, {"cmd", "list"}}, {}};
     for (const auto& attrs : bad) {
@@ -246,7 +168,7 @@ class ShowqTest : public CppUnit::TestFixture {
   void server_drops_garbage_ignores_second_request() {
     event::EventBase base;
     int listed = 0;
-    sendmail::ShowqServer server(base, [&] { ++listed; return Result<std::string>(std::string("x")); }, "/nonexistent/qmgr");
+    showq::Server server(base, [&] { ++listed; return Result<std::string>(std::string("x")); }, "/nonexistent/qmgr");
     const std::string garbage[] = {
         std::string("\x7f\xff\xff\xff", 4),                         // a frame far over the limit
         std::string("\0\0\x10\0", 4) + std::string(4096, 'A'),      // over kShowqMaxRequest
@@ -270,7 +192,7 @@ class ShowqTest : public CppUnit::TestFixture {
     size_t got = 0;
     CPPUNIT_ASSERT(peer_closed(base, theirs.get(), &got));
     std::string answer;
-    for (const auto& f : sendmail::showq_listing_reply("x")) answer += f.encode();
+    for (const auto& f : queue::showq_listing_reply("x")) answer += f.encode();
     CPPUNIT_ASSERT_EQUAL(answer.size(), got);
     CPPUNIT_ASSERT_EQUAL(size_t{0}, server.clients());
     CPPUNIT_ASSERT_EQUAL(1, listed);
@@ -306,7 +228,7 @@ class ShowqTest : public CppUnit::TestFixture {
   }
 
   // The listener lives as long as the test keeps it (it must go before the loop).
-  static std::unique_ptr<event::Listener> listen(event::EventBase& base, sendmail::ShowqServer& server,
+  static std::unique_ptr<event::Listener> listen(event::EventBase& base, showq::Server& server,
                                                  const std::string& path) {
     auto fd = ipc::listen_unix(path, 0600);
     CPPUNIT_ASSERT(fd.ok());
@@ -315,4 +237,4 @@ class ShowqTest : public CppUnit::TestFixture {
   }
 };
 
-CPPUNIT_TEST_SUITE_REGISTRATION(ShowqTest);
+CPPUNIT_TEST_SUITE_REGISTRATION(ShowqServerTest);

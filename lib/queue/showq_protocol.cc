@@ -1,5 +1,5 @@
-// sendmail/showq_proto.cc - public/showq requests and replies, both sides.
-#include "sendmail/showq_proto.h"
+// lib/queue/showq_protocol.cc - public/showq requests and replies, both sides.
+#include "lib/queue/showq_protocol.h"
 
 #include <poll.h>
 #include <sys/socket.h>
@@ -11,7 +11,7 @@
 #include "lib/base/strings.h"
 #include "lib/ipc/protocols.h"
 
-namespace postilion::sendmail {
+namespace postilion::queue {
 
 std::optional<ShowqRequest> parse_showq_request(const ipc::Message& m, std::string* why) {
   if (m.attrs().size() != 1 || m.attrs()[0].first != "cmd") {
@@ -143,4 +143,4 @@ Status showq_flush(const std::string& socket_path, int timeout_ms) {
   return Error("bad reply from showq").set_permanent();
 }
 
-}  // namespace postilion::sendmail
+}  // namespace postilion::queue
