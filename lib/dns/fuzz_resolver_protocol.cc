@@ -1,4 +1,4 @@
-// lib/dns/fuzz_protocol.cc - libFuzzer target: arbitrary bytes as frames from
+// lib/dns/fuzz_resolver_protocol.cc - libFuzzer target: arbitrary bytes as frames from
 // private/resolver, through the decoders its clients use (next hops, plain queries,
 // client names); whatever a decoder accepts encodes and decodes to the same thing.
 #include <cstddef>
