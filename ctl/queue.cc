@@ -12,7 +12,7 @@
 #include "lib/base/strings.h"
 #include "lib/ipc/message.h"
 #include "lib/ipc/protocols.h"
-#include "lib/mailbox/password.h"
+#include "lib/password/password.h"
 #include "lib/queue/queue_control.h"
 #include "lib/queue/queue_file.h"
 #include "lib/queue/queue_id.h"
@@ -144,7 +144,7 @@ int cmd_user(const Context& ctx) {
     complain("user hash: empty password");
     return kError;
   }
-  auto h = mailbox::hash_password(password, prefix);
+  auto h = password::hash_password(password, prefix);
   if (!h) {
     complain("user hash: " + h.error().str());
     return kError;

@@ -1,4 +1,4 @@
-// lib/mailbox/password.h - password hashes in crypt(3) form: making one (for
+// lib/password/password.h - password hashes in crypt(3) form: making one (for
 // `postilionctl user hash` and the virtual-user file) and checking a password against
 // one (auth(8)). yescrypt ("$y$") by default; SHA-512-crypt ("$6$") and the other
 // methods libcrypt knows are verified too. Passwords are never logged or kept.
@@ -9,7 +9,7 @@
 
 #include "lib/base/result.h"
 
-namespace postilion::mailbox {
+namespace postilion::password {
 
 // A new hash of password with a fresh random salt. prefix selects the method: "$y$"
 // (yescrypt), "$6$" (SHA-512-crypt), "$2b$" (bcrypt). Errors: unknown method, no entropy.
@@ -20,4 +20,4 @@ Result<std::string> hash_password(std::string_view password, std::string_view pr
 // computed hash takes the same time wherever the first difference is.
 bool verify_password(std::string_view password, const std::string& hash);
 
-}  // namespace postilion::mailbox
+}  // namespace postilion::password

@@ -1,11 +1,11 @@
-// lib/mailbox/password.cc - crypt(3) hashing and verification (libxcrypt).
-#include "lib/mailbox/password.h"
+// lib/password/password.cc - crypt(3) hashing and verification (libxcrypt).
+#include "lib/password/password.h"
 
 #include <crypt.h>
 
 #include <memory>
 
-namespace postilion::mailbox {
+namespace postilion::password {
 namespace {
 
 // struct crypt_data is large (~32 KiB): on the heap, and wiped after use because it
@@ -53,4 +53,4 @@ bool verify_password(std::string_view password, const std::string& hash) {
   return diff == 0;
 }
 
-}  // namespace postilion::mailbox
+}  // namespace postilion::password

@@ -1,10 +1,10 @@
-// lib/mailbox/password_test.cc - crypt(3) hashes: known vectors, fresh hashes of each
+// lib/password/password_test.cc - crypt(3) hashes: known vectors, fresh hashes of each
 // method, locked and malformed hashes.
-#include "lib/mailbox/password.h"
+#include "lib/password/password.h"
 
 #include <cppunit/extensions/HelperMacros.h>
 
-using namespace postilion::mailbox;
+using namespace postilion::password;
 
 class PasswordTest : public CppUnit::TestFixture {
   CPPUNIT_TEST_SUITE(PasswordTest);
