@@ -11,7 +11,7 @@
 #include "auth/verifier.h"
 #include "lib/base/file.h"
 #include "lib/ipc/message.h"
-#include "lib/mailbox/password.h"
+#include "lib/password/password.h"
 
 using namespace postilion;
 using namespace postilion::auth;
@@ -110,7 +110,7 @@ class AuthTest : public CppUnit::TestFixture {
   }
 
   void requests() {
-    auto h = mailbox::hash_password("sekrit", "$6$");
+    auto h = password::hash_password("sekrit", "$6$");
     CPPUNIT_ASSERT(h.ok());
     Settings s;
     s.backends = {"virtual"};
@@ -171,7 +171,7 @@ class AuthTest : public CppUnit::TestFixture {
 
   // Many checks at once on worker threads: every verdict reaches its own callback.
   void verifier_threads() {
-    auto h = mailbox::hash_password("pw", "$6$");
+    auto h = password::hash_password("pw", "$6$");
     CPPUNIT_ASSERT(h.ok());
     event::EventBase base;
     Verifier v(base, 3);
@@ -188,7 +188,7 @@ class AuthTest : public CppUnit::TestFixture {
   // The event-loop path: a request over a socket, checked on a worker, answered after
   // the failure delay; a second request on the same connection before the answer ends it.
   void async_requests() {
-    auto h = mailbox::hash_password("sekrit", "$6$");
+    auto h = password::hash_password("sekrit", "$6$");
     Settings s;
     s.backends = {"virtual"};
     s.virtual_users = "inline:{bob=" + *h + ":7:8:/m/bob/}";
@@ -242,7 +242,7 @@ class AuthTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT_EQUAL((*root)->home + ((*root)->home.back() == '/' ? "" : "/") + "Maildir/", (*root)->maildir);
     // Without permission to read shadow the hash is unusable, never empty.
     CPPUNIT_ASSERT(!(*root)->hash.empty());
-    CPPUNIT_ASSERT(!mailbox::verify_password("", (*root)->hash));
+    CPPUNIT_ASSERT(!password::verify_password("", (*root)->hash));
   }
 };
 

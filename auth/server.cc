@@ -4,7 +4,7 @@
 #include "lib/base/file.h"
 #include "lib/base/strings.h"
 #include "lib/log/log.h"
-#include "lib/mailbox/password.h"
+#include "lib/password/password.h"
 
 namespace postilion::auth {
 namespace {
@@ -35,7 +35,7 @@ Server::Server(event::EventBase& base, const Settings& s, std::unique_ptr<Backen
       verifier_(base, s.verify_threads),
       pruner_(base, [this] { throttle_.prune(file::monotonic_ms()); }) {
   pruner_.repeat(60000);
-  if (auto h = mailbox::hash_password("dummy"); h) dummy_hash_ = *h;
+  if (auto h = password::hash_password("dummy"); h) dummy_hash_ = *h;
 }
 
 std::optional<Server::Answer> Server::begin(const ipc::Message& req, int64_t now_ms, Check* check,
@@ -106,7 +106,7 @@ Server::Answer Server::handle(const ipc::Message& req, int64_t now_ms) {
   Check c;
   std::string password, hash;
   if (auto a = begin(req, now_ms, &c, &password, &hash)) return std::move(*a);
-  bool good = mailbox::verify_password(password, hash);
+  bool good = password::verify_password(password, hash);
   explicit_bzero(password.data(), password.size());
   return finish(c, good, now_ms);
 }

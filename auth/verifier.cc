@@ -7,7 +7,7 @@
 #include <cstring>
 
 #include "lib/log/log.h"
-#include "lib/mailbox/password.h"
+#include "lib/password/password.h"
 
 namespace postilion::auth {
 
@@ -54,7 +54,7 @@ void Verifier::work() {
       job = std::move(jobs_.front());
       jobs_.pop_front();
     }
-    bool ok = mailbox::verify_password(job.password, job.hash);
+    bool ok = password::verify_password(job.password, job.hash);
     explicit_bzero(job.password.data(), job.password.size());
     {
       std::lock_guard<std::mutex> g(mu_);

@@ -12,12 +12,12 @@
 #include "lib/base/strings.h"
 #include "lib/ipc/message.h"
 #include "lib/ipc/protocols.h"
-#include "lib/mailbox/password.h"
+#include "lib/password/password.h"
+#include "lib/queue/queue_control.h"
 #include "lib/queue/queue_file.h"
 #include "lib/queue/queue_id.h"
-#include "qmgr/queue_control.h"
-#include "qmgr/queue_list.h"
-#include "qmgr/spool_store.h"
+#include "lib/queue/queue_list.h"
+#include "lib/queue/spool_store.h"
 
 namespace postilion::ctl {
 namespace {
@@ -39,7 +39,7 @@ void wake_qmgr(const config::Config& cfg, const char* cmd) {
                        r.error().c_str());
 }
 
-int show(qmgr::SpoolStore& store, const std::string& id) {
+int show(queue::SpoolStore& store, const std::string& id) {
   if (!queue::valid_id(id)) {
     complain("queue show: not a queue id: " + str::printable(id, 60));
     return kError;
@@ -76,14 +76,14 @@ int show(qmgr::SpoolStore& store, const std::string& id) {
 int cmd_queue(const Context& ctx) {
   auto cfg = load_config(ctx);
   if (!cfg) return kBadConfig;
-  qmgr::SpoolStore store(cfg->str("queue_directory"));
+  queue::SpoolStore store(cfg->str("queue_directory"));
   const auto& a = ctx.args;
   if (a.empty() || (a.size() == 1 && a[0] == "-j")) {
-    auto entries = qmgr::list_queue(store);
+    auto entries = queue::list_queue(store);
     if (!a.empty()) {
-      for (const auto& e : entries) std::printf("%s\n", qmgr::format_json(e).c_str());
+      for (const auto& e : entries) std::printf("%s\n", queue::format_json(e).c_str());
     } else {
-      std::fputs(qmgr::format_mailq(entries).c_str(), stdout);
+      std::fputs(queue::format_mailq(entries).c_str(), stdout);
     }
     return kOk;
   }
@@ -92,17 +92,17 @@ int cmd_queue(const Context& ctx) {
     wake_qmgr(*cfg, "flush");
     return kOk;
   }
-  static const std::pair<const char*, qmgr::Operation> kOps[] = {
-      {"hold", qmgr::Operation::Hold}, {"release", qmgr::Operation::Release},
-      {"delete", qmgr::Operation::Delete}, {"requeue", qmgr::Operation::Requeue}};
+  static const std::pair<const char*, queue::Operation> kOps[] = {
+      {"hold", queue::Operation::Hold}, {"release", queue::Operation::Release},
+      {"delete", queue::Operation::Delete}, {"requeue", queue::Operation::Requeue}};
   for (const auto& [name, op] : kOps) {
     if (a[0] != name) continue;
     if (a.size() != 2) break;
-    auto r = qmgr::control(store, op, a[1]);
+    auto r = queue::control(store, op, a[1]);
     for (const auto& id : r.done) std::printf("%s: %s\n", id.c_str(), name);
     for (const auto& e : r.errors) complain(std::string("queue ") + name + ": " + e);
     if (r.done.empty() && r.errors.empty()) std::printf("postilionctl: queue %s: no message matches %s\n", name, a[1].c_str());
-    wake_qmgr(*cfg, op == qmgr::Operation::Requeue || op == qmgr::Operation::Release ? "flush" : "wakeup");
+    wake_qmgr(*cfg, op == queue::Operation::Requeue || op == queue::Operation::Release ? "flush" : "wakeup");
     return r.errors.empty() ? kOk : kError;
   }
   queue_usage();
@@ -144,7 +144,7 @@ int cmd_user(const Context& ctx) {
     complain("user hash: empty password");
     return kError;
   }
-  auto h = mailbox::hash_password(password, prefix);
+  auto h = password::hash_password(password, prefix);
   if (!h) {
     complain("user hash: " + h.error().str());
     return kError;

@@ -12,8 +12,8 @@
 #include "lib/base/unique_fd.h"
 #include "lib/event/event.h"
 #include "lib/ipc/channel.h"
+#include "lib/queue/spool_store.h"
 #include "qmgr/manager.h"
-#include "qmgr/spool_store.h"
 
 namespace postilion::qmgr {
 
@@ -50,7 +50,7 @@ class Daemon : public Agents {
 
   event::EventBase& base_;
   DaemonConfig cfg_;
-  SpoolStore store_;
+  queue::SpoolStore store_;
   Manager manager_;
   std::map<uint64_t, std::unique_ptr<ipc::Channel>> agents_;
   std::map<ipc::Channel*, std::unique_ptr<ipc::Channel>> clients_;

@@ -16,12 +16,19 @@
 #include <vector>
 
 #include "lib/ipc/message.h"
+#include "lib/queue/store.h"
 #include "qmgr/notice.h"
 #include "qmgr/route.h"
 #include "qmgr/scheduler.h"
-#include "qmgr/store.h"
 
 namespace postilion::qmgr {
+
+// The spool as the manager sees it (lib/queue/store.h).
+using queue::DeferInfo;
+using queue::NewMessage;
+using queue::Store;
+using queue::StoredMessage;
+using queue::StoredRecipient;
 
 struct ManagerConfig {
   RouteConfig route;

@@ -5,22 +5,22 @@
 
 namespace postilion::resolver {
 
-std::optional<Answer> Cache::get(const std::string& name, RrType type, int64_t now_s) {
+std::optional<dns::Answer> Cache::get(const std::string& name, dns::RrType type, int64_t now_s) {
   auto it = entries_.find({name, static_cast<uint16_t>(type)});
   if (it == entries_.end()) return std::nullopt;
   if (now_s >= it->second.expires) {
     entries_.erase(it);
     return std::nullopt;
   }
-  Answer a = it->second.answer;
+  dns::Answer a = it->second.answer;
   a.ttl = static_cast<uint32_t>(it->second.expires - now_s);
   return a;
 }
 
-void Cache::put(const std::string& name, RrType type, const Answer& a, int64_t now_s) {
-  if (a.outcome == Outcome::TempFail) return;
+void Cache::put(const std::string& name, dns::RrType type, const dns::Answer& a, int64_t now_s) {
+  if (a.outcome == dns::Outcome::TempFail) return;
   uint32_t ttl = a.ttl;
-  if (a.outcome == Outcome::Ok)
+  if (a.outcome == dns::Outcome::Ok)
     ttl = std::min(ttl, max_ttl_);
   else
     ttl = std::min(ttl == 0 ? negative_ttl_ : ttl, negative_ttl_);

@@ -9,7 +9,7 @@
 #include <string>
 #include <utility>
 
-#include "resolver/dns.h"
+#include "lib/dns/dns.h"
 
 namespace postilion::resolver {
 
@@ -19,14 +19,14 @@ class Cache {
       : max_entries_(max_entries), max_ttl_(max_ttl), negative_ttl_(negative_ttl) {}
 
   // A fresh copy of the entry, its ttl lowered by the time it has spent here.
-  std::optional<Answer> get(const std::string& name, RrType type, int64_t now_s);
-  void put(const std::string& name, RrType type, const Answer& a, int64_t now_s);
+  std::optional<dns::Answer> get(const std::string& name, dns::RrType type, int64_t now_s);
+  void put(const std::string& name, dns::RrType type, const dns::Answer& a, int64_t now_s);
   size_t size() const { return entries_.size(); }
   void clear() { entries_.clear(); }
 
  private:
   struct Entry {
-    Answer answer;
+    dns::Answer answer;
     int64_t stored = 0;
     int64_t expires = 0;
   };

@@ -16,37 +16,37 @@ int64_t now_s() {
 }
 }  // namespace
 
-Answer answer_from_ub(int err, const ub_result* r) {
-  Answer a;
+dns::Answer answer_from_ub(int err, const ub_result* r) {
+  dns::Answer a;
   if (err != 0 || !r) {
-    a.outcome = Outcome::TempFail;
+    a.outcome = dns::Outcome::TempFail;
     a.why = err ? ub_strerror(err) : "no result";
     return a;
   }
   a.ttl = r->ttl > 0 ? static_cast<uint32_t>(r->ttl) : 0;
-  a.security = r->bogus ? Security::Bogus : r->secure ? Security::Secure : Security::Insecure;
+  a.security = r->bogus ? dns::Security::Bogus : r->secure ? dns::Security::Secure : dns::Security::Insecure;
   if (r->canonname)
-    if (auto c = normalize_name(r->canonname)) a.canonical = *c;
+    if (auto c = dns::normalize_name(r->canonname)) a.canonical = *c;
   if (r->bogus) {
     // A bogus answer is never used: it may be forged. Retry later (RFC 7672 2.1.1).
-    a.outcome = Outcome::TempFail;
+    a.outcome = dns::Outcome::TempFail;
     a.why = std::string("DNSSEC validation failed") + (r->why_bogus ? ": " + str::printable(r->why_bogus, 200) : "");
     return a;
   }
   if (r->rcode == 3 || r->nxdomain) {
-    a.outcome = Outcome::NxDomain;
+    a.outcome = dns::Outcome::NxDomain;
     return a;
   }
   if (r->rcode != 0) {
-    a.outcome = Outcome::TempFail;
+    a.outcome = dns::Outcome::TempFail;
     a.why = r->rcode == 2 ? "SERVFAIL" : str::format("rcode %d", r->rcode);
     return a;
   }
   if (!r->havedata) {
-    a.outcome = Outcome::NoData;
+    a.outcome = dns::Outcome::NoData;
     return a;
   }
-  a.outcome = Outcome::Ok;
+  a.outcome = dns::Outcome::Ok;
   for (int i = 0; r->data[i]; ++i) a.rdata.emplace_back(r->data[i], static_cast<size_t>(r->len[i]));
   return a;
 }
@@ -114,25 +114,25 @@ void Engine::ub_callback(void* mydata, int err, ub_result* result) {
   Engine* self = tag->first;
   uint64_t serial = tag->second;
   delete tag;
-  Answer a = answer_from_ub(err, result);
+  dns::Answer a = answer_from_ub(err, result);
   if (result) ub_resolve_free(result);
   event::guard("resolver callback", [&] { self->finish(serial, a); });
 }
 
-void Engine::finish(uint64_t serial, const Answer& a) {
+void Engine::finish(uint64_t serial, const dns::Answer& a) {
   auto it = pending_.find(serial);
   if (it == pending_.end()) return;
   std::unique_ptr<Pending> p = std::move(it->second);
   pending_.erase(it);
   p->timer.stop();
   cache_.put(p->name, p->type, a, now_s());
-  if (a.outcome == Outcome::TempFail)
+  if (a.outcome == dns::Outcome::TempFail)
     log::info("resolver: %s/%s: temporary failure: %s", str::printable(p->name, 255).c_str(),
-              rrtype_name(p->type), a.why.c_str());
+              dns::rrtype_name(p->type), a.why.c_str());
   p->cb(a);
 }
 
-void Engine::query(const std::string& name, RrType type, AnswerCallback cb) {
+void Engine::query(const std::string& name, dns::RrType type, AnswerCallback cb) {
   if (auto hit = cache_.get(name, type, now_s())) {
     cb(*hit);
     return;
@@ -149,8 +149,8 @@ void Engine::query(const std::string& name, RrType type, AnswerCallback cb) {
     // answer is already on its way, the callback finds no pending entry and drops it.
     if (it->second->async_id && ub_cancel(ctx_.get(), it->second->async_id) == 0)
       delete static_cast<std::pair<Engine*, uint64_t>*>(it->second->tag);
-    Answer a;
-    a.outcome = Outcome::TempFail;
+    dns::Answer a;
+    a.outcome = dns::Outcome::TempFail;
     a.why = "timeout";
     finish(serial, a);
   });
@@ -160,8 +160,8 @@ void Engine::query(const std::string& name, RrType type, AnswerCallback cb) {
                            &Engine::ub_callback, &id);
   if (r != 0) {
     delete tag;
-    Answer a;
-    a.outcome = Outcome::TempFail;
+    dns::Answer a;
+    a.outcome = dns::Outcome::TempFail;
     a.why = ub_strerror(r);
     p->cb(a);
     return;
@@ -177,9 +177,9 @@ void Engine::query(const std::string& name, RrType type, AnswerCallback cb) {
 struct Engine::HopJob {
   std::string domain;
   PlanCallback cb;
-  Security mx_security = Security::Insecure;
+  dns::Security mx_security = dns::Security::Insecure;
   bool bracketed = false;
-  std::vector<HostAnswers> hosts;
+  std::vector<dns::HostAnswers> hosts;
   size_t outstanding = 0;
 };
 
@@ -189,18 +189,18 @@ void Engine::nexthops(const std::string& domain, bool mx, PlanCallback cb) {
   job->cb = std::move(cb);
   if (!mx) {
     job->bracketed = true;
-    job->hosts.push_back(HostAnswers{{0, domain}, {}, {}});
+    job->hosts.push_back(dns::HostAnswers{{0, domain}, {}, {}});
     lookup_hosts(job);
     return;
   }
-  query(domain, RrType::MX, [this, job](const Answer& a) {
-    auto st = plan_mx(job->domain, a, rng_);
-    if (st.plan.status != PlanStatus::Ok) {
+  query(domain, dns::RrType::MX, [this, job](const dns::Answer& a) {
+    auto st = dns::plan_mx(job->domain, a, rng_);
+    if (st.plan.status != dns::PlanStatus::Ok) {
       job->cb(std::move(st.plan));
       return;
     }
     job->mx_security = a.security;
-    for (auto& h : st.hosts) job->hosts.push_back(HostAnswers{h, {}, {}});
+    for (auto& h : st.hosts) job->hosts.push_back(dns::HostAnswers{h, {}, {}});
     lookup_hosts(job);
   });
 }
@@ -209,15 +209,15 @@ void Engine::lookup_hosts(std::shared_ptr<HopJob> job) {
   // Mark every answer not asked for as NoData first, then count what is asked, so a
   // cached answer completing synchronously cannot finish the job early.
   for (auto& h : job->hosts) {
-    h.a.outcome = Outcome::NoData;
-    h.aaaa.outcome = Outcome::NoData;
+    h.a.outcome = dns::Outcome::NoData;
+    h.aaaa.outcome = dns::Outcome::NoData;
     job->outstanding += (settings_.ipv4 ? 1 : 0) + (settings_.ipv6 ? 1 : 0);
   }
   auto done = [this, job] {
     if (--job->outstanding != 0) return;
-    Security sec = job->mx_security;
-    if (job->bracketed) sec = job->hosts[0].a.outcome == Outcome::Ok ? job->hosts[0].a.security : job->hosts[0].aaaa.security;
-    job->cb(plan_hops(job->domain, job->hosts, settings_.me, sec));
+    dns::Security sec = job->mx_security;
+    if (job->bracketed) sec = job->hosts[0].a.outcome == dns::Outcome::Ok ? job->hosts[0].a.security : job->hosts[0].aaaa.security;
+    job->cb(dns::plan_hops(job->domain, job->hosts, settings_.me, sec));
   };
   if (job->outstanding == 0) {
     job->outstanding = 1;
@@ -227,12 +227,12 @@ void Engine::lookup_hosts(std::shared_ptr<HopJob> job) {
   for (size_t i = 0; i < job->hosts.size(); ++i) {
     std::string host = job->hosts[i].mx.host;
     if (settings_.ipv4)
-      query(host, RrType::A, [job, i, done](const Answer& a) {
+      query(host, dns::RrType::A, [job, i, done](const dns::Answer& a) {
         job->hosts[i].a = a;
         done();
       });
     if (settings_.ipv6)
-      query(host, RrType::AAAA, [job, i, done](const Answer& a) {
+      query(host, dns::RrType::AAAA, [job, i, done](const dns::Answer& a) {
         job->hosts[i].aaaa = a;
         done();
       });
@@ -252,8 +252,8 @@ struct Engine::NameJob {
 };
 
 void Engine::client_name(const std::string& ip, NameCallback cb) {
-  using proto::ClientName;
-  auto rev = reverse_name(ip);
+  using dns::proto::ClientName;
+  auto rev = dns::reverse_name(ip);
   if (!rev) {
     cb(ClientName{ClientName::Status::NxDomain, "", "not an address"});
     return;
@@ -262,10 +262,10 @@ void Engine::client_name(const std::string& ip, NameCallback cb) {
   job->ip = ip;
   job->v6 = ip.find(':') != std::string::npos;
   job->cb = std::move(cb);
-  query(*rev, RrType::PTR, [this, job](const Answer& a) {
-    if (a.outcome != Outcome::Ok) {
-      ClientName::Status st = a.outcome == Outcome::NoData    ? ClientName::Status::NoData
-                              : a.outcome == Outcome::NxDomain ? ClientName::Status::NxDomain
+  query(*rev, dns::RrType::PTR, [this, job](const dns::Answer& a) {
+    if (a.outcome != dns::Outcome::Ok) {
+      ClientName::Status st = a.outcome == dns::Outcome::NoData    ? ClientName::Status::NoData
+                              : a.outcome == dns::Outcome::NxDomain ? ClientName::Status::NxDomain
                                                                : ClientName::Status::TempFail;
       job->cb(ClientName{st, "", a.why});
       return;
@@ -274,7 +274,7 @@ void Engine::client_name(const std::string& ip, NameCallback cb) {
       if (job->names.size() >= kMaxPtrNames) break;
       // Names with bytes outside host name syntax are skipped: they would go into logs
       // and the Received: header.
-      if (auto n = present(RrType::PTR, rd); n && normalize_name(*n)) job->names.push_back(*n);
+      if (auto n = dns::present(dns::RrType::PTR, rd); n && dns::normalize_name(*n)) job->names.push_back(*n);
     }
     if (job->names.empty()) {
       job->cb(ClientName{ClientName::Status::NoData, "", "no usable PTR record"});
@@ -285,7 +285,7 @@ void Engine::client_name(const std::string& ip, NameCallback cb) {
 }
 
 void Engine::confirm_next(std::shared_ptr<NameJob> job) {
-  using proto::ClientName;
+  using dns::proto::ClientName;
   if (job->next >= job->names.size()) {
     // None maps back. A temporary failure on the way is reported as such (the name
     // might have been confirmed).
@@ -294,12 +294,12 @@ void Engine::confirm_next(std::shared_ptr<NameJob> job) {
     return;
   }
   std::string name = job->names[job->next++];
-  query(name, job->v6 ? RrType::AAAA : RrType::A, [this, job, name](const Answer& a) {
-    if (a.outcome == Outcome::TempFail) job->tempfail = true;
-    if (a.outcome == Outcome::Ok) {
+  query(name, job->v6 ? dns::RrType::AAAA : dns::RrType::A, [this, job, name](const dns::Answer& a) {
+    if (a.outcome == dns::Outcome::TempFail) job->tempfail = true;
+    if (a.outcome == dns::Outcome::Ok) {
       for (const auto& rd : a.rdata) {
-        auto addr = job->v6 ? decode_aaaa(rd) : decode_a(rd);
-        if (addr && same_address(*addr, job->ip)) {
+        auto addr = job->v6 ? dns::decode_aaaa(rd) : dns::decode_a(rd);
+        if (addr && dns::same_address(*addr, job->ip)) {
           job->cb(ClientName{ClientName::Status::Ok, name, ""});
           return;
         }

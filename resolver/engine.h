@@ -16,11 +16,11 @@
 #include <vector>
 
 #include "lib/base/result.h"
+#include "lib/dns/dns.h"
+#include "lib/dns/nexthop.h"
+#include "lib/dns/protocol.h"
 #include "lib/event/event.h"
 #include "resolver/cache.h"
-#include "resolver/dns.h"
-#include "resolver/nexthop.h"
-#include "resolver/protocol.h"
 
 namespace postilion::resolver {
 
@@ -33,7 +33,7 @@ struct Settings {
   size_t cache_size = 10000;
   uint32_t max_ttl = 86400;
   uint32_t negative_ttl = 300;
-  Identity me;
+  dns::Identity me;
 };
 
 inline constexpr size_t kMaxPtrNames = 5;
@@ -44,21 +44,21 @@ struct UbCtxFree {
 
 class Engine {
  public:
-  using AnswerCallback = std::function<void(const Answer&)>;
-  using PlanCallback = std::function<void(Plan)>;
+  using AnswerCallback = std::function<void(const dns::Answer&)>;
+  using PlanCallback = std::function<void(dns::Plan)>;
 
   // Errors: a bad server address or trust anchor file (at start: fatal).
   static Result<std::unique_ptr<Engine>> create(event::EventBase& base, const Settings& s);
   ~Engine();
 
   // name must already be normalized (normalize_name).
-  void query(const std::string& name, RrType type, AnswerCallback cb);
+  void query(const std::string& name, dns::RrType type, AnswerCallback cb);
   // domain: a mail domain (mx = true) or a host whose addresses are wanted (mx = false).
   void nexthops(const std::string& domain, bool mx, PlanCallback cb);
   // The forward-confirmed host name of ip (a valid address): the PTR names in answer
   // order (at most kMaxPtrNames), the first whose A (IPv4) or AAAA (IPv6) records
   // include ip.
-  using NameCallback = std::function<void(proto::ClientName)>;
+  using NameCallback = std::function<void(dns::proto::ClientName)>;
   void client_name(const std::string& ip, NameCallback cb);
 
   size_t in_flight() const { return pending_.size(); }
@@ -68,7 +68,7 @@ class Engine {
   Engine(event::EventBase& base, const Settings& s);
   struct Pending {
     std::string name;
-    RrType type;
+    dns::RrType type;
     int async_id = 0;
     void* tag = nullptr;  // handed to libunbound; freed by whoever ends the query
     AnswerCallback cb;
@@ -79,7 +79,7 @@ class Engine {
   void confirm_next(std::shared_ptr<NameJob> job);
   static void ub_callback(void* mydata, int err, ub_result* result);
   void readable();
-  void finish(uint64_t serial, const Answer& a);
+  void finish(uint64_t serial, const dns::Answer& a);
   void lookup_hosts(std::shared_ptr<HopJob> job);
 
   event::EventBase& base_;
@@ -93,6 +93,6 @@ class Engine {
 };
 
 // Converts a libunbound result (and its error code) into an Answer.
-Answer answer_from_ub(int err, const ub_result* r);
+dns::Answer answer_from_ub(int err, const ub_result* r);
 
 }  // namespace postilion::resolver

@@ -2,8 +2,8 @@
 #include "resolver/server.h"
 
 #include "lib/base/strings.h"
+#include "lib/dns/protocol.h"
 #include "lib/log/log.h"
-#include "resolver/protocol.h"
 
 namespace postilion::resolver {
 
@@ -65,39 +65,39 @@ void Server::request(uint64_t id, ipc::Message&& m) {
   };
   std::string cmd = m.get_or("cmd", "");
   if (cmd == "nexthops") {
-    auto domain = normalize_name(m.get_or("domain", ""));
+    auto domain = dns::normalize_name(m.get_or("domain", ""));
     if (!domain) return bad("bad domain " + str::printable(m.get_or("domain", ""), 100));
     std::string mx = m.get_or("mx", "yes");
     if (mx != "yes" && mx != "no") return bad("bad mx attribute");
-    engine_.nexthops(*domain, mx == "yes", [this, id, seq](Plan p) { complete(id, seq, proto::encode_plan(p)); });
+    engine_.nexthops(*domain, mx == "yes", [this, id, seq](dns::Plan p) { complete(id, seq, dns::proto::encode_plan(p)); });
     return;
   }
   if (cmd == "query") {
-    auto name = normalize_name(m.get_or("name", ""));
+    auto name = dns::normalize_name(m.get_or("name", ""));
     if (!name) return bad("bad name " + str::printable(m.get_or("name", ""), 100));
-    auto type = parse_rrtype(m.get_or("type", ""));
-    if (!type || *type == RrType::CNAME) return bad("bad type " + str::printable(m.get_or("type", ""), 20));
-    RrType t = *type;
-    engine_.query(*name, t, [this, id, seq, t](const Answer& a) {
-      proto::QueryReply r;
+    auto type = dns::parse_rrtype(m.get_or("type", ""));
+    if (!type || *type == dns::RrType::CNAME) return bad("bad type " + str::printable(m.get_or("type", ""), 20));
+    dns::RrType t = *type;
+    engine_.query(*name, t, [this, id, seq, t](const dns::Answer& a) {
+      dns::proto::QueryReply r;
       r.outcome = a.outcome;
       r.security = a.security;
       r.ttl = a.ttl;
       r.canonical = a.canonical;
       r.text = a.why;
       for (const auto& rd : a.rdata)
-        if (auto s = present(t, rd)) r.records.push_back(std::move(*s));
+        if (auto s = dns::present(t, rd)) r.records.push_back(std::move(*s));
       // Only malformed records: as good as none.
-      if (r.outcome == Outcome::Ok && r.records.empty()) r.outcome = Outcome::NoData;
-      complete(id, seq, proto::encode_query_reply(r));
+      if (r.outcome == dns::Outcome::Ok && r.records.empty()) r.outcome = dns::Outcome::NoData;
+      complete(id, seq, dns::proto::encode_query_reply(r));
     });
     return;
   }
   if (cmd == "ptr") {
     std::string ip(m.get_or("addr", ""));
-    if (!reverse_name(ip)) return bad("bad addr " + str::printable(ip, 60));
-    engine_.client_name(ip, [this, id, seq](proto::ClientName c) {
-      complete(id, seq, proto::encode_client_name(c));
+    if (!dns::reverse_name(ip)) return bad("bad addr " + str::printable(ip, 60));
+    engine_.client_name(ip, [this, id, seq](dns::proto::ClientName c) {
+      complete(id, seq, dns::proto::encode_client_name(c));
     });
     return;
   }

@@ -11,7 +11,7 @@
 #include "lib/mail/address.h"
 #include "lib/mail/dsn.h"
 #include "lib/queue/queue_writer.h"
-#include "qmgr/spool_store.h"
+#include "lib/queue/spool_store.h"
 
 namespace postilion::sendmail {
 
@@ -116,7 +116,7 @@ Result<std::string> drop(int in_fd, const std::string& maildrop_dir, unsigned ui
     auto n = str::parse_uint(notifies[i]);
     if (!a || a->local.empty() || !n || *n > 15) return bad("bad recipient " + str::printable(rcpts[i], 100));
     std::string orcpt = orcpts[i].empty() ? "" : "rfc822;" + std::string(orcpts[i]);
-    if (Status s = qw.recipient(rcpts[i], orcpt, qmgr::notify_to_queue(static_cast<unsigned>(*n))); !s)
+    if (Status s = qw.recipient(rcpts[i], orcpt, queue::notify_to_queue(static_cast<unsigned>(*n))); !s)
       return s.error();
   }
   char buf[65536];

@@ -20,7 +20,7 @@
 #include "lib/ipc/protocols.h"
 #include "lib/mail/dsn.h"
 #include "lib/maps/maps.h"
-#include "qmgr/queue_control.h"
+#include "lib/queue/queue_control.h"
 #include "sendmail/compose.h"
 #include "sendmail/drop.h"
 #include "sendmail/options.h"
@@ -121,10 +121,10 @@ int postdrop_mode(const config::Config& cfg, const char* flag) {
 
 int list_queue(const config::Config& cfg) {
   if (!spool_owner(cfg)) return postdrop_mode(cfg, "-p");
-  qmgr::SpoolStore store(cfg.str("queue_directory"));
+  queue::SpoolStore store(cfg.str("queue_directory"));
   if (::access(store.spool().dir(queue::Folder::Active).c_str(), R_OK | X_OK) != 0)
     return die(EX_NOPERM, "cannot read the queue: " + std::string(std::strerror(errno)));
-  std::fputs(qmgr::format_mailq(qmgr::list_queue(store)).c_str(), stdout);
+  std::fputs(queue::format_mailq(queue::list_queue(store)).c_str(), stdout);
   return EX_OK;
 }
 

@@ -19,9 +19,9 @@
 #include "lib/config/config.h"
 #include "lib/ipc/message.h"
 #include "lib/ipc/protocols.h"
+#include "lib/queue/showq_protocol.h"
 #include "lib/queue/spool.h"
 #include "sendmail/drop.h"
-#include "sendmail/showq_proto.h"
 
 using namespace postilion;
 
@@ -43,7 +43,7 @@ std::string why(const Error& e) {
 
 // -p: the listing from showq on standard output.
 int print_queue(const std::string& queue_dir) {
-  auto text = sendmail::showq_list(file::join(queue_dir, ipc::proto::kShowqSocket), kShowqTimeoutMs);
+  auto text = queue::showq_list(file::join(queue_dir, ipc::proto::kShowqSocket), kShowqTimeoutMs);
   if (!text) {
     std::fprintf(stderr, "postdrop: fatal: cannot list the queue: %s\n", why(text.error()).c_str());
     return EX_UNAVAILABLE;
@@ -54,7 +54,7 @@ int print_queue(const std::string& queue_dir) {
 
 // -f: showq passes the flush on to qmgr.
 int flush_queue(const std::string& queue_dir) {
-  Status s = sendmail::showq_flush(file::join(queue_dir, ipc::proto::kShowqSocket), kShowqTimeoutMs);
+  Status s = queue::showq_flush(file::join(queue_dir, ipc::proto::kShowqSocket), kShowqTimeoutMs);
   if (!s) {
     std::fprintf(stderr, "postdrop: fatal: cannot flush the queue: %s\n", why(s.error()).c_str());
     return EX_UNAVAILABLE;

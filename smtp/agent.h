@@ -15,13 +15,16 @@
 #include <vector>
 
 #include "lib/base/result.h"
+#include "lib/dns/protocol.h"
 #include "lib/ipc/message.h"
 #include "lib/tls/tls.h"
-#include "resolver/protocol.h"
 #include "smtp/session.h"
 #include "smtp/tls_policy.h"
 
 namespace postilion::smtp_client {
+
+// What the client knows of resolver(8): its DNS types and request codec (lib/dns).
+namespace resolver = dns;
 
 struct AgentSettings {
   SessionSettings session;
@@ -40,17 +43,17 @@ struct AgentSettings {
 class Dns {
  public:
   virtual ~Dns() = default;
-  virtual resolver::Plan nexthops(const std::string& domain, bool mx) = 0;
+  virtual dns::Plan nexthops(const std::string& domain, bool mx) = 0;
   // nullopt when the resolver cannot be asked (a temporary failure).
-  virtual std::optional<resolver::proto::QueryReply> query(const std::string& name, resolver::RrType t) = 0;
+  virtual std::optional<dns::proto::QueryReply> query(const std::string& name, dns::RrType t) = 0;
 };
 
 // resolver(8) over QUEUE_DIR/private/resolver; blocking, bounded by timeout_ms.
 class ResolverDns : public Dns {
  public:
   ResolverDns(std::string socket_path, int timeout_ms) : path_(std::move(socket_path)), timeout_ms_(timeout_ms) {}
-  resolver::Plan nexthops(const std::string& domain, bool mx) override;
-  std::optional<resolver::proto::QueryReply> query(const std::string& name, resolver::RrType t) override;
+  dns::Plan nexthops(const std::string& domain, bool mx) override;
+  std::optional<dns::proto::QueryReply> query(const std::string& name, dns::RrType t) override;
 
  private:
   std::string path_;

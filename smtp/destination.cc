@@ -4,7 +4,7 @@
 #include <arpa/inet.h>
 
 #include "lib/base/strings.h"
-#include "resolver/dns.h"
+#include "lib/dns/dns.h"
 
 namespace postilion::smtp_client {
 
@@ -68,7 +68,7 @@ std::optional<Destination> parse_destination(std::string_view in) {
     d.host = h;
     return d;
   }
-  auto n = resolver::normalize_name(h);
+  auto n = dns::normalize_name(h);
   if (!n) return std::nullopt;
   // An unbracketed all-numeric "host" is a typo of a literal, not a domain.
   if (d.mx && n->find_first_not_of("0123456789.") == std::string::npos) return std::nullopt;

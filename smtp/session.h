@@ -12,9 +12,9 @@
 #include <string>
 #include <vector>
 
+#include "lib/dns/dns.h"
 #include "lib/smtp/reply.h"
 #include "lib/tls/tls.h"
-#include "resolver/dns.h"
 #include "smtp/capabilities.h"
 #include "smtp/conn.h"
 #include "smtp/content.h"
@@ -40,7 +40,7 @@ struct Peer {
   uint16_t port = 25;
   std::string nexthop;  // the destination domain (secure level matches it too)
   TlsLevel tls = TlsLevel::May;
-  std::vector<resolver::TlsaRecord> tlsa;  // dane with usable, DNSSEC-secure records
+  std::vector<dns::TlsaRecord> tlsa;  // dane with usable, DNSSEC-secure records
   std::string sasl_user, sasl_password;    // empty user: no AUTH
   // "mx.b.tst[127.0.3.1]:25"
   std::string label() const;

@@ -5,9 +5,9 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cctype>
 
 #include "lib/base/strings.h"
+#include "lib/dns/protocol.h"
 #include "lib/ipc/message.h"
 #include "lib/ipc/protocols.h"
 #include "lib/log/log.h"
@@ -101,34 +101,12 @@ void Session::lookup_name() {
     name_known(nullptr);
     return;
   }
-  ipc::Message req;
-  req.set("cmd", "ptr").set("addr", facts_.ip);
   Server* server = &server_;
   uint64_t id = id_;
-  name_link_->call(req, [server, id](const ipc::Message* m) {
+  name_link_->call(dns::proto::ptr_request(facts_.ip), [server, id](const ipc::Message* m) {
     if (Session* s = server->find(id)) s->name_known(m);
   });
 }
-
-namespace {
-// A host name from the resolver goes into logs and the Received: header: LDH labels
-// only (resolver(8) checks this too; smtpd does not rely on it).
-bool host_name_ok(std::string_view n) {
-  if (n.empty() || n.size() > 253 || n.front() == '.' || n.back() == '.') return false;
-  size_t label = 0;
-  for (char c : n) {
-    if (c == '.') {
-      if (label == 0) return false;
-      label = 0;
-    } else if (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_') {
-      if (++label > 63) return false;
-    } else {
-      return false;
-    }
-  }
-  return true;
-}
-}  // namespace
 
 void Session::name_known(const ipc::Message* m) {
   if (name_done_) return;
@@ -136,23 +114,23 @@ void Session::name_known(const ipc::Message* m) {
   // Not deleted here: this may run inside the link's own callback.
   if (name_link_) server_.base().defer_delete(std::move(name_link_));
   if (m) {
-    // resolver/protocol.h: status=ok|unconfirmed, name=NAME, or no name.
-    std::string st = m->get_or("status", "");
-    std::string name = str::lower(m->get_or("name", ""));
-    if ((st == "ok" || st == "unconfirmed") && !host_name_ok(name)) {
-      log::warn("resolver: malformed name for %s: %s", facts_.ip.c_str(), str::printable(name, 100).c_str());
-    } else if (st == "ok") {
-      facts_.name = name;
-      server_.cache_name(facts_.ip, name);
-    } else if (st == "unconfirmed") {
-      log::warn("hostname %s does not resolve to address %s", name.c_str(), facts_.ip.c_str());
+    // The name goes into logs and the Received: header: the decoder accepts host name
+    // syntax only (resolver(8) checks this too; smtpd does not rely on it).
+    using Status = dns::proto::ClientName::Status;
+    std::string why;
+    auto c = dns::proto::decode_client_name(*m, &why);
+    if (!c) {
+      log::warn("resolver: malformed reply for %s: %s", facts_.ip.c_str(), why.c_str());
+    } else if (c->status == Status::Ok) {
+      facts_.name = c->name;
+      server_.cache_name(facts_.ip, c->name);
+    } else if (c->status == Status::Unconfirmed) {
+      log::warn("hostname %s does not resolve to address %s", c->name.c_str(), facts_.ip.c_str());
       server_.cache_name(facts_.ip, "unknown");
-    } else if (st == "nodata" || st == "nxdomain") {
+    } else if (c->status == Status::NoData || c->status == Status::NxDomain) {
       server_.cache_name(facts_.ip, "unknown");
-    } else if (st == "temp") {
-      log::warn("hostname lookup for %s failed: temporary failure", facts_.ip.c_str());
     } else {
-      log::warn("resolver: malformed reply for %s", facts_.ip.c_str());
+      log::warn("hostname lookup for %s failed: temporary failure", facts_.ip.c_str());
     }
   }
   if (admitted_) greet();

@@ -781,7 +781,7 @@ class MailAuthParameterTest(SmtpdTestBase):
 
 
 def start_anvil(srv):
-    srv.anvil = srv.start_extra([build_program("smtpd", "anvil"), "--standalone", "-c", srv.etc])
+    srv.anvil = srv.start_extra([build_program("anvil", "anvil"), "--standalone", "-c", srv.etc])
     sock = os.path.join(srv.spool, "private", "anvil")
     harness.wait_for(lambda: os.path.exists(sock) or srv.anvil.poll() is not None, 10, "anvil socket")
     if srv.anvil.poll() is not None:
@@ -965,7 +965,7 @@ class MasterAnvilTest(harness.InstanceTestCase):
     """An instance from postilionctl init runs anvil under master, and smtpd uses it."""
 
     def test_anvil_under_master(self):
-        harness.require_daemon(self, "anvil", "smtpd")
+        harness.require_daemon(self, "anvil")
         inst = self.make_instance()
         inst.init()
         inst.ctl("config", "mynetworks=192.0.2.0/24", check=True)

@@ -20,7 +20,7 @@
 #include "lib/base/file.h"
 #include "lib/base/strings.h"
 #include "lib/log/log.h"
-#include "lib/pop3/reply.h"
+#include "lib/mail/crlf.h"
 
 namespace postilion::mailbox {
 namespace {
@@ -262,7 +262,7 @@ Result<Snapshot> Maildir::scan() {
         if (text.error().code() == ENOENT) continue;  // expunged meanwhile
         return text.error();
       }
-      vsize = pop3::crlf_size(*text);
+      vsize = mail::crlf_size(*text);
     }
     IndexEntry e{idx.next_uid++, vsize};
     idx.entries[key] = e;
@@ -337,7 +337,7 @@ Result<Delivered> deliver(const std::string& maildir, std::string_view text) {
   std::string key = str::format("%lld.M%ldP%dQ%uR%08x.%s,S=%zu,W=%llu", static_cast<long long>(ts.tv_sec),
                                 ts.tv_nsec / 1000, static_cast<int>(::getpid()), ++delivery_counter, rnd,
                                 cached_hostname().c_str(), text.size(),
-                                static_cast<unsigned long long>(pop3::crlf_size(text)));
+                                static_cast<unsigned long long>(mail::crlf_size(text)));
   Status st = write_message(maildir, key, text);
   if (!st && !checked && folder_gone(st.error().code())) {
     // Known from an earlier delivery but changed since (removed, replaced by a link):

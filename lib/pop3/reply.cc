@@ -97,14 +97,6 @@ std::string encode_message(std::string_view raw, std::optional<uint64_t> top_lin
   return out;
 }
 
-uint64_t crlf_size(std::string_view raw) {
-  uint64_t n = raw.size();
-  for (size_t i = 0; i < raw.size(); ++i)
-    if (raw[i] == '\n' && (i == 0 || raw[i - 1] != '\r')) ++n;
-  if (!raw.empty() && raw.back() != '\n') n += 2;  // encode_message adds the line end
-  return n;
-}
-
 bool valid_uidl(std::string_view s) {
   if (s.empty() || s.size() > 70) return false;
   for (unsigned char c : s)

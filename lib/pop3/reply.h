@@ -44,10 +44,6 @@ std::vector<std::string> capa_lines(const Capabilities& c);
 // that many body lines (RFC 1939 TOP); nullopt: the whole message.
 std::string encode_message(std::string_view raw, std::optional<uint64_t> top_lines = std::nullopt);
 
-// The size of raw with every line end counted as CRLF (what RFC 1939 calls the
-// message's exact size as sent, before dot-stuffing).
-uint64_t crlf_size(std::string_view raw);
-
 // A UIDL value must be 1..70 characters 0x21..0x7E (RFC 1939 section 7).
 bool valid_uidl(std::string_view s);
 

@@ -4,6 +4,8 @@
 
 #include <cppunit/extensions/HelperMacros.h>
 
+#include "lib/mail/crlf.h"
+
 using namespace postilion::pop3;
 
 class Pop3ReplyTest : public CppUnit::TestFixture {
@@ -48,12 +50,13 @@ class Pop3ReplyTest : public CppUnit::TestFixture {
     for (auto& r : rows) CPPUNIT_ASSERT_EQUAL_MESSAGE(r.raw, r.want, encode_message(r.raw, r.top));
   }
 
-  // crlf_size equals the encoded length minus dot-stuffing and the terminator.
+  // mail::crlf_size (RFC 1939's exact size, what LIST reports) equals the encoded
+  // length minus dot-stuffing and the terminator.
   void sizes() {
     const std::string raws[] = {"", "a", "a\n", "a\r\n", "a\n\nb", "\n\n\n", "x\r\ny\nz\r\n", "\r\n"};
     for (const auto& r : raws) {
       std::string enc = encode_message(r);
-      CPPUNIT_ASSERT_EQUAL_MESSAGE(r, uint64_t(enc.size() - 3), crlf_size(r));
+      CPPUNIT_ASSERT_EQUAL_MESSAGE(r, uint64_t(enc.size() - 3), postilion::mail::crlf_size(r));
     }
   }
 
