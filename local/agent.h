@@ -9,17 +9,19 @@
 #include <vector>
 
 #include "lib/ipc/message.h"
+#include "lib/queue/delivery_log.h"
 #include "local/deliver.h"
 
 namespace postilion::local {
 
-// Logged per recipient by the caller: "to=<..>, relay=local, ..., status=..".
+// Logged per recipient by the caller with queue::log_delivery ("to=<..>, relay=local,
+// ..., status=.."), or as a warning when status is "warning".
 struct DeliveryLog {
   // orig_recipient: the address before any rewriting (queue::original_recipient), or
   // for an expanded destination the recipient whose expansion it is.
   std::string queue_id, recipient, orig_recipient, status, dsn, text;
-  double delay = 0;
-  bool expanded = false;  // a bounced destination of orig_recipient's expansion
+  queue::DeliveryTimes times;  // arrival, the request's arrival here, the outcome
+  bool expanded = false;       // a bounced destination of orig_recipient's expansion
 };
 
 // What one recipient's delivery is in a given agent: local(8) expands aliases and

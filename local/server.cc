@@ -13,6 +13,7 @@
 #include "lib/log/log.h"
 #include "lib/mail/header.h"
 #include "lib/mailbox/maildir.h"
+#include "lib/queue/delivery_log.h"
 #include "lib/queue/queue_writer.h"
 #include "lib/queue/spool.h"
 #include "lib/service/service.h"
@@ -88,20 +89,13 @@ bool serve_one_request(int fd, const AgentStyle& style, const RequestHandler& ha
   }
   std::vector<DeliveryLog> lines;
   ipc::Message reply = handle(*req, &lines);
-  const char* relay = style.relay.c_str();
   for (const auto& l : lines) {
-    std::string to = str::printable(l.recipient), text = str::printable(l.text);
     if (l.status == "warning") {
-      log::warn("%s: %s: %s", l.queue_id.c_str(), to.c_str(), text.c_str());
-    } else if (l.expanded) {  // qmgr logs the recipients; local the bounced destinations
-      log::info("%s: to=<%s>, orig_to=<%s>, relay=%s, delay=%.2f, dsn=%s, status=bounced (%s)", l.queue_id.c_str(),
-                to.c_str(), str::printable(l.orig_recipient).c_str(), relay, l.delay, l.dsn.c_str(), text.c_str());
-    } else if (style.logs_outcomes) {
-      // The address before any rewriting, shown when it is not the recipient.
-      const std::string& orig = l.orig_recipient;
-      std::string orig_to = orig.empty() || orig == l.recipient ? "" : ", orig_to=<" + str::printable(orig) + ">";
-      log::info("%s: to=<%s>%s, relay=%s, delay=%.2f, dsn=%s, status=%s (%s)", l.queue_id.c_str(), to.c_str(),
-                orig_to.c_str(), relay, l.delay, l.dsn.c_str(), l.status.c_str(), text.c_str());
+      log::warn("%s: %s: %s", l.queue_id.c_str(), str::printable(l.recipient).c_str(), str::printable(l.text).c_str());
+    } else if (l.expanded || style.logs_outcomes) {
+      // qmgr logs the recipients of an agent that does not (local); the bounced
+      // destinations of an expansion only the agent knows.
+      queue::log_delivery({l.queue_id, l.recipient, l.orig_recipient, style.relay, l.dsn, l.status, l.text, l.times});
     }
   }
   bool ok = reply.get_or("status", "") == "ok";

@@ -177,7 +177,7 @@ void Daemon::start(uint64_t token, const std::string& transport, const ipc::Mess
 void Daemon::send_request(uint64_t token, const std::string& transport, const ipc::Message& request,
                           std::unique_ptr<ipc::Channel> ch, bool reused) {
   ipc::Channel* raw = ch.get();
-  raw->on_message([this, token, transport](ipc::Message&& m) { finish_agent(token, parse_agent_reply(m), transport); });
+  raw->on_message([this, token, transport](ipc::Message&& m) { finish_agent(token, queue::parse_delivery_reply(m), transport); });
   raw->on_close([this, token, transport, request, reused](const std::string& reason) {
     auto it = agents_.find(token);
     if (it == agents_.end()) return;

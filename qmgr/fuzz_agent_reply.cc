@@ -1,12 +1,12 @@
 // qmgr/fuzz_agent_reply.cc - libFuzzer target: arbitrary bytes as a delivery agent's
 // reply (lib/ipc/protocols.h), through the parser qmgr trusts with recipient outcomes,
-// partly bounced expansions (expanded=...) and logged=yes.
+// partly bounced expansions (expanded=...) and logged=yes (lib/queue/delivery_reply.h).
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
 
 #include "lib/ipc/message.h"
-#include "qmgr/manager.h"
+#include "lib/queue/delivery_reply.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace postilion;
@@ -15,7 +15,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   ipc::Message m;
   std::string why;
   while (d.next(&m, &why) == ipc::Decoder::Status::Ready) {
-    auto r = qmgr::parse_agent_reply(m);
+    auto r = queue::parse_delivery_reply(m);
     if (!r.ok) {
       // Refused: says why, and hands qmgr no outcome to act on.
       if (r.error.empty() || !r.rcpts.empty()) __builtin_trap();

@@ -8,68 +8,15 @@
 #include "lib/log/log.h"
 #include "lib/mail/address.h"
 #include "lib/mail/header.h"
+#include "lib/queue/delivery_log.h"
+#include "lib/queue/delivery_request.h"
 
 namespace postilion::qmgr {
 namespace {
 
 std::string p(const std::string& s) { return str::printable(s, 300); }
 
-double secs(int64_t us) { return us < 0 ? 0.0 : static_cast<double>(us) / 1e6; }
-
 }  // namespace
-
-AgentResult parse_agent_reply(const ipc::Message& m) {
-  AgentResult r;
-  auto status = m.get("status");
-  if (!status) {
-    r.error = "agent reply without status";
-    return r;
-  }
-  if (*status != "ok") {
-    r.error = "agent refused the request: " + m.get_or("text", "no reason given");
-    return r;
-  }
-  AgentReply* cur = nullptr;
-  bool logged = false;
-  for (const auto& [name, value] : m.attrs()) {
-    if (name == "rcpt") {
-      r.rcpts.push_back({value, "", "", "", "", {}, logged});
-      cur = &r.rcpts.back();
-    } else if (!cur) {
-      if (name == "logged") logged = value == "yes";
-      continue;  // status and other per-request attributes
-    } else if (name == "result") {
-      cur->result = value;
-    } else if (name == "dsn") {
-      cur->dsn = value;
-    } else if (name == "text") {
-      cur->text = value;
-    } else if (name == "relay") {
-      cur->relay = value;
-    } else if (name == "expanded") {
-      cur->expanded.push_back({value, "", ""});
-    } else if (name == "expanded_dsn" && !cur->expanded.empty()) {
-      cur->expanded.back()[1] = value;
-    } else if (name == "expanded_text" && !cur->expanded.empty()) {
-      cur->expanded.back()[2] = value;
-    }
-  }
-  for (const auto& rc : r.rcpts) {
-    if (rc.result != "sent" && rc.result != "defer" && rc.result != "bounce") {
-      r.error = "agent reply with bad result \"" + p(rc.result) + "\"";
-      r.rcpts.clear();
-      return r;
-    }
-    // Bounced parts of an expansion follow a delivered recipient only (protocols.h).
-    if (!rc.expanded.empty() && rc.result != "sent") {
-      r.error = "agent reply with expanded destinations of an undelivered recipient";
-      r.rcpts.clear();
-      return r;
-    }
-  }
-  r.ok = true;
-  return r;
-}
 
 Manager::Manager(ManagerConfig cfg, Store& store, Agents& agents)
     : cfg_(std::move(cfg)), store_(store), agents_(agents) {
@@ -314,20 +261,17 @@ void Manager::expand_rcpt(Pass& pass, size_t idx, const std::vector<Route>& rout
 }
 
 ipc::Message Manager::request_for(const Pass& pass, const Job& job) const {
-  ipc::Message m;
-  m.set("cmd", "deliver");
-  m.set("id", pass.msg.id);
-  m.set("file", "active/" + pass.msg.id);
-  m.set("sender", pass.msg.sender);
-  m.set("nexthop", job.nexthop);
-  m.set("report", "expanded");  // per-destination bounces of an expansion (protocols.h)
+  queue::DeliveryRequest r;
+  r.id = pass.msg.id;
+  r.file = "active/" + pass.msg.id;
+  r.sender = pass.msg.sender;
+  r.nexthop = job.nexthop;
+  r.report_expanded = true;  // per-destination bounces of an expansion (protocols.h)
   for (size_t idx : job.recipients) {
-    const auto& r = pass.msg.recipients[idx];
-    m.set("rcpt", pass.routed[idx]);
-    m.set("orcpt", r.orcpt);
-    m.set("offset", static_cast<int64_t>(r.offset));
+    const auto& rc = pass.msg.recipients[idx];
+    r.rcpts.push_back({pass.routed[idx], rc.orcpt, rc.offset});
   }
-  return m;
+  return queue::encode_delivery_request(r);
 }
 
 void Manager::pump(int64_t now) {
@@ -347,16 +291,14 @@ void Manager::pump(int64_t now) {
 
 void Manager::log_rcpt(const Pass& pass, size_t idx, const std::string& relay, int64_t started_us,
                        const std::string& dsn, const char* status, const std::string& text) {
-  int64_t now_us = file::now_us();
-  // Whole seconds would add up to a second to every delay: microseconds when known.
-  int64_t arrival_us = pass.msg.arrival_us ? pass.msg.arrival_us : pass.msg.arrival * 1000000;
   const auto& r = pass.msg.recipients[idx];
   std::string to = pass.routed[idx].empty() ? r.address : pass.routed[idx];
-  std::string orig = to != r.address ? ", orig_to=<" + p(r.address) + ">" : "";
-  log::info("%s: to=<%s>%s, relay=%s, delay=%.2f, delays=%.2f/%.2f/%.2f/%.2f, dsn=%s, status=%s (%s)",
-            pass.msg.id.c_str(), p(to).c_str(), orig.c_str(), p(relay).c_str(), secs(now_us - arrival_us),
-            secs(pass.active_since_us - arrival_us), secs(started_us - pass.active_since_us), 0.0,
-            secs(now_us - started_us), p(dsn).c_str(), status, p(text).c_str());
+  queue::DeliveryEvent e{pass.msg.id, to, r.address, relay, dsn, status, text, {}};
+  // Whole seconds would add up to a second to every delay: microseconds when known.
+  e.times.arrival_us = pass.msg.arrival_us ? pass.msg.arrival_us : pass.msg.arrival * 1000000;
+  e.times.active_us = pass.active_since_us;
+  e.times.handoff_us = started_us;
+  queue::log_delivery(e);
 }
 
 void Manager::defer_rcpt(Pass& pass, size_t idx, const std::string& dsn, const std::string& reason,

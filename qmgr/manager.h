@@ -5,7 +5,6 @@
 // The daemon (qmgr/main.cc) supplies the Store, the Agents and the time.
 #pragma once
 
-#include <array>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -16,6 +15,7 @@
 #include <vector>
 
 #include "lib/ipc/message.h"
+#include "lib/queue/delivery_reply.h"
 #include "lib/queue/store.h"
 #include "qmgr/notice.h"
 #include "qmgr/route.h"
@@ -48,21 +48,9 @@ struct ManagerConfig {
   std::function<int64_t()> clock_ms;
 };
 
-// One agent's reply for one recipient.
-struct AgentReply {
-  std::string rcpt, result, dsn, text, relay;
-  // result=sent with parts of the recipient's expansion bounced (local, report=expanded):
-  // each is reported on its own. A vector of {address, dsn, text}.
-  std::vector<std::array<std::string, 3>> expanded;
-  bool logged = false;  // the agent logged the outcome line itself (reply logged=yes)
-};
-struct AgentResult {
-  bool ok = false;           // false: the agent could not be reached or replied garbage
-  std::string error;         // why, when !ok (becomes the defer reason)
-  std::vector<AgentReply> rcpts;
-};
-// Parses a reply of the delivery protocol (lib/ipc/protocols.h). Garbage -> !ok.
-AgentResult parse_agent_reply(const ipc::Message& m);
+// One agent's reply for one recipient, and the whole reply (lib/queue/delivery_reply.h).
+using AgentReply = queue::RcptResult;
+using AgentResult = queue::DeliveryReply;
 
 class Agents {
  public:

@@ -220,7 +220,6 @@ class ManagerTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(relay_domain_routing);
   CPPUNIT_TEST(dead_destination_defers_without_trying);
   CPPUNIT_TEST(rate_delay_spaces_deliveries);
-  CPPUNIT_TEST(agent_reply_parsing);
   CPPUNIT_TEST(delay_warning_once);
   CPPUNIT_TEST(bounce_recorded_only_after_report);
   CPPUNIT_TEST(partial_expansion_recorded_only_after_report);
@@ -755,33 +754,6 @@ class ManagerTest : public CppUnit::TestFixture {
       CPPUNIT_ASSERT(!s.find("deferred", id) && !s.find("active", id));
       CPPUNIT_ASSERT_EQUAL(size_t(1), s.notices("Undelivered Mail Returned to Sender"));
     }
-  }
-
-  void agent_reply_parsing() {
-    ipc::Message ok;
-    ok.set("status", "ok").set("rcpt", "a@b").set("result", "sent").set("dsn", "2.0.0").set("text", "x").set("relay", "local");
-    ok.set("rcpt", "c@d").set("result", "defer").set("dsn", "4.2.0").set("text", "y").set("relay", "local");
-    auto r = parse_agent_reply(ok);
-    CPPUNIT_ASSERT(r.ok);
-    CPPUNIT_ASSERT_EQUAL(size_t(2), r.rcpts.size());
-    CPPUNIT_ASSERT_EQUAL(std::string("defer"), r.rcpts[1].result);
-    CPPUNIT_ASSERT(!r.rcpts[0].logged && !r.rcpts[1].logged);
-    // logged=yes (before the first rcpt): the agent wrote the outcome lines itself.
-    ipc::Message self_logged;
-    self_logged.set("status", "ok").set("logged", "yes").set("rcpt", "a@b").set("result", "sent");
-    self_logged.set("rcpt", "c@d").set("result", "bounce");
-    auto sl = parse_agent_reply(self_logged);
-    CPPUNIT_ASSERT(sl.ok && sl.rcpts.size() == 2 && sl.rcpts[0].logged && sl.rcpts[1].logged);
-    ipc::Message err;
-    err.set("status", "error").set("text", "bad request");
-    CPPUNIT_ASSERT(!parse_agent_reply(err).ok);
-    ipc::Message weird;
-    weird.set("status", "ok").set("rcpt", "a@b").set("result", "maybe");
-    CPPUNIT_ASSERT(!parse_agent_reply(weird).ok);
-    ipc::Message expanded_defer;  // expansion reports belong to a delivered recipient only
-    expanded_defer.set("status", "ok").set("rcpt", "team@b").set("result", "defer").set("expanded", "x@b");
-    CPPUNIT_ASSERT(!parse_agent_reply(expanded_defer).ok);
-    CPPUNIT_ASSERT(!parse_agent_reply(ipc::Message()).ok);
   }
 };
 

@@ -11,6 +11,8 @@
 #include "lib/base/strings.h"
 #include "lib/ipc/protocols.h"
 #include "lib/log/log.h"
+#include "lib/queue/delivery_log.h"
+#include "lib/queue/delivery_reply.h"
 #include "lib/queue/delivery_request.h"
 #include "lib/queue/queue_file.h"
 #include "smtp/destination.h"
@@ -19,12 +21,6 @@ namespace postilion::smtp_client {
 
 using resolver::Plan;
 using resolver::PlanStatus;
-
-std::string format_delay(double s) {
-  if (s < 0) s = 0;
-  if (s < 10) return str::format("%.2g", s);
-  return str::format("%.0f", s);
-}
 
 resolver::Plan ResolverDns::nexthops(const std::string& domain, bool mx) {
   auto r = ipc::call(path_, resolver::proto::nexthops_request(domain, mx), timeout_ms_);
@@ -65,12 +61,6 @@ void Agent::close_cache() {
 }
 
 namespace {
-
-ipc::Message error_reply(const std::string& why) {
-  ipc::Message m;
-  m.set("status", "error").set("text", why);
-  return m;
-}
 
 // Keys tried in a per-destination table: "[host]:port" as written, the domain, then
 // each parent domain as ".parent".
@@ -128,7 +118,7 @@ Status Agent::credentials_for(const std::string& label, const std::string& host,
 ipc::Message Agent::serve(const ipc::Message& req) {
   int64_t start_us = file::now_us();
   auto parsed = queue::parse_delivery_request(req);
-  if (!parsed) return error_reply(parsed.error().str());
+  if (!parsed) return queue::delivery_error_reply(parsed.error().str());
   const queue::DeliveryRequest& dr = *parsed;
   const std::string& id = dr.id;
   const std::string& nexthop = dr.nexthop;
@@ -160,7 +150,7 @@ ipc::Message Agent::serve(const ipc::Message& req) {
     finish_all(RcptFate::Deferred, "4.3.0", "queue file unusable: " + opened->parsed.error);
   } else {
     const queue::QueueFile& qf = opened->parsed.file;
-    if (dr.sender != qf.sender) return error_reply("sender does not match the queue file");
+    if (dr.sender != qf.sender) return queue::delivery_error_reply("sender does not match the queue file");
     msg.sender = qf.sender;
     // Streamed from the queue file at send time, piece by piece (smtp/content.h).
     msg.content = Content(opened->fd.get(), qf.content_offset, qf.content_length);
@@ -354,8 +344,7 @@ ipc::Message Agent::serve(const ipc::Message& req) {
   }
 
   // Record final outcomes in the queue file before the reply (protocols.h).
-  ipc::Message reply;
-  reply.set("status", "ok").set("logged", "yes");  // our own to=... lines, as Postfix's agents
+  queue::DeliveryReplyBuilder reply(true);  // our own to=... lines, as Postfix's agents
   int64_t end_us = file::now_us();
   // Without a session, all the time went into setting one up (DNS, failed connects).
   if (conn_us < 0) conn_us = end_us;
@@ -378,22 +367,17 @@ ipc::Message Agent::serve(const ipc::Message& req) {
       if (!st) not_recorded(j, st.error());
     }
   }
+  // The agent knows neither when qmgr took the message in hand nor when it asked: the
+  // time before the request is all before qmgr.
+  queue::DeliveryTimes times{arrival, start_us, start_us, conn_us, end_us};
   for (size_t i = 0; i < jobs.size(); ++i) {
     RcptJob& j = jobs[i];
-    const char* result = j.fate == RcptFate::Sent ? "sent" : j.fate == RcptFate::Bounced ? "bounce" : "defer";
-    reply.set("rcpt", j.address).set("result", result).set("dsn", j.dsn).set("text", j.text).set("relay", j.relay);
-    const char* status = j.fate == RcptFate::Sent ? "sent" : j.fate == RcptFate::Bounced ? "bounced" : "deferred";
-    double a = double(start_us - arrival) / 1e6, c = double(conn_us - start_us) / 1e6,
-           d = double(end_us - conn_us) / 1e6, total = double(end_us - arrival) / 1e6;
-    std::string orig;
+    queue::Fate fate = j.fate == RcptFate::Sent ? queue::Fate::Sent : j.fate == RcptFate::Bounced ? queue::Fate::Bounced : queue::Fate::Deferred;
+    reply.add(j.address, fate, j.dsn, j.text, j.relay);
     std::string original = queue::original_recipient(dr.rcpts[i], records[i]);
-    if (original != j.address) orig = ", orig_to=<" + str::printable(original, 300) + ">";
-    log::info("%s: to=<%s>%s, relay=%s, delay=%s, delays=%s/0/%s/%s, dsn=%s, status=%s (%s)", id.c_str(),
-              str::printable(j.address, 300).c_str(), orig.c_str(), str::printable(j.relay, 300).c_str(),
-              format_delay(total).c_str(), format_delay(a).c_str(), format_delay(c).c_str(),
-              format_delay(d).c_str(), j.dsn.c_str(), status, str::printable(j.text, 500).c_str());
+    queue::log_delivery({id, j.address, original, j.relay, j.dsn, queue::log_status(fate), j.text, times});
   }
-  return reply;
+  return reply.message();
 }
 
 }  // namespace postilion::smtp_client

@@ -99,7 +99,4 @@ class Agent {
   std::string cached_key_;
 };
 
-// Postfix's delay notation: two significant digits below 10 s, whole seconds above.
-std::string format_delay(double seconds);
-
 }  // namespace postilion::smtp_client

@@ -140,7 +140,8 @@ class VirtualTest(harness.InstanceTestCase):
             mine = [l for l in lines if "to=<%s>" % rcpt in l]
             self.assertEqual(len(mine), 1, lines)
             self.assertRegex(mine[0], r"postilion/virtual\[\d+\]: [0-9A-Za-z]+: to=<%s>, relay=virtual, "
-                                      r"delay=[\d.]+, dsn=2\.0\.0, status=sent \(delivered to %s\)" %
+                                      r"delay=[\d.]+, delays=[\d.]+/0/0/[\d.]+, dsn=2\.0\.0, "
+                                      r"status=sent \(delivered to %s\)" %
                              (re.escape(rcpt), what))
         for rcpt in ("ann@virt.test", "bob@virt.test"):
             self.assertNotRegex(inst.log_text(), r"postilion/qmgr\[\d+\]: [0-9A-Za-z]+: to=<%s>.*status=sent" % rcpt)
@@ -230,7 +231,8 @@ class VirtualTest(harness.InstanceTestCase):
         self.assertRegex(log, r"postilion/virtual\[\d+\]: warning: [0-9A-Za-z]+: evil@virt\.test: mail system "
                               r"configuration error: virtual_mailbox_maps value \"\.\./x/\" for evil@virt\.test: "
                               r"\"\.\.\" in mailbox path")
-        self.assertRegex(log, r"to=<evil@virt\.test>, relay=virtual, delay=[\d.]+, dsn=4\.3\.5, status=deferred "
+        self.assertRegex(log, r"to=<evil@virt\.test>, relay=virtual, delay=[\d.]+, delays=[\d.]+/0/0/[\d.]+, "
+                              r"dsn=4\.3\.5, status=deferred "
                               r"\(mail system configuration error")
         self.assertRegex(log, r"to=<abs@virt\.test>, .*status=deferred \(mail system configuration error: "
                               r".*absolute mailbox path\)")

@@ -36,13 +36,17 @@ inline constexpr unsigned kShowqChunk = 65536;
 //           the queue file, whose status byte the agent updates in place after a final
 //           outcome - sent or bounced - and before replying). rcpt is the address as
 //           routed, which may differ from the record's (a virtual alias's target): the
-//           offset names the record. Every agent reads it with
-//           queue::parse_delivery_request (lib/queue/delivery_request.h).
+//           offset names the record. qmgr writes it with queue::encode_delivery_request
+//           and every agent reads it with queue::parse_delivery_request
+//           (lib/queue/delivery_request.h).
 // reply:    status=ok (the request was understood) or status=error, text=...;
 //           then per recipient, in request order: rcpt=ADDR, result=sent|defer|bounce,
 //           dsn=X.Y.Z, text=human reason, relay=TEXT (e.g. local, mx.b.tst[127.0.3.1]:25).
 //           logged=yes before the first rcpt: the agent wrote each recipient's
 //           to=... status=... line itself (smtp); the client does not log them again.
+//           Agents build it with queue::DeliveryReplyBuilder, qmgr reads it with
+//           queue::parse_delivery_reply (lib/queue/delivery_reply.h); whoever logs an
+//           outcome uses queue::log_delivery (lib/queue/delivery_log.h).
 // An agent that dies mid-request is a defer for every recipient not reported.
 // An agent may serve several requests on one connection, one after another (local,
 // smtp); a client may also close it after each reply.

@@ -1,4 +1,4 @@
-// lib/queue/delivery_request.cc - qmgr's delivery request, as every agent reads it.
+// lib/queue/delivery_request.cc - qmgr's delivery request: its writer and its one reader.
 #include "lib/queue/delivery_request.h"
 
 #include "lib/base/strings.h"
@@ -6,6 +6,17 @@
 #include "lib/queue/queue_id.h"
 
 namespace postilion::queue {
+
+ipc::Message encode_delivery_request(const DeliveryRequest& r) {
+  ipc::Message m;
+  m.set("cmd", "deliver").set("id", r.id).set("file", r.file).set("sender", r.sender).set("nexthop", r.nexthop);
+  if (r.report_expanded) m.set("report", "expanded");
+  for (const auto& rc : r.rcpts) {
+    m.set("rcpt", rc.address).set("orcpt", rc.orcpt);
+    m.set("offset", rc.offset ? std::to_string(*rc.offset) : std::string());
+  }
+  return m;
+}
 
 Result<DeliveryRequest> parse_delivery_request(const ipc::Message& m) {
   if (m.get_or("cmd", "") != "deliver") return Error("unknown command", EPROTO);

@@ -1,6 +1,6 @@
 // lib/queue/delivery_request.h - qmgr's delivery request to an agent (lib/ipc/protocols.h,
-// "delivery"), read the same way by every agent (local, virtual, smtp), and the queue
-// file record each of its recipients names.
+// "delivery"): written by qmgr and read by every agent (local, virtual, smtp) here, and
+// the queue file record each of its recipients names.
 #pragma once
 
 #include <cstdint>
@@ -27,6 +27,12 @@ struct DeliveryRequest {
   bool report_expanded = false;  // report=expanded (partly bounced expansions)
   std::vector<Rcpt> rcpts;       // at least one
 };
+
+// The request as qmgr sends it: cmd=deliver, id, file, sender, nexthop, report=expanded
+// when report_expanded, then rcpt, orcpt and offset per recipient (an unset offset is
+// written empty, which an agent reads as malformed). parse_delivery_request reads back
+// what this writes.
+ipc::Message encode_delivery_request(const DeliveryRequest& r);
 
 // The request, or an error whose text is the agent's status=error reply: another
 // command, a bad ID or file, no recipients, or rcpt/orcpt/offset lists of different
