@@ -82,7 +82,36 @@ class Agent {
   void set_trust_loader(std::function<Status()> f) { load_trust_ = std::move(f); }
 
  private:
+  // The steps of serve(), in order (agent.cc).
+  struct Request;
   struct Target;
+  enum class HopStep { Use, Skip, Stop };
+  // Opens the queue file and checks the request against it; an Error refuses the
+  // request. A file that cannot be used defers every recipient.
+  Status open_message(Request& r);
+  // Finds the next hops and tries them; keeps a session still good for the next request.
+  void deliver(Request& r);
+  // The literal address, the cached session's destination (no lookup yet), or DNS.
+  resolver::Plan first_plan(const Target& t);
+  // First, a cached connection to the destination (after RSET).
+  std::unique_ptr<Session> try_cached(Request& r, const Target& t);
+  // Then the next hops in order, within the address and session limits, until no
+  // recipient is pending.
+  void try_hops(Request& r, const Target& t, resolver::Plan& plan, std::unique_ptr<Session>& se);
+  // A hop's credentials and, for DANE, TLSA records. Skip: this hop's TLSA lookup
+  // failed; Stop: a table or the trust anchors cannot be read.
+  HopStep peer_for(Request& r, const Target& t, const resolver::Plan& plan, const resolver::NextHop& hop, Peer* peer);
+  bool lookup_tlsa(Request& r, uint16_t port, const resolver::NextHop& hop, Peer* peer);
+  // A session; opportunistic TLS that fails in the handshake is tried once in the clear.
+  Result<std::unique_ptr<Session>> open_session(const Request& r, Peer& peer);
+  // Sends to the pending recipients: a local error (the queue file) defers them; a
+  // site error is the reason for what stays pending, and drops the session.
+  void send_on(Request& r, std::unique_ptr<Session>& se, const char* what);
+  void keep_session(std::unique_ptr<Session> se, const std::string& key);
+  // Writes each final outcome's status byte; one that cannot be written is a deferral.
+  void record_outcomes(Request& r);
+  // The reply, and a log line per recipient (queue::log_delivery).
+  ipc::Message reply_and_log(const Request& r);
   // Table keys: "[host]:port" (port as used), the next hop as written, the domain and
   // its parents (".parent"); credentials also by the MX host name.
   Status tls_level_for(const std::string& nexthop_label, const std::string& domain, uint16_t port, TlsLevel* out);

@@ -352,121 +352,159 @@ Result<std::unique_ptr<Session>> Session::open(const Peer& peer, const SessionSe
   return se;
 }
 
-SendResult Session::send(const MessageJob& m, std::vector<RcptJob*>& rcpts, std::string* site_error) {
+// One message's transaction on this session: the recipients still to do, those the
+// server accepted, and where a site or local error's reason goes.
+struct Session::Transaction {
   std::vector<RcptJob*> todo;
-  for (auto* r : rcpts)
-    if (r->fate == RcptFate::Pending) {
-      r->relay = peer_.label();
-      todo.push_back(r);
-    }
-  if (todo.empty()) return SendResult::Done;
-  auto bounce_all = [&](const std::string& dsn, const std::string& text) {
+  std::vector<RcptJob*> accepted;
+  std::string* site_error;
+
+  // The whole message bounces for every recipient of the transaction.
+  SendResult bounce_all(const std::string& dsn, const std::string& text) {
     for (auto* r : todo) {
       r->fate = RcptFate::Bounced;
       r->dsn = dsn;
       r->text = text;
     }
     return SendResult::Done;
-  };
-  auto site = [&](const std::string& why) {
+  }
+  // A site or local error: the recipients still pending carry why.
+  SendResult fail(SendResult kind, const std::string& why) {
     *site_error = why;
     for (auto* r : todo)
       if (r->fate == RcptFate::Pending) r->text = why;
-    return SendResult::SiteError;
-  };
-  auto local = [&](const std::string& why) {
-    *site_error = why;
-    for (auto* r : todo)
-      if (r->fate == RcptFate::Pending) r->text = why;
-    return SendResult::LocalError;
-  };
+    return kind;
+  }
+  SendResult site(const std::string& why) { return fail(SendResult::SiteError, why); }
+  SendResult local(const std::string& why) { return fail(SendResult::LocalError, why); }
+  // The server's final word on the accepted recipients.
+  SendResult settle_accepted(RcptFate fate, const std::string& dsn, const std::string& text) {
+    for (auto* r : accepted) {
+      r->fate = fate;
+      r->dsn = dsn;
+      r->text = text;
+    }
+    return SendResult::Done;
+  }
+};
 
+SendResult Session::send(const MessageJob& m, std::vector<RcptJob*>& rcpts, std::string* site_error) {
+  Transaction t{{}, {}, site_error};
+  for (auto* r : rcpts)
+    if (r->fate == RcptFate::Pending) {
+      r->relay = peer_.label();
+      t.todo.push_back(r);
+    }
+  if (t.todo.empty()) return SendResult::Done;
   // The message is read from the queue file piece by piece; only a message that must
   // be converted to 7 bits is held whole (the converted copy).
   const Content* content = &m.content;
   Content converted;
   bool eightbit = m.eightbit;
-  if (!eightbit) {
-    auto e = content->has_8bit();
-    if (!e) return local(e.error().str());
-    eightbit = *e;
+  if (auto stop = fit_content(m, t, &content, &converted, &eightbit)) return *stop;
+  std::vector<std::string> rcpt_lines;
+  for (auto* r : t.todo) rcpt_lines.push_back(rcpt_command(*r));
+  if (auto stop = write_envelope(mail_command(m, *content, eightbit), rcpt_lines, t)) return *stop;
+  if (auto stop = read_envelope_replies(rcpt_lines, t)) return *stop;
+  if (auto stop = send_content(*content, t)) return *stop;
+  return end_of_data(t);
+}
+
+std::optional<SendResult> Session::fit_content(const MessageJob& m, Transaction& t, const Content** content,
+                                               Content* converted, bool* eightbit) {
+  if (!*eightbit) {
+    auto e = (*content)->has_8bit();
+    if (!e) return t.local(e.error().str());
+    *eightbit = *e;
   }
   if (m.smtputf8 && !caps_.smtputf8)
-    return bounce_all("5.6.7", "SMTPUTF8 is required, but was not offered by host " + peer_.label());
-  if (eightbit && !caps_.eightbitmime) {
-    auto whole = content->load();
-    if (!whole) return local(whole.error().str());
+    return t.bounce_all("5.6.7", "SMTPUTF8 is required, but was not offered by host " + peer_.label());
+  if (*eightbit && !caps_.eightbitmime) {
+    auto whole = (*content)->load();
+    if (!whole) return t.local(whole.error().str());
     auto d = downgrade_8bit(*whole);
     if (!d)
-      return bounce_all("5.6.3", "message has 8-bit content that cannot be converted to 7 bits, and host " +
-                                     peer_.label() + " does not support 8BITMIME");
-    converted = Content(std::move(*d));
-    content = &converted;
-    eightbit = false;
+      return t.bounce_all("5.6.3", "message has 8-bit content that cannot be converted to 7 bits, and host " +
+                                       peer_.label() + " does not support 8BITMIME");
+    *converted = Content(std::move(*d));
+    *content = converted;
+    *eightbit = false;
   }
-  if (caps_.size && caps_.size_limit && content->size() > caps_.size_limit)
-    return bounce_all("5.3.4", str::format("message size %llu exceeds size limit %llu of server %s",
-                                           static_cast<unsigned long long>(content->size()),
-                                           static_cast<unsigned long long>(caps_.size_limit), peer_.label().c_str()));
+  uint64_t size = (*content)->size();
+  if (caps_.size && caps_.size_limit && size > caps_.size_limit)
+    return t.bounce_all("5.3.4", str::format("message size %llu exceeds size limit %llu of server %s",
+                                             static_cast<unsigned long long>(size),
+                                             static_cast<unsigned long long>(caps_.size_limit), peer_.label().c_str()));
+  return std::nullopt;
+}
 
+std::string Session::mail_command(const MessageJob& m, const Content& content, bool eightbit) const {
   std::string mail = "MAIL FROM:<" + m.sender + ">";
-  if (caps_.size) mail += " SIZE=" + std::to_string(content->size());
+  if (caps_.size) mail += " SIZE=" + std::to_string(content.size());
   if (eightbit && caps_.eightbitmime) mail += " BODY=8BITMIME";
   if (m.smtputf8) mail += " SMTPUTF8";
   if (caps_.dsn) {
     if (!m.ret.empty()) mail += " RET=" + m.ret;
     if (!m.envid.empty()) mail += " ENVID=" + xtext(m.envid);
   }
-  mail += mail_auth_param(caps_, authenticated_, m.auth);
-  std::vector<std::string> rcpt_lines;
-  for (auto* r : todo) {
-    std::string l = "RCPT TO:<" + r->address + ">";
-    if (caps_.dsn && !r->orcpt.empty()) {
-      size_t semi = r->orcpt.find(';');
-      if (semi != std::string::npos) l += " ORCPT=" + r->orcpt.substr(0, semi + 1) + xtext(r->orcpt.substr(semi + 1));
-    }
-    rcpt_lines.push_back(std::move(l));
+  return mail + mail_auth_param(caps_, authenticated_, m.auth);
+}
+
+std::string Session::rcpt_command(const RcptJob& r) const {
+  std::string l = "RCPT TO:<" + r.address + ">";
+  if (caps_.dsn && !r.orcpt.empty()) {
+    size_t semi = r.orcpt.find(';');
+    if (semi != std::string::npos) l += " ORCPT=" + r.orcpt.substr(0, semi + 1) + xtext(r.orcpt.substr(semi + 1));
   }
+  return l;
+}
+
+std::optional<SendResult> Session::write_envelope(const std::string& mail, const std::vector<std::string>& rcpt_lines,
+                                                  Transaction& t) {
   int tmo = settings_.command_timeout_ms;
+  if (!caps_.pipelining) {
+    if (!send_line(mail, tmo)) return t.site("lost connection with " + peer_.label() + " while sending MAIL FROM");
+    return std::nullopt;
+  }
   // With PIPELINING, MAIL, every RCPT and DATA go out in one write (RFC 2920).
   // On a reused connection the RSET that checks it leads the group (prepare_reuse):
   // one round trip per message instead of two.
-  if (caps_.pipelining) {
-    std::string batch = rset_pending_ ? "RSET\r\n" : "";
-    batch += mail + "\r\n";
-    for (auto& l : rcpt_lines) batch += l + "\r\n";
-    batch += "DATA\r\n";
-    if (auto st = conn_.write(batch, tmo); !st) {
-      broken_ = true;
-      return site("lost connection with " + peer_.label() + " while sending MAIL FROM");
-    }
-    if (rset_pending_) {
-      rset_pending_ = false;
-      auto rr = read_reply(tmo, "receiving the RSET reply");
-      if (!rr) return site(rr.error().str());
-      if (!rr->positive()) {
-        broken_ = true;  // the state of the rest of the group is unknown: never reuse
-        return site(said(*rr, "RSET"));
-      }
-    }
-  } else if (!send_line(mail, tmo)) {
-    return site("lost connection with " + peer_.label() + " while sending MAIL FROM");
+  std::string batch = rset_pending_ ? "RSET\r\n" : "";
+  batch += mail + "\r\n";
+  for (auto& l : rcpt_lines) batch += l + "\r\n";
+  batch += "DATA\r\n";
+  if (auto st = conn_.write(batch, tmo); !st) {
+    broken_ = true;
+    return t.site("lost connection with " + peer_.label() + " while sending MAIL FROM");
   }
+  if (rset_pending_) {
+    rset_pending_ = false;
+    auto rr = read_reply(tmo, "receiving the RSET reply");
+    if (!rr) return t.site(rr.error().str());
+    if (!rr->positive()) {
+      broken_ = true;  // the state of the rest of the group is unknown: never reuse
+      return t.site(said(*rr, "RSET"));
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<SendResult> Session::read_envelope_replies(const std::vector<std::string>& rcpt_lines, Transaction& t) {
+  int tmo = settings_.command_timeout_ms;
   auto mr = read_reply(tmo, "receiving the MAIL FROM reply");
-  if (!mr) return site(mr.error().str());
+  if (!mr) return t.site(mr.error().str());
   bool mail_ok = mr->positive();
-  std::vector<RcptJob*> accepted;
-  for (size_t i = 0; i < todo.size(); ++i) {
+  for (size_t i = 0; i < t.todo.size(); ++i) {
     if (!caps_.pipelining) {
       if (!mail_ok) break;
-      if (!send_line(rcpt_lines[i], tmo)) return site("lost connection with " + peer_.label() + " while sending RCPT TO");
+      if (!send_line(rcpt_lines[i], tmo)) return t.site("lost connection with " + peer_.label() + " while sending RCPT TO");
     }
     auto rr = read_reply(tmo, "receiving the RCPT TO reply");
-    if (!rr) return site(rr.error().str());
+    if (!rr) return t.site(rr.error().str());
     if (!mail_ok) continue;  // pipelined replies after a refused MAIL: read, ignore
-    RcptJob* r = todo[i];
+    RcptJob* r = t.todo[i];
     if (rr->positive()) {
-      accepted.push_back(r);
+      t.accepted.push_back(r);
     } else {
       r->dsn = reply_dsn(*rr);
       r->text = said(*rr, "RCPT TO");
@@ -476,95 +514,88 @@ SendResult Session::send(const MessageJob& m, std::vector<RcptJob*>& rcpts, std:
   Result<smtp::Reply> dr = Error("");
   if (caps_.pipelining) {
     dr = read_reply(tmo, "receiving the DATA reply");
-    if (!dr) return site(dr.error().str());
+    if (!dr) return t.site(dr.error().str());
   }
   if (!mail_ok) {
     std::string why = said(*mr, "MAIL FROM");
-    if (mr->permanent()) return bounce_all(reply_dsn(*mr), why);
-    return site(why);
+    if (mr->permanent()) return t.bounce_all(reply_dsn(*mr), why);
+    return t.site(why);
   }
-  if (accepted.empty()) {
+  return start_data(caps_.pipelining ? &*dr : nullptr, t);
+}
+
+std::optional<SendResult> Session::start_data(const smtp::Reply* pipelined_data_reply, Transaction& t) {
+  int tmo = settings_.command_timeout_ms;
+  if (t.accepted.empty()) {
     // Nothing to send; a pipelined DATA was refused (503/554) as it should be.
-    if (caps_.pipelining && dr && dr->code == 354) {
+    if (pipelined_data_reply && pipelined_data_reply->code == 354) {
       // A server that accepted DATA with no recipient: end the empty message cleanly.
       (void)conn_.write(".\r\n", tmo);
       (void)read_reply(settings_.data_done_timeout_ms, "receiving the end of data reply");
     }
     return SendResult::Done;
   }
-  if (!caps_.pipelining) {
-    if (!send_line("DATA", tmo)) return site("lost connection with " + peer_.label() + " while sending DATA");
-    dr = read_reply(tmo, "receiving the DATA reply");
-    if (!dr) return site(dr.error().str());
+  smtp::Reply dr;
+  if (pipelined_data_reply) {
+    dr = *pipelined_data_reply;
+  } else {
+    if (!send_line("DATA", tmo)) return t.site("lost connection with " + peer_.label() + " while sending DATA");
+    auto r = read_reply(tmo, "receiving the DATA reply");
+    if (!r) return t.site(r.error().str());
+    dr = std::move(*r);
   }
-  if (dr->code != 354) {
-    std::string why = said(*dr, "DATA");
-    if (dr->permanent()) {
-      for (auto* r : accepted) {
-        r->fate = RcptFate::Bounced;
-        r->dsn = reply_dsn(*dr);
-        r->text = why;
-      }
-      return SendResult::Done;
-    }
-    return site(why);
-  }
+  if (dr.code == 354) return std::nullopt;
+  std::string why = said(dr, "DATA");
+  if (dr.permanent()) return t.settle_accepted(RcptFate::Bounced, reply_dsn(dr), why);
+  return t.site(why);
+}
+
+std::optional<SendResult> Session::send_content(const Content& content, Transaction& t) {
   // Streamed: each piece read from the queue file is stuffed into a bounded buffer that
   // goes out when full; the whole transfer has one deadline.
-  {
-    int64_t deadline = mono_ms() + settings_.data_done_timeout_ms;
-    auto left = [&] { return static_cast<int>(std::max<int64_t>(1, deadline - mono_ms())); };
-    std::string out;
-    out.reserve(Content::kPiece + Content::kPiece / 8);
-    DotStuffer stuffer;
-    bool peer_failed = false;
-    auto st = content->each([&](std::string_view piece) -> Status {
-      stuffer.add(piece, &out);
-      if (out.size() < Content::kPiece) return {};
-      auto w = conn_.write(out, left());
-      out.clear();
-      if (!w) peer_failed = true;
-      return w;
-    });
-    if (st) {
-      stuffer.finish(&out);
-      st = conn_.write(out, left());
-      if (!st) peer_failed = true;
-    }
-    if (!st) {
-      // Never end a message we could not read whole: drop the connection instead.
-      broken_ = true;
-      conn_.close();
-      if (!peer_failed) return local(st.error().str());
-      if (st.error().code() == ETIMEDOUT)  // a server that stopped reading
-        return site("conversation with " + peer_.label() + " timed out while sending message content");
-      return site("lost connection with " + peer_.label() + " while sending message content");
-    }
+  int64_t deadline = mono_ms() + settings_.data_done_timeout_ms;
+  auto left = [&] { return static_cast<int>(std::max<int64_t>(1, deadline - mono_ms())); };
+  std::string out;
+  out.reserve(Content::kPiece + Content::kPiece / 8);
+  DotStuffer stuffer;
+  bool peer_failed = false;
+  auto st = content.each([&](std::string_view piece) -> Status {
+    stuffer.add(piece, &out);
+    if (out.size() < Content::kPiece) return {};
+    auto w = conn_.write(out, left());
+    out.clear();
+    if (!w) peer_failed = true;
+    return w;
+  });
+  if (st) {
+    stuffer.finish(&out);
+    st = conn_.write(out, left());
+    if (!st) peer_failed = true;
   }
+  if (st) return std::nullopt;
+  // Never end a message we could not read whole: drop the connection instead.
+  broken_ = true;
+  conn_.close();
+  if (!peer_failed) return t.local(st.error().str());
+  if (st.error().code() == ETIMEDOUT)  // a server that stopped reading
+    return t.site("conversation with " + peer_.label() + " timed out while sending message content");
+  return t.site("lost connection with " + peer_.label() + " while sending message content");
+}
+
+SendResult Session::end_of_data(Transaction& t) {
   auto er = read_reply(settings_.data_done_timeout_ms, "receiving the end of data reply");
-  if (!er) return site(er.error().str());
-  std::string text;
-  for (const auto& l : er->lines) text += (text.empty() ? "" : " ") + l;
+  if (!er) return t.site(er.error().str());
   if (er->positive()) {
     ++messages_;
-    for (auto* r : accepted) {
-      r->fate = RcptFate::Sent;
-      r->dsn = reply_dsn(*er);
-      r->text = str::format("%d %s%s%s", er->code, er->status.c_str(), er->status.empty() ? "" : " ",
-                            str::printable(text, 300).c_str());
-    }
-    return SendResult::Done;
+    std::string text;
+    for (const auto& l : er->lines) text += (text.empty() ? "" : " ") + l;
+    return t.settle_accepted(RcptFate::Sent, reply_dsn(*er),
+                             str::format("%d %s%s%s", er->code, er->status.c_str(), er->status.empty() ? "" : " ",
+                                         str::printable(text, 300).c_str()));
   }
   std::string why = said(*er, "end of DATA");
-  if (er->permanent()) {
-    for (auto* r : accepted) {
-      r->fate = RcptFate::Bounced;
-      r->dsn = reply_dsn(*er);
-      r->text = why;
-    }
-    return SendResult::Done;
-  }
-  return site(why);
+  if (er->permanent()) return t.settle_accepted(RcptFate::Bounced, reply_dsn(*er), why);
+  return t.site(why);
 }
 
 bool Session::prepare_reuse() {

@@ -120,6 +120,25 @@ class Session {
   Status auth(std::string* err);
   std::string said(const smtp::Reply& r, const char* in_reply_to) const;
 
+  // The steps of send(), in order; each returns the result when the transaction ends
+  // there, nullopt to go on.
+  struct Transaction;
+  // Checks the message against the server's SMTPUTF8, 8BITMIME and SIZE, converting
+  // an 8-bit message to 7 bits (into *converted) when the server takes only 7.
+  std::optional<SendResult> fit_content(const MessageJob& m, Transaction& t, const Content** content,
+                                        Content* converted, bool* eightbit);
+  std::string mail_command(const MessageJob& m, const Content& content, bool eightbit) const;
+  std::string rcpt_command(const RcptJob& r) const;
+  // MAIL FROM, or with PIPELINING [RSET,] MAIL, every RCPT and DATA in one write.
+  std::optional<SendResult> write_envelope(const std::string& mail, const std::vector<std::string>& rcpt_lines,
+                                           Transaction& t);
+  // The MAIL and RCPT replies (sending each RCPT without PIPELINING), then DATA.
+  std::optional<SendResult> read_envelope_replies(const std::vector<std::string>& rcpt_lines, Transaction& t);
+  // DATA for the accepted recipients: nullopt once the server said 354.
+  std::optional<SendResult> start_data(const smtp::Reply* pipelined_data_reply, Transaction& t);
+  std::optional<SendResult> send_content(const Content& content, Transaction& t);
+  SendResult end_of_data(Transaction& t);
+
   Peer peer_;
   SessionSettings settings_;
   Conn conn_;
