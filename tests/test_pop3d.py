@@ -7,7 +7,6 @@
 # tests/test_auth.py.
 import os
 import poplib
-import shutil
 import signal
 import socket
 import ssl
@@ -546,7 +545,6 @@ class Pop3Test(harness.LogsOnFailure):
         self.assertEqual(sorted([VUID, nobody]), sorted(after.values()))
         self.assertTrue(r.cmd("QUIT").startswith("+OK"))
 
-    @unittest.skipUnless(shutil.which("fetchmail"), "fetchmail not installed")
     def test_fetchmail_over_stls(self):
         texts = [MSG1, MSG2, MSG3]
         self.host.add_messages(USER, texts)

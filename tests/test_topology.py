@@ -18,7 +18,6 @@ import glob
 import os
 import pwd
 import re
-import shutil
 import smtplib
 import subprocess
 import sys
@@ -293,7 +292,6 @@ class Topology:
         return self.inst[key].log_text()
 
 
-@unittest.skipUnless(unbound.available(), "unbound not installed (apt-get install unbound)")
 class TopologyTest(harness.LogsOnFailure):
     topo = None
 

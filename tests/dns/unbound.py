@@ -13,10 +13,6 @@ import harness  # tests/ is on sys.path for every test that imports this module
 UNBOUND = shutil.which("unbound") or "/usr/sbin/unbound"
 
 
-def available():
-    return os.access(UNBOUND, os.X_OK)
-
-
 def config_text(address, port, zones, workdir, extra=""):
     """unbound.conf for zones: {zone: [record lines in zone-file syntax]}.
     A zone with no records still exists (names under it are NXDOMAIN)."""
