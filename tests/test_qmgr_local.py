@@ -65,7 +65,7 @@ class MailSystem:
 
     # ---- processes ---------------------------------------------------------------
     def start(self, name):
-        p = subprocess.Popen([os.path.join(harness.daemon_dir(), name), "--standalone", "-c", self.inst.config_dir],
+        p = subprocess.Popen([harness.program(name), "--standalone", "-c", self.inst.config_dir],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.procs[name] = p
         sock = os.path.join(self.inst.spool, "private", name)

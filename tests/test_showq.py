@@ -247,7 +247,7 @@ class ShowqConfigTest(harness.InstanceTestCase):
     """init lists showq as a public service, and check says when it is missing."""
 
     def test_init_lists_showq_and_check_misses_it(self):
-        harness.require_daemon(self, "showq", "sendmail")
+        harness.require_daemon(self, "showq")
         inst = self.make_instance(ports=())
         inst.init()
         with open(inst.master_conf()) as f:
