@@ -10,7 +10,6 @@ import os
 import pwd
 import select
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -18,34 +17,28 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(TOP, "tests"))
+import harness  # noqa: E402  (programs, waits, addresses and ports: one place for all)
 
 
 def log(msg):
     print(msg, flush=True)
 
 
-def wait_port(addr, port, deadline=20.0):
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        try:
-            with socket.create_connection((addr, port), timeout=1):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on {addr}:{port} after {deadline}s")
+_checked = False
 
 
-def free_port(addr):
-    with socket.socket() as s:
-        s.bind((addr, 0))
-        return s.getsockname()[1]
-
-
-def need(*programs):
-    missing = [p for p in programs if not shutil.which(p)]
-    if missing:
-        sys.exit("bench: missing " + ", ".join(missing) +
-                 " (apt-get install postfix dovecot-imapd dovecot-pop3d)")
+def need():
+    """Exits, naming the packages, unless everything scripts/deps lists for the benchmarks
+    is there (scripts/install-deps --bench installs it)."""
+    global _checked
+    if _checked:
+        return
+    r = subprocess.run(["bash", os.path.join(TOP, "scripts", "check-deps"), "bench"],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if r.returncode != 0:
+        sys.exit(r.stdout + "bench: scripts/install-deps --bench installs what is missing")
+    _checked = True
 
 
 def _proc_stat(pid):
@@ -232,8 +225,8 @@ postlog   unix-dgram n  -       n       -       1       postlogd
 class Postfix:
     """A private Postfix instance (needs root, as Postfix does)."""
 
-    def __init__(self, root, addr, port, sink_addr="127.0.0.1", sink_port=2526):
-        need("postfix", "smtp-source")
+    def __init__(self, root, addr, port, sink_addr, sink_port):
+        need()
         self.dir = os.path.join(root, "postfix")
         self.addr, self.port = addr, port
         for sub in ("etc", "queue", "data"):
@@ -250,7 +243,7 @@ class Postfix:
     def start(self):
         subprocess.run(["postfix", "-c", self.dir + "/etc", "start"], check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_port(self.addr, self.port)
+        harness.wait_listening(self.addr, self.port, what="postfix")
 
     def master_pid(self):
         with open(os.path.join(self.dir, "queue", "pid", "master.pid")) as f:
@@ -329,7 +322,7 @@ class Dovecot:
     """A private Dovecot serving one user's Maildir at home/Maildir."""
 
     def __init__(self, root, addr, user, password, home, imap_port, pop3_port):
-        need("dovecot", "doveadm")
+        need()
         self.dir = os.path.join(root, "dovecot")
         self.addr, self.imap_port, self.pop3_port = addr, imap_port, pop3_port
         os.makedirs(self.dir, exist_ok=True)
@@ -341,7 +334,7 @@ class Dovecot:
 
     def start(self):
         subprocess.run(["dovecot", "-c", self.dir + "/dovecot.conf"], check=True)
-        wait_port(self.addr, self.pop3_port)
+        harness.wait_listening(self.addr, self.pop3_port, what="dovecot")
 
     def master_pid(self):
         with open(os.path.join(self.dir, "run", "master.pid")) as f:

@@ -4,6 +4,7 @@ Postilion's pop3d (with auth) and on Dovecot's pop3 in the same run, serving equ
 Maildirs. Prints msgs/s and server CPU ms per message; figures, not assertions.
 
 Usage: BUILD_DIR=/path/to/build bench/pop3_bench.py [messages] [size] [parallel]
+Dovecot comes from `scripts/install-deps --bench`.
 """
 import os
 import poplib
@@ -16,8 +17,9 @@ import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import benchlib  # noqa: E402
+from benchlib import harness  # noqa: E402
 
-ADDR = "127.0.0.1"
+ADDR = harness.address()
 USER, PASSWORD = "bench", "bench-password"
 ROOT = os.geteuid() == 0
 
@@ -69,8 +71,7 @@ def report(name, m, n):
 
 
 def postilion(root, count, size, parallel):
-    build = os.environ.get("BUILD_DIR")
-    if not build:
+    if not os.environ.get("BUILD_DIR"):
         sys.exit("bench: set BUILD_DIR to a built Postilion tree")
     d = os.path.join(root, "postilion")
     etc, spool = os.path.join(d, "etc"), os.path.join(d, "spool")
@@ -90,13 +91,13 @@ def postilion(root, count, size, parallel):
                 "auth_backends = virtual\nauth_virtual_users = hash:%s/users\n"
                 % (spool, owner.pw_name, d, etc))
     open(os.path.join(etc, "master.conf"), "w").close()
-    subprocess.run([os.path.join(build, "ctl", "postilionctl"), "-c", etc, "map", "build",
+    subprocess.run([harness.program("postilionctl"), "-c", etc, "map", "build",
                     os.path.join(etc, "users")], check=True)
-    port = benchlib.free_port(ADDR)
-    auth = subprocess.Popen([os.path.join(build, "auth", "auth"), "--standalone", "-c", etc])
-    pop = subprocess.Popen([os.path.join(build, "pop3d", "pop3d"), "--standalone", "-c", etc, "-l", "%s:%d" % (ADDR, port)])
+    port = harness.port()
+    auth = subprocess.Popen([harness.program("auth"), "--standalone", "-c", etc])
+    pop = subprocess.Popen([harness.program("pop3d"), "--standalone", "-c", etc, "-l", "%s:%d" % (ADDR, port)])
     try:
-        benchlib.wait_port(ADDR, port)
+        harness.wait_listening(ADDR, port, pop, what="pop3d")
         fetch_all(port, 1)  # warm-up: builds the UID index
         with benchlib.Measure(pop.pid) as m:
             auth_cpu0 = benchlib.tree_cpu(auth.pid)
@@ -110,14 +111,11 @@ def postilion(root, count, size, parallel):
 
 
 def dovecot(root, count, size, parallel):
-    if not shutil.which("dovecot"):
-        benchlib.log("dovecot    not installed (apt-get install dovecot-pop3d)")
-        return
     home = os.path.join(root, "dovecot-home")
     owner = pwd.getpwnam("nobody") if ROOT else None
     make_maildir(os.path.join(home, "Maildir"), count, size, owner)
-    port = benchlib.free_port(ADDR)
-    dc = benchlib.Dovecot(root, ADDR, USER, PASSWORD, home, benchlib.free_port(ADDR), port)
+    port = harness.port()
+    dc = benchlib.Dovecot(root, ADDR, USER, PASSWORD, home, harness.port(), port)
     if ROOT:
         # Dovecot serves no mailbox as uid 0: the same unprivileged owner as Postilion's.
         conf = os.path.join(dc.dir, "dovecot.conf")
@@ -139,6 +137,7 @@ def main():
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
     size = int(sys.argv[2]) if len(sys.argv) > 2 else 4096
     parallel = int(sys.argv[3]) if len(sys.argv) > 3 else 3
+    benchlib.need()
     root = benchlib.scratch()
     os.chmod(root, 0o755)
     benchlib.log("pop3: %d messages of %d bytes, %d sessions each fetching all" % (count, size, parallel))

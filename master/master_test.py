@@ -1,39 +1,23 @@
 #!/usr/bin/env python3
 # master/master_test.py - integration test of master(8) from the build tree: a private
-# instance on 127.0.0.x with the test_echo service (inet and unix), driven over its
-# control socket. Waits poll a condition with a deadline; only PIDs this test started
-# (the master, and the children it reports) are ever signalled.
+# instance (tests/harness.py's, on an address of its own) with the test_echo service (inet
+# and unix), driven over its control socket. Waits poll a condition with a deadline; only
+# PIDs this test started (the master, and the children it reports) are ever signalled.
 import os
-import random
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
-import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
-import harness  # noqa: E402  (pid_alive)
+import harness  # noqa: E402
 from dns import pstipc  # noqa: E402  (the lib/ipc frames of the control socket)
 
 BUILD = os.environ.get("MASTER_BUILD_DIR") or os.getcwd()
 MASTER = os.path.join(BUILD, "master")
-DEADLINE = 20.0
 
-
-def wait_for(cond, what, timeout=DEADLINE):
-    end = time.monotonic() + timeout
-    while True:
-        v = cond()
-        if v:
-            return v
-        if time.monotonic() > end:
-            raise AssertionError("timed out after %.0fs waiting for %s" % (timeout, what))
-        time.sleep(0.05)
-
-
+wait_for = harness.wait_for
 alive = harness.pid_alive
 call = pstipc.call
 first = pstipc.get
@@ -59,68 +43,50 @@ def echo_line(addr, line, timeout=5):
         s.close()
 
 
-def free_port(addr):
-    s = socket.socket()
-    s.bind((addr, 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
+class EchoInstance(harness.Instance):
+    """A harness instance whose main.conf and master.conf the test writes itself, run by
+    the master of the build folder (daemon_directory is that folder, for test_echo) and
+    driven over its control socket."""
 
-
-class Instance:
     def __init__(self, test):
-        self.base = tempfile.mkdtemp(prefix="pst-master-")
-        os.chmod(self.base, 0o755)
-        self.etc = os.path.join(self.base, "etc")
-        self.spool = os.path.join(self.base, "spool")
-        os.makedirs(self.etc)
+        super().__init__(name="master", ports=())
+        os.makedirs(self.config_dir)
         os.makedirs(self.spool)
-        self.maillog = os.path.join(self.base, "maillog")
         open(self.maillog, "w").close()
         os.chmod(self.maillog, 0o666)  # services log after dropping to mail_owner
-        self.addr = "127.0.0.%d" % random.randint(2, 250)
-        self.port = free_port(self.addr)
-        self.master_pid = None
+        self.port = harness.port()
         self.seen_children = set()
-        self.main_extra = ""
-        test.addCleanup(self.cleanup, test)
+        test.addCleanup(self.cleanup)
 
     def write(self, services, main_extra=""):
-        with open(os.path.join(self.etc, "main.conf"), "w") as f:
+        with open(self.main_conf(), "w") as f:
             f.write("queue_directory = %s\ndaemon_directory = %s\nmaillog_file = %s\n"
                     "mail_owner = %s\nprocess_restart_delay = 1s\n%s"
                     % (self.spool, BUILD, self.maillog,
                        "nobody" if os.geteuid() == 0 else os.environ.get("USER", "nobody"),
                        main_extra))
-        with open(os.path.join(self.etc, "master.conf"), "w") as f:
+        with open(self.master_conf(), "w") as f:
             f.write("# test services\n" + services)
 
-    @property
-    def ctl(self):
-        return os.path.join(self.spool, "pid", "master.ctl")
-
     def run_master(self, *args):
-        return subprocess.run([MASTER, "-c", self.etc] + list(args), stdout=subprocess.PIPE,
+        return subprocess.run([MASTER, "-c", self.config_dir] + list(args), stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True, timeout=30)
 
     def start(self):
         r = self.run_master()
+        pid = self.master_pid()
+        if pid and pid not in self.started_pids:
+            self.started_pids.append(pid)
         if r.returncode != 0:
             raise AssertionError("master exited %d: %s" % (r.returncode, r.stdout))
-        self.master_pid = wait_for(self.pid_from_file, "pid file")
-        wait_for(lambda: self.status_ready(), "control socket to say ready")
-        return self.master_pid
-
-    def pid_from_file(self):
-        try:
-            with open(os.path.join(self.spool, "pid", "master.pid")) as f:
-                pid = int(f.read().split()[0])
-            return pid if alive(pid) else None
-        except (OSError, ValueError, IndexError):
-            return None
+        pid = wait_for(self.master_pid, what="pid file")
+        if pid not in self.started_pids:
+            self.started_pids.append(pid)
+        wait_for(self.status_ready, what="control socket to say ready")
+        return pid
 
     def status(self):
-        r = call(self.ctl, [("cmd", "status")])
+        r = call(self.control_socket, [("cmd", "status")])
         for line in [v for n, v in r if n == "service"]:
             pids = line.split("pids=")[1].split()[0]
             if pids != "-":
@@ -144,49 +110,26 @@ class Instance:
                         "throttled": "throttled" in f, "line": v}
         raise AssertionError("service %s not in status" % name)
 
-    def log(self):
-        with open(self.maillog, errors="replace") as f:
-            return f.read()
-
-    def stop_master(self):
-        pid = self.master_pid
-        if pid and alive(pid):
-            os.kill(pid, signal.SIGTERM)
-            try:
-                wait_for(lambda: not alive(pid), "master %d to exit" % pid, 30)
-            except AssertionError:
-                os.kill(pid, signal.SIGKILL)
-
-    def cleanup(self, test):
-        self.stop_master()
+    def cleanup(self):
+        self.stop()
         for pid in self.seen_children:  # children of our master only, if any were left
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)
-        if os.environ.get("PST_KEEP"):
-            return
-        shutil.rmtree(self.base, ignore_errors=True)
 
 
 ECHO = "%(addr)s:%(port)d inet n y n 0 3 test_echo\n" \
        "echoq unix y y n 0 1 test_echo\n"
 
 
-class MasterTest(unittest.TestCase):
+class MasterTest(harness.LogsOnFailure):
     def setUp(self):
         if not os.access(MASTER, os.X_OK):
             self.fail("%s not built" % MASTER)
-        self.inst = Instance(self)
+        self.inst = EchoInstance(self)
 
-    def run(self, result=None):
-        r = super().run(result)
-        res = result or r
-        if res is not None and (res.failures or res.errors) and \
-                any(t is self for t, _ in res.failures + res.errors):
-            try:
-                sys.stderr.write("---- maillog ----\n" + self.inst.log()[-8000:] + "---- end ----\n")
-            except Exception:
-                pass
-        return r
+    def on_failure(self):
+        if hasattr(self, "inst"):
+            self.inst.dump()
 
     def start_echo(self, extra="", main_extra=""):
         i = self.inst
@@ -196,8 +139,8 @@ class MasterTest(unittest.TestCase):
     def test_start_status_echo(self):
         i = self.inst
         pid = self.start_echo()
-        self.assertIn("postilion/master[%d]: daemon started -- version" % pid, i.log())
-        self.assertEqual(0o600, os.stat(i.ctl).st_mode & 0o777)
+        self.assertIn("postilion/master[%d]: daemon started -- version" % pid, i.log_text())
+        self.assertEqual(0o600, os.stat(i.control_socket).st_mode & 0o777)
         self.assertEqual(0o600, os.stat(os.path.join(i.spool, "private", "echoq")).st_mode & 0o777)
         # the inet service starts on demand; the unix maxproc-1 service at boot
         self.assertEqual(i.service("%s:%d" % (i.addr, i.port))["pids"], [])
@@ -205,7 +148,7 @@ class MasterTest(unittest.TestCase):
         self.assertEqual("hello", echo_line((i.addr, i.port), "hello"))
         self.assertEqual("over unix", echo_line(os.path.join(i.spool, "private", "echoq"), "over unix"))
         self.assertEqual(1, len(i.service("%s:%d" % (i.addr, i.port))["pids"]))
-        r = call(i.ctl, [("cmd", "bogus")])
+        r = call(i.control_socket, [("cmd", "bogus")])
         self.assertEqual("error", first(r, "status"))
         self.assertIn("unknown command", first(r, "text"))
         if os.geteuid() == 0:  # unprivileged services run as mail_owner
@@ -241,29 +184,29 @@ class MasterTest(unittest.TestCase):
 
     def test_service_options_from_master_conf(self):
         i = self.inst
-        port2 = free_port(i.addr)
+        port2 = harness.port()
         self.start_echo("%s:%d inet n y n 0 1 test_echo -o max_use=1\n" % (i.addr, port2))
         # max_use=1: every client gets a fresh process
         p1 = int(echo_line((i.addr, port2), "pid"))
-        wait_for(lambda: not alive(p1), "the used-up process to exit")
+        wait_for(lambda: not alive(p1), what="the used-up process to exit")
         p2 = int(echo_line((i.addr, port2), "pid"))
         self.assertNotEqual(p1, p2)
-        self.assertNotIn("service %s:%d: process" % (i.addr, port2), i.log(), "a normal exit is no crash")
+        self.assertNotIn("service %s:%d: process" % (i.addr, port2), i.log_text(), "a normal exit is no crash")
 
     def test_killed_child_is_restarted(self):
         i = self.inst
         self.start_echo()
         old = i.service("echoq")["pids"][0]
         os.kill(old, signal.SIGKILL)
-        new = wait_for(lambda: [p for p in i.service("echoq")["pids"] if p != old], "echoq restarted")
+        new = wait_for(lambda: [p for p in i.service("echoq")["pids"] if p != old], what="echoq restarted")
         self.assertTrue(alive(new[0]))
-        self.assertIn("warning: service echoq: process %d killed by signal 9" % old, i.log())
+        self.assertIn("warning: service echoq: process %d killed by signal 9" % old, i.log_text())
         # an inet child killed: the next client gets a new process
         inet = (i.addr, i.port)
         p1 = int(echo_line(inet, "pid"))
         os.kill(p1, signal.SIGKILL)
-        wait_for(lambda: p1 not in i.service("%s:%d" % inet)["pids"], "inet child reaped")
-        p2 = int(wait_for(lambda: self.try_echo(inet, "pid"), "inet service answers again"))
+        wait_for(lambda: p1 not in i.service("%s:%d" % inet)["pids"], what="inet child reaped")
+        p2 = int(wait_for(lambda: self.try_echo(inet, "pid"), what="inet service answers again"))
         self.assertNotEqual(p1, p2)
 
     def try_echo(self, addr, line):
@@ -276,7 +219,7 @@ class MasterTest(unittest.TestCase):
         i = self.inst
         self.start_echo("crashq unix y y n 0 1 test_echo crash\n",
                         "master_crash_limit = 3\nmaster_throttle_time = 60s\n")
-        wait_for(lambda: "throttling restarts for 60 s" in i.log(), "the crash loop to be throttled")
+        wait_for(lambda: "throttling restarts for 60 s" in i.log_text(), what="the crash loop to be throttled")
         s0 = i.service("crashq")
         self.assertTrue(s0["throttled"], s0["line"])
         self.assertGreaterEqual(s0["starts"], 3)
@@ -284,8 +227,8 @@ class MasterTest(unittest.TestCase):
         time.sleep(2)
         s1 = i.service("crashq")
         self.assertEqual(s0["starts"], s1["starts"], "restarted while throttled")
-        self.assertIn("warning: service crashq: process", i.log())
-        self.assertIn("exited with status 1", i.log())
+        self.assertIn("warning: service crashq: process", i.log_text())
+        self.assertIn("exited with status 1", i.log_text())
         # the other services are unaffected
         self.assertEqual("still here", echo_line((i.addr, i.port), "still here"))
 
@@ -298,27 +241,27 @@ class MasterTest(unittest.TestCase):
         held.sendall(b"before\n")
         self.assertEqual(b"before\n", held.recv(100))
         old_echoq = i.service("echoq")["pids"][0]
-        new_port = free_port(i.addr)
-        with open(os.path.join(i.etc, "master.conf"), "w") as f:
+        new_port = harness.port()
+        with open(os.path.join(i.config_dir, "master.conf"), "w") as f:
             f.write("%s:%d inet n y n 0 3 test_echo\n%s:%d inet n y n 0 3 test_echo\n"
                     % (i.addr, i.port, i.addr, new_port))
         os.kill(pid, signal.SIGHUP)
-        wait_for(lambda: "reload" in i.log(), "reload logged")
-        wait_for(lambda: self.try_echo((i.addr, new_port), "new") == "new", "new listener answers")
-        self.assertEqual(i.master_pid, i.pid_from_file())
+        wait_for(lambda: "reload" in i.log_text(), what="reload logged")
+        wait_for(lambda: self.try_echo((i.addr, new_port), "new") == "new", what="new listener answers")
+        self.assertEqual(pid, i.master_pid())
         self.assertEqual("old", echo_line(inet, "old"), "unchanged listener still works")
         held.sendall(b"after\n")
         self.assertEqual(b"after\n", held.recv(100), "session across reload")
         held.close()
         wait_for(lambda: not os.path.exists(os.path.join(i.spool, "private", "echoq")),
-                 "removed unix socket gone")
-        wait_for(lambda: not alive(old_echoq), "removed service's process ended")
+                 what="removed unix socket gone")
+        wait_for(lambda: not alive(old_echoq), what="removed service's process ended")
         names = [v.split()[0] for n, v in i.status() if n == "service"]
         self.assertEqual(sorted(names), sorted(["%s:%d" % (i.addr, i.port), "%s:%d" % (i.addr, new_port)]))
         # a broken master.conf is refused over the control socket; nothing changes
-        with open(os.path.join(i.etc, "master.conf"), "a") as f:
+        with open(os.path.join(i.config_dir, "master.conf"), "a") as f:
             f.write("bad line\n")
-        r = call(i.ctl, [("cmd", "reload")])
+        r = call(i.control_socket, [("cmd", "reload")])
         self.assertEqual("error", first(r, "status"))
         self.assertIn("master.conf:3", first(r, "text"))
         self.assertEqual("still", echo_line((i.addr, new_port), "still"))
@@ -329,7 +272,7 @@ class MasterTest(unittest.TestCase):
         r = i.run_master("-f")
         self.assertNotEqual(0, r.returncode)
         self.assertIn("already running (pid %d)" % pid, r.stdout)
-        self.assertEqual(pid, i.pid_from_file())
+        self.assertEqual(pid, i.master_pid())
         self.assertTrue(i.status_ready())
 
     def test_bad_config_reports_file_line(self):
@@ -339,8 +282,8 @@ class MasterTest(unittest.TestCase):
         self.assertNotEqual(0, r.returncode)
         self.assertIn("fatal: ", r.stdout)
         self.assertIn("master.conf:4", r.stdout)
-        self.assertIsNone(i.pid_from_file())
-        self.assertFalse(os.path.exists(i.ctl))
+        self.assertIsNone(i.master_pid())
+        self.assertFalse(os.path.exists(i.control_socket))
         with self.assertRaises(OSError):
             socket.create_connection((i.addr, i.port), timeout=2).close()
         # an address in use: found before the master goes into the background
@@ -354,10 +297,10 @@ class MasterTest(unittest.TestCase):
             busy.close()
         self.assertEqual(1, r.returncode, r.stdout)
         self.assertIn("master.conf:2: bind %s:%d" % (i.addr, i.port), r.stdout)
-        self.assertIsNone(i.pid_from_file())
-        with open(os.path.join(i.etc, "main.conf"), "a") as f:
+        self.assertIsNone(i.master_pid())
+        with open(os.path.join(i.config_dir, "main.conf"), "a") as f:
             f.write("max_use = lots\n")
-        with open(os.path.join(i.etc, "main.conf")) as f:
+        with open(os.path.join(i.config_dir, "main.conf")) as f:
             n = len(f.read().splitlines())
         r = i.run_master()
         self.assertNotEqual(0, r.returncode)
@@ -370,17 +313,17 @@ class MasterTest(unittest.TestCase):
         kids = set(i.service("echoq")["pids"] + i.service("%s:%d" % (i.addr, i.port))["pids"])
         self.assertEqual(2, len(kids))
         os.kill(pid, signal.SIGTERM)
-        wait_for(lambda: not alive(pid), "master to exit")
+        wait_for(lambda: not alive(pid), what="master to exit")
         for k in kids:
             self.assertFalse(alive(k), "child %d outlived the master" % k)
-        self.assertFalse(os.path.exists(i.ctl))
+        self.assertFalse(os.path.exists(i.control_socket))
         self.assertFalse(os.path.exists(os.path.join(i.spool, "pid", "master.pid")))
         # and the control socket's stop does the same
         pid = i.start()
-        r = call(i.ctl, [("cmd", "stop")])
+        r = call(i.control_socket, [("cmd", "stop")])
         self.assertEqual("ok", first(r, "status"))
-        wait_for(lambda: not alive(pid), "master to exit after cmd=stop")
+        wait_for(lambda: not alive(pid), what="master to exit after cmd=stop")
 
 
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    harness.main()

@@ -1,13 +1,38 @@
-# tests/harness.py - private Postilion instances for integration tests.
+# tests/harness.py - what every integration test shares: finding Postilion's programs,
+# waiting for things, loopback addresses and ports, and private Postilion instances.
 #
-# An Instance lives in its own temp dir: config dir, spool and maillog, on a 127.0.0.x
-# address with free high ports, made by `postilionctl init` from an installed tree.
-# The tree is installed once per test run (`make install prefix=...` from $BUILD_DIR),
-# or taken from $PST_PREFIX. Tests wait for conditions with deadlines (wait_for), never
-# by sleeping; they stop only the processes they started, by PID.
+# Programs: program(name) is $BUILD_DIR's build of it when BUILD_DIR is set, else the
+# installed tree's; require_program() fails a test when the source builds the program but
+# it is not there, and skips it only while no Makefile.am builds it (not written yet) or,
+# for a test helper that is never installed (relay_probe), while BUILD_DIR is unset. The
+# installed tree is made once per test run (`make install prefix=...` from $BUILD_DIR),
+# or taken from $PST_PREFIX. The tools the tests use (swaks, unbound, ...) are not looked
+# for here: scripts/check-deps, run-all's first step, fails when one is missing, and a
+# test never skips for want of one.
+#
+# Waiting: tests wait for conditions with deadlines (wait_for, wait_listening,
+# wait_socket), never by sleeping; they stop only the processes they started, by PID.
+#
+# Addresses and ports: every listener a test starts - an instance, a stand-alone daemon,
+# an SMTP sink, unbound, nsd - listens on an address no other process on the machine
+# uses. Each test process holds a block of the loopback net, 127.B.0.0/16, for as long as
+# it lives: it claims B by binding the abstract Unix socket "@postilion-tests/127.B",
+# which the kernel lets only one socket hold in the network namespace (a chroot shares
+# it) and releases when the process ends, however it ends. address() hands out the
+# block's addresses, each once. port() hands out port numbers below the kernel's range
+# for ephemeral ports (net.ipv4.ip_local_port_range), which no connect() or bind to port
+# 0 on the machine is ever given; on an address of our own nobody binds them by number
+# either. So the port a daemon is told is still free when it binds it: there is no
+# bind-close-rebind race, as there was when free_port() bound port 0, closed the socket
+# and handed the number on for anyone to take meanwhile. (port() makes sure once that no
+# wildcard listener of the machine's holds the number: that is set-up, not a race.)
+#
+# An Instance lives in its own temp dir: config dir, spool and maillog, on an address()
+# with port()s, made by `postilionctl init` from the installed tree.
 import os
 import pwd
 import random
+import re
 import shutil
 import signal
 import socket
@@ -77,18 +102,66 @@ def have_daemon(name):
     return os.access(os.path.join(daemon_dir(), name), os.X_OK)
 
 
-def source_has(folder):
-    """True when the Postilion source holds code for that program (not only a Makefile),
-    so a test of it must run - and fail if the program was not built."""
-    d = os.path.join(ROOT, folder)
-    return os.path.isdir(d) and any(f.endswith(".cc") for f in os.listdir(d))
+def _built(name):
+    """$BUILD_DIR/FOLDER/name, whichever folder builds it; None when none does."""
+    build = os.environ.get("BUILD_DIR")
+    if not build or not os.path.isdir(build):
+        return None
+    found = [os.path.join(build, d, name) for d in sorted(os.listdir(build))
+             if os.path.isfile(os.path.join(build, d, name)) and os.access(os.path.join(build, d, name), os.X_OK)]
+    if len(found) > 1:
+        raise HarnessError("more than one program named %s in %s: %s" % (name, build, found))
+    return found[0] if found else None
 
 
-def require_daemon(test, name, folder=None):
-    """Skips while a daemon's code has not been written; fails if written but missing."""
+def program(name):
+    """The path of a Postilion program: $BUILD_DIR's build when BUILD_DIR is set and it
+    is built there (test helpers such as relay_probe are only there), else the installed
+    tree's (sbin/ for commands, libexec/postilion/ for daemons)."""
+    built = _built(name)
+    if built:
+        return built
+    if os.path.exists(sbin(name)):
+        return sbin(name)
+    return os.path.join(daemon_dir(), name)
+
+
+def in_source(name):
+    """How the source builds a program of that name: the primary of the Makefile.am line
+    that lists it ("sbin", "pkglibexec", "noinst", "check"...), or None."""
+    rx = re.compile(r"^(\w+)_PROGRAMS\s*\+?=(.*\s)?%s(\s|$)" % re.escape(name), re.M)
+    for dirpath, dirnames, filenames in os.walk(ROOT):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        if "Makefile.am" in filenames:
+            with open(os.path.join(dirpath, "Makefile.am")) as f:
+                m = rx.search(f.read().replace("\\\n", " "))
+            if m:
+                return m.group(1)
+    return None
+
+
+def require_program(name):
+    """program(name), for a test (or a setUpClass) that needs it. Skips while no
+    Makefile.am builds the program (not written yet), and for a helper that is never
+    installed (relay_probe) when BUILD_DIR is unset; fails when it should be there."""
+    path = program(name)
+    if os.access(path, os.X_OK):
+        return path
+    primary = in_source(name)
+    if primary is None:
+        raise unittest.SkipTest("%s not written yet" % name)
+    if primary in ("noinst", "check") and not os.environ.get("BUILD_DIR"):
+        raise unittest.SkipTest("%s is a test helper that is not installed: set BUILD_DIR" % name)
+    raise AssertionError("%s is in the source tree but was not built (not found in %s nor %s)"
+                         % (name, os.environ.get("BUILD_DIR") or "(BUILD_DIR unset)", os.path.dirname(path)))
+
+
+def require_daemon(test, name):
+    """Skips while a daemon's code has not been written; fails if written but not
+    installed."""
     if have_daemon(name):
         return
-    if source_has(folder or name):
+    if in_source(name):
         test.fail("%s is in the source tree but not installed in %s" % (name, daemon_dir()))
     test.skipTest("%s not written yet" % name)
 
@@ -105,18 +178,124 @@ def wait_for(cond, timeout=DEFAULT_TIMEOUT, what="condition", interval=0.05):
         time.sleep(interval)
 
 
-def free_port(addr):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+def listening(addr, port):
+    """True when something accepts TCP connections on addr:port."""
     try:
-        s.bind((addr, 0))
-        return s.getsockname()[1]
-    finally:
-        s.close()
+        socket.create_connection((addr, port), timeout=1).close()
+        return True
+    except OSError:
+        return False
 
 
-def pick_address():
-    """A 127.0.0.x address other than .1, so instances and system services do not meet."""
-    return "127.0.0.%d" % random.randint(2, 250)
+def wait_listening(addr, port, proc=None, timeout=DEFAULT_TIMEOUT, what=None, log=None):
+    """Waits until addr:port accepts connections. When proc (a Popen) is given and exits
+    first, fails at once with its exit status and log() (a callable), if given."""
+    def ready():
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError("%s exited %s before listening on %s:%d%s"
+                                 % (what or proc.args[0], proc.returncode, addr, port,
+                                    (":\n" + log()) if log else ""))
+        return listening(addr, port)
+    wait_for(ready, timeout, "%s listening on %s:%d" % (what or "a server", addr, port))
+
+
+def wait_socket(path, proc=None, timeout=DEFAULT_TIMEOUT, what=None, log=None):
+    """Waits until the Unix socket path exists; fails at once when proc exits first."""
+    def ready():
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError("%s exited %s before making %s%s"
+                                 % (what or proc.args[0], proc.returncode, path,
+                                    (":\n" + log()) if log else ""))
+        return os.path.exists(path)
+    wait_for(ready, timeout, "%s socket %s" % (what or "a server's", path))
+
+
+# ---- loopback addresses and ports (see the header) ---------------------------------------
+class Loopback:
+    """This process's block of 127.0.0.0/8, its addresses and its ports."""
+
+    FIRST_BLOCK = 16  # 127.0-15.x.x stay for the machine's and older tests' own addresses
+
+    def __init__(self):
+        self.claim = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        blocks = list(range(self.FIRST_BLOCK, 255))
+        start = random.randrange(len(blocks))
+        for b in blocks[start:] + blocks[:start]:
+            try:
+                self.claim.bind("\0postilion-tests/127.%d" % b)
+            except OSError:
+                continue
+            self.block = b
+            break
+        else:
+            raise HarnessError("every 127.B.0.0/16 block is held by another test process")
+        self.next_address = 0
+        self.probe_addr = "127.%d.0.1" % self.block  # port() probes here; no listener uses it
+        lo, hi = self.ephemeral_range()
+        if lo - 1024 >= 2000:
+            self.ports = range(max(1024, lo - 10000), lo)
+        elif 65535 - hi >= 2000:
+            self.ports = range(hi + 1, min(65536, hi + 10001))
+        else:
+            raise HarnessError("ip_local_port_range %d-%d leaves no ports outside it" % (lo, hi))
+        self.next_port = 0
+
+    @staticmethod
+    def ephemeral_range():
+        try:
+            with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+                lo, hi = (int(x) for x in f.read().split())
+            return lo, hi
+        except (OSError, ValueError):
+            return 32768, 60999  # Linux's default
+
+    def address(self):
+        n = self.next_address
+        if n >= 255 * 254:
+            raise HarnessError("this process has used all the addresses of 127.%d.0.0/16" % self.block)
+        self.next_address += 1
+        return "127.%d.%d.%d" % (self.block, 1 + n // 254, 1 + n % 254)
+
+    def port(self):
+        for _ in range(len(self.ports)):
+            p = self.ports[self.next_port % len(self.ports)]
+            self.next_port += 1
+            if self._bindable(p):
+                return p
+        raise HarnessError("no port in %d-%d can be bound" % (self.ports[0], self.ports[-1]))
+
+    def _bindable(self, p):
+        """False when a wildcard socket of the machine's holds number p (TCP or UDP)."""
+        for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+            s = socket.socket(socket.AF_INET, kind)
+            try:
+                s.bind((self.probe_addr, p))
+            except OSError:
+                return False
+            finally:
+                s.close()
+        return True
+
+
+_loopback = None
+
+
+def loopback():
+    global _loopback
+    if _loopback is None:
+        _loopback = Loopback()
+    return _loopback
+
+
+def address():
+    """A new loopback address of this process's own: no other process listens on it."""
+    return loopback().address()
+
+
+def port():
+    """A port number to hand to a listener on one of address()'s addresses (or several:
+    the same number may serve on many of them). A new number each call."""
+    return loopback().port()
 
 
 def user_exists(name):
@@ -222,23 +401,25 @@ def children_of(pid):
 
 
 class Instance:
-    """One private Postilion instance. Ports are chosen on a random 127.0.0.x address;
-    `ports` names which services to enable (others are 0 = off)."""
+    """One private Postilion instance, on an address() of its own unless addr is given.
+    `ports` names the services to enable, each on a new port(), or maps names to port
+    numbers; the others are 0 (off)."""
 
     PORT_OPTIONS = ("smtp", "submission", "smtps", "pop3", "pop3s", "imap", "imaps")
 
     def __init__(self, name="pst", ports=("smtp",), extra_args=(), domain="example.test",
-                 tls=False):
+                 tls=False, addr=None, hostname=None):
         self.name = name
         self.base = tempfile.mkdtemp(prefix=name + "-", dir=tmp_root())
         os.chmod(self.base, 0o755)
         self.config_dir = os.path.join(self.base, "etc")
         self.spool = os.path.join(self.base, "spool")
         self.maillog = os.path.join(self.base, "maillog")
-        self.addr = pick_address()
+        self.addr = addr or address()
         self.domain = domain
-        self.hostname = "mail." + domain
-        self.ports = {p: (free_port(self.addr) if p in ports else 0) for p in self.PORT_OPTIONS}
+        self.hostname = hostname or "mail." + domain
+        numbers = ports if isinstance(ports, dict) else {p: port() for p in ports}
+        self.ports = {p: numbers.get(p, 0) for p in self.PORT_OPTIONS}
         self.extra_args = list(extra_args)
         self.tls = tls
         self.started_pids = []

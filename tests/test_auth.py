@@ -38,7 +38,7 @@ def yescrypt(password):
 
 class AuthTest(harness.LogsOnFailure):
     def setUp(self):
-        require_programs(self)
+        require_programs()
         self.bob_pw = "bob's yescrypt password"
         self.host = MailHost(
             auth_params={"auth_failure_delay": "1s", "auth_failure_max_delay": "3s",
@@ -51,8 +51,7 @@ class AuthTest(harness.LogsOnFailure):
         self.socket = os.path.join(self.host.spool, "private", "auth")
         # Two client addresses on loopback.
         self.ip1 = self.host.addr
-        last = int(self.ip1.rsplit(".", 1)[1])
-        self.ip2 = "127.0.0.%d" % (last % 250 + 2)
+        self.ip2 = harness.address()
 
     def on_failure(self):
         if hasattr(self, "host"):

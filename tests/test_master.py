@@ -157,7 +157,7 @@ class MasterTest(InstanceTestCase):
         self.assertEqual(r.returncode, 3)
         self.assertIn("already running", r.stderr)
         # the master program itself, bypassing postilionctl: refused by the lock
-        p = subprocess.run([os.path.join(harness.daemon_dir(), "master"), "-c", inst.config_dir],
+        p = subprocess.run([harness.program("master"), "-c", inst.config_dir],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                            timeout=30)
         self.assertNotEqual(p.returncode, 0)
@@ -170,7 +170,7 @@ class MasterTest(InstanceTestCase):
         with open(inst.main_conf(), "a") as f:
             f.write("queue_directory\n")
         n = len(open(inst.main_conf()).read().splitlines())
-        p = subprocess.run([os.path.join(harness.daemon_dir(), "master"), "-c", inst.config_dir],
+        p = subprocess.run([harness.program("master"), "-c", inst.config_dir],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                            timeout=30)
         self.assertNotEqual(p.returncode, 0)

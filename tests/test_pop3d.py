@@ -7,7 +7,6 @@
 # tests/test_auth.py.
 import os
 import poplib
-import shutil
 import signal
 import socket
 import ssl
@@ -31,22 +30,9 @@ USER = "alice@example.test"
 PASSWORD = "correct horse battery"
 
 
-def program(folder, name):
-    """The program from $BUILD_DIR when set, else from the installed tree."""
-    b = os.environ.get("BUILD_DIR")
-    if b and os.access(os.path.join(b, folder, name), os.X_OK):
-        return os.path.join(b, folder, name)
-    if folder == "ctl":
-        return harness.sbin(name)
-    return os.path.join(harness.daemon_dir(), name)
-
-
-def require_programs(test):
-    for folder, name in (("pop3d", "pop3d"), ("auth", "auth"), ("ctl", "postilionctl")):
-        if not os.access(program(folder, name), os.X_OK):
-            if harness.source_has(folder):
-                test.fail("%s is in the source tree but not built" % name)
-            test.skipTest("%s not written yet" % name)
+def require_programs():
+    for name in ("pop3d", "auth", "postilionctl"):
+        harness.require_program(name)
 
 
 def sha512_crypt(password):
@@ -69,7 +55,7 @@ class MailHost:
             os.makedirs(d)
         os.chmod(self.mail, 0o755)
         os.chmod(os.path.join(self.spool, "private"), 0o700)
-        self.addr = harness.pick_address()
+        self.addr = harness.address()
         self.procs = []
         self.users = users or {USER: PASSWORD}
         self.cert = os.path.join(self.etc, "cert.pem")
@@ -95,7 +81,7 @@ class MailHost:
             for user, pw in self.users.items():
                 h = (hashes or {}).get(user) or sha512_crypt(pw)
                 f.write("%s %s:%d:%d:%s/\n" % (user, h, VUID, VGID, self.maildir(user)))
-        r = subprocess.run([program("ctl", "postilionctl"), "-c", self.etc, "map", "build",
+        r = subprocess.run([harness.program("postilionctl"), "-c", self.etc, "map", "build",
                             os.path.join(self.etc, "users")], stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, text=True)
         if r.returncode != 0:
@@ -150,33 +136,21 @@ class MailHost:
         return p
 
     def start_auth(self, *overrides):
-        args = [program("auth", "auth"), "--standalone", "-c", self.etc]
+        args = [harness.program("auth"), "--standalone", "-c", self.etc]
         for o in overrides:
             args += ["-o", o]
         p = self._spawn(args, "auth.out")
-        sock = os.path.join(self.spool, "private", "auth")
-        harness.wait_for(lambda: os.path.exists(sock) or p.poll() is not None, what="auth socket")
-        if p.poll() is not None:
-            raise AssertionError("auth exited %s: %s" % (p.returncode, self.log_text()))
+        harness.wait_socket(os.path.join(self.spool, "private", "auth"), p, what="auth", log=self.log_text)
         return p
 
     def start_pop3d(self, *overrides):
-        """Starts a pop3d listener on a free port; returns the port."""
-        port = harness.free_port(self.addr)
-        args = [program("pop3d", "pop3d"), "--standalone", "-c", self.etc, "-l", "%s:%d" % (self.addr, port)]
+        """Starts a pop3d listener on a new port; returns the port."""
+        port = harness.port()
+        args = [harness.program("pop3d"), "--standalone", "-c", self.etc, "-l", "%s:%d" % (self.addr, port)]
         for o in overrides:
             args += ["-o", o]
         p = self._spawn(args, "pop3d.out")
-
-        def listening():
-            if p.poll() is not None:
-                raise AssertionError("pop3d exited %s: %s" % (p.returncode, self.log_text()))
-            try:
-                socket.create_connection((self.addr, port), timeout=1).close()
-                return True
-            except OSError:
-                return False
-        harness.wait_for(listening, what="pop3d on port %d" % port)
+        harness.wait_listening(self.addr, port, p, what="pop3d", log=self.log_text)
         return port
 
     def stop(self):
@@ -268,7 +242,7 @@ MSG3 = "From: c@example.test\nSubject: third\n\n" + "".join("line %d\n" % i for 
 
 class Pop3Test(harness.LogsOnFailure):
     def setUp(self):
-        require_programs(self)
+        require_programs()
         self.host = MailHost()
         self.addCleanup(self.host.stop)
         self.host.start_auth()
@@ -546,7 +520,6 @@ class Pop3Test(harness.LogsOnFailure):
         self.assertEqual(sorted([VUID, nobody]), sorted(after.values()))
         self.assertTrue(r.cmd("QUIT").startswith("+OK"))
 
-    @unittest.skipUnless(shutil.which("fetchmail"), "fetchmail not installed")
     def test_fetchmail_over_stls(self):
         texts = [MSG1, MSG2, MSG3]
         self.host.add_messages(USER, texts)

@@ -8,7 +8,6 @@
 # connect from chosen 127.0.0.x source addresses.
 import os
 import poplib
-import random
 import re
 import socket
 import ssl
@@ -81,8 +80,8 @@ def raw_session(inst, source, port_name="pop3"):
 
 
 def sources(n):
-    """n distinct 127.0.0.x client addresses."""
-    return ["127.0.0.%d" % i for i in random.sample(range(2, 251), n)]
+    """n distinct client addresses on loopback."""
+    return [harness.address() for _ in range(n)]
 
 
 class Pop3dLimitsTest(harness.InstanceTestCase):

@@ -67,7 +67,7 @@ class MailSystem:
 
     # ---- processes ---------------------------------------------------------------
     def start(self, name):
-        p = subprocess.Popen([os.path.join(harness.daemon_dir(), name), "--standalone", "-c", self.inst.config_dir],
+        p = subprocess.Popen([harness.program(name), "--standalone", "-c", self.inst.config_dir],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.procs[name] = p
         sock = os.path.join(self.inst.spool, "private", name)
@@ -258,7 +258,7 @@ class QmgrLocalTest(harness.InstanceTestCase):
         self.assertEqual(ms.sendmail(["-t"], "Subject: no one\n\nx\n").returncode, 67)
         self.assertEqual(ms.sendmail([]).returncode, 64)
 
-    @unittest.skipUnless(ROOT and shutil.which("mail"), "needs root and bsd-mailx")
+    @unittest.skipUnless(ROOT, "needs root: a set-gid postdrop and a second user")
     def test_mail_as_non_root_user_through_postdrop(self):
         ms = MailSystem(self)
         sender, shome = ms.add_user()

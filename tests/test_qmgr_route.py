@@ -26,9 +26,9 @@ STAMP = re.compile(r"^\w{3} +\d+ (\d\d):(\d\d):(\d\d) ")
 SENT = r"postilion/smtp\[\d+\]: \w+: to=<x@relayed\.test>, .*status=sent"
 
 
-def refused_port():
-    """A loopback port with nothing listening (bound, then closed)."""
-    return harness.free_port("127.0.0.1")
+def refused_destination():
+    """A loopback address and port with nothing listening (an address of our own)."""
+    return harness.address(), harness.port()
 
 
 class Routed:
@@ -74,7 +74,7 @@ def seconds(line):
 class QmgrRouteTest(harness.InstanceTestCase):
 
     def sink(self, **kw):
-        s = smtp_sink.Sink("127.0.0.1", harness.free_port("127.0.0.1"), **kw).start()
+        s = smtp_sink.Sink(harness.address(), harness.port(), **kw).start()
         self.addCleanup(s.stop)
         return s
 
@@ -90,11 +90,11 @@ class QmgrRouteTest(harness.InstanceTestCase):
         store = self.sink()
         r = Routed(self, {
             "relay_domains": "relayed.test",
-            "relayhost": "[127.0.0.1]:%d" % hop.port,
+            "relayhost": "[%s]:%d" % (hop.address, hop.port),
             "virtual_mailbox_domains": "vbox.test",
             "virtual_mailbox_maps": "inline:{ann@vbox.test=vbox.test/ann/}",
             # No virtual delivery agent: the virtual class goes to a mail store by SMTP.
-            "virtual_transport": "smtp:[127.0.0.1]:%d" % store.port,
+            "virtual_transport": "smtp:[%s]:%d" % (store.address, store.port),
         })
         r.send(["x@relayed.test"], subject="to relay")
         r.send(["y@elsewhere.test"], subject="to default")
@@ -111,8 +111,8 @@ class QmgrRouteTest(harness.InstanceTestCase):
         # One line per delivery, as in Postfix: the agent's; qmgr does not repeat it.
         harness.wait_for(lambda: r.lines(r"to=<y@elsewhere\.test>, .*status=sent"), 10, "y's delivery line")
         for rcpt in ("x@relayed", "y@elsewhere"):
-            sent = r.lines(r"to=<%s\.test>, relay=127\.0\.0\.1\[127\.0\.0\.1\]:%d, .*status=sent"
-                           % (rcpt, hop.port))
+            sent = r.lines(r"to=<%s\.test>, relay=%s\[%s\]:%d, .*status=sent"
+                           % (rcpt, re.escape(hop.address), re.escape(hop.address), hop.port))
             self.assertEqual(len(sent), 1, sent)
             self.assertIn("postilion/smtp[", sent[0])
 
@@ -121,7 +121,7 @@ class QmgrRouteTest(harness.InstanceTestCase):
         # alias as the original recipient; a local alias target of the same table too.
         hop = self.sink()
         r = Routed(self, {
-            "relayhost": "[127.0.0.1]:%d" % hop.port,
+            "relayhost": "[%s]:%d" % (hop.address, hop.port),
             "virtual_alias_domains": "valias.test",
             "virtual_alias_maps": "inline:{info@valias.test=someone@elsewhere.test}",
         })
@@ -135,7 +135,7 @@ class QmgrRouteTest(harness.InstanceTestCase):
     def test_rate_delay_spaces_deliveries(self):
         hop = self.sink()
         r = Routed(self, {"relay_domains": "relayed.test",
-                          "relay_transport": "relay:[127.0.0.1]:%d" % hop.port,
+                          "relay_transport": "relay:[%s]:%d" % (hop.address, hop.port),
                           "relay_destination_rate_delay": "2s"})
         r.send(["x@relayed.test"], n=3)
         harness.wait_for(lambda: len(hop.messages) == 3, 40, "three relayed messages")
@@ -154,28 +154,28 @@ class QmgrRouteTest(harness.InstanceTestCase):
         # delivered in parallel within a moment.
         hop = self.sink()
         r = Routed(self, {"relay_domains": "relayed.test",
-                          "relay_transport": "relay:[127.0.0.1]:%d" % hop.port})
+                          "relay_transport": "relay:[%s]:%d" % (hop.address, hop.port)})
         r.send(["x@relayed.test"], n=3)
         harness.wait_for(lambda: len(r.lines(SENT)) == 3, 40, "three sent")
         t = [seconds(l) for l in r.lines(SENT)]
         self.assertLess(max(t) - min(t), 4)
 
     def test_dead_destination(self):
-        port = refused_port()
+        addr, port = refused_destination()
         r = Routed(self, {"relay_domains": "relayed.test",
-                          "relay_transport": "relay:[127.0.0.1]:%d" % port,
+                          "relay_transport": "relay:[%s]:%d" % (addr, port),
                           # One delivery at first: its failure is a whole cohort.
                           "relay_initial_destination_concurrency": "1",
                           "minimal_backoff_time": "30s", "maximal_backoff_time": "60s"})
         r.send(["x@relayed.test"], n=3)
         suspended = r"to=<x@relayed\.test>, relay=none, .*dsn=4\.4\.\d, status=deferred " \
-                    r"\(delivery temporarily suspended: .*127\.0\.0\.1.*:%d" % port
+                    r"\(delivery temporarily suspended: .*%s.*:%d" % (re.escape(addr), port)
         harness.wait_for(lambda: len(r.lines(suspended)) == 2, 30, "two deliveries suspended")
         # Exactly one real attempt; the qmgr says the destination is suspended.
         tried = r.lines(r"postilion/smtp\[\d+\]: \w+: to=<x@relayed\.test>, .*status=deferred")
         self.assertEqual(len(tried), 1, tried)
-        self.assertTrue(r.lines(r"postilion/qmgr\[\d+\]: relay: destination \[127\.0\.0\.1\]:%d: "
-                                r"delivery temporarily suspended for 30s" % port))
+        self.assertTrue(r.lines(r"postilion/qmgr\[\d+\]: relay: destination \[%s\]:%d: "
+                                r"delivery temporarily suspended for 30s" % (re.escape(addr), port)))
         # Mail that arrives while the destination is dead waits without an attempt too.
         r.send(["x@relayed.test"], subject="late")
         harness.wait_for(lambda: len(r.lines(suspended)) == 3, 30, "the late message suspended")

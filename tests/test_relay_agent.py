@@ -16,33 +16,30 @@ from dns import smtp_sink, unbound  # noqa: E402
 from test_relay_resolver import ResolverProcess  # noqa: E402
 
 
-def build_dir():
-    return os.environ.get("BUILD_DIR", "")
-
-
-def program(folder, name):
-    return os.path.join(build_dir(), folder, name)
-
+# The sinks' addresses, all listening on one port (smtp_destination_port); nothing listens
+# on "down".
+A = {name: harness.address() for name in
+     ("plain", "down", "mx2", "busy", "auth", "tls", "seven", "nopipe", "small", "badtls")}
 
 ZONES = {
     "fallback.tst": [
         "fallback.tst. 60 IN MX 10 mx1.fallback.tst.",
         "fallback.tst. 60 IN MX 20 mx2.fallback.tst.",
-        "mx1.fallback.tst. 60 IN A 127.0.3.2",   # nothing listens
-        "mx2.fallback.tst. 60 IN A 127.0.3.3",
+        "mx1.fallback.tst. 60 IN A " + A["down"],   # nothing listens
+        "mx2.fallback.tst. 60 IN A " + A["mx2"],
     ],
     "busy.tst": [
         "busy.tst. 60 IN MX 10 mx1.busy.tst.",
         "busy.tst. 60 IN MX 20 mx2.busy.tst.",
-        "mx1.busy.tst. 60 IN A 127.0.3.4",       # 421 greeting
-        "mx2.busy.tst. 60 IN A 127.0.3.3",
+        "mx1.busy.tst. 60 IN A " + A["busy"],       # 421 greeting
+        "mx2.busy.tst. 60 IN A " + A["mx2"],
     ],
     "down.tst": [
         "down.tst. 60 IN MX 10 mx1.down.tst.",
-        "mx1.down.tst. 60 IN A 127.0.3.2",
+        "mx1.down.tst. 60 IN A " + A["down"],
     ],
     "nullmx.tst": ["nullmx.tst. 60 IN MX 0 ."],
-    "direct.tst": ["direct.tst. 60 IN A 127.0.3.1"],
+    "direct.tst": ["direct.tst. 60 IN A " + A["plain"]],
 }
 
 MESSAGE = b"From: a@examplea.tst\r\nTo: b@exampleb.tst\r\nSubject: relay test\r\n\r\nHello.\r\n.leading dot\r\n"
@@ -65,14 +62,12 @@ class Agent:
         self.log = os.path.join(qdir, "smtp.log")
         if os.path.exists(self.socket):
             os.unlink(self.socket)  # so the wait below sees this agent's socket
-        args = [program("smtp", "smtp"), "--standalone", "-c", qdir, "-s", self.socket, "-o", "queue_directory=" + qdir]
+        args = [harness.program("smtp"), "--standalone", "-c", qdir, "-s", self.socket, "-o", "queue_directory=" + qdir]
         for k, v in params.items():
             args += ["-o", "%s=%s" % (k, v)]
         with open(self.log, "w") as logf:
             self.proc = subprocess.Popen(args, stdout=logf, stderr=subprocess.STDOUT)
-        harness.wait_for(lambda: os.path.exists(self.socket) or self.proc.poll() is not None, what="smtp socket")
-        if self.proc.poll() is not None:
-            raise AssertionError("smtp exited: " + self.log_text())
+        harness.wait_socket(self.socket, self.proc, what="smtp", log=self.log_text)
 
     def stop(self):
         harness.stop_process(self.proc)
@@ -81,7 +76,7 @@ class Agent:
         return harness.read_tail(self.log)
 
     def deliver(self, nexthop, rcpts, content=MESSAGE, sender="a@examplea.tst", repeat=1, attrs=()):
-        args = [program("smtp", "relay_probe"), "-q", self.qdir, "-s", self.socket, "-n", nexthop,
+        args = [harness.program("relay_probe"), "-q", self.qdir, "-s", self.socket, "-n", nexthop,
                 "-f", sender, "-r", str(repeat)]
         for a in attrs:
             args += ["-a", a]
@@ -112,34 +107,33 @@ def parse_probe(out):
     return runs
 
 
-@unittest.skipUnless(unbound.available(), "unbound not installed (apt-get install unbound)")
 class RelayAgentTest(harness.LogsOnFailure):
     @classmethod
     def setUpClass(cls):
-        if not os.access(program("smtp", "relay_probe"), os.X_OK):
-            raise unittest.SkipTest("smtp not built (set BUILD_DIR)")
+        harness.require_program("smtp")
+        harness.require_program("relay_probe")
         cls.tmp = harness.class_tempdir(cls, "pst-relay-")  # nothing started leaks
         cls.qdir = os.path.join(cls.tmp, "spool")
         os.makedirs(os.path.join(cls.qdir, "private"))
-        cls.port = harness.free_port("127.0.3.1")
+        cls.port = harness.port()
         cls.cert = make_cert(cls.tmp)
         cls.sinks = {}
         cls.addClassCleanup(lambda: [s.stop() for s in cls.sinks.values()])
         cls.sinks = {
-            "plain": smtp_sink.Sink("127.0.3.1", cls.port,
+            "plain": smtp_sink.Sink(A["plain"], cls.port,
                                     rcpt_replies={"bad": "550 5.1.1 <bad>: Recipient address rejected",
                                                   "later": "451 4.2.0 try later"}).start(),
-            "mx2": smtp_sink.Sink("127.0.3.3", cls.port,
+            "mx2": smtp_sink.Sink(A["mx2"], cls.port,
                                   extensions=["PIPELINING", "SIZE 10240000", "8BITMIME", "SMTPUTF8"]).start(),
-            "busy": smtp_sink.Sink("127.0.3.4", cls.port, greeting="421 4.3.2 busy").start(),
-            "auth": smtp_sink.Sink("127.0.3.5", cls.port, users={"usera": "s3cret"}).start(),
-            "tls": smtp_sink.Sink("127.0.3.6", cls.port, tls_cert=cls.cert).start(),
-            "seven": smtp_sink.Sink("127.0.3.7", cls.port, extensions=["PIPELINING", "SIZE 2000"]).start(),
-            "nopipe": smtp_sink.Sink("127.0.3.8", cls.port, extensions=[]).start(),
-            "small": smtp_sink.Sink("127.0.3.9", cls.port, extensions=["SIZE 2000"]).start(),
-            "badtls": smtp_sink.Sink("127.0.3.10", cls.port, tls_broken=True).start(),
+            "busy": smtp_sink.Sink(A["busy"], cls.port, greeting="421 4.3.2 busy").start(),
+            "auth": smtp_sink.Sink(A["auth"], cls.port, users={"usera": "s3cret"}).start(),
+            "tls": smtp_sink.Sink(A["tls"], cls.port, tls_cert=cls.cert).start(),
+            "seven": smtp_sink.Sink(A["seven"], cls.port, extensions=["PIPELINING", "SIZE 2000"]).start(),
+            "nopipe": smtp_sink.Sink(A["nopipe"], cls.port, extensions=[]).start(),
+            "small": smtp_sink.Sink(A["small"], cls.port, extensions=["SIZE 2000"]).start(),
+            "badtls": smtp_sink.Sink(A["badtls"], cls.port, tls_broken=True).start(),
         }
-        cls.dns = unbound.Unbound(os.path.join(cls.tmp, "dns"), ZONES, address="127.0.0.53")
+        cls.dns = unbound.Unbound(os.path.join(cls.tmp, "dns"), ZONES)
         cls.addClassCleanup(cls.dns.stop)
         cls.dns.start()
         cls.res = ResolverProcess(cls.tmp, {"dns_servers": cls.dns.server, "resolver_query_timeout": "3"})
@@ -151,9 +145,9 @@ class RelayAgentTest(harness.LogsOnFailure):
             "smtp_destination_port": str(p), "smtp_connect_timeout": "3", "smtp_helo_timeout": "10",
             "smtp_command_timeout": "10", "smtp_data_done_timeout": "10", "myhostname": "relay.examplea.tst",
             "smtp_sasl_auth_enable": "yes",
-            "smtp_sasl_password_maps": "inline:{[127.0.3.5]:%d=usera:s3cret}" % p,
-            "smtp_tls_policy_maps": "inline:{[127.0.3.6]:%d=encrypt, [127.0.3.1]:%d=may, [127.0.3.7]:%d=encrypt}"
-                                    % (p, p, p),
+            "smtp_sasl_password_maps": "inline:{[%s]:%d=usera:s3cret}" % (A["auth"], p),
+            "smtp_tls_policy_maps": "inline:{[%s]:%d=encrypt, [%s]:%d=may, [%s]:%d=encrypt}"
+                                    % (A["tls"], p, A["plain"], p, A["seven"], p),
         })
         cls.addClassCleanup(cls.agent.stop)
 
@@ -164,7 +158,7 @@ class RelayAgentTest(harness.LogsOnFailure):
     def test_literal_delivery_and_log_line(self):
         sink = self.sinks["plain"]
         n = len(sink.messages)
-        run = self.agent.deliver("[127.0.3.1]", ["userb@exampleb.tst"])[0]
+        run = self.agent.deliver("[%s]" % A["plain"], ["userb@exampleb.tst"])[0]
         self.assertEqual(run["rcpt"]["userb@exampleb.tst"]["result"], "sent", run)
         self.assertEqual(run["file"]["userb@exampleb.tst"], "delivered")
         harness.wait_for(lambda: len(sink.messages) > n, what="message at the sink")
@@ -174,14 +168,14 @@ class RelayAgentTest(harness.LogsOnFailure):
         self.assertIn(b"Subject: relay test\r\n", m["data"])
         self.assertIn(b"\r\n..leading dot\r\n", m["data"])  # dot-stuffed on the wire
         self.assertIn("SIZE=", m["mail"])
-        line = "%s: to=<userb@exampleb.tst>, relay=127.0.3.1[127.0.3.1]:%d" % (run["id"], self.port)
+        line = "%s: to=<userb@exampleb.tst>, relay=%s[%s]:%d" % (run["id"], A["plain"], A["plain"], self.port)
         harness.wait_for(lambda: line in self.agent.log_text(), what="log line")
         self.assertRegex(self.agent.log_text(),
                          re.escape(line) + r", delay=[0-9.e+-]+, delays=[0-9.e+-]+/0/[0-9.e+-]+/[0-9.e+-]+, "
                          r"dsn=2\.0\.0, status=sent \(250 2\.0\.0 Ok: queued as SINK\)")
 
     def test_recipient_replies(self):
-        run = self.agent.deliver("[127.0.3.1]", ["good@b.tst", "bad@b.tst", "later@b.tst"])[0]
+        run = self.agent.deliver("[%s]" % A["plain"], ["good@b.tst", "bad@b.tst", "later@b.tst"])[0]
         self.assertEqual(run["rcpt"]["good@b.tst"]["result"], "sent")
         self.assertEqual(run["rcpt"]["bad@b.tst"]["result"], "bounce")
         self.assertEqual(run["rcpt"]["bad@b.tst"]["dsn"], "5.1.1")
@@ -195,9 +189,9 @@ class RelayAgentTest(harness.LogsOnFailure):
         n = len(sink.messages)
         run = self.agent.deliver("fallback.tst", ["u@fallback.tst"])[0]
         self.assertEqual(run["rcpt"]["u@fallback.tst"]["result"], "sent", run)
-        self.assertEqual(run["rcpt"]["u@fallback.tst"]["relay"], "mx2.fallback.tst[127.0.3.3]:%d" % self.port)
+        self.assertEqual(run["rcpt"]["u@fallback.tst"]["relay"], "mx2.fallback.tst[%s]:%d" % (A["mx2"], self.port))
         self.assertEqual(len(sink.messages), n + 1)
-        self.assertIn("connect to mx1.fallback.tst[127.0.3.2]:%d: Connection refused" % self.port,
+        self.assertIn("connect to mx1.fallback.tst[%s]:%d: Connection refused" % (A["down"], self.port),
                       self.agent.log_text())
 
     def test_4xx_greeting_goes_to_next_mx(self):
@@ -232,26 +226,26 @@ class RelayAgentTest(harness.LogsOnFailure):
 
     def test_auth_to_smarthost(self):
         sink = self.sinks["auth"]
-        run = self.agent.deliver("[127.0.3.5]", ["u@b.tst"])[0]
+        run = self.agent.deliver("[%s]" % A["auth"], ["u@b.tst"])[0]
         self.assertEqual(run["rcpt"]["u@b.tst"]["result"], "sent", run)
         self.assertEqual(sink.messages[-1]["auth"], "usera")
 
     def test_starttls_required_by_policy(self):
-        run = self.agent.deliver("[127.0.3.6]", ["u@b.tst"])[0]
+        run = self.agent.deliver("[%s]" % A["tls"], ["u@b.tst"])[0]
         self.assertEqual(run["rcpt"]["u@b.tst"]["result"], "sent", run)
         self.assertTrue(self.sinks["tls"].messages[-1]["tls"])
-        self.assertIn("Anonymous TLS connection established to 127.0.3.6[127.0.3.6]:%d" % self.port,
+        self.assertIn("Anonymous TLS connection established to %s[%s]:%d" % (A["tls"], A["tls"], self.port),
                       self.agent.log_text())
         # encrypt for a server without STARTTLS: never in the clear.
         n = len(self.sinks["seven"].messages)
-        run = self.agent.deliver("[127.0.3.7]", ["u@b.tst"])[0]
+        run = self.agent.deliver("[%s]" % A["seven"], ["u@b.tst"])[0]
         self.assertEqual(run["rcpt"]["u@b.tst"]["result"], "defer")
         self.assertIn("TLS is required, but was not offered", run["rcpt"]["u@b.tst"]["text"])
         self.assertEqual(len(self.sinks["seven"].messages), n)
 
     def test_may_falls_back_to_plaintext_after_failed_handshake(self):
         sink = self.sinks["badtls"]
-        run = self.agent.deliver("[127.0.3.10]", ["u@b.tst"])[0]
+        run = self.agent.deliver("[%s]" % A["badtls"], ["u@b.tst"])[0]
         self.assertEqual(run["rcpt"]["u@b.tst"]["result"], "sent", run)
         self.assertFalse(sink.messages[-1]["tls"])
         self.assertEqual(sink.connections, 2)
@@ -260,7 +254,7 @@ class RelayAgentTest(harness.LogsOnFailure):
     def test_connection_reuse(self):
         sink = self.sinks["mx2"]
         before_conn, before_msgs = sink.connections, len(sink.messages)
-        runs = self.agent.deliver("[127.0.3.3]", ["r@b.tst"], repeat=3)
+        runs = self.agent.deliver("[%s]" % A["mx2"], ["r@b.tst"], repeat=3)
         self.assertEqual([r["rcpt"]["r@b.tst"]["result"] for r in runs], ["sent"] * 3)
         self.assertEqual(len(sink.messages), before_msgs + 3)
         self.assertEqual(sink.connections, before_conn + 1, "three messages should share one connection")
@@ -268,28 +262,28 @@ class RelayAgentTest(harness.LogsOnFailure):
     def test_8bit_downgrade_and_size(self):
         sink = self.sinks["nopipe"]  # no 8BITMIME, no PIPELINING
         body = "Subject: 8bit\r\nContent-Type: text/plain; charset=utf-8\r\n\r\ngr\u00fc\u00df\r\n".encode()
-        run = self.agent.deliver("[127.0.3.8]", ["u@b.tst"], content=body)[0]
+        run = self.agent.deliver("[%s]" % A["nopipe"], ["u@b.tst"], content=body)[0]
         self.assertEqual(run["rcpt"]["u@b.tst"]["result"], "sent", run)
         data = sink.messages[-1]["data"]
         self.assertIn(b"Content-Transfer-Encoding: quoted-printable", data)
         self.assertIn(b"gr=C3=BC=C3=9F", data)
         multi = b"Content-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\n\r\n\xff\r\n--x--\r\n"
-        run = self.agent.deliver("[127.0.3.8]", ["u@b.tst"], content=multi)[0]
+        run = self.agent.deliver("[%s]" % A["nopipe"], ["u@b.tst"], content=multi)[0]
         self.assertEqual(run["rcpt"]["u@b.tst"]["result"], "bounce")
         self.assertEqual(run["rcpt"]["u@b.tst"]["dsn"], "5.6.3")
         big = b"Subject: big\r\n\r\n" + b"x" * 3000 + b"\r\n"
-        run = self.agent.deliver("[127.0.3.9]", ["u@b.tst"], content=big)[0]
+        run = self.agent.deliver("[%s]" % A["small"], ["u@b.tst"], content=big)[0]
         self.assertEqual(run["rcpt"]["u@b.tst"]["result"], "bounce", run)
         self.assertEqual(run["rcpt"]["u@b.tst"]["dsn"], "5.3.4")
         self.assertEqual(self.sinks["small"].messages, [])
 
     def test_smtputf8(self):
         utf8 = "Subject: \u00fc\r\n\r\nx\r\n".encode()
-        run = self.agent.deliver("[127.0.3.3]", ["u@b.tst"], content=utf8, attrs=["smtputf8=yes"])[0]
+        run = self.agent.deliver("[%s]" % A["mx2"], ["u@b.tst"], content=utf8, attrs=["smtputf8=yes"])[0]
         self.assertEqual(run["rcpt"]["u@b.tst"]["result"], "sent", run)
         self.assertTrue(self.sinks["mx2"].messages[-1]["mail"].endswith(" SMTPUTF8"))
         n = len(self.sinks["nopipe"].messages)
-        run = self.agent.deliver("[127.0.3.8]", ["u@b.tst"], content=utf8, attrs=["smtputf8=yes"])[0]
+        run = self.agent.deliver("[%s]" % A["nopipe"], ["u@b.tst"], content=utf8, attrs=["smtputf8=yes"])[0]
         self.assertEqual(run["rcpt"]["u@b.tst"]["result"], "bounce")
         self.assertEqual(run["rcpt"]["u@b.tst"]["dsn"], "5.6.7")
         self.assertEqual(len(self.sinks["nopipe"].messages), n)

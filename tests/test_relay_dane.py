@@ -14,11 +14,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import harness  # noqa: E402
 from dns import smtp_sink, unbound  # noqa: E402
-from test_relay_agent import Agent, make_cert, program  # noqa: E402
+from test_relay_agent import Agent, make_cert  # noqa: E402
 from test_relay_resolver import ResolverProcess  # noqa: E402
 
 NSD = shutil.which("nsd") or "/usr/sbin/nsd"
-TOOLS = all(shutil.which(t) for t in ("ldns-keygen", "ldns-signzone")) and os.access(NSD, os.X_OK)
 
 
 def spki_sha256(cert_file):
@@ -60,14 +59,15 @@ class Nsd:
         return harness.read_tail(os.path.join(self.workdir, "nsd.log"), 3000)
 
 
-@unittest.skipUnless(TOOLS, "nsd and ldns-keygen/ldns-signzone needed (apt-get install nsd ldnsutils)")
 class DaneTest(harness.LogsOnFailure):
     @classmethod
     def setUpClass(cls):
-        if not os.access(program("smtp", "relay_probe"), os.X_OK):
-            raise unittest.SkipTest("smtp not built (set BUILD_DIR)")
+        harness.require_program("smtp")
+        harness.require_program("relay_probe")
         cls.tmp = harness.class_tempdir(cls, "pst-dane-")  # nothing started leaks
-        cls.port = harness.free_port("127.0.5.1")
+        cls.port = harness.port()
+        # The name server, the sink whose certificate matches its TLSA record, the other.
+        cls.ns, cls.mx, cls.mxbad = harness.address(), harness.address(), harness.address()
         good = os.path.join(cls.tmp, "good")
         bad = os.path.join(cls.tmp, "bad")
         os.makedirs(good)
@@ -80,11 +80,11 @@ class DaneTest(harness.LogsOnFailure):
         with open(zone, "w") as f:
             f.write("$ORIGIN dane.tst.\n$TTL 60\n"
                     "@ IN SOA ns.dane.tst. admin.dane.tst. 1 3600 600 86400 60\n"
-                    "@ IN NS ns.dane.tst.\nns IN A 127.0.0.54\n"
-                    "@ IN MX 10 mx.dane.tst.\nmx IN A 127.0.5.1\n"
+                    "@ IN NS ns.dane.tst.\nns IN A %s\n"
+                    "@ IN MX 10 mx.dane.tst.\nmx IN A %s\n"
                     "_%d._tcp.mx IN TLSA 3 1 1 %s\n"
-                    "wrong IN MX 10 mxbad.dane.tst.\nmxbad IN A 127.0.5.2\n"
-                    "_%d._tcp.mxbad IN TLSA 3 1 1 %s\n" % (p, tlsa, p, tlsa))
+                    "wrong IN MX 10 mxbad.dane.tst.\nmxbad IN A %s\n"
+                    "_%d._tcp.mxbad IN TLSA 3 1 1 %s\n" % (cls.ns, cls.mx, p, tlsa, cls.mxbad, p, tlsa))
         keys = []
         for ksk in (True, False):
             r = subprocess.run(["ldns-keygen", "-a", "ECDSAP256SHA256"] + (["-k"] if ksk else []) + ["dane.tst"],
@@ -92,17 +92,16 @@ class DaneTest(harness.LogsOnFailure):
             keys.append(r.stdout.strip())
         subprocess.run(["ldns-signzone", "-o", "dane.tst", zone] + keys, cwd=cls.tmp, check=True)
         cls.anchor = os.path.join(cls.tmp, keys[0] + ".ds")
-        nsd_port = unbound.free_udp_port("127.0.0.54")
-        cls.nsd = Nsd(cls.tmp, "dane.tst", zone + ".signed", "127.0.0.54", nsd_port)
+        cls.nsd = Nsd(cls.tmp, "dane.tst", zone + ".signed", cls.ns, harness.port())
         cls.addClassCleanup(cls.nsd.stop)
         cls.nsd.start()
         cls.sinks = []
         cls.addClassCleanup(lambda: [s.stop() for s in cls.sinks])
-        cls.sinks = [smtp_sink.Sink("127.0.5.1", p, tls_cert=cls.good_cert).start(),
-                     smtp_sink.Sink("127.0.5.2", p, tls_cert=cls.bad_cert).start()]
+        cls.sinks = [smtp_sink.Sink(cls.mx, p, tls_cert=cls.good_cert).start(),
+                     smtp_sink.Sink(cls.mxbad, p, tls_cert=cls.bad_cert).start()]
         cls.qdir = os.path.join(cls.tmp, "spool")
         os.makedirs(os.path.join(cls.qdir, "private"))
-        cls.res = ResolverProcess(cls.tmp, {"dns_servers": "127.0.0.54@%d" % nsd_port,
+        cls.res = ResolverProcess(cls.tmp, {"dns_servers": "%s@%d" % (cls.ns, cls.nsd.port),
                                             "dnssec_trust_anchor_file": cls.anchor,
                                             "resolver_query_timeout": "3"})
         cls.addClassCleanup(cls.res.stop)
@@ -126,7 +125,7 @@ class DaneTest(harness.LogsOnFailure):
         run = self.agent.deliver("dane.tst", ["u@dane.tst"])[0]
         self.assertEqual(run["rcpt"]["u@dane.tst"]["result"], "sent", run)
         self.assertTrue(self.sinks[0].messages[-1]["tls"])
-        self.assertIn("Verified (DANE) TLS connection established to mx.dane.tst[127.0.5.1]:%d" % self.port,
+        self.assertIn("Verified (DANE) TLS connection established to mx.dane.tst[%s]:%d" % (self.mx, self.port),
                       self.agent.log_text())
 
     def test_dane_mismatch_refused(self):

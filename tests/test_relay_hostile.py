@@ -16,9 +16,9 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import harness  # noqa: E402
-from test_relay_agent import Agent, program  # noqa: E402
+from test_relay_agent import Agent  # noqa: E402
 
-ADDR = "127.0.5.1"
+ADDR = harness.address()  # the fake servers' (each binds port 0 and keeps the socket)
 MAX_LINES = 200000  # every fake server loop is bounded
 
 
@@ -210,8 +210,8 @@ def wait_for_close(conn):
 class RelayHostileTest(harness.LogsOnFailure):
     @classmethod
     def setUpClass(cls):
-        if not os.access(program("smtp", "relay_probe"), os.X_OK):
-            raise unittest.SkipTest("smtp not built (set BUILD_DIR)")
+        harness.require_program("smtp")
+        harness.require_program("relay_probe")
         cls.tmp = harness.class_tempdir(cls, "pst-hostile-")  # nothing started leaks
         cls.qdir = os.path.join(cls.tmp, "spool")
         os.makedirs(os.path.join(cls.qdir, "private"))
@@ -286,7 +286,7 @@ class RelayHostileTest(harness.LogsOnFailure):
         # Several read pieces (64 KiB each), lines with leading dots on both sides of
         # the piece boundaries, bare LF line ends: the server gets them stuffed and CRLF.
         from dns import smtp_sink
-        sink = smtp_sink.Sink("127.0.5.2", harness.free_port("127.0.5.2"), extensions=["PIPELINING"]).start()
+        sink = smtp_sink.Sink(harness.address(), harness.port(), extensions=["PIPELINING"]).start()
         self.addCleanup(sink.stop)
         lines = [b"Subject: streamed", b""]
         size = 0
@@ -297,7 +297,7 @@ class RelayHostileTest(harness.LogsOnFailure):
             size += len(line) + 1
             i += 1
         content = b"\n".join(lines) + b"\n"
-        run = self.agent.deliver("[127.0.5.2]:%d" % sink.port, ["u@b.tst"], content=content)[0]
+        run = self.agent.deliver("[%s]:%d" % (sink.address, sink.port), ["u@b.tst"], content=content)[0]
         self.assertEqual(run["rcpt"]["u@b.tst"]["result"], "sent", run)
         expect = b"".join((b"." + l if l.startswith(b".") else l) + b"\r\n" for l in lines)
         got = sink.messages[-1]["data"]

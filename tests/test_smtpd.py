@@ -23,13 +23,6 @@ from dns import pstipc  # noqa: E402
 USERS = {"alice": "s3cret pass"}
 
 
-def smtpd_binary():
-    build = os.environ.get("BUILD_DIR")
-    if build and os.access(os.path.join(build, "smtpd", "smtpd"), os.X_OK):
-        return os.path.join(build, "smtpd", "smtpd")
-    return os.path.join(harness.daemon_dir(), "smtpd")
-
-
 class FakeService(threading.Thread):
     """A lib/ipc server on a Unix socket answering each request with handler(msg)."""
 
@@ -79,7 +72,7 @@ def auth_handler(msg):
 
 
 class Smtpd:
-    """One smtpd process with its own config dir, spool and log, on 127.0.0.x."""
+    """One smtpd process with its own config dir, spool and log, on an address of its own."""
 
     def __init__(self, options=None, tls=True, fake_auth=True, fake_qmgr=True, preexec=None, before=None):
         self.base = tempfile.mkdtemp(prefix="smtpd-", dir=harness.tmp_root())
@@ -90,8 +83,8 @@ class Smtpd:
         self.maillog = os.path.join(self.base, "maillog")
         for d in (self.etc, self.spool + "/incoming", self.spool + "/private"):
             os.makedirs(d)
-        self.addr = harness.pick_address()
-        self.port = harness.free_port(self.addr)
+        self.addr = harness.address()
+        self.port = harness.port()
         self.cert = os.path.join(self.etc, "cert.pem")
         self.key = os.path.join(self.etc, "key.pem")
         conf = {
@@ -121,22 +114,13 @@ class Smtpd:
                 s.start()
         if before:  # helpers that must run before smtpd starts (anvil, resolver)
             before(self)
-        args = [smtpd_binary(), "--standalone", "-c", self.etc, "-l", "%s:%d" % (self.addr, self.port)]
+        args = [harness.program("smtpd"), "--standalone", "-c", self.etc, "-l", "%s:%d" % (self.addr, self.port)]
         for k, v in (options or {}).items():
             args += ["-o", "%s=%s" % (k, v)]
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                      preexec_fn=preexec)
-        harness.wait_for(self._accepting, 10, "smtpd listening on %s:%d" % (self.addr, self.port))
-
-    def _accepting(self):
-        if self.proc.poll() is not None:
-            raise AssertionError("smtpd exited %d: %s" % (self.proc.returncode,
-                                                          self.proc.stderr.read().decode()))
-        try:
-            socket.create_connection((self.addr, self.port), timeout=1).close()
-            return True
-        except OSError:
-            return False
+        harness.wait_listening(self.addr, self.port, self.proc, 10, "smtpd",
+                               log=lambda: self.proc.stderr.read().decode())
 
     def start_extra(self, args):
         """Another process on this instance's config and spool (a second smtpd, anvil,
@@ -150,20 +134,11 @@ class Smtpd:
 
     def start_smtpd(self, port, options=None):
         """A second smtpd process on another port, same config and spool."""
-        args = [smtpd_binary(), "--standalone", "-c", self.etc, "-l", "%s:%d" % (self.addr, port)]
+        args = [harness.program("smtpd"), "--standalone", "-c", self.etc, "-l", "%s:%d" % (self.addr, port)]
         for k, v in (options or self.options).items():
             args += ["-o", "%s=%s" % (k, v)]
         p = self.start_extra(args)
-
-        def accepting():
-            if p.poll() is not None:
-                raise AssertionError("smtpd exited %d: %s" % (p.returncode, open(p.log).read()))
-            try:
-                socket.create_connection((self.addr, port), timeout=1).close()
-                return True
-            except OSError:
-                return False
-        harness.wait_for(accepting, 10, "second smtpd listening on %s:%d" % (self.addr, port))
+        harness.wait_listening(self.addr, port, p, 10, "second smtpd", log=lambda: open(p.log).read())
         return p
 
     def stop_extra(self, p):
@@ -275,8 +250,8 @@ class SmtpdTestBase(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        if not os.access(smtpd_binary(), os.X_OK):
-            raise AssertionError("smtpd not built: %s" % smtpd_binary())
+        if not os.access(harness.program("smtpd"), os.X_OK):
+            raise AssertionError("smtpd not built: %s" % harness.program("smtpd"))
         cls.srv = Smtpd(cls.options, tls=cls.tls, preexec=cls.preexec,
                         before=cls.before)
 
@@ -642,13 +617,6 @@ class WriteErrorTest(SmtpdTestBase):
     send_message = ProtocolTest.send_message
 
 
-def build_program(folder, name):
-    build = os.environ.get("BUILD_DIR")
-    if build and os.access(os.path.join(build, folder, name), os.X_OK):
-        return os.path.join(build, folder, name)
-    return os.path.join(harness.daemon_dir(), name)
-
-
 class ErrorDelayTest(SmtpdTestBase):
     """Past smtpd_soft_error_limit each error reply waits smtpd_error_sleep_time - on a
     timer: the process keeps serving other sessions meanwhile."""
@@ -781,7 +749,7 @@ class MailAuthParameterTest(SmtpdTestBase):
 
 
 def start_anvil(srv):
-    srv.anvil = srv.start_extra([build_program("anvil", "anvil"), "--standalone", "-c", srv.etc])
+    srv.anvil = srv.start_extra([harness.program("anvil"), "--standalone", "-c", srv.etc])
     sock = os.path.join(srv.spool, "private", "anvil")
     harness.wait_for(lambda: os.path.exists(sock) or srv.anvil.poll() is not None, 10, "anvil socket")
     if srv.anvil.poll() is not None:
@@ -794,7 +762,7 @@ class AnvilCountTest(SmtpdTestBase):
     before = staticmethod(start_anvil)
 
     def test_count_limit_across_processes(self):
-        port2 = harness.free_port(self.srv.addr)
+        port2 = harness.port()
         self.srv.start_smtpd(port2)
         harness.wait_for(lambda: self.srv.log().count("disconnect from") >= 2, 5, "probe disconnects")
         a = [Client(self.srv) for _ in range(2)]
@@ -851,7 +819,7 @@ class AnvilRateTest(SmtpdTestBase):
     before = staticmethod(start_anvil)
 
     def test_rate_limit_across_processes(self):
-        port2 = harness.free_port(self.srv.addr)
+        port2 = harness.port()
         self.srv.start_smtpd(port2)
         # The readiness probes of both processes were the first two of this minute.
         c = Client(self.srv)
@@ -867,24 +835,31 @@ class AnvilRateTest(SmtpdTestBase):
                          "rate limit log line")
 
 
+# Client addresses (tests/harness.py's): GOOD's name is confirmed, LIAR's name resolves
+# to another address, NOPTR and UNCACHED have no name, LATE meets a resolver that is slow.
+GOOD, LIAR, LIAR_A, NOPTR, UNCACHED, LATE = (harness.address() for _ in range(6))
+
+
+def reverse_name(addr):
+    return ".".join(reversed(addr.split("."))) + ".in-addr.arpa."
+
+
 PTR_ZONES = {
-    "0.0.127.in-addr.arpa": [
-        "71.0.0.127.in-addr.arpa. PTR good.ptr.tst.",
-        "72.0.0.127.in-addr.arpa. PTR liar.ptr.tst.",
+    ".".join(reversed(GOOD.split(".")[:2])) + ".in-addr.arpa": [
+        reverse_name(GOOD) + " PTR good.ptr.tst.",
+        reverse_name(LIAR) + " PTR liar.ptr.tst.",
     ],
-    "ptr.tst": ["good.ptr.tst. A 127.0.0.71", "liar.ptr.tst. A 127.0.0.99"],
+    "ptr.tst": ["good.ptr.tst. A " + GOOD, "liar.ptr.tst. A " + LIAR_A],
 }
 
 
 def start_resolver(srv):
     from dns import unbound
-    if not unbound.available():
-        raise unittest.SkipTest("unbound not installed")
-    srv.dns = unbound.Unbound(os.path.join(srv.base, "dns"), PTR_ZONES, address="127.0.0.53")
+    srv.dns = unbound.Unbound(os.path.join(srv.base, "dns"), PTR_ZONES)
     srv.dns.start()
     srv.extra.append(srv.dns.proc)
     sock = os.path.join(srv.spool, "private", "resolver")
-    srv.resolver = srv.start_extra([build_program("resolver", "resolver"), "--standalone", "-c", srv.etc,
+    srv.resolver = srv.start_extra([harness.program("resolver"), "--standalone", "-c", srv.etc,
                                     "-s", sock, "-o", "dns_servers=" + srv.dns.server,
                                     "-o", "resolver_query_timeout=3"])
     harness.wait_for(lambda: os.path.exists(sock) or srv.resolver.poll() is not None, 10, "resolver socket")
@@ -905,31 +880,31 @@ class ClientNameTest(SmtpdTestBase):
         return qid, self.srv.queue_file(qid)
 
     def test_confirmed_name(self):
-        qid, data = self.message("127.0.0.71")
-        self.assertIn(b"Received: from client.test (good.ptr.tst [127.0.0.71])", data)
-        harness.wait_for(lambda: "%s: client=good.ptr.tst[127.0.0.71]" % qid in self.srv.log(), 5, "client= line")
-        self.assertIn("connect from good.ptr.tst[127.0.0.71]", self.srv.log())
+        qid, data = self.message(GOOD)
+        self.assertIn(b"Received: from client.test (good.ptr.tst [%s])" % GOOD.encode(), data)
+        harness.wait_for(lambda: "%s: client=good.ptr.tst[%s]" % (qid, GOOD) in self.srv.log(), 5, "client= line")
+        self.assertIn("connect from good.ptr.tst[%s]" % GOOD, self.srv.log())
         self.assertIn(b"client_name=good.ptr.tst", data)
 
     def test_unconfirmed_name_is_unknown(self):
-        qid, data = self.message("127.0.0.72")
-        self.assertIn(b"(unknown [127.0.0.72])", data)
-        harness.wait_for(lambda: "%s: client=unknown[127.0.0.72]" % qid in self.srv.log(), 5, "client= line")
-        self.assertIn("hostname liar.ptr.tst does not resolve to address 127.0.0.72", self.srv.log())
+        qid, data = self.message(LIAR)
+        self.assertIn(b"(unknown [%s])" % LIAR.encode(), data)
+        harness.wait_for(lambda: "%s: client=unknown[%s]" % (qid, LIAR) in self.srv.log(), 5, "client= line")
+        self.assertIn("hostname liar.ptr.tst does not resolve to address %s" % LIAR, self.srv.log())
 
     def test_no_ptr_is_unknown(self):
-        qid, data = self.message("127.0.0.73")
-        self.assertIn(b"(unknown [127.0.0.73])", data)
+        qid, data = self.message(NOPTR)
+        self.assertIn(b"(unknown [%s])" % NOPTR.encode(), data)
 
     def test_zz_names_are_cached_and_resolver_loss_is_harmless(self):
         # Runs last in this class (it stops the resolver).
-        self.message("127.0.0.71")
+        self.message(GOOD)
         self.srv.stop_extra(self.srv.resolver)
-        qid, data = self.message("127.0.0.71")  # from smtpd's own cache
-        self.assertIn(b"(good.ptr.tst [127.0.0.71])", data)
+        qid, data = self.message(GOOD)  # from smtpd's own cache
+        self.assertIn(b"(good.ptr.tst [%s])" % GOOD.encode(), data)
         start = time.monotonic()
-        qid, data = self.message("127.0.0.75")  # not cached, no resolver: unknown at once
-        self.assertIn(b"(unknown [127.0.0.75])", data)
+        qid, data = self.message(UNCACHED)  # not cached, no resolver: unknown at once
+        self.assertIn(b"(unknown [%s])" % UNCACHED.encode(), data)
         self.assertLess(time.monotonic() - start, 2)
 
 
@@ -950,13 +925,13 @@ class NameTimeoutTest(SmtpdTestBase):
     def test_greeting_after_the_timeout(self):
         harness.wait_for(lambda: "disconnect from" in self.srv.log(), 10, "probe disconnect")
         start = time.monotonic()
-        c = Client(self.srv, source="127.0.0.76")
+        c = Client(self.srv, source=LATE)
         self.addCleanup(c.close)
         self.assertEqual(220, c.reply()[0])
         took = time.monotonic() - start
         self.assertGreaterEqual(took, 0.8)
         self.assertLess(took, 3.5)
-        self.assertIn("connect from unknown[127.0.0.76]", self.srv.log())
+        self.assertIn("connect from unknown[%s]" % LATE, self.srv.log())
         self.assertIn("warning: resolver: timeout", self.srv.log())
         self.assertEqual(250, c.cmd("NOOP")[0])
 

@@ -1,13 +1,14 @@
 # tests/test_topology.py - mail between hosts, as the project's mail-flow description
 # tells it: four Postilion instances on their own loopback addresses, all listening on
 # one high SMTP port (smtp_destination_port points every relay client at it), and a
-# real unbound on 127.0.0.53 serving the test zones:
-#   mail.examplea.tst 127.0.1.1  users' host, relayhost mx.ispa.tst
-#   mx.ispa.tst       127.0.2.1  ISP A's smarthost, delivers by MX
-#   mx.ispb.tst       127.0.3.1  ISP B's MX (exampleb.tst MX 10), relays exampleb.tst on
-#                                to [mail.exampleb.tst] (transport_maps)
-#   mail.exampleb.tst 127.0.4.1  exampleb.tst MX 20; delivers to userb's Maildir, which
-#                                userb reads over POP3 (pop3d + auth(8), a virtual user)
+# real unbound on a loopback address serving the test zones (the addresses are
+# tests/harness.py's: this process's own):
+#   mail.examplea.tst  users' host, relayhost mx.ispa.tst
+#   mx.ispa.tst        ISP A's smarthost, delivers by MX
+#   mx.ispb.tst        ISP B's MX (exampleb.tst MX 10), relays exampleb.tst on to
+#                      [mail.exampleb.tst] (transport_maps)
+#   mail.exampleb.tst  exampleb.tst MX 20; delivers to userb's Maildir, which userb reads
+#                      over POP3 (pop3d + auth(8), a virtual user)
 # userb's mail is delivered to an account of its own (a system user made for the test
 # when it runs as root, since pop3d never runs a session as root; else the invoking user).
 # Cases (asserted from mailboxes, POP3, queues and logs): 1 the whole path; 2 MX 10 down ->
@@ -18,7 +19,6 @@ import glob
 import os
 import pwd
 import re
-import shutil
 import smtplib
 import subprocess
 import sys
@@ -33,41 +33,23 @@ from dns import unbound  # noqa: E402
 USERB_ACCOUNT, USERB_PASSWORD = "psttopouserb", "pw-of-userb"
 
 HOSTS = {
-    "a": ("127.0.1.1", "mail.examplea.tst", "examplea.tst"),
-    "ispa": ("127.0.2.1", "mx.ispa.tst", "ispa.tst"),
-    "ispb": ("127.0.3.1", "mx.ispb.tst", "ispb.tst"),
-    "b": ("127.0.4.1", "mail.exampleb.tst", "exampleb.tst"),
+    "a": (harness.address(), "mail.examplea.tst", "examplea.tst"),
+    "ispa": (harness.address(), "mx.ispa.tst", "ispa.tst"),
+    "ispb": (harness.address(), "mx.ispb.tst", "ispb.tst"),
+    "b": (harness.address(), "mail.exampleb.tst", "exampleb.tst"),
 }
+A, ISPA, ISPB, B = (HOSTS[k][0] for k in ("a", "ispa", "ispb", "b"))
 
 ZONES = {
     "examplea.tst": ["examplea.tst. 30 IN MX 10 mail.examplea.tst.",
-                     "mail.examplea.tst. 30 IN A 127.0.1.1"],
-    "ispa.tst": ["mx.ispa.tst. 30 IN A 127.0.2.1"],
-    "ispb.tst": ["mx.ispb.tst. 30 IN A 127.0.3.1"],
+                     "mail.examplea.tst. 30 IN A " + A],
+    "ispa.tst": ["mx.ispa.tst. 30 IN A " + ISPA],
+    "ispb.tst": ["mx.ispb.tst. 30 IN A " + ISPB],
     "exampleb.tst": ["exampleb.tst. 30 IN MX 10 mx.ispb.tst.",
                      "exampleb.tst. 30 IN MX 20 mail.exampleb.tst.",
-                     "mail.exampleb.tst. 30 IN A 127.0.4.1"],
+                     "mail.exampleb.tst. 30 IN A " + B],
     "nullmx.tst": ["nullmx.tst. 30 IN MX 0 ."],
 }
-
-
-def common_port():
-    """One port free on all four addresses."""
-    for _ in range(50):
-        p = harness.free_port(HOSTS["a"][0])
-        ok = True
-        for addr, _, _ in HOSTS.values():
-            try:
-                import socket
-                s = socket.socket()
-                s.bind((addr, p))
-                s.close()
-            except OSError:
-                ok = False
-                break
-        if ok:
-            return p
-    raise RuntimeError("no common free port")
 
 
 class Topology:
@@ -75,9 +57,8 @@ class Topology:
         self.test = test
         for d in ("master", "smtpd", "qmgr", "local", "smtp", "resolver"):
             harness.require_daemon(test, d)
-        self.port = common_port()
-        self.dns = unbound.Unbound(os.path.join(harness.tmp_root(), "topo-dns"), ZONES,
-                                   address="127.0.0.53")
+        self.port = harness.port()  # every instance's SMTP port, each on its own address
+        self.dns = unbound.Unbound(os.path.join(harness.tmp_root(), "topo-dns"), ZONES)
         self.dns.start()
         self.inst = {}
         try:
@@ -89,15 +70,13 @@ class Topology:
     def _build(self):
         for key, (addr, host, domain) in HOSTS.items():
             # mail.examplea.tst takes its users' mail on submission with STARTTLS and AUTH.
-            inst = harness.Instance(name="topo-" + key, ports=(), domain=domain, tls=(key == "a"))
-            inst.addr = addr
-            inst.hostname = host
-            inst.ports = {p: 0 for p in harness.Instance.PORT_OPTIONS}
-            inst.ports["smtp"] = self.port
+            ports = {"smtp": self.port}
             if key == "a":
-                inst.ports["submission"] = harness.free_port(addr)
+                ports["submission"] = harness.port()
             if key == "b":
-                inst.ports["pop3"] = harness.free_port(addr)
+                ports["pop3"] = harness.port()
+            inst = harness.Instance(name="topo-" + key, ports=ports, domain=domain, tls=(key == "a"),
+                                    addr=addr, hostname=host)
             inst.init()
             inst.homes = os.path.join(inst.base, "homes")
             # Aliases send usera, userb and postmaster to the invoking user; local takes
@@ -293,7 +272,6 @@ class Topology:
         return self.inst[key].log_text()
 
 
-@unittest.skipUnless(unbound.available(), "unbound not installed (apt-get install unbound)")
 class TopologyTest(harness.LogsOnFailure):
     topo = None
 
@@ -323,11 +301,12 @@ class TopologyTest(harness.LogsOnFailure):
         self.assertIn(b"body of case one", data)
         # Each hop logged its relay as the flow describes.
         port = t.port
-        harness.wait_for(lambda: "relay=mx.ispa.tst[127.0.2.1]:%d" % port in t.log("a"), 20, "a -> ispa")
-        self.assertIn("relay=mx.ispb.tst[127.0.3.1]:%d" % port, t.log("ispa"))
-        self.assertIn("relay=mail.exampleb.tst[127.0.4.1]:%d" % port, t.log("ispb"))
-        self.assertRegex(t.log("a"), r"to=<userb@exampleb\.tst>, relay=mx\.ispa\.tst\[127\.0\.2\.1\]:%d, "
-                                     r"delay=[^,]+, delays=[^,]+, dsn=2\.0\.0, status=sent \(250 " % port)
+        harness.wait_for(lambda: "relay=mx.ispa.tst[%s]:%d" % (ISPA, port) in t.log("a"), 20, "a -> ispa")
+        self.assertIn("relay=mx.ispb.tst[%s]:%d" % (ISPB, port), t.log("ispa"))
+        self.assertIn("relay=mail.exampleb.tst[%s]:%d" % (B, port), t.log("ispb"))
+        self.assertRegex(t.log("a"), r"to=<userb@exampleb\.tst>, relay=mx\.ispa\.tst\[%s\]:%d, "
+                                     r"delay=[^,]+, delays=[^,]+, dsn=2\.0\.0, status=sent \(250 "
+                                     % (re.escape(ISPA), port))
         # Four Received: lines, one per Postilion hop.
         self.assertGreaterEqual(data.count(b"Received:"), 4)
         # userb reads it over POP3 on mail.exampleb.tst: the same message, the Received:
@@ -342,8 +321,8 @@ class TopologyTest(harness.LogsOnFailure):
         self.assertEqual(hops[:4], ["mail.exampleb.tst", "mx.ispb.tst", "mx.ispa.tst", "mail.examplea.tst"],
                          received)
         # Each hop names the previous one and the address it sent from.
-        for h, (host, addr) in zip(received, [("mx.ispb.tst", "127.0.3.1"), ("mx.ispa.tst", "127.0.2.1"),
-                                             ("mail.examplea.tst", "127.0.1.1")]):
+        for h, (host, addr) in zip(received, [("mx.ispb.tst", ISPB), ("mx.ispa.tst", ISPA),
+                                             ("mail.examplea.tst", A)]):
             self.assertRegex(h, (r"^Received: from %s \(.*\[%s\]\)" % (re.escape(host), re.escape(addr))).encode())
         self.assertIn(b"userb@exampleb.tst", received[0])
         harness.wait_for(lambda: not t.queued("a") and not t.queued("ispa") and not t.queued("ispb"), 20,
@@ -351,7 +330,7 @@ class TopologyTest(harness.LogsOnFailure):
 
     def test_1b_submission_with_auth(self):
         # The users' way in: port 587, STARTTLS, AUTH against auth(8)'s virtual users.
-        probe = subprocess.run([os.path.join(harness.daemon_dir(), "auth"), "-c", "/nonexistent", "-n", "auth",
+        probe = subprocess.run([harness.program("auth"), "-c", "/nonexistent", "-n", "auth",
                                 "-t", "unix", "-s", "0", "-f"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                text=True, timeout=10)
         if "invalid option" in probe.stdout:
@@ -368,9 +347,9 @@ class TopologyTest(harness.LogsOnFailure):
             t.send("a", "usera@examplea.tst", "userb@exampleb.tst", "case two")
             t.wait_mail("b", "case two")
             log = t.log("ispa")
-            self.assertIn("connect to mx.ispb.tst[127.0.3.1]:%d: Connection refused" % t.port, log)
-            self.assertRegex(log, r"to=<userb@exampleb\.tst>, relay=mail\.exampleb\.tst\[127\.0\.4\.1\]:%d, "
-                                  r".*status=sent" % t.port)
+            self.assertIn("connect to mx.ispb.tst[%s]:%d: Connection refused" % (ISPB, t.port), log)
+            self.assertRegex(log, r"to=<userb@exampleb\.tst>, relay=mail\.exampleb\.tst\[%s\]:%d, "
+                                  r".*status=sent" % (re.escape(B), t.port))
         finally:
             t.start(t.inst["ispb"])
 
@@ -379,7 +358,7 @@ class TopologyTest(harness.LogsOnFailure):
         t.stop(t.inst["b"])
         try:
             t.send("a", "usera@examplea.tst", "userb@exampleb.tst", "case three")
-            harness.wait_for(lambda: "status=deferred (connect to mail.exampleb.tst[127.0.4.1]:%d" % t.port
+            harness.wait_for(lambda: "status=deferred (connect to mail.exampleb.tst[%s]:%d" % (B, t.port)
                              in t.log("ispb"), 40, "deferral at mx.ispb.tst")
             self.assertTrue(t.queued("ispb"), "the message should wait in mx.ispb.tst's queue")
             self.assertEqual(t.maildir("b") and [p for p in t.maildir("b") if b"case three" in open(p, "rb").read()], [])
@@ -411,8 +390,8 @@ class TopologyTest(harness.LogsOnFailure):
         try:
             t.send("a", "usera@examplea.tst", "userb@exampleb.tst", "case four")
             t.wait_mail("b", "case four")
-            self.assertRegex(t.log("a"), r"to=<userb@exampleb\.tst>, relay=mx\.ispb\.tst\[127\.0\.3\.1\]:%d, "
-                                         r".*status=sent" % t.port)
+            self.assertRegex(t.log("a"), r"to=<userb@exampleb\.tst>, relay=mx\.ispb\.tst\[%s\]:%d, "
+                                         r".*status=sent" % (re.escape(ISPB), t.port))
         finally:
             t.set("a", relayhost="mx.ispa.tst")
 

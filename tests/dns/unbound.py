@@ -1,6 +1,7 @@
-# tests/dns/unbound.py - a private unbound on a loopback address and a high port,
-# serving test zones from local-zone/local-data, run in the foreground (-d) by the test
-# and stopped by its PID. Sends nothing beyond 127.0.0.0/8: every zone is local.
+# tests/dns/unbound.py - a private unbound on a loopback address and port of its own
+# (tests/harness.py: address(), port()), serving test zones from local-zone/local-data,
+# run in the foreground (-d) by the test and stopped by its PID. Sends nothing beyond
+# 127.0.0.0/8: every zone is local.
 import os
 import shutil
 import socket
@@ -11,10 +12,6 @@ import time
 import harness  # tests/ is on sys.path for every test that imports this module
 
 UNBOUND = shutil.which("unbound") or "/usr/sbin/unbound"
-
-
-def available():
-    return os.access(UNBOUND, os.X_OK)
 
 
 def config_text(address, port, zones, workdir, extra=""):
@@ -50,23 +47,6 @@ def config_text(address, port, zones, workdir, extra=""):
     return "\n".join(lines) + "\n" + extra
 
 
-def free_udp_port(address):
-    for _ in range(50):
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        try:
-            s.bind((address, 0))
-            port = s.getsockname()[1]
-            t.bind((address, port))
-            return port
-        except OSError:
-            continue
-        finally:
-            s.close()
-            t.close()
-    raise RuntimeError("no free port on %s" % address)
-
-
 def dns_query(address, port, name, qtype=1, timeout=0.5):
     """One UDP query; returns the rcode or None on timeout."""
     qid = os.getpid() & 0xffff
@@ -89,10 +69,10 @@ def dns_query(address, port, name, qtype=1, timeout=0.5):
 class Unbound:
     """A running unbound: start() waits until it answers; stop() ends it by PID."""
 
-    def __init__(self, workdir, zones, address="127.0.0.53", port=None, extra=""):
+    def __init__(self, workdir, zones, address=None, port=None, extra=""):
         self.workdir = workdir
-        self.address = address
-        self.port = port or free_udp_port(address)
+        self.address = address or harness.address()
+        self.port = port or harness.port()
         self.zones = zones
         self.extra = extra
         self.proc = None
