@@ -1,0 +1,370 @@
+// imapd/login.cc - the not-authenticated state and, after login, the byte relay.
+#include "imapd/login.h"
+
+#include <unistd.h>
+
+#include <memory>
+
+#include "imapd/command.h"
+#include "imapd/response.h"
+#include "lib/base/strings.h"
+#include "lib/event/buffer_event.h"
+#include "lib/event/event.h"
+#include "lib/ipc/message.h"
+#include "lib/log/log.h"
+#include "lib/mail/line_reader.h"
+
+namespace postilion::imapd {
+
+std::string capabilities_before_login(bool starttls, bool plaintext) {
+  std::string c = "IMAP4rev1 SASL-IR LITERAL+ ID ENABLE IDLE";
+  if (starttls) c += " STARTTLS";
+  c += plaintext ? " AUTH=PLAIN" : " LOGINDISABLED";
+  return c;
+}
+
+std::string capabilities_after_login(uint64_t append_limit) {
+  return "IMAP4rev1 SASL-IR LITERAL+ ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE "
+         "MULTIAPPEND APPENDLIMIT=" +
+         std::to_string(append_limit);
+}
+
+namespace {
+
+constexpr size_t kMaxSaslLine = 2048;        // base64 of user + password
+constexpr size_t kLoginLiteralLimit = 1024;  // user names and passwords
+constexpr size_t kRelayHighWater = 1 << 20;  // stop reading the session beyond this
+constexpr int kSessionCallMs = 120000;       // auth delays included
+constexpr size_t kMaxUser = 255, kMaxPassword = 1024;
+
+class Login {
+ public:
+  Login(event::EventBase& base, const Settings& s, const tls::Context* tls, std::string ip, UniqueFd client,
+        UniqueFd session)
+      : base_(base), s_(s), tls_ctx_(tls), ip_(std::move(ip)), session_(std::move(session)),
+        reader_(s.line_limit, kLoginLiteralLimit, kLoginLiteralLimit) {
+    if (s_.wrappermode && tls_ctx_) {
+      int raw = client.release();
+      auto bev = tls::socket_bufferevent(base_.get(), raw, *tls_ctx_);
+      if (!bev) {
+        UniqueFd again(raw);
+        log::warn("TLS wrapper mode for [%s]: %s", ip_.c_str(), bev.error().c_str());
+        return;
+      }
+      client_ = event::BufferEvent::adopt(bev->release());
+      tls_ = true;
+    } else {
+      client_ = event::BufferEvent(base_, std::move(client));
+    }
+  }
+
+  bool start() {
+    if (!client_) return false;
+    arm_client();
+    send("* OK [CAPABILITY " + capabilities() + "] Postilion IMAP server ready\r\n");
+    return true;
+  }
+
+  int status() const { return status_; }
+
+ private:
+  enum class State { NotAuthenticated, SaslResponse, TlsSwitch, Relay, Closing };
+
+  void arm_client() {
+    client_.set_callbacks([this] { on_read(); }, [this] { on_write(); }, [this](short w) { on_event(w); });
+    int ms = static_cast<int>(std::min<int64_t>(s_.timeout_ms, 1800000));
+    client_.set_timeouts(ms, ms);
+    client_.set_read_high_water(64 * 1024);
+    client_.enable(EV_READ | EV_WRITE);
+  }
+
+  std::string capabilities() const { return capabilities_before_login(tls_ctx_ && !tls_, plaintext_allowed()); }
+
+  void send(const std::string& bytes) { client_.write(bytes); }
+
+  // Ends the connection once everything queued has been written.
+  void finish() {
+    state_ = State::Closing;
+    client_.disable(EV_READ);
+    if (client_.output_length() == 0) base_.loopbreak();
+  }
+
+  bool plaintext_allowed() const {
+    return tls_ || s_.plaintext == Plaintext::Yes || (s_.plaintext == Plaintext::Loopback && is_loopback(ip_));
+  }
+
+  void on_event(short what) {
+    if (what & BEV_EVENT_CONNECTED) return;  // the TLS handshake is done
+    if (what & BEV_EVENT_TIMEOUT) {
+      if (state_ != State::Relay) {
+        log::info("timeout before login from [%s]", ip_.c_str());
+        send("* BYE idle timeout, closing connection\r\n");
+        finish();
+        client_.set_timeouts(5000, 5000);
+        return;
+      }
+      log::info("timeout from [%s]", ip_.c_str());
+    } else if (what & BEV_EVENT_ERROR) {
+      if (tls_) log::info("TLS or I/O error from [%s]: %s", ip_.c_str(), tls::last_error().c_str());
+    }
+    // The client is gone (or silent too long): the session process sees the relay
+    // close and ends.
+    base_.loopbreak();
+  }
+
+  void on_write() {
+    if (state_ == State::Closing && client_.output_length() == 0) {
+      base_.loopbreak();
+    } else if (state_ == State::TlsSwitch && client_.output_length() == 0) {
+      switch_to_tls();
+    } else if (state_ == State::Relay && relay_ && client_.output_length() < kRelayHighWater) {
+      relay_.enable(EV_READ);
+    }
+  }
+
+  void on_read() {
+    if (state_ == State::Relay) {
+      evbuffer_add_buffer(relay_.output(), client_.input());
+      return;
+    }
+    if (state_ == State::Closing || state_ == State::TlsSwitch) {
+      evbuffer_drain(client_.input(), client_.input_length());
+      return;
+    }
+    in_ += client_.read();
+    process();
+  }
+
+  void process() {
+    while (state_ == State::NotAuthenticated || state_ == State::SaslResponse) {
+      if (state_ == State::SaslResponse) {
+        size_t lf = in_.find('\n');
+        if (lf == std::string::npos) {
+          if (in_.size() > kMaxSaslLine) {
+            in_.clear();
+            state_ = State::NotAuthenticated;
+            error(sasl_tag_, "BAD", "SASL response too long");
+            continue;
+          }
+          return;
+        }
+        std::string line = in_.substr(0, lf);
+        in_.erase(0, lf + 1);
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        state_ = State::NotAuthenticated;
+        sasl_response(sasl_tag_, line);
+        explicit_bzero(line.data(), line.size());
+        continue;
+      }
+      std::string raw;
+      auto st = reader_.next(in_, &raw);
+      if (st == CommandReader::Status::NeedMore) return;
+      if (st == CommandReader::Status::Continuation) {
+        send("+ OK\r\n");
+        continue;
+      }
+      if (st == CommandReader::Status::TooLong) {
+        error(raw, "BAD", "command line too long");
+        continue;
+      }
+      if (st == CommandReader::Status::LiteralTooBig) {
+        error(raw, "BAD", "literal too large");
+        continue;
+      }
+      auto parsed = parse_command(raw);
+      explicit_bzero(raw.data(), raw.size());
+      if (!parsed.cmd) {
+        error(parsed.tag, "BAD", parsed.error);
+        continue;
+      }
+      command(*parsed.cmd);
+    }
+  }
+
+  void error(const std::string& tag, const char* kind, const std::string& text) {
+    send(tagged(tag, kind, text));
+    if (++errors_ >= s_.error_limit) {
+      send("* BYE too many errors, closing connection\r\n");
+      log::warn("too many errors from [%s]", ip_.c_str());
+      finish();
+    }
+  }
+
+  void command(Command& c) {
+    const auto& a = c.args;
+    if (c.name == "CAPABILITY") {
+      if (!a.empty()) return error(c.tag, "BAD", "CAPABILITY takes no arguments");
+      send("* CAPABILITY " + capabilities() + "\r\n");
+      return send(tagged(c.tag, "OK", "CAPABILITY completed"));
+    }
+    if (c.name == "NOOP") return send(tagged(c.tag, "OK", "NOOP completed"));
+    if (c.name == "LOGOUT") {
+      send("* BYE Postilion IMAP server signing off\r\n");
+      send(tagged(c.tag, "OK", "LOGOUT completed"));
+      return finish();
+    }
+    if (c.name == "ID") {
+      send("* ID (\"name\" \"Postilion\")\r\n");
+      return send(tagged(c.tag, "OK", "ID completed"));
+    }
+    if (c.name == "STARTTLS") {
+      if (!tls_ctx_) return error(c.tag, "NO", "STARTTLS not available (no certificate configured)");
+      if (tls_) return error(c.tag, "BAD", "TLS already active");
+      // RFC 3501 section 6.2.1: anything pipelined after STARTTLS is discarded, so
+      // nobody can inject commands that seem to come over TLS.
+      in_.clear();
+      evbuffer_drain(client_.input(), client_.input_length());
+      reader_.reset();
+      send(tagged(c.tag, "OK", "Begin TLS negotiation now"));
+      state_ = State::TlsSwitch;
+      client_.disable(EV_READ);
+      return;
+    }
+    if (c.name == "LOGIN") {
+      if (a.size() != 2 || !a[0].is_string() || !a[1].is_string())
+        return error(c.tag, "BAD", "LOGIN wants a user name and a password");
+      if (!plaintext_allowed())
+        return error(c.tag, "NO", "[PRIVACYREQUIRED] plaintext authentication disallowed on non-secure connections; use STARTTLS");
+      std::string password = a[1].text;
+      explicit_bzero(c.args[1].text.data(), c.args[1].text.size());
+      return login(c.tag, a[0].text, std::move(password), "LOGIN");
+    }
+    if (c.name == "AUTHENTICATE") {
+      if (a.empty() || a.size() > 2 || !a[0].is_atom()) return error(c.tag, "BAD", "AUTHENTICATE wants a mechanism");
+      if (!str::iequals(a[0].text, "PLAIN")) return error(c.tag, "NO", "unsupported authentication mechanism");
+      if (!plaintext_allowed())
+        return error(c.tag, "NO", "[PRIVACYREQUIRED] plaintext authentication disallowed on non-secure connections; use STARTTLS");
+      if (a.size() == 2) return sasl_response(c.tag, a[1].text == "=" ? std::string() : a[1].text);
+      sasl_tag_ = c.tag;
+      state_ = State::SaslResponse;
+      return send("+ \r\n");
+    }
+    if (c.name == "SELECT" || c.name == "EXAMINE" || c.name == "LIST" || c.name == "LSUB" || c.name == "STATUS" ||
+        c.name == "CREATE" || c.name == "DELETE" || c.name == "RENAME" || c.name == "SUBSCRIBE" ||
+        c.name == "UNSUBSCRIBE" || c.name == "APPEND" || c.name == "NAMESPACE" || c.name == "ENABLE" ||
+        c.name == "IDLE" || c.name == "FETCH" || c.name == "STORE" || c.name == "SEARCH" || c.name == "UID" ||
+        c.name == "COPY" || c.name == "MOVE" || c.name == "EXPUNGE" || c.name == "CLOSE" || c.name == "UNSELECT" ||
+        c.name == "CHECK")
+      return error(c.tag, "BAD", c.name + " not valid before login");
+    error(c.tag, "BAD", "unknown command");
+  }
+
+  void sasl_response(const std::string& tag, const std::string& b64) {
+    if (b64 == "*") return error(tag, "BAD", "authentication cancelled");
+    auto decoded = str::base64_decode(b64);
+    if (!decoded) return error(tag, "BAD", "invalid base64 in SASL response");
+    auto cred = mail::parse_sasl_plain(*decoded, kMaxUser, kMaxPassword);
+    explicit_bzero(decoded->data(), decoded->size());
+    if (!cred) return error(tag, "BAD", "malformed SASL PLAIN response");
+    if (!cred->authzid.empty() && cred->authzid != cred->user)
+      return error(tag, "NO", "[AUTHORIZATIONFAILED] authorization identity differs from authentication identity");
+    login(tag, cred->user, cred->password, "PLAIN");
+  }
+
+  // Hands the credentials to the session process and waits for its verdict. Blocking
+  // is fine here: this process serves this one client only.
+  void login(const std::string& tag, const std::string& user, std::string password, const char* method) {
+    if (user.empty() || user.size() > kMaxUser || password.size() > kMaxPassword) {
+      explicit_bzero(password.data(), password.size());
+      return fail_login(tag);
+    }
+    ipc::Message req;
+    req.set("cmd", "login").set("user", user).set("password", password).set("method", method)
+        .set("tls", tls_ ? "1" : "0").set("tag", tag);
+    explicit_bzero(password.data(), password.size());
+    auto st = ipc::write_message(session_.get(), req, kSessionCallMs);
+    Result<ipc::Message> rep = st ? ipc::read_message(session_.get(), kSessionCallMs, 65536)
+                                  : Result<ipc::Message>(st.error());
+    if (!rep) {
+      log::warn("[%s]: session process: %s", ip_.c_str(), rep.error().c_str());
+      send(tagged(tag, "NO", "[UNAVAILABLE] internal error, try again later"));
+      return finish();
+    }
+    std::string status(rep->get_or("status", ""));
+    if (status == "ok") {
+      send(std::string(rep->get_or("reply", tagged(tag, "OK", "Logged in"))));
+      return start_relay();
+    }
+    if (status == "fail") return fail_login(tag);
+    send(tagged(tag, "NO", status == "tempfail" ? "[UNAVAILABLE] temporary authentication failure, try again later"
+                                                : "[UNAVAILABLE] internal error, try again later"));
+    // The session process is gone after anything but fail.
+    if (status != "tempfail") finish();
+  }
+
+  void fail_login(const std::string& tag) {
+    send(tagged(tag, "NO", "[AUTHENTICATIONFAILED] Authentication failed"));
+    if (++failures_ >= s_.auth_failure_limit) {
+      send("* BYE too many authentication failures, closing connection\r\n");
+      finish();
+    }
+  }
+
+  void switch_to_tls() {
+    int fd = client_.fd();
+    int copy = fd >= 0 ? ::dup(fd) : -1;
+    if (copy < 0) return base_.loopbreak();
+    auto bev = tls::socket_bufferevent(base_.get(), copy, *tls_ctx_);
+    if (!bev) {
+      UniqueFd close_it(copy);
+      log::warn("STARTTLS for [%s]: %s", ip_.c_str(), bev.error().c_str());
+      return base_.loopbreak();
+    }
+    // The plain bufferevent goes (closing its descriptor); the TLS one owns the copy.
+    client_ = event::BufferEvent::adopt(bev->release());
+    tls_ = true;
+    state_ = State::NotAuthenticated;
+    arm_client();
+  }
+
+  void start_relay() {
+    state_ = State::Relay;
+    // The session process enforces the idle timeout after login (IDLE may last long).
+    client_.set_timeouts(-1, -1);
+    relay_ = event::BufferEvent(base_, std::move(session_));
+    relay_.set_callbacks(
+        [this] {
+          evbuffer_add_buffer(client_.output(), relay_.input());
+          if (client_.output_length() >= kRelayHighWater) relay_.disable(EV_READ);
+        },
+        nullptr,
+        [this](short what) {
+          if (what & BEV_EVENT_CONNECTED) return;
+          // The session process ended (LOGOUT, error): send what it said, then close.
+          evbuffer_add_buffer(client_.output(), relay_.input());
+          relay_.disable(EV_READ | EV_WRITE);
+          finish();
+        });
+    relay_.enable(EV_READ | EV_WRITE);
+    // Commands the client pipelined behind its login go to the session as they are.
+    if (!in_.empty()) relay_.write(in_);
+    in_.clear();
+    if (client_.input_length() > 0) evbuffer_add_buffer(relay_.output(), client_.input());
+  }
+
+  event::EventBase& base_;
+  const Settings& s_;
+  const tls::Context* tls_ctx_;
+  std::string ip_;
+  UniqueFd session_;
+  event::BufferEvent client_, relay_;
+  CommandReader reader_;
+  std::string in_, sasl_tag_;
+  State state_ = State::NotAuthenticated;
+  bool tls_ = false;
+  int64_t errors_ = 0, failures_ = 0;
+  int status_ = 0;
+};
+
+}  // namespace
+
+int run_login(const Settings& s, const tls::Context* tls, const std::string& client_ip, UniqueFd client,
+              UniqueFd session) {
+  event::EventBase base;
+  auto login = std::make_unique<Login>(base, s, tls, client_ip, std::move(client), std::move(session));
+  if (!login->start()) return 1;
+  base.loop();
+  return login->status();
+}
+
+}  // namespace postilion::imapd
