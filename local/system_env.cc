@@ -18,6 +18,7 @@
 #include "lib/base/strings.h"
 #include "lib/log/log.h"
 #include "lib/mail/address.h"
+#include "lib/service/privs.h"
 #include "local/command.h"
 #include "local/expand.h"
 #include "local/mbox.h"
@@ -59,46 +60,6 @@ std::string read_until(int fd, int64_t deadline, size_t max, bool* timed_out) {
     if (n <= 0) return out;
     if (out.size() < max) out.append(buf, std::min<size_t>(n, max - out.size()));
   }
-}
-
-bool become(const User& u) {
-  if (::setgid(u.gid) != 0) return false;
-  if (::initgroups(u.name.c_str(), u.gid) != 0 && ::setgroups(1, &u.gid) != 0) return false;
-  if (::setuid(u.uid) != 0) return false;
-  // Verify: a setuid that "worked" but left a way back to root would be a hole.
-  return ::getuid() == u.uid && ::geteuid() == u.uid && (u.uid == 0 || ::setuid(0) != 0);
-}
-
-SavedIds save_ids() {
-  SavedIds s;
-  s.egid = ::getegid();
-  int n = ::getgroups(0, nullptr);
-  if (n > 0) {
-    s.groups.resize(static_cast<size_t>(n));
-    n = ::getgroups(n, s.groups.data());
-    s.groups.resize(n > 0 ? static_cast<size_t>(n) : 0);
-  }
-  return s;
-}
-
-// Back to root. The uid first: only euid 0 may set the gid and groups. Any failure
-// leaves the process running with someone else's rights: stop at once.
-void back_to_root(const SavedIds& saved) {
-  if (::seteuid(0) != 0 || ::geteuid() != 0) PANIC("local: cannot return to euid 0: %s", std::strerror(errno));
-  if (::setegid(saved.egid) != 0 || ::getegid() != saved.egid)
-    PANIC("local: cannot return to egid %u: %s", unsigned(saved.egid), std::strerror(errno));
-  if (::setgroups(saved.groups.size(), saved.groups.data()) != 0)
-    PANIC("local: cannot restore the groups: %s", std::strerror(errno));
-}
-
-// Takes on the effective ids of u: groups and gid while still root, the uid last. The
-// real and saved uid stay 0, so this process alone can go back; the user can neither
-// signal nor trace a process whose real uid is root.
-bool switch_to(const User& u, const std::vector<gid_t>& groups) {
-  if (::setgroups(groups.size(), groups.data()) != 0) return false;
-  if (::setegid(u.gid) != 0) return false;
-  if (::seteuid(u.uid) != 0) return false;
-  return ::geteuid() == u.uid && ::getegid() == u.gid;
 }
 
 }  // namespace
@@ -182,11 +143,10 @@ Outcome SystemEnv::with_euid(const User& as, int timeout_s, const std::function<
   const std::vector<gid_t>& groups = groups_of(as);
   if (!current_ || current_->uid != as.uid || current_->gid != as.gid || current_->groups != groups) {
     to_root();
-    if (!root_ids_) root_ids_ = save_ids();
-    if (!switch_to(as, groups)) {
-      int e = errno;
-      back_to_root(*root_ids_);
-      return Outcome::defer("4.3.0", "cannot switch to " + who(as) + ": " + std::strerror(e));
+    if (!root_ids_) root_ids_ = service::save_ids();
+    if (auto st = service::switch_effective(as.uid, as.gid, groups); !st) {
+      service::restore_ids(*root_ids_);
+      return Outcome::defer("4.3.0", "cannot switch to " + who(as) + ": " + st.error().str());
     }
     current_ = Identity{as.uid, as.gid, groups};
   }
@@ -198,7 +158,7 @@ Outcome SystemEnv::with_euid(const User& as, int timeout_s, const std::function<
 
 void SystemEnv::to_root() {
   if (!current_) return;
-  back_to_root(*root_ids_);
+  service::restore_ids(*root_ids_);
   current_.reset();
 }
 
@@ -243,7 +203,7 @@ Outcome SystemEnv::run_as(const User& as, int timeout_s, const std::function<Out
     rd.reset();
     ::signal(SIGCHLD, SIG_DFL);
     Outcome o;
-    if (s_.root && !become(as)) o = Outcome::defer("4.3.0", "cannot switch to user " + as.name);
+    if (s_.root && !service::drop_to(as.uid, as.gid, groups_of(as))) o = Outcome::defer("4.3.0", "cannot switch to user " + as.name);
     else o = fn();
     (void)file::write_all(wr.get(), encode(o));
     ::_exit(0);

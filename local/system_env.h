@@ -2,8 +2,8 @@
 // and the writes done as the user. Maildir, mbox and /file writes and the reading of
 // ~/.forward and :include: run in this process under the user's effective ids (groups,
 // gid, uid switched, and back to root when root is needed again or the delivery ends,
-// checked - as Postfix's set_eugid); only |command deliveries fork a child that becomes
-// the user for good (setuid).
+// checked - as Postfix's set_eugid; lib/service/privs.h); only |command deliveries fork
+// a child that becomes the user for good (setuid).
 #pragma once
 
 #include <sys/types.h>
@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "lib/base/result.h"
+#include "lib/service/privs.h"
 #include "local/deliver.h"
 
 namespace postilion::local {
@@ -30,12 +31,6 @@ struct SystemSettings {
   std::string size_limit_name = "mailbox_size_limit";  // named when the limit is hit
   std::string command_path = "/usr/bin:/bin";
   std::string recipient_delimiter = "+";  // splits EXTENSION off LOCAL for commands
-};
-
-// The ids this (root) process returns to after writing as a user.
-struct SavedIds {
-  gid_t egid = 0;
-  std::vector<gid_t> groups;
 };
 
 class SystemEnv : public Environment {
@@ -96,7 +91,7 @@ class SystemEnv : public Environment {
     std::vector<gid_t> groups;
   };
   std::optional<Identity> current_;   // a user's ids in effect (with_euid), or root's
-  std::optional<SavedIds> root_ids_;  // read once, before the first switch
+  std::optional<service::SavedIds> root_ids_;  // read once, before the first switch
   AliasLookup aliases_;
   AliasLookup command_maps_;
   MaildirWriter maildir_;

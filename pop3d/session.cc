@@ -15,8 +15,8 @@
 #include "lib/mailbox/maildir.h"
 #include "lib/pop3/command.h"
 #include "lib/pop3/reply.h"
+#include "lib/service/privs.h"
 #include "pop3d/login.h"
-#include "pop3d/privs.h"
 #include "pop3d/transaction.h"
 
 namespace postilion::pop3d {
@@ -150,7 +150,7 @@ int serve(const Settings& s, int fd, const std::string& ip) {
     }
     std::string label = str::format("user=<%s>, rip=%s", str::printable(who->user, 100).c_str(), ip.c_str());
     // From here on this process is the mailbox owner; root is gone for good.
-    if (auto st = drop_to(who->uid, who->gid); !st) {
+    if (auto st = service::drop_to(who->uid, who->gid); !st) {
       log::error("%s: %s", label.c_str(), st.error().c_str());
       (void)reply(fd, "error");
       return 1;
@@ -210,7 +210,7 @@ int run_session(const Settings& s, const tls::Context* tls, const std::string& c
     log::reset_pid();
     mine.reset();
     // Nothing a client sends is parsed before this line.
-    if (auto st = drop_to_user(s.mail_owner); !st) {
+    if (auto st = service::drop_to_login_user(s.mail_owner); !st) {
       log::error("login process: %s", st.error().c_str());
       _exit(1);
     }

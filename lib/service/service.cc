@@ -2,8 +2,6 @@
 #include "lib/service/service.h"
 
 #include <fcntl.h>
-#include <grp.h>
-#include <pwd.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -17,6 +15,7 @@
 #include "lib/base/strings.h"
 #include "lib/event/listener.h"
 #include "lib/log/log.h"
+#include "lib/service/privs.h"
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR "/etc"
@@ -273,18 +272,16 @@ void set_up_logging(const char* program, const Options& o, const config::Config&
 }
 
 // chroot and setuid, in that order (the user is looked up before chroot hides
-// /etc/passwd); then checks that root cannot be regained.
+// /etc/passwd); drop_to() checks that root cannot be regained.
 void enter_jail(const Options& o, const config::Config& cfg) {
   if (::geteuid() != 0) return;  // a non-root instance: everything runs as its user
-  uid_t uid = 0;
-  gid_t gid = 0;
   std::string owner = cfg.str("mail_owner");
+  UserIds user;
   if (o.unprivileged) {
-    struct passwd* pw = ::getpwnam(owner.c_str());
-    if (!pw) throw config::ConfigError("mail_owner: unknown user \"" + owner + "\"");
-    if (pw->pw_uid == 0) throw config::ConfigError("mail_owner: \"" + owner + "\" is root");
-    uid = pw->pw_uid;
-    gid = pw->pw_gid;
+    auto u = lookup_user(owner);
+    if (!u) throw config::ConfigError("mail_owner: unknown user \"" + owner + "\"");
+    if (u->uid == 0) throw config::ConfigError("mail_owner: \"" + owner + "\" is root");
+    user = *u;
   }
   if (o.chroot) {
     std::string q = cfg.str("queue_directory");
@@ -292,10 +289,8 @@ void enter_jail(const Options& o, const config::Config& cfg) {
       throw config::ConfigError("chroot " + q + ": " + std::strerror(errno));
   }
   if (o.unprivileged) {
-    if (::setgroups(1, &gid) != 0 || ::setgid(gid) != 0 || ::setuid(uid) != 0)
-      throw config::ConfigError("dropping privileges to " + owner + ": " + std::strerror(errno));
-    if (::setuid(0) == 0 || ::geteuid() != uid || ::getegid() != gid || ::getuid() != uid)
-      throw config::ConfigError("dropping privileges to " + owner + ": root could be regained");
+    if (auto st = drop_to(user.uid, user.gid); !st)
+      throw config::ConfigError("dropping privileges to " + owner + ": " + st.error().str());
   }
 }
 
