@@ -18,7 +18,7 @@
 #include "lib/ipc/message.h"
 #include "lib/ipc/protocols.h"
 #include "lib/log/log.h"
-#include "pop3d/privs.h"
+#include "lib/service/privs.h"
 
 namespace postilion::imapd {
 namespace {
@@ -109,7 +109,7 @@ int serve(const Settings& s, int fd, const std::string& ip) {
     std::string tag(req->get_or("tag", "*"));
     std::string label = str::format("user=<%s>, rip=%s", str::printable(who->user, 100).c_str(), ip.c_str());
     // From here on this process is the mailbox owner; root is gone for good.
-    if (auto st = pop3d::drop_to(who->uid, who->gid); !st) {
+    if (auto st = service::drop_to(who->uid, who->gid); !st) {
       log::error("%s: %s", label.c_str(), st.error().c_str());
       (void)reply(fd, "error");
       return 1;
@@ -154,7 +154,7 @@ int run_session(const Settings& s, const tls::Context* tls, const std::string& c
     log::reset_pid();
     mine.reset();
     // Nothing a client sends is parsed before this line.
-    if (auto st = pop3d::drop_to_user(s.mail_owner); !st) {
+    if (auto st = service::drop_to_login_user(s.mail_owner); !st) {
       log::error("login process: %s", st.error().c_str());
       _exit(1);
     }
