@@ -190,63 +190,70 @@ class Login {
     }
   }
 
-  void command(Command& c) {
+  using Handler = void (Login::*)(Command&);
+  struct CommandSpec {
+    const char* name;
+    Handler handler;  // nullptr: a command of the authenticated state
+  };
+  static const CommandSpec kCommands[];
+
+  void command(Command& c);
+
+  void cmd_capability(Command& c) {
+    if (!c.args.empty()) return error(c.tag, "BAD", "CAPABILITY takes no arguments");
+    send("* CAPABILITY " + capabilities() + "\r\n");
+    send(tagged(c.tag, "OK", "CAPABILITY completed"));
+  }
+
+  void cmd_noop(Command& c) { send(tagged(c.tag, "OK", "NOOP completed")); }
+
+  void cmd_logout(Command& c) {
+    send("* BYE Postilion IMAP server signing off\r\n");
+    send(tagged(c.tag, "OK", "LOGOUT completed"));
+    finish();
+  }
+
+  void cmd_id(Command& c) {
+    send("* ID (\"name\" \"Postilion\")\r\n");
+    send(tagged(c.tag, "OK", "ID completed"));
+  }
+
+  void cmd_starttls(Command& c) {
+    if (!tls_ctx_) return error(c.tag, "NO", "STARTTLS not available (no certificate configured)");
+    if (tls_) return error(c.tag, "BAD", "TLS already active");
+    // RFC 3501 section 6.2.1: anything pipelined after STARTTLS is discarded, so
+    // nobody can inject commands that seem to come over TLS.
+    in_.clear();
+    evbuffer_drain(client_.input(), client_.input_length());
+    reader_.reset();
+    send(tagged(c.tag, "OK", "Begin TLS negotiation now"));
+    state_ = State::TlsSwitch;
+    client_.disable(EV_READ);
+  }
+
+  void cmd_login(Command& c) {
     const auto& a = c.args;
-    if (c.name == "CAPABILITY") {
-      if (!a.empty()) return error(c.tag, "BAD", "CAPABILITY takes no arguments");
-      send("* CAPABILITY " + capabilities() + "\r\n");
-      return send(tagged(c.tag, "OK", "CAPABILITY completed"));
-    }
-    if (c.name == "NOOP") return send(tagged(c.tag, "OK", "NOOP completed"));
-    if (c.name == "LOGOUT") {
-      send("* BYE Postilion IMAP server signing off\r\n");
-      send(tagged(c.tag, "OK", "LOGOUT completed"));
-      return finish();
-    }
-    if (c.name == "ID") {
-      send("* ID (\"name\" \"Postilion\")\r\n");
-      return send(tagged(c.tag, "OK", "ID completed"));
-    }
-    if (c.name == "STARTTLS") {
-      if (!tls_ctx_) return error(c.tag, "NO", "STARTTLS not available (no certificate configured)");
-      if (tls_) return error(c.tag, "BAD", "TLS already active");
-      // RFC 3501 section 6.2.1: anything pipelined after STARTTLS is discarded, so
-      // nobody can inject commands that seem to come over TLS.
-      in_.clear();
-      evbuffer_drain(client_.input(), client_.input_length());
-      reader_.reset();
-      send(tagged(c.tag, "OK", "Begin TLS negotiation now"));
-      state_ = State::TlsSwitch;
-      client_.disable(EV_READ);
-      return;
-    }
-    if (c.name == "LOGIN") {
-      if (a.size() != 2 || !a[0].is_string() || !a[1].is_string())
-        return error(c.tag, "BAD", "LOGIN wants a user name and a password");
-      if (!plaintext_allowed())
-        return error(c.tag, "NO", "[PRIVACYREQUIRED] plaintext authentication disallowed on non-secure connections; use STARTTLS");
-      std::string password = a[1].text;
-      explicit_bzero(c.args[1].text.data(), c.args[1].text.size());
-      return login(c.tag, a[0].text, std::move(password), "LOGIN");
-    }
-    if (c.name == "AUTHENTICATE") {
-      if (a.empty() || a.size() > 2 || !a[0].is_atom()) return error(c.tag, "BAD", "AUTHENTICATE wants a mechanism");
-      if (!str::iequals(a[0].text, "PLAIN")) return error(c.tag, "NO", "unsupported authentication mechanism");
-      if (!plaintext_allowed())
-        return error(c.tag, "NO", "[PRIVACYREQUIRED] plaintext authentication disallowed on non-secure connections; use STARTTLS");
-      if (a.size() == 2) return sasl_response(c.tag, a[1].text == "=" ? std::string() : a[1].text);
-      sasl_tag_ = c.tag;
-      state_ = State::SaslResponse;
-      return send("+ \r\n");
-    }
-    if (c.name == "SELECT" || c.name == "EXAMINE" || c.name == "LIST" || c.name == "LSUB" || c.name == "STATUS" ||
-        c.name == "CREATE" || c.name == "DELETE" || c.name == "RENAME" || c.name == "SUBSCRIBE" ||
-        c.name == "UNSUBSCRIBE" || c.name == "APPEND" || c.name == "NAMESPACE" || c.name == "ENABLE" ||
-        c.name == "IDLE" || c.name == "FETCH" || c.name == "STORE" || c.name == "SEARCH" || c.name == "UID" ||
-        c.name == "COPY" || c.name == "MOVE" || c.name == "EXPUNGE" || c.name == "CLOSE" || c.name == "UNSELECT" ||
-        c.name == "CHECK")
-      return error(c.tag, "BAD", c.name + " not valid before login");
-    error(c.tag, "BAD", "unknown command");
+    if (a.size() != 2 || !a[0].is_string() || !a[1].is_string())
+      return error(c.tag, "BAD", "LOGIN wants a user name and a password");
+    if (!plaintext_allowed())
+      return error(c.tag, "NO",
+                   "[PRIVACYREQUIRED] plaintext authentication disallowed on non-secure connections; use STARTTLS");
+    std::string password = a[1].text;
+    explicit_bzero(c.args[1].text.data(), c.args[1].text.size());
+    login(c.tag, a[0].text, std::move(password), "LOGIN");
+  }
+
+  void cmd_authenticate(Command& c) {
+    const auto& a = c.args;
+    if (a.empty() || a.size() > 2 || !a[0].is_atom()) return error(c.tag, "BAD", "AUTHENTICATE wants a mechanism");
+    if (!str::iequals(a[0].text, "PLAIN")) return error(c.tag, "NO", "unsupported authentication mechanism");
+    if (!plaintext_allowed())
+      return error(c.tag, "NO",
+                   "[PRIVACYREQUIRED] plaintext authentication disallowed on non-secure connections; use STARTTLS");
+    if (a.size() == 2) return sasl_response(c.tag, a[1].text == "=" ? std::string() : a[1].text);
+    sasl_tag_ = c.tag;
+    state_ = State::SaslResponse;
+    send("+ \r\n");
   }
 
   void sasl_response(const std::string& tag, const std::string& b64) {
@@ -355,6 +362,29 @@ class Login {
   int64_t errors_ = 0, failures_ = 0;
   int status_ = 0;
 };
+
+const Login::CommandSpec Login::kCommands[] = {
+    {"CAPABILITY", &Login::cmd_capability}, {"NOOP", &Login::cmd_noop},
+    {"LOGOUT", &Login::cmd_logout},         {"ID", &Login::cmd_id},
+    {"STARTTLS", &Login::cmd_starttls},     {"LOGIN", &Login::cmd_login},
+    {"AUTHENTICATE", &Login::cmd_authenticate},
+    // The authenticated and selected states' commands, answered as such.
+    {"SELECT", nullptr}, {"EXAMINE", nullptr}, {"LIST", nullptr}, {"LSUB", nullptr}, {"STATUS", nullptr},
+    {"CREATE", nullptr}, {"DELETE", nullptr}, {"RENAME", nullptr}, {"SUBSCRIBE", nullptr},
+    {"UNSUBSCRIBE", nullptr}, {"APPEND", nullptr}, {"NAMESPACE", nullptr}, {"ENABLE", nullptr},
+    {"IDLE", nullptr}, {"FETCH", nullptr}, {"STORE", nullptr}, {"SEARCH", nullptr}, {"UID", nullptr},
+    {"COPY", nullptr}, {"MOVE", nullptr}, {"EXPUNGE", nullptr}, {"CLOSE", nullptr}, {"UNSELECT", nullptr},
+    {"CHECK", nullptr},
+};
+
+void Login::command(Command& c) {
+  for (const CommandSpec& spec : kCommands) {
+    if (c.name != spec.name) continue;
+    if (!spec.handler) return error(c.tag, "BAD", c.name + " not valid before login");
+    return (this->*spec.handler)(c);
+  }
+  error(c.tag, "BAD", "unknown command");
+}
 
 }  // namespace
 
