@@ -10,6 +10,7 @@ std::optional<SectionTarget> find_section(const mail::MimeTree& tree,
                                           const std::vector<uint32_t>& numbers) {
   if (tree.parts.empty()) return std::nullopt;
   SectionTarget t{0, true};
+  bool stayed = false;  // a "1" already named the part it was applied to
   for (uint32_t n : numbers) {
     const mail::MimePart* p = &tree.parts[t.part];
     if (!t.message && p->is_message()) {
@@ -17,15 +18,18 @@ std::optional<SectionTarget> find_section(const mail::MimeTree& tree,
       t.part = p->children[0];
       p = &tree.parts[t.part];
       t.message = true;
+      stayed = false;
     }
     if (p->is_multipart()) {
       if (n == 0 || n > p->children.size()) return std::nullopt;
       t.part = p->children[n - 1];
-    } else if (t.message) {
-      // A single-part message has one part, 1: its body.
-      if (n != 1) return std::nullopt;
-    } else {
+      stayed = false;
+    } else if (n != 1 || stayed) {
+      // A single-part message has one part, 1: its body. A leaf part's 1 is the part
+      // itself, once, as Dovecot answers (clients ask "2.1" for a single-part attachment).
       return std::nullopt;
+    } else {
+      stayed = true;
     }
     t.message = false;
   }

@@ -3,7 +3,8 @@
 //
 // Contract: `tree` was parsed from `message`. A section that names no part (a number
 // past the last part, HEADER of a part that is no message/rfc822) is nullopt: the
-// caller answers with an empty string, as RFC 3501 allows. HEADER.FIELDS matches names
+// caller answers with an empty string, as RFC 3501 allows and Dovecot does. Part 1 of
+// a leaf part is that part, as in Dovecot. HEADER.FIELDS matches names
 // case-insensitively, keeps continuation lines and ends with the blank line (also
 // when nothing matched: "\r\n"). Never throws.
 #pragma once
