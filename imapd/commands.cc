@@ -13,9 +13,12 @@
 #include "imapd/folders.h"
 #include "imapd/imap_session.h"
 #include "imapd/login.h"
-#include "imapd/response.h"
 #include "lib/base/file.h"
 #include "lib/base/strings.h"
+#include "lib/imap/args.h"
+#include "lib/imap/mailbox_name.h"
+#include "lib/imap/response.h"
+#include "lib/imap/sequence.h"
 #include "lib/log/log.h"
 #include "lib/mail/header.h"
 
@@ -55,239 +58,20 @@ bool has_children(const std::vector<std::string>& all, const std::string& name) 
   return false;
 }
 
-// A mailbox name argument with a trailing separator dropped (CREATE "a/").
-std::string mailbox_arg(const Value& v) {
-  std::string n = v.text;
+// Flags (lib/imap/args.h, canonical case) into Maildir letters; keywords are not kept
+// yet (PERMANENTFLAGS says so) and \Recent cannot be set.
+std::string letters_of(const std::vector<std::string>& flags) {
+  std::string letters;
+  for (const auto& f : flags)
+    if (char l = flag_letter(f)) letters += l;
+  return letters;
+}
+
+// A trailing separator is dropped (CREATE "a/").
+std::string strip_separator(std::string n) {
   if (n.size() > 1 && n.back() == '/') n.pop_back();
-  return is_inbox(n) ? "INBOX" : n;
+  return n;
 }
-
-// Flag list of APPEND/STORE into Maildir letters; false on a flag that is not a flag.
-bool letters_of(const Value& v, std::string* letters) {
-  std::vector<const Value*> items;
-  if (v.is_list())
-    for (const auto& i : v.items) items.push_back(&i);
-  else
-    items.push_back(&v);
-  for (const Value* i : items) {
-    if (!i->is_atom() || i->text.empty()) return false;
-    if (i->text[0] == '\\') {
-      if (str::iequals(i->text, "\\Recent")) continue;
-      char l = flag_letter(i->text);
-      if (!l) return false;
-      *letters += l;
-    }
-    // Keywords are not kept yet (PERMANENTFLAGS says so); they are accepted.
-  }
-  return true;
-}
-
-}  // namespace
-
-void Session::cmd_not_now(Command& c, bool) { bad(c, c.name + " is not valid after login"); }
-
-void Session::cmd_capability(Command& c, bool) {
-  out("* CAPABILITY " + capabilities_after_login(s_.append_limit) + "\r\n");
-  ok(c, "CAPABILITY completed");
-}
-
-void Session::cmd_noop(Command& c, bool) { ok(c, c.name + " completed"); }
-
-void Session::cmd_check(Command& c, bool) { ok(c, "CHECK completed"); }
-
-void Session::cmd_logout(Command& c, bool) {
-  out("* BYE Postilion IMAP server signing off\r\n");
-  out(tagged(c.tag, "OK", "LOGOUT completed"));
-  state_ = State::Logout;
-}
-
-void Session::cmd_id(Command& c, bool) {
-  out("* ID (\"name\" \"Postilion\")\r\n");
-  ok(c, "ID completed");
-}
-
-void Session::cmd_enable(Command& c, bool) {
-  if (c.args.empty()) return bad(c, "ENABLE wants capabilities");
-  out("* ENABLED\r\n");
-  ok(c, "ENABLE completed");
-}
-
-void Session::cmd_namespace(Command& c, bool) {
-  out("* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n");
-  ok(c, "NAMESPACE completed");
-}
-
-void Session::cmd_select(Command& c, bool) {
-  if (c.args.empty() || c.args.size() > 2 || !c.args[0].is_string()) return bad(c, c.name + " wants a mailbox name");
-  if (state_ == State::Selected) unselect();
-  std::string why;
-  bool ro = c.name == "EXAMINE";
-  if (!select_folder(mailbox_arg(c.args[0]), ro, &why)) return no(c, why);
-  size_t recent = 0, unseen = 0;
-  for (size_t i = 0; i < msgs_.size(); ++i) {
-    recent += msgs_[i].recent ? 1 : 0;
-    if (!unseen && msgs_[i].letters.find('S') == std::string::npos) unseen = i + 1;
-  }
-  out("* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n");
-  out("* " + std::to_string(msgs_.size()) + " EXISTS\r\n");
-  out("* " + std::to_string(recent) + " RECENT\r\n");
-  if (unseen) out("* OK [UNSEEN " + std::to_string(unseen) + "] first unseen message\r\n");
-  out(std::string("* OK [PERMANENTFLAGS (") + (ro ? "" : "\\Answered \\Flagged \\Deleted \\Seen \\Draft") +
-      ")] flags that are kept\r\n");
-  out("* OK [UIDVALIDITY " + std::to_string(uid_validity_) + "] UIDs valid\r\n");
-  out("* OK [UIDNEXT " + std::to_string(next_uid_) + "] predicted next UID\r\n");
-  ok(c, std::string(ro ? "[READ-ONLY] " : "[READ-WRITE] ") + c.name + " completed");
-}
-
-void Session::cmd_close(Command& c, bool) {
-  if (c.name == "CLOSE" && !read_only_) expunge_deleted(nullptr, true);
-  unselect();
-  ok(c, c.name + " completed");
-}
-
-void Session::cmd_list(Command& c, bool) {
-  bool lsub = c.name == "LSUB";
-  // LIST "" "*" RETURN (SPECIAL-USE) is accepted; the attributes come anyway.
-  if (c.args.size() < 2 || !c.args[0].is_string() || !c.args[1].is_string() ||
-      (c.args.size() != 2 && !(c.args.size() == 4 && str::iequals(c.args[2].text, "RETURN"))))
-    return bad(c, c.name + " wants a reference and a mailbox pattern");
-  std::string ref = c.args[0].text, pattern = c.args[1].text;
-  if (pattern.empty() && !lsub) {
-    out("* LIST (\\Noselect) \"/\" \"\"\r\n");
-    return ok(c, "LIST completed");
-  }
-  std::string full = ref;
-  if (!full.empty() && full.back() != '/' && !pattern.empty()) full += '/';
-  full += pattern;
-  std::vector<std::string> folders = list_folders(root_);
-  std::vector<std::string> names = lsub ? read_subscriptions(root_) : folders;
-  if (!lsub) names.insert(names.begin(), "INBOX");
-  for (const auto& n : names) {
-    bool match = pattern_match(full, n) || (is_inbox(n) && pattern_match(str::upper(full), "INBOX"));
-    if (!match) continue;
-    std::string attrs;
-    if (lsub) {
-      if (!is_inbox(n) && std::find(folders.begin(), folders.end(), n) == folders.end()) attrs = "\\Noselect";
-    } else {
-      attrs = has_children(folders, n) ? "\\HasChildren" : "\\HasNoChildren";
-      if (auto su = special_use(n); !su.empty()) attrs += " " + su;
-    }
-    out("* " + c.name + " (" + attrs + ") \"/\" " + astring(n) + "\r\n");
-  }
-  ok(c, c.name + " completed");
-}
-
-void Session::cmd_status(Command& c, bool) {
-  if (c.args.size() != 2 || !c.args[0].is_string() || !c.args[1].is_list())
-    return bad(c, "STATUS wants a mailbox name and a list of items");
-  std::string name = mailbox_arg(c.args[0]);
-  auto path = folder_path(root_, name);
-  if (!path) return no(c, "[CANNOT] invalid mailbox name");
-  auto box = mailbox::Maildir::open(*path);
-  if (!box) return no(c, "[NONEXISTENT] no such mailbox");
-  auto snap = box->scan();
-  if (!snap) {
-    log::warn("%s: %s", label_.c_str(), snap.error().c_str());
-    return no(c, "[SERVERBUG] cannot read the mailbox");
-  }
-  size_t recent = 0, unseen = 0;
-  for (const auto& m : snap->messages) {
-    recent += m.is_new() ? 1 : 0;
-    unseen += m.flags.find('S') == std::string::npos ? 1 : 0;
-  }
-  std::string items;
-  for (const auto& item : c.args[1].items) {
-    std::string k = str::upper(item.text);
-    uint64_t v = 0;
-    if (k == "MESSAGES") v = snap->messages.size();
-    else if (k == "RECENT") v = recent;
-    else if (k == "UIDNEXT") v = snap->next_uid;
-    else if (k == "UIDVALIDITY") v = snap->uid_validity;
-    else if (k == "UNSEEN") v = unseen;
-    else return bad(c, "unknown STATUS item " + item.text.substr(0, 40));
-    if (!items.empty()) items += ' ';
-    items += k + " " + std::to_string(v);
-  }
-  out("* STATUS " + astring(name) + " (" + items + ")\r\n");
-  ok(c, "STATUS completed");
-}
-
-void Session::cmd_create(Command& c, bool) {
-  if (c.args.size() != 1 || !c.args[0].is_string()) return bad(c, "CREATE wants a mailbox name");
-  std::string name = mailbox_arg(c.args[0]);
-  if (is_inbox(name)) return no(c, "[ALREADYEXISTS] INBOX always exists");
-  auto path = folder_path(root_, name);
-  if (!path) return no(c, "[CANNOT] invalid mailbox name");
-  if (auto st = create_folder(*path); !st) {
-    if (st.error().code() == EEXIST) return no(c, "[ALREADYEXISTS] mailbox exists");
-    log::warn("%s: %s", label_.c_str(), st.error().c_str());
-    return no(c, "[SERVERBUG] cannot create the mailbox");
-  }
-  ok(c, "CREATE completed");
-}
-
-void Session::cmd_delete(Command& c, bool) {
-  if (c.args.size() != 1 || !c.args[0].is_string()) return bad(c, "DELETE wants a mailbox name");
-  std::string name = mailbox_arg(c.args[0]);
-  if (is_inbox(name)) return no(c, "[CANNOT] INBOX cannot be deleted");
-  auto path = folder_path(root_, name);
-  if (!path) return no(c, "[CANNOT] invalid mailbox name");
-  auto folders = list_folders(root_);
-  if (std::find(folders.begin(), folders.end(), name) == folders.end()) return no(c, "[NONEXISTENT] no such mailbox");
-  if (has_children(folders, name)) return no(c, "[INUSE] the mailbox has subfolders");
-  if (state_ == State::Selected && folder_path_ == *path) unselect();
-  if (auto st = remove_folder(*path); !st) {
-    log::warn("%s: %s", label_.c_str(), st.error().c_str());
-    return no(c, "[SERVERBUG] cannot delete the mailbox");
-  }
-  ok(c, "DELETE completed");
-}
-
-void Session::cmd_rename(Command& c, bool) {
-  if (c.args.size() != 2 || !c.args[0].is_string() || !c.args[1].is_string())
-    return bad(c, "RENAME wants two mailbox names");
-  std::string from = mailbox_arg(c.args[0]), to = mailbox_arg(c.args[1]);
-  if (is_inbox(from)) return no(c, "[CANNOT] renaming INBOX is not supported");
-  auto pf = folder_path(root_, from), pt = folder_path(root_, to);
-  if (!pf || !pt || is_inbox(to)) return no(c, "[CANNOT] invalid mailbox name");
-  auto folders = list_folders(root_);
-  if (std::find(folders.begin(), folders.end(), from) == folders.end()) return no(c, "[NONEXISTENT] no such mailbox");
-  if (std::find(folders.begin(), folders.end(), to) != folders.end()) return no(c, "[ALREADYEXISTS] mailbox exists");
-  if (to.starts_with(from + "/")) return no(c, "[CANNOT] cannot move a mailbox into itself");
-  if (state_ == State::Selected && folder_path_ == *pf) unselect();
-  if (::rename(pf->c_str(), pt->c_str()) != 0) {
-    log::warn("%s: rename %s: %s", label_.c_str(), pf->c_str(), std::strerror(errno));
-    return no(c, "[SERVERBUG] cannot rename the mailbox");
-  }
-  for (const auto& f : folders) {
-    if (!f.starts_with(from + "/")) continue;
-    auto a = folder_path(root_, f), b = folder_path(root_, to + f.substr(from.size()));
-    if (a && b && ::rename(a->c_str(), b->c_str()) != 0)
-      log::warn("%s: rename %s: %s", label_.c_str(), a->c_str(), std::strerror(errno));
-  }
-  ok(c, "RENAME completed");
-}
-
-void Session::cmd_subscribe(Command& c, bool) {
-  if (c.args.size() != 1 || !c.args[0].is_string()) return bad(c, c.name + " wants a mailbox name");
-  std::string name = mailbox_arg(c.args[0]);
-  if (!folder_path(root_, name)) return no(c, "[CANNOT] invalid mailbox name");
-  auto subs = read_subscriptions(root_);
-  auto it = std::find(subs.begin(), subs.end(), name);
-  if (c.name == "SUBSCRIBE") {
-    if (it == subs.end()) subs.push_back(name);
-  } else {
-    if (it == subs.end()) return no(c, "[NONEXISTENT] not subscribed");
-    subs.erase(it);
-  }
-  if (auto st = write_subscriptions(root_, subs); !st) {
-    log::warn("%s: %s", label_.c_str(), st.error().c_str());
-    return no(c, "[SERVERBUG] cannot write the subscriptions");
-  }
-  ok(c, c.name + " completed");
-}
-
-namespace {
 
 // Writes text (CRLF or LF ends) as a message of the Maildir at path, in cur/ with the
 // flag letters, and its mtime (the internal date) at date when given. Returns its key.
@@ -320,39 +104,238 @@ std::vector<uint32_t> uids_of(const std::string& path, const std::vector<std::st
 
 }  // namespace
 
-void Session::cmd_append(Command& c, bool) {
-  if (c.args.size() < 2 || !c.args[0].is_string()) return bad(c, "APPEND wants a mailbox name and a message");
-  struct Item {
-    std::string letters;
-    time_t date = 0;
-    const std::string* text = nullptr;
-  };
-  std::vector<Item> items;
-  size_t i = 1;
-  while (i < c.args.size()) {
-    Item it;
-    if (c.args[i].is_list()) {
-      if (!letters_of(c.args[i], &it.letters)) return bad(c, "APPEND: invalid flag");
-      ++i;
-    }
-    if (i + 1 < c.args.size() && c.args[i].type == Value::Type::String && !c.args[i].literal) {
-      it.date = parse_date_time(c.args[i].text);
-      if (it.date < 0) return bad(c, "APPEND: invalid date-time");
-      ++i;
-    }
-    if (i >= c.args.size() || c.args[i].type != Value::Type::String) return bad(c, "APPEND: missing message literal");
-    if (c.args[i].text.size() > s_.append_limit) return no(c, "[TOOBIG] message over APPENDLIMIT");
-    it.text = &c.args[i].text;
-    items.push_back(it);
-    ++i;
+void Session::cmd_not_now(imap::Command& c, bool) { bad(c, c.name + " is not valid after login"); }
+
+void Session::cmd_capability(imap::Command& c, bool) {
+  out("* CAPABILITY " + capabilities_after_login(s_.append_limit) + "\r\n");
+  ok(c, "CAPABILITY completed");
+}
+
+void Session::cmd_noop(imap::Command& c, bool) { ok(c, c.name + " completed"); }
+
+void Session::cmd_check(imap::Command& c, bool) { ok(c, "CHECK completed"); }
+
+void Session::cmd_logout(imap::Command& c, bool) {
+  out("* BYE Postilion IMAP server signing off\r\n");
+  out(imap::tagged(c.tag, "OK", "", "LOGOUT completed"));
+  state_ = State::Logout;
+}
+
+void Session::cmd_id(imap::Command& c, bool) {
+  out("* ID (\"name\" \"Postilion\")\r\n");
+  ok(c, "ID completed");
+}
+
+void Session::cmd_enable(imap::Command& c, bool) {
+  if (c.args.empty()) return bad(c, "ENABLE wants capabilities");
+  out("* ENABLED\r\n");
+  ok(c, "ENABLE completed");
+}
+
+void Session::cmd_namespace(imap::Command& c, bool) {
+  out("* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n");
+  ok(c, "NAMESPACE completed");
+}
+
+void Session::cmd_select(imap::Command& c, bool) {
+  auto r = imap::parse_select(c.args);
+  if (auto* e = imap::parse_error(r)) return bad(c, *e);
+  if (state_ == State::Selected) unselect();
+  std::string why;
+  bool ro = c.name == "EXAMINE";
+  if (!select_folder(std::get<imap::SelectRequest>(r).mailbox, ro, &why)) return no(c, why);
+  size_t recent = 0, unseen = 0;
+  for (size_t i = 0; i < msgs_.size(); ++i) {
+    recent += msgs_[i].recent ? 1 : 0;
+    if (!unseen && msgs_[i].letters.find('S') == std::string::npos) unseen = i + 1;
   }
-  std::string name = mailbox_arg(c.args[0]);
-  auto path = folder_path(root_, name);
-  if (!path) return no(c, "[CANNOT] invalid mailbox name");
+  out("* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n");
+  out("* " + std::to_string(msgs_.size()) + " EXISTS\r\n");
+  out("* " + std::to_string(recent) + " RECENT\r\n");
+  if (unseen) out("* OK [UNSEEN " + std::to_string(unseen) + "] first unseen message\r\n");
+  out(std::string("* OK [PERMANENTFLAGS (") + (ro ? "" : "\\Answered \\Flagged \\Deleted \\Seen \\Draft") +
+      ")] flags that are kept\r\n");
+  out("* OK [UIDVALIDITY " + std::to_string(uid_validity_) + "] UIDs valid\r\n");
+  out("* OK [UIDNEXT " + std::to_string(next_uid_) + "] predicted next UID\r\n");
+  ok(c, std::string(ro ? "[READ-ONLY] " : "[READ-WRITE] ") + c.name + " completed");
+}
+
+void Session::cmd_close(imap::Command& c, bool) {
+  if (c.name == "CLOSE" && !read_only_) expunge_deleted(nullptr, true);
+  unselect();
+  ok(c, c.name + " completed");
+}
+
+void Session::cmd_list(imap::Command& c, bool) {
+  bool lsub = c.name == "LSUB";
+  auto r = imap::parse_list(c.args);
+  if (auto* e = imap::parse_error(r)) return bad(c, *e);
+  const auto& req = std::get<imap::ListRequest>(r);
+  if (!req.select_options.empty()) return bad(c, "LIST selection options are not supported");
+  if (req.patterns.size() == 1 && req.patterns[0].empty() && !lsub) {
+    out("* LIST (\\Noselect) \"/\" \"\"\r\n");
+    return ok(c, "LIST completed");
+  }
+  std::vector<std::string> folders = list_folders(root_);
+  std::vector<std::string> names = lsub ? read_subscriptions(root_) : folders;
+  if (!lsub) names.insert(names.begin(), "INBOX");
+  std::vector<std::string> patterns;
+  for (const auto& p : req.patterns) {
+    auto utf8 = imap::mutf7_decode(imap::list_join(req.reference, p));
+    if (utf8) patterns.push_back(imap::normalize_inbox(*utf8));
+  }
+  for (const auto& n : names) {
+    bool match = false;
+    for (const auto& p : patterns) match = match || imap::list_match(p, n);
+    if (!match) continue;
+    std::string attrs;
+    if (lsub) {
+      if (n != "INBOX" && std::find(folders.begin(), folders.end(), n) == folders.end()) attrs = "\\Noselect";
+    } else {
+      attrs = has_children(folders, n) ? "\\HasChildren" : "\\HasNoChildren";
+      if (auto su = special_use(n); !su.empty()) attrs += " " + su;
+    }
+    std::string line = "* " + c.name + " (" + attrs + ") \"/\" ";
+    imap::append_mailbox(line, n);
+    out(line + "\r\n");
+  }
+  ok(c, c.name + " completed");
+}
+
+void Session::cmd_status(imap::Command& c, bool) {
+  auto r = imap::parse_status(c.args);
+  if (auto* e = imap::parse_error(r)) return bad(c, *e);
+  const auto& req = std::get<imap::StatusRequest>(r);
+  std::string name, why;
+  auto path = folder_of(req.mailbox, false, &name, &why);
+  if (!path) return no(c, why);
+  auto box = mailbox::Maildir::open(*path);
+  if (!box) return no(c, "[NONEXISTENT] no such mailbox");
+  auto snap = box->scan();
+  if (!snap) {
+    log::warn("%s: %s", label_.c_str(), snap.error().c_str());
+    return no(c, "[SERVERBUG] cannot read the mailbox");
+  }
+  size_t recent = 0, unseen = 0;
+  for (const auto& m : snap->messages) {
+    recent += m.is_new() ? 1 : 0;
+    unseen += m.flags.find('S') == std::string::npos ? 1 : 0;
+  }
+  std::string items;
+  for (auto item : req.items) {
+    uint64_t v = 0;
+    switch (item) {
+      case imap::StatusItem::Messages: v = snap->messages.size(); break;
+      case imap::StatusItem::Recent: v = recent; break;
+      case imap::StatusItem::UidNext: v = snap->next_uid; break;
+      case imap::StatusItem::UidValidity: v = snap->uid_validity; break;
+      case imap::StatusItem::Unseen: v = unseen; break;
+      case imap::StatusItem::AppendLimit: v = s_.append_limit; break;
+      default: return bad(c, std::string("STATUS ") + imap::status_item_name(item) + " is not supported");
+    }
+    if (!items.empty()) items += ' ';
+    items += std::string(imap::status_item_name(item)) + " " + std::to_string(v);
+  }
+  std::string line = "* STATUS ";
+  imap::append_mailbox(line, name);
+  out(line + " (" + items + ")\r\n");
+  ok(c, "STATUS completed");
+}
+
+void Session::cmd_create(imap::Command& c, bool) {
+  auto r = imap::parse_astrings(c.args, 1);
+  if (auto* e = imap::parse_error(r)) return bad(c, *e);
+  std::string name, why;
+  auto path = folder_of(strip_separator(std::get<0>(r)[0]), true, &name, &why);
+  if (!path) return no(c, why);
+  if (name == "INBOX") return no(c, "[ALREADYEXISTS] INBOX always exists");
+  if (auto st = create_folder(*path); !st) {
+    if (st.error().code() == EEXIST) return no(c, "[ALREADYEXISTS] mailbox exists");
+    log::warn("%s: %s", label_.c_str(), st.error().c_str());
+    return no(c, "[SERVERBUG] cannot create the mailbox");
+  }
+  ok(c, "CREATE completed");
+}
+
+void Session::cmd_delete(imap::Command& c, bool) {
+  auto r = imap::parse_astrings(c.args, 1);
+  if (auto* e = imap::parse_error(r)) return bad(c, *e);
+  std::string name, why;
+  auto path = folder_of(std::get<0>(r)[0], false, &name, &why);
+  if (!path) return no(c, why);
+  if (name == "INBOX") return no(c, "[CANNOT] INBOX cannot be deleted");
+  auto folders = list_folders(root_);
+  if (std::find(folders.begin(), folders.end(), name) == folders.end()) return no(c, "[NONEXISTENT] no such mailbox");
+  if (has_children(folders, name)) return no(c, "[INUSE] the mailbox has subfolders");
+  if (state_ == State::Selected && folder_path_ == *path) unselect();
+  if (auto st = remove_folder(*path); !st) {
+    log::warn("%s: %s", label_.c_str(), st.error().c_str());
+    return no(c, "[SERVERBUG] cannot delete the mailbox");
+  }
+  ok(c, "DELETE completed");
+}
+
+void Session::cmd_rename(imap::Command& c, bool) {
+  auto r = imap::parse_astrings(c.args, 2);
+  if (auto* e = imap::parse_error(r)) return bad(c, *e);
+  std::string from, to, why;
+  auto pf = folder_of(std::get<0>(r)[0], false, &from, &why);
+  if (!pf) return no(c, why);
+  auto pt = folder_of(strip_separator(std::get<0>(r)[1]), true, &to, &why);
+  if (!pt) return no(c, why);
+  if (from == "INBOX") return no(c, "[CANNOT] renaming INBOX is not supported");
+  if (to == "INBOX") return no(c, "[ALREADYEXISTS] INBOX exists");
+  auto folders = list_folders(root_);
+  if (std::find(folders.begin(), folders.end(), from) == folders.end()) return no(c, "[NONEXISTENT] no such mailbox");
+  if (std::find(folders.begin(), folders.end(), to) != folders.end()) return no(c, "[ALREADYEXISTS] mailbox exists");
+  if (to.starts_with(from + "/")) return no(c, "[CANNOT] cannot move a mailbox into itself");
+  if (state_ == State::Selected && folder_path_ == *pf) unselect();
+  if (::rename(pf->c_str(), pt->c_str()) != 0) {
+    log::warn("%s: rename %s: %s", label_.c_str(), pf->c_str(), std::strerror(errno));
+    return no(c, "[SERVERBUG] cannot rename the mailbox");
+  }
+  for (const auto& f : folders) {
+    if (!f.starts_with(from + "/")) continue;
+    std::string a = folder_path(root_, f), b = folder_path(root_, to + f.substr(from.size()));
+    if (::rename(a.c_str(), b.c_str()) != 0)
+      log::warn("%s: rename %s: %s", label_.c_str(), a.c_str(), std::strerror(errno));
+  }
+  ok(c, "RENAME completed");
+}
+
+void Session::cmd_subscribe(imap::Command& c, bool) {
+  auto r = imap::parse_astrings(c.args, 1);
+  if (auto* e = imap::parse_error(r)) return bad(c, *e);
+  std::string name, why;
+  if (!folder_of(std::get<0>(r)[0], false, &name, &why)) return no(c, why);
+  auto subs = read_subscriptions(root_);
+  auto it = std::find(subs.begin(), subs.end(), name);
+  if (c.name == "SUBSCRIBE") {
+    if (it == subs.end()) subs.push_back(name);
+  } else {
+    if (it == subs.end()) return no(c, "[NONEXISTENT] not subscribed");
+    subs.erase(it);
+  }
+  if (auto st = write_subscriptions(root_, subs); !st) {
+    log::warn("%s: %s", label_.c_str(), st.error().c_str());
+    return no(c, "[SERVERBUG] cannot write the subscriptions");
+  }
+  ok(c, c.name + " completed");
+}
+
+void Session::cmd_append(imap::Command& c, bool) {
+  auto r = imap::parse_append(c.args);
+  if (auto* e = imap::parse_error(r)) return bad(c, *e);
+  auto& req = std::get<imap::AppendRequest>(r);
+  std::string name, why;
+  auto path = folder_of(req.mailbox, false, &name, &why);
+  if (!path) return no(c, why);
   if (!mailbox::Maildir::open(*path)) return no(c, "[TRYCREATE] no such mailbox");
+  for (const auto& m : req.messages)
+    if (m.message.size() > s_.append_limit) return no(c, "[TOOBIG] message over APPENDLIMIT");
   std::vector<std::string> keys;
-  for (const auto& it : items) {
-    auto key = store_message(*path, *it.text, it.letters, it.date);
+  for (const auto& m : req.messages) {
+    auto key = store_message(*path, m.message, letters_of(m.flags), m.date ? static_cast<time_t>(m.date->utc) : 0);
     if (!key) {
       log::warn("%s: append to %s: %s", label_.c_str(), name.c_str(), key.error().c_str());
       return no(c, "[SERVERBUG] cannot store the message");
@@ -363,21 +346,21 @@ void Session::cmd_append(Command& c, bool) {
   uint32_t validity = 0;
   auto uids = uids_of(*path, keys, &validity);
   bool all = std::find(uids.begin(), uids.end(), 0u) == uids.end();
-  ok(c, all ? "[APPENDUID " + std::to_string(validity) + " " + uid_set_text(uids) + "] APPEND completed"
+  ok(c, all ? "[APPENDUID " + std::to_string(validity) + " " + imap::compact_set(uids) + "] APPEND completed"
             : "APPEND completed");
 }
 
-void Session::cmd_copy(Command& c, bool uid) {
+void Session::cmd_copy(imap::Command& c, bool uid) {
   bool move = c.name == "MOVE";
-  if (c.args.size() != 2 || !c.args[0].is_atom() || !c.args[1].is_string())
-    return bad(c, c.name + " wants a sequence set and a mailbox name");
+  auto r = imap::parse_copy(c.args);
+  if (auto* e = imap::parse_error(r)) return bad(c, *e);
+  const auto& req = std::get<imap::CopyRequest>(r);
   if (move && read_only_) return no(c, "[READ-ONLY] the mailbox is read-only");
   std::vector<size_t> idx;
-  std::string why;
-  if (!resolve_set(c.args[0].text, uid, &idx, &why)) return bad(c, why);
-  std::string name = mailbox_arg(c.args[1]);
-  auto path = folder_path(root_, name);
-  if (!path) return no(c, "[CANNOT] invalid mailbox name");
+  std::string why, name;
+  if (!resolve_set(req.set, uid, &idx, &why)) return bad(c, why);
+  auto path = folder_of(req.mailbox, false, &name, &why);
+  if (!path) return no(c, why);
   if (!mailbox::Maildir::open(*path)) return no(c, "[TRYCREATE] no such mailbox");
   std::vector<uint32_t> src;
   std::vector<std::string> keys;
@@ -402,8 +385,8 @@ void Session::cmd_copy(Command& c, bool uid) {
   uint32_t validity = 0;
   auto dst = uids_of(*path, keys, &validity);
   bool all = !keys.empty() && std::find(dst.begin(), dst.end(), 0u) == dst.end();
-  std::string code = all ? "[COPYUID " + std::to_string(validity) + " " + uid_set_text(src) + " " +
-                               uid_set_text(dst) + "] "
+  std::string code = all ? "[COPYUID " + std::to_string(validity) + " " + imap::compact_set(src) + " " +
+                               imap::compact_set(dst) + "] "
                          : "";
   if (!move) return ok(c, code + "COPY completed");
   out("* OK " + code + "moved\r\n");
@@ -421,13 +404,15 @@ void Session::cmd_copy(Command& c, bool uid) {
   ok(c, "MOVE completed");
 }
 
-void Session::cmd_expunge(Command& c, bool uid) {
+void Session::cmd_expunge(imap::Command& c, bool uid) {
   if (read_only_) return no(c, "[READ-ONLY] the mailbox is read-only");
   if (uid) {
-    if (c.args.size() != 1 || !c.args[0].is_atom()) return bad(c, "UID EXPUNGE wants a UID set");
+    if (c.args.size() != 1) return bad(c, "UID EXPUNGE wants a UID set");
+    auto set = imap::parse_set_arg(c.args[0]);
+    if (auto* e = imap::parse_error(set)) return bad(c, *e);
     std::vector<size_t> idx;
     std::string why;
-    if (!resolve_set(c.args[0].text, true, &idx, &why)) return bad(c, why);
+    if (!resolve_set(std::get<imap::SequenceSet>(set), true, &idx, &why)) return bad(c, why);
     expunge_deleted(&idx, false);
   } else {
     if (!c.args.empty()) return bad(c, "EXPUNGE takes no arguments");
@@ -436,7 +421,7 @@ void Session::cmd_expunge(Command& c, bool uid) {
   ok(c, "EXPUNGE completed");
 }
 
-void Session::cmd_idle(Command& c, bool) {
+void Session::cmd_idle(imap::Command& c, bool) {
   if (!c.args.empty()) return bad(c, "IDLE takes no arguments");
   if (state_ == State::Selected) sync(true);
   out("+ idling\r\n");

@@ -8,24 +8,13 @@
 
 #include "lib/base/file.h"
 #include "lib/base/strings.h"
+#include "lib/imap/mailbox_name.h"
 
 namespace postilion::imapd {
 
-bool is_inbox(std::string_view name) { return str::iequals(name, "INBOX"); }
-
-std::optional<std::string> folder_path(const std::string& root, std::string_view name) {
-  if (is_inbox(name)) return root;
-  if (name.empty() || name.size() > 255) return std::nullopt;
-  for (char c : name)
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f || c == '*' || c == '%' || c == '.' || c == '\\')
-      return std::nullopt;
-  std::string disk = ".";
-  for (const auto& level : str::split_exact(name, '/')) {
-    if (level.empty()) return std::nullopt;
-    if (disk.size() > 1) disk += '.';
-    disk += level;
-  }
-  return root + "/" + disk;
+std::string folder_path(const std::string& root, std::string_view name) {
+  if (name == "INBOX") return root;
+  return root + "/" + imap::to_maildir(name);
 }
 
 std::vector<std::string> list_folders(const std::string& root) {
@@ -37,9 +26,8 @@ std::vector<std::string> list_folders(const std::string& root) {
     if (n.size() < 2 || n[0] != '.' || n == "..") continue;
     struct stat st;
     if (::stat((root + "/" + n + "/cur").c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) continue;
-    std::string imap = n.substr(1);
-    std::replace(imap.begin(), imap.end(), '.', '/');
-    if (folder_path(root, imap)) out.push_back(imap);
+    auto name = imap::from_maildir(n);
+    if (name && *name != "INBOX" && !imap::validate_name(*name, false)) out.push_back(*name);
   }
   ::closedir(d);
   std::sort(out.begin(), out.end());
@@ -59,23 +47,6 @@ std::string special_use(std::string_view name) {
   for (const char* n : kSpecialFolders)
     if (name == n) return std::string("\\") + n;
   return "";
-}
-
-bool pattern_match(std::string_view p, std::string_view n) {
-  if (p.empty()) return n.empty();
-  if (p[0] == '*') {
-    for (size_t i = 0; i <= n.size(); ++i)
-      if (pattern_match(p.substr(1), n.substr(i))) return true;
-    return false;
-  }
-  if (p[0] == '%') {
-    for (size_t i = 0; i <= n.size(); ++i) {
-      if (pattern_match(p.substr(1), n.substr(i))) return true;
-      if (i < n.size() && n[i] == '/') return false;
-    }
-    return false;
-  }
-  return !n.empty() && p[0] == n[0] && pattern_match(p.substr(1), n.substr(1));
 }
 
 std::vector<std::string> read_subscriptions(const std::string& root) {

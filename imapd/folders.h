@@ -13,14 +13,11 @@
 
 namespace postilion::imapd {
 
-// The folder's path for a mailbox name (modified UTF-7 as the client sent it); nullopt
-// when the name is not acceptable: empty, over 255 octets, a control character, '*'
-// or '%', an empty, '.'-leading or '.'-holding hierarchy level (no "..", no way out of
-// the Maildir).
-std::optional<std::string> folder_path(const std::string& root, std::string_view name);
-// True for INBOX in any case.
-bool is_inbox(std::string_view name);
-// Every folder below root, as IMAP names ("Lists/postfix"), sorted, INBOX not included.
+// The folder of a valid UTF-8 mailbox name (lib/imap/mailbox_name.h): the Maildir
+// itself for INBOX, else its Maildir++ folder.
+std::string folder_path(const std::string& root, std::string_view name);
+// Every folder below root, as UTF-8 mailbox names ("Lists/postfix"), sorted, INBOX not
+// included.
 std::vector<std::string> list_folders(const std::string& root);
 // Makes the folder (tmp/, new/, cur/, maildirfolder); EEXIST when it is there.
 Status create_folder(const std::string& path);
@@ -28,9 +25,6 @@ Status create_folder(const std::string& path);
 std::string special_use(std::string_view name);
 // The names created at login when missing.
 inline const char* const kSpecialFolders[] = {"Drafts", "Sent", "Trash", "Junk", "Archive"};
-
-// LIST pattern matching: '*' matches anything, '%' anything but the separator '/'.
-bool pattern_match(std::string_view pattern, std::string_view name);
 
 // The subscriptions file in the Maildir (one name a line, as Dovecot keeps it).
 std::vector<std::string> read_subscriptions(const std::string& root);

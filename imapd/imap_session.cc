@@ -10,15 +10,15 @@
 #include <algorithm>
 
 #include "imapd/folders.h"
-#include "imapd/response.h"
 #include "lib/base/file.h"
 #include "lib/base/strings.h"
+#include "lib/imap/mailbox_name.h"
+#include "lib/imap/response.h"
 #include "lib/log/log.h"
 #include "lib/mail/header.h"
 
 namespace postilion::imapd {
 
-// Grace on top of the client idle timeout (RFC 3501 5.4: at least 30 minutes).
 const Session::CommandSpec Session::kCommands[] = {
     {"CAPABILITY", &Session::cmd_capability, false, false},
     {"NOOP", &Session::cmd_noop, false, false},
@@ -54,7 +54,10 @@ const Session::CommandSpec Session::kCommands[] = {
 
 Session::Session(const Settings& s, int fd, std::string root, std::string label)
     : s_(s), fd_(fd), root_(std::move(root)), label_(std::move(label)),
-      reader_(s.line_limit, s.literal_limit, s.append_limit) {}
+      reader_(imap::ReaderLimits{.max_line = s.line_limit,
+                                 .max_literal = s.literal_limit,
+                                 .max_append_literal = static_cast<size_t>(s.append_limit),
+                                 .max_command = static_cast<size_t>(s.append_limit) + 4 * s.line_limit}) {}
 
 bool Session::fill(int timeout_ms) {
   char buf[65536];
@@ -79,44 +82,46 @@ void Session::flush() {
 
 void Session::run() {
   while (state_ != State::Logout) {
-    std::string raw;
-    auto st = reader_.next(in_, &raw);
+    size_t used = 0;
+    auto st = reader_.feed(in_, &used);
+    in_.erase(0, used);
     switch (st) {
-      case CommandReader::Status::NeedMore:
+      case imap::CommandReader::Status::NeedMore:
         flush();
         if (!fill(static_cast<int>(s_.timeout_ms))) {
-          if (!in_.empty() || reader_.in_literal()) log::info("%s: connection ended inside a command", label_.c_str());
+          if (!reader_.idle()) log::info("%s: connection ended inside a command", label_.c_str());
           out("* BYE idle timeout or connection closed\r\n");
           flush();
           return;
         }
         continue;
-      case CommandReader::Status::Continuation:
+      case imap::CommandReader::Status::Continue:
         out("+ OK\r\n");
         flush();
         continue;
-      case CommandReader::Status::TooLong:
-        bad(Command{raw, "", {}}, "command line too long");
+      case imap::CommandReader::Status::Line:  // only IDLE reads lines, and by itself
         continue;
-      case CommandReader::Status::LiteralTooBig:
-        tagged_reply(Command{raw, "", {}}, "NO", "[TOOBIG] literal too large");
+      case imap::CommandReader::Status::Error:
+        out(reader_.error().reply);
+        if (reader_.error().fatal) {
+          out("* BYE protocol error, closing connection\r\n");
+          state_ = State::Logout;
+          break;
+        }
+        count_error();
         continue;
-      case CommandReader::Status::Command:
-        break;
+      case imap::CommandReader::Status::Command: {
+        imap::Command c = reader_.take_command();
+        dispatch(c);
+        flush();
+        continue;
+      }
     }
-    auto parsed = parse_command(raw);
-    if (!parsed.cmd) {
-      bad(Command{parsed.tag, "", {}}, parsed.error);
-      continue;
-    }
-    dispatch(*parsed.cmd);
-    flush();
   }
   flush();
 }
 
-void Session::bad(const Command& c, const std::string& text) {
-  out(tagged(c.tag, "BAD", text));
+void Session::count_error() {
   if (++errors_ >= s_.error_limit) {
     out("* BYE too many errors, closing connection\r\n");
     log::warn("%s: too many errors", label_.c_str());
@@ -124,20 +129,19 @@ void Session::bad(const Command& c, const std::string& text) {
   }
 }
 
-void Session::tagged_reply(const Command& c, const char* kind, const std::string& text) {
-  // Untagged news goes before the tagged reply that ends the command.
-  if (state_ == State::Selected) sync(allow_expunge_);
-  out(tagged(c.tag, kind, text));
+void Session::bad(const imap::Command& c, const std::string& text) {
+  out(imap::tagged(c.tag, "BAD", "", text));
+  count_error();
 }
 
-void Session::dispatch(Command& c) {
-  bool uid = false;
-  if (c.name == "UID") {
-    if (c.args.empty() || !c.args[0].is_atom()) return bad(c, "UID wants a command");
-    c.name = str::upper(c.args[0].text);
-    c.args.erase(c.args.begin());
-    uid = true;
-  }
+void Session::tagged_reply(const std::string& tag, const char* kind, const std::string& text) {
+  // Untagged news goes before the tagged reply that ends the command.
+  if (state_ == State::Selected) sync(allow_expunge_);
+  out(imap::tagged(tag, kind, "", text));
+}
+
+void Session::dispatch(imap::Command& c) {
+  bool uid = c.uid;
   for (const CommandSpec& spec : kCommands) {
     if (c.name != spec.name) continue;
     if (uid && !spec.uid_form) return bad(c, "UID " + c.name + " is not a command");
@@ -149,6 +153,17 @@ void Session::dispatch(Command& c) {
     return;
   }
   bad(c, "unknown command");
+}
+
+std::optional<std::string> Session::folder_of(const std::string& wire, bool for_create, std::string* name,
+                                              std::string* why) const {
+  auto n = imap::wire_to_name(wire, false, for_create, why);
+  if (!n) {
+    *why = "[CANNOT] " + *why;
+    return std::nullopt;
+  }
+  *name = *n;
+  return folder_path(root_, *n);
 }
 
 // ---- the selected mailbox -------------------------------------------------------
@@ -224,11 +239,9 @@ Result<std::string> Session::content(Msg& m) {
 std::string Session::flags_of(const Msg& m) const { return flags_to_imap(m.letters, m.recent); }
 
 bool Session::select_folder(const std::string& name, bool read_only, std::string* why) {
-  auto path = folder_path(root_, name);
-  if (!path) {
-    *why = "[CANNOT] invalid mailbox name";
-    return false;
-  }
+  std::string utf8;
+  auto path = folder_of(name, false, &utf8, why);
+  if (!path) return false;
   auto box = mailbox::Maildir::open(*path);
   if (!box) {
     *why = "[NONEXISTENT] no such mailbox";
@@ -241,7 +254,7 @@ bool Session::select_folder(const std::string& name, bool read_only, std::string
     return false;
   }
   box_.emplace(std::move(*box));
-  folder_name_ = is_inbox(name) ? "INBOX" : name;
+  folder_name_ = utf8;
   folder_path_ = *path;
   read_only_ = read_only;
   uid_validity_ = snap->uid_validity;
@@ -352,64 +365,21 @@ void Session::expunge_deleted(const std::vector<size_t>* only, bool silent) {
   if (!silent) report_expunges();
 }
 
-bool Session::resolve_set(const std::string& set, bool uid, std::vector<size_t>* idx, std::string* why) const {
+bool Session::resolve_set(const imap::SequenceSet& set, bool uid, std::vector<size_t>* idx, std::string* why) const {
   idx->clear();
-  if (set.empty()) {
-    *why = "empty sequence set";
-    return false;
-  }
-  uint64_t star = uid ? (msgs_.empty() ? 0 : msgs_.back().uid) : msgs_.size();
-  std::vector<std::pair<uint64_t, uint64_t>> ranges;
-  for (const auto& part : str::split_exact(set, ',')) {
-    auto num = [&](std::string_view t, uint64_t* v) {
-      if (t == "*") {
-        *v = star;
-        return true;
-      }
-      if (t.empty() || t.size() > 10 || t[0] == '0') return false;
-      for (char c : t)
-        if (c < '0' || c > '9') return false;
-      *v = *str::parse_uint(t);
-      return *v <= 0xffffffffu;
-    };
-    auto colon = part.find(':');
-    uint64_t a = 0, b = 0;
-    if (!num(std::string_view(part).substr(0, colon), &a) ||
-        (colon != std::string::npos && !num(std::string_view(part).substr(colon + 1), &b))) {
-      *why = "invalid sequence set";
-      return false;
-    }
-    if (colon == std::string::npos) b = a;
-    if (a > b) std::swap(a, b);
-    if (!uid && (a == 0 || b > msgs_.size())) {
-      *why = "invalid sequence set: no such message";
-      return false;
-    }
-    ranges.push_back({a, b});
-  }
-  for (size_t i = 0; i < msgs_.size(); ++i) {
-    uint64_t v = uid ? msgs_[i].uid : i + 1;
-    for (const auto& [a, b] : ranges)
-      if (v >= a && v <= b && v != 0) {
-        idx->push_back(i);
-        break;
+  uint32_t max = uid ? (msgs_.empty() ? 0 : msgs_.back().uid) : static_cast<uint32_t>(msgs_.size());
+  if (!uid) {
+    // A message number past the last message names nothing: an error, not an empty set.
+    for (const auto& r : set.ranges)
+      if ((r.lo != imap::kStar && r.lo > max) || (r.hi != imap::kStar && r.hi > max) ||
+          (max == 0 && (r.lo == imap::kStar || r.hi == imap::kStar))) {
+        *why = "Invalid messageset: no such message";
+        return false;
       }
   }
+  for (size_t i = 0; i < msgs_.size(); ++i)
+    if (set.contains(uid ? msgs_[i].uid : static_cast<uint32_t>(i + 1), max)) idx->push_back(i);
   return true;
-}
-
-std::string Session::uid_set_text(const std::vector<uint32_t>& uids) const {
-  std::string out;
-  size_t i = 0;
-  while (i < uids.size()) {
-    size_t j = i;
-    while (j + 1 < uids.size() && uids[j + 1] == uids[j] + 1) ++j;
-    if (!out.empty()) out += ',';
-    out += std::to_string(uids[i]);
-    if (j > i) out += ":" + std::to_string(uids[j]);
-    i = j + 1;
-  }
-  return out;
 }
 
 }  // namespace postilion::imapd

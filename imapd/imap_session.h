@@ -11,8 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "imapd/command.h"
 #include "imapd/settings.h"
+#include "lib/imap/command.h"
+#include "lib/imap/sequence.h"
 #include "lib/mailbox/maildir.h"
 
 namespace postilion::imapd {
@@ -31,7 +32,7 @@ class Session {
 
  private:
   enum class State { Authenticated, Selected, Logout };
-  using Handler = void (Session::*)(Command&, bool uid);
+  using Handler = void (Session::*)(imap::Command&, bool uid);
   struct CommandSpec {
     const char* name;
     Handler handler;
@@ -39,6 +40,7 @@ class Session {
     bool uid_form;  // may follow UID
   };
   static const CommandSpec kCommands[];
+  class View;  // a message as SEARCH sees it (search.cc)
 
   struct Msg {
     uint32_t uid = 0;
@@ -51,11 +53,12 @@ class Session {
   bool fill(int timeout_ms);  // reads more input; false on EOF, error or timeout
   void flush();
   void out(std::string_view s) { out_ += s; }
-  void ok(const Command& c, const std::string& text) { tagged_reply(c, "OK", text); }
-  void no(const Command& c, const std::string& text) { tagged_reply(c, "NO", text); }
-  void bad(const Command& c, const std::string& text);
-  void tagged_reply(const Command& c, const char* kind, const std::string& text);
-  void dispatch(Command& c);
+  void ok(const imap::Command& c, const std::string& text) { tagged_reply(c.tag, "OK", text); }
+  void no(const imap::Command& c, const std::string& text) { tagged_reply(c.tag, "NO", text); }
+  void bad(const imap::Command& c, const std::string& text);
+  void count_error();
+  void tagged_reply(const std::string& tag, const char* kind, const std::string& text);
+  void dispatch(imap::Command& c);
 
   // the selected mailbox
   bool select_folder(const std::string& name, bool read_only, std::string* why);
@@ -68,41 +71,44 @@ class Session {
   Result<std::string> content(Msg& m);  // CRLF ends; the last one is cached
   bool set_letters(Msg& m, const std::string& letters);
   time_t internal_date(const Msg& m) const;
-  // Parses a sequence set into indexes of msgs_ (ascending). false: bad syntax.
-  bool resolve_set(const std::string& set, bool uid, std::vector<size_t>* idx, std::string* why) const;
-  std::string uid_set_text(const std::vector<uint32_t>& uids) const;
+  // The indexes of msgs_ (ascending) a sequence set names. false (with *why): a
+  // message number that does not exist.
+  bool resolve_set(const imap::SequenceSet& set, bool uid, std::vector<size_t>* idx, std::string* why) const;
+  // The folder of a mailbox name as sent (modified UTF-7); nullopt with *why set.
+  std::optional<std::string> folder_of(const std::string& wire, bool for_create, std::string* name,
+                                       std::string* why) const;
   std::string flags_of(const Msg& m) const;
   void expunge_deleted(const std::vector<size_t>* only, bool silent);
 
   // handlers (commands.cc, fetch.cc, search.cc)
-  void cmd_capability(Command& c, bool uid);
-  void cmd_noop(Command& c, bool uid);
-  void cmd_logout(Command& c, bool uid);
-  void cmd_id(Command& c, bool uid);
-  void cmd_enable(Command& c, bool uid);
-  void cmd_namespace(Command& c, bool uid);
-  void cmd_select(Command& c, bool uid);
-  void cmd_list(Command& c, bool uid);
-  void cmd_status(Command& c, bool uid);
-  void cmd_create(Command& c, bool uid);
-  void cmd_delete(Command& c, bool uid);
-  void cmd_rename(Command& c, bool uid);
-  void cmd_subscribe(Command& c, bool uid);
-  void cmd_append(Command& c, bool uid);
-  void cmd_idle(Command& c, bool uid);
-  void cmd_check(Command& c, bool uid);
-  void cmd_close(Command& c, bool uid);
-  void cmd_expunge(Command& c, bool uid);
-  void cmd_fetch(Command& c, bool uid);
-  void cmd_store(Command& c, bool uid);
-  void cmd_search(Command& c, bool uid);
-  void cmd_copy(Command& c, bool uid);
-  void cmd_not_now(Command& c, bool uid);
+  void cmd_capability(imap::Command& c, bool uid);
+  void cmd_noop(imap::Command& c, bool uid);
+  void cmd_logout(imap::Command& c, bool uid);
+  void cmd_id(imap::Command& c, bool uid);
+  void cmd_enable(imap::Command& c, bool uid);
+  void cmd_namespace(imap::Command& c, bool uid);
+  void cmd_select(imap::Command& c, bool uid);
+  void cmd_list(imap::Command& c, bool uid);
+  void cmd_status(imap::Command& c, bool uid);
+  void cmd_create(imap::Command& c, bool uid);
+  void cmd_delete(imap::Command& c, bool uid);
+  void cmd_rename(imap::Command& c, bool uid);
+  void cmd_subscribe(imap::Command& c, bool uid);
+  void cmd_append(imap::Command& c, bool uid);
+  void cmd_idle(imap::Command& c, bool uid);
+  void cmd_check(imap::Command& c, bool uid);
+  void cmd_close(imap::Command& c, bool uid);
+  void cmd_expunge(imap::Command& c, bool uid);
+  void cmd_fetch(imap::Command& c, bool uid);
+  void cmd_store(imap::Command& c, bool uid);
+  void cmd_search(imap::Command& c, bool uid);
+  void cmd_copy(imap::Command& c, bool uid);
+  void cmd_not_now(imap::Command& c, bool uid);
 
   const Settings& s_;
   int fd_;
   std::string root_, label_;
-  CommandReader reader_;
+  imap::CommandReader reader_;
   std::string in_, out_;
   State state_ = State::Authenticated;
   int64_t errors_ = 0;

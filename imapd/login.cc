@@ -5,11 +5,12 @@
 
 #include <memory>
 
-#include "imapd/command.h"
-#include "imapd/response.h"
 #include "lib/base/strings.h"
 #include "lib/event/buffer_event.h"
 #include "lib/event/event.h"
+#include "lib/imap/args.h"
+#include "lib/imap/command.h"
+#include "lib/imap/response.h"
 #include "lib/ipc/message.h"
 #include "lib/log/log.h"
 #include "lib/mail/line_reader.h"
@@ -31,18 +32,29 @@ std::string capabilities_after_login(uint64_t append_limit) {
 
 namespace {
 
-constexpr size_t kMaxSaslLine = 2048;        // base64 of user + password
 constexpr size_t kLoginLiteralLimit = 1024;  // user names and passwords
 constexpr size_t kRelayHighWater = 1 << 20;  // stop reading the session beyond this
 constexpr int kSessionCallMs = 120000;       // auth delays included
 constexpr size_t kMaxUser = 255, kMaxPassword = 1024;
+
+std::string tagged(std::string_view tag, std::string_view status, std::string_view text) {
+  return imap::tagged(tag, status, "", text);
+}
+
+imap::ReaderLimits limits(const Settings& s) {
+  imap::ReaderLimits l;
+  l.max_line = s.line_limit;
+  l.max_literal = l.max_append_literal = kLoginLiteralLimit;
+  l.max_command = 4 * kLoginLiteralLimit + s.line_limit;
+  return l;
+}
 
 class Login {
  public:
   Login(event::EventBase& base, const Settings& s, const tls::Context* tls, std::string ip, UniqueFd client,
         UniqueFd session)
       : base_(base), s_(s), tls_ctx_(tls), ip_(std::move(ip)), session_(std::move(session)),
-        reader_(s.line_limit, kLoginLiteralLimit, kLoginLiteralLimit) {
+        reader_(limits(s)) {
     if (s_.wrappermode && tls_ctx_) {
       int raw = client.release();
       auto bev = tls::socket_bufferevent(base_.get(), raw, *tls_ctx_);
@@ -137,52 +149,51 @@ class Login {
 
   void process() {
     while (state_ == State::NotAuthenticated || state_ == State::SaslResponse) {
-      if (state_ == State::SaslResponse) {
-        size_t lf = in_.find('\n');
-        if (lf == std::string::npos) {
-          if (in_.size() > kMaxSaslLine) {
-            in_.clear();
+      size_t used = 0;
+      auto st = reader_.feed(in_, &used);
+      in_.erase(0, used);
+      switch (st) {
+        case imap::CommandReader::Status::NeedMore:
+          return;
+        case imap::CommandReader::Status::Continue:
+          send("+ OK\r\n");
+          continue;
+        case imap::CommandReader::Status::Line: {
+          std::string line = reader_.line();
+          state_ = State::NotAuthenticated;
+          sasl_response(sasl_tag_, line);
+          explicit_bzero(line.data(), line.size());
+          continue;
+        }
+        case imap::CommandReader::Status::Error:
+          if (state_ == State::SaslResponse) {
             state_ = State::NotAuthenticated;
             error(sasl_tag_, "BAD", "SASL response too long");
             continue;
           }
-          return;
+          send(reader_.error().reply);
+          if (reader_.error().fatal) {
+            send("* BYE protocol error, closing connection\r\n");
+            return finish();
+          }
+          count_error();
+          continue;
+        case imap::CommandReader::Status::Command: {
+          imap::Command c = reader_.take_command();
+          command(c);
+          for (auto& a : c.args) explicit_bzero(a.text.data(), a.text.size());
+          continue;
         }
-        std::string line = in_.substr(0, lf);
-        in_.erase(0, lf + 1);
-        if (!line.empty() && line.back() == '\r') line.pop_back();
-        state_ = State::NotAuthenticated;
-        sasl_response(sasl_tag_, line);
-        explicit_bzero(line.data(), line.size());
-        continue;
       }
-      std::string raw;
-      auto st = reader_.next(in_, &raw);
-      if (st == CommandReader::Status::NeedMore) return;
-      if (st == CommandReader::Status::Continuation) {
-        send("+ OK\r\n");
-        continue;
-      }
-      if (st == CommandReader::Status::TooLong) {
-        error(raw, "BAD", "command line too long");
-        continue;
-      }
-      if (st == CommandReader::Status::LiteralTooBig) {
-        error(raw, "BAD", "literal too large");
-        continue;
-      }
-      auto parsed = parse_command(raw);
-      explicit_bzero(raw.data(), raw.size());
-      if (!parsed.cmd) {
-        error(parsed.tag, "BAD", parsed.error);
-        continue;
-      }
-      command(*parsed.cmd);
     }
   }
 
   void error(const std::string& tag, const char* kind, const std::string& text) {
     send(tagged(tag, kind, text));
+    count_error();
+  }
+
+  void count_error() {
     if (++errors_ >= s_.error_limit) {
       send("* BYE too many errors, closing connection\r\n");
       log::warn("too many errors from [%s]", ip_.c_str());
@@ -190,69 +201,71 @@ class Login {
     }
   }
 
-  using Handler = void (Login::*)(Command&);
+  using Handler = void (Login::*)(imap::Command&);
   struct CommandSpec {
     const char* name;
     Handler handler;  // nullptr: a command of the authenticated state
   };
   static const CommandSpec kCommands[];
 
-  void command(Command& c);
+  void command(imap::Command& c);
 
-  void cmd_capability(Command& c) {
+  void cmd_capability(imap::Command& c) {
     if (!c.args.empty()) return error(c.tag, "BAD", "CAPABILITY takes no arguments");
     send("* CAPABILITY " + capabilities() + "\r\n");
     send(tagged(c.tag, "OK", "CAPABILITY completed"));
   }
 
-  void cmd_noop(Command& c) { send(tagged(c.tag, "OK", "NOOP completed")); }
+  void cmd_noop(imap::Command& c) { send(tagged(c.tag, "OK", "NOOP completed")); }
 
-  void cmd_logout(Command& c) {
+  void cmd_logout(imap::Command& c) {
     send("* BYE Postilion IMAP server signing off\r\n");
     send(tagged(c.tag, "OK", "LOGOUT completed"));
     finish();
   }
 
-  void cmd_id(Command& c) {
+  void cmd_id(imap::Command& c) {
     send("* ID (\"name\" \"Postilion\")\r\n");
     send(tagged(c.tag, "OK", "ID completed"));
   }
 
-  void cmd_starttls(Command& c) {
+  void cmd_starttls(imap::Command& c) {
     if (!tls_ctx_) return error(c.tag, "NO", "STARTTLS not available (no certificate configured)");
     if (tls_) return error(c.tag, "BAD", "TLS already active");
     // RFC 3501 section 6.2.1: anything pipelined after STARTTLS is discarded, so
     // nobody can inject commands that seem to come over TLS.
     in_.clear();
     evbuffer_drain(client_.input(), client_.input_length());
-    reader_.reset();
+    reader_ = imap::CommandReader(limits(s_));
     send(tagged(c.tag, "OK", "Begin TLS negotiation now"));
     state_ = State::TlsSwitch;
     client_.disable(EV_READ);
   }
 
-  void cmd_login(Command& c) {
-    const auto& a = c.args;
-    if (a.size() != 2 || !a[0].is_string() || !a[1].is_string())
-      return error(c.tag, "BAD", "LOGIN wants a user name and a password");
-    if (!plaintext_allowed())
+  void cmd_login(imap::Command& c) {
+    auto r = imap::parse_login(c.args);
+    if (auto* e = imap::parse_error(r)) return error(c.tag, "BAD", *e);
+    auto& req = std::get<imap::LoginRequest>(r);
+    if (!plaintext_allowed()) {
+      explicit_bzero(req.password.data(), req.password.size());
       return error(c.tag, "NO",
                    "[PRIVACYREQUIRED] plaintext authentication disallowed on non-secure connections; use STARTTLS");
-    std::string password = a[1].text;
-    explicit_bzero(c.args[1].text.data(), c.args[1].text.size());
-    login(c.tag, a[0].text, std::move(password), "LOGIN");
+    }
+    login(c.tag, req.user, std::move(req.password), "LOGIN");
   }
 
-  void cmd_authenticate(Command& c) {
-    const auto& a = c.args;
-    if (a.empty() || a.size() > 2 || !a[0].is_atom()) return error(c.tag, "BAD", "AUTHENTICATE wants a mechanism");
-    if (!str::iequals(a[0].text, "PLAIN")) return error(c.tag, "NO", "unsupported authentication mechanism");
+  void cmd_authenticate(imap::Command& c) {
+    auto r = imap::parse_authenticate(c.args);
+    if (auto* e = imap::parse_error(r)) return error(c.tag, "BAD", *e);
+    const auto& req = std::get<imap::AuthenticateRequest>(r);
+    if (req.mechanism != "PLAIN") return error(c.tag, "NO", "unsupported authentication mechanism");
     if (!plaintext_allowed())
       return error(c.tag, "NO",
                    "[PRIVACYREQUIRED] plaintext authentication disallowed on non-secure connections; use STARTTLS");
-    if (a.size() == 2) return sasl_response(c.tag, a[1].text == "=" ? std::string() : a[1].text);
+    if (req.initial) return sasl_response(c.tag, *req.initial == "=" ? std::string() : *req.initial);
     sasl_tag_ = c.tag;
     state_ = State::SaslResponse;
+    reader_.expect_line();
     send("+ \r\n");
   }
 
@@ -355,7 +368,7 @@ class Login {
   std::string ip_;
   UniqueFd session_;
   event::BufferEvent client_, relay_;
-  CommandReader reader_;
+  imap::CommandReader reader_;
   std::string in_, sasl_tag_;
   State state_ = State::NotAuthenticated;
   bool tls_ = false;
@@ -372,12 +385,12 @@ const Login::CommandSpec Login::kCommands[] = {
     {"SELECT", nullptr}, {"EXAMINE", nullptr}, {"LIST", nullptr}, {"LSUB", nullptr}, {"STATUS", nullptr},
     {"CREATE", nullptr}, {"DELETE", nullptr}, {"RENAME", nullptr}, {"SUBSCRIBE", nullptr},
     {"UNSUBSCRIBE", nullptr}, {"APPEND", nullptr}, {"NAMESPACE", nullptr}, {"ENABLE", nullptr},
-    {"IDLE", nullptr}, {"FETCH", nullptr}, {"STORE", nullptr}, {"SEARCH", nullptr}, {"UID", nullptr},
+    {"IDLE", nullptr}, {"FETCH", nullptr}, {"STORE", nullptr}, {"SEARCH", nullptr},
     {"COPY", nullptr}, {"MOVE", nullptr}, {"EXPUNGE", nullptr}, {"CLOSE", nullptr}, {"UNSELECT", nullptr},
     {"CHECK", nullptr},
 };
 
-void Login::command(Command& c) {
+void Login::command(imap::Command& c) {
   for (const CommandSpec& spec : kCommands) {
     if (c.name != spec.name) continue;
     if (!spec.handler) return error(c.tag, "BAD", c.name + " not valid before login");

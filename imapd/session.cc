@@ -12,9 +12,9 @@
 #include "imapd/folders.h"
 #include "imapd/imap_session.h"
 #include "imapd/login.h"
-#include "imapd/response.h"
 #include "lib/base/file.h"
 #include "lib/base/strings.h"
+#include "lib/imap/response.h"
 #include "lib/ipc/message.h"
 #include "lib/ipc/protocols.h"
 #include "lib/log/log.h"
@@ -83,8 +83,7 @@ Status ensure_folders(const std::string& md) {
     if (::mkdir(p.c_str(), 0700) != 0 && errno != EEXIST) return Error::from_errno("mkdir " + p);
   }
   for (const char* name : kSpecialFolders) {
-    auto path = folder_path(md, name);
-    if (auto st = create_folder(*path); !st && st.error().code() != EEXIST) return st;
+    if (auto st = create_folder(folder_path(md, name)); !st && st.error().code() != EEXIST) return st;
   }
   return {};
 }
@@ -122,7 +121,7 @@ int serve(const Settings& s, int fd, const std::string& ip) {
     log::info("login: %s, method=%s, tls=%s", label.c_str(), who->method.c_str(),
               req->get_or("tls", "0") == "1" ? "yes" : "no");
     if (!reply(fd, "ok",
-               tagged(tag, "OK", "[CAPABILITY " + capabilities_after_login(s.append_limit) + "] Logged in")))
+               imap::tagged(tag, "OK", "CAPABILITY " + capabilities_after_login(s.append_limit), "Logged in")))
       return 0;
     Session session(s, fd, who->maildir, label);
     session.run();

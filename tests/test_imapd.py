@@ -259,28 +259,34 @@ class ImapdTest(harness.InstanceTestCase):
         data = response_ok(m.list())
         self.assertIn(b'(\\HasNoChildren) "/" INBOX', data)
         for name in ("Drafts", "Sent", "Trash", "Junk", "Archive"):
-            self.assertIn(('(\\HasNoChildren \\%s) "/" %s' % (name, name)).encode(), data)
+            self.assertIn(('(\\HasNoChildren \\%s) "/" "%s"' % (name, name)).encode(), data)
             self.assertTrue(os.path.isdir(os.path.join(self.maildir, "." + name, "cur")))
         response_ok(m.create("Lists/postfix"))
         self.assertTrue(os.path.isdir(os.path.join(self.maildir, ".Lists.postfix", "new")))
         response_ok(m.create("Lists"))
-        self.assertEqual([b'(\\HasChildren) "/" Lists', b'(\\HasNoChildren) "/" Lists/postfix'],
+        self.assertEqual([b'(\\HasChildren) "/" "Lists"', b'(\\HasNoChildren) "/" "Lists/postfix"'],
                          response_ok(m.list('""', "Lists*")))
-        self.assertEqual([b'(\\HasChildren) "/" Lists'], response_ok(m.list('""', "L%")))
+        self.assertEqual([b'(\\HasChildren) "/" "Lists"'], response_ok(m.list('""', "L%")))
         self.assertEqual([b'(\\Noselect) "/" ""'], response_ok(m.list('""', '""')))
         typ, data = m.create("Lists")
         self.assertEqual("NO", typ)
         self.assertIn(b"ALREADYEXISTS", data[0])
-        for bad in ("../evil", "a/../b", ".hidden", "a..b", "x*"):
+        for bad in ("../evil", "a/../b", "..", "a//b", "/a", "x*", "bad&-utf7&"):
             typ, data = m.create('"%s"' % bad)
             self.assertEqual("NO", typ, bad)
+            self.assertIn(b"[CANNOT]", data[0])
+        # A '.' in a name is escaped on disk (modified UTF-7), so it stays one folder.
+        response_ok(m.create('".hidden"'))
+        self.assertTrue(os.path.isdir(os.path.join(self.maildir, ".&AC4-hidden", "cur")))
+        self.assertIn(b'(\\HasNoChildren) "/" ".hidden"', response_ok(m.list('""', '".hidden"')))
+        response_ok(m.delete('".hidden"'))
         self.assertEqual(sorted([".Drafts", ".Sent", ".Trash", ".Junk", ".Archive", ".Lists", ".Lists.postfix"]),
                          sorted(n for n in os.listdir(self.maildir) if n.startswith(".")))
         self.assertEqual(["Maildir"], os.listdir(self.pw.pw_dir))
         typ, data = m.delete("Lists")
         self.assertEqual("NO", typ)
         response_ok(m.rename("Lists", "Archive/Lists"))
-        self.assertEqual([b'(\\HasNoChildren) "/" Archive/Lists/postfix'], response_ok(m.list("Archive/Lists/", "%")))
+        self.assertEqual([b'(\\HasNoChildren) "/" "Archive/Lists/postfix"'], response_ok(m.list("Archive/Lists/", "%")))
         response_ok(m.delete("Archive/Lists/postfix"))
         response_ok(m.delete("Archive/Lists"))
         self.assertFalse(os.path.exists(os.path.join(self.maildir, ".Archive.Lists")))
@@ -289,9 +295,9 @@ class ImapdTest(harness.InstanceTestCase):
         # Subscriptions.
         response_ok(m.subscribe("Sent"))
         response_ok(m.subscribe("Drafts"))
-        self.assertEqual([b'() "/" Sent', b'() "/" Drafts'], response_ok(m.lsub()))
+        self.assertEqual([b'() "/" "Sent"', b'() "/" "Drafts"'], response_ok(m.lsub()))
         response_ok(m.unsubscribe("Drafts"))
-        self.assertEqual([b'() "/" Sent'], response_ok(m.lsub('""', "*")))
+        self.assertEqual([b'() "/" "Sent"'], response_ok(m.lsub('""', "*")))
         # STATUS.
         self.deliver("for status")
         data = response_ok(m.status("INBOX", "(MESSAGES RECENT UNSEEN UIDNEXT UIDVALIDITY)"))
@@ -317,8 +323,8 @@ class ImapdTest(harness.InstanceTestCase):
         self.assertEqual(b'3 (FLAGS (\\Flagged \\Seen) INTERNALDATE "14-Nov-2023 22:13:20 +0000")', data[0])
         # Too big for APPENDLIMIT: refused before the literal is sent.
         r = self.raw()
-        r.send("A1 APPEND INBOX {999999999999}\r\n")
-        self.assertEqual("A1 NO [TOOBIG] literal too large", r.line())
+        r.send("A1 APPEND INBOX {999999999}\r\n")
+        self.assertEqual("A1 BAD [TOOBIG] Literal too large", r.line())
         self.assertEqual(["A2 OK NOOP completed"], r.cmd("A2", "NOOP"))
         r.close()
         # SEARCH.
@@ -354,7 +360,7 @@ class ImapdTest(harness.InstanceTestCase):
         self.assertEqual("OK", typ)
         self.assertEqual([b"3"], m.untagged_responses.pop("EXPUNGE", None))
         data = response_ok(m.status("Trash", "(MESSAGES)"))
-        self.assertEqual([b'Trash (MESSAGES 1)'], data)
+        self.assertEqual([b'"Trash" (MESSAGES 1)'], data)
         # UID EXPUNGE removes only the named \Deleted messages.
         response_ok(m.store("1:2", "+FLAGS.SILENT", "(\\Deleted)"))
         response_ok(m.uid("EXPUNGE", "2"))
@@ -368,7 +374,7 @@ class ImapdTest(harness.InstanceTestCase):
         # CLOSE expunges silently.
         response_ok(m.store("1", "+FLAGS", "(\\Deleted)"))
         response_ok(m.close())
-        self.assertEqual([b'Archive (MESSAGES 1)'], response_ok(m.status("Archive", "(MESSAGES)")))
+        self.assertEqual([b'"Archive" (MESSAGES 1)'], response_ok(m.status("Archive", "(MESSAGES)")))
         m.logout()
 
     def test_malformed_input(self):
@@ -376,30 +382,31 @@ class ImapdTest(harness.InstanceTestCase):
         self.deliver("target")
         r = self.raw()
         r.cmd("s", "SELECT INBOX")
+        wrong = []
         for tag, text, want in (
-                ("b1", "FETCH 1 (FLAGS", "b1 BAD unbalanced parentheses"),
-                ("b2", "FETCH 1 FLAGS)", "b2 BAD unbalanced parentheses"),
-                ("b3", "FETCH 0 FLAGS", "b3 BAD invalid sequence set"),
-                ("b4", "FETCH 1:x FLAGS", "b4 BAD invalid sequence set"),
-                ("b5", "FETCH 9 FLAGS", "b5 BAD invalid sequence set: no such message"),
-                ("b6", "FETCH 1 (FROB)", "b6 BAD FETCH: invalid item FROB"),
-                ("b7", "STORE 1 +FLAGS (\\Bogus)", "b7 BAD STORE: invalid flag \\Bogus"),
-                ("b8", "CREATE ../../etc", "b8 NO [CANNOT] invalid mailbox name"),
-                ("b9", "SELECT ../x", "b9 NO [CANNOT] invalid mailbox name"),
-                ("c1", "FETCH 1 BODY[HEADER", "c1 BAD unbalanced brackets"),
-                ("c2", "SEARCH " + "(" * 60 + "ALL" + ")" * 60, "c2 BAD nesting too deep"),
-                ("c3", "LOGIN caf\xe9 x", "c3 BAD invalid character in atom"),
+                ("b1", "FETCH 1 (FLAGS", "b1 BAD Missing ')'"),
+                ("b2", "FETCH 1 FLAGS)", "b2 BAD Unexpected ')'"),
+                ("b3", "FETCH 0 FLAGS", "b3 BAD Invalid sequence set"),
+                ("b4", "FETCH 1:x FLAGS", "b4 BAD Invalid sequence set"),
+                ("b5", "FETCH 9 FLAGS", "b5 BAD Invalid messageset: no such message"),
+                ("b6", "FETCH 1 (FROB)", "b6 BAD Invalid fetch attribute"),
+                ("b7", "STORE 1 +FLAGS (\\Bogus)", "b7 BAD Invalid flag"),
+                ("b8", "CREATE ../../etc", "b8 NO [CANNOT] Invalid component in mailbox name"),
+                ("b9", "SELECT ../x", "b9 NO [CANNOT] Invalid component in mailbox name"),
+                ("c1", "FETCH 1 BODY[HEADER", "c1 BAD Missing ']'"),
+                ("c2", "SEARCH " + "(" * 60 + "ALL" + ")" * 60, "c2 BAD Too deep nesting"),
+                ("c3", "LOGIN caf\xe9 x", "c3 BAD 8-bit characters in an atom"),
         ):
-            self.assertEqual([want], r.cmd(tag, text), text)
+            got = r.cmd(tag, text)
+            if got != [want]:
+                wrong.append((text, want, got))
+        self.assertEqual([], wrong, "\n".join("%r: want %r, got %r" % w for w in wrong))
         # A literal far over the limit is refused before it is sent; the session goes on.
-        r.send("d1 LOGIN {99999999999}\r\n")
-        self.assertEqual("d1 NO [TOOBIG] literal too large", r.line())
-        # A non-synchronizing one is skipped.
-        r.send("d2 ID {70000+}\r\n" + "x" * 70000 + "\r\n")
-        self.assertEqual("d2 NO [TOOBIG] literal too large", r.line())
+        r.send("d1 LOGIN {999999999}\r\n")
+        self.assertEqual("d1 BAD Literal too large", r.line())
         # A line over imapd_line_limit.
         r.send("d3 NOOP " + "y" * 70000 + "\r\n")
-        self.assertEqual("d3 BAD command line too long", r.line())
+        self.assertEqual("d3 BAD Line too long", r.line())
         # Commands split across packets, and many pipelined at once.
         r.send("e1 NO")
         r.send("OP\r\n")
@@ -408,8 +415,15 @@ class ImapdTest(harness.InstanceTestCase):
         for i in range(50):
             self.assertEqual("p%d OK NOOP completed" % i, r.line())
         self.assertEqual(["f OK [READ-WRITE] SELECT completed"], r.cmd("f", "SELECT INBOX")[-1:])
+        # A non-synchronizing literal over the limit cannot be framed any more: BAD, then
+        # BYE (RFC 7888 4).
+        r.send("d2 ID {70000+}\r\n" + "x" * 100 + "\r\n")
+        self.assertEqual("d2 BAD Literal too large", r.line())
+        self.assertTrue(r.line().startswith("* BYE "))
+        r.close()
         # A literal announced and never sent: the session waits for it, and goes on
         # when the connection ends; a new one works.
+        r = self.raw()
         r.send("g1 LOGIN {10}\r\n")
         self.assertEqual("+ OK", r.line())
         r.close()

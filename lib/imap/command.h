@@ -85,7 +85,12 @@ class CommandReader {
   }
 
   const Command& command() const { return cmd_; }
-  Command take_command() { return std::move(cmd_); }
+  // Leaves no trace of the command behind (its UID prefix included) for the next one.
+  Command take_command() {
+    Command c = std::move(cmd_);
+    cmd_ = Command{};
+    return c;
+  }
   const std::string& line() const { return line_buf_; }
   const Error& error() const { return err_; }
   // True between commands: no part of a command has been read.
