@@ -174,6 +174,22 @@ class BodyStructureTest : public CppUnit::TestFixture {
     std::string a = message("alternative");
     CPPUNIT_ASSERT_EQUAL(std::string("Content-Type: multipart/alternative;\r\n\tboundary=\"----=_Part_1_2\"\r\n\r\n"),
                          section(a, "HEADER.FIELDS (content-type)"));
+    // BINARY: decoded content; BINARY.SIZE; literal8 only with a NUL; unknown encodings.
+    auto bin = [&](const std::string& msg, const char* it) {
+      auto tr = mail::parse_mime(msg);
+      auto v = imap::fetch_value(tr, msg, std::get<imap::FetchItem>(imap::parse_fetch_item(it)));
+      return v ? *v : std::string("<unknown-cte>");
+    };
+    std::string alt = message("alternative");
+    CPPUNIT_ASSERT_EQUAL(std::string("{31}\r\nThe r\xC3\xA9sum\xC3\xA9 is attached below."), bin(alt, "BINARY[1]"));
+    CPPUNIT_ASSERT_EQUAL(std::string("31"), bin(alt, "BINARY.SIZE[1]"));
+    CPPUNIT_ASSERT_EQUAL(std::string("{5}\r\n<html"), bin(alt, "BINARY.PEEK[2]<0.5>"));
+    CPPUNIT_ASSERT_EQUAL(std::string("{6}\r\nr=C3=A"), bin(alt, "BODY[1]<4.6>"));
+    std::string nul = "Content-Transfer-Encoding: base64\r\n\r\nYQBi\r\n";
+    CPPUNIT_ASSERT_EQUAL(std::string("~{3}\r\na\0b", 9), bin(nul, "BINARY[1]"));
+    std::string odd = "Content-Transfer-Encoding: x-uuencode\r\n\r\nbegin\r\n";
+    CPPUNIT_ASSERT_EQUAL(std::string("<unknown-cte>"), bin(odd, "BINARY[1]"));
+    CPPUNIT_ASSERT_EQUAL(std::string("{0}\r\n"), bin(alt, "BINARY[9]"));
     // Partial.
     CPPUNIT_ASSERT_EQUAL(std::string("ee b"), std::string(imap::partial("See below.", 1, 4)));
     CPPUNIT_ASSERT_EQUAL(std::string(""), std::string(imap::partial("abc", 3, 4)));
