@@ -55,18 +55,21 @@ class BodyStructureTest : public CppUnit::TestFixture {
  public:
   void corpus() {
     size_t n = 0;
-    for (const auto& e : std::filesystem::directory_iterator(IMAP_TESTDATA)) {
-      if (e.path().extension() != ".eml") continue;
-      std::string name = e.path().stem();
-      std::string m = message(name);
+    std::vector<std::filesystem::path> files;
+    for (const char* dir : {IMAP_TESTDATA, IMAP_TESTDATA "/edge"})
+      for (const auto& e : std::filesystem::directory_iterator(dir))
+        if (e.path().extension() == ".eml") files.push_back(e.path());
+    for (const auto& path : files) {
+      std::string name = path.stem();
+      std::string m = mail::to_crlf(slurp(path));
       auto tree = mail::parse_mime(m);
       std::string got = "ENVELOPE " + imap::envelope(m) + " BODY " + imap::body_structure(tree, m, false) +
                         " BODYSTRUCTURE " + imap::body_structure(tree, m, true);
-      std::string want = slurp(std::filesystem::path(IMAP_TESTDATA) / (name + ".expected"));
+      std::string want = slurp(std::filesystem::path(path).replace_extension(".expected"));
       CPPUNIT_ASSERT_EQUAL_MESSAGE(name, want, got);
       ++n;
     }
-    CPPUNIT_ASSERT(n >= 7);
+    CPPUNIT_ASSERT(n >= 17);
   }
 
   // The FETCH response for these sections of every corpus message, in file name order,
