@@ -1,9 +1,9 @@
 // lib/imap/args.cc - typed command arguments.
 #include "lib/imap/args.h"
 
-#include "lib/base/strings.h"
-
 #include <cctype>
+
+#include "lib/base/strings.h"
 
 namespace postilion::imap {
 namespace {

@@ -28,7 +28,7 @@ void params(std::string& out, const std::vector<mail::MimeParam>& ps, bool text_
     if (p.extended) {
       one(p.name + "*", p.charset + "'" + p.language + "'" + mail::percent_encode(p.value));
     } else {
-      one(p.name, p.value);
+      one(p.name_as_written.empty() ? p.name : p.name_as_written, p.value);
     }
   }
   // A text part without a charset is us-ascii (RFC 2045 5.2), said last as Dovecot does.
@@ -47,17 +47,16 @@ void disposition(std::string& out, const mail::MimePart& p) {
     return;
   }
   out += '(';
-  append_string(out, *p.disposition);
+  append_string(out, p.disposition_as_written.empty() ? *p.disposition : p.disposition_as_written);
   out += ' ';
   params(out, p.disposition_params, false);
   out += ')';
 }
 
 void languages(std::string& out, const mail::MimePart& p) {
+  // Always the list form, as Dovecot writes it.
   if (p.languages.empty()) {
     out += "NIL";
-  } else if (p.languages.size() == 1) {
-    append_string(out, p.languages[0]);
   } else {
     out += '(';
     for (size_t i = 0; i < p.languages.size(); ++i) {
@@ -69,8 +68,14 @@ void languages(std::string& out, const mail::MimePart& p) {
 }
 
 const char kEmptyText[] = "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0";
+const char kEmptyEnvelope[] = "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)";
 
-void part(std::string& out, const mail::MimeTree& t, std::string_view m, size_t idx, bool ext) {
+const std::string& written(const std::string& as_written, const std::string& lower) {
+  return as_written.empty() ? lower : as_written;
+}
+
+void part(std::string& out, const mail::MimeTree& t, std::string_view m, size_t idx, bool ext,
+          bool rev2) {
   const mail::MimePart& p = t.parts[idx];
   out += '(';
   if (p.is_multipart()) {
@@ -78,9 +83,9 @@ void part(std::string& out, const mail::MimeTree& t, std::string_view m, size_t 
       out += kEmptyText;
       out += ext ? " NIL NIL NIL NIL)" : ")";
     }
-    for (size_t c : p.children) part(out, t, m, c, ext);
+    for (size_t c : p.children) part(out, t, m, c, ext, rev2);
     out += ' ';
-    append_string(out, p.subtype);
+    append_string(out, written(p.subtype_as_written, p.subtype));
     if (ext) {
       out += ' ';
       params(out, p.params, false);
@@ -94,9 +99,9 @@ void part(std::string& out, const mail::MimeTree& t, std::string_view m, size_t 
     out += ')';
     return;
   }
-  append_string(out, p.type);
+  append_string(out, written(p.type_as_written, p.type));
   out += ' ';
-  append_string(out, p.subtype);
+  append_string(out, written(p.subtype_as_written, p.subtype));
   out += ' ';
   params(out, p.params, p.type == "text");
   out += ' ';
@@ -104,15 +109,27 @@ void part(std::string& out, const mail::MimeTree& t, std::string_view m, size_t 
   out += ' ';
   nstr(out, p.description);
   out += ' ';
-  append_string(out, p.encoding.empty() ? std::string("7bit") : p.encoding);
+  append_string(out, p.encoding.empty() ? std::string("7bit") : p.encoding_as_written);
   out += ' ';
   out += std::to_string(p.body_size());
-  if (p.is_message()) {
+  // message/rfc822 always has an envelope and a body in the grammar; message/global only
+  // in IMAP4rev2 (RFC 9051), rev1 clients read it as a basic part.
+  bool msg = p.type == "message" && (p.subtype == "rfc822" || (rev2 && p.subtype == "global"));
+  if (msg && p.is_message()) {
     const mail::MimePart& inner = t.parts[p.children[0]];
     out += ' ';
     out += envelope(m.substr(inner.header_start, inner.body_start - inner.header_start));
     out += ' ';
-    part(out, t, m, p.children[0], ext);
+    part(out, t, m, p.children[0], ext, rev2);
+    out += ' ';
+    out += std::to_string(p.body_lines);
+  } else if (msg) {
+    // Not parsed (an encoded or cut-off message): an empty one, as Dovecot writes it.
+    out += ' ';
+    out += kEmptyEnvelope;
+    out += ' ';
+    out += kEmptyText;
+    out += ext ? " NIL NIL NIL NIL)" : ")";
     out += ' ';
     out += std::to_string(p.body_lines);
   } else if (p.type == "text") {
@@ -135,14 +152,15 @@ void part(std::string& out, const mail::MimeTree& t, std::string_view m, size_t 
 }  // namespace
 
 std::string body_structure(const mail::MimeTree& tree, std::string_view message, size_t idx,
-                           bool extended) {
+                           bool extended, bool rev2) {
   std::string out;
-  if (idx < tree.parts.size()) part(out, tree, message, idx, extended);
+  if (idx < tree.parts.size()) part(out, tree, message, idx, extended, rev2);
   return out;
 }
 
-std::string body_structure(const mail::MimeTree& tree, std::string_view message, bool extended) {
-  return body_structure(tree, message, 0, extended);
+std::string body_structure(const mail::MimeTree& tree, std::string_view message, bool extended,
+                           bool rev2) {
+  return body_structure(tree, message, 0, extended, rev2);
 }
 
 }  // namespace postilion::imap

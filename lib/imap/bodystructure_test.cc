@@ -55,18 +55,21 @@ class BodyStructureTest : public CppUnit::TestFixture {
  public:
   void corpus() {
     size_t n = 0;
-    for (const auto& e : std::filesystem::directory_iterator(IMAP_TESTDATA)) {
-      if (e.path().extension() != ".eml") continue;
-      std::string name = e.path().stem();
-      std::string m = message(name);
+    std::vector<std::filesystem::path> files;
+    for (const char* dir : {IMAP_TESTDATA, IMAP_TESTDATA "/edge"})
+      for (const auto& e : std::filesystem::directory_iterator(dir))
+        if (e.path().extension() == ".eml") files.push_back(e.path());
+    for (const auto& path : files) {
+      std::string name = path.stem();
+      std::string m = mail::to_crlf(slurp(path));
       auto tree = mail::parse_mime(m);
       std::string got = "ENVELOPE " + imap::envelope(m) + " BODY " + imap::body_structure(tree, m, false) +
                         " BODYSTRUCTURE " + imap::body_structure(tree, m, true);
-      std::string want = slurp(std::filesystem::path(IMAP_TESTDATA) / (name + ".expected"));
+      std::string want = slurp(std::filesystem::path(path).replace_extension(".expected"));
       CPPUNIT_ASSERT_EQUAL_MESSAGE(name, want, got);
       ++n;
     }
-    CPPUNIT_ASSERT(n >= 7);
+    CPPUNIT_ASSERT(n >= 17);
   }
 
   // The FETCH response for these sections of every corpus message, in file name order,
@@ -174,6 +177,22 @@ class BodyStructureTest : public CppUnit::TestFixture {
     std::string a = message("alternative");
     CPPUNIT_ASSERT_EQUAL(std::string("Content-Type: multipart/alternative;\r\n\tboundary=\"----=_Part_1_2\"\r\n\r\n"),
                          section(a, "HEADER.FIELDS (content-type)"));
+    // BINARY: decoded content; BINARY.SIZE; literal8 only with a NUL; unknown encodings.
+    auto bin = [&](const std::string& msg, const char* it) {
+      auto tr = mail::parse_mime(msg);
+      auto v = imap::fetch_value(tr, msg, std::get<imap::FetchItem>(imap::parse_fetch_item(it)));
+      return v ? *v : std::string("<unknown-cte>");
+    };
+    std::string alt = message("alternative");
+    CPPUNIT_ASSERT_EQUAL(std::string("{31}\r\nThe r\xC3\xA9sum\xC3\xA9 is attached below."), bin(alt, "BINARY[1]"));
+    CPPUNIT_ASSERT_EQUAL(std::string("31"), bin(alt, "BINARY.SIZE[1]"));
+    CPPUNIT_ASSERT_EQUAL(std::string("{5}\r\n<html"), bin(alt, "BINARY.PEEK[2]<0.5>"));
+    CPPUNIT_ASSERT_EQUAL(std::string("{6}\r\nr=C3=A"), bin(alt, "BODY[1]<4.6>"));
+    std::string nul = "Content-Transfer-Encoding: base64\r\n\r\nYQBi\r\n";
+    CPPUNIT_ASSERT_EQUAL(std::string("~{3}\r\na\0b", 9), bin(nul, "BINARY[1]"));
+    std::string odd = "Content-Transfer-Encoding: x-uuencode\r\n\r\nbegin\r\n";
+    CPPUNIT_ASSERT_EQUAL(std::string("<unknown-cte>"), bin(odd, "BINARY[1]"));
+    CPPUNIT_ASSERT_EQUAL(std::string("{0}\r\n"), bin(alt, "BINARY[9]"));
     // Partial.
     CPPUNIT_ASSERT_EQUAL(std::string("ee b"), std::string(imap::partial("See below.", 1, 4)));
     CPPUNIT_ASSERT_EQUAL(std::string(""), std::string(imap::partial("abc", 3, 4)));

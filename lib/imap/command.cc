@@ -1,8 +1,6 @@
 // lib/imap/command.cc - the incremental IMAP command reader.
 #include "lib/imap/command.h"
 
-#include <cstring>
-
 #include "lib/base/strings.h"
 
 namespace postilion::imap {

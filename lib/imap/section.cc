@@ -2,6 +2,8 @@
 #include "lib/imap/section.h"
 
 #include "lib/base/strings.h"
+#include "lib/imap/response.h"
+#include "lib/mail/encoding.h"
 #include "lib/mail/header.h"
 
 namespace postilion::imap {
@@ -85,6 +87,36 @@ std::optional<std::string> extract_section(const mail::MimeTree& tree, std::stri
 std::string_view partial(std::string_view data, uint32_t offset, uint32_t length) {
   if (offset >= data.size()) return {};
   return data.substr(offset, length);
+}
+
+std::optional<std::string> fetch_value(const mail::MimeTree& tree, std::string_view m,
+                                       const FetchItem& item) {
+  std::string out;
+  if (item.kind == FetchItem::Kind::Section) {
+    auto s = extract_section(tree, m, item.section);
+    std::string_view v = s ? std::string_view(*s) : std::string_view();
+    if (item.partial_offset) v = partial(v, *item.partial_offset, item.partial_length);
+    append_literal(out, v);
+    return out;
+  }
+  // BINARY: the part's body, decoded.
+  auto t = find_section(tree, item.section.part);
+  std::string decoded;
+  if (t) {
+    const mail::MimePart& p = tree.parts[t->part];
+    std::string_view body = m.substr(p.body_start, p.end - p.body_start);
+    if (t->message && item.section.part.empty()) body = m;
+    const std::string& e = p.encoding;
+    if (!(e.empty() || e == "7bit" || e == "8bit" || e == "binary" || e == "base64" ||
+          e == "quoted-printable"))
+      return std::nullopt;
+    decoded = mail::decode_transfer(body, e);
+  }
+  if (item.kind == FetchItem::Kind::BinarySize) return std::to_string(decoded.size());
+  std::string_view v = decoded;
+  if (item.partial_offset) v = partial(v, *item.partial_offset, item.partial_length);
+  append_literal(out, v, v.find('\0') != std::string_view::npos);
+  return out;
 }
 
 }  // namespace postilion::imap

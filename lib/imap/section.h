@@ -38,4 +38,13 @@ std::string header_fields(std::string_view header, const std::vector<std::string
 // Applies <offset.length>: the bytes from offset (empty past the end), at most length.
 std::string_view partial(std::string_view data, uint32_t offset, uint32_t length);
 
+// The value of a BODY[...], BINARY[...] or BINARY.SIZE[...] item as it goes into a FETCH
+// response after the item name: a literal of the section's bytes after <o.n> (empty when
+// the section names nothing); for BINARY the part's content decoded from its transfer
+// encoding (RFC 3516), as literal8 when it holds a NUL, and BINARY.SIZE its size. nullopt
+// for BINARY of a part in an unknown transfer encoding: the caller answers NO
+// [UNKNOWN-CTE].
+std::optional<std::string> fetch_value(const mail::MimeTree& tree, std::string_view message,
+                                       const FetchItem& item);
+
 }  // namespace postilion::imap

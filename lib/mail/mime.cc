@@ -77,6 +77,7 @@ struct Lexer {
 
 struct RawParam {
   std::string name;   // lowercase base name
+  std::string written;  // the name as written
   int section = -1;   // RFC 2231 section, -1 when none
   bool encoded = false;
   std::string value;
@@ -96,6 +97,7 @@ void join_params(std::vector<RawParam>& raw, std::vector<MimeParam>& out) {
                              [&](const MimeParam& o) { return !o.extended && o.name == p.name; });
       if (dup) continue;
       p.value = first.value;
+      p.name_as_written = first.written;
       out.push_back(std::move(p));
       continue;
     }
@@ -155,7 +157,8 @@ void parse_param_list(Lexer& lx, std::vector<MimeParam>& params) {
     }
     ++lx.i;
     lx.skip_cfws();
-    std::string name = str::lower(lx.token());
+    std::string written = lx.token();
+    std::string name = str::lower(written);
     lx.skip_cfws();
     if (lx.peek() != '=') continue;
     ++lx.i;
@@ -164,6 +167,7 @@ void parse_param_list(Lexer& lx, std::vector<MimeParam>& params) {
     if (name.empty() || raw.size() >= kMaxParams * 4) continue;
     RawParam r;
     r.value = std::move(value);
+    r.written = std::move(written);
     size_t star = name.find('*');
     if (star == std::string::npos) {
       r.name = std::move(name);
@@ -285,10 +289,11 @@ class Parser {
       } else if (str::iequals(n, "Content-Transfer-Encoding")) {
         Lexer lx{v};
         lx.skip_cfws();
-        p.encoding = str::lower(lx.token());
+        p.encoding_as_written = lx.token();
+        p.encoding = str::lower(p.encoding_as_written);
       } else if (str::iequals(n, "Content-Disposition")) {
         if (!p.disposition) {
-          std::string t = parse_params(v, p.disposition_params);
+          std::string t = parse_params(v, p.disposition_params, &p.disposition_as_written);
           if (!t.empty()) p.disposition = t;
           else p.disposition_params.clear();
         }
@@ -362,26 +367,30 @@ const MimeParam* MimePart::param(std::string_view name) const {
   return plain;
 }
 
-std::string parse_params(std::string_view value, std::vector<MimeParam>& params) {
+std::string parse_params(std::string_view value, std::vector<MimeParam>& params,
+                         std::string* as_written) {
   Lexer lx{value};
   lx.skip_cfws();
-  std::string first = str::lower(lx.token());
+  std::string written = lx.token();
   parse_param_list(lx, params);
-  return first;
+  if (as_written) *as_written = written;
+  return str::lower(written);
 }
 
 void parse_content_type(std::string_view value, MimePart& part) {
   Lexer lx{value};
   lx.skip_cfws();
-  std::string type = str::lower(lx.token());
+  std::string type = lx.token();
   lx.skip_cfws();
   if (type.empty() || lx.peek() != '/') return;
   ++lx.i;
   lx.skip_cfws();
-  std::string subtype = str::lower(lx.token());
+  std::string subtype = lx.token();
   if (subtype.empty()) return;
-  part.type = std::move(type);
-  part.subtype = std::move(subtype);
+  part.type = str::lower(type);
+  part.subtype = str::lower(subtype);
+  part.type_as_written = std::move(type);
+  part.subtype_as_written = std::move(subtype);
   part.content_type_given = true;
   part.params.clear();
   parse_param_list(lx, part.params);

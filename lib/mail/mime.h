@@ -30,6 +30,7 @@ struct MimeLimits {
 // with its charset and language kept.
 struct MimeParam {
   std::string name;      // lowercase, without section numbers or '*'
+  std::string name_as_written;  // a plain parameter's name in its case ("" if joined)
   std::string value;     // unquoted (and for an extended value, percent-decoded bytes)
   bool extended = false; // written in RFC 2231 charset'language'%XX form
   std::string charset;   // of an extended value
@@ -54,9 +55,12 @@ struct MimePart {
   std::string subtype = "plain"; // lowercase
   std::vector<MimeParam> params;
   bool content_type_given = false;
+  std::string type_as_written, subtype_as_written;  // for BODYSTRUCTURE; "" when defaulted
   std::string encoding;  // Content-Transfer-Encoding, lowercase; "" when absent
+  std::string encoding_as_written;
   std::optional<std::string> id, description, md5, location;  // values as written, unfolded
   std::optional<std::string> disposition;  // lowercase type, e.g. "attachment"
+  std::string disposition_as_written;
   std::vector<MimeParam> disposition_params;
   std::vector<std::string> languages;      // Content-Language, comma separated
   std::string boundary;                    // of a multipart ("" when it has none)
@@ -94,6 +98,8 @@ MimeTree parse_mime(std::string_view message, const MimeLimits& limits = {});
 void parse_content_type(std::string_view value, MimePart& part);
 // Parses a structured value "token *(; param)" (Content-Disposition and Content-Type
 // after the type): the leading token lowercased and the parameters, RFC 2231 joined.
-std::string parse_params(std::string_view value, std::vector<MimeParam>& params);
+// *as_written, when given, receives the token in its case.
+std::string parse_params(std::string_view value, std::vector<MimeParam>& params,
+                         std::string* as_written = nullptr);
 
 }  // namespace postilion::mail
