@@ -109,10 +109,13 @@ std::optional<UidList> parse_uidlist(std::string_view text) {
     std::string_view key = name.substr(0, name.find(':'));
     if (!valid_key(key)) continue;
     // UIDs ascend in every version; a row that does not is damage, not data.
-    if (*uid <= last || *uid >= out.next_uid) continue;
+    if (*uid <= last || *uid == UINT32_MAX) continue;
     last = *uid;
     out.entries.emplace_back(*uid, std::string(key));
   }
+  // Dovecot appends rows without rewriting the header: its next UID may be older than
+  // the rows below it.
+  if (last >= out.next_uid) out.next_uid = last + 1;
   return out;
 }
 

@@ -59,15 +59,20 @@ class UidlistTest : public CppUnit::TestFixture {
     text += "13 :ok1\n";                             // good
     text += "13 :dup\n";                             // UID not ascending
     text += "9 :back\n";                             // going back
-    text += "150 :beyond\n";                         // beyond next UID
     text += "14 :" + std::string(70000, 'a') + "\n";  // oversized line
     text += "15 :ctl\x01x\n";                        // control character
     text += "16 :\n";                                // empty name
     text += "17 :ok2:2,S\n";                         // good
     text += "99999999999 :big\n";                    // overflow
+    text += "4294967295 :max\n";                     // no next UID after it
+    text += "150 :beyond\n";                         // beyond the header's next UID: kept
     auto l = parse_uidlist(text);
     CPPUNIT_ASSERT(l.has_value());
-    CPPUNIT_ASSERT((l->entries == Entries{{13, "ok1"}, {17, "ok2"}}));
+    CPPUNIT_ASSERT((l->entries == Entries{{13, "ok1"}, {17, "ok2"}, {150, "beyond"}}));
+    CPPUNIT_ASSERT_EQUAL(uint32_t(151), l->next_uid);
+    // Dovecot's header lags behind the rows it appended.
+    auto stale = parse_uidlist("3 V7 N1 Gx\n1 :a\n2 :b\n5 :c\n");
+    CPPUNIT_ASSERT(stale && stale->entries.size() == 3 && stale->next_uid == 6);
   }
 
   void truncated() {
