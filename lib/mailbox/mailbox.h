@@ -43,6 +43,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -55,10 +56,18 @@
 
 namespace postilion::mailbox {
 
+namespace index {
+class File;
+struct Header;
+}  // namespace index
+
 // The index file and its lock inside a Maildir folder.
 inline constexpr const char* kMailboxIndex = "postilion-index.db";
 inline constexpr const char* kMailboxIndexLock = "postilion-index.lock";
 inline constexpr const char* kKeywordsFile = "postilion-keywords";
+// The folder's last UIDVALIDITY, outliving a lost index (as Dovecot's
+// dovecot-uidvalidity): a new numbering always gets a higher one.
+inline constexpr const char* kUidValidityFile = "postilion-uidvalidity";
 
 // IMAP system flags, stored as Maildir info letters.
 enum Flag : uint8_t {
@@ -178,11 +187,13 @@ class Mailbox {
   // call removed (all of them leave view()).
   Result<std::vector<uint32_t>> expunge(const std::vector<uint32_t>& uids);
   // Delivers text as a new message with the given flags and internal date and gives
-  // it the next UID (returned: UIDPLUS APPENDUID). view() gains it.
+  // it the next UID (returned: UIDPLUS APPENDUID). view() learns it at the next
+  // refresh(), which reports it as added (as copy() and move() do in the target).
   Result<uint32_t> append(std::string_view text, const AppendOptions& opt = {});
   // Copies messages into target (hard links when on one filesystem), with their flags
   // and internal dates; they get new UIDs there. Returns (source UID, target UID)
   // pairs in source UID order (UIDPLUS COPYUID); UIDs gone meanwhile are skipped.
+  // The target may be this folder.
   Result<std::vector<std::pair<uint32_t, uint32_t>>> copy(const std::vector<uint32_t>& uids, Mailbox& target);
   // As copy(), then removes them here (IMAP MOVE): renames when on one filesystem.
   Result<std::vector<std::pair<uint32_t, uint32_t>>> move(const std::vector<uint32_t>& uids, Mailbox& target);
@@ -200,6 +211,16 @@ class Mailbox {
 
  private:
   explicit Mailbox(std::string path);
+  Result<Changes> sync(int depth);
+  Status load_all(index::File& db, const index::Header& h, Changes* ch);
+  Status fold_changes(index::File& db, const index::Header& h, Changes* ch);
+  Status load_keywords();
+  Result<std::vector<uint32_t>> rename_messages(const std::vector<uint32_t>& uids,
+                                                const std::function<Flags(const Flags&)>& change, bool to_cur,
+                                                uint64_t unchanged_since, std::vector<uint32_t>* modified);
+  Status record_expunges(const std::vector<uint32_t>& uids, std::vector<uint32_t>* out, bool unlink_files);
+  Result<std::vector<std::pair<uint32_t, uint32_t>>> transfer(const std::vector<uint32_t>& uids, Mailbox& target,
+                                                              bool move);
   std::string path_;
   Snapshot view_;
   std::vector<std::string> keywords_;

@@ -22,7 +22,8 @@ struct UidList {
   uint32_t uid_validity = 0;
   uint32_t next_uid = 1;
   // (UID, Maildir key: the file name before ':'), in file order. UIDs are checked to be
-  // ascending and below next_uid; rows breaking that are dropped.
+  // ascending; rows breaking that are dropped. next_uid is above all of them (Dovecot
+  // appends rows without updating the header's next UID).
   std::vector<std::pair<uint32_t, std::string>> entries;
 };
 
