@@ -3,7 +3,9 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -12,9 +14,13 @@
 #include <exception>
 #include <map>
 
+#include "lib/base/file.h"
 #include "lib/base/strings.h"
 #include "lib/event/listener.h"
+#include "lib/ipc/message.h"
+#include "lib/ipc/protocols.h"
 #include "lib/log/log.h"
+#include "lib/service/launcher.h"
 #include "lib/service/privs.h"
 
 #ifndef SYSCONFDIR
@@ -26,7 +32,7 @@ namespace {
 
 const char* const kUsage =
     "usage: SERVICE -c config_dir -n name -t inet|unix -s listen_fds [-w wakeup_secs] "
-    "[-u] [-j] [-l] [-f] [-v] [-o name=value]... [args]";
+    "[-u] [-j] [-l] [-f] [-v] [-a client_ip] [-o name=value]... [args]";
 
 bool fd_open(int fd) { return ::fcntl(fd, F_GETFD) >= 0; }
 
@@ -57,6 +63,7 @@ std::optional<Options> parse_options(int argc, char** argv, std::string* why) {
     switch (a[1]) {
       case 'c': { auto v = value(i, "-c"); if (!v) return std::nullopt; o.config_dir = *v; break; }
       case 'n': { auto v = value(i, "-n"); if (!v) return std::nullopt; o.name = *v; break; }
+      case 'a': { auto v = value(i, "-a"); if (!v) return std::nullopt; o.client_ip = *v; break; }
       case 't': {
         auto v = value(i, "-t");
         if (!v) return std::nullopt;
@@ -103,6 +110,7 @@ std::vector<std::string> make_argv(const Options& o) {
   if (!o.config_dir.empty()) v.insert(v.end(), {"-c", o.config_dir});
   if (!o.name.empty()) v.insert(v.end(), {"-n", o.name});
   if (!o.type.empty()) v.insert(v.end(), {"-t", o.type});
+  if (!o.client_ip.empty()) v.insert(v.end(), {"-a", o.client_ip});
   v.insert(v.end(), {"-s", std::to_string(o.listen_fds)});
   if (o.wakeup > 0) v.insert(v.end(), {"-w", std::to_string(o.wakeup)});
   if (o.unprivileged) v.push_back("-u");
@@ -128,12 +136,25 @@ struct Context::Impl {
     event::Event ev;
   };
   std::map<int, std::unique_ptr<BlockingClient>> blocking;  // serve_blocking(), by fd
+  std::unique_ptr<Launcher> launcher;                        // Kind::Session
 };
 
 Context::Context(const Spec& spec, Options opts, config::Config cfg)
     : spec_(spec), opts_(std::move(opts)), cfg_(std::move(cfg)), impl_(std::make_unique<Impl>()) {}
 
-Context::~Context() = default;
+Context::~Context() {
+  // The daemon's objects first, newest first: they may use what was kept before them,
+  // and their events live on the loop, which goes last.
+  while (!kept_.empty()) kept_.pop_back();
+}
+
+void Context::no_such_object(const char* type) { PANIC("%s: no object of type %s kept", spec_.name, type); }
+
+void Context::start_sessions(SessionLimits limits, std::vector<std::string> command) {
+  impl_->launcher = std::make_unique<Launcher>(base_, std::move(command), std::move(limits),
+                                               file::join(cfg_.str("queue_directory"), ipc::proto::kAnvilSocket),
+                                               opts_.name, [this] { session_end(); });
+}
 
 void Context::serve_blocking(UniqueFd fd, std::function<bool(int)> serve_one) {
   int key = fd.get();
@@ -179,7 +200,9 @@ void Context::accepted(UniqueFd fd) {
     for (auto& l : impl_->listeners) l.disable();
     set_busy(true);
   }
-  if (spec_.on_accept) {
+  if (impl_->launcher) {
+    if (!impl_->launcher->launch(std::move(fd))) session_end();
+  } else if (spec_.on_accept) {
     spec_.on_accept(*this, std::move(fd));
   } else {
     session_end();
@@ -294,9 +317,240 @@ void enter_jail(const Options& o, const config::Config& cfg) {
   }
 }
 
+// main.conf from dir with the overrides. optional: no main.conf means the defaults
+// (stand-alone and session processes; master(8) always passes a directory that has one).
+config::Config load_config(const std::string& dir, const Options& o, bool optional) {
+  config::Config cfg = optional && ::access((dir + "/main.conf").c_str(), F_OK) != 0
+                           ? config::Config::parse("", "main.conf", dir)
+                           : config::Config::load(dir);
+  for (const auto& [n, v] : o.overrides) cfg.set(n, v);
+  return cfg;
+}
+
+void check_params(const Spec& spec) {
+  if (!spec.params) return;
+  for (auto p : *spec.params)
+    if (!config::find_param(p)) PANIC("%s: reads unknown parameter %.*s", spec.name, int(p.size()), p.data());
+}
+
+// The argv of a session process, without its client (the launcher appends -a IP).
+std::vector<std::string> session_command(const Options& o) {
+  auto self = self_program();
+  if (!self) throw config::ConfigError(self.error().str());
+  std::vector<std::string> cmd = {*self, "--session", "-c", o.config_dir, "-n", o.name};
+  for (const auto& [n, v] : o.overrides) cmd.insert(cmd.end(), {"-o", n + "=" + v});
+  return cmd;
+}
+
+// The hooks that set a daemon up in ctx, in the order of Spec's comments; the jail
+// (master mode only) between pre_jail and post_jail.
+void set_up(Context& ctx, const Spec& spec, const std::function<void()>& jail) {
+  if (spec.pre_jail) spec.pre_jail(ctx);
+  if (spec.kind == Kind::Session) {
+    if (!spec.session_limits || !spec.on_session) PANIC("%s: Kind::Session without its hooks", spec.name);
+    ctx.start_sessions(spec.session_limits(ctx), session_command(ctx.options()));
+  }
+  jail();
+  if (spec.post_jail) spec.post_jail(ctx);
+}
+
+// PROGRAM --session ...: one client on fd 0 (Spec::on_session).
+int run_session(int argc, char** argv, const Spec& spec) {
+  std::string why;
+  auto opts = parse_options(argc, argv, &why);
+  if (opts && opts->client_ip.empty()) why = "--session needs -a client_ip";
+  if (!opts || opts->client_ip.empty()) {
+    log::use_stderr();
+    log::error("%s", why.c_str());
+    return 2;
+  }
+  if (opts->name.empty()) opts->name = spec.name;
+  if (opts->config_dir.empty()) opts->config_dir = SYSCONFDIR "/postilion";
+  opts->foreground = false;
+  ::signal(SIGPIPE, SIG_IGN);
+  try {
+    auto cfg = load_config(opts->config_dir, *opts, true);
+    set_up_logging(spec.name, *opts, cfg);
+    check_params(spec);
+    Context ctx(spec, *opts, std::move(cfg));
+    log::info("connect from [%s]", opts->client_ip.c_str());
+    // The client moves off fd 0 into an owner the session can close: after a fork
+    // only the process that reads the network keeps it.
+    UniqueFd client(::fcntl(0, F_DUPFD_CLOEXEC, 3));
+    if (!client) log::fatal("session: no client on fd 0: %s", std::strerror(errno));
+    if (auto null = file::open("/dev/null", O_RDWR); !null || ::dup2(null->get(), 0) < 0)
+      log::fatal("session: cannot put /dev/null on fd 0");
+    return spec.on_session(ctx, std::move(client), opts->client_ip);
+  } catch (const std::exception& e) {
+    log::fatal("%s", e.what());
+  }
+}
+
+// Stand-alone: the options after --standalone (see service.h).
+struct StandaloneArgs {
+  Options opts;
+  std::string socket;
+  std::vector<std::string> listens;
+};
+
+std::optional<StandaloneArgs> parse_standalone(const char* program, int argc, char** argv) {
+  StandaloneArgs a;
+  a.opts.config_dir = SYSCONFDIR "/postilion";
+  a.opts.foreground = true;
+  a.opts.long_running = true;  // no master to start another: never idle-exit
+  int c;
+  while ((c = ::getopt(argc, argv, "c:l:n:o:s:v")) != -1) {
+    std::string arg = optarg ? optarg : "";
+    if (c == 'c') {
+      a.opts.config_dir = arg;
+    } else if (c == 'l') {
+      a.listens.push_back(arg);
+    } else if (c == 'n') {
+      a.opts.name = arg;
+    } else if (c == 'o') {
+      auto eq = arg.find('=');
+      if (eq == std::string::npos || eq == 0) {
+        std::fprintf(stderr, "%s: bad -o %s\n", program, arg.c_str());
+        return std::nullopt;
+      }
+      a.opts.overrides.emplace_back(arg.substr(0, eq), arg.substr(eq + 1));
+    } else if (c == 's') {
+      a.socket = arg;
+    } else if (c == 'v') {
+      a.opts.verbose = true;
+    } else {
+      std::fprintf(stderr,
+                   "usage: %s --standalone [-c config_dir] [-n service] [-s socket] [-l [addr:]port]... "
+                   "[-o name=value]... [-v]\n",
+                   program);
+      return std::nullopt;
+    }
+  }
+  if (a.opts.name.empty()) a.opts.name = program;
+  return a;
+}
+
+// The listening sockets of a stand-alone daemon.
+std::vector<UniqueFd> standalone_listeners(const Spec& spec, const StandaloneArgs& a, const config::Config& cfg) {
+  std::vector<UniqueFd> fds;
+  if (spec.inet) {
+    for (const auto& l : a.listens) {
+      std::string label;
+      auto fd = event::listen_inet_spec(l, &label);
+      if (!fd) log::fatal("%s", fd.error().c_str());
+      log::info("listening on %s", label.c_str());
+      fds.push_back(std::move(*fd));
+    }
+    if (fds.empty()) log::fatal("nothing to listen on (give -l [addr:]port)");
+    return fds;
+  }
+  std::string path = a.socket;
+  if (path.empty())
+    path = file::join(cfg.str("queue_directory"),
+                      spec.socket ? std::string(spec.socket) : std::string(ipc::proto::kPrivateDir) + a.opts.name);
+  auto fd = ipc::listen_unix(path, static_cast<mode_t>(spec.socket_mode));
+  if (!fd) log::fatal("%s", fd.error().c_str());
+  log::info("listening on %s", path.c_str());
+  fds.push_back(std::move(*fd));
+  return fds;
+}
+
+// One stand-alone process: the daemon set up from its Spec, serving until SIGTERM or
+// SIGINT (or, for a worker, until its parent is gone: EOF on lifeline).
+int serve_standalone(const Spec& spec, const Options& opts, const config::Config& cfg,
+                     std::vector<UniqueFd> fds, int lifeline) {
+  std::unique_ptr<Context> ctx;
+  try {
+    ctx = std::make_unique<Context>(spec, opts, cfg);
+    set_up(*ctx, spec, [] {});
+  } catch (const std::exception& e) {
+    log::fatal("%s", e.what());
+  }
+  ctx->start(std::move(fds), -1, lifeline);
+  event::Signal intr(ctx->loop(), SIGINT, [&ctx] { ctx->stop(); ctx->loop().loopbreak(); });
+  if (ctx->loop().loop() < 0) log::fatal("event loop failed");
+  return 0;
+}
+
+// Spec::standalone_processes workers on the one socket, replaced when one dies; SIGTERM
+// or SIGINT ends them all.
+int supervise_standalone(const Spec& spec, const Options& opts, const config::Config& cfg,
+                         std::vector<UniqueFd> fds) {
+  int life[2];
+  if (::pipe2(life, O_CLOEXEC) != 0) log::fatal("pipe: %s", std::strerror(errno));
+  UniqueFd life_r(life[0]), life_w(life[1]);
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGCHLD);
+  sigprocmask(SIG_BLOCK, &set, nullptr);
+  pid_t parent = ::getpid();
+  std::vector<pid_t> workers;
+  auto spawn = [&] {
+    pid_t pid = ::fork();
+    if (pid < 0) {
+      log::warn("fork: %s", std::strerror(errno));
+      return;
+    }
+    if (pid > 0) {
+      workers.push_back(pid);
+      return;
+    }
+    // A kill -9 of the parent ends idle workers at once; a busy one hears the
+    // lifeline (the kernel clears the death signal when the effective ids change).
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(0);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    log::reset_pid();
+    life_w.reset();
+    std::vector<UniqueFd> mine;
+    for (auto& fd : fds) mine.emplace_back(::fcntl(fd.get(), F_DUPFD_CLOEXEC, 3));
+    ::_exit(serve_standalone(spec, opts, cfg, std::move(mine), life_r.get()));
+  };
+  for (int i = 0; i < spec.standalone_processes; ++i) spawn();
+  for (;;) {
+    int sig = 0;
+    sigwait(&set, &sig);
+    if (sig != SIGCHLD) break;
+    pid_t p;
+    while ((p = ::waitpid(-1, nullptr, WNOHANG)) > 0) {
+      std::erase(workers, p);
+      spawn();
+    }
+  }
+  for (pid_t p : workers) ::kill(p, SIGKILL);
+  return 0;
+}
+
+// PROGRAM --standalone ...
+int run_standalone(int argc, char** argv, const Spec& spec) {
+  auto a = parse_standalone(spec.name, argc, argv);
+  if (!a) return 2;
+  ::signal(SIGPIPE, SIG_IGN);
+  std::optional<config::Config> cfg;
+  try {
+    cfg = load_config(a->opts.config_dir, a->opts, true);
+  } catch (const config::ConfigError& e) {
+    std::fprintf(stderr, "%s: fatal: %s\n", spec.name, e.what());
+    return 1;
+  }
+  log::init(spec.name, cfg->str("syslog_name"));
+  std::string maillog = cfg->str("maillog_file");
+  if (maillog.empty() || !log::use_file(maillog)) log::use_stderr();
+  check_params(spec);
+  auto fds = standalone_listeners(spec, *a, *cfg);
+  if (spec.standalone_processes > 1) return supervise_standalone(spec, a->opts, *cfg, std::move(fds));
+  return serve_standalone(spec, a->opts, *cfg, std::move(fds), -1);
+}
+
 }  // namespace
 
 int run(int argc, char** argv, const Spec& spec) {
+  if (argc > 1 && std::strcmp(argv[1], "--standalone") == 0) return run_standalone(argc - 1, argv + 1, spec);
+  if (argc > 1 && std::strcmp(argv[1], "--session") == 0) return run_session(argc - 1, argv + 1, spec);
   log::init(spec.name);
   std::string why;
   auto opts = parse_options(argc, argv, &why);
@@ -311,13 +565,9 @@ int run(int argc, char** argv, const Spec& spec) {
   std::unique_ptr<Context> ctx;
   std::vector<UniqueFd> listen_fds;
   try {
-    auto cfg = config::Config::load(opts->config_dir);
-    for (auto& [n, v] : opts->overrides) cfg.set(n, v);
+    auto cfg = load_config(opts->config_dir, *opts, false);
     set_up_logging(spec.name, *opts, cfg);
-    if (spec.params) {
-      for (auto p : *spec.params)
-        if (!config::find_param(p)) PANIC("%s: reads unknown parameter %.*s", spec.name, int(p.size()), p.data());
-    }
+    check_params(spec);
     for (int i = 0; i < opts->listen_fds; ++i) {
       int fd = kListenFdBase + i;
       if (!fd_open(fd)) throw config::ConfigError("-s " + std::to_string(opts->listen_fds) + ": fd " +
@@ -326,9 +576,7 @@ int run(int argc, char** argv, const Spec& spec) {
       listen_fds.emplace_back(fd);
     }
     ctx = std::make_unique<Context>(spec, *opts, std::move(cfg));
-    if (spec.pre_jail) spec.pre_jail(*ctx);
-    enter_jail(*opts, ctx->config());
-    if (spec.post_jail) spec.post_jail(*ctx);
+    set_up(*ctx, spec, [&] { enter_jail(*opts, ctx->config()); });
   } catch (const std::exception& e) {
     log::fatal("%s", e.what());
   }

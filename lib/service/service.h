@@ -25,6 +25,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <typeinfo>
 #include <utility>
 #include <vector>
 
@@ -41,7 +42,8 @@ inline constexpr int32_t kStateBusy = 0;
 inline constexpr int32_t kStateAvailable = 1;
 
 enum class Kind {
-  Stream,  // accepts connections on the listening sockets master passes
+  Stream,   // on_accept serves each client in this process
+  Session,  // each client is served by a fresh process of this program (see below)
 };
 
 // The command line master passes (see above).
@@ -56,6 +58,7 @@ struct Options {
   bool long_running = false;
   bool verbose = false;
   bool foreground = false;
+  std::string client_ip;  // -a: a session process's client (Kind::Session)
   std::vector<std::pair<std::string, std::string>> overrides;  // -o name=value
   std::vector<std::string> args;                               // the rest
 };
@@ -66,6 +69,7 @@ std::optional<Options> parse_options(int argc, char** argv, std::string* why);
 std::vector<std::string> make_argv(const Options& o);
 
 class Context;
+struct SessionLimits;  // lib/service/launcher.h
 
 struct Spec {
   const char* name = "";
@@ -78,10 +82,42 @@ struct Spec {
   int max_clients = 0;
   std::function<void(Context&)> pre_jail;   // as root, before chroot and setuid
   std::function<void(Context&)> post_jail;  // unprivileged, before the loop
-  // A new client. The daemon owns fd and calls ctx.session_end() when it is done.
+  // Kind::Stream: a new client. The daemon owns fd and calls ctx.session_end() when it
+  // is done.
   std::function<void(Context&, UniqueFd)> on_accept;
   // Every -w seconds (wakeup column of master.conf).
   std::function<void(Context&)> on_wakeup;
+
+  // Kind::Session. The listener only accepts: for each connection the connection
+  // limits are checked (lib/service/launcher.h), and a session process runs this
+  // program again as `PROGRAM --session -c DIR -n SERVICE [-o name=value]... -a IP`,
+  // the client on fd 0. That process loads the same config and overrides, logs as
+  // the listener does, and calls on_session with the client (moved off fd 0, which
+  // becomes /dev/null) and its address; on_session's return is the exit status. It
+  // starts with the listener's ids (root in production: master.conf's unpriv column
+  // says n) and gives them up itself (lib/service/privs.h): typically a login
+  // process as mail_owner (drop_to_login_user) reads the client, and after auth(8)
+  // says yes the session becomes the mailbox owner (drop_to). Bad config: throw
+  // config::ConfigError (a fatal start of that one session).
+  //   spec.kind = service::Kind::Session;
+  //   spec.session_limits = [](service::Context& ctx) { ...; return limits; };
+  //   spec.on_session = [](service::Context& ctx, UniqueFd client, const std::string& ip) {
+  //     return imapd::run_session(settings_from(ctx.config()), std::move(client), ip);
+  //   };
+  // session_limits runs in the listener as root, before the jail (a TLS key for the
+  // refusals of wrapper mode may be readable by root only).
+  std::function<SessionLimits(Context&)> session_limits;
+  std::function<int(Context&, UniqueFd client, const std::string& client_ip)> on_session;
+
+  // --standalone (below): a unix-socket daemon listens on socket (under
+  // queue_directory; nullptr: private/SERVICE) with socket_mode; an inet daemon
+  // (inet = true) on the -l addresses instead. standalone_processes > 1: that many
+  // processes accept on the one socket (replaced when one dies), for agents that
+  // serve one client at a time.
+  const char* socket = nullptr;
+  unsigned socket_mode = 0600;
+  bool inet = false;
+  int standalone_processes = 1;
 };
 
 class Context {
@@ -93,6 +129,23 @@ class Context {
   event::EventBase& loop() { return base_; }
   const std::string& name() const { return opts_.name; }
   const Options& options() const { return opts_; }
+
+  // Keeps the daemon's object for the life of the loop: objects kept are destroyed in
+  // reverse order when the context ends, before the loop their events live on.
+  // get<T>() returns the one kept T (a bug, and a panic, when there is none).
+  template <class T>
+  T& keep(std::unique_ptr<T> obj) {
+    T& ref = *obj;
+    kept_.push_back(Kept{&typeid(T), std::unique_ptr<void, void (*)(void*)>(
+                                         obj.release(), [](void* p) { delete static_cast<T*>(p); })});
+    return ref;
+  }
+  template <class T>
+  T& get() {
+    for (auto& k : kept_)
+      if (*k.type == typeid(T)) return *static_cast<T*>(k.obj.get());
+    no_such_object(typeid(T).name());
+  }
 
   // A client given to on_accept is finished.
   void session_end();
@@ -108,7 +161,9 @@ class Context {
   // Stop accepting; exit once the current clients are done.
   void stop();
 
-  // Used by run(): adopt the listening fds and arm the timers; then loop.
+  // Used by run(): Kind::Session's launcher (as root, before the jail); adopt the
+  // listening fds and arm the timers; then loop.
+  void start_sessions(SessionLimits limits, std::vector<std::string> command);
   void start(std::vector<UniqueFd> listen_fds, int status_fd, int lifeline_fd);
   bool stopping() const { return stopping_; }
 
@@ -116,6 +171,7 @@ class Context {
   void accepted(UniqueFd fd);
   void maybe_exit();
   void report(int32_t state);
+  [[noreturn]] void no_such_object(const char* type);
 
   const Spec& spec_;
   Options opts_;
@@ -128,11 +184,27 @@ class Context {
   bool stopping_ = false;
   bool busy_ = false;
   int status_fd_ = -1;
+  struct Kept {
+    const std::type_info* type;
+    std::unique_ptr<void, void (*)(void*)> obj;
+  };
+  std::vector<Kept> kept_;  // emptied in reverse order by ~Context, before the loop goes
 };
 
-// The whole daemon. Returns the process exit status.
+// The whole daemon, in one of three forms; returns the process exit status.
+//   PROGRAM [master's options]      under master(8) (above)
+//   PROGRAM --session ...           Kind::Session: one client (see Spec::on_session)
+//   PROGRAM --standalone [-c CONFIG_DIR] [-n SERVICE] [-s SOCKET] [-l [ADDR:]PORT]...
+//                        [-o name=value]... [-v]
+// Stand-alone runs one daemon without master(8) (tests, debugging), from the same
+// Spec: main.conf is loaded when CONFIG_DIR has one (else the defaults), with the
+// overrides; it logs to maillog_file (else stderr); pre_jail and post_jail run, with
+// no jail (the process keeps its ids); it listens on SOCKET (or Spec::socket) or, for
+// an inet daemon, on each -l, and runs until SIGTERM or SIGINT (never idle-exits).
+// Usage errors exit 2, config errors 1.
 int run(int argc, char** argv, const Spec& spec);
 
+// The daemons that do not run --standalone through run() yet set it up with this:
 // Stand-alone mode, for tests that run one daemon without master(8):
 //   PROGRAM --standalone [-c CONFIG_DIR] [-n SERVICE] [-s SOCKET] [-l [ADDR:]PORT]...
 //                        [-o name=value]... [-v]

@@ -1,6 +1,6 @@
-// pop3d/launcher.cc - fork + exec of one session process per connection, after the
-// per-client connection limits.
-#include "pop3d/launcher.h"
+// lib/service/launcher.cc - fork + exec of one session process per connection, after
+// the connection limits.
+#include "lib/service/launcher.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -15,7 +15,7 @@
 #include "lib/event/buffer_event.h"
 #include "lib/log/log.h"
 
-namespace postilion::pop3d {
+namespace postilion::service {
 
 std::string peer_ip(int fd) {
   sockaddr_storage ss{};
@@ -34,35 +34,34 @@ std::string peer_ip(int fd) {
   return buf;
 }
 
-Launcher::Launcher(event::EventBase& base, std::string config_dir, std::vector<std::string> overrides,
-                   int64_t client_limit, std::function<void()> on_exit)
-    : config_dir_(std::move(config_dir)), overrides_(std::move(overrides)), client_limit_(client_limit),
-      on_exit_(std::move(on_exit)), base_(base), chld_(base, SIGCHLD, [this] { reap(); }) {
+Result<std::string> self_program() {
   std::string self(4096, '\0');
   ssize_t n = ::readlink("/proc/self/exe", self.data(), self.size() - 1);
-  if (n <= 0) log::fatal("cannot find my own program: readlink /proc/self/exe: %s", std::strerror(errno));
+  if (n <= 0) return Error::from_errno("cannot find my own program: readlink /proc/self/exe");
   self.resize(static_cast<size_t>(n));
-  self_ = self;
+  return self;
+}
+
+Launcher::Launcher(event::EventBase& base, std::vector<std::string> command, SessionLimits limits,
+                   const std::string& anvil_socket, const std::string& service, std::function<void()> on_exit)
+    : command_(std::move(command)), limits_(std::move(limits)), on_exit_(std::move(on_exit)), base_(base),
+      chld_(base, SIGCHLD, [this] { reap(); }) {
+  if (command_.empty()) PANIC("launcher: no session command");
+  if (limits_.per_client.any())
+    anvil_ = std::make_unique<ipc::AnvilClient>(base, anvil_socket, service, limits_.per_client,
+                                                static_cast<int>(limits_.anvil_timeout_ms));
 }
 
 Launcher::~Launcher() = default;
 
-void Launcher::set_limits(std::unique_ptr<ipc::AnvilClient> anvil, std::vector<Cidr> exceptions, bool wrappermode,
-                          const tls::Context* tls) {
-  anvil_ = std::move(anvil);
-  exceptions_ = std::move(exceptions);
-  wrappermode_ = wrappermode;
-  tls_ = tls && tls->valid() ? tls : nullptr;
-}
-
 bool Launcher::launch(UniqueFd fd) {
   std::string ip = peer_ip(fd.get());
-  if (client_limit_ > 0 && static_cast<int64_t>(running()) >= client_limit_) {
-    log::warn("pop3d_client_limit reached; refusing [%s]", ip.c_str());
-    refuse(std::move(fd), kTooManyConnections);
+  if (limits_.client_limit > 0 && static_cast<int64_t>(running()) >= limits_.client_limit) {
+    log::warn("%s reached; refusing [%s]", limits_.client_limit_name.c_str(), ip.c_str());
+    refuse(std::move(fd), limits_.too_many_connections);
     return true;  // on_exit has run, or runs when the TLS refusal is over
   }
-  if (!anvil_ || !anvil_->limits().any() || cidr_list_contains(exceptions_, ip)) return spawn(std::move(fd), ip, 0);
+  if (!anvil_ || cidr_list_contains(limits_.exceptions, ip)) return spawn(std::move(fd), ip, 0);
   uint64_t id = next_waiting_++;
   waiting_[id] = Waiting{std::move(fd), ip};
   // The answer may come at once (anvil unreachable): decided() then runs in begin().
@@ -81,28 +80,28 @@ void Launcher::decided(uint64_t id, uint64_t ticket, const ipc::AnvilClient::Dec
   }
   log::warn("%s", ipc::anvil_warning(d.verdict, d.count, d.rate, "unknown[" + w.ip + "]", anvil_->service()).c_str());
   anvil_->end(ticket);
-  refuse(std::move(w.fd), kTooManyFromHost);
+  refuse(std::move(w.fd), limits_.too_many_from_host);
 }
 
 // Refused before anything the client sent is read: one line, then the connection closes.
-void Launcher::refuse(UniqueFd fd, const char* line) {
-  if (!wrappermode_) {
-    ssize_t n = ::send(fd.get(), line, std::strlen(line), MSG_DONTWAIT | MSG_NOSIGNAL);
+void Launcher::refuse(UniqueFd fd, const std::string& line) {
+  if (!limits_.wrappermode) {
+    ssize_t n = ::send(fd.get(), line.data(), line.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
     (void)n;  // a client too slow to take one line on a fresh connection loses it
     ::shutdown(fd.get(), SHUT_WR);
     fd.reset();
     if (on_exit_) on_exit_();
     return;
   }
-  // Port 995: the line means something only inside TLS. The handshake costs this
+  // Port 995, 993: the line means something only inside TLS. The handshake costs this
   // process some CPU, so only so many at a time; the rest are closed unanswered.
-  if (!tls_ || refusing_.size() >= kMaxTlsRefusals) {
+  if (!limits_.tls.valid() || refusing_.size() >= kMaxTlsRefusals) {
     fd.reset();
     if (on_exit_) on_exit_();
     return;
   }
   int raw = fd.release();
-  auto bev = tls::socket_bufferevent(base_.get(), raw, *tls_);
+  auto bev = tls::socket_bufferevent(base_.get(), raw, limits_.tls);
   if (!bev) {
     UniqueFd again(raw);  // not taken by a bufferevent that was never made
     if (on_exit_) on_exit_();
@@ -146,7 +145,7 @@ bool Launcher::spawn(UniqueFd fd, const std::string& ip, uint64_t ticket) {
   if (pid < 0) {
     log::warn("fork failed: %s; refusing [%s]", std::strerror(errno), ip.c_str());
     // In wrapper mode a line outside TLS would be noise to the client: just closed.
-    if (!wrappermode_) (void)file::write_all(fd.get(), kTooManyConnections);
+    if (!limits_.wrappermode) (void)file::write_all(fd.get(), limits_.too_many_connections);
     if (anvil_ && ticket) anvil_->end(ticket);
     return false;
   }
@@ -154,15 +153,12 @@ bool Launcher::spawn(UniqueFd fd, const std::string& ip, uint64_t ticket) {
     // Every other descriptor this process holds is close-on-exec (listeners, the
     // master's status pipe and lifeline); the client becomes fd 0 of the new image.
     if (::dup2(fd.get(), 0) < 0) _exit(1);
-    std::vector<std::string> args = {self_, "--session", "-c", config_dir_, "-a", ip};
-    for (const auto& o : overrides_) {
-      args.push_back("-o");
-      args.push_back(o);
-    }
+    std::vector<std::string> args = command_;
+    args.insert(args.end(), {"-a", ip});
     std::vector<char*> av;
     for (auto& a : args) av.push_back(a.data());
     av.push_back(nullptr);
-    ::execv(self_.c_str(), av.data());
+    ::execv(command_[0].c_str(), av.data());
     _exit(127);
   }
   children_[pid] = ticket;
@@ -178,9 +174,9 @@ void Launcher::reap() {
     if (anvil_ && child->second) anvil_->end(child->second);
     children_.erase(child);
     if (WIFSIGNALED(st)) log::warn("session process %d killed by signal %d", static_cast<int>(p), WTERMSIG(st));
-    else if (WEXITSTATUS(st) == 127) log::error("session process %d: cannot run %s", static_cast<int>(p), self_.c_str());
+    else if (WEXITSTATUS(st) == 127) log::error("session process %d: cannot run %s", static_cast<int>(p), command_[0].c_str());
     if (on_exit_) on_exit_();
   }
 }
 
-}  // namespace postilion::pop3d
+}  // namespace postilion::service
