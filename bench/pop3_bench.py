@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
-"""bench/pop3_bench.py - POP3 download speed: login, then RETR of every message, on
-Postilion's pop3d (with auth) and on Dovecot's pop3 in the same run, serving equal
-Maildirs. Prints msgs/s and server CPU ms per message; figures, not assertions.
+"""bench/pop3_bench.py - POP3 on Postilion's pop3d (with auth) and on Dovecot's pop3 in
+the same run, serving equal Maildirs. Figures, not assertions:
+  fetch   login, then RETR of every message: msgs/s and server CPU ms per message
+  login   USER/PASS/STAT/QUIT on a large mailbox whose index exists (the first login
+          built it): median and best time of a login, in ms
 
 Usage: BUILD_DIR=/path/to/build bench/pop3_bench.py [messages] [size] [parallel]
 Dovecot comes from `scripts/install-deps --bench`.
+       BUILD_DIR=/path/to/build bench/pop3_bench.py login [messages]   (default 10000)
 """
 import os
 import poplib
@@ -14,6 +17,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import benchlib  # noqa: E402
@@ -40,8 +44,8 @@ def make_maildir(md, count, size, owner):
 
 
 def fetch_all(port, parallel):
-    """Each of `parallel` clients logs in in turn and RETRs every message (the lock allows
-    one session per mailbox, so sessions follow each other). Returns messages fetched."""
+    """Each of `parallel` clients logs in in turn and RETRs every message (sessions follow
+    each other, as with pop3d_lock_session). Returns messages fetched."""
     fetched = [0]
     lock = threading.Lock()
     gate = threading.Semaphore(1)
@@ -65,12 +69,37 @@ def fetch_all(port, parallel):
     return fetched[0]
 
 
+def login_times(port, rounds=15):
+    """Times of USER, PASS, STAT, QUIT, each a new connection; the first login (which
+    may build the index) is not counted. Returns (median, best) in ms."""
+    def once():
+        start = time.monotonic()
+        p = poplib.POP3(ADDR, port, timeout=120)
+        p.user(USER)
+        p.pass_(PASSWORD)
+        n = p.stat()[0]
+        p.quit()
+        return (time.monotonic() - start) * 1000.0, n
+    once()
+    times = []
+    for _ in range(rounds):
+        ms, n = once()
+        times.append(ms)
+    times.sort()
+    return times[len(times) // 2], times[0], n
+
+
+def report_login(name, port):
+    median, best, n = login_times(port)
+    benchlib.log("%-10s login with %d messages: median %7.1f ms, best %7.1f ms" % (name, n, median, best))
+
+
 def report(name, m, n):
     benchlib.log("%-10s %6d msgs  %7.2fs  %8.0f msgs/s  server CPU %6.3f ms/msg" %
                  (name, n, m.wall, n / m.wall if m.wall else 0, 1000.0 * m.server_cpu / n if n else 0))
 
 
-def postilion(root, count, size, parallel):
+def postilion(root, count, size, parallel, mode):
     if not os.environ.get("BUILD_DIR"):
         sys.exit("bench: set BUILD_DIR to a built Postilion tree")
     d = os.path.join(root, "postilion")
@@ -98,7 +127,10 @@ def postilion(root, count, size, parallel):
     pop = subprocess.Popen([harness.program("pop3d"), "--standalone", "-c", etc, "-l", "%s:%d" % (ADDR, port)])
     try:
         harness.wait_listening(ADDR, port, pop, what="pop3d")
-        fetch_all(port, 1)  # warm-up: builds the UID index
+        if mode == "login":
+            report_login("postilion", port)
+            return
+        fetch_all(port, 1)  # warm-up: builds the mailbox index
         with benchlib.Measure(pop.pid) as m:
             auth_cpu0 = benchlib.tree_cpu(auth.pid)
             n = fetch_all(port, parallel)
@@ -110,7 +142,7 @@ def postilion(root, count, size, parallel):
             p.wait(10)
 
 
-def dovecot(root, count, size, parallel):
+def dovecot(root, count, size, parallel, mode):
     home = os.path.join(root, "dovecot-home")
     owner = pwd.getpwnam("nobody") if ROOT else None
     make_maildir(os.path.join(home, "Maildir"), count, size, owner)
@@ -123,6 +155,9 @@ def dovecot(root, count, size, parallel):
         open(conf, "w").write(text)
     try:
         dc.start()
+        if mode == "login":
+            report_login("dovecot", port)
+            return
         fetch_all(port, 1)
         with benchlib.Measure(dc.master_pid()) as m:
             n = fetch_all(port, parallel)
@@ -134,16 +169,24 @@ def dovecot(root, count, size, parallel):
 
 
 def main():
-    count = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
-    size = int(sys.argv[2]) if len(sys.argv) > 2 else 4096
-    parallel = int(sys.argv[3]) if len(sys.argv) > 3 else 3
+    args = sys.argv[1:]
+    mode = "fetch"
+    if args and args[0] == "login":
+        mode = "login"
+        args = args[1:]
+    count = int(args[0]) if len(args) > 0 else (10000 if mode == "login" else 2000)
+    size = int(args[1]) if len(args) > 1 else (300 if mode == "login" else 4096)
+    parallel = int(args[2]) if len(args) > 2 else 3
     benchlib.need()
     root = benchlib.scratch()
     os.chmod(root, 0o755)
-    benchlib.log("pop3: %d messages of %d bytes, %d sessions each fetching all" % (count, size, parallel))
+    if mode == "login":
+        benchlib.log("pop3: login on a mailbox of %d messages of %d bytes" % (count, size))
+    else:
+        benchlib.log("pop3: %d messages of %d bytes, %d sessions each fetching all" % (count, size, parallel))
     try:
-        postilion(root, count, size, parallel)
-        dovecot(root, count, size, parallel)
+        postilion(root, count, size, parallel, mode)
+        dovecot(root, count, size, parallel, mode)
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

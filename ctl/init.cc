@@ -181,9 +181,9 @@ std::string master_conf_text(const InitOptions& o, const std::string& daemon_dir
   };
   for (const Inet& s : inets) {
     if (s.port == "0" || !have(s.prog)) continue;
-    // pop3d starts as root: each session becomes the mailbox owner after login, and
-    // the pre-login process drops to mail_owner by itself.
-    const char* unpriv = std::string(s.prog) == "pop3d" ? "n" : "-";
+    // pop3d and imapd start as root: each session becomes the mailbox owner after
+    // login, and the pre-login process drops to mail_owner by itself.
+    const char* unpriv = std::string(s.prog) == "pop3d" || std::string(s.prog) == "imapd" ? "n" : "-";
     line(host + ":" + s.port, "inet", "n", unpriv, "-", "-", s.prog + option_args(s.opts));
   }
   struct Unix {

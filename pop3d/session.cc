@@ -156,26 +156,31 @@ int serve(const Settings& s, int fd, const std::string& ip) {
       return 1;
     }
     auto md_ok = ensure_maildir(who->maildir);
-    auto box = md_ok ? mailbox::Maildir::open(who->maildir) : Result<mailbox::Maildir>(md_ok.error());
+    auto box = md_ok ? mailbox::Mailbox::open(who->maildir) : Result<mailbox::Mailbox>(md_ok.error());
     if (!box) {
       log::warn("%s: %s", label.c_str(), box.error().c_str());
       (void)reply(fd, "error");
       return 1;
     }
-    auto lock = mailbox::lock_session(who->maildir, "pop3");
-    if (!lock) {
-      bool busy = lock.error().code() == EWOULDBLOCK;
-      log::info("%s: %s", label.c_str(), busy ? "mailbox in use" : lock.error().c_str());
-      (void)reply(fd, busy ? "inuse" : "error");
-      return 0;
+    // Held until the session ends (pop3d_lock_session); without it, sessions share the
+    // mailbox through its index.
+    UniqueFd session_lock;
+    if (s.lock_session) {
+      auto lock = mailbox::lock_session(who->maildir, "pop3");
+      if (!lock) {
+        bool busy = lock.error().code() == EWOULDBLOCK;
+        log::info("%s: %s", label.c_str(), busy ? "mailbox in use" : lock.error().c_str());
+        (void)reply(fd, busy ? "inuse" : "error");
+        return 0;
+      }
+      session_lock = std::move(*lock);
     }
-    auto snap = box->scan();
-    if (!snap) {
-      log::warn("%s: %s", label.c_str(), snap.error().c_str());
+    if (auto ch = box->refresh(); !ch) {
+      log::warn("%s: %s", label.c_str(), ch.error().c_str());
       (void)reply(fd, "error");
       return 1;
     }
-    Transaction t(std::move(*box), std::move(*snap), s.message_size_limit);
+    Transaction t(std::move(*box), s.message_size_limit);
     log::info("login: %s, method=%s, tls=%s, messages=%zu", label.c_str(), who->method.c_str(),
               req->get_or("tls", "0") == "1" ? "yes" : "no", t.count());
     if (!reply(fd, "ok",

@@ -25,6 +25,7 @@ Settings Settings::from_config(const config::Config& cfg) {
   s.error_limit = cfg.integer("pop3d_error_limit");
   s.client_limit = cfg.integer("pop3d_client_limit");
   s.message_size_limit = cfg.bytes("pop3d_message_size_limit");
+  s.lock_session = cfg.boolean("pop3d_lock_session");
   int64_t cl = cfg.integer("pop3d_client_connection_count_limit");
   int64_t rl = cfg.integer("pop3d_client_connection_rate_limit");
   if (cl < 0 || cl > 1000000) throw config::ConfigError("pop3d_client_connection_count_limit: want 0..1000000");

@@ -25,6 +25,8 @@ struct Settings {
   int64_t error_limit = 20;
   int64_t client_limit = 100;
   uint64_t message_size_limit = 256u << 20;
+  // One POP3 session per mailbox at a time (a second gets -ERR [IN-USE]).
+  bool lock_session = false;
   // Per client IP and master.conf service, over all pop3d processes (anvil(8)).
   int connection_count_limit = 10;  // 0: none
   int connection_rate_limit = 0;    // per rate_time_unit_ms; 0: none

@@ -9,8 +9,8 @@ namespace postilion::pop3d {
 
 using pop3::Verb;
 
-Transaction::Transaction(mailbox::Maildir box, mailbox::Snapshot snap, uint64_t size_limit)
-    : box_(std::move(box)), snap_(std::move(snap)), deleted_(snap_.messages.size(), false), size_limit_(size_limit) {}
+Transaction::Transaction(mailbox::Mailbox box, uint64_t size_limit)
+    : box_(std::move(box)), snap_(box_.view()), deleted_(snap_.messages.size(), false), size_limit_(size_limit) {}
 
 size_t Transaction::count() const {
   size_t n = 0;
@@ -68,24 +68,20 @@ std::string Transaction::retr(uint64_t n, std::optional<uint64_t> top) {
 }
 
 std::string Transaction::update() {
-  size_t wanted = 0, failed = 0;
-  for (size_t i = 0; i < deleted_.size(); ++i) {
-    if (!deleted_[i]) continue;
-    ++wanted;
-    if (auto st = box_.remove(snap_.messages[i]); !st) {
-      ++failed;
-      log::warn("%s", st.error().c_str());
-    }
+  std::vector<uint32_t> uids;
+  for (size_t i = 0; i < deleted_.size(); ++i)
+    if (deleted_[i]) uids.push_back(snap_.messages[i].uid);
+  if (uids.empty()) return pop3::ok("bye (0 messages deleted)");
+  // One call: the files go (fsync'd) and the index records the expunges, so IMAP
+  // sessions report them. A message another session already removed or moved counts
+  // as deleted: it is gone, as the client asked.
+  auto gone = box_.expunge(uids);
+  if (!gone) {
+    log::warn("%s", gone.error().c_str());
+    return pop3::err(pop3::Code::SysTemp, "some deleted messages not removed");
   }
-  if (wanted > 0) {
-    if (auto st = box_.sync(); !st) {
-      log::warn("%s", st.error().c_str());
-      failed = wanted;
-    }
-  }
-  stats_.deleted = wanted - failed;
-  if (failed > 0) return pop3::err(pop3::Code::SysTemp, "some deleted messages not removed");
-  return pop3::ok(str::format("bye (%zu messages deleted)", wanted));
+  stats_.deleted = uids.size();
+  return pop3::ok(str::format("bye (%zu messages deleted)", uids.size()));
 }
 
 std::string Transaction::handle(const pop3::Command& cmd, bool* quit) {

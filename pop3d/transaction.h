@@ -1,14 +1,17 @@
 // pop3d/transaction.h - the TRANSACTION and UPDATE states of a POP3 session (RFC 1939
-// sections 5 and 6) over one locked Maildir snapshot. No I/O besides the mailbox: a
-// command goes in, the reply bytes come out. Deletions are only marks until quit();
-// a session that ends any other way (dropped connection, crash, timeout) deletes nothing.
+// sections 5 and 6) over the view of one Maildir taken at login (the mailbox index: no
+// message is read to list them). No I/O besides the mailbox: a command goes in, the
+// reply bytes come out. Deletions are only marks until quit(); a session that ends any
+// other way (dropped connection, crash, timeout) deletes nothing. Other sessions (POP3
+// or IMAP) may change the folder meanwhile: a message they removed is reported as such
+// on RETR and is no error at QUIT.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
-#include "lib/mailbox/maildir.h"
+#include "lib/mailbox/mailbox.h"
 #include "lib/pop3/command.h"
 
 namespace postilion::pop3d {
@@ -19,7 +22,8 @@ struct TransactionStats {
 
 class Transaction {
  public:
-  Transaction(mailbox::Maildir box, mailbox::Snapshot snap, uint64_t size_limit);
+  // box has been refreshed: its view() is the maildrop for the whole session.
+  Transaction(mailbox::Mailbox box, uint64_t size_limit);
 
   // The reply to one parsed command. Sets *quit when the session is over (QUIT: the
   // reply already reports how the UPDATE went).
@@ -38,8 +42,10 @@ class Transaction {
   std::string retr(uint64_t n, std::optional<uint64_t> top);
   std::string update();
 
-  mailbox::Maildir box_;
-  mailbox::Snapshot snap_;
+  const std::vector<mailbox::Message>& messages() const { return snap_.messages; }
+
+  mailbox::Mailbox box_;
+  mailbox::Snapshot snap_;  // the view at login; box_'s own view changes at QUIT
   std::vector<bool> deleted_;
   uint64_t size_limit_;
   TransactionStats stats_;

@@ -6,6 +6,7 @@
 
 #include <cppunit/extensions/HelperMacros.h>
 
+#include "lib/mailbox/maildir.h"
 #include "lib/pop3/reply.h"
 #include "lib/testing/temp_dir.h"
 
@@ -22,11 +23,10 @@ class TransactionTest : public CppUnit::TestFixture {
   std::string md_;
 
   Transaction open(uint64_t limit = 1 << 20) {
-    auto box = mailbox::Maildir::open(md_);
+    auto box = mailbox::Mailbox::open(md_);
     CPPUNIT_ASSERT(box.ok());
-    auto snap = box->scan();
-    CPPUNIT_ASSERT(snap.ok());
-    return Transaction(std::move(*box), std::move(*snap), limit);
+    CPPUNIT_ASSERT(box->refresh().ok());
+    return Transaction(std::move(*box), limit);
   }
 
   std::string run(Transaction& t, const std::string& line, bool* quit = nullptr) {

@@ -1,7 +1,8 @@
 # tests/test_pop3d.py - pop3d(8) with auth(8) from the build tree: poplib with STLS,
 # UIDL, TOP, RETR, DELE then QUIT, a dropped session that keeps its mail, implicit TLS,
 # AUTH PLAIN, plaintext refused without TLS, malformed and oversized commands, idle
-# timeout, a 10,000-message mailbox, two clients racing for one mailbox, privilege
+# timeout, a 10,000-message mailbox, two sessions of one mailbox at once (and with
+# pop3d_lock_session two clients racing for it), privilege
 # separation, and fetchmail pulling a mailbox over STLS.
 # The mailboxes are written as Maildir files directly. MailHost is shared with
 # tests/test_auth.py.
@@ -456,13 +457,14 @@ class Pop3Test(harness.LogsOnFailure):
         sys.stderr.write("\n10000 messages: first session %.2fs, second %.2fs\n" % (first, second))
         self.assertLess(second, 20)
 
-    def test_two_clients_race_for_one_mailbox(self):
+    def test_two_clients_race_for_one_mailbox_with_lock(self):
+        port = self.host.start_pop3d("pop3d_lock_session=yes")
         self.host.add_messages(USER, [MSG1, MSG2])
         results = []
         barrier = threading.Barrier(2)
 
         def client():
-            r = Raw(self.host.addr, self.port)
+            r = Raw(self.host.addr, port)
             r.cmd("USER " + USER)
             barrier.wait(10)
             results.append((r.cmd("PASS " + PASSWORD), r))
@@ -482,9 +484,43 @@ class Pop3Test(harness.LogsOnFailure):
         self.assertTrue(winner.cmd("DELE 1").startswith("+OK"))
         self.assertTrue(winner.cmd("QUIT").startswith("+OK"))
         # Once the winner is done the mailbox is free again.
-        p = self.login(stls=False)
+        p = self.login(stls=False, port=port)
         self.assertEqual(1, p.stat()[0])
         p.quit()
+
+    def test_two_sessions_at_once_without_lock(self):
+        # The default (pop3d_lock_session=no): both log in; deletions by one are no
+        # error for the other, and UIDLs stay the same for both.
+        self.host.add_messages(USER, [MSG1, MSG2, MSG3])
+        a = Raw(self.host.addr, self.port)
+        b = Raw(self.host.addr, self.port)
+        for r in (a, b):
+            r.cmd("USER " + USER)
+            self.assertTrue(r.cmd("PASS " + PASSWORD).startswith("+OK logged in, 3 messages"))
+        self.assertTrue(a.cmd("UIDL").startswith("+OK"))
+        uidl_a = a.multiline()
+        self.assertTrue(b.cmd("UIDL").startswith("+OK"))
+        self.assertEqual(uidl_a, b.multiline())
+        self.assertTrue(a.cmd("DELE 1").startswith("+OK"))
+        self.assertTrue(a.cmd("DELE 2").startswith("+OK"))
+        self.assertEqual("+OK bye (2 messages deleted)", a.cmd("QUIT"))
+        self.assertTrue(a.closed())
+        # b's view is the one it logged in with: message 1 is gone from disk.
+        self.assertEqual("-ERR message was removed by another session", b.cmd("RETR 1"))
+        self.assertTrue(b.cmd("RETR 3").startswith("+OK"))
+        self.assertIn("Subject: third", "\n".join(b.multiline()))
+        self.assertTrue(b.cmd("DELE 1").startswith("+OK"))
+        self.assertTrue(b.cmd("DELE 3").startswith("+OK"))
+        self.assertEqual("+OK bye (2 messages deleted)", b.cmd("QUIT"))
+        self.assertTrue(b.closed())
+        self.assertEqual([], self.host.messages(USER))
+        # A new delivery after all that gets a new UIDL, never one used before.
+        self.host.add_messages(USER, ["Subject: later\n\nx\n"])
+        p = self.login(stls=False)
+        later = [l.split()[1] for l in p.uidl()[1]]
+        p.quit()
+        self.assertEqual(1, len(later))
+        self.assertNotIn(later[0], [l.split()[1].encode() for l in uidl_a])
 
     @unittest.skipUnless(ROOT, "privilege separation needs root")
     def test_privilege_separation(self):

@@ -82,8 +82,8 @@ class Pop3dUnderMasterTest(harness.InstanceTestCase):
         self.assertIn("postilion/auth[", log)
         self.assertIn("login: user=<%s>" % USER, log)
         if os.geteuid() == 0:
-            # The sessions really ran as the virtual user: the UID index they wrote is theirs.
-            self.assertEqual(12345, os.stat(os.path.join(md, "postilion-uids.db")).st_uid)
+            # The sessions really ran as the virtual user: the mailbox index they wrote is theirs.
+            self.assertEqual(12345, os.stat(os.path.join(md, "postilion-index.db")).st_uid)
 
 
 if __name__ == "__main__":

@@ -64,15 +64,6 @@ Status list_dir(const std::string& root, const char* sub, std::map<std::string, 
   return {};
 }
 
-// The ",W=<n>" field a delivery writer puts in the name, if any.
-std::optional<uint64_t> name_vsize(std::string_view key) {
-  auto w = key.find(",W=");
-  if (w == std::string_view::npos) return std::nullopt;
-  std::string_view rest = key.substr(w + 3);
-  rest = rest.substr(0, rest.find(','));
-  return str::parse_uint(rest);
-}
-
 std::atomic<unsigned> delivery_counter{0};
 
 std::string clean_hostname() {
@@ -141,28 +132,41 @@ Status make_maildir(const std::string& maildir) {
   return {};
 }
 
-// One attempt at tmp/KEY -> new/KEY. Error codes as the system calls gave them.
-Status write_message(const std::string& maildir, const std::string& key, std::string_view text) {
-  const std::string tmp = maildir + "/tmp/" + key, dst = maildir + "/new/" + key;
-  {
-    auto fd = file::open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
-    if (!fd) return fd.error();
-    Status st = file::write_all(fd->get(), text);
-    if (st) st = file::fsync_fd(fd->get(), tmp);
-    if (!st) {
-      ::unlink(tmp.c_str());
-      return st;
-    }
+// Writes tmp/KEY (fsync'd, mtime set when given). Error codes as the calls gave them.
+Status write_tmp(const std::string& maildir, const std::string& key, std::string_view text, int64_t mtime) {
+  const std::string tmp = maildir + "/tmp/" + key;
+  auto fd = file::open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
+  if (!fd) return fd.error();
+  Status st = file::write_all(fd->get(), text);
+  if (st && mtime > 0) {
+    struct timespec ts[2] = {{static_cast<time_t>(mtime), 0}, {static_cast<time_t>(mtime), 0}};
+    if (::futimens(fd->get(), ts) != 0) st = Error::from_errno("utimes " + tmp);
   }
+  if (st) st = file::fsync_fd(fd->get(), tmp);
+  if (!st) ::unlink(tmp.c_str());
+  return st;
+}
+
+// tmp/KEY -> new/KEY or cur/KEY:INFO. Error codes as the system calls gave them.
+Status link_tmp(const std::string& maildir, const std::string& key, std::string_view info) {
+  const std::string tmp = maildir + "/tmp/" + key;
+  const std::string sub = info.empty() ? "/new" : "/cur";
+  const std::string dst = maildir + sub + "/" + key + (info.empty() ? "" : ":" + std::string(info));
   // link() rather than rename(): it never replaces an existing message.
   if (::link(tmp.c_str(), dst.c_str()) != 0) {
-    auto e = Error::from_errno("link " + tmp + " to new/");
+    auto e = Error::from_errno("link " + tmp + " to " + sub.substr(1) + "/");
     ::unlink(tmp.c_str());
     return e;
   }
   ::unlink(tmp.c_str());
-  // The message is durable only once new/ holds its name on disk.
-  return file::fsync_dir(maildir + "/new");
+  // The message is durable only once the folder holds its name on disk.
+  return file::fsync_dir(maildir + sub);
+}
+
+// One attempt at tmp/KEY -> new/KEY.
+Status write_message(const std::string& maildir, const std::string& key, std::string_view text) {
+  if (auto st = write_tmp(maildir, key, text, 0); !st) return st;
+  return link_tmp(maildir, key, "");
 }
 
 }  // namespace
@@ -191,92 +195,10 @@ Result<Maildir> Maildir::open(const std::string& path) {
 }
 
 Result<Snapshot> Maildir::scan() {
-  // The index lock covers listing and numbering, so two sessions never hand out the
-  // same UID to different messages.
-  const std::string lock_path = path_ + "/" + kIndexLock;
-  auto lock = file::open(lock_path, O_RDWR | O_CREAT | O_NOFOLLOW, 0600);
-  if (!lock) return lock.error();
-  if (::flock(lock->get(), LOCK_EX) != 0) return Error::from_errno("lock " + lock_path);
-
-  const std::string index_path = path_ + "/" + kIndexFile;
-  UidIndex idx;
-  bool changed = false;
-  auto loaded = load_index(index_path);
-  if (loaded) {
-    idx = std::move(*loaded);
-  } else if (loaded.error().code() == ENOENT || loaded.error().code() == EBADMSG) {
-    if (loaded.error().code() == EBADMSG) {
-      // Kept for inspection, never silently deleted; the mailbox gets a fresh numbering.
-      std::string aside = index_path + ".corrupt";
-      log::warn("%s; renamed to %s, UIDs renumbered with a new UIDVALIDITY",
-                loaded.error().c_str(), aside.c_str());
-      if (::rename(index_path.c_str(), aside.c_str()) != 0)
-        return Error::from_errno("rename " + index_path);
-    }
-    idx.uid_validity = static_cast<uint32_t>(std::time(nullptr));
-    if (idx.uid_validity == 0) idx.uid_validity = 1;
-    idx.next_uid = 1;
-    changed = true;
-  } else {
-    return loaded.error();
-  }
-
-  std::map<std::string, Found> found;
-  if (auto st = list_dir(path_, "new", &found); !st) return st.error();
-  if (auto st = list_dir(path_, "cur", &found); !st) return st.error();
-
-  Snapshot snap;
-  std::vector<std::pair<std::string, Found*>> unknown;
-  for (auto& [key, f] : found) {
-    auto it = idx.entries.find(key);
-    if (it == idx.entries.end()) {
-      unknown.emplace_back(key, &f);
-      continue;
-    }
-    snap.messages.push_back(Message{it->second.uid, key, f.file, f.flags, f.size, it->second.vsize});
-  }
-  // Forget what is gone, so the index does not grow forever.
-  for (auto it = idx.entries.begin(); it != idx.entries.end();) {
-    if (found.count(it->first) == 0) {
-      it = idx.entries.erase(it);
-      changed = true;
-    } else {
-      ++it;
-    }
-  }
-  std::sort(unknown.begin(), unknown.end(), [](const auto& a, const auto& b) {
-    if (a.second->mtime_ns != b.second->mtime_ns) return a.second->mtime_ns < b.second->mtime_ns;
-    return a.first < b.first;
-  });
-  for (auto& [key, f] : unknown) {
-    if (idx.next_uid == UINT32_MAX) {
-      log::warn("%s: UIDs exhausted; renumbering", path_.c_str());
-      return Error(path_ + ": UID space exhausted", EOVERFLOW);
-    }
-    uint64_t vsize = 0;
-    if (auto w = name_vsize(key)) {
-      vsize = *w;
-    } else {
-      auto text = file::read_file(path_ + "/" + f->file);
-      if (!text) {
-        if (text.error().code() == ENOENT) continue;  // expunged meanwhile
-        return text.error();
-      }
-      vsize = mail::crlf_size(*text);
-    }
-    IndexEntry e{idx.next_uid++, vsize};
-    idx.entries[key] = e;
-    snap.messages.push_back(Message{e.uid, key, f->file, f->flags, f->size, e.vsize});
-    changed = true;
-  }
-  if (changed) {
-    if (auto st = save_index(index_path, idx); !st) return st.error();
-  }
-  std::sort(snap.messages.begin(), snap.messages.end(),
-            [](const Message& a, const Message& b) { return a.uid < b.uid; });
-  snap.uid_validity = idx.uid_validity;
-  snap.next_uid = idx.next_uid;
-  return snap;
+  auto box = Mailbox::open(path_);
+  if (!box) return box.error();
+  if (auto ch = box->refresh(); !ch) return ch.error();
+  return box->view();
 }
 
 std::string Maildir::locate(const std::string& key) const {
@@ -330,14 +252,7 @@ Result<Delivered> deliver(const std::string& maildir, std::string_view text) {
     known.add(maildir);
     checked = true;
   }
-  struct timespec ts;
-  ::clock_gettime(CLOCK_REALTIME, &ts);
-  uint32_t rnd = 0;
-  if (::getrandom(&rnd, sizeof rnd, GRND_NONBLOCK) != sizeof rnd) rnd = static_cast<uint32_t>(ts.tv_nsec);
-  std::string key = str::format("%lld.M%ldP%dQ%uR%08x.%s,S=%zu,W=%llu", static_cast<long long>(ts.tv_sec),
-                                ts.tv_nsec / 1000, static_cast<int>(::getpid()), ++delivery_counter, rnd,
-                                cached_hostname().c_str(), text.size(),
-                                static_cast<unsigned long long>(mail::crlf_size(text)));
+  std::string key = unique_name(text.size(), mail::crlf_size(text));
   Status st = write_message(maildir, key, text);
   if (!st && !checked && folder_gone(st.error().code())) {
     // Known from an earlier delivery but changed since (removed, replaced by a link):
@@ -352,6 +267,52 @@ Result<Delivered> deliver(const std::string& maildir, std::string_view text) {
     return st.error();
   }
   return Delivered{key, maildir + "/new/" + key};
+}
+
+std::string unique_name(uint64_t size, uint64_t vsize) {
+  struct timespec ts;
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  uint32_t rnd = 0;
+  if (::getrandom(&rnd, sizeof rnd, GRND_NONBLOCK) != sizeof rnd) rnd = static_cast<uint32_t>(ts.tv_nsec);
+  return str::format("%lld.M%ldP%dQ%uR%08x.%s,S=%llu,W=%llu", static_cast<long long>(ts.tv_sec),
+                     ts.tv_nsec / 1000, static_cast<int>(::getpid()), ++delivery_counter, rnd,
+                     cached_hostname().c_str(), static_cast<unsigned long long>(size),
+                     static_cast<unsigned long long>(vsize));
+}
+
+Prepared::~Prepared() {
+  if (!key_.empty()) ::unlink((maildir_ + "/tmp/" + key_).c_str());
+}
+
+Result<Prepared> prepare(const std::string& maildir, std::string_view text, int64_t mtime) {
+  KnownMaildirs& known = known_maildirs();
+  if (!known.contains(maildir)) {
+    if (auto st = make_maildir(maildir); !st) return st.error();
+    known.add(maildir);
+  }
+  std::string key = unique_name(text.size(), mail::crlf_size(text));
+  Status st = write_tmp(maildir, key, text, mtime);
+  if (!st && folder_gone(st.error().code())) {
+    known.forget(maildir);
+    if (auto made = make_maildir(maildir); !made) return made.error();
+    known.add(maildir);
+    st = write_tmp(maildir, key, text, mtime);
+  }
+  if (!st) return st.error();
+  Prepared p;
+  p.maildir_ = maildir;
+  p.key_ = key;
+  return p;
+}
+
+Result<Delivered> publish(Prepared& p, std::string_view info) {
+  if (p.key_.empty()) return Error("publish: nothing prepared", EINVAL);
+  std::string key = p.key_;
+  Status st = link_tmp(p.maildir_, key, info);
+  p.key_.clear();  // linked or removed by link_tmp either way
+  if (!st) return st.error();
+  std::string file = p.maildir_ + (info.empty() ? "/new/" + key : "/cur/" + key + ":" + std::string(info));
+  return Delivered{key, file};
 }
 
 }  // namespace postilion::mailbox

@@ -1,8 +1,6 @@
-// lib/mailbox/maildir.h - Maildir mailboxes: the reader pop3d and imapd serve from
-// (messages with stable UIDs from the UID index), the session lock, and the one
-// delivery writer of the tree (tmp/ -> new/, unique names, fsync'd).
-// Environment failures are Result errors; a bad index is rebuilt (new UIDVALIDITY) with
-// a warning, because its only state is the UID numbering.
+// lib/mailbox/maildir.h - Maildir helpers: a simple reader over the mailbox index
+// (mailbox.h), the session lock, and the one delivery writer of the tree (tmp/ -> new/,
+// unique names, fsync'd). Environment failures are Result errors.
 #pragma once
 
 #include <cstdint>
@@ -12,25 +10,9 @@
 
 #include "lib/base/result.h"
 #include "lib/base/unique_fd.h"
-#include "lib/mailbox/uid_index.h"
+#include "lib/mailbox/mailbox.h"
 
 namespace postilion::mailbox {
-
-struct Message {
-  uint32_t uid = 0;
-  std::string key;     // unique part of the file name (before ':')
-  std::string file;    // path relative to the Maildir: "new/KEY" or "cur/KEY:2,S"
-  std::string flags;   // Maildir info flags after ":2," (cur/ only), e.g. "RS"
-  uint64_t size = 0;   // bytes on disk
-  uint64_t vsize = 0;  // size with CRLF line ends
-  bool is_new() const { return file.rfind("new/", 0) == 0; }
-};
-
-struct Snapshot {
-  uint32_t uid_validity = 0;
-  uint32_t next_uid = 1;
-  std::vector<Message> messages;  // by ascending UID
-};
 
 class Maildir {
  public:
@@ -38,9 +20,7 @@ class Maildir {
   static Result<Maildir> open(const std::string& path);
   const std::string& path() const { return path_; }
 
-  // Lists new/ and cur/ and gives every message its UID: known ones keep theirs, new
-  // ones get the next UIDs in delivery order (file time, then name). The index is
-  // updated under its lock, so concurrent pop3d/imapd sessions agree on the numbering.
+  // The messages with their UIDs: Mailbox::refresh() of the folder, then its view().
   Result<Snapshot> scan();
   // Contents of a message (its file may have moved between new/ and cur/ or changed
   // flags since the scan: found again by its key). Error ENOENT: it was expunged.
@@ -81,5 +61,31 @@ struct Delivered {
 // if a folder had gone), so a link its owner plants later leads only where that owner
 // may write. NAME is "SECONDS.M<usec>P<pid>Q<n>R<random>.HOST,S=<size>,W=<vsize>".
 Result<Delivered> deliver(const std::string& maildir, std::string_view text);
+
+// The same writer in two steps, for a writer that must hold a lock while the message
+// appears (imapd APPEND, COPY: the UID is assigned under the index lock).
+// prepare() writes and fsyncs tmp/NAME (mtime set to mtime when not 0: the IMAP
+// internal date); publish() links it to new/NAME (info empty) or cur/NAME:<info> (info
+// such as "2,S"), removes the tmp name and fsyncs the folder. A Prepared that is never
+// published is removed by its destructor.
+class Prepared {
+ public:
+  Prepared() = default;
+  Prepared(Prepared&& o) noexcept : maildir_(std::move(o.maildir_)), key_(std::move(o.key_)) { o.key_.clear(); }
+  Prepared& operator=(Prepared&&) = delete;
+  Prepared(const Prepared&) = delete;
+  ~Prepared();
+  const std::string& key() const { return key_; }
+
+ private:
+  friend Result<Prepared> prepare(const std::string&, std::string_view, int64_t);
+  friend Result<Delivered> publish(Prepared&, std::string_view);
+  std::string maildir_, key_;
+};
+Result<Prepared> prepare(const std::string& maildir, std::string_view text, int64_t mtime = 0);
+Result<Delivered> publish(Prepared& p, std::string_view info);
+// A fresh unique name (as deliver() makes) for a message of size bytes and vsize CRLF
+// bytes.
+std::string unique_name(uint64_t size, uint64_t vsize);
 
 }  // namespace postilion::mailbox

@@ -126,7 +126,8 @@ class MaildirTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT_EQUAL(std::string("1.2.h"), key_of("1.2.h:2,S"));
   }
 
-  // A damaged index is set aside and the mailbox renumbered with a new UIDVALIDITY.
+  // A damaged index is set aside and the mailbox renumbered (mailbox_test.cc has the
+  // cases where the old UIDs are recovered).
   void damaged_index() {
     testing::TempDir t;
     std::string md = t.file("Maildir");
@@ -134,17 +135,17 @@ class MaildirTest : public CppUnit::TestFixture {
     auto box = Maildir::open(md);
     auto a = box->scan();
     CPPUNIT_ASSERT(a.ok());
-    auto good = file::read_file(md + "/" + kIndexFile);
+    auto good = file::read_file(md + "/" + kMailboxIndex);
     CPPUNIT_ASSERT(good.ok());
     for (size_t cut : {size_t(0), size_t(100), good->size() / 2, good->size() - 1}) {
-      CPPUNIT_ASSERT(file::write_file_atomic(md + "/" + kIndexFile, good->substr(0, cut), 0600).ok());
+      CPPUNIT_ASSERT(file::write_file_atomic(md + "/" + kMailboxIndex, good->substr(0, cut), 0600).ok());
       auto b = box->scan();
       CPPUNIT_ASSERT_MESSAGE(b.ok() ? "" : b.error().str(), b.ok());
       CPPUNIT_ASSERT_EQUAL(size_t(3), b->messages.size());
       CPPUNIT_ASSERT_EQUAL(uint32_t(1), b->messages[0].uid);
       CPPUNIT_ASSERT_EQUAL(uint32_t(4), b->next_uid);
-      CPPUNIT_ASSERT(load_index(md + "/" + kIndexFile).ok());
-      if (cut > 0) CPPUNIT_ASSERT(file::exists(md + "/" + kIndexFile + ".corrupt"));
+      CPPUNIT_ASSERT(box->scan().ok());
+      if (cut > 0) CPPUNIT_ASSERT(file::exists(md + "/" + kMailboxIndex + ".corrupt"));
     }
   }
 

@@ -1,0 +1,173 @@
+// imapd/session.cc - credential check, privilege switch, the user's folders, and the
+// authenticated session.
+#include "imapd/session.h"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "imapd/folders.h"
+#include "imapd/imap_session.h"
+#include "imapd/login.h"
+#include "lib/base/file.h"
+#include "lib/base/strings.h"
+#include "lib/imap/response.h"
+#include "lib/ipc/message.h"
+#include "lib/ipc/protocols.h"
+#include "lib/log/log.h"
+#include "lib/service/privs.h"
+
+namespace postilion::imapd {
+namespace {
+
+struct LoggedIn {
+  std::string user, maildir, method;
+  uid_t uid = 0;
+  gid_t gid = 0;
+};
+
+Status reply(int fd, const char* status, const std::string& line = "") {
+  ipc::Message m;
+  m.set("status", status);
+  if (!line.empty()) m.set("reply", line);
+  return ipc::write_message(fd, m, 10000);
+}
+
+// Checks one set of credentials with auth(8). Returns the account on success; the
+// status to report otherwise in *status ("fail" or "tempfail").
+std::optional<LoggedIn> check(const Settings& s, const ipc::Message& req, const std::string& ip,
+                              const char** status) {
+  *status = "fail";
+  auto user = req.get("user");
+  auto password = req.get("password");
+  if (!user || !password || user->empty() || user->size() > 255) return std::nullopt;
+  ipc::Message a;
+  a.set("cmd", "auth").set("service", "imapd").set("user", std::string(*user))
+      .set("password", std::string(*password)).set("client", ip);
+  auto r = ipc::call(file::join(s.queue_directory, ipc::proto::kAuthSocket), a,
+                     static_cast<int>(s.auth_timeout_ms));
+  if (!r) {
+    log::warn("[%s]: auth service: %s", ip.c_str(), r.error().c_str());
+    *status = "tempfail";
+    return std::nullopt;
+  }
+  std::string st(r->get_or("status", ""));
+  if (st == "fail") return std::nullopt;
+  if (st != "ok") {
+    if (st != "tempfail") log::warn("[%s]: auth service: malformed reply", ip.c_str());
+    *status = "tempfail";
+    return std::nullopt;
+  }
+  auto uid = r->get_int("uid");
+  auto gid = r->get_int("gid");
+  std::string md(r->get_or("maildir", ""));
+  if (!uid || !gid || *uid < 0 || *gid < 0 || *uid > 0x7fffffff || *gid > 0x7fffffff || md.empty() ||
+      md[0] != '/') {
+    log::warn("[%s]: auth service: reply without a usable uid/gid/maildir", ip.c_str());
+    *status = "tempfail";
+    return std::nullopt;
+  }
+  while (md.size() > 1 && md.back() == '/') md.pop_back();
+  return LoggedIn{std::string(r->get_or("user", *user)), md, std::string(req.get_or("method", "LOGIN")),
+                  static_cast<uid_t>(*uid), static_cast<gid_t>(*gid)};
+}
+
+// Creates the Maildir when the user has none yet, and the special-use folders (as the
+// user).
+Status ensure_folders(const std::string& md) {
+  for (const char* sub : {"", "/tmp", "/new", "/cur"}) {
+    std::string p = md + sub;
+    if (::mkdir(p.c_str(), 0700) != 0 && errno != EEXIST) return Error::from_errno("mkdir " + p);
+  }
+  for (const char* name : kSpecialFolders) {
+    if (auto st = create_folder(folder_path(md, name)); !st && st.error().code() != EEXIST) return st;
+  }
+  return {};
+}
+
+int serve(const Settings& s, int fd, const std::string& ip) {
+  for (;;) {
+    auto req = ipc::read_message(fd, static_cast<int>(s.timeout_ms + 30000), 8192);
+    if (!req) {
+      if (req.error().code() != ECONNRESET) log::warn("[%s]: login process: %s", ip.c_str(), req.error().c_str());
+      return 0;
+    }
+    if (req->get_or("cmd", "") != "login") {
+      log::warn("[%s]: login process sent garbage; dropped", ip.c_str());
+      return 1;
+    }
+    const char* status = "fail";
+    auto who = check(s, *req, ip, &status);
+    if (!who) {
+      if (!reply(fd, status)) return 0;
+      continue;
+    }
+    std::string tag(req->get_or("tag", "*"));
+    std::string label = str::format("user=<%s>, rip=%s", str::printable(who->user, 100).c_str(), ip.c_str());
+    // From here on this process is the mailbox owner; root is gone for good.
+    if (auto st = service::drop_to(who->uid, who->gid); !st) {
+      log::error("%s: %s", label.c_str(), st.error().c_str());
+      (void)reply(fd, "error");
+      return 1;
+    }
+    if (auto st = ensure_folders(who->maildir); !st) {
+      log::warn("%s: %s", label.c_str(), st.error().c_str());
+      (void)reply(fd, "error");
+      return 1;
+    }
+    log::info("login: %s, method=%s, tls=%s", label.c_str(), who->method.c_str(),
+              req->get_or("tls", "0") == "1" ? "yes" : "no");
+    if (!reply(fd, "ok",
+               imap::tagged(tag, "OK", "CAPABILITY " + capabilities_after_login(s.append_limit), "Logged in")))
+      return 0;
+    Session session(s, fd, who->maildir, label);
+    session.run();
+    const auto& st = session.stats();
+    log::info("disconnect: %s, fetched=%llu/%llu, stored=%llu, expunged=%llu, appended=%llu, copied=%llu",
+              label.c_str(), static_cast<unsigned long long>(st.fetched),
+              static_cast<unsigned long long>(st.fetched_bytes), static_cast<unsigned long long>(st.stored),
+              static_cast<unsigned long long>(st.expunged), static_cast<unsigned long long>(st.appended),
+              static_cast<unsigned long long>(st.copied));
+    return 0;
+  }
+}
+
+}  // namespace
+
+int run_session(const Settings& s, const tls::Context* tls, const std::string& client_ip, UniqueFd client) {
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+    log::warn("[%s]: socketpair: %s", client_ip.c_str(), std::strerror(errno));
+    return 1;
+  }
+  UniqueFd mine(sv[0]), theirs(sv[1]);
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    log::warn("[%s]: fork: %s", client_ip.c_str(), std::strerror(errno));
+    return 1;
+  }
+  if (pid == 0) {
+    log::reset_pid();
+    mine.reset();
+    // Nothing a client sends is parsed before this line.
+    if (auto st = service::drop_to_login_user(s.mail_owner); !st) {
+      log::error("login process: %s", st.error().c_str());
+      _exit(1);
+    }
+    _exit(run_login(s, tls, client_ip, std::move(client), std::move(theirs)));
+  }
+  // This process never touches the network connection.
+  client.reset();
+  theirs.reset();
+  int rc = serve(s, mine.get(), client_ip);
+  mine.reset();
+  int wst = 0;
+  while (::waitpid(pid, &wst, 0) < 0 && errno == EINTR) {
+  }
+  return rc;
+}
+
+}  // namespace postilion::imapd
