@@ -216,7 +216,7 @@ Delimiter find_delimiter(std::string_view m, size_t from, size_t limit, const st
     if (hit != from && m[hit - 1] != '\n') continue;
     size_t k = hit + dash.size();
     bool final = false;
-    if (k + 1 < limit + 1 && k + 2 <= limit && m[k] == '-' && m[k + 1] == '-') {
+    if (k + 2 <= limit && m[k] == '-' && m[k + 1] == '-') {
       final = true;
       k += 2;
     }
