@@ -14,6 +14,7 @@
 #include <map>
 #include <set>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "lib/base/file.h"
 #include "lib/base/strings.h"
@@ -700,17 +701,18 @@ Result<Changes> Mailbox::sync(int depth) {
     if (auto st = listing(&found); !st) return st.error();
     std::vector<size_t> missing;
     std::vector<std::pair<size_t, Listed>> renamed;
-    std::unordered_map<std::string_view, size_t> by_key;
-    by_key.reserve(view_.messages.size());
+    // Only messages in a directory that changed can have changed: a delivery into
+    // new/ of a large folder costs a look at new/ alone.
+    std::unordered_set<std::string_view> seen;
     for (size_t i = 0; i < view_.messages.size(); ++i) {
       const Message& m = view_.messages[i];
-      by_key.emplace(m.key, i);
-      bool in_scanned = m.is_new() ? scan_new : scan_cur;
+      if (!(m.is_new() ? scan_new : scan_cur)) continue;
       auto it = found.find(m.key);
       if (it == found.end()) {
-        if (in_scanned) missing.push_back(i);
+        missing.push_back(i);
         continue;
       }
+      seen.insert(m.key);
       std::string file = (it->second.in_cur ? "cur/" : "new/") + m.key + it->second.info;
       if (file != m.file) renamed.emplace_back(i, it->second);
     }
@@ -747,8 +749,28 @@ Result<Changes> Mailbox::sync(int depth) {
       return again;
     }
     std::vector<Record> fresh;
-    for (auto& [key, where] : found) {
-      if (by_key.count(key)) continue;
+    // A file no message of a scanned directory has is new, unless the view has its key
+    // elsewhere (moved between new/ and cur/ within one mtime tick).
+    std::vector<std::pair<const std::string*, const Listed*>> unknown;
+    for (auto& [key, where] : found)
+      if (!seen.count(key)) unknown.emplace_back(&key, &where);
+    if (!unknown.empty() && scan_new != scan_cur) {
+      std::unordered_set<std::string_view> elsewhere;
+      for (const auto& m : view_.messages) {
+        if ((m.is_new() ? scan_new : scan_cur)) continue;
+        // A few new files (a delivery): compared in place, no set of the whole folder.
+        if (unknown.size() <= 4) {
+          for (const auto& u : unknown)
+            if (*u.first == m.key) elsewhere.insert(m.key);
+        } else {
+          elsewhere.insert(m.key);
+        }
+      }
+      std::erase_if(unknown, [&](const auto& u) { return elsewhere.count(*u.first) != 0; });
+    }
+    for (auto& [keyp, wherep] : unknown) {
+      const std::string& key = *keyp;
+      const Listed& where = *wherep;
       Record r;
       r.key = key;
       r.in_cur = where.in_cur;
