@@ -3,9 +3,6 @@
 // lib/ipc), so the smtpd_ and pop3d_client_connection_count_limit and _rate_limit
 // hold however many processes master runs. One unprivileged process, one event loop, on private/anvil.
 // `anvil --standalone [-c DIR] [-s SOCKET] [-o name=value]...` runs it without master.
-#include <signal.h>
-
-#include <cstring>
 #include <map>
 #include <memory>
 #include <string>
@@ -14,7 +11,6 @@
 #include "lib/base/file.h"
 #include "lib/config/config.h"
 #include "lib/event/event.h"
-#include "lib/event/listener.h"
 #include "lib/ipc/channel.h"
 #include "lib/ipc/protocols.h"
 #include "lib/log/log.h"
@@ -103,41 +99,18 @@ int64_t unit_ms(const config::Config& cfg) {
   return (s > 0 ? s : 60) * 1000;
 }
 
-int standalone(int argc, char** argv) {
-  int rc = 0;
-  service::Standalone sa = service::standalone_setup("anvil", argc, argv, &rc);
-  if (!sa.config) return rc;
-  std::string socket_path = sa.socket_path;
-  if (socket_path.empty()) socket_path = sa.config->str("queue_directory") + "/" + ipc::proto::kAnvilSocket;
-  event::EventBase base;
-  AnvilServer server(base, unit_ms(*sa.config));
-  auto fd = ipc::listen_unix(socket_path, 0666);
-  if (!fd) log::fatal("%s", fd.error().c_str());
-  event::Listener listener(base, std::move(*fd),
-                           [&](UniqueFd conn, const sockaddr*, int) { server.accept(std::move(conn), nullptr); });
-  event::Signal term(base, SIGTERM, [&] { base.loopbreak(); });
-  event::Signal intr(base, SIGINT, [&] { base.loopbreak(); });
-  log::info("listening on %s", socket_path.c_str());
-  base.loop();
-  return 0;
-}
-
-std::unique_ptr<AnvilServer> g_server;
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc > 1 && std::strcmp(argv[1], "--standalone") == 0) return standalone(argc - 1, argv + 1);
   service::Spec spec{.name = "anvil", .kind = service::Kind::Stream};
   spec.params = &kParams;
+  spec.socket = ipc::proto::kAnvilSocket;
+  spec.socket_mode = 0666;
   spec.post_jail = [](service::Context& ctx) {
-    g_server = std::make_unique<AnvilServer>(ctx.loop(), unit_ms(ctx.config()));
+    ctx.keep(std::make_unique<AnvilServer>(ctx.loop(), unit_ms(ctx.config())));
   };
   spec.on_accept = [](service::Context& ctx, UniqueFd fd) {
-    g_server->accept(std::move(fd), [&ctx] { ctx.session_end(); });
+    ctx.get<AnvilServer>().accept(std::move(fd), [&ctx] { ctx.session_end(); });
   };
-  int rc = service::run(argc, argv, spec);
-  // Its events lived on the service's loop, which run() has freed.
-  (void)g_server.release();
-  return rc;
+  return service::run(argc, argv, spec);
 }

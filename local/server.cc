@@ -113,18 +113,21 @@ void agent_signals() {
 }
 
 int run_agent(int argc, char** argv, const char* name, const std::vector<std::string_view>* params,
-              std::function<ServeOne(const config::Config&)> setup) {
-  static ServeOne serve;
+              std::function<ServeOne(service::Context&)> setup) {
   service::Spec spec{.name = name, .kind = service::Kind::Stream};
   spec.params = params;
   spec.max_clients = 1;  // busy while serving one client: the master starts another process
+  // Stand-alone, several processes accept on the one socket, as the master would run.
+  spec.standalone_processes = 4;
   spec.post_jail = [setup](service::Context& ctx) {
     agent_signals();
-    serve = setup(ctx.config());
+    ctx.keep(std::make_unique<ServeOne>(setup(ctx)));
   };
   // Blocking from a request to its reply, bounded by the request's deadlines: one
   // delivery at a time per process.
-  spec.on_accept = [](service::Context& ctx, UniqueFd fd) { ctx.serve_blocking(std::move(fd), serve); };
+  spec.on_accept = [](service::Context& ctx, UniqueFd fd) {
+    ctx.serve_blocking(std::move(fd), ctx.get<ServeOne>());
+  };
   return service::run(argc, argv, spec);
 }
 

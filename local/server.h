@@ -12,6 +12,7 @@
 #include "lib/config/config.h"
 #include "lib/ipc/message.h"
 #include "lib/maps/maps.h"
+#include "lib/service/service.h"
 #include "local/agent.h"
 #include "local/settings.h"
 #include "local/system_env.h"
@@ -56,14 +57,15 @@ bool serve_one_request(int fd, const AgentStyle& style, const RequestHandler& ha
 // SystemEnv::with_euid).
 void agent_signals();
 
-// Runs a delivery agent under master(8) through lib/service: one client per process
-// at a time (the process reports itself busy meanwhile, so the master starts more),
-// its requests served one after another, blocking, by the function that setup returns.
-// setup runs after the jail, with the agent signals set; it throws
+// Runs a delivery agent through lib/service (under master(8), or --standalone): one
+// client per process at a time (the process reports itself busy meanwhile, so the
+// master starts more), its requests served one after another, blocking, by the
+// function that setup returns. setup runs after the jail, with the agent signals set;
+// what the function uses, setup keeps in ctx (Context::keep). It throws
 // config::ConfigError for bad parameters (a fatal start).
 using ServeOne = std::function<bool(int fd)>;
 int run_agent(int argc, char** argv, const char* name, const std::vector<std::string_view>* params,
-              std::function<ServeOne(const config::Config&)> setup);
+              std::function<ServeOne(service::Context&)> setup);
 
 // The Maildir writer of the real environment (lib/mailbox deliver()).
 SystemEnv::MaildirWriter maildir_writer();

@@ -2,6 +2,7 @@
 // mailboxes (virtual_mailbox_domains), run by master(8) through lib/service as root so
 // that it writes as each mailbox's owner. Like local(8), a process serves one
 // connection at a time and on it one request after another, in process.
+// `virtual --standalone [-c DIR] [-s PATH] [-o name=value]...` runs it without a master.
 #include <memory>
 
 #include "lib/config/config.h"
@@ -12,17 +13,16 @@ using namespace postilion;
 
 namespace {
 
-std::unique_ptr<local::VirtualServer> g_server;
-
-local::ServeOne setup(const config::Config& conf) {
+local::ServeOne setup(service::Context& ctx) {
+  const config::Config& conf = ctx.config();
   auto c = local::virtual_config_from([&](const char* n) {
     // Sizes may carry a unit (k, m, g): hand over plain bytes.
     if (std::string_view(n) == "virtual_mailbox_limit") return std::to_string(conf.bytes(n));
     return conf.str(n);
   });
   if (!c) throw config::ConfigError(c.error().str());
-  g_server = std::make_unique<local::VirtualServer>(std::move(*c));
-  return [](int client) { return g_server->serve_one(client); };
+  auto& server = ctx.keep(std::make_unique<local::VirtualServer>(std::move(*c)));
+  return [&server](int client) { return server.serve_one(client); };
 }
 
 }  // namespace

@@ -150,7 +150,7 @@ class Login {
 
   void command(const std::string& line) {
     auto cmd = pop3::parse_command(line);
-    if (!cmd) return error(pop3::err(cmd.error_text()));
+    if (!cmd) return error(pop3::err(cmd.error()));
     switch (cmd->verb) {
       case Verb::Capa: {
         pop3::Capabilities c;

@@ -98,7 +98,7 @@ void transaction_loop(const Settings& s, int fd, Transaction& t, const std::stri
         out = pop3::err("line too long");
         ++errors;
       } else if (auto cmd = pop3::parse_command(text); !cmd) {
-        out = pop3::err(cmd.error_text());
+        out = pop3::err(cmd.error());
         ++errors;
       } else {
         out = t.handle(*cmd, &quit);

@@ -5,19 +5,12 @@
 // meanwhile so that the master starts more processes for concurrency.
 // `smtp --standalone [-c DIR] [-n SERVICE] [-s PATH] [-o name=value]...` runs it without
 // a master (tests, debugging), listening on PATH or $queue_directory/private/SERVICE.
-#include <poll.h>
-#include <signal.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <cstring>
 #include <memory>
 #include <string>
 
 #include "lib/config/config.h"
 #include "lib/event/event.h"
 #include "lib/ipc/message.h"
-#include "lib/ipc/protocols.h"
 #include "lib/log/log.h"
 #include "lib/service/service.h"
 #include "smtp/setup.h"
@@ -49,53 +42,20 @@ bool serve_one(smtp_client::Agent& agent, int fd) {
   return true;
 }
 
-volatile sig_atomic_t g_stop = 0;
-void on_term(int) { g_stop = 1; }
-
-int standalone(int argc, char** argv) {
-  int rc = 0;
-  service::Standalone sa = service::standalone_setup("smtp", argc, argv, &rc);
-  if (!sa.config) return rc;
-  const config::Config& cfg = *sa.config;
-  std::string service = sa.service.empty() ? "smtp" : sa.service;
-  log::init(service);  // logs under its service name (relay, smtp)
-  struct sigaction sa_term {};
-  sa_term.sa_handler = on_term;
-  sigaction(SIGTERM, &sa_term, nullptr);
-  sigaction(SIGINT, &sa_term, nullptr);
-  auto rt = smtp_client::Runtime::create(cfg, service);
-  if (!rt) log::fatal("%s", rt.error().c_str());
-  std::string socket_path = sa.socket_path;
-  if (socket_path.empty()) socket_path = cfg.str("queue_directory") + "/" + ipc::proto::kPrivateDir + service;
-  auto lfd = ipc::listen_unix(socket_path, 0600);
-  if (!lfd) log::fatal("%s", lfd.error().c_str());
-  log::info("listening on %s", socket_path.c_str());
-  while (!g_stop) {
-    pollfd p{lfd->get(), POLLIN, 0};
-    int r = poll(&p, 1, 1000);
-    (*rt)->agent().expire_cache();
-    if (r <= 0) continue;
-    UniqueFd conn(accept4(lfd->get(), nullptr, nullptr, SOCK_CLOEXEC));
-    if (!conn) continue;
-    while (!g_stop) {
-      pollfd q{conn.get(), POLLIN, 0};
-      int rr = poll(&q, 1, 1000);
-      (*rt)->agent().expire_cache();
-      if (rr < 0 && errno != EINTR) break;
-      if (rr <= 0) continue;
-      if (!serve_one((*rt)->agent(), conn.get())) break;
-    }
+// The relay client of this process: its runtime (maps, TLS, the cached connection)
+// and the timer that closes cached connections when they expire.
+struct Client {
+  std::unique_ptr<smtp_client::Runtime> runtime;
+  event::Timer cache_timer;
+  // A polite QUIT on the cached connection rather than a dropped one (max_use, idle).
+  ~Client() {
+    if (runtime) runtime->agent().close_cache();
   }
-  return 0;
-}
-
-std::unique_ptr<smtp_client::Runtime> g_runtime;
-std::unique_ptr<event::Timer> g_cache_timer;
+};
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc > 1 && std::strcmp(argv[1], "--standalone") == 0) return standalone(argc - 1, argv + 1);
   service::Spec spec{.name = "smtp", .kind = service::Kind::Stream};
   spec.params = &kParams;
   spec.max_clients = 1;  // busy while serving one client: the master starts another process
@@ -103,19 +63,16 @@ int main(int argc, char** argv) {
     // Maps and CA files are opened here, before a chroot could hide them.
     auto rt = smtp_client::Runtime::create(ctx.config(), ctx.name());
     if (!rt) throw config::ConfigError(rt.error().str());
-    g_runtime = std::move(*rt);
-    g_cache_timer = std::make_unique<event::Timer>(ctx.loop(), [] { g_runtime->agent().expire_cache(); });
-    g_cache_timer->repeat(1000);
+    auto& c = ctx.keep(std::make_unique<Client>());
+    c.runtime = std::move(*rt);
+    c.cache_timer = event::Timer(ctx.loop(), [&c] { c.runtime->agent().expire_cache(); });
+    c.cache_timer.repeat(1000);
   };
   // Blocking from a request to its reply, bounded by the request's deadlines: one
   // delivery at a time per process.
   spec.on_accept = [](service::Context& ctx, UniqueFd fd) {
-    ctx.serve_blocking(std::move(fd), [](int client) { return serve_one(g_runtime->agent(), client); });
+    auto& agent = ctx.get<Client>().runtime->agent();
+    ctx.serve_blocking(std::move(fd), [&agent](int client) { return serve_one(agent, client); });
   };
-  int rc = service::run(argc, argv, spec);
-  // A polite QUIT on the cached connection rather than a dropped one (max_use, idle).
-  if (g_runtime) g_runtime->agent().close_cache();
-  (void)g_runtime.release();
-  (void)g_cache_timer.release();
-  return rc;
+  return service::run(argc, argv, spec);
 }

@@ -48,14 +48,11 @@ bool Cidr::contains(std::string_view ip_text) const {
   return (a[full] & mask) == (addr[full] & mask);
 }
 
-std::optional<std::vector<Cidr>> parse_cidr_list(const std::vector<std::string>& items, std::string* bad) {
+Parsed<std::vector<Cidr>> parse_cidr_list(const std::vector<std::string>& items) {
   std::vector<Cidr> out;
   for (const auto& i : items) {
     auto c = Cidr::parse(i);
-    if (!c) {
-      *bad = i;
-      return std::nullopt;
-    }
+    if (!c) return Parsed<std::vector<Cidr>>::bad(i);
     out.push_back(*c);
   }
   return out;

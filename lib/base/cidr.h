@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "lib/base/parsed.h"
+
 namespace postilion {
 
 struct Cidr {
@@ -20,7 +22,7 @@ struct Cidr {
 };
 
 // Every entry of a list parameter; nullopt and *bad = the first malformed entry.
-std::optional<std::vector<Cidr>> parse_cidr_list(const std::vector<std::string>& items, std::string* bad);
+Parsed<std::vector<Cidr>> parse_cidr_list(const std::vector<std::string>& items);
 bool cidr_list_contains(const std::vector<Cidr>& list, std::string_view ip_text);
 
 }  // namespace postilion

@@ -7,8 +7,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <variant>
 
+#include "lib/base/parsed.h"
 #include "lib/mail/line_reader.h"
 
 namespace postilion::pop3 {
@@ -24,29 +24,9 @@ constexpr size_t kMaxPassword = 1024;
 // Message numbers are at most this many digits (no mailbox holds 10^10 messages).
 constexpr size_t kMaxNumberDigits = 10;
 
-// Either a parsed value or the -ERR text refusing it.
+// Either a parsed value or the -ERR text refusing it (Parsed<T>::bad(text)).
 template <class T>
-class Parsed {
- public:
-  Parsed(T v) : v_(std::move(v)) {}
-  static Parsed error(std::string text) { return Parsed(Err{std::move(text)}); }
-  bool ok() const { return v_.index() == 0; }
-  explicit operator bool() const { return ok(); }
-  T& value() { return std::get<0>(v_); }
-  const T& value() const { return std::get<0>(v_); }
-  T* operator->() { return &value(); }
-  const T* operator->() const { return &value(); }
-  T& operator*() { return value(); }
-  const T& operator*() const { return value(); }
-  const std::string& error_text() const { return std::get<1>(v_).text; }
-
- private:
-  struct Err {
-    std::string text;
-  };
-  explicit Parsed(Err e) : v_(std::move(e)) {}
-  std::variant<T, Err> v_;
-};
+using Parsed = postilion::Parsed<T>;
 
 // ---- lines ----------------------------------------------------------------------
 // Input split into command lines (lib/mail/line_reader.h), at most kMaxCommandLine

@@ -93,7 +93,7 @@ class Pop3CommandTest : public CppUnit::TestFixture {
       auto c = parse_command(r.in);
       CPPUNIT_ASSERT_EQUAL_MESSAGE(r.in, r.ok, c.ok());
       if (!r.ok) {
-        CPPUNIT_ASSERT_MESSAGE(r.in + " -> " + c.error_text(), c.error_text().rfind(r.err, 0) == 0);
+        CPPUNIT_ASSERT_MESSAGE(r.in + " -> " + c.error(), c.error().rfind(r.err, 0) == 0);
         continue;
       }
       CPPUNIT_ASSERT_MESSAGE(r.in, c->verb == r.verb);

@@ -25,7 +25,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (line.size() > kMaxCommandLine) __builtin_trap();
     auto cmd = parse_command(line);
     if (!cmd) {
-      std::string e = err(cmd.error_text());
+      std::string e = err(cmd.error());
       // A reply is one line, whatever the input was.
       if (e.find('\n') != e.size() - 1 || e.size() > 512) __builtin_trap();
       continue;

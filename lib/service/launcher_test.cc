@@ -142,8 +142,7 @@ class LauncherTest : public CppUnit::TestFixture {
       auto l = limits();
       l.per_client.count_limit = 1;
       l.anvil_timeout_ms = 100;
-      std::string bad;
-      if (excepted) l.exceptions = *parse_cidr_list({"127.0.0.0/8"}, &bad);
+      if (excepted) l.exceptions = *parse_cidr_list({"127.0.0.0/8"});
       service::Launcher launcher(base, kWait, std::move(l), "/nonexistent/anvil", "test", [&] { ++ended; });
       Listener lis;
       UniqueFd c1, c2;

@@ -38,7 +38,10 @@ bool fd_open(int fd) { return ::fcntl(fd, F_GETFD) >= 0; }
 
 }  // namespace
 
-std::optional<Options> parse_options(int argc, char** argv, std::string* why) {
+namespace {
+
+// parse_options(), with why set on a refusal.
+std::optional<Options> read_options(int argc, char** argv, std::string* why) {
   Options o;
   auto value = [&](int& i, const char* flag) -> std::optional<std::string> {
     if (i + 1 >= argc) {
@@ -103,6 +106,15 @@ std::optional<Options> parse_options(int argc, char** argv, std::string* why) {
     return std::nullopt;
   }
   return o;
+}
+
+}  // namespace
+
+Parsed<Options> parse_options(int argc, char** argv) {
+  std::string why;
+  auto o = read_options(argc, argv, &why);
+  if (!o) return Parsed<Options>::bad(why);
+  return std::move(*o);
 }
 
 std::vector<std::string> make_argv(const Options& o) {
@@ -356,12 +368,10 @@ void set_up(Context& ctx, const Spec& spec, const std::function<void()>& jail) {
 
 // PROGRAM --session ...: one client on fd 0 (Spec::on_session).
 int run_session(int argc, char** argv, const Spec& spec) {
-  std::string why;
-  auto opts = parse_options(argc, argv, &why);
-  if (opts && opts->client_ip.empty()) why = "--session needs -a client_ip";
+  auto opts = parse_options(argc, argv);
   if (!opts || opts->client_ip.empty()) {
     log::use_stderr();
-    log::error("%s", why.c_str());
+    log::error("%s", opts ? "--session needs -a client_ip" : opts.error().c_str());
     return 2;
   }
   if (opts->name.empty()) opts->name = spec.name;
@@ -385,6 +395,9 @@ int run_session(int argc, char** argv, const Spec& spec) {
     log::fatal("%s", e.what());
   }
 }
+
+// The exit status of a stand-alone worker whose daemon could not be set up.
+constexpr int kSetUpFailed = 78;  // EX_CONFIG
 
 // Stand-alone: the options after --standalone (see service.h).
 struct StandaloneArgs {
@@ -464,7 +477,9 @@ int serve_standalone(const Spec& spec, const Options& opts, const config::Config
     ctx = std::make_unique<Context>(spec, opts, cfg);
     set_up(*ctx, spec, [] {});
   } catch (const std::exception& e) {
-    log::fatal("%s", e.what());
+    if (lifeline < 0) log::fatal("%s", e.what());
+    log::error("fatal: %s", e.what());  // a worker: its parent stops too
+    std::exit(kSetUpFailed);
   }
   ctx->start(std::move(fds), -1, lifeline);
   event::Signal intr(ctx->loop(), SIGINT, [&ctx] { ctx->stop(); ctx->loop().loopbreak(); });
@@ -511,18 +526,22 @@ int supervise_standalone(const Spec& spec, const Options& opts, const config::Co
     ::_exit(serve_standalone(spec, opts, cfg, std::move(mine), life_r.get()));
   };
   for (int i = 0; i < spec.standalone_processes; ++i) spawn();
-  for (;;) {
+  int rc = 0;
+  while (rc == 0) {
     int sig = 0;
     sigwait(&set, &sig);
     if (sig != SIGCHLD) break;
     pid_t p;
-    while ((p = ::waitpid(-1, nullptr, WNOHANG)) > 0) {
+    int st = 0;
+    while ((p = ::waitpid(-1, &st, WNOHANG)) > 0) {
       std::erase(workers, p);
-      spawn();
+      // A worker that could not set up (bad config) would fail again: stop, not loop.
+      if (WIFEXITED(st) && WEXITSTATUS(st) == kSetUpFailed) rc = 1;
+      if (rc == 0) spawn();
     }
   }
   for (pid_t p : workers) ::kill(p, SIGKILL);
-  return 0;
+  return rc;
 }
 
 // PROGRAM --standalone ...
@@ -552,11 +571,10 @@ int run(int argc, char** argv, const Spec& spec) {
   if (argc > 1 && std::strcmp(argv[1], "--standalone") == 0) return run_standalone(argc - 1, argv + 1, spec);
   if (argc > 1 && std::strcmp(argv[1], "--session") == 0) return run_session(argc - 1, argv + 1, spec);
   log::init(spec.name);
-  std::string why;
-  auto opts = parse_options(argc, argv, &why);
+  auto opts = parse_options(argc, argv);
   if (!opts) {
     log::use_stderr();
-    log::error("%s", why.c_str());
+    log::error("%s", opts.error().c_str());
     return 2;
   }
   if (opts->name.empty()) opts->name = spec.name;
@@ -589,58 +607,6 @@ int run(int argc, char** argv, const Spec& spec) {
   if (ctx->loop().loop() < 0) log::fatal("event loop failed");
   if (opts->verbose) log::info("exiting after %d clients", ctx->served());
   return 0;
-}
-
-Standalone standalone_setup(const char* program, int argc, char** argv, int* exit_code) {
-  Standalone out;
-  std::string config_dir = std::string(SYSCONFDIR) + "/postilion";
-  std::vector<std::pair<std::string, std::string>> overrides;
-  int c;
-  while ((c = ::getopt(argc, argv, "c:l:n:o:s:v")) != -1) {
-    if (c == 'c') {
-      config_dir = optarg;
-    } else if (c == 'l') {
-      out.listens.push_back(optarg);
-    } else if (c == 'n') {
-      out.service = optarg;
-    } else if (c == 'o') {
-      std::string kv = optarg;
-      auto eq = kv.find('=');
-      if (eq == std::string::npos) {
-        std::fprintf(stderr, "%s: bad -o %s\n", program, optarg);
-        *exit_code = 2;
-        return out;
-      }
-      overrides.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
-      out.overrides.push_back(kv);
-    } else if (c == 's') {
-      out.socket_path = optarg;
-    } else if (c != 'v') {
-      std::fprintf(stderr,
-                   "usage: %s --standalone [-c config_dir] [-n service] [-s socket] [-l [addr:]port]... "
-                   "[-o name=value]...\n",
-                   program);
-      *exit_code = 2;
-      return out;
-    }
-  }
-  out.config_dir = config_dir;
-  try {
-    out.config = ::access((config_dir + "/main.conf").c_str(), F_OK) == 0
-                     ? config::Config::load(config_dir)
-                     : config::Config::parse("", "main.conf", config_dir);
-    for (const auto& [n, v] : overrides) out.config->set(n, v);
-  } catch (const config::ConfigError& e) {
-    std::fprintf(stderr, "%s: fatal: %s\n", program, e.what());
-    out.config.reset();
-    *exit_code = 1;
-    return out;
-  }
-  log::init(program);
-  std::string maillog = out.config->str("maillog_file");
-  if (maillog.empty() || !log::use_file(maillog)) log::use_stderr();
-  ::signal(SIGPIPE, SIG_IGN);
-  return out;
 }
 
 }  // namespace postilion::service

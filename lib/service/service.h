@@ -29,6 +29,7 @@
 #include <utility>
 #include <vector>
 
+#include "lib/base/parsed.h"
 #include "lib/base/unique_fd.h"
 #include "lib/config/config.h"
 #include "lib/event/event.h"
@@ -63,8 +64,8 @@ struct Options {
   std::vector<std::string> args;                               // the rest
 };
 
-// Parses argv. Bad options are an error value: *why says what is wrong.
-std::optional<Options> parse_options(int argc, char** argv, std::string* why);
+// Parses argv. Bad options are refused with what is wrong.
+Parsed<Options> parse_options(int argc, char** argv);
 // The argv master builds for an entry (without the program path).
 std::vector<std::string> make_argv(const Options& o);
 
@@ -203,23 +204,5 @@ class Context {
 // an inet daemon, on each -l, and runs until SIGTERM or SIGINT (never idle-exits).
 // Usage errors exit 2, config errors 1.
 int run(int argc, char** argv, const Spec& spec);
-
-// The daemons that do not run --standalone through run() yet set it up with this:
-// Stand-alone mode, for tests that run one daemon without master(8):
-//   PROGRAM --standalone [-c CONFIG_DIR] [-n SERVICE] [-s SOCKET] [-l [ADDR:]PORT]...
-//                        [-o name=value]... [-v]
-// (argv as the daemon gets it after --standalone). Loads main.conf (none: the defaults)
-// with the overrides, logs to maillog_file (else stderr) as `program`, ignores SIGPIPE.
-// On bad usage or bad config it prints why and returns nullopt with *exit_code set
-// (2 usage, 1 config).
-struct Standalone {
-  std::optional<config::Config> config;
-  std::string socket_path;           // -s; "" = the daemon's usual socket
-  std::string service;               // -n; "" = the program's name
-  std::vector<std::string> listens;  // -l, for daemons that listen on TCP
-  std::string config_dir;            // -c, as given (or the default)
-  std::vector<std::string> overrides;  // -o, as given (name=value)
-};
-Standalone standalone_setup(const char* program, int argc, char** argv, int* exit_code);
 
 }  // namespace postilion::service

@@ -20,7 +20,12 @@ std::optional<service::Options> parse(std::vector<std::string> args, std::string
   static std::string prog = "svc";
   argv.push_back(prog.data());
   for (auto& a : args) argv.push_back(a.data());
-  return service::parse_options(static_cast<int>(argv.size()), argv.data(), why);
+  auto o = service::parse_options(static_cast<int>(argv.size()), argv.data());
+  if (!o) {
+    *why = o.error();
+    return std::nullopt;
+  }
+  return std::move(*o);
 }
 
 uint16_t port_of(int fd) {

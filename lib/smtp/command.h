@@ -9,6 +9,7 @@
 #include <string_view>
 #include <variant>
 
+#include "lib/base/parsed.h"
 #include "lib/mail/line_reader.h"
 #include "lib/smtp/reply.h"
 
@@ -25,21 +26,7 @@ constexpr size_t kMaxOrcpt = 500;       // RFC 3461 4.2
 
 // Either a parsed value or the reply that refuses it.
 template <class T>
-class Parsed {
- public:
-  Parsed(T v) : v_(std::move(v)) {}
-  Parsed(Reply r) : v_(std::move(r)) {}
-  bool ok() const { return v_.index() == 0; }
-  explicit operator bool() const { return ok(); }
-  T& value() { return std::get<0>(v_); }
-  const T& value() const { return std::get<0>(v_); }
-  T* operator->() { return &value(); }
-  const T* operator->() const { return &value(); }
-  const Reply& error() const { return std::get<1>(v_); }
-
- private:
-  std::variant<T, Reply> v_;
-};
+using Parsed = postilion::Parsed<T, Reply>;
 
 // ---- lines ----------------------------------------------------------------------
 // Input split into command lines (lib/mail/line_reader.h), at most kMaxCommandLine
