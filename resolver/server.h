@@ -1,5 +1,5 @@
 // resolver/server.h - the private/resolver service: one ipc::Channel per client,
-// requests answered from the Engine (protocol in resolver/protocol.h, resolver(8)).
+// requests answered from the Engine (protocol in lib/dns/protocol.h, resolver(8)).
 // Replies go out in request order even when answers arrive out of order.
 #pragma once
 
