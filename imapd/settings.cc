@@ -39,9 +39,8 @@ Settings Settings::from_config(const config::Config& cfg) {
   s.rate_time_unit_ms = cfg.seconds("anvil_rate_time_unit") * 1000;
   s.anvil_timeout_ms = cfg.seconds("anvil_timeout") * 1000;
   if (s.rate_time_unit_ms <= 0) throw config::ConfigError("anvil_rate_time_unit: must be positive");
-  std::string bad;
-  auto ex = parse_cidr_list(cfg.list("imapd_client_connection_limit_exceptions"), &bad);
-  if (!ex) throw config::ConfigError("imapd_client_connection_limit_exceptions: bad network: " + bad);
+  auto ex = parse_cidr_list(cfg.list("imapd_client_connection_limit_exceptions"));
+  if (!ex) throw config::ConfigError("imapd_client_connection_limit_exceptions: bad network: " + ex.error());
   s.limit_exceptions = std::move(*ex);
   if (s.timeout_ms <= 0) throw config::ConfigError("imapd_timeout: must be positive");
   if (s.wrappermode && s.cert_file.empty())
