@@ -7,29 +7,6 @@
 
 namespace postilion::local {
 
-const std::map<std::string, std::string>& default_params() {
-  static const std::map<std::string, std::string> d = {
-      {"queue_directory", "."},
-      {"myhostname", "localhost"},
-      {"mydestination", "localhost"},
-      {"recipient_delimiter", "+"},
-      {"home_mailbox", "Maildir/"},
-      {"mail_spool_directory", "/var/mail"},
-      {"alias_maps", ""},
-      {"default_privs", "nobody"},
-      {"command_time_limit", "1000s"},
-      {"allow_mail_to_commands", "alias, forward"},
-      {"allow_mail_to_files", "alias, forward"},
-      {"local_home_root", ""},
-      {"mailbox_size_limit", "51200000"},
-      {"maillog_file", ""},
-      {"mailbox_command", ""},
-      {"mailbox_command_maps", ""},
-      {"luser_relay", ""},
-  };
-  return d;
-}
-
 Result<AllSettings> settings_from(const Getter& get) {
   AllSettings a;
   a.queue_directory = get("queue_directory");

@@ -14,8 +14,6 @@ namespace postilion::local {
 
 using Getter = std::function<std::string(const char*)>;
 
-const std::map<std::string, std::string>& default_params();
-
 struct AllSettings {
   Settings delivery;
   SystemSettings system;

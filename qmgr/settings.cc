@@ -3,76 +3,15 @@
 
 #include "lib/base/strings.h"
 #include "lib/config/config.h"
+#include "lib/config/value.h"
 #include "lib/log/log.h"
 
 namespace postilion::qmgr {
 
-std::optional<int64_t> parse_time(std::string_view v) {
-  v = str::trim(v);
-  if (v.empty()) return std::nullopt;
-  int64_t mult = 1;
-  switch (v.back()) {
-    case 's': mult = 1; break;
-    case 'm': mult = 60; break;
-    case 'h': mult = 3600; break;
-    case 'd': mult = 86400; break;
-    case 'w': mult = 7 * 86400; break;
-    default: mult = 0;
-  }
-  if (mult) v.remove_suffix(1);
-  else mult = 1;
-  auto n = str::parse_int(v);
-  if (!n || *n < 0 || *n > (int64_t(1) << 40)) return std::nullopt;
-  return *n * mult;
-}
-
-const std::map<std::string, std::string>& default_params() {
-  static const std::map<std::string, std::string> d = {
-      {"queue_directory", "."},
-      {"myhostname", "localhost"},
-      {"mydestination", "localhost"},
-      {"myorigin", ""},
-      {"virtual_alias_domains", ""},
-      {"virtual_alias_maps", ""},
-      {"virtual_mailbox_domains", ""},
-      {"virtual_mailbox_maps", ""},
-      {"recipient_delimiter", "+"},
-      {"relay_domains", ""},
-      {"transport_maps", ""},
-      {"relayhost", ""},
-      {"default_transport", "smtp"},
-      {"local_transport", "local:$myhostname"},
-      {"relay_transport", "relay"},
-      {"virtual_transport", "virtual"},
-      {"minimal_backoff_time", "300s"},
-      {"maximal_backoff_time", "4000s"},
-      {"queue_run_delay", "300s"},
-      {"maximal_queue_lifetime", "5d"},
-      {"bounce_queue_lifetime", "5d"},
-      {"delay_warning_time", "0h"},
-      {"default_transport_concurrency_limit", "100"},
-      {"default_destination_concurrency_limit", "20"},
-      {"local_destination_concurrency_limit", "2"},
-      {"initial_destination_concurrency", "5"},
-      {"default_destination_concurrency_failed_cohort_limit", "1"},
-      {"default_destination_rate_delay", "0s"},
-      {"default_destination_concurrency_positive_feedback", "1"},
-      {"default_destination_concurrency_negative_feedback", "1"},
-      {"default_destination_recipient_limit", "50"},
-      {"local_destination_recipient_limit", "1"},
-      {"qmgr_message_active_limit", "20000"},
-      {"queue_file_recycle_limit", "100"},
-      {"double_bounce_sender", "double-bounce"},
-      {"bounce_notice_recipient", "postmaster"},
-      {"maillog_file", ""},
-  };
-  return d;
-}
-
 Result<DaemonConfig> settings_from(const Getter& get, std::vector<std::unique_ptr<maps::MapList>>* maps) {
   DaemonConfig c;
   auto time = [&](const char* name, int64_t* out) -> Status {
-    auto t = parse_time(get(name));
+    auto t = config::parse_time_value(get(name));
     if (!t) return Error(std::string(name) + ": bad time value \"" + str::printable(get(name), 40) + "\"").set_permanent();
     *out = *t;
     return {};

@@ -15,12 +15,6 @@ namespace postilion::qmgr {
 
 using Getter = std::function<std::string(const char*)>;
 
-// "300", "5m", "4h", "5d", "1w" -> seconds; nullopt when malformed.
-std::optional<int64_t> parse_time(std::string_view v);
-
-// The parameter defaults, in one place, for the stand-alone start.
-const std::map<std::string, std::string>& default_params();
-
 // Reads every parameter through get (expanded values). The maps are opened here and
 // kept alive by *maps for the Lookup functions. Bad values are an Error naming them.
 Result<DaemonConfig> settings_from(const Getter& get, std::vector<std::unique_ptr<maps::MapList>>* maps);

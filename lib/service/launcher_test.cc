@@ -8,6 +8,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
+
 #include <cppunit/extensions/HelperMacros.h>
 
 #include "lib/base/file.h"
@@ -64,9 +66,14 @@ std::string read_all(int fd) {
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   std::string out;
   char buf[256];
-  ssize_t n;
-  while ((n = ::read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
-  return out;
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    // A read with SO_RCVTIMEO is not restarted after a signal handler (SIGCHLD of a
+    // session that ended): read again.
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return out;
+    out.append(buf, static_cast<size_t>(n));
+  }
 }
 
 service::SessionLimits limits() {
