@@ -23,9 +23,7 @@ const std::vector<std::string_view> kParams = {
     "home_mailbox"};
 
 std::unique_ptr<auth::Server> make_server(event::EventBase& base, const auth::Settings& settings) {
-  auto backends = auth::Backends::open(settings);
-  if (!backends) throw config::ConfigError(backends.error().str());
-  return std::make_unique<auth::Server>(base, settings, std::move(*backends));
+  return std::make_unique<auth::Server>(base, settings, service::required(auth::Backends::open(settings)));
 }
 
 }  // namespace
@@ -39,7 +37,7 @@ int main(int argc, char** argv) {
   // root auth (needed for shadow) and an unprivileged one (virtual users only) behave
   // the same.
   spec.pre_jail = [](service::Context& ctx) {
-    auto& server = ctx.keep(make_server(ctx.loop(), auth::Settings::from_config(ctx.config())));
+    auto& server = ctx.keep(make_server(ctx.loop(), service::required(auth::Settings::from_config(ctx.config()))));
     server.set_on_close([&ctx] { ctx.session_end(); });
   };
   spec.on_accept = [](service::Context& ctx, UniqueFd fd) { ctx.get<auth::Server>().accept(std::move(fd)); };

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "lib/base/result.h"
 #include "lib/config/config.h"
 
 namespace postilion::auth {
@@ -21,8 +22,8 @@ struct Settings {
   int64_t failure_window_ms = 600000;
   int verify_threads = 0;  // password-check threads; 0 = one per CPU (at most 8)
 
-  // Throws config::ConfigError on an unknown backend (at start only).
-  static Settings from_config(const config::Config& cfg);
+  // An unknown backend or a bad value is an Error naming the parameter.
+  static Result<Settings> from_config(const config::Config& cfg);
 };
 
 }  // namespace postilion::auth

@@ -35,15 +35,13 @@ constexpr const char* kTooManyConnections = "* BYE [UNAVAILABLE] too many connec
 // The TLS context is loaded while still root (the key may be readable by root only).
 tls::Context load_tls(const imapd::Settings& s) {
   if (s.cert_file.empty()) return {};
-  auto ctx = tls::Context::server({.cert_file = s.cert_file, .key_file = s.key_file});
-  if (!ctx) throw config::ConfigError("TLS: " + ctx.error().str());
-  return std::move(*ctx);
+  return service::required(tls::Context::server({.cert_file = s.cert_file, .key_file = s.key_file}), "TLS");
 }
 
 // The listener's limits, counted by anvil(8) under the master.conf service name: imap
 // and imaps sessions from one client are counted apart, as smtpd's are.
 service::SessionLimits limits(service::Context& ctx) {
-  imapd::Settings s = imapd::Settings::from_config(ctx.config());
+  imapd::Settings s = service::required(imapd::Settings::from_config(ctx.config()));
   if (::geteuid() == 0 && ctx.options().unprivileged)
     log::warn("running as mail_owner: sessions cannot switch to the mailbox owner and must "
               "read the TLS key and config as mail_owner (master.conf should say n in the unpriv "
@@ -62,7 +60,7 @@ service::SessionLimits limits(service::Context& ctx) {
 }
 
 int session(service::Context& ctx, UniqueFd client, const std::string& client_ip) {
-  imapd::Settings s = imapd::Settings::from_config(ctx.config());
+  imapd::Settings s = service::required(imapd::Settings::from_config(ctx.config()));
   tls::Context tls = load_tls(s);  // inherited by the login process
   return imapd::run_session(s, tls.valid() ? &tls : nullptr, client_ip, std::move(client));
 }

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "lib/base/cidr.h"
+#include "lib/base/result.h"
 #include "lib/config/config.h"
 
 namespace postilion::imapd {
@@ -33,8 +34,8 @@ struct Settings {
   int64_t anvil_timeout_ms = 1000;
   std::vector<Cidr> limit_exceptions;  // clients the two limits do not apply to
 
-  // Throws config::ConfigError on a bad value (at start only).
-  static Settings from_config(const config::Config& cfg);
+  // A bad value is an Error naming the parameter.
+  static Result<Settings> from_config(const config::Config& cfg);
 };
 
 // True for 127.0.0.0/8 and ::1 (and ::ffff:127.x.y.z).

@@ -34,9 +34,7 @@ Result<local::AllSettings> read_settings(const config::Config& conf) {
 
 int main(int argc, char** argv) {
   return local::run_agent(argc, argv, "local", &kParams, [](service::Context& ctx) -> local::ServeOne {
-    auto all = read_settings(ctx.config());
-    if (!all) throw config::ConfigError(all.error().str());
-    auto& server = ctx.keep(std::make_unique<local::Server>(std::move(*all)));
+    auto& server = ctx.keep(std::make_unique<local::Server>(service::required(read_settings(ctx.config()))));
     return [&server](int client) { return server.serve_one(client); };
   });
 }

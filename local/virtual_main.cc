@@ -20,8 +20,7 @@ local::ServeOne setup(service::Context& ctx) {
     if (std::string_view(n) == "virtual_mailbox_limit") return std::to_string(conf.bytes(n));
     return conf.str(n);
   });
-  if (!c) throw config::ConfigError(c.error().str());
-  auto& server = ctx.keep(std::make_unique<local::VirtualServer>(std::move(*c)));
+  auto& server = ctx.keep(std::make_unique<local::VirtualServer>(service::required(std::move(c))));
   return [&server](int client) { return server.serve_one(client); };
 }
 

@@ -39,9 +39,8 @@ int main(int argc, char** argv) {
   spec.post_jail = [](service::Context& ctx) {
     // The tables the settings refer to are kept first, so they outlive the daemon.
     auto& tables = ctx.keep(std::make_unique<Tables>());
-    auto cfg = qmgr::settings_from([&](const char* n) { return ctx.config().str(n); }, &tables);
-    if (!cfg) throw config::ConfigError(cfg.error().str());
-    ctx.keep(std::make_unique<qmgr::Daemon>(ctx.loop(), *cfg)).start();
+    auto cfg = service::required(qmgr::settings_from([&](const char* n) { return ctx.config().str(n); }, &tables));
+    ctx.keep(std::make_unique<qmgr::Daemon>(ctx.loop(), cfg)).start();
   };
   spec.on_accept = [](service::Context& ctx, UniqueFd fd) {
     ctx.get<qmgr::Daemon>().accept(std::move(fd), [&ctx] { ctx.session_end(); });

@@ -36,11 +36,7 @@ int main(int argc, char** argv) {
   spec.socket = ipc::proto::kResolverSocket;
   // Before the jail: /etc/resolv.conf is read here, and in a chroot it is out of reach.
   spec.pre_jail = [](service::Context& ctx) {
-    auto s = settings(ctx.config());
-    if (!s) throw config::ConfigError(s.error().str());
-    auto e = resolver::Engine::create(ctx.loop(), *s);
-    if (!e) throw config::ConfigError(e.error().str());
-    auto& engine = ctx.keep(std::move(*e));
+    auto& engine = ctx.keep(service::required(resolver::Engine::create(ctx.loop(), service::required(settings(ctx.config())))));
     ctx.keep(std::make_unique<resolver::Server>(ctx.loop(), engine));
   };
   spec.on_accept = [](service::Context& ctx, UniqueFd fd) {

@@ -61,10 +61,8 @@ int main(int argc, char** argv) {
   spec.max_clients = 1;  // busy while serving one client: the master starts another process
   spec.pre_jail = [](service::Context& ctx) {
     // Maps and CA files are opened here, before a chroot could hide them.
-    auto rt = smtp_client::Runtime::create(ctx.config(), ctx.name());
-    if (!rt) throw config::ConfigError(rt.error().str());
     auto& c = ctx.keep(std::make_unique<Client>());
-    c.runtime = std::move(*rt);
+    c.runtime = service::required(smtp_client::Runtime::create(ctx.config(), ctx.name()));
     c.cache_timer = event::Timer(ctx.loop(), [&c] { c.runtime->agent().expire_cache(); });
     c.cache_timer.repeat(1000);
   };

@@ -29,9 +29,9 @@ int main(int argc, char** argv) {
   spec.inet = true;
   spec.pre_jail = [](service::Context& ctx) {  // certificate and maps, as root
     auto& server =
-        ctx.keep(std::make_unique<smtpd::Server>(ctx.loop(), smtpd::Settings::from_config(ctx.config())));
+        ctx.keep(std::make_unique<smtpd::Server>(ctx.loop(), service::required(smtpd::Settings::from_config(ctx.config()))));
     server.set_service_name(ctx.name());  // anvil counts per master.conf service
-    if (auto st = server.init(); !st) throw config::ConfigError(st.error().str());
+    service::required(server.init());
   };
   spec.post_jail = [](service::Context& ctx) {
     signal(SIGXFSZ, SIG_IGN);  // a file size limit is a write error (452), not death

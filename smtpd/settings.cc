@@ -26,7 +26,7 @@ void get_time(const config::Config& c, const char* n, int64_t* out) {
 
 }  // namespace
 
-Settings Settings::from_config(const config::Config& c) {
+Result<Settings> Settings::from_config(const config::Config& c) {
   Settings s;
   get(c, "myhostname", &s.myhostname);
   get(c, "smtpd_banner", &s.banner);

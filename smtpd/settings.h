@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "lib/base/result.h"
+
 namespace postilion::config {
 class Config;
 }
@@ -68,7 +70,7 @@ struct Settings {
 
   // Reads every value from a loaded configuration. Parameters that this build's
   // table does not know keep the defaults above.
-  static Settings from_config(const config::Config& cfg);
+  static Result<Settings> from_config(const config::Config& cfg);
 };
 
 }  // namespace postilion::smtpd

@@ -8,7 +8,6 @@ import os
 import pwd
 import random
 import re
-import shutil
 import smtplib
 import socket
 import ssl
@@ -469,8 +468,6 @@ class ImapdTest(harness.InstanceTestCase):
 
     # ---- real clients ------------------------------------------------------------------
     def test_mbsync_two_way(self):
-        if not shutil.which("mbsync"):
-            self.skipTest("mbsync (isync) not installed")
         self.start()
         for i in range(5):
             self.deliver("sync %d" % i, "body %d\r\n" % i)
@@ -571,8 +568,6 @@ SyncState *
         self.assertIn("stored=0, expunged=0, appended=0, copied=0", line)
 
     def test_fetchmail(self):
-        if not shutil.which("fetchmail"):
-            self.skipTest("fetchmail not installed")
         self.start()
         self.deliver("for fetchmail one", "first\r\n")
         self.deliver("for fetchmail two", "second\r\n")

@@ -19,10 +19,6 @@ import test_pop3d as t  # noqa: E402
 LDA = "/usr/lib/dovecot/dovecot-lda"
 
 
-def have_dovecot():
-    return shutil.which("dovecot") and shutil.which("doveadm") and os.access(LDA, os.X_OK)
-
-
 class Dovecot:
     """A private Dovecot (no listeners: auth for dovecot-lda and doveadm only)."""
 
@@ -80,9 +76,7 @@ userdb {
 @unittest.skipUnless(t.ROOT, "a private Dovecot instance needs root here")
 class DovecotMigrationTest(harness.LogsOnFailure):
     def setUp(self):
-        t.require_programs(self)
-        if not have_dovecot():
-            self.skipTest("dovecot-imapd not installed (scripts/install-deps)")
+        t.require_programs()
         self.host = t.MailHost()
         self.addCleanup(self.host.stop)
         self.md = self.host.maildir(t.USER)

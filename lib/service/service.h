@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "lib/base/parsed.h"
+#include "lib/base/result.h"
 #include "lib/base/unique_fd.h"
 #include "lib/config/config.h"
 #include "lib/event/event.h"
@@ -204,5 +205,18 @@ class Context {
 // an inet daemon, on each -l, and runs until SIGTERM or SIGINT (never idle-exits).
 // Usage errors exit 2, config errors 1.
 int run(int argc, char** argv, const Spec& spec);
+
+// For the hooks above: a daemon's settings (every from_config and settings_from returns
+// Result) or what it needs to start. An Error ends the start the way a bad main.conf
+// does: run() logs it and exits 1 (a session process: that session).
+// `what`, when given, goes before the reason ("TLS: ...").
+template <class T>
+T required(Result<T> r, std::string_view what = {}) {
+  if (!r) throw config::ConfigError((what.empty() ? "" : std::string(what) + ": ") + r.error().str());
+  return std::move(*r);
+}
+inline void required(Status st, std::string_view what = {}) {
+  if (!st) throw config::ConfigError((what.empty() ? "" : std::string(what) + ": ") + st.error().str());
+}
 
 }  // namespace postilion::service
