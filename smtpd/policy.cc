@@ -110,22 +110,22 @@ DomainClass Policy::classify(const std::string& d) const {
 }
 
 Reply Policy::check_client_restrictions(const ClientFacts& c) const {
+  using config::Restriction;
   bool wants_auth = false;
   for (const auto& r : s_.client_restrictions) {
-    std::string w = str::lower(r);
-    if (w == "permit_sasl_authenticated") {
-      wants_auth = true;
-      if (c.authenticated) return Reply{};
-    } else if (w == "permit_mynetworks") {
-      if (c.in_mynetworks) return Reply{};
-    } else if (w == "permit") {
-      return Reply{};
-    } else if (w == "reject") {
-      if (wants_auth) return reply(530, "5.7.0", "Authentication required");
-      return reply(554, "5.7.1", "<" + c.label() + ">: Client host rejected: Access denied");
-    } else {
-      log::warn("smtpd_client_restrictions: unknown restriction \"%s\" ignored",
-                str::printable(r).c_str());
+    switch (r.what) {
+      case Restriction::PermitSaslAuthenticated:
+        wants_auth = true;
+        if (c.authenticated) return Reply{};
+        break;
+      case Restriction::PermitMynetworks:
+        if (c.in_mynetworks) return Reply{};
+        break;
+      case Restriction::Permit:
+        return Reply{};
+      case Restriction::Reject:
+        if (wants_auth) return reply(530, "5.7.0", "Authentication required");
+        return reply(554, "5.7.1", "<" + c.label() + ">: Client host rejected: Access denied");
     }
   }
   return Reply{};

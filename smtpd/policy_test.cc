@@ -124,14 +124,15 @@ class PolicyTest : public CppUnit::TestFixture {
 
   void restrictions() {
     Settings s = base_settings();
-    s.client_restrictions = {"permit_sasl_authenticated", "reject"};
+    std::string why;
+    s.client_restrictions = *config::parse_restriction_list("permit_sasl_authenticated, reject", &why);
     auto p = Policy::create(s);
     CPPUNIT_ASSERT(p.ok());
     ClientFacts c{"192.0.2.1"};
     CPPUNIT_ASSERT_EQUAL(530, p.value()->check_client_restrictions(c).code);
     c.authenticated = true;
     CPPUNIT_ASSERT(p.value()->check_client_restrictions(c).empty());
-    s.client_restrictions = {"permit_mynetworks", "reject"};
+    s.client_restrictions = *config::parse_restriction_list("permit_mynetworks reject", &why);
     auto q = Policy::create(s);
     ClientFacts d{"192.0.2.1"};
     CPPUNIT_ASSERT_EQUAL(554, q.value()->check_client_restrictions(d).code);

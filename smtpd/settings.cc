@@ -2,6 +2,7 @@
 #include "smtpd/settings.h"
 
 #include "lib/config/config.h"
+#include "lib/log/log.h"
 
 namespace postilion::smtpd {
 namespace {
@@ -16,6 +17,14 @@ void get(const config::Config& c, const char* n, std::vector<std::string>* out) 
 }
 void get(const config::Config& c, const char* n, bool* out) {
   if (known(n)) *out = c.boolean(n);
+}
+// Config loading refused every list parse_restriction_list() does not accept.
+void get(const config::Config& c, const char* n, std::vector<config::RestrictionStep>* out) {
+  if (!known(n)) return;
+  std::string why;
+  auto steps = config::parse_restriction_list(c.str(n), &why);
+  if (!steps) PANIC("%s: %s after config loading accepted it", n, why.c_str());
+  *out = std::move(*steps);
 }
 void get_int(const config::Config& c, const char* n, int* out) {
   if (known(n)) *out = static_cast<int>(c.integer(n));

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "lib/config/restrictions.h"
+
 namespace postilion::config {
 class Config;
 }
@@ -31,7 +33,7 @@ struct Settings {
   // Access maps: client IP, HELO name, sender, recipient -> OK / REJECT / DEFER ...
   std::string client_access, helo_access, sender_access, recipient_access;
   // Checked at MAIL FROM: permit_sasl_authenticated, permit_mynetworks, permit, reject.
-  std::vector<std::string> client_restrictions;
+  std::vector<config::RestrictionStep> client_restrictions;
 
   uint64_t message_size_limit = 10240000;
   int recipient_limit = 1000;

@@ -210,8 +210,11 @@ void Config::rebuild() {
     } catch (const ConfigError& e) {
       throw ConfigError(where(p.name) + p.name + ": " + e.what());
     }
-    if (auto why = check_value(p.type, v); !why.empty())
+    if (auto why = check_value(p.type, v); !why.empty()) {
+      // A restriction list's reason names the word; the whole list would hide it.
+      if (p.type == Type::Restrictions) throw ConfigError(where(p.name) + p.name + ": " + why);
       throw ConfigError(where(p.name) + p.name + ": " + why + ", got \"" + str::printable(v, 80) + "\"");
+    }
     fresh[p.name] = std::move(v);
   }
   expanded_.swap(fresh);
