@@ -109,26 +109,16 @@ DomainClass Policy::classify(const std::string& d) const {
   return DomainClass::Other;
 }
 
-Reply Policy::check_client_restrictions(const ClientFacts& c) const {
-  using config::Restriction;
-  bool wants_auth = false;
-  for (const auto& r : s_.client_restrictions) {
-    switch (r.what) {
-      case Restriction::PermitSaslAuthenticated:
-        wants_auth = true;
-        if (c.authenticated) return Reply{};
-        break;
-      case Restriction::PermitMynetworks:
-        if (c.in_mynetworks) return Reply{};
-        break;
-      case Restriction::Permit:
-        return Reply{};
-      case Restriction::Reject:
-        if (wants_auth) return reply(530, "5.7.0", "Authentication required");
-        return reply(554, "5.7.1", "<" + c.label() + ">: Client host rejected: Access denied");
-    }
+CheckResult Policy::check_restrictions(CheckStage stage, const ClientFacts& c, const std::string* sender,
+                                       const DnsMemo& memo) const {
+  ListsToRun lists;
+  bool at_rcpt = stage == CheckStage::Rcpt;
+  if (s_.delay_reject ? at_rcpt : !at_rcpt) {
+    lists.client = &s_.client_restrictions;
+    lists.helo = &s_.helo_restrictions;
+    if (stage != CheckStage::Helo) lists.sender = &s_.sender_restrictions;
   }
-  return Reply{};
+  return run_restriction_lists(lists, c, sender, memo);
 }
 
 Result<Policy::Verdict> Policy::lookup_access(maps::MapList& map, const std::vector<std::string>& keys,

@@ -15,6 +15,7 @@
 #include "lib/maps/maps.h"
 #include "lib/smtp/command.h"
 #include "lib/smtp/reply.h"
+#include "smtpd/restrictions.h"
 #include "smtpd/settings.h"
 
 namespace postilion::smtpd {
@@ -41,8 +42,10 @@ class Policy {
   bool in_mynetworks(const std::string& ip) const;
   DomainClass classify(const std::string& domain_lower) const;
 
-  // smtpd_client_restrictions, at MAIL FROM.
-  smtp::Reply check_client_restrictions(const ClientFacts& c) const;
+  // The restriction lists due at `stage` (smtpd_delay_reject: all three at RCPT; else
+  // client and HELO at HELO/EHLO, all three at MAIL). sender: nullptr before MAIL.
+  CheckResult check_restrictions(CheckStage stage, const ClientFacts& c, const std::string* sender,
+                                 const DnsMemo& memo) const;
   // The access maps and the relay rule, at RCPT TO (Postfix's smtpd_delay_reject):
   // client, HELO, sender, then the recipient.
   smtp::Reply check_rcpt(const ClientFacts& c, const std::string& sender, const smtp::Path& rcpt);

@@ -55,6 +55,11 @@ Settings Settings::from_config(const config::Config& c) {
   get(c, "smtpd_sender_access_maps", &s.sender_access);
   get(c, "smtpd_recipient_access_maps", &s.recipient_access);
   get(c, "smtpd_client_restrictions", &s.client_restrictions);
+  get(c, "smtpd_helo_restrictions", &s.helo_restrictions);
+  get(c, "smtpd_sender_restrictions", &s.sender_restrictions);
+  get(c, "smtpd_delay_reject", &s.delay_reject);
+  if (known("smtpd_restriction_dns_timeout"))
+    s.restriction_dns_timeout_ms = c.seconds("smtpd_restriction_dns_timeout") * 1000;
   if (known("message_size_limit")) s.message_size_limit = c.bytes("message_size_limit");
   get_int(c, "smtpd_recipient_limit", &s.recipient_limit);
   get_int(c, "queue_file_recycle_limit", &s.queue_file_recycle_limit);

@@ -32,8 +32,11 @@ struct Settings {
 
   // Access maps: client IP, HELO name, sender, recipient -> OK / REJECT / DEFER ...
   std::string client_access, helo_access, sender_access, recipient_access;
-  // Checked at MAIL FROM: permit_sasl_authenticated, permit_mynetworks, permit, reject.
-  std::vector<config::RestrictionStep> client_restrictions;
+  // smtpd_client_restrictions, smtpd_helo_restrictions, smtpd_sender_restrictions
+  // (smtpd/restrictions.cc), all at RCPT while delay_reject holds, else at HELO and MAIL.
+  std::vector<config::RestrictionStep> client_restrictions, helo_restrictions, sender_restrictions;
+  bool delay_reject = true;
+  int64_t restriction_dns_timeout_ms = 10000;
 
   uint64_t message_size_limit = 10240000;
   int recipient_limit = 1000;

@@ -20,15 +20,50 @@ enum class Restriction {
   Reject,
   PermitMynetworks,
   PermitSaslAuthenticated,
+  RejectRblClient,       // DNS list of client addresses
+  RejectRhsblClient,     // DNS list of domains: the client's host name
+  RejectRhsblSender,     // DNS list of domains: the sender's domain
+  PermitDnswlClient,     // DNS allowlist of client addresses
+  RejectInvalidHeloHostname,
+  RejectNonFqdnHeloHostname,
+  RejectNonFqdnSender,
+  RejectUnknownSenderDomain,
 };
 
 // The name of a restriction as written in main.conf ("permit_mynetworks").
 const char* restriction_name(Restriction r);
 
+// A DNSBL reply filter, Postfix's "d.d.d.d" where each d is a number (0-255) or a
+// bracketed list of numbers and ranges: "127.0.0.2", "127.0.0.[2..11]",
+// "127.0.[0..255].[2;4;10..12]". An answer is listed when one of its A records matches.
+class DnsblFilter {
+ public:
+  static constexpr size_t kMaxText = 256;
+  // nullopt with *why set when text is not such a filter.
+  static std::optional<DnsblFilter> parse(std::string_view text, std::string* why);
+  // Whether a dotted-quad IPv4 address matches; anything else never does.
+  bool matches(std::string_view ipv4) const;
+  const std::string& text() const { return text_; }
+
+ private:
+  struct Range {
+    uint8_t lo, hi;
+  };
+  std::array<std::vector<Range>, 4> octets_;
+  std::string text_;
+};
+
 // One step of a restriction list, with its argument when it takes one.
 struct RestrictionStep {
   Restriction what = Restriction::Permit;
+  // The DNS lists: "bl.example" of "bl.example=127.0.0.[2..11]" (lowercase, no
+  // trailing dot), and the filter when one is given (none: any A record lists).
+  std::string domain;
+  std::optional<DnsblFilter> filter;
 };
+
+// Whether a restriction takes a DNS list domain as its argument.
+bool takes_dns_list(Restriction r);
 
 // Parses one restriction list value (words separated by commas and/or white space).
 // Returns nullopt with *why set ("unknown restriction \"x\"", "reject_rbl_client needs a

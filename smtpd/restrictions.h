@@ -1,0 +1,76 @@
+// smtpd/restrictions.h - the restriction lists (smtpd_client_restrictions,
+// smtpd_helo_restrictions, smtpd_sender_restrictions) as Postfix runs them: each list in
+// order, a permit ends that list, a reject answers the command. Checks that need DNS
+// (DNS lists, reject_unknown_sender_domain) read their answers from the session's
+// DnsMemo; when an answer is not there yet the evaluation stops with the question, the
+// session asks the resolver (never waiting in the loop) and evaluates again.
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "lib/config/restrictions.h"
+#include "lib/dns/dns.h"
+#include "lib/smtp/reply.h"
+
+namespace postilion::smtpd {
+
+struct ClientFacts;
+
+struct DnsQuestion {
+  std::string name;
+  dns::RrType type = dns::RrType::A;
+};
+
+struct DnsResult {
+  dns::Outcome outcome = dns::Outcome::TempFail;
+  std::vector<std::string> records;  // presentation form (lib/dns/protocol.h)
+  std::string text;                  // why, for TempFail
+};
+
+// The DNS answers one session has had, so each name is asked once per session however
+// many recipients follow (Postfix keeps them per session too). Bounded: once it holds
+// kMaxAnswers, find() answers every new question TempFail, so nothing more is asked.
+class DnsMemo {
+ public:
+  static constexpr size_t kMaxAnswers = 100;
+  const DnsResult* find(const DnsQuestion& q) const;
+  void put(const DnsQuestion& q, DnsResult r);
+  bool full() const { return answers_.size() >= kMaxAnswers; }
+
+ private:
+  std::map<std::pair<std::string, dns::RrType>, DnsResult> answers_;
+};
+
+// What a run of restriction lists came to.
+struct CheckResult {
+  smtp::Reply reply;                    // not empty: refuse the command with it
+  std::optional<DnsQuestion> question;  // set: ask, memo the answer, run again
+};
+
+// Which lists run together: at RCPT while smtpd_delay_reject holds, else the client and
+// HELO lists at HELO/EHLO and all three at MAIL.
+enum class CheckStage { Helo, Mail, Rcpt };
+
+struct ListsToRun {
+  const std::vector<config::RestrictionStep>* client = nullptr;
+  const std::vector<config::RestrictionStep>* helo = nullptr;
+  const std::vector<config::RestrictionStep>* sender = nullptr;
+};
+
+// Runs the lists in order (client, HELO, sender). sender: nullptr before MAIL, "" for
+// the null sender.
+CheckResult run_restriction_lists(const ListsToRun& lists, const ClientFacts& c, const std::string* sender,
+                                  const DnsMemo& memo);
+
+// The name to ask a DNS list about an address: "7.2.0.192.bl.example" (IPv6: nibbles).
+std::optional<std::string> dnsbl_name(const std::string& ip, const std::string& domain);
+// HELO checks: host name syntax or an address literal; a fully qualified name.
+bool valid_helo_hostname(const std::string& helo);
+bool fqdn_helo_hostname(const std::string& helo);
+
+}  // namespace postilion::smtpd
