@@ -75,6 +75,7 @@ Result<std::unique_ptr<Policy>> Policy::create(const Settings& s) {
       {s.helo_access, &p->helo_access_, "smtpd_helo_access"},
       {s.sender_access, &p->sender_access_, "smtpd_sender_access"},
       {s.recipient_access, &p->recipient_access_, "smtpd_recipient_access"},
+      {s.sender_login_maps, &p->sender_logins_, "smtpd_sender_login_maps"},
   };
   for (auto& m : ms) {
     if (str::trim(m.spec).empty()) continue;
@@ -110,7 +111,7 @@ DomainClass Policy::classify(const std::string& d) const {
 }
 
 CheckResult Policy::check_restrictions(CheckStage stage, const ClientFacts& c, const std::string* sender,
-                                       const DnsMemo& memo) const {
+                                       const DnsMemo& memo) {
   ListsToRun lists;
   bool at_rcpt = stage == CheckStage::Rcpt;
   if (s_.delay_reject ? at_rcpt : !at_rcpt) {
@@ -118,7 +119,7 @@ CheckResult Policy::check_restrictions(CheckStage stage, const ClientFacts& c, c
     lists.helo = &s_.helo_restrictions;
     if (stage != CheckStage::Helo) lists.sender = &s_.sender_restrictions;
   }
-  return run_restriction_lists(lists, c, sender, memo);
+  return run_restriction_lists(lists, c, sender, memo, &sender_logins_, s_.recipient_delimiter);
 }
 
 Result<Policy::Verdict> Policy::lookup_access(maps::MapList& map, const std::vector<std::string>& keys,

@@ -6,6 +6,8 @@
 
 #include "lib/base/strings.h"
 #include "lib/dns/protocol.h"
+#include "lib/log/log.h"
+#include "lib/mail/address.h"
 #include "smtpd/policy.h"
 
 namespace postilion::smtpd {
@@ -133,8 +135,27 @@ StepResult unknown_sender_domain(const std::string& sender, const DnsMemo& memo)
   return reject(reply(550, "5.1.8", who + "Domain not found"));
 }
 
+// reject_sender_login_mismatch (any client) and
+// reject_authenticated_sender_login_mismatch (authenticated clients only).
+StepResult login_mismatch(const RestrictionStep& s, const ClientFacts& c, const std::string& sender,
+                          maps::MapList* logins, const std::string& delimiter) {
+  bool any_client = s.what == Restriction::RejectSenderLoginMismatch;
+  if (!logins || logins->empty() || sender.empty() || (!c.authenticated && !any_client)) return next();
+  std::string who = "<" + sender + ">: Sender address rejected: ";
+  auto owners = sender_owners(*logins, sender, delimiter);
+  if (!owners) {
+    log::warn("smtpd_sender_login_maps: %s", owners.error().c_str());
+    return reject(reply(451, "4.3.0", who + "Temporary lookup failure"));
+  }
+  if (!c.authenticated)
+    return owners->empty() ? next() : reject(reply(553, "5.7.1", who + "not logged in"));
+  for (const auto& o : *owners)
+    if (str::iequals(o, c.sasl_user)) return next();
+  return reject(reply(553, "5.7.1", who + "not owned by user " + str::printable(c.sasl_user, 255)));
+}
+
 StepResult run_step(const RestrictionStep& s, Which which, const ClientFacts& c, const std::string* sender,
-                    const DnsMemo& memo) {
+                    const DnsMemo& memo, maps::MapList* logins, const std::string& delimiter) {
   switch (s.what) {
     case Restriction::Permit:
       return permit();
@@ -179,6 +200,10 @@ StepResult run_step(const RestrictionStep& s, Which which, const ClientFacts& c,
     case Restriction::RejectUnknownSenderDomain:
       if (!sender || sender->empty()) return next();
       return unknown_sender_domain(*sender, memo);
+    case Restriction::RejectSenderLoginMismatch:
+    case Restriction::RejectAuthenticatedSenderLoginMismatch:
+      if (!sender) return next();
+      return login_mismatch(s, c, *sender, logins, delimiter);
   }
   return next();
 }
@@ -198,13 +223,13 @@ void DnsMemo::put(const DnsQuestion& q, DnsResult r) {
 }
 
 CheckResult run_restriction_lists(const ListsToRun& lists, const ClientFacts& c, const std::string* sender,
-                                  const DnsMemo& memo) {
+                                  const DnsMemo& memo, maps::MapList* sender_logins, const std::string& delimiter) {
   const std::pair<const std::vector<RestrictionStep>*, Which> order[] = {
       {lists.client, Which::Client}, {lists.helo, Which::Helo}, {lists.sender, Which::Sender}};
   for (const auto& [list, which] : order) {
     if (!list) continue;
     for (const auto& step : *list) {
-      StepResult r = run_step(step, which, c, sender, memo);
+      StepResult r = run_step(step, which, c, sender, memo, sender_logins, delimiter);
       if (r.kind == StepResult::Kind::Next) continue;
       if (r.kind == StepResult::Kind::Permit) break;  // this list is done; the next one runs
       if (r.kind == StepResult::Kind::Reject) return CheckResult{std::move(r.reply), std::nullopt};
@@ -212,6 +237,19 @@ CheckResult run_restriction_lists(const ListsToRun& lists, const ClientFacts& c,
     }
   }
   return CheckResult{};
+}
+
+Result<std::vector<std::string>> sender_owners(maps::MapList& logins, const std::string& sender,
+                                               const std::string& delimiter) {
+  // Postfix's order, as for virtual(5): user+ext@domain, user@domain, @domain.
+  std::vector<std::string> keys = mail::virtual_lookup_keys(str::lower(sender), delimiter);
+  if (keys.empty()) keys.push_back(str::lower(sender));
+  for (const auto& k : keys) {
+    auto r = logins.lookup(k);
+    if (!r) return r.error();
+    if (r.value()) return str::split(**r, " \t,");
+  }
+  return std::vector<std::string>{};
 }
 
 std::optional<std::string> dnsbl_name(const std::string& ip, const std::string& domain) {

@@ -15,6 +15,7 @@
 
 #include "lib/config/restrictions.h"
 #include "lib/dns/dns.h"
+#include "lib/maps/maps.h"
 #include "lib/smtp/reply.h"
 
 namespace postilion::smtpd {
@@ -63,9 +64,17 @@ struct ListsToRun {
 };
 
 // Runs the lists in order (client, HELO, sender). sender: nullptr before MAIL, "" for
-// the null sender.
+// the null sender. sender_logins: smtpd_sender_login_maps (nullptr or empty: none);
+// delimiter: recipient_delimiter, for the address without its extension.
 CheckResult run_restriction_lists(const ListsToRun& lists, const ClientFacts& c, const std::string* sender,
-                                  const DnsMemo& memo);
+                                  const DnsMemo& memo, maps::MapList* sender_logins = nullptr,
+                                  const std::string& delimiter = "");
+
+// The SASL logins that may use a MAIL FROM address, from smtpd_sender_login_maps: the
+// address, the address without its extension, then @domain; values are lists of
+// logins. An error when a table cannot be read.
+Result<std::vector<std::string>> sender_owners(maps::MapList& logins, const std::string& sender,
+                                               const std::string& delimiter);
 
 // The name to ask a DNS list about an address: "7.2.0.192.bl.example" (IPv6: nibbles).
 std::optional<std::string> dnsbl_name(const std::string& ip, const std::string& domain);

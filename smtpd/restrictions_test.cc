@@ -65,6 +65,7 @@ class RestrictionsTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(table);
   CPPUNIT_TEST(names);
   CPPUNIT_TEST(memo_is_bounded);
+  CPPUNIT_TEST(sender_login_mismatch);
   CPPUNIT_TEST_SUITE_END();
 
  public:
@@ -191,6 +192,57 @@ class RestrictionsTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT(!valid_helo_hostname("[]"));
     CPPUNIT_ASSERT(!valid_helo_hostname("[IPv6:1.2.3.4]"));
     CPPUNIT_ASSERT(!fqdn_helo_hostname("mail"));
+  }
+
+  // smtpd_sender_login_maps: the address, the address without its extension, @domain;
+  // values list the logins, compared without regard to case.
+  void sender_login_mismatch() {
+    auto logins = maps::MapList::open(
+        "inline:{alice@ours.example=alice, shared@ours.example={alice, Bob}, @team.example=carol}");
+    CPPUNIT_ASSERT(logins.ok());
+    struct Row {
+      const char* list;
+      const char* user;  // "" = not authenticated
+      const char* from;
+      const char* want;
+    } rows[] = {
+        {"reject_sender_login_mismatch", "alice", "alice@ours.example", ""},
+        {"reject_sender_login_mismatch", "ALICE", "Alice@Ours.Example", ""},
+        {"reject_sender_login_mismatch", "alice", "alice+lists@ours.example", ""},
+        {"reject_sender_login_mismatch", "bob", "shared@ours.example", ""},
+        {"reject_sender_login_mismatch", "carol", "anyone@team.example", ""},
+        {"reject_sender_login_mismatch", "alice", "", ""},
+        {"reject_sender_login_mismatch", "bob", "alice@ours.example",
+         "553 5.7.1 <alice@ours.example>: Sender address rejected: not owned by user bob"},
+        {"reject_sender_login_mismatch", "alice", "anyone@team.example",
+         "553 5.7.1 <anyone@team.example>: Sender address rejected: not owned by user alice"},
+        {"reject_sender_login_mismatch", "alice", "stranger@else.example",
+         "553 5.7.1 <stranger@else.example>: Sender address rejected: not owned by user alice"},
+        {"reject_sender_login_mismatch", "", "alice@ours.example",
+         "553 5.7.1 <alice@ours.example>: Sender address rejected: not logged in"},
+        {"reject_sender_login_mismatch", "", "stranger@else.example", ""},
+        {"reject_authenticated_sender_login_mismatch", "", "alice@ours.example", ""},
+        {"reject_authenticated_sender_login_mismatch", "bob", "alice@ours.example",
+         "553 5.7.1 <alice@ours.example>: Sender address rejected: not owned by user bob"},
+        {"reject_authenticated_sender_login_mismatch", "alice", "alice@ours.example", ""},
+        {"permit_sasl_authenticated, reject_sender_login_mismatch", "bob", "alice@ours.example", ""},
+    };
+    DnsMemo memo;
+    for (const auto& r : rows) {
+      auto sender = list(r.list);
+      ClientFacts c{"192.0.2.7"};
+      c.authenticated = r.user[0] != 0;
+      c.sasl_user = r.user;
+      std::string from = r.from;
+      CheckResult got = run_restriction_lists(ListsToRun{nullptr, nullptr, &sender}, c, &from, memo, &*logins, "+");
+      CPPUNIT_ASSERT_EQUAL_MESSAGE(std::string(r.list) + " " + r.user + " " + r.from, std::string(r.want),
+                                   got.reply.empty() ? std::string() : got.reply.summary());
+    }
+    // Before MAIL there is nothing to check.
+    auto sender = list("reject_sender_login_mismatch");
+    ClientFacts c{"192.0.2.7"};
+    CPPUNIT_ASSERT(run_restriction_lists(ListsToRun{&sender, nullptr, nullptr}, c, nullptr, memo, &*logins, "+")
+                       .reply.empty());
   }
 
   void memo_is_bounded() {

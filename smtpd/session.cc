@@ -739,6 +739,7 @@ void Session::auth_done(const std::string& status, const std::string& text) {
   auth_user_pending_.clear();
   if (status == "ok") {
     facts_.authenticated = true;
+    facts_.sasl_user = user;
     sasl_user_ = user;
     log::info("%s: sasl_method=%s, sasl_username=%s", facts_.label().c_str(), sasl_method_.c_str(),
               str::printable(user, 255).c_str());

@@ -32,6 +32,8 @@ struct Settings {
 
   // Access maps: client IP, HELO name, sender, recipient -> OK / REJECT / DEFER ...
   std::string client_access, helo_access, sender_access, recipient_access;
+  // MAIL FROM address -> SASL login names (reject_*sender_login_mismatch).
+  std::string sender_login_maps;
   // smtpd_client_restrictions, smtpd_helo_restrictions, smtpd_sender_restrictions
   // (smtpd/restrictions.cc), all at RCPT while delay_reject holds, else at HELO and MAIL.
   std::vector<config::RestrictionStep> client_restrictions, helo_restrictions, sender_restrictions;

@@ -10,6 +10,7 @@
 
 #include "lib/base/file.h"
 #include "lib/base/strings.h"
+#include "lib/config/restrictions.h"
 #include "lib/config/value.h"
 #include "lib/log/log.h"
 
@@ -216,6 +217,18 @@ void Config::rebuild() {
       throw ConfigError(where(p.name) + p.name + ": " + why + ", got \"" + str::printable(v, 80) + "\"");
     }
     fresh[p.name] = std::move(v);
+  }
+  // A restriction whose table is not set would check nothing: refused like an unknown one.
+  for (const auto& p : all_params()) {
+    if (p.type != Type::Restrictions) continue;
+    std::string why;
+    auto steps = parse_restriction_list(fresh[p.name], &why);  // checked above
+    if (!steps) continue;
+    for (const auto& step : *steps) {
+      const char* needs = restriction_needs(step.what);
+      if (needs && str::trim(fresh[needs]).empty())
+        throw ConfigError(where(p.name) + p.name + ": " + restriction_name(step.what) + " needs " + needs);
+    }
   }
   expanded_.swap(fresh);
 }

@@ -29,6 +29,8 @@ const Word kWords[] = {
     {"reject_non_fqdn_helo_hostname", Restriction::RejectNonFqdnHeloHostname, Arg::None},
     {"reject_non_fqdn_sender", Restriction::RejectNonFqdnSender, Arg::None},
     {"reject_unknown_sender_domain", Restriction::RejectUnknownSenderDomain, Arg::None},
+    {"reject_sender_login_mismatch", Restriction::RejectSenderLoginMismatch, Arg::None},
+    {"reject_authenticated_sender_login_mismatch", Restriction::RejectAuthenticatedSenderLoginMismatch, Arg::None},
 };
 
 const Word* find_word(std::string_view w) {
@@ -136,6 +138,12 @@ bool takes_dns_list(Restriction r) {
   for (const auto& k : kWords)
     if (k.what == r) return k.arg == Arg::DnsList;
   return false;
+}
+
+const char* restriction_needs(Restriction r) {
+  if (r == Restriction::RejectSenderLoginMismatch || r == Restriction::RejectAuthenticatedSenderLoginMismatch)
+    return "smtpd_sender_login_maps";
+  return nullptr;
 }
 
 const char* restriction_name(Restriction r) {

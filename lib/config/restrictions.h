@@ -28,6 +28,8 @@ enum class Restriction {
   RejectNonFqdnHeloHostname,
   RejectNonFqdnSender,
   RejectUnknownSenderDomain,
+  RejectSenderLoginMismatch,               // smtpd_sender_login_maps, any client
+  RejectAuthenticatedSenderLoginMismatch,  // smtpd_sender_login_maps, authenticated clients
 };
 
 // The name of a restriction as written in main.conf ("permit_mynetworks").
@@ -64,6 +66,8 @@ struct RestrictionStep {
 
 // Whether a restriction takes a DNS list domain as its argument.
 bool takes_dns_list(Restriction r);
+// The parameter a restriction cannot work without ("smtpd_sender_login_maps"), or nullptr.
+const char* restriction_needs(Restriction r);
 
 // Parses one restriction list value (words separated by commas and/or white space).
 // Returns nullopt with *why set ("unknown restriction \"x\"", "reject_rbl_client needs a

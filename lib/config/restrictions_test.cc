@@ -51,6 +51,8 @@ class RestrictionsTest : public CppUnit::TestFixture {
         {"reject_rbl_client bl.example=127.0.0.[11..2]", "reject_rbl_client bl.example: bad reply filter \"127.0.0.[11..2]\": range 11..2 runs backwards (expected d.d.d.d, each d a number or [n;n..m])", false},
         {"reject_rbl_client bl.example=127.0.0.[2..11", "reject_rbl_client bl.example: bad reply filter \"127.0.0.[2..11\": ';' or ']' expected (expected d.d.d.d, each d a number or [n;n..m])", false},
         {"reject_rbl_client bl.example=127.0.0.2.5", "reject_rbl_client bl.example: bad reply filter \"127.0.0.2.5\": text after the fourth octet (expected d.d.d.d, each d a number or [n;n..m])", false},
+        {"reject_sender_login_mismatch, reject_authenticated_sender_login_mismatch",
+         "reject_sender_login_mismatch|reject_authenticated_sender_login_mismatch", true},
         {"reject_invalid_helo_hostname reject_non_fqdn_helo_hostname reject_non_fqdn_sender reject_unknown_sender_domain",
          "reject_invalid_helo_hostname|reject_non_fqdn_helo_hostname|reject_non_fqdn_sender|reject_unknown_sender_domain", true},
     };
@@ -78,6 +80,18 @@ class RestrictionsTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT_EQUAL(std::string("/etc/postilion/main.conf:3: smtpd_client_restrictions: unknown restriction "
                                      "\"reject_rbl_clnt\""),
                          err);
+    // The login mismatch checks need their table.
+    err.clear();
+    try {
+      config::Config::parse("smtpd_sender_restrictions = reject_sender_login_mismatch\n", "main.conf");
+    } catch (const config::ConfigError& e) {
+      err = e.what();
+    }
+    CPPUNIT_ASSERT_EQUAL(std::string("main.conf:1: smtpd_sender_restrictions: reject_sender_login_mismatch needs "
+                                     "smtpd_sender_login_maps"),
+                         err);
+    config::Config::parse("smtpd_sender_restrictions = reject_authenticated_sender_login_mismatch\n"
+                          "smtpd_sender_login_maps = hash:/etc/postilion/senders\n");
     config::Config c = config::Config::parse("smtpd_client_restrictions = permit_mynetworks, reject\n");
     CPPUNIT_ASSERT_THROW(c.set("smtpd_client_restrictions", "permit_tls_clientcerts"), config::ConfigError);
     CPPUNIT_ASSERT_EQUAL(std::string("permit_mynetworks, reject"), c.str("smtpd_client_restrictions"));
