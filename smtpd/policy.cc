@@ -76,6 +76,7 @@ Result<std::unique_ptr<Policy>> Policy::create(const Settings& s) {
       {s.sender_access, &p->sender_access_, "smtpd_sender_access"},
       {s.recipient_access, &p->recipient_access_, "smtpd_recipient_access"},
       {s.sender_login_maps, &p->sender_logins_, "smtpd_sender_login_maps"},
+      {s.rbl_reply_maps, &p->rbl_replies_, "rbl_reply_maps"},
   };
   for (auto& m : ms) {
     if (str::trim(m.spec).empty()) continue;
@@ -119,7 +120,8 @@ CheckResult Policy::check_restrictions(CheckStage stage, const ClientFacts& c, c
     lists.helo = &s_.helo_restrictions;
     if (stage != CheckStage::Helo) lists.sender = &s_.sender_restrictions;
   }
-  return run_restriction_lists(lists, c, sender, memo, &sender_logins_, s_.recipient_delimiter);
+  RestrictionTables t{&sender_logins_, &rbl_replies_, s_.recipient_delimiter, s_.default_rbl_reply, s_.rbl_code};
+  return run_restriction_lists(lists, c, sender, memo, &t);
 }
 
 Result<Policy::Verdict> Policy::lookup_access(maps::MapList& map, const std::vector<std::string>& keys,

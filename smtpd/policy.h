@@ -67,7 +67,7 @@ class Policy {
   std::vector<Cidr> mynetworks_;
   maps::MapList aliases_, virtual_alias_, virtual_mailbox_;
   maps::MapList client_access_, helo_access_, sender_access_, recipient_access_;
-  maps::MapList sender_logins_;
+  maps::MapList sender_logins_, rbl_replies_;
   static constexpr int64_t kUserCacheMs = 60000;
   static constexpr size_t kUserCacheSize = 10000;
   struct KnownUser {

@@ -4,6 +4,8 @@
 
 #include <arpa/inet.h>
 
+#include <cctype>
+
 #include "lib/base/strings.h"
 #include "lib/dns/protocol.h"
 #include "lib/log/log.h"
@@ -84,16 +86,6 @@ std::optional<DnsQuestion> dns_list_question(const RestrictionStep& s, const Cli
   }
 }
 
-Reply rbl_reply(const RestrictionStep& s, const ClientFacts& c, const std::string* sender) {
-  std::string cls = "Client host", what = c.ip;
-  if (s.what == Restriction::RejectRhsblClient) what = c.name;
-  if (s.what == Restriction::RejectRhsblSender) {
-    cls = "Sender address";
-    what = domain_of(*sender);
-  }
-  return reply(554, "5.7.1", "Service unavailable; " + cls + " [" + what + "] blocked using " + s.domain);
-}
-
 struct StepResult {
   enum class Kind { Next, Permit, Reject, Ask } kind = Kind::Next;
   Reply reply;
@@ -104,6 +96,51 @@ StepResult next() { return {}; }
 StepResult permit() { return {StepResult::Kind::Permit, {}, {}}; }
 StepResult reject(Reply r) { return {StepResult::Kind::Reject, std::move(r), {}}; }
 StepResult ask(DnsQuestion q) { return {StepResult::Kind::Ask, {}, std::move(q)}; }
+
+// The reply to a listed client or sender: rbl_reply_maps (domain=filter as written,
+// then the domain), else default_rbl_reply; $rbl_reason is the list's TXT record.
+Reply rbl_reply(const RestrictionStep& s, const ClientFacts& c, const std::string* sender, const DnsResult* txt,
+                const RestrictionTables& t) {
+  std::string cls = "Client host", what = c.ip;
+  if (s.what == Restriction::RejectRhsblClient) what = c.name;
+  if (s.what == Restriction::RejectRhsblSender) {
+    cls = "Sender address";
+    what = domain_of(*sender);
+  }
+  std::string reason;
+  if (txt && txt->outcome == dns::Outcome::Ok)
+    for (const auto& r : txt->records) reason += (reason.empty() ? "" : " ") + r;
+  std::string from = sender ? *sender : "";
+  size_t at = from.rfind('@');
+  std::map<std::string, std::string> vars = {
+      {"client", c.label()}, {"client_address", c.ip}, {"client_name", c.name}, {"helo_name", c.helo},
+      {"sender", from}, {"sender_name", at == std::string::npos ? from : from.substr(0, at)},
+      {"sender_domain", domain_of(from)}, {"rbl_class", cls}, {"rbl_code", std::to_string(t.rbl_code)},
+      {"rbl_domain", s.domain}, {"rbl_reason", str::printable(reason, 300)},
+      {"rbl_txt", str::printable(reason, 300)}, {"rbl_what", what}};
+  std::string tmpl = t.default_rbl_reply;
+  if (t.rbl_replies && !t.rbl_replies->empty()) {
+    std::vector<std::string> keys;
+    if (s.filter) keys.push_back(s.domain + "=" + s.filter->text());
+    keys.push_back(s.domain);
+    for (const auto& k : keys) {
+      auto r = t.rbl_replies->lookup(k);
+      if (!r) {
+        log::warn("rbl_reply_maps: %s (the default reply is used)", r.error().c_str());
+        break;
+      }
+      if (r.value()) {
+        tmpl = **r;
+        break;
+      }
+    }
+  }
+  if (auto rep = rbl_template_reply(tmpl, vars)) return *rep;
+  log::warn("DNS list %s: reply template \"%s\" does not start with a 4xx or 5xx code (the default reply is used)",
+            s.domain.c_str(), str::printable(tmpl, 200).c_str());
+  if (auto rep = rbl_template_reply(t.default_rbl_reply, vars)) return *rep;
+  return reply(554, "5.7.1", "Service unavailable; " + cls + " [" + what + "] blocked using " + s.domain);
+}
 
 // reject_unknown_sender_domain: MX, then A, then AAAA; a null MX does not accept mail.
 StepResult unknown_sender_domain(const std::string& sender, const DnsMemo& memo) {
@@ -138,11 +175,12 @@ StepResult unknown_sender_domain(const std::string& sender, const DnsMemo& memo)
 // reject_sender_login_mismatch (any client) and
 // reject_authenticated_sender_login_mismatch (authenticated clients only).
 StepResult login_mismatch(const RestrictionStep& s, const ClientFacts& c, const std::string& sender,
-                          maps::MapList* logins, const std::string& delimiter) {
+                          const RestrictionTables& t) {
+  maps::MapList* logins = t.sender_logins;
   bool any_client = s.what == Restriction::RejectSenderLoginMismatch;
   if (!logins || logins->empty() || sender.empty() || (!c.authenticated && !any_client)) return next();
   std::string who = "<" + sender + ">: Sender address rejected: ";
-  auto owners = sender_owners(*logins, sender, delimiter);
+  auto owners = sender_owners(*logins, sender, t.delimiter);
   if (!owners) {
     log::warn("smtpd_sender_login_maps: %s", owners.error().c_str());
     return reject(reply(451, "4.3.0", who + "Temporary lookup failure"));
@@ -155,7 +193,7 @@ StepResult login_mismatch(const RestrictionStep& s, const ClientFacts& c, const 
 }
 
 StepResult run_step(const RestrictionStep& s, Which which, const ClientFacts& c, const std::string* sender,
-                    const DnsMemo& memo, maps::MapList* logins, const std::string& delimiter) {
+                    const DnsMemo& memo, const RestrictionTables& t) {
   switch (s.what) {
     case Restriction::Permit:
       return permit();
@@ -183,7 +221,12 @@ StepResult run_step(const RestrictionStep& s, Which which, const ClientFacts& c,
       if (!r) return ask(*q);
       // A list that failed or timed out rejects nothing (the session logged it).
       if (!listed(*r, s)) return next();
-      return s.what == Restriction::PermitDnswlClient ? permit() : reject(rbl_reply(s, c, sender));
+      if (s.what == Restriction::PermitDnswlClient) return permit();
+      // The reason for the reply: the list's TXT record for the same name.
+      DnsQuestion txt{q->name, dns::RrType::TXT};
+      const DnsResult* reason = memo.find(txt);
+      if (!reason) return ask(txt);
+      return reject(rbl_reply(s, c, sender, reason, t));
     }
     case Restriction::RejectInvalidHeloHostname:
       if (c.helo.empty() || valid_helo_hostname(c.helo)) return next();
@@ -203,7 +246,7 @@ StepResult run_step(const RestrictionStep& s, Which which, const ClientFacts& c,
     case Restriction::RejectSenderLoginMismatch:
     case Restriction::RejectAuthenticatedSenderLoginMismatch:
       if (!sender) return next();
-      return login_mismatch(s, c, *sender, logins, delimiter);
+      return login_mismatch(s, c, *sender, t);
   }
   return next();
 }
@@ -223,13 +266,15 @@ void DnsMemo::put(const DnsQuestion& q, DnsResult r) {
 }
 
 CheckResult run_restriction_lists(const ListsToRun& lists, const ClientFacts& c, const std::string* sender,
-                                  const DnsMemo& memo, maps::MapList* sender_logins, const std::string& delimiter) {
+                                  const DnsMemo& memo, const RestrictionTables* tables) {
+  static const RestrictionTables kNone;
+  const RestrictionTables& t = tables ? *tables : kNone;
   const std::pair<const std::vector<RestrictionStep>*, Which> order[] = {
       {lists.client, Which::Client}, {lists.helo, Which::Helo}, {lists.sender, Which::Sender}};
   for (const auto& [list, which] : order) {
     if (!list) continue;
     for (const auto& step : *list) {
-      StepResult r = run_step(step, which, c, sender, memo, sender_logins, delimiter);
+      StepResult r = run_step(step, which, c, sender, memo, t);
       if (r.kind == StepResult::Kind::Next) continue;
       if (r.kind == StepResult::Kind::Permit) break;  // this list is done; the next one runs
       if (r.kind == StepResult::Kind::Reject) return CheckResult{std::move(r.reply), std::nullopt};
@@ -250,6 +295,80 @@ Result<std::vector<std::string>> sender_owners(maps::MapList& logins, const std:
     if (r.value()) return str::split(**r, " \t,");
   }
   return std::vector<std::string>{};
+}
+
+namespace {
+
+// $name, ${name}, ${name?text}, ${name:text} and $$ of a reply template; the text of
+// ${...?...} is expanded too, to kMaxDepth levels.
+std::string expand_template(std::string_view tmpl, const std::map<std::string, std::string>& vars, int depth) {
+  constexpr int kMaxDepth = 4;
+  constexpr size_t kMaxOut = 2000;
+  auto value = [&](std::string_view name) -> std::string {
+    auto it = vars.find(std::string(name));
+    return it == vars.end() ? std::string() : it->second;
+  };
+  std::string out;
+  for (size_t i = 0; i < tmpl.size() && out.size() < kMaxOut;) {
+    if (tmpl[i] != '$' || i + 1 >= tmpl.size()) {
+      out += tmpl[i++];
+      continue;
+    }
+    if (tmpl[i + 1] == '$') {
+      out += '$';
+      i += 2;
+      continue;
+    }
+    if (tmpl[i + 1] == '{') {
+      size_t end = str::closing_bracket(tmpl, i + 1);
+      if (end == std::string_view::npos) {
+        out += tmpl.substr(i);
+        break;
+      }
+      std::string_view inner = tmpl.substr(i + 2, end - i - 2);
+      size_t op = inner.find_first_of("?:");
+      std::string v = value(inner.substr(0, op));
+      if (op == std::string_view::npos) {
+        out += v;
+      } else if (inner[op] == '?' ? !v.empty() : v.empty()) {
+        if (depth < kMaxDepth) out += expand_template(inner.substr(op + 1), vars, depth + 1);
+      } else if (inner[op] == ':') {
+        out += v;
+      }
+      i = end + 1;
+      continue;
+    }
+    size_t k = i + 1;
+    while (k < tmpl.size() && (std::isalnum(static_cast<unsigned char>(tmpl[k])) || tmpl[k] == '_')) ++k;
+    if (k == i + 1) {
+      out += tmpl[i++];
+      continue;
+    }
+    out += value(tmpl.substr(i + 1, k - i - 1));
+    i = k;
+  }
+  return out.substr(0, kMaxOut);
+}
+
+}  // namespace
+
+std::optional<smtp::Reply> rbl_template_reply(std::string_view tmpl, const std::map<std::string, std::string>& vars) {
+  std::string out = str::printable(expand_template(tmpl, vars, 0), 1000);
+  // "554 5.7.1 text", "554 text" or "450 text".
+  auto digit = [](char ch) { return ch >= '0' && ch <= '9'; };
+  if (out.size() < 5 || out[3] != ' ' || (out[0] != '4' && out[0] != '5') || !digit(out[1]) || !digit(out[2]))
+    return std::nullopt;
+  int code = (out[0] - '0') * 100 + (out[1] - '0') * 10 + (out[2] - '0');
+  std::string text = out.substr(4);
+  std::string status = code / 100 == 4 ? "4.7.1" : "5.7.1";
+  size_t sp = text.find(' ');
+  std::string first = text.substr(0, sp);
+  if (first.size() >= 5 && first[0] == out[0] && first[1] == '.' &&
+      first.find_first_not_of("0123456789.") == std::string::npos) {
+    status = first;
+    text = sp == std::string::npos ? "" : text.substr(sp + 1);
+  }
+  return reply(code, status, text);
 }
 
 std::optional<std::string> dnsbl_name(const std::string& ip, const std::string& domain) {

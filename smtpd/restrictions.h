@@ -63,12 +63,29 @@ struct ListsToRun {
   const std::vector<config::RestrictionStep>* sender = nullptr;
 };
 
+// The tables and settings some restrictions use.
+struct RestrictionTables {
+  maps::MapList* sender_logins = nullptr;  // smtpd_sender_login_maps (nullptr or empty: none)
+  maps::MapList* rbl_replies = nullptr;    // rbl_reply_maps
+  std::string delimiter;                   // recipient_delimiter
+  std::string default_rbl_reply = "$rbl_code Service unavailable; $rbl_class [$rbl_what] blocked using "
+                                  "$rbl_domain${rbl_reason?; $rbl_reason}";
+  int rbl_code = 554;
+};
+
 // Runs the lists in order (client, HELO, sender). sender: nullptr before MAIL, "" for
-// the null sender. sender_logins: smtpd_sender_login_maps (nullptr or empty: none);
-// delimiter: recipient_delimiter, for the address without its extension.
+// the null sender. tables: nullptr for none and the default reply.
 CheckResult run_restriction_lists(const ListsToRun& lists, const ClientFacts& c, const std::string* sender,
-                                  const DnsMemo& memo, maps::MapList* sender_logins = nullptr,
-                                  const std::string& delimiter = "");
+                                  const DnsMemo& memo, const RestrictionTables* tables = nullptr);
+
+// A DNS list reply from a template (default_rbl_reply, rbl_reply_maps), Postfix's:
+// "$rbl_code Service unavailable; $rbl_class [$rbl_what] blocked using $rbl_domain"
+// with $name, ${name}, ${name?text} (text when name is not empty), ${name:text} (text
+// when it is) and $$; names: client, client_address, client_name, helo_name, sender,
+// sender_name, sender_domain, rbl_class, rbl_code, rbl_domain, rbl_reason, rbl_txt,
+// rbl_what; others are empty. The result starts with a 4xx or 5xx code, optionally an
+// enhanced status (else 4.7.1 / 5.7.1); nullopt when it does not.
+std::optional<smtp::Reply> rbl_template_reply(std::string_view tmpl, const std::map<std::string, std::string>& vars);
 
 // The SASL logins that may use a MAIL FROM address, from smtpd_sender_login_maps: the
 // address, the address without its extension, then @domain; values are lists of

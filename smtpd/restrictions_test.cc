@@ -39,14 +39,18 @@ using dns::RrType;
 // 192.0.2.3 is on bl.example with 127.0.0.20; 192.0.2.4 gets a timeout from bl.example.
 const std::vector<Answer> kDns = {
     {"2.2.0.192.bl.example", RrType::A, Outcome::Ok, {"127.0.0.2"}},
+    {"2.2.0.192.bl.example", RrType::TXT, Outcome::Ok, {"see https://bl.example/?192.0.2.2"}},
     {"3.2.0.192.bl.example", RrType::A, Outcome::Ok, {"127.0.0.20"}},
+    {"3.2.0.192.bl.example", RrType::TXT, Outcome::NoData, {}},
     {"4.2.0.192.bl.example", RrType::A, Outcome::TempFail, {}},
     {"5.2.0.192.bl.example", RrType::A, Outcome::NxDomain, {}},
     {"2.2.0.192.wl.example", RrType::A, Outcome::Ok, {"127.0.0.2"}},
     {"5.2.0.192.wl.example", RrType::A, Outcome::NxDomain, {}},
     {"bad.example.dbl.example", RrType::A, Outcome::Ok, {"127.0.1.2"}},
+    {"bad.example.dbl.example", RrType::TXT, Outcome::TempFail, {}},
     {"good.example.dbl.example", RrType::A, Outcome::NxDomain, {}},
     {"host.bad.example.dbl.example", RrType::A, Outcome::Ok, {"127.0.1.2"}},
+    {"host.bad.example.dbl.example", RrType::TXT, Outcome::NxDomain, {}},
     {"mx.example", RrType::MX, Outcome::Ok, {"10 mail.mx.example"}},
     {"aonly.example", RrType::MX, Outcome::NoData, {}},
     {"aonly.example", RrType::A, Outcome::Ok, {"192.0.2.9"}},
@@ -66,6 +70,8 @@ class RestrictionsTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(names);
   CPPUNIT_TEST(memo_is_bounded);
   CPPUNIT_TEST(sender_login_mismatch);
+  CPPUNIT_TEST(rbl_replies);
+  CPPUNIT_TEST(reply_templates);
   CPPUNIT_TEST_SUITE_END();
 
  public:
@@ -82,13 +88,13 @@ class RestrictionsTest : public CppUnit::TestFixture {
     } rows[] = {
         // DNS lists of client addresses, with and without filters.
         {"reject_rbl_client bl.example", "", "", "192.0.2.2", "unknown", "h.example", "a@mx.example",
-         "554 5.7.1 Service unavailable; Client host [192.0.2.2] blocked using bl.example"},
+         "554 5.7.1 Service unavailable; Client host [192.0.2.2] blocked using bl.example; see https://bl.example/?192.0.2.2"},
         {"reject_rbl_client bl.example", "", "", "192.0.2.3", "unknown", "h.example", "a@mx.example",
          "554 5.7.1 Service unavailable; Client host [192.0.2.3] blocked using bl.example"},
         {"reject_rbl_client bl.example=127.0.0.[2..11]", "", "", "192.0.2.3", "unknown", "h.example",
          "a@mx.example", ""},
         {"reject_rbl_client bl.example=127.0.0.[2..11]", "", "", "192.0.2.2", "unknown", "h.example",
-         "a@mx.example", "554 5.7.1 Service unavailable; Client host [192.0.2.2] blocked using bl.example"},
+         "a@mx.example", "554 5.7.1 Service unavailable; Client host [192.0.2.2] blocked using bl.example; see https://bl.example/?192.0.2.2"},
         {"reject_rbl_client bl.example=127.0.0.2", "", "", "192.0.2.3", "unknown", "h.example", "a@mx.example", ""},
         {"reject_rbl_client bl.example=127.0.0.[1;20]", "", "", "192.0.2.3", "unknown", "h.example",
          "a@mx.example", "554 5.7.1 Service unavailable; Client host [192.0.2.3] blocked using bl.example"},
@@ -112,7 +118,7 @@ class RestrictionsTest : public CppUnit::TestFixture {
          "h.example", "a@mx.example", ""},
         {"permit_dnswl_client wl.example=127.0.0.3, reject_rbl_client bl.example", "", "", "192.0.2.2",
          "unknown", "h.example", "a@mx.example",
-         "554 5.7.1 Service unavailable; Client host [192.0.2.2] blocked using bl.example"},
+         "554 5.7.1 Service unavailable; Client host [192.0.2.2] blocked using bl.example; see https://bl.example/?192.0.2.2"},
         // Domain lists: the client's name (none when unknown) and the sender's domain.
         {"reject_rhsbl_client dbl.example", "", "", "192.0.2.7", "host.bad.example", "h.example", "a@mx.example",
          "554 5.7.1 Service unavailable; Client host [host.bad.example] blocked using dbl.example"},
@@ -234,15 +240,80 @@ class RestrictionsTest : public CppUnit::TestFixture {
       c.authenticated = r.user[0] != 0;
       c.sasl_user = r.user;
       std::string from = r.from;
-      CheckResult got = run_restriction_lists(ListsToRun{nullptr, nullptr, &sender}, c, &from, memo, &*logins, "+");
+      RestrictionTables t;
+      t.sender_logins = &*logins;
+      t.delimiter = "+";
+      CheckResult got = run_restriction_lists(ListsToRun{nullptr, nullptr, &sender}, c, &from, memo, &t);
       CPPUNIT_ASSERT_EQUAL_MESSAGE(std::string(r.list) + " " + r.user + " " + r.from, std::string(r.want),
                                    got.reply.empty() ? std::string() : got.reply.summary());
     }
     // Before MAIL there is nothing to check.
     auto sender = list("reject_sender_login_mismatch");
     ClientFacts c{"192.0.2.7"};
-    CPPUNIT_ASSERT(run_restriction_lists(ListsToRun{&sender, nullptr, nullptr}, c, nullptr, memo, &*logins, "+")
-                       .reply.empty());
+    RestrictionTables t;
+    t.sender_logins = &*logins;
+    CPPUNIT_ASSERT(run_restriction_lists(ListsToRun{&sender, nullptr, nullptr}, c, nullptr, memo, &t).reply.empty());
+  }
+
+  // rbl_reply_maps by domain (inline: cannot hold the domain=filter keys; the
+  // integration test has them), maps_rbl_reject_code as $rbl_code.
+  void rbl_replies() {
+    auto replies = maps::MapList::open(
+        "inline:{bl.example={$rbl_code 5.7.2 Listed by $rbl_domain: $client_address (${rbl_reason})},"
+        " dbl.example={450 $rbl_class [$rbl_what] is on a list${rbl_reason?: $rbl_reason}}}");
+    CPPUNIT_ASSERT(replies.ok());
+    RestrictionTables t;
+    t.rbl_replies = &*replies;
+    t.rbl_code = 550;
+    DnsMemo memo = memo_of(kDns);
+    struct Row {
+      const char* list;
+      const char* ip;
+      const char* from;
+      const char* want;
+    } rows[] = {
+        {"reject_rbl_client bl.example=127.0.0.[2..11]", "192.0.2.2", "a@mx.example",
+         "550 5.7.2 Listed by bl.example: 192.0.2.2 (see https://bl.example/?192.0.2.2)"},
+        {"reject_rbl_client bl.example", "192.0.2.3", "a@mx.example", "550 5.7.2 Listed by bl.example: 192.0.2.3 ()"},
+        {"reject_rhsbl_sender dbl.example", "192.0.2.7", "a@bad.example",
+         "450 4.7.1 Sender address [bad.example] is on a list"},
+    };
+    for (const auto& r : rows) {
+      auto client = list(r.list);
+      auto sender = list("");
+      if (std::string(r.list).find("rhsbl_sender") != std::string::npos) std::swap(client, sender);
+      ClientFacts c{r.ip};
+      std::string from = r.from;
+      CheckResult got = run_restriction_lists(ListsToRun{&client, nullptr, &sender}, c, &from, memo, &t);
+      CPPUNIT_ASSERT_EQUAL_MESSAGE(r.list, std::string(r.want), got.reply.empty() ? std::string() : got.reply.summary());
+    }
+  }
+
+  void reply_templates() {
+    std::map<std::string, std::string> vars = {{"rbl_code", "554"}, {"rbl_domain", "bl.example"},
+                                               {"rbl_reason", ""}, {"client_address", "192.0.2.2"}};
+    struct Row {
+      const char* tmpl;
+      const char* want;  // summary, or "" when refused
+    } rows[] = {
+        {"$rbl_code Service unavailable; blocked using $rbl_domain${rbl_reason?; $rbl_reason}",
+         "554 5.7.1 Service unavailable; blocked using bl.example"},
+        {"${rbl_code} 5.7.9 $client_address ${rbl_reason:no reason} $$5 $unknown.", "554 5.7.9 192.0.2.2 no reason $5 ."},
+        {"421 4.7.0 go away", "421 4.7.0 go away"},
+        {"450 try later", "450 4.7.1 try later"},
+        {"250 fine", ""},
+        {"blocked", ""},
+        {"", ""},
+        {"55 x", ""},
+        {"554", ""},
+        {"554 ${rbl_domain", "554 5.7.1 ${rbl_domain"},
+        {"554 a\r\nb", "554 5.7.1 a\\015\\012b"},
+        {"554 ${rbl_code?${rbl_code?${rbl_code?${rbl_code?${rbl_code?${rbl_code?deep}}}}}}x", "554 5.7.1 x"},
+    };
+    for (const auto& r : rows) {
+      auto got = rbl_template_reply(r.tmpl, vars);
+      CPPUNIT_ASSERT_EQUAL_MESSAGE(r.tmpl, std::string(r.want), got ? got->summary() : std::string());
+    }
   }
 
   void memo_is_bounded() {

@@ -55,6 +55,9 @@ Settings Settings::from_config(const config::Config& c) {
   get(c, "smtpd_sender_access_maps", &s.sender_access);
   get(c, "smtpd_recipient_access_maps", &s.recipient_access);
   get(c, "smtpd_sender_login_maps", &s.sender_login_maps);
+  get(c, "rbl_reply_maps", &s.rbl_reply_maps);
+  get(c, "default_rbl_reply", &s.default_rbl_reply);
+  get_int(c, "maps_rbl_reject_code", &s.rbl_code);
   get(c, "smtpd_client_restrictions", &s.client_restrictions);
   get(c, "smtpd_helo_restrictions", &s.helo_restrictions);
   get(c, "smtpd_sender_restrictions", &s.sender_restrictions);

@@ -34,6 +34,11 @@ struct Settings {
   std::string client_access, helo_access, sender_access, recipient_access;
   // MAIL FROM address -> SASL login names (reject_*sender_login_mismatch).
   std::string sender_login_maps;
+  // DNS list replies: templates (smtpd/restrictions.h) by list domain, the default one.
+  std::string rbl_reply_maps;
+  std::string default_rbl_reply =
+      "$rbl_code Service unavailable; $rbl_class [$rbl_what] blocked using $rbl_domain${rbl_reason?; $rbl_reason}";
+  int rbl_code = 554;
   // smtpd_client_restrictions, smtpd_helo_restrictions, smtpd_sender_restrictions
   // (smtpd/restrictions.cc), all at RCPT while delay_reject holds, else at HELO and MAIL.
   std::vector<config::RestrictionStep> client_restrictions, helo_restrictions, sender_restrictions;

@@ -8,6 +8,7 @@
 import os
 import smtplib
 import socket
+import subprocess
 import sys
 import time
 import unittest
@@ -91,7 +92,8 @@ class DnsblTest(DnsTestBase):
 
     def test_listed_client_rejected_at_rcpt(self):
         code, text = self.rcpt(LISTED)
-        want = "554 5.7.1 Service unavailable; Client host [%s] blocked using bl.tst" % LISTED
+        # default_rbl_reply, with the list's TXT record as the reason.
+        want = "554 5.7.1 Service unavailable; Client host [%s] blocked using bl.tst; listed for the test" % LISTED
         self.assertEqual((554, want), (code, text))
         self.wait_log("NOQUEUE: reject: RCPT from unknown[%s]: %s; from=<a@known.tst> "
                       "to=<root@ours.test> proto=ESMTP helo=<client.test>" % (LISTED, want))
@@ -116,6 +118,34 @@ class DnsblTest(DnsTestBase):
         c.send("MAIL FROM:<a@known.tst>\r\nRCPT TO:<root@ours.test>\r\nRCPT TO:<postmaster@ours.test>\r\n"
                "DATA\r\nQUIT\r\n")
         self.assertEqual([250, 554, 554, 554, 221], c.replies(5))
+
+
+def start_dns_and_replies(srv):
+    """start_dns, and rbl_reply_maps as a hash: table keyed by domain=filter."""
+    start_dns(srv)
+    path = os.path.join(srv.etc, "rbl_replies")
+    with open(path, "w") as f:
+        f.write("bl.tst=127.0.0.[2..11] $rbl_code 5.7.2 Go away, $client_address: see https://bl.tst/$client_address"
+                "${rbl_reason? ($rbl_reason)}\n")
+    subprocess.run([harness.sbin("postilionctl"), "-c", srv.etc, "map", "build", path], check=True,
+                   stdout=subprocess.DEVNULL, timeout=60)
+    with open(os.path.join(srv.etc, "main.conf"), "a") as f:
+        f.write("rbl_reply_maps = hash:%s\n" % path)
+
+
+class RblReplyMapsTest(DnsTestBase):
+    """rbl_reply_maps (Postfix's key: the list as written, domain=filter) and
+    maps_rbl_reject_code."""
+    before = staticmethod(start_dns_and_replies)
+    options = {"smtpd_client_restrictions": "reject_rbl_client bl.tst=127.0.0.[2..11], reject_rbl_client bl.tst",
+               "maps_rbl_reject_code": "550"}
+
+    def test_reply_from_the_map(self):
+        self.assertEqual((550, "550 5.7.2 Go away, %s: see https://bl.tst/%s (listed for the test)" % (LISTED, LISTED)),
+                         self.rcpt(LISTED))
+        # The second list has no entry of its own: the default reply, with $rbl_code.
+        self.assertEqual((550, "550 5.7.1 Service unavailable; Client host [%s] blocked using bl.tst" % FILTERED),
+                         self.rcpt(FILTERED))
 
 
 class DeadListTest(DnsTestBase):

@@ -56,7 +56,8 @@ bool delivery_variable(std::string_view name) {
 // Parameters taken as written, never expanded at load (a Postfix "raw" parameter):
 // local(8) expands mailbox_command's $names per delivery with shell-safe values and
 // passes the names it does not know ($EXTENSION, ${HOME:-/}, $$) on to the shell.
-bool raw_parameter(std::string_view name) { return name == "mailbox_command"; }
+// default_rbl_reply's $rbl_code, $client ... are smtpd(8)'s, filled in per reply.
+bool raw_parameter(std::string_view name) { return name == "mailbox_command" || name == "default_rbl_reply"; }
 
 }  // namespace
 
