@@ -532,7 +532,8 @@ void Session::dns_answered(const DnsQuestion& q, const ipc::Message* m) {
   if (state_ != State::Checks) return;  // the session ended its wait (timeout)
   state_ = State::Ready;
   continue_checks();
-  if (state_ == State::Ready) resume();
+  // An error reply that waits (smtpd_error_sleep_time) resumes the session itself.
+  if (state_ == State::Ready && !error_delayed_) resume();
   else flush();
 }
 

@@ -92,6 +92,18 @@ class RestrictionsTest : public CppUnit::TestFixture {
                          err);
     config::Config::parse("smtpd_sender_restrictions = reject_authenticated_sender_login_mismatch\n"
                           "smtpd_sender_login_maps = hash:/etc/postilion/senders\n");
+    // A master.conf override is held to the same rules.
+    err.clear();
+    try {
+      config::parse_master_conf("smtp inet n - n - - smtpd\nsubmission inet n - n - - smtpd\n"
+                                "  -o smtpd_sender_restrictions=reject_rhsbl_sender\n",
+                                config::Config::parse(""), "master.conf");
+    } catch (const config::ConfigError& e) {
+      err = e.what();
+    }
+    CPPUNIT_ASSERT_EQUAL(std::string("master.conf:2: -o smtpd_sender_restrictions: reject_rhsbl_sender needs a DNS "
+                                     "list domain (reject_rhsbl_sender domain[=filter])"),
+                         err);
     config::Config c = config::Config::parse("smtpd_client_restrictions = permit_mynetworks, reject\n");
     CPPUNIT_ASSERT_THROW(c.set("smtpd_client_restrictions", "permit_tls_clientcerts"), config::ConfigError);
     CPPUNIT_ASSERT_EQUAL(std::string("permit_mynetworks, reject"), c.str("smtpd_client_restrictions"));
