@@ -212,5 +212,24 @@ class HeloSenderTest(DnsTestBase):
                          self.first_rcpt(helo, "a@x.dead.tst"))
 
 
+class HeloAtHeloTest(SmtpdTestBase):
+    """smtpd_delay_reject = no: the HELO list answers EHLO itself."""
+    tls = False
+    options = {"smtpd_delay_reject": "no", "smtpd_helo_restrictions": "reject_non_fqdn_helo_hostname"}
+
+    def test_ehlo_refused_then_accepted(self):
+        c = Client(self.srv, source=HELO_CLIENT)
+        self.addCleanup(c.close)
+        self.assertEqual(220, c.reply()[0])
+        self.assertEqual((504, ["504 5.5.2 <localhost>: Helo command rejected: need fully-qualified hostname"]),
+                         c.cmd("EHLO localhost"))
+        self.assertEqual(250, c.cmd("EHLO client.example.tst")[0])
+        self.assertEqual(250, c.cmd("MAIL FROM:<a@known.tst>")[0])
+        self.assertEqual(250, c.cmd("RCPT TO:<root@ours.test>")[0])
+        harness.wait_for(lambda: "NOQUEUE: reject: EHLO from unknown[%s]: 504 5.5.2 <localhost>: Helo command "
+                         "rejected: need fully-qualified hostname; proto=ESMTP helo=<localhost>" % HELO_CLIENT
+                         in self.srv.log(), 10, "reject log line")
+
+
 if __name__ == "__main__":
     unittest.main()
