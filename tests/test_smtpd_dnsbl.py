@@ -2,9 +2,9 @@
 # loopback through resolver(8): a DNS blocklist (bl.tst) and allowlist (wl.tst) where
 # 127.0.0.2 answers for listed client addresses (each client connects from a loopback
 # address of its own), reply filters, a blocklist whose server never answers
-# (dead.tst, a stub zone pointing at a UDP socket nobody reads), and the HELO and
-# sender checks (smtplib). The zones are under .tst: libunbound answers .test itself
-# (RFC 6761). Fixture and raw client: test_smtpd.py.
+# (dead.tst, a stub zone pointing at a UDP socket nobody reads), the HELO and sender
+# checks (smtplib), and an instance run by master(8). The zones are under .tst:
+# libunbound answers .test itself (RFC 6761). Fixture and raw client: test_smtpd.py.
 import os
 import smtplib
 import socket
@@ -229,6 +229,40 @@ class HeloAtHeloTest(SmtpdTestBase):
         harness.wait_for(lambda: "NOQUEUE: reject: EHLO from unknown[%s]: 504 5.5.2 <localhost>: Helo command "
                          "rejected: need fully-qualified hostname; proto=ESMTP helo=<localhost>" % HELO_CLIENT
                          in self.srv.log(), 10, "reject log line")
+
+
+class MasterDnsblTest(harness.InstanceTestCase):
+    """An instance from postilionctl init, run by master(8): smtpd asks the instance's
+    resolver(8), which asks the test's unbound."""
+
+    def test_listed_client_refused_under_master(self):
+        for d in ("master", "smtpd", "resolver"):
+            harness.require_daemon(self, d)
+        from dns import unbound
+        dns = unbound.Unbound(os.path.join(harness.tmp_root(), "master-dnsbl-dns"), ZONES)
+        dns.start()
+        self.addCleanup(dns.stop)
+        inst = self.make_instance()
+        inst.init()
+        with open(inst.main_conf(), "a") as f:
+            f.write("dns_servers = %s\nresolver_query_timeout = 2s\nmynetworks = 192.0.2.0/24\n"
+                    "smtpd_client_restrictions = permit_dnswl_client wl.tst,\n"
+                    "    reject_rbl_client bl.tst=127.0.0.[2..11]\n" % dns.server)
+        self.assertEqual(0, inst.ctl("check").returncode, inst.ctl("check").stdout)
+        inst.start()
+        inst.wait_ready()
+        target = type("Target", (), {"addr": inst.addr, "port": inst.ports["smtp"]})
+        for source, want in ((LISTED, (554, "554 5.7.1 Service unavailable; Client host [%s] blocked using "
+                                            "bl.tst; listed for the test" % LISTED)),
+                             (ALLOWED, (250, "250 2.1.5 Ok")), (CLEAN, (250, "250 2.1.5 Ok"))):
+            c = Client(target, source=source, timeout=20)
+            self.addCleanup(c.close)
+            self.assertEqual(220, c.reply()[0])
+            self.assertEqual(250, c.cmd("EHLO client.example.tst")[0])
+            self.assertEqual(250, c.cmd("MAIL FROM:<a@known.tst>")[0])
+            code, lines = c.cmd("RCPT TO:<postmaster@%s>" % inst.domain)
+            self.assertEqual(want, (code, lines[-1]), source)
+        inst.wait_log("NOQUEUE: reject: RCPT from unknown[%s]: 554 5.7.1 Service unavailable" % LISTED)
 
 
 if __name__ == "__main__":
