@@ -19,7 +19,9 @@ const std::vector<std::string_view> kParams = {
     "myhostname", "queue_directory", "mydestination", "relay_domains", "mynetworks",
     "message_size_limit", "smtpd_banner", "smtpd_timeout", "smtpd_recipient_limit",
     "smtpd_sasl_auth_enable", "smtpd_tls_security_level", "smtpd_tls_wrappermode",
-    "smtpd_tls_cert_file", "smtpd_tls_key_file", "smtpd_client_restrictions"};
+    "smtpd_tls_cert_file", "smtpd_tls_key_file", "smtpd_client_restrictions", "smtpd_helo_restrictions",
+    "smtpd_sender_restrictions", "smtpd_delay_reject", "smtpd_sender_login_maps", "rbl_reply_maps",
+    "default_rbl_reply", "maps_rbl_reject_code", "smtpd_restriction_dns_timeout"};
 
 }  // namespace
 

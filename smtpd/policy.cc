@@ -75,6 +75,8 @@ Result<std::unique_ptr<Policy>> Policy::create(const Settings& s) {
       {s.helo_access, &p->helo_access_, "smtpd_helo_access"},
       {s.sender_access, &p->sender_access_, "smtpd_sender_access"},
       {s.recipient_access, &p->recipient_access_, "smtpd_recipient_access"},
+      {s.sender_login_maps, &p->sender_logins_, "smtpd_sender_login_maps"},
+      {s.rbl_reply_maps, &p->rbl_replies_, "rbl_reply_maps"},
   };
   for (auto& m : ms) {
     if (str::trim(m.spec).empty()) continue;
@@ -109,26 +111,17 @@ DomainClass Policy::classify(const std::string& d) const {
   return DomainClass::Other;
 }
 
-Reply Policy::check_client_restrictions(const ClientFacts& c) const {
-  bool wants_auth = false;
-  for (const auto& r : s_.client_restrictions) {
-    std::string w = str::lower(r);
-    if (w == "permit_sasl_authenticated") {
-      wants_auth = true;
-      if (c.authenticated) return Reply{};
-    } else if (w == "permit_mynetworks") {
-      if (c.in_mynetworks) return Reply{};
-    } else if (w == "permit") {
-      return Reply{};
-    } else if (w == "reject") {
-      if (wants_auth) return reply(530, "5.7.0", "Authentication required");
-      return reply(554, "5.7.1", "<" + c.label() + ">: Client host rejected: Access denied");
-    } else {
-      log::warn("smtpd_client_restrictions: unknown restriction \"%s\" ignored",
-                str::printable(r).c_str());
-    }
+CheckResult Policy::check_restrictions(CheckStage stage, const ClientFacts& c, const std::string* sender,
+                                       const DnsMemo& memo) {
+  ListsToRun lists;
+  bool at_rcpt = stage == CheckStage::Rcpt;
+  if (s_.delay_reject ? at_rcpt : !at_rcpt) {
+    lists.client = &s_.client_restrictions;
+    lists.helo = &s_.helo_restrictions;
+    if (stage != CheckStage::Helo) lists.sender = &s_.sender_restrictions;
   }
-  return Reply{};
+  RestrictionTables t{&sender_logins_, &rbl_replies_, s_.recipient_delimiter, s_.default_rbl_reply, s_.rbl_code};
+  return run_restriction_lists(lists, c, sender, memo, &t);
 }
 
 Result<Policy::Verdict> Policy::lookup_access(maps::MapList& map, const std::vector<std::string>& keys,

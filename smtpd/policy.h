@@ -15,6 +15,7 @@
 #include "lib/maps/maps.h"
 #include "lib/smtp/command.h"
 #include "lib/smtp/reply.h"
+#include "smtpd/restrictions.h"
 #include "smtpd/settings.h"
 
 namespace postilion::smtpd {
@@ -25,6 +26,7 @@ struct ClientFacts {
   std::string name = "unknown";
   std::string helo;
   bool authenticated = false;
+  std::string sasl_user;  // the login name, when authenticated
   bool in_mynetworks = false;
   // "unknown[192.0.2.7]"
   std::string label() const { return name + "[" + ip + "]"; }
@@ -41,8 +43,10 @@ class Policy {
   bool in_mynetworks(const std::string& ip) const;
   DomainClass classify(const std::string& domain_lower) const;
 
-  // smtpd_client_restrictions, at MAIL FROM.
-  smtp::Reply check_client_restrictions(const ClientFacts& c) const;
+  // The restriction lists due at `stage` (smtpd_delay_reject: all three at RCPT; else
+  // client and HELO at HELO/EHLO, all three at MAIL). sender: nullptr before MAIL.
+  CheckResult check_restrictions(CheckStage stage, const ClientFacts& c, const std::string* sender,
+                                 const DnsMemo& memo);
   // The access maps and the relay rule, at RCPT TO (Postfix's smtpd_delay_reject):
   // client, HELO, sender, then the recipient.
   smtp::Reply check_rcpt(const ClientFacts& c, const std::string& sender, const smtp::Path& rcpt);
@@ -63,6 +67,7 @@ class Policy {
   std::vector<Cidr> mynetworks_;
   maps::MapList aliases_, virtual_alias_, virtual_mailbox_;
   maps::MapList client_access_, helo_access_, sender_access_, recipient_access_;
+  maps::MapList sender_logins_, rbl_replies_;
   static constexpr int64_t kUserCacheMs = 60000;
   static constexpr size_t kUserCacheSize = 10000;
   struct KnownUser {

@@ -124,19 +124,29 @@ class PolicyTest : public CppUnit::TestFixture {
 
   void restrictions() {
     Settings s = base_settings();
-    s.client_restrictions = {"permit_sasl_authenticated", "reject"};
+    std::string why;
+    s.client_restrictions = *config::parse_restriction_list("permit_sasl_authenticated, reject", &why);
     auto p = Policy::create(s);
     CPPUNIT_ASSERT(p.ok());
+    DnsMemo memo;
+    std::string sender = "a@b.example";
     ClientFacts c{"192.0.2.1"};
-    CPPUNIT_ASSERT_EQUAL(530, p.value()->check_client_restrictions(c).code);
+    // smtpd_delay_reject: nothing before RCPT.
+    CPPUNIT_ASSERT(p.value()->check_restrictions(CheckStage::Helo, c, nullptr, memo).reply.empty());
+    CPPUNIT_ASSERT(p.value()->check_restrictions(CheckStage::Mail, c, &sender, memo).reply.empty());
+    CPPUNIT_ASSERT_EQUAL(std::string("554 5.7.1 <unknown[192.0.2.1]>: Client host rejected: Access denied"),
+                         p.value()->check_restrictions(CheckStage::Rcpt, c, &sender, memo).reply.summary());
     c.authenticated = true;
-    CPPUNIT_ASSERT(p.value()->check_client_restrictions(c).empty());
-    s.client_restrictions = {"permit_mynetworks", "reject"};
+    CPPUNIT_ASSERT(p.value()->check_restrictions(CheckStage::Rcpt, c, &sender, memo).reply.empty());
+    s.client_restrictions = *config::parse_restriction_list("permit_mynetworks reject", &why);
+    s.delay_reject = false;
     auto q = Policy::create(s);
     ClientFacts d{"192.0.2.1"};
-    CPPUNIT_ASSERT_EQUAL(554, q.value()->check_client_restrictions(d).code);
+    CPPUNIT_ASSERT_EQUAL(554, q.value()->check_restrictions(CheckStage::Helo, d, nullptr, memo).reply.code);
+    CPPUNIT_ASSERT_EQUAL(554, q.value()->check_restrictions(CheckStage::Mail, d, &sender, memo).reply.code);
+    CPPUNIT_ASSERT(q.value()->check_restrictions(CheckStage::Rcpt, d, &sender, memo).reply.empty());
     d.in_mynetworks = true;
-    CPPUNIT_ASSERT(q.value()->check_client_restrictions(d).empty());
+    CPPUNIT_ASSERT(q.value()->check_restrictions(CheckStage::Mail, d, &sender, memo).reply.empty());
     s.mynetworks = {"not-a-network"};
     CPPUNIT_ASSERT(!Policy::create(s).ok());
   }

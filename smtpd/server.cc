@@ -84,6 +84,14 @@ std::unique_ptr<ipc::ServiceLink> Server::resolver_link() {
                                        &resolver_warned_);
 }
 
+std::unique_ptr<ipc::ServiceLink> Server::dns_link() {
+  // Not quiet when the socket is absent: restrictions that need DNS are configured, and
+  // without the resolver they reject nothing.
+  return std::make_unique<ipc::ServiceLink>(base_, file::join(settings_.queue_directory, ipc::proto::kResolverSocket),
+                                            "resolver", static_cast<int>(settings_.restriction_dns_timeout_ms), false,
+                                            &dns_warned_);
+}
+
 void Server::accept(UniqueFd fd) {
   sockaddr_storage ss{};
   socklen_t len = sizeof ss;

@@ -69,6 +69,9 @@ class Server {
   // answer for one client must not hold up the others, as it would on a shared
   // connection answered in order); nullptr when smtpd_peername_lookup is off.
   std::unique_ptr<ipc::ServiceLink> resolver_link();
+  // A link for one DNS lookup of a restriction (DNS lists, sender domains), answered
+  // within smtpd_restriction_dns_timeout; its own connection, as for client names.
+  std::unique_ptr<ipc::ServiceLink> dns_link();
   // Client names known from the resolver's definite answers ("unknown" included), kept
   // kNameCacheMs: a client that connects again costs no resolver round trip.
   const std::string* cached_name(const std::string& ip);
@@ -91,6 +94,7 @@ class Server {
   std::unique_ptr<ipc::AnvilClient> anvil_;
   std::unique_ptr<ipc::ServiceLink> qmgr_;
   bool resolver_warned_ = false;
+  bool dns_warned_ = false;
   struct CachedName {
     std::string name;
     int64_t expires_ms;

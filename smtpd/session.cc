@@ -210,8 +210,8 @@ void Session::on_event(short what) {
 }
 
 bool Session::suspended() const {
-  return error_delayed_ || state_ == State::Connect || state_ == State::AuthWait || state_ == State::Commit || state_ == State::TlsSwitch ||
-         state_ == State::Closing;
+  return error_delayed_ || state_ == State::Connect || state_ == State::AuthWait || state_ == State::Checks ||
+         state_ == State::Commit || state_ == State::TlsSwitch || state_ == State::Closing;
 }
 
 void Session::suspend() { bev_.disable(EV_READ); }
@@ -228,7 +228,8 @@ void Session::error_delay_done() {
     if (bev_.output_length() == 0) finish(nullptr);  // else on_write() ends it
     return;
   }
-  if (state_ == State::AuthWait || state_ == State::Commit || state_ == State::TlsSwitch) return;
+  if (state_ == State::AuthWait || state_ == State::Checks || state_ == State::Commit || state_ == State::TlsSwitch)
+    return;
   bev_.enable(EV_READ);
   // Input that arrived during the delay is still in the bufferevent.
   if (evbuffer_get_length(bev_.input()) > 0) on_read();
@@ -372,7 +373,11 @@ void Session::cmd_helo(std::string_view arg) {
   facts_.helo = str::printable(arg, 255);
   got_helo_ = true;
   esmtp_ = false;
-  send(reply(250, "", server_.settings().myhostname));
+  Reply ok = reply(250, "", server_.settings().myhostname);
+  run_checks(CheckStage::Helo, std::nullopt, [this, ok](const Reply& r) {
+    if (!r.empty()) reject_log("HELO", r);
+    send(r.empty() ? ok : r);
+  });
 }
 
 void Session::cmd_ehlo(std::string_view arg) {
@@ -386,7 +391,11 @@ void Session::cmd_ehlo(std::string_view arg) {
   if (!tls_ && server_.tls() && s.tls_security_level != "none") lines.push_back("STARTTLS");
   if (s.sasl_auth_enable && tls_) lines.push_back("AUTH PLAIN LOGIN");
   lines.insert(lines.end(), {"ENHANCEDSTATUSCODES", "8BITMIME", "DSN", "SMTPUTF8", "CHUNKING"});
-  send(smtp::reply_lines(250, "", std::move(lines)));
+  Reply ok = smtp::reply_lines(250, "", std::move(lines));
+  run_checks(CheckStage::Helo, std::nullopt, [this, ok](const Reply& r) {
+    if (!r.empty()) reject_log("EHLO", r);
+    send(r.empty() ? ok : r);
+  });
 }
 
 void Session::cmd_mail(std::string_view arg) {
@@ -400,11 +409,6 @@ void Session::cmd_mail(std::string_view arg) {
     reject_log("MAIL", r);
     return send(r);
   }
-  Reply r = server_.policy().check_client_restrictions(facts_);
-  if (!r.empty()) {
-    reject_log("MAIL", r);
-    return send(r);
-  }
   auto m = smtp::parse_mail_from(arg);
   if (!m) return send(m.error());
   if ((m->smtputf8 || m->body != smtp::Body::Default) && !esmtp_)
@@ -414,7 +418,18 @@ void Session::cmd_mail(std::string_view arg) {
     reject_log("MAIL", big);
     return send(big);
   }
-  mail_ = std::move(m.value());
+  std::string sender = m->path.address;
+  run_checks(CheckStage::Mail, sender, [this, mf = std::move(m.value())](const Reply& r) { mail_checked(mf, r); });
+}
+
+void Session::mail_checked(smtp::MailFrom m, const Reply& r) {
+  if (!r.empty()) {
+    mail_ = std::move(m);  // for the from= of the log line
+    reject_log("MAIL", r);
+    mail_.reset();
+    return send(r);
+  }
+  mail_ = std::move(m);
   send(reply(250, "2.1.0", "Ok"));
 }
 
@@ -426,15 +441,22 @@ void Session::cmd_rcpt(std::string_view arg) {
     return send(reply(452, "4.5.3", "Error: too many recipients"));
   auto t = smtp::parse_rcpt_to(arg, mail_->smtputf8);
   if (!t) return send(t.error());
-  Reply r = server_.policy().check_rcpt(facts_, mail_->path.address, t->path);
+  run_checks(CheckStage::Rcpt, mail_->path.address,
+             [this, rt = std::move(t.value())](const Reply& r) { rcpt_checked(rt, r); });
+}
+
+// The restriction lists first (smtpd_delay_reject), then the access maps, the relay
+// rule and the recipient tables.
+void Session::rcpt_checked(const smtp::RcptTo& t, const Reply& checked) {
+  Reply r = checked.empty() ? server_.policy().check_rcpt(facts_, mail_->path.address, t.path) : checked;
   if (!r.empty()) {
-    reject_log("RCPT", r, t->path.address);
+    reject_log("RCPT", r, t.path.address);
     return send(r);
   }
   Rcpt rc;
-  rc.address = t->path.domain.empty() ? t->path.address + "@" + s.myhostname : t->path.address;
-  rc.orcpt = t->orcpt;
-  rc.notify = t->notify;
+  rc.address = t.path.domain.empty() ? t.path.address + "@" + server_.settings().myhostname : t.path.address;
+  rc.orcpt = t.orcpt;
+  rc.notify = t.notify;
   rcpts_.push_back(std::move(rc));
   send(reply(250, "2.1.5", "Ok"));
 }
@@ -642,6 +664,7 @@ void Session::auth_done(const std::string& status, const std::string& text) {
   auth_user_pending_.clear();
   if (status == "ok") {
     facts_.authenticated = true;
+    facts_.sasl_user = user;
     sasl_user_ = user;
     log::info("%s: sasl_method=%s, sasl_username=%s", facts_.label().c_str(), sasl_method_.c_str(),
               str::printable(user, 255).c_str());

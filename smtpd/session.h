@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -36,6 +37,7 @@ class Session {
     Bdat,       // reading a BDAT chunk
     AuthLine,   // waiting for a SASL response line
     AuthWait,   // asking the auth service
+    Checks,     // a restriction waits for a DNS answer from the resolver
     TlsSwitch,  // 220 sent for STARTTLS, waiting for it to go out
     Commit,     // the queue file is being made durable
     Closing,    // last reply going out
@@ -110,6 +112,16 @@ class Session {
   void switch_to_tls_soon();
   void tls_established();
 
+  // restriction lists (smtpd/restrictions.h): then() gets the verdict (empty: go on),
+  // at once or after the DNS answers it needed.
+  void run_checks(CheckStage stage, std::optional<std::string> sender, std::function<void(const smtp::Reply&)> then);
+  void continue_checks();
+  // Asks the resolver; false when the answer is already in dns_memo_ (no resolver).
+  bool ask_dns(const DnsQuestion& q);
+  void dns_answered(const DnsQuestion& q, const ipc::Message* m);
+  void rcpt_checked(const smtp::RcptTo& t, const smtp::Reply& r);
+  void mail_checked(smtp::MailFrom m, const smtp::Reply& r);
+
   // the message
   smtp::Reply transaction_check() const;
   smtp::Reply open_queue_file();
@@ -149,6 +161,15 @@ class Session {
   std::string last_command_ = "CONNECT";
   std::map<std::string, int> counts_;  // per command, for the disconnect line
   int total_commands_ = 0;
+
+  // restriction checks
+  DnsMemo dns_memo_;
+  std::unique_ptr<ipc::ServiceLink> dns_link_;  // the DNS lookup that runs, if one does
+  CheckStage checks_stage_ = CheckStage::Rcpt;
+  std::optional<std::string> checks_sender_;    // the sender the checks see (none before MAIL)
+  std::function<void(const smtp::Reply&)> checks_then_;
+  bool dns_inline_ = false;           // inside ServiceLink::call(): an answer now is no wait
+  bool dns_answered_inline_ = false;
 
   // AUTH
   std::string sasl_method_, sasl_user_, auth_user_pending_;

@@ -2,6 +2,7 @@
 #include "smtpd/settings.h"
 
 #include "lib/config/config.h"
+#include "lib/log/log.h"
 
 namespace postilion::smtpd {
 namespace {
@@ -16,6 +17,14 @@ void get(const config::Config& c, const char* n, std::vector<std::string>* out) 
 }
 void get(const config::Config& c, const char* n, bool* out) {
   if (known(n)) *out = c.boolean(n);
+}
+// Config loading refused every list parse_restriction_list() does not accept.
+void get(const config::Config& c, const char* n, std::vector<config::RestrictionStep>* out) {
+  if (!known(n)) return;
+  std::string why;
+  auto steps = config::parse_restriction_list(c.str(n), &why);
+  if (!steps) PANIC("%s: %s after config loading accepted it", n, why.c_str());
+  *out = std::move(*steps);
 }
 void get_int(const config::Config& c, const char* n, int* out) {
   if (known(n)) *out = static_cast<int>(c.integer(n));
@@ -45,7 +54,16 @@ Result<Settings> Settings::from_config(const config::Config& c) {
   get(c, "smtpd_helo_access_maps", &s.helo_access);
   get(c, "smtpd_sender_access_maps", &s.sender_access);
   get(c, "smtpd_recipient_access_maps", &s.recipient_access);
+  get(c, "smtpd_sender_login_maps", &s.sender_login_maps);
+  get(c, "rbl_reply_maps", &s.rbl_reply_maps);
+  get(c, "default_rbl_reply", &s.default_rbl_reply);
+  get_int(c, "maps_rbl_reject_code", &s.rbl_code);
   get(c, "smtpd_client_restrictions", &s.client_restrictions);
+  get(c, "smtpd_helo_restrictions", &s.helo_restrictions);
+  get(c, "smtpd_sender_restrictions", &s.sender_restrictions);
+  get(c, "smtpd_delay_reject", &s.delay_reject);
+  if (known("smtpd_restriction_dns_timeout"))
+    s.restriction_dns_timeout_ms = c.seconds("smtpd_restriction_dns_timeout") * 1000;
   if (known("message_size_limit")) s.message_size_limit = c.bytes("message_size_limit");
   get_int(c, "smtpd_recipient_limit", &s.recipient_limit);
   get_int(c, "queue_file_recycle_limit", &s.queue_file_recycle_limit);

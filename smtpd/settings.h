@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "lib/base/result.h"
+#include "lib/config/restrictions.h"
 
 namespace postilion::config {
 class Config;
@@ -32,8 +33,18 @@ struct Settings {
 
   // Access maps: client IP, HELO name, sender, recipient -> OK / REJECT / DEFER ...
   std::string client_access, helo_access, sender_access, recipient_access;
-  // Checked at MAIL FROM: permit_sasl_authenticated, permit_mynetworks, permit, reject.
-  std::vector<std::string> client_restrictions;
+  // MAIL FROM address -> SASL login names (reject_*sender_login_mismatch).
+  std::string sender_login_maps;
+  // DNS list replies: templates (smtpd/restrictions.h) by list domain, the default one.
+  std::string rbl_reply_maps;
+  std::string default_rbl_reply =
+      "$rbl_code Service unavailable; $rbl_class [$rbl_what] blocked using $rbl_domain${rbl_reason?; $rbl_reason}";
+  int rbl_code = 554;
+  // smtpd_client_restrictions, smtpd_helo_restrictions, smtpd_sender_restrictions
+  // (smtpd/restrictions.cc), all at RCPT while delay_reject holds, else at HELO and MAIL.
+  std::vector<config::RestrictionStep> client_restrictions, helo_restrictions, sender_restrictions;
+  bool delay_reject = true;
+  int64_t restriction_dns_timeout_ms = 10000;
 
   uint64_t message_size_limit = 10240000;
   int recipient_limit = 1000;

@@ -169,6 +169,38 @@ class CtlTest(InstanceTestCase):
         self.assertIn("master.conf:%d" % (m + 1), r.stderr)
         self.assertFalse(os.path.exists(inst2.pid_file))
 
+    def test_unknown_restriction_refused_with_file_line(self):
+        # A Postfix habit Postilion does not run must stop check, config, start and smtpd
+        # itself: never a block the administrator believes is on while it is skipped.
+        inst = self.make_instance()
+        inst.init()
+        with open(inst.main_conf()) as f:
+            good = f.read()
+        n = len(good.splitlines())
+        with open(inst.main_conf(), "a") as f:
+            f.write("smtpd_client_restrictions = permit_mynetworks,\n    reject_rbl_clientt bl.example\n")
+        want = "main.conf:%d: smtpd_client_restrictions: unknown restriction \"reject_rbl_clientt\"" % (n + 1)
+        for cmd in ("check", "config", "start"):
+            r = inst.ctl(cmd)
+            self.assertEqual(r.returncode, 2, "%s: %s" % (cmd, r.stderr))
+            self.assertIn(want, r.stderr, cmd)
+        self.assertIsNone(inst.master_pid())
+        if harness.have_daemon("smtpd"):
+            r = subprocess.run([harness.program("smtpd"), "--standalone", "-c", inst.config_dir, "-l",
+                                "%s:%d" % (harness.address(), harness.port())],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=30)
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn("fatal: ", r.stderr)
+            self.assertIn(want, r.stderr)
+        # Setting one is refused the same way, and the file is left alone.
+        with open(inst.main_conf(), "w") as f:
+            f.write(good)
+        r = inst.ctl("config", "smtpd_client_restrictions=permit_mynetworks, reject_bogus")
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("smtpd_client_restrictions: unknown restriction \"reject_bogus\"", r.stderr)
+        self.assertEqual(good, open(inst.main_conf()).read())
+        self.assertEqual(inst.ctl("check").returncode == 0, harness.have_daemon("master"))
+
     def test_status_and_stop_when_not_running(self):
         inst = self.make_instance()
         inst.init()

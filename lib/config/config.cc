@@ -10,6 +10,7 @@
 
 #include "lib/base/file.h"
 #include "lib/base/strings.h"
+#include "lib/config/restrictions.h"
 #include "lib/config/value.h"
 #include "lib/log/log.h"
 
@@ -55,7 +56,8 @@ bool delivery_variable(std::string_view name) {
 // Parameters taken as written, never expanded at load (a Postfix "raw" parameter):
 // local(8) expands mailbox_command's $names per delivery with shell-safe values and
 // passes the names it does not know ($EXTENSION, ${HOME:-/}, $$) on to the shell.
-bool raw_parameter(std::string_view name) { return name == "mailbox_command"; }
+// default_rbl_reply's $rbl_code, $client ... are smtpd(8)'s, filled in per reply.
+bool raw_parameter(std::string_view name) { return name == "mailbox_command" || name == "default_rbl_reply"; }
 
 }  // namespace
 
@@ -210,9 +212,24 @@ void Config::rebuild() {
     } catch (const ConfigError& e) {
       throw ConfigError(where(p.name) + p.name + ": " + e.what());
     }
-    if (auto why = check_value(p.type, v); !why.empty())
+    if (auto why = check_value(p.type, v); !why.empty()) {
+      // A restriction list's reason names the word; the whole list would hide it.
+      if (p.type == Type::Restrictions) throw ConfigError(where(p.name) + p.name + ": " + why);
       throw ConfigError(where(p.name) + p.name + ": " + why + ", got \"" + str::printable(v, 80) + "\"");
+    }
     fresh[p.name] = std::move(v);
+  }
+  // A restriction whose table is not set would check nothing: refused like an unknown one.
+  for (const auto& p : all_params()) {
+    if (p.type != Type::Restrictions) continue;
+    std::string why;
+    auto steps = parse_restriction_list(fresh[p.name], &why);  // checked above
+    if (!steps) continue;
+    for (const auto& step : *steps) {
+      const char* needs = restriction_needs(step.what);
+      if (needs && str::trim(fresh[needs]).empty())
+        throw ConfigError(where(p.name) + p.name + ": " + restriction_name(step.what) + " needs " + needs);
+    }
   }
   expanded_.swap(fresh);
 }

@@ -21,7 +21,9 @@ namespace postilion::config {
 //   Bool    yes|no                 Time  integer with unit s, m, h, d, w (default s)
 //   Size    integer bytes, or with k, m, g (1024-based)
 //   List    words separated by commas and/or whitespace
-enum class Type { String, Int, Bool, Time, Size, List };
+//   Restrictions  a List of smtpd restrictions (lib/config/restrictions.h): every word
+//           must be one smtpd runs, with the argument it needs
+enum class Type { String, Int, Bool, Time, Size, List, Restrictions };
 
 struct ParamSpec {
   const char* name;

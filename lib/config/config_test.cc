@@ -247,6 +247,7 @@ class ConfigTest : public CppUnit::TestFixture {
           case config::Type::Time: got = std::to_string(c.seconds(r.param)); break;
           case config::Type::Size: got = std::to_string(c.bytes(r.param)); break;
           case config::Type::List:
+          case config::Type::Restrictions:
             for (const auto& w : c.list(r.param)) got += (got.empty() ? "" : "|") + w;
             break;
         }
@@ -449,6 +450,7 @@ class ConfigTest : public CppUnit::TestFixture {
         case config::Type::Time: return "time";
         case config::Type::Size: return "size";
         case config::Type::List: return "list";
+        case config::Type::Restrictions: return "restriction list";
       }
       return "";
     };

@@ -23,7 +23,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         case Type::Bool: (void)c.boolean(p.name); break;
         case Type::Time: (void)c.seconds(p.name); break;
         case Type::Size: (void)c.bytes(p.name); break;
-        case Type::List: (void)c.list(p.name); break;
+        case Type::List:
+        case Type::Restrictions: (void)c.list(p.name); break;
       }
       (void)c.raw(p.name);
     }

@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "lib/base/strings.h"
+#include "lib/config/restrictions.h"
 
 namespace postilion::config {
 
@@ -91,6 +92,10 @@ std::string check_value(Type t, std::string_view v) {
     case Type::String:
     case Type::List:
       return "";
+    case Type::Restrictions: {
+      std::string why;
+      return parse_restriction_list(v, &why) ? "" : why;
+    }
     case Type::Int:
       return parse_int_value(v) ? "" : "expected an integer like 100";
     case Type::Bool:

@@ -1,6 +1,7 @@
 // lib/dns/protocol.h - the messages of private/resolver (see resolver(8)), with the
 // encoders and strict decoders both sides use: resolver(8), and its clients smtp(8)
-// (next hops, TLSA) and smtpd(8) (client names).
+// (next hops, TLSA) and smtpd(8) (client names; plain queries for DNS lists and sender
+// domains).
 //
 // next hops:   cmd=nexthops, domain=D [, mx=yes|no]   (mx=no: D is a bracketed host,
 //              addresses only, no MX lookup)

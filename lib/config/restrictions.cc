@@ -1,0 +1,196 @@
+// lib/config/restrictions.cc - restriction list words and their arguments.
+#include "lib/config/restrictions.h"
+
+#include <cstring>
+
+#include "lib/base/strings.h"
+
+namespace postilion::config {
+namespace {
+
+enum class Arg { None, DnsList };
+
+struct Word {
+  const char* name;
+  Restriction what;
+  Arg arg;
+};
+
+const Word kWords[] = {
+    {"permit", Restriction::Permit, Arg::None},
+    {"reject", Restriction::Reject, Arg::None},
+    {"permit_mynetworks", Restriction::PermitMynetworks, Arg::None},
+    {"permit_sasl_authenticated", Restriction::PermitSaslAuthenticated, Arg::None},
+    {"reject_rbl_client", Restriction::RejectRblClient, Arg::DnsList},
+    {"reject_rhsbl_client", Restriction::RejectRhsblClient, Arg::DnsList},
+    {"reject_rhsbl_sender", Restriction::RejectRhsblSender, Arg::DnsList},
+    {"permit_dnswl_client", Restriction::PermitDnswlClient, Arg::DnsList},
+    {"reject_invalid_helo_hostname", Restriction::RejectInvalidHeloHostname, Arg::None},
+    {"reject_non_fqdn_helo_hostname", Restriction::RejectNonFqdnHeloHostname, Arg::None},
+    {"reject_non_fqdn_sender", Restriction::RejectNonFqdnSender, Arg::None},
+    {"reject_unknown_sender_domain", Restriction::RejectUnknownSenderDomain, Arg::None},
+    {"reject_sender_login_mismatch", Restriction::RejectSenderLoginMismatch, Arg::None},
+    {"reject_authenticated_sender_login_mismatch", Restriction::RejectAuthenticatedSenderLoginMismatch, Arg::None},
+};
+
+const Word* find_word(std::string_view w) {
+  for (const auto& k : kWords)
+    if (str::iequals(w, k.name)) return &k;
+  return nullptr;
+}
+
+// A DNS list's domain: dot-separated labels of letters, digits, '-' and '_'.
+bool dns_list_domain(std::string_view d) {
+  if (d.empty() || d.size() > 253 || d.front() == '.' || d.back() == '.') return false;
+  size_t label = 0;
+  for (char c : d) {
+    if (c == '.') {
+      if (label == 0) return false;
+      label = 0;
+      continue;
+    }
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+    if (!ok || ++label > 63) return false;
+  }
+  return true;
+}
+
+// A number 0..255 of at most three digits at text[*i]; advances *i past it.
+std::optional<uint8_t> octet_number(std::string_view text, size_t* i) {
+  size_t start = *i;
+  unsigned v = 0;
+  while (*i < text.size() && text[*i] >= '0' && text[*i] <= '9' && *i - start < 3) v = v * 10 + (text[(*i)++] - '0');
+  if (*i == start || v > 255 || (*i < text.size() && text[*i] >= '0' && text[*i] <= '9')) return std::nullopt;
+  return static_cast<uint8_t>(v);
+}
+
+}  // namespace
+
+std::optional<DnsblFilter> DnsblFilter::parse(std::string_view text, std::string* why) {
+  DnsblFilter f;
+  if (text.size() > kMaxText) {
+    *why = "reply filter longer than " + std::to_string(kMaxText) + " characters";
+    return std::nullopt;
+  }
+  f.text_ = text;
+  auto bad = [&](const std::string& what) {
+    *why = "bad reply filter \"" + str::printable(text, 80) + "\": " + what +
+           " (expected d.d.d.d, each d a number or [n;n..m])";
+    return std::nullopt;
+  };
+  size_t i = 0;
+  for (size_t n = 0; n < 4; ++n) {
+    if (n > 0) {
+      if (i >= text.size() || text[i] != '.') return bad("four octets needed");
+      ++i;
+    }
+    if (i < text.size() && text[i] == '[') {
+      ++i;
+      for (;;) {
+        auto lo = octet_number(text, &i);
+        if (!lo) return bad("a number from 0 to 255 expected in [...]");
+        uint8_t hi = *lo;
+        if (text.substr(i, 2) == "..") {
+          i += 2;
+          auto h = octet_number(text, &i);
+          if (!h) return bad("a number from 0 to 255 expected after \"..\"");
+          if (*h < *lo) return bad("range " + std::to_string(*lo) + ".." + std::to_string(*h) + " runs backwards");
+          hi = *h;
+        }
+        f.octets_[n].push_back({*lo, hi});
+        if (i < text.size() && text[i] == ';') {
+          ++i;
+          continue;
+        }
+        if (i < text.size() && text[i] == ']') {
+          ++i;
+          break;
+        }
+        return bad("';' or ']' expected");
+      }
+    } else {
+      auto v = octet_number(text, &i);
+      if (!v) return bad("a number from 0 to 255 or [...] expected");
+      f.octets_[n].push_back({*v, *v});
+    }
+  }
+  if (i != text.size()) return bad("text after the fourth octet");
+  return f;
+}
+
+bool DnsblFilter::matches(std::string_view ipv4) const {
+  size_t i = 0;
+  for (size_t n = 0; n < 4; ++n) {
+    if (n > 0) {
+      if (i >= ipv4.size() || ipv4[i] != '.') return false;
+      ++i;
+    }
+    auto v = octet_number(ipv4, &i);
+    if (!v) return false;
+    bool in = false;
+    for (const auto& r : octets_[n]) in = in || (*v >= r.lo && *v <= r.hi);
+    if (!in) return false;
+  }
+  return i == ipv4.size();
+}
+
+bool takes_dns_list(Restriction r) {
+  for (const auto& k : kWords)
+    if (k.what == r) return k.arg == Arg::DnsList;
+  return false;
+}
+
+const char* restriction_needs(Restriction r) {
+  if (r == Restriction::RejectSenderLoginMismatch || r == Restriction::RejectAuthenticatedSenderLoginMismatch)
+    return "smtpd_sender_login_maps";
+  return nullptr;
+}
+
+const char* restriction_name(Restriction r) {
+  for (const auto& k : kWords)
+    if (k.what == r) return k.name;
+  return "?";
+}
+
+std::optional<std::vector<RestrictionStep>> parse_restriction_list(std::string_view value, std::string* why) {
+  std::vector<std::string> words = str::split(value, " \t\r\n,");
+  std::vector<RestrictionStep> steps;
+  for (size_t i = 0; i < words.size(); ++i) {
+    const Word* w = find_word(words[i]);
+    if (!w) {
+      *why = "unknown restriction \"" + str::printable(words[i], 80) + "\"";
+      return std::nullopt;
+    }
+    RestrictionStep s;
+    s.what = w->what;
+    if (w->arg == Arg::DnsList) {
+      // The next word, unless the list ends or goes on with another restriction: a
+      // forgotten domain must not make the next word a DNS list.
+      if (i + 1 >= words.size() || find_word(words[i + 1])) {
+        *why = std::string(w->name) + " needs a DNS list domain (" + w->name + " domain[=filter])";
+        return std::nullopt;
+      }
+      std::string_view arg = words[++i];
+      size_t eq = arg.find('=');
+      std::string_view domain = arg.substr(0, eq);
+      if (!dns_list_domain(domain)) {
+        *why = std::string(w->name) + ": bad DNS list domain \"" + str::printable(domain, 80) + "\"";
+        return std::nullopt;
+      }
+      s.domain = str::lower(domain);
+      if (eq != std::string_view::npos) {
+        std::string fwhy;
+        auto f = DnsblFilter::parse(arg.substr(eq + 1), &fwhy);
+        if (!f) {
+          *why = std::string(w->name) + " " + s.domain + ": " + fwhy;
+          return std::nullopt;
+        }
+        s.filter = std::move(*f);
+      }
+    }
+    steps.push_back(std::move(s));
+  }
+  return steps;
+}
+
+}  // namespace postilion::config

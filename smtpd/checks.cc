@@ -1,0 +1,89 @@
+// smtpd/checks.cc - the session's part in the restriction lists: running them at
+// HELO, MAIL or RCPT, and asking resolver(8) for the DNS answers they need without
+// holding up the event loop (smtpd/restrictions.h has the lists themselves).
+#include "lib/base/strings.h"
+#include "lib/dns/protocol.h"
+#include "lib/log/log.h"
+#include "smtpd/server.h"
+#include "smtpd/session.h"
+
+namespace postilion::smtpd {
+
+using smtp::Reply;
+
+void Session::run_checks(CheckStage stage, std::optional<std::string> sender,
+                         std::function<void(const Reply&)> then) {
+  checks_stage_ = stage;
+  checks_sender_ = std::move(sender);
+  checks_then_ = std::move(then);
+  continue_checks();
+}
+
+void Session::continue_checks() {
+  // Bounded: each round adds one answer to dns_memo_, which answers everything once full.
+  for (;;) {
+    CheckResult r = server_.policy().check_restrictions(checks_stage_, facts_,
+                                                         checks_sender_ ? &*checks_sender_ : nullptr, dns_memo_);
+    if (!r.question) {
+      auto then = std::move(checks_then_);
+      checks_then_ = nullptr;
+      then(r.reply);
+      return;
+    }
+    if (ask_dns(*r.question)) {
+      state_ = State::Checks;
+      suspend();
+      return;
+    }
+  }
+}
+
+bool Session::ask_dns(const DnsQuestion& q) {
+  dns_link_ = server_.dns_link();
+  Server* server = &server_;
+  uint64_t id = id_;
+  dns_inline_ = true;
+  dns_answered_inline_ = false;
+  dns_link_->call(dns::proto::query_request(q.name, q.type), [server, id, q](const ipc::Message* m) {
+    if (Session* s = server->find(id)) s->dns_answered(q, m);
+  });
+  dns_inline_ = false;
+  return !dns_answered_inline_;
+}
+
+void Session::dns_answered(const DnsQuestion& q, const ipc::Message* m) {
+  // Not deleted here: this runs inside the link's own callback.
+  if (dns_link_) server_.base().defer_delete(std::move(dns_link_));
+  DnsResult r;
+  if (!m) {
+    r.text = "no answer from the resolver";
+  } else {
+    std::string why;
+    auto a = dns::proto::decode_query_reply(*m, &why);
+    if (!a) {
+      log::warn("resolver: malformed reply for %s: %s", str::printable(q.name, 300).c_str(), why.c_str());
+      r.text = "malformed reply from the resolver";
+    } else {
+      r.outcome = a->outcome;
+      r.records = std::move(a->records);
+      r.text = a->text.empty() ? "temporary failure" : a->text;
+    }
+  }
+  // A DNS list that fails rejects nothing; an unknown sender domain is deferred.
+  if (r.outcome == dns::Outcome::TempFail)
+    log::warn("%s: DNS lookup of %s (%s) failed: %s", facts_.label().c_str(), str::printable(q.name, 300).c_str(),
+              dns::rrtype_name(q.type), str::printable(r.text, 200).c_str());
+  dns_memo_.put(q, std::move(r));
+  if (dns_inline_) {
+    dns_answered_inline_ = true;
+    return;
+  }
+  if (state_ != State::Checks) return;  // the session ended its wait (timeout)
+  state_ = State::Ready;
+  continue_checks();
+  // An error reply that waits (smtpd_error_sleep_time) resumes the session itself.
+  if (state_ == State::Ready && !error_delayed_) resume();
+  else flush();
+}
+
+}  // namespace postilion::smtpd
