@@ -52,10 +52,9 @@ class AnvilServer {
   void request(uint64_t id, const ipc::Message& m) {
     auto it = links_.find(id);
     if (it == links_.end()) return;
-    std::string why;
-    auto r = ipc::parse_anvil_request(m, &why);
+    auto r = ipc::parse_anvil_request(m);
     if (!r) {
-      log::warn("anvil: bad request: %s; connection dropped", why.c_str());
+      log::warn("anvil: bad request: %s; connection dropped", r.error().c_str());
       drop(id);
       return;
     }

@@ -78,10 +78,9 @@ Result<ipc::Message> read_frame(int fd, size_t max_frame) {
     if (n <= 0) return Error("truncated envelope").set_permanent();
     got += n;
   }
-  std::string why;
-  auto m = ipc::Message::decode_body(body, &why);
-  if (!m) return Error("bad envelope: " + why).set_permanent();
-  return *m;
+  auto m = ipc::Message::decode_body(body);
+  if (!m) return Error("bad envelope: " + m.error()).set_permanent();
+  return std::move(*m);
 }
 
 }  // namespace

@@ -35,11 +35,10 @@ void Server::request(uint64_t id, ipc::Message&& m) {
     return;
   }
   c.asked = true;
-  std::string why;
-  auto req = queue::parse_showq_request(m, &why);
+  auto req = queue::parse_showq_request(m);
   if (!req) {
-    log::warn("showq: bad request: %s", why.c_str());
-    answer(id, {queue::showq_error_reply("bad request: " + why)});
+    log::warn("showq: bad request: %s", req.error().c_str());
+    answer(id, {queue::showq_error_reply("bad request: " + req.error())});
   } else if (*req == queue::ShowqRequest::List) {
     auto text = lister_();
     if (!text) {

@@ -26,7 +26,9 @@ resolver::Plan ResolverDns::nexthops(const std::string& domain, bool mx) {
   auto r = ipc::call(path_, resolver::proto::nexthops_request(domain, mx), timeout_ms_);
   std::string why;
   if (r) {
-    if (auto p = resolver::proto::decode_plan(*r, &why)) return *p;
+    auto p = resolver::proto::decode_plan(*r);
+    if (p) return *p;
+    why = p.error();
   } else {
     why = r.error().str();
   }
@@ -40,8 +42,9 @@ resolver::Plan ResolverDns::nexthops(const std::string& domain, bool mx) {
 std::optional<resolver::proto::QueryReply> ResolverDns::query(const std::string& name, resolver::RrType t) {
   auto r = ipc::call(path_, resolver::proto::query_request(name, t), timeout_ms_);
   if (!r) return std::nullopt;
-  std::string why;
-  return resolver::proto::decode_query_reply(*r, &why);
+  auto q = resolver::proto::decode_query_reply(*r);
+  if (!q) return std::nullopt;
+  return std::move(*q);
 }
 
 Agent::~Agent() {

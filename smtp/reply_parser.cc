@@ -75,20 +75,16 @@ ReplyParser::Status ReplyParser::next(smtp::Reply* out, std::string* why) {
   }
 }
 
-bool parse_reply(std::string_view text, smtp::Reply* out, std::string* why) {
+Parsed<smtp::Reply> parse_reply(std::string_view text) {
   ReplyParser p;
   p.feed(text);
-  auto st = p.next(out, why);
-  if (st == ReplyParser::Status::NeedMore) {
-    *why = "incomplete reply";
-    return false;
-  }
-  if (st == ReplyParser::Status::Error) return false;
-  if (p.has_pending()) {
-    *why = "data after the reply";
-    return false;
-  }
-  return true;
+  smtp::Reply r;
+  std::string why;
+  auto st = p.next(&r, &why);
+  if (st == ReplyParser::Status::NeedMore) return Parsed<smtp::Reply>::bad("incomplete reply");
+  if (st == ReplyParser::Status::Error) return Parsed<smtp::Reply>::bad(why);
+  if (p.has_pending()) return Parsed<smtp::Reply>::bad("data after the reply");
+  return r;
 }
 
 }  // namespace postilion::smtp_client

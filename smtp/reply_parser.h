@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "lib/base/parsed.h"
 #include "lib/smtp/reply.h"
 
 namespace postilion::smtp_client {
@@ -36,7 +37,7 @@ class ReplyParser {
 };
 
 // Parses one complete reply text ("250-a\r\n250 b\r\n"); for tests and the fuzzer.
-bool parse_reply(std::string_view text, smtp::Reply* out, std::string* why);
+Parsed<smtp::Reply> parse_reply(std::string_view text);
 
 // "X.Y.Z" with X equal to the reply's class digit, Y 0..999, Z 0..999.
 bool valid_enhanced(std::string_view s, char cls);

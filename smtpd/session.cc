@@ -117,10 +117,9 @@ void Session::name_known(const ipc::Message* m) {
     // The name goes into logs and the Received: header: the decoder accepts host name
     // syntax only (resolver(8) checks this too; smtpd does not rely on it).
     using Status = dns::proto::ClientName::Status;
-    std::string why;
-    auto c = dns::proto::decode_client_name(*m, &why);
+    auto c = dns::proto::decode_client_name(*m);
     if (!c) {
-      log::warn("resolver: malformed reply for %s: %s", facts_.ip.c_str(), why.c_str());
+      log::warn("resolver: malformed reply for %s: %s", facts_.ip.c_str(), c.error().c_str());
     } else if (c->status == Status::Ok) {
       facts_.name = c->name;
       server_.cache_name(facts_.ip, c->name);

@@ -128,16 +128,15 @@ class DnsTest : public CppUnit::TestFixture {
     p.security = Security::Secure;
     p.hops = {{"mx.ispb.tst", "127.0.3.1", 10, Security::Secure},
               {"mail.exampleb.tst", "::1", 20, Security::Insecure}};
-    std::string why;
-    auto back = proto::decode_plan(proto::encode_plan(p), &why);
-    CPPUNIT_ASSERT_MESSAGE(why, back);
+    auto back = proto::decode_plan(proto::encode_plan(p));
+    CPPUNIT_ASSERT_MESSAGE(back ? "" : back.error(), back.ok());
     CPPUNIT_ASSERT(back->hops == p.hops);
     CPPUNIT_ASSERT(back->security == Security::Secure);
     Plan f;
     f.status = PlanStatus::Perm;
     f.dsn = "5.1.10";
     f.text = "Domain x does not accept mail (nullMX)";
-    back = proto::decode_plan(proto::encode_plan(f), &why);
+    back = proto::decode_plan(proto::encode_plan(f));
     CPPUNIT_ASSERT(back && back->status == PlanStatus::Perm && back->dsn == "5.1.10");
   }
 
@@ -181,9 +180,9 @@ class DnsTest : public CppUnit::TestFixture {
       bad.push_back(m);
     }
     for (size_t i = 0; i < bad.size(); ++i) {
-      std::string why;
-      CPPUNIT_ASSERT_MESSAGE(std::to_string(i), !proto::decode_plan(bad[i], &why));
-      CPPUNIT_ASSERT(!why.empty());
+      auto got = proto::decode_plan(bad[i]);
+      CPPUNIT_ASSERT_MESSAGE(std::to_string(i), !got);
+      CPPUNIT_ASSERT(!got.error().empty());
     }
   }
 
@@ -193,15 +192,14 @@ class DnsTest : public CppUnit::TestFixture {
     r.security = Security::Bogus;
     r.ttl = 30;
     r.records = {"3 1 1 AB"};
-    std::string why;
-    auto back = proto::decode_query_reply(proto::encode_query_reply(r), &why);
+    auto back = proto::decode_query_reply(proto::encode_query_reply(r));
     CPPUNIT_ASSERT(back && back->records == r.records && back->security == Security::Bogus);
     ipc::Message m;
     m.set("status", "ok").set("secure", "secure").set("ttl", "-5");
-    CPPUNIT_ASSERT(!proto::decode_query_reply(m, &why));
+    CPPUNIT_ASSERT(!proto::decode_query_reply(m));
     ipc::Message m2;
     m2.set("status", "ok").set("secure", "secure").set("ttl", "5");
-    CPPUNIT_ASSERT(!proto::decode_query_reply(m2, &why));  // ok without records
+    CPPUNIT_ASSERT(!proto::decode_query_reply(m2));  // ok without records
   }
 
   void reverse_names() {
@@ -235,23 +233,22 @@ class DnsTest : public CppUnit::TestFixture {
 
   void client_name_messages() {
     using proto::ClientName;
-    std::string why;
     for (auto st : {ClientName::Status::Ok, ClientName::Status::Unconfirmed}) {
-      auto back = proto::decode_client_name(proto::encode_client_name(ClientName{st, "host.b.tst", ""}), &why);
+      auto back = proto::decode_client_name(proto::encode_client_name(ClientName{st, "host.b.tst", ""}));
       CPPUNIT_ASSERT(back && back->status == st && back->name == "host.b.tst");
     }
-    auto nx = proto::decode_client_name(proto::encode_client_name(ClientName{ClientName::Status::NxDomain, "", "x"}), &why);
+    auto nx = proto::decode_client_name(proto::encode_client_name(ClientName{ClientName::Status::NxDomain, "", "x"}));
     CPPUNIT_ASSERT(nx && nx->status == ClientName::Status::NxDomain && nx->name.empty());
     // Garbage: unknown status, ok without a name, a name that is no host name.
     ipc::Message bad1;
     bad1.set("status", "maybe");
-    CPPUNIT_ASSERT(!proto::decode_client_name(bad1, &why));
+    CPPUNIT_ASSERT(!proto::decode_client_name(bad1));
     ipc::Message bad2;
     bad2.set("status", "ok");
-    CPPUNIT_ASSERT(!proto::decode_client_name(bad2, &why));
+    CPPUNIT_ASSERT(!proto::decode_client_name(bad2));
     ipc::Message bad3;
     bad3.set("status", "ok").set("name", "evil host\r\nX-Injected: 1");
-    CPPUNIT_ASSERT(!proto::decode_client_name(bad3, &why));
+    CPPUNIT_ASSERT(!proto::decode_client_name(bad3));
     CPPUNIT_ASSERT_EQUAL(std::string("ptr"), std::string(proto::ptr_request("192.0.2.7").get_or("cmd", "")));
     CPPUNIT_ASSERT_EQUAL(std::string("192.0.2.7"), std::string(proto::ptr_request("192.0.2.7").get_or("addr", "")));
   }
@@ -290,11 +287,10 @@ class DnsTest : public CppUnit::TestFixture {
       ipc::Message m;
       m.set("status", r.status);
       if (!r.name.empty()) m.set("name", r.name);
-      std::string why;
-      auto got = proto::decode_client_name(m, &why);
-      CPPUNIT_ASSERT_EQUAL_MESSAGE(r.name, r.want.has_value(), got.has_value());
+      auto got = proto::decode_client_name(m);
+      CPPUNIT_ASSERT_EQUAL_MESSAGE(r.name, r.want.has_value(), got.ok());
       if (got) CPPUNIT_ASSERT_EQUAL_MESSAGE(r.name, *r.want, got->name);
-      else CPPUNIT_ASSERT(!why.empty() && why.size() < 200 && why.find('\n') == std::string::npos);
+      else CPPUNIT_ASSERT(!got.error().empty() && got.error().size() < 200 && got.error().find('\n') == std::string::npos);
     }
   }
 };

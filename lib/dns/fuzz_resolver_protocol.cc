@@ -16,26 +16,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   ipc::Message m;
   std::string why;
   while (d.next(&m, &why) == ipc::Decoder::Status::Ready) {
-    why.clear();
-    if (auto plan = proto::decode_plan(m, &why)) {
+    if (auto plan = proto::decode_plan(m)) {
       if (plan->hops.size() > proto::kMaxHops) __builtin_trap();
-      if (!proto::decode_plan(proto::encode_plan(*plan), &why)) __builtin_trap();
-    } else if (why.empty()) {
+      if (!proto::decode_plan(proto::encode_plan(*plan))) __builtin_trap();
+    } else if (plan.error().empty()) {
       __builtin_trap();  // a refusal always says why
     }
-    why.clear();
-    if (auto q = proto::decode_query_reply(m, &why)) {
+    if (auto q = proto::decode_query_reply(m)) {
       if (q->records.size() > proto::kMaxRecords) __builtin_trap();
-      auto again = proto::decode_query_reply(proto::encode_query_reply(*q), &why);
+      auto again = proto::decode_query_reply(proto::encode_query_reply(*q));
       if (!again || again->records != q->records || again->ttl != q->ttl) __builtin_trap();
-    } else if (why.empty()) {
+    } else if (q.error().empty()) {
       __builtin_trap();
     }
-    why.clear();
-    if (auto c = proto::decode_client_name(m, &why)) {
-      auto again = proto::decode_client_name(proto::encode_client_name(*c), &why);
+    if (auto c = proto::decode_client_name(m)) {
+      auto again = proto::decode_client_name(proto::encode_client_name(*c));
       if (!again || again->status != c->status || again->name != c->name) __builtin_trap();
-    } else if (why.empty()) {
+    } else if (c.error().empty()) {
       __builtin_trap();
     }
   }

@@ -39,40 +39,40 @@ bool dsn_ok(std::string_view d, char cls) {
 }
 }  // namespace
 
-std::optional<Plan> decode_plan(const ipc::Message& m, std::string* why) {
+Parsed<Plan> decode_plan(const ipc::Message& m) {
   Plan p;
   auto st = m.get("status");
-  if (!st) return *why = "missing status", std::nullopt;
+  if (!st) return Parsed<Plan>::bad("missing status");
   if (*st == "ok") p.status = PlanStatus::Ok;
   else if (*st == "temp") p.status = PlanStatus::Temp;
   else if (*st == "perm") p.status = PlanStatus::Perm;
-  else return *why = "bad status " + str::printable(*st, 40), std::nullopt;
+  else return Parsed<Plan>::bad("bad status " + str::printable(*st, 40));
   auto sec = parse_security(m.get_or("secure", ""));
-  if (!sec) return *why = "bad secure attribute", std::nullopt;
+  if (!sec) return Parsed<Plan>::bad("bad secure attribute");
   p.security = *sec;
   if (p.status != PlanStatus::Ok) {
     p.dsn = m.get_or("dsn", "");
     p.text = str::printable(m.get_or("text", ""), 500);
     if (!dsn_ok(p.dsn, p.status == PlanStatus::Perm ? '5' : '4'))
-      return *why = "bad dsn " + str::printable(p.dsn, 40), std::nullopt;
+      return Parsed<Plan>::bad("bad dsn " + str::printable(p.dsn, 40));
   }
   auto hosts = m.get_all("host"), addrs = m.get_all("addr"), prefs = m.get_all("pref"),
        secs = m.get_all("hsecure");
   if (hosts.size() != addrs.size() || hosts.size() != prefs.size() || hosts.size() != secs.size())
-    return *why = "hop attributes do not pair up", std::nullopt;
-  if (hosts.size() > kMaxHops) return *why = "too many hops", std::nullopt;
-  if (p.status == PlanStatus::Ok && hosts.empty()) return *why = "ok without hops", std::nullopt;
+    return Parsed<Plan>::bad("hop attributes do not pair up");
+  if (hosts.size() > kMaxHops) return Parsed<Plan>::bad("too many hops");
+  if (p.status == PlanStatus::Ok && hosts.empty()) return Parsed<Plan>::bad("ok without hops");
   for (size_t i = 0; i < hosts.size(); ++i) {
     NextHop h;
     auto host = normalize_name(hosts[i]);
     auto pref = str::parse_uint(prefs[i]);
     auto hs = parse_security(secs[i]);
-    if (!host || !pref || *pref > 65535 || !hs) return *why = "bad hop " + std::to_string(i), std::nullopt;
+    if (!host || !pref || *pref > 65535 || !hs) return Parsed<Plan>::bad("bad hop " + std::to_string(i));
     std::string addr(addrs[i]);
     // Only an address in presentation form: it goes to inet_pton later, and logs.
     if (addr.empty() || addr.size() > 45 ||
         addr.find_first_not_of("0123456789abcdefABCDEF.:") != std::string::npos)
-      return *why = "bad hop address " + str::printable(addr, 60), std::nullopt;
+      return Parsed<Plan>::bad("bad hop address " + str::printable(addr, 60));
     h.host = *host;
     h.address = addr;
     h.preference = static_cast<int>(*pref);
@@ -92,22 +92,22 @@ ipc::Message encode_query_reply(const QueryReply& r) {
   return m;
 }
 
-std::optional<QueryReply> decode_query_reply(const ipc::Message& m, std::string* why) {
+Parsed<QueryReply> decode_query_reply(const ipc::Message& m) {
   QueryReply r;
   auto o = parse_outcome(m.get_or("status", ""));
-  if (!o) return *why = "bad status", std::nullopt;
+  if (!o) return Parsed<QueryReply>::bad("bad status");
   auto s = parse_security(m.get_or("secure", ""));
-  if (!s) return *why = "bad secure attribute", std::nullopt;
+  if (!s) return Parsed<QueryReply>::bad("bad secure attribute");
   auto ttl = m.get_int("ttl");
-  if (!ttl || *ttl < 0 || *ttl > 0x7fffffff) return *why = "bad ttl", std::nullopt;
+  if (!ttl || *ttl < 0 || *ttl > 0x7fffffff) return Parsed<QueryReply>::bad("bad ttl");
   r.outcome = *o;
   r.security = *s;
   r.ttl = static_cast<uint32_t>(*ttl);
   r.canonical = m.get_or("canon", "");
   r.text = str::printable(m.get_or("text", ""), 500);
   auto rrs = m.get_all("rr");
-  if (rrs.size() > kMaxRecords) return *why = "too many records", std::nullopt;
-  if (r.outcome == Outcome::Ok && rrs.empty()) return *why = "ok without records", std::nullopt;
+  if (rrs.size() > kMaxRecords) return Parsed<QueryReply>::bad("too many records");
+  if (r.outcome == Outcome::Ok && rrs.empty()) return Parsed<QueryReply>::bad("ok without records");
   for (auto v : rrs) r.records.emplace_back(v);
   return r;
 }
@@ -137,18 +137,18 @@ ipc::Message encode_client_name(const ClientName& c) {
   return m;
 }
 
-std::optional<ClientName> decode_client_name(const ipc::Message& m, std::string* why) {
+Parsed<ClientName> decode_client_name(const ipc::Message& m) {
   ClientName c;
   std::string st = m.get_or("status", "");
   bool found = false;
   for (auto s : {ClientName::Status::Ok, ClientName::Status::Unconfirmed, ClientName::Status::NoData,
                  ClientName::Status::NxDomain, ClientName::Status::TempFail})
     if (st == client_name_status(s)) c.status = s, found = true;
-  if (!found) return *why = "bad status " + str::printable(st, 40), std::nullopt;
+  if (!found) return Parsed<ClientName>::bad("bad status " + str::printable(st, 40));
   if (c.status == ClientName::Status::Ok || c.status == ClientName::Status::Unconfirmed) {
     // The name goes into logs and the Received: header: host name syntax only.
     auto n = normalize_name(m.get_or("name", ""));
-    if (!n) return *why = "bad name " + str::printable(m.get_or("name", ""), 60), std::nullopt;
+    if (!n) return Parsed<ClientName>::bad("bad name " + str::printable(m.get_or("name", ""), 60));
     c.name = *n;
   }
   c.text = str::printable(m.get_or("text", ""), 200);

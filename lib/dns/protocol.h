@@ -24,6 +24,7 @@
 #include <string_view>
 #include <vector>
 
+#include "lib/base/parsed.h"
 #include "lib/ipc/message.h"
 #include "lib/dns/dns.h"
 #include "lib/dns/nexthop.h"
@@ -38,7 +39,7 @@ ipc::Message query_request(std::string_view name, RrType type);
 
 ipc::Message encode_plan(const Plan& p);
 // nullopt + why when the message is not a well-formed nexthops reply.
-std::optional<Plan> decode_plan(const ipc::Message& m, std::string* why);
+Parsed<Plan> decode_plan(const ipc::Message& m);
 
 struct QueryReply {
   Outcome outcome = Outcome::TempFail;
@@ -49,7 +50,7 @@ struct QueryReply {
   std::vector<std::string> records;  // presentation form
 };
 ipc::Message encode_query_reply(const QueryReply& r);
-std::optional<QueryReply> decode_query_reply(const ipc::Message& m, std::string* why);
+Parsed<QueryReply> decode_query_reply(const ipc::Message& m);
 
 // The forward-confirmed name of a client address.
 struct ClientName {
@@ -61,6 +62,6 @@ struct ClientName {
 const char* client_name_status(ClientName::Status s);
 ipc::Message ptr_request(std::string_view ip);
 ipc::Message encode_client_name(const ClientName& c);
-std::optional<ClientName> decode_client_name(const ipc::Message& m, std::string* why);
+Parsed<ClientName> decode_client_name(const ipc::Message& m);
 
 }  // namespace postilion::dns::proto

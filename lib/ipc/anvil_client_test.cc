@@ -28,9 +28,8 @@ struct FakeAnvil {
       auto ch = std::make_unique<Channel>(base, std::move(c));
       Channel* raw = ch.get();
       raw->on_message([this, raw](Message&& m) {
-        std::string why;
-        auto r = parse_anvil_request(m, &why);
-        CPPUNIT_ASSERT_MESSAGE(why, r.has_value());
+        auto r = parse_anvil_request(m);
+        CPPUNIT_ASSERT_MESSAGE(r ? "" : r.error(), r.ok());
         if (!r->connect) {
           ++disconnects;
           table.disconnect(1, r->key);

@@ -67,18 +67,18 @@ Message anvil_request(bool connect, const std::string& service, const std::strin
   return m;
 }
 
-std::optional<AnvilRequest> parse_anvil_request(const Message& m, std::string* why) {
+Parsed<AnvilRequest> parse_anvil_request(const Message& m) {
   AnvilRequest r;
   std::string cmd = m.get_or("cmd", "");
   if (cmd == "connect") r.connect = true;
-  else if (cmd != "disconnect") return *why = "bad cmd " + str::printable(cmd, 40), std::nullopt;
+  else if (cmd != "disconnect") return Parsed<AnvilRequest>::bad("bad cmd " + str::printable(cmd, 40));
   std::string service = m.get_or("service", "");
   std::string ip = m.get_or("client", "");
   if (service.empty() || service.size() > 100 || service.find_first_of(" \t\r\n") != std::string::npos)
-    return *why = "bad service " + str::printable(service, 40), std::nullopt;
+    return Parsed<AnvilRequest>::bad("bad service " + str::printable(service, 40));
   unsigned char buf[16];
   if (inet_pton(AF_INET, ip.c_str(), buf) != 1 && inet_pton(AF_INET6, ip.c_str(), buf) != 1)
-    return *why = "bad client " + str::printable(ip, 60), std::nullopt;
+    return Parsed<AnvilRequest>::bad("bad client " + str::printable(ip, 60));
   r.key = service + " " + ip;  // a service name may hold ":" (127.0.0.1:25), never a space
   return r;
 }

@@ -12,6 +12,7 @@
 #include <optional>
 #include <unordered_map>
 
+#include "lib/base/parsed.h"
 #include "lib/ipc/message.h"
 
 namespace postilion::ipc {
@@ -68,7 +69,7 @@ struct AnvilRequest {
 };
 Message anvil_request(bool connect, const std::string& service, const std::string& ip);
 // nullopt + *why for anything that is not a well-formed request.
-std::optional<AnvilRequest> parse_anvil_request(const Message& m, std::string* why);
+Parsed<AnvilRequest> parse_anvil_request(const Message& m);
 Message anvil_reply(const AnvilTable::Counts& c);
 std::optional<AnvilTable::Counts> parse_anvil_reply(const Message& m);
 

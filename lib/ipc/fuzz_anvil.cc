@@ -15,19 +15,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view in(reinterpret_cast<const char*>(data), size);
   // The first byte picks the link, so inputs reach connect/disconnect on several.
   uint64_t link = size ? data[0] % 3 : 0;
-  std::string why;
-  auto m = ipc::Message::decode_body(size ? in.substr(1) : in, &why);
+  auto m = ipc::Message::decode_body(size ? in.substr(1) : in);
   if (!m) return 0;
-  auto r = parse_anvil_request(*m, &why);
+  auto r = parse_anvil_request(*m);
   if (!r) {
-    if (why.empty()) __builtin_trap();  // a refusal always says why
+    if (r.error().empty()) __builtin_trap();  // a refusal always says why
     return 0;
   }
   // An accepted request survives encoding again (a service name may itself hold ':',
   // as master.cf's "127.0.0.1:25" does, so the key is rebuilt from the attributes).
   std::string service = m->get_or("service", ""), client = m->get_or("client", "");
   if (r->key != service + " " + client) __builtin_trap();
-  auto again = parse_anvil_request(anvil_request(r->connect, service, client), &why);
+  auto again = parse_anvil_request(anvil_request(r->connect, service, client));
   if (!again || again->key != r->key || again->connect != r->connect) __builtin_trap();
   // Through a tiny table: counts stay sane and the table stays within its limit.
   AnvilTable t(1000, 2);

@@ -92,13 +92,10 @@ std::string Message::encode() const {
   return frame;
 }
 
-std::optional<Message> Message::decode_body(std::string_view body, std::string* why) {
+Parsed<Message> Message::decode_body(std::string_view body) {
   Message m;
   size_t at = 0;
-  auto fail = [&](const std::string& what) -> std::optional<Message> {
-    if (why) *why = what + " at offset " + std::to_string(at);
-    return std::nullopt;
-  };
+  auto fail = [&](const std::string& what) { return Parsed<Message>::bad(what + " at offset " + std::to_string(at)); };
   while (at < body.size()) {
     if (m.attrs_.size() >= kMaxAttributes) return fail("too many attributes");
     if (body.size() - at < 2) return fail("truncated name length");
@@ -131,10 +128,11 @@ Decoder::Status Decoder::next(Message* out, std::string* why) {
     return Status::Error;
   }
   if (buf_.size() - 4 < len) return Status::NeedMore;
-  auto m = Message::decode_body(std::string_view(buf_).substr(4, len), why);
+  auto m = Message::decode_body(std::string_view(buf_).substr(4, len));
   buf_.erase(0, 4 + len);
   if (!m) {
     failed_ = true;
+    if (why) *why = m.error();
     return Status::Error;
   }
   *out = std::move(*m);

@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "lib/base/parsed.h"
 #include "lib/base/result.h"
 #include "lib/base/unique_fd.h"
 
@@ -49,7 +50,7 @@ class Message {
   // The whole frame: length prefix + body.
   std::string encode() const;
   // Parses a body (without the length prefix). Error text says what is wrong and where.
-  static std::optional<Message> decode_body(std::string_view body, std::string* why);
+  static Parsed<Message> decode_body(std::string_view body);
 
  private:
   std::vector<std::pair<std::string, std::string>> attrs_;

@@ -17,13 +17,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string why;
   queue::ListingReader reader;
   while (d.next(&m, &why) == ipc::Decoder::Status::Ready) {
-    why.clear();
-    auto req = queue::parse_showq_request(m, &why);
+    auto req = queue::parse_showq_request(m);
     // Only a lone cmd=list or cmd=flush is a request; everything else says why not.
     if (req) {
       std::string_view cmd = m.get_or("cmd", "") == "list" ? "list" : "flush";
       if (m.attrs().size() != 1 || m.attrs()[0].second != cmd) __builtin_trap();
-    } else if (why.empty()) {
+    } else if (req.error().empty()) {
       __builtin_trap();
     }
     auto step = reader.take(m);

@@ -13,16 +13,13 @@
 
 namespace postilion::queue {
 
-std::optional<ShowqRequest> parse_showq_request(const ipc::Message& m, std::string* why) {
-  if (m.attrs().size() != 1 || m.attrs()[0].first != "cmd") {
-    *why = "a request is exactly one attribute, cmd";
-    return std::nullopt;
-  }
+Parsed<ShowqRequest> parse_showq_request(const ipc::Message& m) {
+  if (m.attrs().size() != 1 || m.attrs()[0].first != "cmd")
+    return Parsed<ShowqRequest>::bad("a request is exactly one attribute, cmd");
   const std::string& cmd = m.attrs()[0].second;
   if (cmd == "list") return ShowqRequest::List;
   if (cmd == "flush") return ShowqRequest::Flush;
-  *why = "unknown command " + str::printable(cmd, 40);
-  return std::nullopt;
+  return Parsed<ShowqRequest>::bad("unknown command " + str::printable(cmd, 40));
 }
 
 std::vector<ipc::Message> showq_listing_reply(std::string_view text) {

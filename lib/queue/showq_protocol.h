@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "lib/base/parsed.h"
 #include "lib/base/result.h"
 #include "lib/ipc/message.h"
 
@@ -22,7 +23,7 @@ enum class ShowqRequest { List, Flush };
 
 // The request, or nullopt with *why: anything but exactly one attribute cmd=list or
 // cmd=flush is refused (a local user must not make showq do anything else).
-std::optional<ShowqRequest> parse_showq_request(const ipc::Message& m, std::string* why);
+Parsed<ShowqRequest> parse_showq_request(const ipc::Message& m);
 
 // The frames answering a list request: the text in chunks of at most kShowqChunk
 // bytes (status=part), then status=ok.
