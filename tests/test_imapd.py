@@ -655,8 +655,9 @@ folderfilter = lambda name: name == "INBOX"
         with open(os.path.join(inbox, "new", "1700000000.near.test"), "wb") as f:
             f.write(b"From: near@remote.test\r\nSubject: from the near side\r\n\r\nuploaded\r\n")
         out = offlineimap()
-        self.assertEqual({"oi 0": ["\\Flagged"], "oi 2": [], "oi 3": ["\\Answered", "\\Seen"], "oi 5": [],
-                          "from the near side": []}, far(), out)
+        synced = {"oi 0": ["\\Flagged"], "oi 2": [], "oi 3": ["\\Answered", "\\Seen"], "oi 5": [],
+                  "from the near side": []}
+        self.assertEqual(synced, far(), out)
         files = near()
         self.assertEqual({"oi 0": "F", "oi 2": "", "oi 3": "RS", "oi 5": "", "from the near side": ""},
                          {s: v[1] for s, v in files.items()}, out)
@@ -673,6 +674,7 @@ folderfilter = lambda name: name == "INBOX"
         self.assertTrue(lines)
         for line in lines:
             self.assertIn("stored=0, expunged=0, appended=0, copied=0", line)
+        self.assertEqual(synced, far(), out)
 
     def test_neomutt_reads_inbox(self):
         self.start()
