@@ -2,7 +2,8 @@
 # delivered by local(8) into a system account's Maildir, read over IMAP with imaplib
 # (STARTTLS on the imap port, implicit TLS on imaps), every command with its responses,
 # malformed input, two sessions seeing each other's changes, IDLE seeing a delivery, and
-# real clients: mbsync two-way sync and fetchmail.
+# real clients: mbsync and offlineimap two-way sync, fetchmail, and neomutt (in tmux)
+# reading the INBOX.
 import imaplib
 import os
 import pwd
@@ -566,6 +567,190 @@ SyncState *
         self.inst.wait_log("disconnect: user=<%s>" % self.user, start=start)
         line = [l for l in self.inst.log_text()[start:].splitlines() if "disconnect: user=" in l][0]
         self.assertIn("stored=0, expunged=0, appended=0, copied=0", line)
+
+    def test_offlineimap_two_way(self):
+        self.start()
+        for i in range(6):
+            self.deliver("oi %d" % i, "body %d\r\n" % i)
+        local = os.path.join(self.inst.base, "oi-local")
+        meta = os.path.join(self.inst.base, "oi-meta")
+        rc = os.path.join(self.inst.base, "offlineimaprc")
+        with open(rc, "w") as f:
+            f.write("""[general]
+accounts = test
+metadata = %s
+ui = basic
+maxsyncaccounts = 1
+
+[Account test]
+localrepository = near
+remoterepository = far
+
+[Repository near]
+type = Maildir
+localfolders = %s
+
+[Repository far]
+type = IMAP
+remotehost = %s
+remoteport = %d
+remoteuser = %s
+remotepass = %s
+ssl = no
+starttls = no
+maxconnections = 1
+holdconnectionopen = no
+folderfilter = lambda name: name == "INBOX"
+""" % (meta, local, self.inst.addr, self.inst.ports["imap"], self.user, PASSWORD))
+        env = dict(os.environ, HOME=self.inst.base)
+
+        def offlineimap():
+            r = subprocess.run(["offlineimap", "-c", rc, "-o", "-u", "basic"], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, timeout=120, env=env)
+            self.assertEqual(0, r.returncode, r.stdout)
+            self.assertNotIn("ERROR", r.stdout)
+            return r.stdout
+
+        inbox = os.path.join(local, "INBOX")
+
+        def near():
+            """The near Maildir: {subject: (path, maildir flags)}."""
+            out = {}
+            for sub in ("new", "cur"):
+                for n in os.listdir(os.path.join(inbox, sub)):
+                    p = os.path.join(inbox, sub, n)
+                    with open(p, "rb") as f:
+                        subj = re.search(rb"^Subject: ([^\r\n]*)", f.read(), re.M).group(1).decode()
+                    out[subj] = (p, n.split(":2,")[1] if ":2," in n else "")
+            return out
+
+        def far():
+            """The server's INBOX: {subject: sorted flags}."""
+            m = self.login()
+            response_ok(m.select("INBOX", readonly=True))
+            out = {}
+            for item in response_ok(m.fetch("1:*", "(FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])")):
+                if isinstance(item, tuple):
+                    subj = item[1].decode().strip()[len("Subject: "):]
+                    flags = re.search(r"FLAGS \(([^)]*)\)", item[0].decode()).group(1).split()
+                    out[subj] = sorted(f for f in flags if f != "\\Recent")
+            m.logout()
+            return out
+
+        offlineimap()
+        self.assertEqual(["oi %d" % i for i in range(6)], sorted(near()))
+        self.assertEqual({"oi %d" % i: "" for i in range(6)}, {s: v[1] for s, v in near().items()})
+        # Far side: flag one, delete another.
+        m = self.login()
+        response_ok(m.select("INBOX"))
+        response_ok(m.store("1", "+FLAGS", "(\\Flagged)"))
+        response_ok(m.store("2", "+FLAGS", "(\\Deleted)"))
+        response_ok(m.expunge())
+        m.logout()
+        # Near side: one read and answered, one deleted, one new.
+        files = near()
+        p, _ = files["oi 3"]
+        os.rename(p, os.path.join(inbox, "cur", os.path.basename(p).split(":")[0] + ":2,RS"))
+        os.unlink(files["oi 4"][0])
+        with open(os.path.join(inbox, "new", "1700000000.near.test"), "wb") as f:
+            f.write(b"From: near@remote.test\r\nSubject: from the near side\r\n\r\nuploaded\r\n")
+        out = offlineimap()
+        synced = {"oi 0": ["\\Flagged"], "oi 2": [], "oi 3": ["\\Answered", "\\Seen"], "oi 5": [],
+                  "from the near side": []}
+        self.assertEqual(synced, far(), out)
+        files = near()
+        self.assertEqual({"oi 0": "F", "oi 2": "", "oi 3": "RS", "oi 5": "", "from the near side": ""},
+                         {s: v[1] for s, v in files.items()}, out)
+        # The uploaded message now carries the UID the server gave it (APPENDUID).
+        self.assertRegex(os.path.basename(files["from the near side"][0]), r",U=7,")
+        # A second sync moves nothing: the near Maildir keeps every name, and the
+        # session's disconnect line counts no change on the server.
+        before = sorted(v[0] for v in files.values())
+        start = len(self.inst.log_text())
+        out = offlineimap()
+        self.assertEqual(before, sorted(v[0] for v in near().values()), out)
+        self.inst.wait_log("disconnect: user=<%s>" % self.user, start=start)
+        lines = [l for l in self.inst.log_text()[start:].splitlines() if "disconnect: user=" in l]
+        self.assertTrue(lines)
+        for line in lines:
+            self.assertIn("stored=0, expunged=0, appended=0, copied=0", line)
+        self.assertEqual(synced, far(), out)
+
+    def test_neomutt_reads_inbox(self):
+        self.start()
+        subjects = ["neomutt first", "neomutt second", "neomutt third"]
+        for i, subj in enumerate(subjects):
+            self.deliver(subj, "text of message %d\r\n" % i)
+        home = os.path.join(self.inst.base, "mutthome")
+        os.makedirs(home)
+        rc = os.path.join(home, "muttrc")
+        with open(rc, "w") as f:
+            f.write("""set folder = "imap://%s@%s:%d/"
+set spoolfile = "+INBOX"
+set imap_pass = "%s"
+set ssl_starttls = no
+set ssl_force_tls = no
+set header_cache = ""
+set message_cachedir = ""
+set sort = mailbox-order
+set index_format = "%%4C [%%s]"
+set pager_stop = yes
+set pager_index_lines = 0
+set mark_old = no
+set move = no
+set quit = yes
+set wait_key = no
+set timeout = 1
+""" % (self.user, self.inst.addr, self.inst.ports["imap"], PASSWORD))
+        sock = os.path.join(home, "tmux.sock")
+        env = dict(os.environ, HOME=home, TERM="xterm")
+
+        def tmux(*args):
+            return subprocess.run(["tmux", "-S", sock] + list(args), stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True, timeout=30, env=env)
+
+        def screen():
+            return tmux("capture-pane", "-p").stdout
+
+        def gone():
+            return tmux("has-session").returncode != 0
+
+        r = tmux("new-session", "-d", "-x", "200", "-y", "50", "neomutt -n -F %s" % rc)
+        self.assertEqual(0, r.returncode, r.stdout)
+
+        def stop():
+            if not gone():
+                tmux("kill-server")
+        self.addCleanup(stop)
+        try:
+            # The index lists every delivered message.
+            harness.wait_for(lambda: all("[%s]" % s in screen() for s in subjects), 30,
+                             "the index in neomutt")
+            text = screen()
+            self.assertRegex(text, r"(?m)^\s+1 \[neomutt first\]")
+            self.assertRegex(text, r"(?m)^\s+3 \[neomutt third\]")
+            self.assertNotIn("Error", text)
+            # Jump to the second message and open it: the pager shows its body.
+            tmux("send-keys", "2", "Enter", "Enter")
+            harness.wait_for(lambda: "text of message 1" in screen(), 30, "message 2 in the pager")
+            self.assertIn("Subject: neomutt second", screen())
+            # Back to the index, then quit: neomutt writes \Seen back and logs out.
+            tmux("send-keys", "q")
+            harness.wait_for(lambda: "[neomutt third]" in screen(), 30, "the index again")
+            tmux("send-keys", "q")
+            harness.wait_for(gone, 30, "neomutt to exit")
+        except AssertionError as e:
+            raise AssertionError("%s; the screen was:\n%s" % (e, "" if gone() else screen()))
+        m = self.login()
+        response_ok(m.select("INBOX", readonly=True))
+        data = response_ok(m.fetch("1:*", "(FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])"))
+        flags = {}
+        for item in data:
+            if isinstance(item, tuple):
+                flags[item[1].decode().strip()] = re.search(r"FLAGS \(([^)]*)\)", item[0].decode()).group(1)
+        self.assertEqual({"Subject: neomutt first": "", "Subject: neomutt second": "\\Seen",
+                          "Subject: neomutt third": ""}, flags)
+        m.logout()
 
     def test_fetchmail(self):
         self.start()

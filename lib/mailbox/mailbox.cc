@@ -462,7 +462,7 @@ static Status build_index(const std::string& folder, Recovered rec) {
   }
   std::sort(fresh.begin(), fresh.end(), [](const Record& a, const Record& b) {
     if (a.internal_date != b.internal_date) return a.internal_date < b.internal_date;
-    return a.key < b.key;
+    return arrival_before(a.key, b.key);
   });
   uint64_t next64 = rec.next_uid;
   for (const auto& r : known) next64 = std::max<uint64_t>(next64, uint64_t{r.uid} + 1);
@@ -783,7 +783,7 @@ Result<Changes> Mailbox::sync(int depth) {
     }
     std::sort(fresh.begin(), fresh.end(), [](const Record& a, const Record& b) {
       if (a.internal_date != b.internal_date) return a.internal_date < b.internal_date;
-      return a.key < b.key;
+      return arrival_before(a.key, b.key);
     });
 
     int64_t now = now_ns();

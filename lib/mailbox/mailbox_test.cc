@@ -79,6 +79,7 @@ class MailboxTest : public CppUnit::TestFixture {
   CPPUNIT_TEST_SUITE(MailboxTest);
   CPPUNIT_TEST(flags_codec);
   CPPUNIT_TEST(uids_in_delivery_order);
+  CPPUNIT_TEST(uids_in_arrival_order_within_a_second);
   CPPUNIT_TEST(changes_behind_its_back);
   CPPUNIT_TEST(two_sessions_see_each_other);
   CPPUNIT_TEST(store_and_keywords);
@@ -133,6 +134,28 @@ class MailboxTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT(other->refresh().ok());
     CPPUNIT_ASSERT(uids_of(other->view()) == uids_of(box->view()));
     CPPUNIT_ASSERT_EQUAL(v.uid_validity, other->view().uid_validity);
+  }
+
+  // Deliveries within one second get UIDs in the order they came: the microseconds in
+  // the names are not zero-padded, so their text order is not their time order.
+  void uids_in_arrival_order_within_a_second() {
+    testing::TempDir t;
+    std::string md = make_maildir(t);
+    const char* keys[] = {"1700000000.M7P1Q1.h", "1700000000.M64P1Q2.h", "1700000000.M512P1Q3.h",
+                          "1700000000.M4096P1Q4.h", "1700000000.M32768P1Q5.h", "1700000000.M262144P1Q6.h"};
+    for (const char* k : keys) put_file(md, std::string("new/") + k, "Subject: x\n\n", 1700000000);
+    auto box = Mailbox::open(md);
+    CPPUNIT_ASSERT(box->refresh().ok());
+    auto uids = uids_of(box->view());
+    for (uint32_t i = 0; i < std::size(keys); ++i) CPPUNIT_ASSERT_EQUAL_MESSAGE(keys[i], i + 1, uids[keys[i]]);
+    // The same for a refresh that finds them after the first scan.
+    age_dirs(md);
+    const char* later[] = {"1700000001.M900P1Q7.h", "1700000001.M1000P1Q8.h"};
+    for (const char* k : later) put_file(md, std::string("new/") + k, "Subject: y\n\n", 1700000001);
+    CPPUNIT_ASSERT(box->refresh().ok());
+    uids = uids_of(box->view());
+    CPPUNIT_ASSERT_EQUAL(uint32_t(7), uids[later[0]]);
+    CPPUNIT_ASSERT_EQUAL(uint32_t(8), uids[later[1]]);
   }
 
   // Deliveries, renames and removals by other programs are found and reported; a

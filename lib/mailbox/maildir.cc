@@ -175,6 +175,36 @@ std::string key_of(std::string_view filename) {
   return std::string(filename.substr(0, filename.find(':')));
 }
 
+namespace {
+
+// The leading digits of s from pos as a number; pos moves past them. False when there
+// are none or too many to be a time.
+bool take_number(std::string_view s, size_t* pos, uint64_t* out) {
+  size_t start = *pos;
+  uint64_t v = 0;
+  while (*pos < s.size() && s[*pos] >= '0' && s[*pos] <= '9' && *pos - start < 18) v = v * 10 + (s[(*pos)++] - '0');
+  *out = v;
+  return *pos > start && (*pos == s.size() || s[*pos] < '0' || s[*pos] > '9');
+}
+
+// Seconds and microseconds of a `<seconds>.M<microseconds>` name.
+bool arrival_time(std::string_view name, uint64_t* sec, uint64_t* usec) {
+  size_t pos = 0;
+  if (!take_number(name, &pos, sec)) return false;
+  if (name.substr(pos, 2) != ".M") return false;
+  pos += 2;
+  return take_number(name, &pos, usec);
+}
+
+}  // namespace
+
+bool arrival_before(std::string_view a, std::string_view b) {
+  uint64_t as = 0, au = 0, bs = 0, bu = 0;
+  if (arrival_time(a, &as, &au) && arrival_time(b, &bs, &bu) && (as != bs || au != bu))
+    return as != bs ? as < bs : au < bu;
+  return a < b;
+}
+
 bool valid_name(std::string_view n) {
   if (n.empty() || n[0] == '.') return false;
   for (unsigned char c : n)

@@ -44,6 +44,11 @@ Result<UniqueFd> lock_session(const std::string& maildir, std::string_view name)
 
 // The key of a Maildir file name: the part before ':' (the info section).
 std::string key_of(std::string_view filename);
+// Arrival order of two keys of one second: names of the usual shape
+// `<seconds>.M<microseconds>P...` (ours, Dovecot's) compare by the numbers, since the
+// microseconds are not zero-padded and "M98" sorts after "M123" as text; other names
+// by their text.
+bool arrival_before(std::string_view a, std::string_view b);
 // True for names a reader considers: not starting with '.', no control characters,
 // no '/' (a directory entry cannot hold one anyway).
 bool valid_name(std::string_view filename);

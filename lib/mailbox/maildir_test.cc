@@ -25,6 +25,7 @@ class MaildirTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(session_lock);
   CPPUNIT_TEST(refuses_symlinks);
   CPPUNIT_TEST(recreated_after_removal);
+  CPPUNIT_TEST(arrival_order);
   CPPUNIT_TEST_SUITE_END();
 
  public:
@@ -176,6 +177,8 @@ class MaildirTest : public CppUnit::TestFixture {
 
   // The process remembers a Maildir it has checked; one removed or emptied of its
   // folders since is noticed at the next delivery and made again.
+  void arrival_order();
+
   void recreated_after_removal() {
     testing::TempDir t;
     std::string md = t.file("Maildir");
@@ -198,5 +201,29 @@ class MaildirTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT(!deliver(md, "x").ok());
   }
 };
+
+// Names of one second compare by their microseconds as numbers; other shapes by text.
+void MaildirTest::arrival_order() {
+  struct Row {
+    const char* a;
+    const char* b;
+    bool before;
+  } rows[] = {
+      {"1700000000.M98P1Q1.h", "1700000000.M123P1Q2.h", true},
+      {"1700000000.M123P1Q2.h", "1700000000.M98P1Q1.h", false},
+      {"1700000000.M999999P9.h", "1700000001.M0P1.h", true},
+      {"999999999.M5P1.h", "1700000000.M1P1.h", true},  // fewer digits, earlier second
+      {"1700000000.M5P1.a", "1700000000.M5P1.b", true},  // same time: by text
+      {"1700000000.M5P1.b", "1700000000.M5P1.a", false},
+      {"1700000000.M5P1.a", "1700000000.M5P1.a", false},
+      {"b", "a", false},                                  // no time: by text
+      {"1700000000.M5", "1700000000.x", true},
+      {"1700000000.M", "1700000000.M0", true},            // no digits after M: by text
+      {"99999999999999999999.M1", "1.M1", false},         // too long to be a time: by text
+      {"", "1.M1", true},
+  };
+  for (const auto& r : rows)
+    CPPUNIT_ASSERT_EQUAL_MESSAGE(std::string(r.a) + " < " + r.b, r.before, arrival_before(r.a, r.b));
+}
 
 CPPUNIT_TEST_SUITE_REGISTRATION(MaildirTest);
