@@ -58,10 +58,9 @@ void Session::dns_answered(const DnsQuestion& q, const ipc::Message* m) {
   if (!m) {
     r.text = "no answer from the resolver";
   } else {
-    std::string why;
-    auto a = dns::proto::decode_query_reply(*m, &why);
+    auto a = dns::proto::decode_query_reply(*m);
     if (!a) {
-      log::warn("resolver: malformed reply for %s: %s", str::printable(q.name, 300).c_str(), why.c_str());
+      log::warn("resolver: malformed reply for %s: %s", str::printable(q.name, 300).c_str(), a.error().c_str());
       r.text = "malformed reply from the resolver";
     } else {
       r.outcome = a->outcome;

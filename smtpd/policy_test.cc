@@ -124,8 +124,7 @@ class PolicyTest : public CppUnit::TestFixture {
 
   void restrictions() {
     Settings s = base_settings();
-    std::string why;
-    s.client_restrictions = *config::parse_restriction_list("permit_sasl_authenticated, reject", &why);
+    s.client_restrictions = *config::parse_restriction_list("permit_sasl_authenticated, reject");
     auto p = Policy::create(s);
     CPPUNIT_ASSERT(p.ok());
     DnsMemo memo;
@@ -138,7 +137,7 @@ class PolicyTest : public CppUnit::TestFixture {
                          p.value()->check_restrictions(CheckStage::Rcpt, c, &sender, memo).reply.summary());
     c.authenticated = true;
     CPPUNIT_ASSERT(p.value()->check_restrictions(CheckStage::Rcpt, c, &sender, memo).reply.empty());
-    s.client_restrictions = *config::parse_restriction_list("permit_mynetworks reject", &why);
+    s.client_restrictions = *config::parse_restriction_list("permit_mynetworks reject");
     s.delay_reject = false;
     auto q = Policy::create(s);
     ClientFacts d{"192.0.2.1"};

@@ -13,9 +13,8 @@ using namespace postilion::smtpd;
 namespace {
 
 std::vector<config::RestrictionStep> list(const char* text) {
-  std::string why;
-  auto l = config::parse_restriction_list(text, &why);
-  if (!l) throw std::runtime_error(std::string(text) + ": " + why);
+  auto l = config::parse_restriction_list(text);
+  if (!l) throw std::runtime_error(std::string(text) + ": " + l.error());
   return *l;
 }
 

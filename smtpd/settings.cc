@@ -21,9 +21,8 @@ void get(const config::Config& c, const char* n, bool* out) {
 // Config loading refused every list parse_restriction_list() does not accept.
 void get(const config::Config& c, const char* n, std::vector<config::RestrictionStep>* out) {
   if (!known(n)) return;
-  std::string why;
-  auto steps = config::parse_restriction_list(c.str(n), &why);
-  if (!steps) PANIC("%s: %s after config loading accepted it", n, why.c_str());
+  auto steps = config::parse_restriction_list(c.str(n));
+  if (!steps) PANIC("%s: %s after config loading accepted it", n, steps.error().c_str());
   *out = std::move(*steps);
 }
 void get_int(const config::Config& c, const char* n, int* out) {

@@ -222,8 +222,7 @@ void Config::rebuild() {
   // A restriction whose table is not set would check nothing: refused like an unknown one.
   for (const auto& p : all_params()) {
     if (p.type != Type::Restrictions) continue;
-    std::string why;
-    auto steps = parse_restriction_list(fresh[p.name], &why);  // checked above
+    auto steps = parse_restriction_list(fresh[p.name]);  // checked above
     if (!steps) continue;
     for (const auto& step : *steps) {
       const char* needs = restriction_needs(step.what);

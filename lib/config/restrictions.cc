@@ -66,17 +66,14 @@ std::optional<uint8_t> octet_number(std::string_view text, size_t* i) {
 
 }  // namespace
 
-std::optional<DnsblFilter> DnsblFilter::parse(std::string_view text, std::string* why) {
+Parsed<DnsblFilter> DnsblFilter::parse(std::string_view text) {
   DnsblFilter f;
-  if (text.size() > kMaxText) {
-    *why = "reply filter longer than " + std::to_string(kMaxText) + " characters";
-    return std::nullopt;
-  }
+  if (text.size() > kMaxText)
+    return Parsed<DnsblFilter>::bad("reply filter longer than " + std::to_string(kMaxText) + " characters");
   f.text_ = text;
   auto bad = [&](const std::string& what) {
-    *why = "bad reply filter \"" + str::printable(text, 80) + "\": " + what +
-           " (expected d.d.d.d, each d a number or [n;n..m])";
-    return std::nullopt;
+    return Parsed<DnsblFilter>::bad("bad reply filter \"" + str::printable(text, 80) + "\": " + what +
+                                    " (expected d.d.d.d, each d a number or [n;n..m])");
   };
   size_t i = 0;
   for (size_t n = 0; n < 4; ++n) {
@@ -152,39 +149,29 @@ const char* restriction_name(Restriction r) {
   return "?";
 }
 
-std::optional<std::vector<RestrictionStep>> parse_restriction_list(std::string_view value, std::string* why) {
+Parsed<std::vector<RestrictionStep>> parse_restriction_list(std::string_view value) {
+  using List = Parsed<std::vector<RestrictionStep>>;
   std::vector<std::string> words = str::split(value, " \t\r\n,");
   std::vector<RestrictionStep> steps;
   for (size_t i = 0; i < words.size(); ++i) {
     const Word* w = find_word(words[i]);
-    if (!w) {
-      *why = "unknown restriction \"" + str::printable(words[i], 80) + "\"";
-      return std::nullopt;
-    }
+    if (!w) return List::bad("unknown restriction \"" + str::printable(words[i], 80) + "\"");
     RestrictionStep s;
     s.what = w->what;
     if (w->arg == Arg::DnsList) {
       // The next word, unless the list ends or goes on with another restriction: a
       // forgotten domain must not make the next word a DNS list.
-      if (i + 1 >= words.size() || find_word(words[i + 1])) {
-        *why = std::string(w->name) + " needs a DNS list domain (" + w->name + " domain[=filter])";
-        return std::nullopt;
-      }
+      if (i + 1 >= words.size() || find_word(words[i + 1]))
+        return List::bad(std::string(w->name) + " needs a DNS list domain (" + w->name + " domain[=filter])");
       std::string_view arg = words[++i];
       size_t eq = arg.find('=');
       std::string_view domain = arg.substr(0, eq);
-      if (!dns_list_domain(domain)) {
-        *why = std::string(w->name) + ": bad DNS list domain \"" + str::printable(domain, 80) + "\"";
-        return std::nullopt;
-      }
+      if (!dns_list_domain(domain))
+        return List::bad(std::string(w->name) + ": bad DNS list domain \"" + str::printable(domain, 80) + "\"");
       s.domain = str::lower(domain);
       if (eq != std::string_view::npos) {
-        std::string fwhy;
-        auto f = DnsblFilter::parse(arg.substr(eq + 1), &fwhy);
-        if (!f) {
-          *why = std::string(w->name) + " " + s.domain + ": " + fwhy;
-          return std::nullopt;
-        }
+        auto f = DnsblFilter::parse(arg.substr(eq + 1));
+        if (!f) return List::bad(std::string(w->name) + " " + s.domain + ": " + f.error());
         s.filter = std::move(*f);
       }
     }

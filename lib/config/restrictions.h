@@ -13,6 +13,8 @@
 #include <string_view>
 #include <vector>
 
+#include "lib/base/parsed.h"
+
 namespace postilion::config {
 
 enum class Restriction {
@@ -42,7 +44,7 @@ class DnsblFilter {
  public:
   static constexpr size_t kMaxText = 256;
   // nullopt with *why set when text is not such a filter.
-  static std::optional<DnsblFilter> parse(std::string_view text, std::string* why);
+  static Parsed<DnsblFilter> parse(std::string_view text);
   // Whether a dotted-quad IPv4 address matches; anything else never does.
   bool matches(std::string_view ipv4) const;
   const std::string& text() const { return text_; }
@@ -72,6 +74,6 @@ const char* restriction_needs(Restriction r);
 // Parses one restriction list value (words separated by commas and/or white space).
 // Returns nullopt with *why set ("unknown restriction \"x\"", "reject_rbl_client needs a
 // DNS list domain") when the list holds anything smtpd would not run.
-std::optional<std::vector<RestrictionStep>> parse_restriction_list(std::string_view value, std::string* why);
+Parsed<std::vector<RestrictionStep>> parse_restriction_list(std::string_view value);
 
 }  // namespace postilion::config

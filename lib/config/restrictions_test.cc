@@ -57,13 +57,14 @@ class RestrictionsTest : public CppUnit::TestFixture {
          "reject_invalid_helo_hostname|reject_non_fqdn_helo_hostname|reject_non_fqdn_sender|reject_unknown_sender_domain", true},
     };
     for (const auto& r : rows) {
-      std::string why;
-      auto steps = config::parse_restriction_list(r.value, &why);
-      std::string got;
+      auto steps = config::parse_restriction_list(r.value);
+      std::string got, why;
       if (steps)
         for (const auto& s : *steps) got += (got.empty() ? "" : "|") + describe(s);
+      else
+        why = steps.error();
       std::string msg = std::string("row: ") + r.value + " got: " + got + " why: " + why;
-      CPPUNIT_ASSERT_EQUAL_MESSAGE(msg, r.ok, steps.has_value());
+      CPPUNIT_ASSERT_EQUAL_MESSAGE(msg, r.ok, steps.ok());
       CPPUNIT_ASSERT_EQUAL_MESSAGE(msg, std::string(r.want), r.ok ? got : why);
     }
   }
@@ -143,19 +144,17 @@ class RestrictionsTest : public CppUnit::TestFixture {
         {"127.0.0.[" + [] { std::string s; for (int i = 0; i < 60; ++i) s += "1;"; return s; }() + "2]", true, {"127.0.0.2"}, {}},
     };
     for (const auto& r : rows) {
-      std::string why;
-      auto f = config::DnsblFilter::parse(r.filter, &why);
-      CPPUNIT_ASSERT_EQUAL_MESSAGE("filter: " + r.filter + " why: " + why, r.ok, f.has_value());
-      CPPUNIT_ASSERT_EQUAL_MESSAGE("filter: " + r.filter, r.ok, why.empty());
+      auto f = config::DnsblFilter::parse(r.filter);
+      CPPUNIT_ASSERT_EQUAL_MESSAGE("filter: " + r.filter + " why: " + (f ? "" : f.error()), r.ok, f.ok());
+      if (!f) CPPUNIT_ASSERT_MESSAGE("filter: " + r.filter, !f.error().empty());
       for (const auto& m : r.match) CPPUNIT_ASSERT_MESSAGE(r.filter + " should match " + m, f->matches(m));
       for (const auto& m : r.miss) CPPUNIT_ASSERT_MESSAGE(r.filter + " should not match " + m, !f->matches(m));
     }
     // Every truncated prefix of a good filter is refused, or is itself a shorter filter.
     std::string good = "127.0.[0..255].[2;4;10..12]";
     for (size_t n = 0; n < good.size(); ++n) {
-      std::string why;
-      auto f = config::DnsblFilter::parse(good.substr(0, n), &why);
-      CPPUNIT_ASSERT_MESSAGE(good.substr(0, n), !f || why.empty());
+      auto f = config::DnsblFilter::parse(good.substr(0, n));
+      CPPUNIT_ASSERT_MESSAGE(good.substr(0, n), f.ok() || !f.error().empty());
     }
   }
 

@@ -93,8 +93,8 @@ std::string check_value(Type t, std::string_view v) {
     case Type::List:
       return "";
     case Type::Restrictions: {
-      std::string why;
-      return parse_restriction_list(v, &why) ? "" : why;
+      auto steps = parse_restriction_list(v);
+      return steps ? "" : steps.error();
     }
     case Type::Int:
       return parse_int_value(v) ? "" : "expected an integer like 100";
