@@ -20,7 +20,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (std::string_view a : {"127.0.0.2", "127.0.0.11", "0.0.0.0", "255.255.255.255", "", "1.2.3", "::1"})
       (void)f->matches(a);
     (void)f->matches(in);
-  } else if (why.empty()) {
+  } else if (f.error().empty()) {
     std::abort();
   }
   // The same text as the argument of a DNS list in main.conf.
