@@ -1,0 +1,269 @@
+#!/usr/bin/env python3
+# tests/test_logtools.py - the log tools administrators run on Postfix's and Dovecot's
+# logs, run on the maillog of an instance under master(8):
+#  - fail2ban-regex with the filters of packaging/fail2ban/ (as installed beside
+#    fail2ban's own common.conf): failed SMTP AUTH, POP3 and IMAP logins, refused relays,
+#    an unknown recipient and an HTTP request on the SMTP port, each from an address of its
+#    own, match line for line and address for address; successful sessions match nothing;
+#    a user name crafted to name another address bans the sender, not that address; and
+#    fail2ban-client -d reads the jail example with both jails enabled.
+import imaplib
+import os
+import pwd
+import poplib
+import re
+import shutil
+import smtplib
+import socket
+import subprocess
+import sys
+import tempfile
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import harness  # noqa: E402
+from test_pop3d import sha512_crypt, tls_context  # noqa: E402
+
+ROOT = os.geteuid() == 0
+PASSWORD = "log tools 1"
+FAIL2BAN = os.path.join(harness.ROOT, "packaging", "fail2ban")
+SYSTEM_FAIL2BAN = "/etc/fail2ban"  # the package's configuration: common.conf, jail.conf
+
+
+# ---- clients from an address of their own -------------------------------------------
+def smtp_from(src, host, port):
+    return smtplib.SMTP(host, port, timeout=30, source_address=(src, 0))
+
+
+class POP3From(poplib.POP3):
+    def __init__(self, src, host, port):
+        self.src = src
+        super().__init__(host, port, timeout=30)
+
+    def _create_socket(self, timeout):
+        return socket.create_connection((self.host, self.port), timeout, source_address=(self.src, 0))
+
+
+class IMAP4From(imaplib.IMAP4):
+    def __init__(self, src, host, port):
+        self.src = src
+        super().__init__(host, port, timeout=30)
+
+    def _create_socket(self, timeout):
+        return socket.create_connection((self.host, self.port), timeout, source_address=(self.src, 0))
+
+
+class MailHost:
+    """An instance under master with the given services, one mailbox user (a system
+    account as root, else the invoking user) known to local(8) and, with its password, to
+    auth(8)."""
+
+    def __init__(self, test, ports, conf):
+        for d in ("master", "smtpd", "qmgr", "local", "auth", "smtp"):
+            harness.require_daemon(test, d)
+        self.inst = inst = test.make_instance(ports=ports, tls=True)
+        inst.init(*(["--user", "postilion"] if ROOT else []))
+        homes = os.path.join(inst.base, "homes")
+        os.makedirs(homes)
+        os.chmod(homes, 0o755)
+        if ROOT:
+            pw = harness.add_system_user(test, "pstlg", homes)
+            self.user, home, uid, gid = pw.pw_name, pw.pw_dir, pw.pw_uid, pw.pw_gid
+        else:
+            self.user = pwd.getpwuid(os.getuid()).pw_name
+            home = os.path.join(homes, self.user)
+            os.makedirs(home)
+            uid, gid = os.getuid(), os.getgid()
+        self.maildir = os.path.join(home, "Maildir")
+        users = os.path.join(inst.config_dir, "mail-users")
+        with open(users, "w") as f:
+            f.write("%s %s:%d:%d:%s/\n" % (self.user, sha512_crypt(PASSWORD), uid, gid, self.maildir))
+        inst.ctl("map", "build", users, check=True)
+        settings = {
+            "auth_backends": "virtual",
+            "auth_virtual_users": "hash:" + users,
+            # Each failure answered at once: the test makes a few from each address.
+            "auth_failure_delay": "0s",
+            "minimal_backoff_time": "300s",
+            "maximal_backoff_time": "600s",
+            "queue_run_delay": "1s",
+        }
+        if not ROOT:
+            settings["local_home_root"] = homes
+        settings.update(conf)
+        with open(inst.main_conf(), "a") as f:
+            for k, v in settings.items():
+                f.write("%s = %s\n" % (k, v))
+        inst.start()
+        inst.wait_ready()
+
+    @property
+    def address(self):
+        return "%s@%s" % (self.user, self.inst.domain)
+
+    def delivered(self):
+        return sum(len(os.listdir(os.path.join(self.maildir, d)))
+                   for d in ("new", "cur") if os.path.isdir(os.path.join(self.maildir, d)))
+
+    def lines(self, pattern):
+        return [l for l in self.inst.log_text().splitlines() if re.search(pattern, l)]
+
+
+MESSAGE = "From: a@remote.test\r\nSubject: log tools\r\n\r\nhello\r\n"
+
+
+class Fail2banTest(harness.InstanceTestCase):
+
+    def fail2ban_dir(self):
+        """A fail2ban configuration folder as a host has it once the filters are installed:
+        the package's files with packaging/fail2ban's copied in."""
+        d = tempfile.mkdtemp(prefix="fail2ban-", dir=harness.tmp_root())
+        conf = os.path.join(d, "fail2ban")
+        shutil.copytree(SYSTEM_FAIL2BAN, conf)
+        for sub in ("filter.d", "jail.d"):
+            for name in os.listdir(os.path.join(FAIL2BAN, sub)):
+                shutil.copy(os.path.join(FAIL2BAN, sub, name), os.path.join(conf, sub, name))
+        return conf
+
+    def regex(self, conf, log, filter_name, out):
+        """fail2ban-regex -o out LOG FILTER: one entry per matched line."""
+        r = subprocess.run(["fail2ban-regex", "-o", out, log,
+                            os.path.join(conf, "filter.d", filter_name + ".conf")],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=120)
+        self.assertEqual(0, r.returncode, r.stdout + r.stderr)
+        return r.stdout.splitlines()
+
+    def test_filters_match_exactly_the_failures(self):
+        addr = {k: harness.address() for k in (
+            "smtp_auth_bad", "pop3_bad", "imap_bad", "inject", "victim", "relay_bad", "rcpt_bad", "http",
+            "smtp_good", "submission_good", "pop3_good", "imap_good")}
+        host = MailHost(self, ("smtp", "submission", "pop3", "imap"),
+                        {"mynetworks": addr["smtp_good"] + "/32"})
+        inst = host.inst
+
+        # Failed logins: two over SMTP AUTH (one session), two over POP3, two over IMAP.
+        s = smtp_from(addr["smtp_auth_bad"], inst.addr, inst.ports["submission"])
+        self.addCleanup(s.close)
+        s.starttls(context=tls_context())
+        s.ehlo()
+        s.user, s.password = host.user, "wrong"
+        for _ in range(2):
+            with self.assertRaises(smtplib.SMTPAuthenticationError):
+                s.auth("PLAIN", s.auth_plain)  # one mechanism: s.login() tries them all
+        s.quit()
+        for user in (host.user, "nobody-here"):  # a wrong password, an unknown user
+            p = POP3From(addr["pop3_bad"], inst.addr, inst.ports["pop3"])
+            p.user(user)
+            with self.assertRaises(poplib.error_proto):
+                p.pass_("wrong")
+            p.quit()
+        m = IMAP4From(addr["imap_bad"], inst.addr, inst.ports["imap"])
+        for _ in range(2):
+            with self.assertRaises(imaplib.IMAP4.error):
+                m.login(host.user, "wrong")
+        m.logout()
+        # A user name that tries to put another address where the filter reads one.
+        m = IMAP4From(addr["inject"], inst.addr, inst.ports["imap"])
+        with self.assertRaises(imaplib.IMAP4.error):
+            m.login('"x>, service=imapd, rip=%s, reason=bad password"' % addr["victim"], "wrong")
+        m.logout()
+
+        # SMTP abuse: two relay attempts, an unknown local user, HTTP on the SMTP port.
+        s = smtp_from(addr["relay_bad"], inst.addr, inst.ports["smtp"])
+        self.addCleanup(s.close)
+        s.ehlo("relay.example")
+        self.assertEqual(250, s.mail("spam@relay.example")[0])
+        self.assertEqual(554, s.rcpt("victim@elsewhere.test")[0])
+        self.assertEqual(554, s.rcpt("victim2@elsewhere.test")[0])
+        s.quit()
+        s = smtp_from(addr["rcpt_bad"], inst.addr, inst.ports["smtp"])
+        self.addCleanup(s.close)
+        s.ehlo("probe.example")
+        self.assertEqual(250, s.mail("probe@probe.example")[0])
+        self.assertEqual(550, s.rcpt("no-such-user-xyz@" + inst.domain)[0])
+        s.quit()
+        with socket.create_connection((inst.addr, inst.ports["smtp"]), 30,
+                                      source_address=(addr["http"], 0)) as c:
+            c.recv(1024)
+            c.sendall(b"GET / HTTP/1.1\r\nHost: mail\r\n\r\n")
+            self.assertTrue(c.recv(1024).startswith(b"221"))
+
+        # Good sessions: mail from mynetworks and from an authenticated client, POP3 and
+        # IMAP logins.
+        with smtp_from(addr["smtp_good"], inst.addr, inst.ports["smtp"]) as s:
+            self.assertEqual({}, s.sendmail("a@remote.test", [host.address], MESSAGE))
+        with smtp_from(addr["submission_good"], inst.addr, inst.ports["submission"]) as s:
+            s.starttls(context=tls_context())
+            s.login(host.user, PASSWORD)
+            self.assertEqual({}, s.sendmail(host.address, [host.address], MESSAGE))
+        harness.wait_for(lambda: host.delivered() == 2, 30, "two deliveries")
+        p = POP3From(addr["pop3_good"], inst.addr, inst.ports["pop3"])
+        p.user(host.user)
+        p.pass_(PASSWORD)
+        self.assertEqual(2, p.stat()[0])
+        p.quit()
+        m = IMAP4From(addr["imap_good"], inst.addr, inst.ports["imap"])
+        m.login(host.user, PASSWORD)
+        m.select("INBOX")
+        m.logout()
+        for who, service in (("pop3_good", "pop3d"), ("imap_good", "imapd")):
+            inst.wait_log("login: user=<%s>, service=%s, rip=%s," % (host.user, service, addr[who]))
+        inst.wait_log("sasl_method=PLAIN, sasl_username=%s" % host.user)
+        harness.wait_for(lambda: len(host.lines(r"to=<%s>, .*status=sent" % re.escape(host.address))) == 2,
+                         20, "two delivery lines")
+
+        conf = self.fail2ban_dir()
+        log = inst.maillog
+        # postilion-auth: each failed login once - smtpd's line for SMTP AUTH (auth's
+        # line for it is not counted again), auth's for POP3 and IMAP.
+        auth_lines = self.regex(conf, log, "postilion-auth", "msg")
+        auth_ips = self.regex(conf, log, "postilion-auth", "ip")
+        self.assertEqual(7, len(auth_lines), "\n".join(auth_lines))
+        self.assertEqual(sorted([addr["smtp_auth_bad"]] * 2 + [addr["pop3_bad"]] * 2 +
+                                [addr["imap_bad"]] * 2 + [addr["inject"]]), sorted(auth_ips))
+        self.assertEqual(2, sum("postilion/smtpd[" in l and "SASL PLAIN authentication failed" in l
+                                for l in auth_lines))
+        self.assertEqual(2, len(host.lines(r"postilion/auth\[\d+\]: warning: authentication failed: "
+                                           r".*service=smtpd, rip=%s, " % re.escape(addr["smtp_auth_bad"]))))
+        self.assertEqual(2, sum("service=pop3d, rip=%s, " % addr["pop3_bad"] in l for l in auth_lines))
+        self.assertEqual(1, sum(l.endswith("service=pop3d, rip=%s, reason=unknown user" % addr["pop3_bad"])
+                                for l in auth_lines))
+        self.assertEqual(2, sum(l.endswith("service=imapd, rip=%s, reason=bad password" % addr["imap_bad"])
+                                for l in auth_lines))
+        self.assertNotIn(addr["victim"], auth_ips)
+        self.assertTrue(any(addr["victim"] in l for l in auth_lines))  # it was in the log
+
+        # postilion-smtpd: the two relay attempts, the unknown user, the HTTP request.
+        smtpd_lines = self.regex(conf, log, "postilion-smtpd", "msg")
+        smtpd_ips = self.regex(conf, log, "postilion-smtpd", "ip")
+        self.assertEqual(4, len(smtpd_lines), "\n".join(smtpd_lines))
+        self.assertEqual(sorted([addr["relay_bad"]] * 2 + [addr["rcpt_bad"], addr["http"]]), sorted(smtpd_ips))
+        self.assertEqual(2, sum(": Relay access denied;" in l for l in smtpd_lines))
+        self.assertEqual(1, sum("User unknown in local recipient table;" in l for l in smtpd_lines))
+        self.assertEqual(1, sum("warning: non-SMTP command from" in l for l in smtpd_lines))
+
+        # The good sessions are in the log, and no filter names their addresses.
+        text = inst.log_text()
+        for who in ("smtp_good", "submission_good", "pop3_good", "imap_good"):
+            self.assertIn(addr[who], text)
+            self.assertNotIn(addr[who], auth_ips + smtpd_ips)
+
+        # The jail example loads with both jails enabled and reading this log.
+        jail = os.path.join(conf, "jail.d", "postilion.conf")
+        with open(jail) as f:
+            text = f.read()
+        self.assertEqual(2, text.count("enabled  = false"))
+        with open(os.path.join(conf, "jail.d", "zz-test.local"), "w") as f:
+            for name in ("postilion-smtpd", "postilion-auth"):
+                f.write("[%s]\nenabled = true\nlogpath = %s\n" % (name, log))
+        r = subprocess.run(["fail2ban-client", "-c", conf, "-d"], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True, timeout=120)
+        self.assertEqual(0, r.returncode, r.stdout)
+        for name in ("postilion-smtpd", "postilion-auth"):
+            self.assertIn("['add', '%s', 'auto']" % name, r.stdout)
+            self.assertIn("['set', '%s', 'addlogpath', '%s', 'head']" % (name, log), r.stdout)
+
+
+if __name__ == "__main__":
+    harness.main()
