@@ -6,7 +6,10 @@
 #    an unknown recipient and an HTTP request on the SMTP port, each from an address of its
 #    own, match line for line and address for address; successful sessions match nothing;
 #    a user name crafted to name another address bans the sender, not that address; and
-#    fail2ban-client -d reads the jail example with both jails enabled.
+#    fail2ban-client -d reads the jail example with both jails enabled;
+#  - pflogsumm, on a known mix: messages delivered locally, relayed to an SMTP sink,
+#    deferred by a sink that answers 4xx, bounced by one that answers 5xx, and recipients
+#    rejected at RCPT; its totals are those numbers.
 import imaplib
 import os
 import pwd
@@ -23,6 +26,7 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import harness  # noqa: E402
+from dns import smtp_sink  # noqa: E402
 from test_pop3d import sha512_crypt, tls_context  # noqa: E402
 
 ROOT = os.geteuid() == 0
@@ -263,6 +267,64 @@ class Fail2banTest(harness.InstanceTestCase):
         for name in ("postilion-smtpd", "postilion-auth"):
             self.assertIn("['add', '%s', 'auto']" % name, r.stdout)
             self.assertIn("['set', '%s', 'addlogpath', '%s', 'head']" % (name, log), r.stdout)
+
+
+class PflogsummTest(harness.InstanceTestCase):
+
+    def sink(self, **kw):
+        s = smtp_sink.Sink(harness.address(), harness.port(), **kw).start()
+        self.addCleanup(s.stop)
+        return s
+
+    def test_totals(self):
+        local, relayed, deferred, bounced, rejected = 3, 2, 2, 2, 2
+        ok = self.sink()
+        later = self.sink(rcpt_replies={"x": "451 4.3.0 try again later"})
+        never = self.sink(rcpt_replies={"x": "550 5.1.1 no such user here"})
+        client = harness.address()
+        host = MailHost(self, ("smtp",), {
+            "mynetworks": client + "/32",
+            "transport_maps": "inline:{ok.test=smtp:[%s]:%d, later.test=smtp:[%s]:%d, never.test=smtp:[%s]:%d}"
+                              % (ok.address, ok.port, later.address, later.port, never.address, never.port),
+        })
+        inst = host.inst
+        with smtp_from(client, inst.addr, inst.ports["smtp"]) as s:
+            for i in range(local):
+                self.assertEqual({}, s.sendmail("a@remote.test", [host.address], MESSAGE))
+            for i in range(relayed):
+                self.assertEqual({}, s.sendmail("a@remote.test", ["x@ok.test"], MESSAGE))
+            for i in range(deferred):
+                self.assertEqual({}, s.sendmail("a@remote.test", ["x@later.test"], MESSAGE))
+            # From the local user: each bounce sends it a notice, delivered into its
+            # Maildir (and counted as delivered, as pflogsumm counts Postfix's).
+            for i in range(bounced):
+                self.assertEqual({}, s.sendmail(host.address, ["x@never.test"], MESSAGE))
+            for i in range(rejected):
+                self.assertEqual(250, s.mail("a@remote.test")[0])
+                self.assertEqual(550, s.rcpt("no-such-user-%d@%s" % (i, inst.domain))[0])
+                s.rset()
+        harness.wait_for(lambda: host.delivered() == local + bounced and len(ok.messages) == relayed, 30,
+                         "local and relayed deliveries, and the bounce notices")
+        harness.wait_for(lambda: len(host.lines(r"to=<x@later\.test>, .*status=deferred")) == deferred
+                         and len(host.lines(r"to=<x@never\.test>, .*status=bounced")) == bounced
+                         and len(host.lines(r": sender non-delivery notification: ")) == bounced
+                         and len(host.lines(r"to=<.*status=sent")) == local + relayed + bounced,
+                         30, "every outcome logged")
+
+        r = subprocess.run(["pflogsumm", "--syslog-name=postilion", inst.maillog], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, timeout=120)
+        self.assertEqual(0, r.returncode, r.stderr)
+        totals = {}
+        for line in r.stdout.split("Grand Totals", 1)[1].splitlines():
+            m = re.match(r"^\s+(\d+)\s+(received|delivered|forwarded|deferred|bounced|rejected)\b", line)
+            if m:
+                totals[m.group(2)] = int(m.group(1))
+        self.assertEqual({"received": local + relayed + deferred + bounced,
+                          "delivered": local + relayed + bounced,
+                          "forwarded": 0,
+                          "deferred": deferred,
+                          "bounced": bounced,
+                          "rejected": rejected}, totals, r.stdout)
 
 
 if __name__ == "__main__":
