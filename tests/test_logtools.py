@@ -9,7 +9,10 @@
 #    fail2ban-client -d reads the jail example with both jails enabled;
 #  - pflogsumm, on a known mix: messages delivered locally, relayed to an SMTP sink,
 #    deferred by a sink that answers 4xx, bounced by one that answers 5xx, and recipients
-#    rejected at RCPT; its totals are those numbers.
+#    rejected at RCPT; its totals are those numbers;
+#  - syslog, the default sink: an instance without maillog_file, started (as root) in a
+#    mount namespace of its own whose /dev/log is the test's socket, sends its lines
+#    there as postilion/<daemon>[pid] with facility mail.
 import imaplib
 import os
 import pwd
@@ -325,6 +328,95 @@ class PflogsummTest(harness.InstanceTestCase):
                           "deferred": deferred,
                           "bounced": bounced,
                           "rejected": rejected}, totals, r.stdout)
+
+
+# Starts the instance in a mount namespace of its own in which /dev is a tmpfs holding the
+# usual devices (bound from the real /dev) and, at /dev/log, the test's socket: syslog(3)
+# in every daemon sends there, and nothing outside the namespace changes.
+PRIVATE_DEV_LOG = r"""
+set -e
+mount --make-rprivate /
+mkdir "$T/olddev"
+mount --bind /dev "$T/olddev"
+mount -t tmpfs -o mode=0755 tmpfs /dev
+for n in null zero full random urandom tty; do
+  touch "/dev/$n"
+  mount --bind "$T/olddev/$n" "/dev/$n"
+done
+mkdir /dev/pts /dev/shm
+mount --bind "$T/olddev/pts" /dev/pts
+mount --bind "$T/olddev/shm" /dev/shm
+ln -s /proc/self/fd /dev/fd
+ln -s /proc/self/fd/0 /dev/stdin
+ln -s /proc/self/fd/1 /dev/stdout
+ln -s /proc/self/fd/2 /dev/stderr
+touch /dev/log
+mount --bind "$T/log" /dev/log
+umount "$T/olddev"
+exec "$CTL" -c "$CONF" start
+"""
+
+
+@unittest.skipUnless(ROOT, "mounts a private /dev/log in a mount namespace: root only")
+class SyslogTest(harness.InstanceTestCase):
+
+    def test_default_sink_is_syslog_facility_mail(self):
+        for d in ("master", "smtpd", "qmgr"):
+            harness.require_daemon(self, d)
+        inst = self.make_instance(ports=("smtp",))
+        inst.init("--user", "postilion")
+        with open(inst.main_conf()) as f:
+            conf = [l for l in f.read().splitlines() if not l.startswith("maillog_file")]
+        with open(inst.main_conf(), "w") as f:
+            f.write("\n".join(conf) + "\n")
+        self.assertEqual("", inst.ctl("config", "maillog_file", check=True).stdout.strip().split("=", 1)[1].strip())
+        tmp = tempfile.mkdtemp(prefix="syslog-", dir=harness.tmp_root())
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.addCleanup(sock.close)
+        sock.bind(os.path.join(tmp, "log"))
+        os.chmod(os.path.join(tmp, "log"), 0o666)
+        sock.settimeout(1)
+        env = dict(os.environ, T=tmp, CTL=harness.sbin("postilionctl"), CONF=inst.config_dir)
+        r = subprocess.run(["unshare", "--mount", "sh", "-c", PRIVATE_DEV_LOG], env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120)
+        pid = inst.master_pid()
+        if pid:
+            inst.started_pids.append(pid)
+        self.assertEqual(0, r.returncode, r.stdout)
+        inst.wait_ready()
+        with smtp_from(harness.address(), inst.addr, inst.ports["smtp"]) as s:
+            s.ehlo("client.example")
+            s.mail("a@remote.test")
+            self.assertEqual(550, s.rcpt("no-such-user-xyz@" + inst.domain)[0])
+
+        got = []
+
+        def received(pattern):
+            while True:
+                try:
+                    got.append(sock.recv(65536).decode("utf-8", "replace"))
+                except socket.timeout:
+                    break
+            return [g for g in got if re.search(pattern, g)]
+        rx = r"^<(\d+)>\w{3} [ \d]\d \d\d:\d\d:\d\d postilion/(\w+)\[(\d+)\]: "
+        harness.wait_for(lambda: received(rx + r"NOQUEUE: reject: RCPT from ") and received(rx + r"daemon started"),
+                         30, "the reject and the start at /dev/log")
+        started = received(rx + "daemon started -- version ")
+        self.assertEqual(1, len(started), got)
+        m = re.match(rx, started[0])
+        self.assertEqual(("22", "master", str(pid)), m.groups())  # 22: mail.info
+        reject = received(rx + "NOQUEUE: reject: RCPT from [^ ]*: 550 5.1.1 <no-such-user-xyz@")
+        self.assertEqual(1, len(reject), got)
+        m = re.match(rx, reject[0])
+        self.assertEqual("22", m.group(1))
+        self.assertEqual("smtpd", m.group(2))
+        self.assertIn(int(m.group(3)), inst.children())  # a process of this master's
+        # Every line came as facility mail (2) from a postilion/ daemon.
+        for g in got:
+            m = re.match(rx, g)
+            self.assertIsNotNone(m, g)
+            self.assertEqual(2, int(m.group(1)) >> 3, g)
+        self.assertEqual("", inst.log_text())
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <utility>
 
 #include "lib/base/file.h"
 #include "lib/base/strings.h"
@@ -22,6 +23,7 @@ struct State {
   std::string ident = "postilion";  // "postilion/smtpd"
   std::string hostname = "localhost";
   Sink sink = Sink::Stderr;
+  int facility = LOG_MAIL;
   int file_fd = -1;
   bool also_stderr = false;
   pid_t pid = 0;
@@ -111,16 +113,29 @@ void init(std::string_view service, std::string_view syslog_name) {
   }
   if (s.sink == Sink::Syslog) {
     ::closelog();
-    ::openlog(s.ident.c_str(), LOG_PID | LOG_NDELAY, LOG_MAIL);
+    ::openlog(s.ident.c_str(), LOG_PID | LOG_NDELAY, s.facility);
   }
 }
 
 void use_stderr() { state().sink = Sink::Stderr; }
 
-void use_syslog() {
+void use_syslog() { use_syslog(LOG_MAIL); }
+
+void use_syslog(int facility) {
   State& s = state();
   s.sink = Sink::Syslog;
-  ::openlog(s.ident.c_str(), LOG_PID | LOG_NDELAY, LOG_MAIL);
+  s.facility = facility;
+  ::openlog(s.ident.c_str(), LOG_PID | LOG_NDELAY, facility);
+}
+
+std::optional<int> facility_named(std::string_view name) {
+  static constexpr std::pair<std::string_view, int> kFacilities[] = {
+      {"mail", LOG_MAIL},     {"daemon", LOG_DAEMON}, {"user", LOG_USER},     {"local0", LOG_LOCAL0},
+      {"local1", LOG_LOCAL1}, {"local2", LOG_LOCAL2}, {"local3", LOG_LOCAL3}, {"local4", LOG_LOCAL4},
+      {"local5", LOG_LOCAL5}, {"local6", LOG_LOCAL6}, {"local7", LOG_LOCAL7}};
+  for (const auto& [n, f] : kFacilities)
+    if (n == name) return f;
+  return std::nullopt;
 }
 
 Status use_file(const std::string& path) {

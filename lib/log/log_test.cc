@@ -1,8 +1,19 @@
-// lib/log/log_test.cc - log lines reach the file whole and in Postfix's shape.
+// lib/log/log_test.cc - log lines reach the file whole and in Postfix's shape, and
+// syslog gets them as postilion/<service>[pid] with facility mail.
 #include "lib/log/log.h"
 
 #include <cppunit/extensions/HelperMacros.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <syslog.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include "lib/base/file.h"
 #include "lib/base/strings.h"
@@ -10,12 +21,72 @@
 
 using namespace postilion;
 
+namespace {
+
+bool write_text(const char* path, const std::string& text) {
+  UniqueFd fd(::open(path, O_WRONLY | O_CLOEXEC));
+  return fd && file::write_all(fd.get(), text);
+}
+
+// A child process's half of syslog_tag_and_facility: in a mount namespace of its own
+// (with a user namespace when not root) it puts a tmpfs on /dev, so that the datagram
+// socket it binds at /dev/log is what syslog(3) sends to, and nothing outside sees it.
+// Logs through use_syslog() (or use_syslog(facility) when facility >= 0) and writes
+// each datagram received, or "error: ...", to out; returns the exit status.
+int syslog_child(int out, int facility) {
+  auto fail = [out](const char* what) {
+    std::string text = str::format("error: %s: %s", what, std::strerror(errno));
+    (void)file::write_all(out, text);
+    return 1;
+  };
+  if (::unshare(CLONE_NEWNS) != 0) {
+    uid_t uid = ::getuid();
+    gid_t gid = ::getgid();
+    if (::unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0) return fail("unshare");
+    if (!write_text("/proc/self/setgroups", "deny") ||
+        !write_text("/proc/self/uid_map", str::format("0 %d 1", static_cast<int>(uid))) ||
+        !write_text("/proc/self/gid_map", str::format("0 %d 1", static_cast<int>(gid))))
+      return fail("user namespace maps");
+  }
+  // Private first: the tmpfs must not reach the parent's namespace.
+  if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return fail("mount --make-rprivate /");
+  if (::mount("tmpfs", "/dev", "tmpfs", 0, "mode=0755") != 0) return fail("mount tmpfs on /dev");
+  UniqueFd sock(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  sockaddr_un sa{};
+  sa.sun_family = AF_UNIX;
+  std::strcpy(sa.sun_path, "/dev/log");
+  if (!sock || ::bind(sock.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) return fail("bind /dev/log");
+  timeval tv{5, 0};
+  ::setsockopt(sock.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  // As service::run sets up a daemon without maillog_file.
+  log::init("smtpd");
+  if (facility >= 0)
+    log::use_syslog(facility);
+  else
+    log::use_syslog();
+  log::init("smtpd");
+  log::info("%s: client=%s", "4F3A2B1C9D", "host[192.0.2.7]");
+  log::warn("disk %d%% full", 95);
+  for (int i = 0; i < 2; ++i) {
+    char buf[8192];
+    ssize_t n = ::recv(sock.get(), buf, sizeof buf, 0);
+    if (n < 0) return fail("recv from /dev/log");
+    (void)file::write_all(out, std::string(buf, static_cast<size_t>(n)) + "\n");
+  }
+  ::closelog();
+  return 0;
+}
+
+}  // namespace
+
 class LogTest : public CppUnit::TestFixture {
   CPPUNIT_TEST_SUITE(LogTest);
   CPPUNIT_TEST(file_lines_have_postfix_shape);
   CPPUNIT_TEST(severity_prefixes);
   CPPUNIT_TEST(missing_directory_keeps_sink);
   CPPUNIT_TEST(long_and_repeated_lines);
+  CPPUNIT_TEST(syslog_tag_and_facility);
+  CPPUNIT_TEST(facility_names);
   CPPUNIT_TEST_SUITE_END();
 
  public:
@@ -67,6 +138,58 @@ class LogTest : public CppUnit::TestFixture {
       CPPUNIT_ASSERT_EQUAL(tag + str::format("line %d", i), l.substr(l.find(tag)));
     }
     log::use_stderr();
+  }
+
+  // What a daemon without maillog_file sends to syslog: the tag postilion/smtpd[pid],
+  // facility mail, the severity of the call (<22> is mail.info, <20> mail.warning);
+  // with syslog_facility = local3, <158> and <156>.
+  void syslog_tag_and_facility() {
+    check_syslog(-1, "<22>", "<20>");
+    check_syslog(LOG_LOCAL3, "<158>", "<156>");
+  }
+
+  void check_syslog(int facility, const std::string& info_pri, const std::string& warn_pri) {
+    int fds[2];
+    CPPUNIT_ASSERT_EQUAL(0, ::pipe2(fds, O_CLOEXEC));
+    UniqueFd rd(fds[0]), wr(fds[1]);
+    pid_t pid = ::fork();
+    CPPUNIT_ASSERT(pid >= 0);
+    if (pid == 0) {
+      rd.reset();
+      ::_exit(syslog_child(wr.get(), facility));
+    }
+    wr.reset();
+    std::string got;
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::read(rd.get(), buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
+      if (n > 0) got.append(buf, static_cast<size_t>(n));
+    int status = 0;
+    CPPUNIT_ASSERT_EQUAL(pid, ::waitpid(pid, &status, 0));
+    CPPUNIT_ASSERT_MESSAGE(got, WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    auto lines = str::split_exact(got, '\n');
+    CPPUNIT_ASSERT_EQUAL(size_t(3), lines.size());
+    CPPUNIT_ASSERT(lines[2].empty());
+    std::string tag = str::format(" postilion/smtpd[%d]: ", static_cast<int>(pid));
+    const std::pair<std::string, std::string> want[] = {{info_pri, "4F3A2B1C9D: client=host[192.0.2.7]"},
+                                                        {warn_pri, "warning: disk 95% full"}};
+    for (size_t i = 0; i < 2; ++i) {
+      const std::string& l = lines[i];
+      CPPUNIT_ASSERT_MESSAGE(l, l.compare(0, want[i].first.size(), want[i].first) == 0);
+      size_t at = l.find(tag);
+      CPPUNIT_ASSERT_MESSAGE(l, at != std::string::npos);
+      CPPUNIT_ASSERT_EQUAL(want[i].second, l.substr(at + tag.size()));
+    }
+  }
+
+  void facility_names() {
+    CPPUNIT_ASSERT_EQUAL(LOG_MAIL, log::facility_named("mail").value_or(-1));
+    CPPUNIT_ASSERT_EQUAL(LOG_DAEMON, log::facility_named("daemon").value_or(-1));
+    CPPUNIT_ASSERT_EQUAL(LOG_USER, log::facility_named("user").value_or(-1));
+    CPPUNIT_ASSERT_EQUAL(LOG_LOCAL0, log::facility_named("local0").value_or(-1));
+    CPPUNIT_ASSERT_EQUAL(LOG_LOCAL7, log::facility_named("local7").value_or(-1));
+    for (const char* bad : {"", "Mail", "mail ", "local8", "kern", "auth", "authpriv", "16"})
+      CPPUNIT_ASSERT_MESSAGE(bad, !log::facility_named(bad));
   }
 
   void missing_directory_keeps_sink() {
