@@ -7,7 +7,8 @@
 #    own, match line for line and address for address; successful sessions match nothing;
 #    a user name crafted to name another address bans the sender, not that address; and
 #    fail2ban-client -d reads the jail example with both jails enabled;
-#  - pflogsumm, on a known mix: messages delivered locally, relayed to an SMTP sink,
+#  - pflogsumm, on a known mix: messages delivered locally (received over SMTP and
+#    submitted with sendmail), relayed to an SMTP sink,
 #    deferred by a sink that answers 4xx, bounced by one that answers 5xx, and recipients
 #    rejected at RCPT; its totals are those numbers;
 #  - syslog, the default sink: an instance without maillog_file, started (as root) in a
@@ -280,7 +281,7 @@ class PflogsummTest(harness.InstanceTestCase):
         return s
 
     def test_totals(self):
-        local, relayed, deferred, bounced, rejected = 3, 2, 2, 2, 2
+        local, submitted, relayed, deferred, bounced, rejected = 3, 2, 2, 2, 2, 2
         ok = self.sink()
         later = self.sink(rcpt_replies={"x": "451 4.3.0 try again later"})
         never = self.sink(rcpt_replies={"x": "550 5.1.1 no such user here"})
@@ -306,13 +307,23 @@ class PflogsummTest(harness.InstanceTestCase):
                 self.assertEqual(250, s.mail("a@remote.test")[0])
                 self.assertEqual(550, s.rcpt("no-such-user-%d@%s" % (i, inst.domain))[0])
                 s.rset()
-        harness.wait_for(lambda: host.delivered() == local + bounced and len(ok.messages) == relayed, 30,
-                         "local and relayed deliveries, and the bounce notices")
+        # Mail submitted with sendmail (postdrop, then qmgr's pickup of maildrop/).
+        for i in range(submitted):
+            r = subprocess.run([harness.sbin("sendmail"), "-C", inst.config_dir, "-f", "a@remote.test", host.address],
+                               input="Subject: submitted %d\n\nhello\n" % i, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, timeout=60)
+            self.assertEqual(0, r.returncode, r.stdout)
+        harness.wait_for(lambda: host.delivered() == local + submitted + bounced and len(ok.messages) == relayed,
+                         30, "local and relayed deliveries, and the bounce notices")
         harness.wait_for(lambda: len(host.lines(r"to=<x@later\.test>, .*status=deferred")) == deferred
                          and len(host.lines(r"to=<x@never\.test>, .*status=bounced")) == bounced
                          and len(host.lines(r": sender non-delivery notification: ")) == bounced
-                         and len(host.lines(r"to=<.*status=sent")) == local + relayed + bounced,
+                         and len(host.lines(r"to=<.*status=sent")) == local + submitted + relayed + bounced,
                          30, "every outcome logged")
+        # pickup's line in Postfix's shape, the one pflogsumm counts as received.
+        uid = os.getuid()
+        self.assertEqual(submitted, len(host.lines(r"postilion/pickup\[\d+\]: \w+: uid=%d from=<a@remote\.test>$"
+                                                   % uid)))
 
         r = subprocess.run(["pflogsumm", "--syslog-name=postilion", inst.maillog], stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, text=True, timeout=120)
@@ -322,8 +333,8 @@ class PflogsummTest(harness.InstanceTestCase):
             m = re.match(r"^\s+(\d+)\s+(received|delivered|forwarded|deferred|bounced|rejected)\b", line)
             if m:
                 totals[m.group(2)] = int(m.group(1))
-        self.assertEqual({"received": local + relayed + deferred + bounced,
-                          "delivered": local + relayed + bounced,
+        self.assertEqual({"received": local + submitted + relayed + deferred + bounced,
+                          "delivered": local + submitted + relayed + bounced,
                           "forwarded": 0,
                           "deferred": deferred,
                           "bounced": bounced,

@@ -21,6 +21,8 @@ namespace {
 
 struct State {
   std::string ident = "postilion";  // "postilion/smtpd"
+  std::string syslog_name = "postilion";
+  std::string other_ident;          // info_as(): "postilion/pickup"
   std::string hostname = "localhost";
   Sink sink = Sink::Stderr;
   int facility = LOG_MAIL;
@@ -55,7 +57,8 @@ std::string_view file_stamp(const State& s) {
 }
 
 // The line is formatted once into one buffer: [stamp host ]ident[pid]: prefix body\n.
-void emit(int priority, const char* prefix, const char* fmt, va_list ap) {
+// ident is s.ident, or another for info_as().
+void emit(int priority, const char* prefix, const char* fmt, va_list ap, const std::string* ident = nullptr) {
   State& s = state();
   if (s.pid == 0) s.pid = ::getpid();
   char line[4608];
@@ -75,7 +78,7 @@ void emit(int priority, const char* prefix, const char* fmt, va_list ap) {
     append(file_stamp(s));
     tag_start = len;
   }
-  append(s.ident);
+  append(ident ? *ident : s.ident);
   char pid[32];
   std::snprintf(pid, sizeof pid, "[%d]: ", static_cast<int>(s.pid));
   append(pid);
@@ -87,7 +90,10 @@ void emit(int priority, const char* prefix, const char* fmt, va_list ap) {
   line[len++] = '\n';
   switch (s.sink) {
     case Sink::Syslog:
+      // openlog() on an open log only changes the ident (the socket stays).
+      if (ident) ::openlog(ident->c_str(), LOG_PID | LOG_NDELAY, s.facility);
       ::syslog(priority, "%.*s", static_cast<int>(len - 1 - msg_start), line + msg_start);
+      if (ident) ::openlog(s.ident.c_str(), LOG_PID | LOG_NDELAY, s.facility);
       break;
     case Sink::File:
       (void)file::write_all(s.file_fd, std::string_view(line, len));  // one write: O_APPEND keeps lines whole
@@ -103,7 +109,8 @@ void emit(int priority, const char* prefix, const char* fmt, va_list ap) {
 
 void init(std::string_view service, std::string_view syslog_name) {
   State& s = state();
-  s.ident = std::string(syslog_name) + "/" + std::string(service);
+  s.syslog_name = std::string(syslog_name);
+  s.ident = s.syslog_name + "/" + std::string(service);
   s.pid = ::getpid();
   char host[256];
   if (::gethostname(host, sizeof host) == 0) {
@@ -173,5 +180,14 @@ void panic(const char* fmt, ...) {
 }
 
 void line(std::string_view text) { info("%.*s", static_cast<int>(text.size()), text.data()); }
+
+void info_as(std::string_view service, const char* fmt, ...) {
+  State& s = state();
+  s.other_ident = s.syslog_name + "/" + std::string(service);
+  va_list ap;
+  va_start(ap, fmt);
+  emit(LOG_INFO, "", fmt, ap, &s.other_ident);
+  va_end(ap);
+}
 
 }  // namespace postilion::log

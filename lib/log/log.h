@@ -44,6 +44,12 @@ void error(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 // Whole line, already formatted (severity prefix included by the caller).
 void line(std::string_view text);
 
+// One info line tagged "<syslog_name>/<service>[pid]" instead of this program's name:
+// for work a program does in Postfix's place for another of Postfix's programs (qmgr
+// picking up maildrop/ logs as postilion/pickup, the name log tools look for). With
+// syslog the ident is switched for the call: only for single-threaded programs.
+void info_as(std::string_view service, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+
 }  // namespace postilion::log
 
 #define PANIC(...) ::postilion::log::panic(__VA_ARGS__)

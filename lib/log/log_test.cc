@@ -67,7 +67,9 @@ int syslog_child(int out, int facility) {
   log::init("smtpd");
   log::info("%s: client=%s", "4F3A2B1C9D", "host[192.0.2.7]");
   log::warn("disk %d%% full", 95);
-  for (int i = 0; i < 2; ++i) {
+  log::info_as("pickup", "%s: uid=%d from=<%s>", "4F3A2B1C9E", 1000, "alice");
+  log::info("%s: removed", "4F3A2B1C9E");  // this program's own name again
+  for (int i = 0; i < 4; ++i) {
     char buf[8192];
     ssize_t n = ::recv(sock.get(), buf, sizeof buf, 0);
     if (n < 0) return fail("recv from /dev/log");
@@ -83,6 +85,7 @@ class LogTest : public CppUnit::TestFixture {
   CPPUNIT_TEST_SUITE(LogTest);
   CPPUNIT_TEST(file_lines_have_postfix_shape);
   CPPUNIT_TEST(severity_prefixes);
+  CPPUNIT_TEST(info_as_another_service);
   CPPUNIT_TEST(missing_directory_keeps_sink);
   CPPUNIT_TEST(long_and_repeated_lines);
   CPPUNIT_TEST(syslog_tag_and_facility);
@@ -116,6 +119,25 @@ class LogTest : public CppUnit::TestFixture {
     log::use_stderr();
   }
 
+  void info_as_another_service() {
+    testing::TempDir dir;
+    log::init("qmgr", "postilion-out");
+    CPPUNIT_ASSERT(log::use_file(dir.file("maillog")));
+    log::info_as("pickup", "%s: uid=%d from=<%s>", "4F3A2B1C9D", 0, "root");
+    log::info("%s: removed", "4F3A2B1C9D");
+    auto text = file::read_file(dir.file("maillog"));
+    CPPUNIT_ASSERT(text.ok());
+    auto lines = str::split_exact(*text, '\n');
+    CPPUNIT_ASSERT_EQUAL(size_t(3), lines.size());
+    std::string pickup = str::format("postilion-out/pickup[%d]: 4F3A2B1C9D: uid=0 from=<root>", getpid());
+    std::string qmgr = str::format("postilion-out/qmgr[%d]: 4F3A2B1C9D: removed", getpid());
+    CPPUNIT_ASSERT_MESSAGE(lines[0], lines[0].size() > pickup.size() &&
+                                         lines[0].substr(lines[0].size() - pickup.size()) == pickup);
+    CPPUNIT_ASSERT_MESSAGE(lines[1], lines[1].size() > qmgr.size() &&
+                                         lines[1].substr(lines[1].size() - qmgr.size()) == qmgr);
+    log::use_stderr();
+  }
+
   void long_and_repeated_lines() {
     testing::TempDir dir;
     log::init("local");
@@ -142,7 +164,8 @@ class LogTest : public CppUnit::TestFixture {
 
   // What a daemon without maillog_file sends to syslog: the tag postilion/smtpd[pid],
   // facility mail, the severity of the call (<22> is mail.info, <20> mail.warning);
-  // with syslog_facility = local3, <158> and <156>.
+  // with syslog_facility = local3, <158> and <156>. info_as() tags one line with
+  // another name, and the next has the program's own again.
   void syslog_tag_and_facility() {
     check_syslog(-1, "<22>", "<20>");
     check_syslog(LOG_LOCAL3, "<158>", "<156>");
@@ -168,17 +191,25 @@ class LogTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT_EQUAL(pid, ::waitpid(pid, &status, 0));
     CPPUNIT_ASSERT_MESSAGE(got, WIFEXITED(status) && WEXITSTATUS(status) == 0);
     auto lines = str::split_exact(got, '\n');
-    CPPUNIT_ASSERT_EQUAL(size_t(3), lines.size());
-    CPPUNIT_ASSERT(lines[2].empty());
-    std::string tag = str::format(" postilion/smtpd[%d]: ", static_cast<int>(pid));
-    const std::pair<std::string, std::string> want[] = {{info_pri, "4F3A2B1C9D: client=host[192.0.2.7]"},
-                                                        {warn_pri, "warning: disk 95% full"}};
-    for (size_t i = 0; i < 2; ++i) {
+    CPPUNIT_ASSERT_EQUAL(size_t(5), lines.size());
+    CPPUNIT_ASSERT(lines[4].empty());
+    std::string smtpd = str::format(" postilion/smtpd[%d]: ", static_cast<int>(pid));
+    std::string pickup = str::format(" postilion/pickup[%d]: ", static_cast<int>(pid));
+    struct Want {
+      const std::string& pri;
+      const std::string& tag;
+      std::string text;
+    };
+    const Want want[] = {{info_pri, smtpd, "4F3A2B1C9D: client=host[192.0.2.7]"},
+                         {warn_pri, smtpd, "warning: disk 95% full"},
+                         {info_pri, pickup, "4F3A2B1C9E: uid=1000 from=<alice>"},
+                         {info_pri, smtpd, "4F3A2B1C9E: removed"}};
+    for (size_t i = 0; i < 4; ++i) {
       const std::string& l = lines[i];
-      CPPUNIT_ASSERT_MESSAGE(l, l.compare(0, want[i].first.size(), want[i].first) == 0);
-      size_t at = l.find(tag);
+      CPPUNIT_ASSERT_MESSAGE(l, l.compare(0, want[i].pri.size(), want[i].pri) == 0);
+      size_t at = l.find(want[i].tag);
       CPPUNIT_ASSERT_MESSAGE(l, at != std::string::npos);
-      CPPUNIT_ASSERT_EQUAL(want[i].second, l.substr(at + tag.size()));
+      CPPUNIT_ASSERT_EQUAL(want[i].text, l.substr(at + want[i].tag.size()));
     }
   }
 
