@@ -6,7 +6,8 @@
 #    an unknown recipient and an HTTP request on the SMTP port, each from an address of its
 #    own, match line for line and address for address; successful sessions match nothing;
 #    a user name crafted to name another address bans the sender, not that address; and
-#    fail2ban-client -d reads the jail example with both jails enabled;
+#    fail2ban-client -d reads the jail example with both jails enabled; logins that
+#    auth(8) refuses for too many failures count as failures too;
 #  - pflogsumm, on a known mix: messages delivered locally (received over SMTP and
 #    submitted with sendmail), relayed to an SMTP sink,
 #    deferred by a sink that answers 4xx, bounced by one that answers 5xx, and recipients
@@ -271,6 +272,44 @@ class Fail2banTest(harness.InstanceTestCase):
         for name in ("postilion-smtpd", "postilion-auth"):
             self.assertIn("['add', '%s', 'auto']" % name, r.stdout)
             self.assertIn("['set', '%s', 'addlogpath', '%s', 'head']" % (name, log), r.stdout)
+
+    def test_refused_logins_count_too(self):
+        # Past auth_failure_limit auth(8) refuses without checking: for SMTP AUTH smtpd
+        # then answers 454 and writes nothing, so auth's "too many failures" line counts.
+        smtp_ip, imap_ip = harness.address(), harness.address()
+        host = MailHost(self, ("submission", "imap"), {"auth_failure_limit": "2"})
+        inst = host.inst
+        s = smtp_from(smtp_ip, inst.addr, inst.ports["submission"])
+        self.addCleanup(s.close)
+        s.starttls(context=tls_context())
+        s.ehlo()
+        s.user, s.password = "ghost-smtp", "wrong"
+        codes = []
+        for _ in range(3):
+            with self.assertRaises(smtplib.SMTPAuthenticationError) as e:
+                s.auth("PLAIN", s.auth_plain)
+            codes.append(e.exception.smtp_code)
+        s.quit()
+        self.assertEqual([535, 535, 454], codes)
+        for _ in range(3):
+            m = IMAP4From(imap_ip, inst.addr, inst.ports["imap"])
+            with self.assertRaises(imaplib.IMAP4.error):
+                m.login("ghost-imap", "wrong")
+            m.logout()
+        log = inst.maillog
+        conf = self.fail2ban_dir()
+        lines = self.regex(conf, log, "postilion-auth", "msg")
+        ips = self.regex(conf, log, "postilion-auth", "ip")
+        self.assertEqual(sorted([smtp_ip] * 3 + [imap_ip] * 3), sorted(ips), "\n".join(lines))
+        self.assertEqual(2, sum("postilion/smtpd[" in l and "[%s]: SASL PLAIN authentication failed" % smtp_ip in l
+                                for l in lines))
+        for service, ip in (("smtpd", smtp_ip), ("imapd", imap_ip)):
+            self.assertEqual(1, sum(l.endswith("service=%s, rip=%s, reason=too many failures" % (service, ip))
+                                    for l in lines), lines)
+        self.assertEqual(2, sum(l.endswith("service=imapd, rip=%s, reason=unknown user" % imap_ip) for l in lines))
+        # auth's two ordinary failure lines for SMTP AUTH are in the log, not counted again.
+        self.assertEqual(2, len(host.lines(r"service=smtpd, rip=%s, reason=unknown user$" % re.escape(smtp_ip))))
+        self.assertEqual([], self.regex(conf, log, "postilion-smtpd", "ip"))
 
 
 class PflogsummTest(harness.InstanceTestCase):
