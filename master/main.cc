@@ -104,7 +104,10 @@ int main(int argc, char** argv) {
     if (auto st = log::use_file(maillog); !st) log::fatal("maillog_file: %s", st.error().c_str());
     log::also_stderr(echo);
   } else if (!foreground) {
-    log::use_syslog();
+    std::string name = cfg->str("syslog_facility");
+    auto facility = log::facility_named(name);
+    if (!facility) log::fatal("syslog_facility: unknown facility \"%s\"", name.c_str());
+    log::use_syslog(*facility);
     log::init("master", cfg->str("syslog_name"));
     log::also_stderr(true);
   }

@@ -152,7 +152,9 @@ void Manager::pickup_maildrop(const std::string& id, int64_t now, bool fresh) {
     log::warn("maildrop/%s: cannot queue: %s", id.c_str(), nid.error().c_str());
     return;
   }
-  log::info("%s: pickup from maildrop/%s", nid->c_str(), id.c_str());
+  // Postfix's pickup(8) line, which log tools (pflogsumm) count as a message received.
+  log::info_as("pickup", "%s: uid=%s from=<%s>", nid->c_str(), msg->uid.empty() ? "unknown" : msg->uid.c_str(),
+               p(msg->sender).c_str());
   if (Status st = store_.remove("maildrop", id); !st)
     log::warn("maildrop/%s: cannot remove: %s", id.c_str(), st.error().c_str());
   admit("incoming", *nid, now, true);

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <utility>
 
 #include "lib/base/file.h"
 #include "lib/base/strings.h"
@@ -20,8 +21,11 @@ namespace {
 
 struct State {
   std::string ident = "postilion";  // "postilion/smtpd"
+  std::string syslog_name = "postilion";
+  std::string other_ident;          // info_as(): "postilion/pickup"
   std::string hostname = "localhost";
   Sink sink = Sink::Stderr;
+  int facility = LOG_MAIL;
   int file_fd = -1;
   bool also_stderr = false;
   pid_t pid = 0;
@@ -53,7 +57,8 @@ std::string_view file_stamp(const State& s) {
 }
 
 // The line is formatted once into one buffer: [stamp host ]ident[pid]: prefix body\n.
-void emit(int priority, const char* prefix, const char* fmt, va_list ap) {
+// ident is s.ident, or another for info_as().
+void emit(int priority, const char* prefix, const char* fmt, va_list ap, const std::string* ident = nullptr) {
   State& s = state();
   if (s.pid == 0) s.pid = ::getpid();
   char line[4608];
@@ -73,7 +78,7 @@ void emit(int priority, const char* prefix, const char* fmt, va_list ap) {
     append(file_stamp(s));
     tag_start = len;
   }
-  append(s.ident);
+  append(ident ? *ident : s.ident);
   char pid[32];
   std::snprintf(pid, sizeof pid, "[%d]: ", static_cast<int>(s.pid));
   append(pid);
@@ -85,7 +90,10 @@ void emit(int priority, const char* prefix, const char* fmt, va_list ap) {
   line[len++] = '\n';
   switch (s.sink) {
     case Sink::Syslog:
+      // openlog() on an open log only changes the ident (the socket stays).
+      if (ident) ::openlog(ident->c_str(), LOG_PID | LOG_NDELAY, s.facility);
       ::syslog(priority, "%.*s", static_cast<int>(len - 1 - msg_start), line + msg_start);
+      if (ident) ::openlog(s.ident.c_str(), LOG_PID | LOG_NDELAY, s.facility);
       break;
     case Sink::File:
       (void)file::write_all(s.file_fd, std::string_view(line, len));  // one write: O_APPEND keeps lines whole
@@ -101,7 +109,8 @@ void emit(int priority, const char* prefix, const char* fmt, va_list ap) {
 
 void init(std::string_view service, std::string_view syslog_name) {
   State& s = state();
-  s.ident = std::string(syslog_name) + "/" + std::string(service);
+  s.syslog_name = std::string(syslog_name);
+  s.ident = s.syslog_name + "/" + std::string(service);
   s.pid = ::getpid();
   char host[256];
   if (::gethostname(host, sizeof host) == 0) {
@@ -111,16 +120,29 @@ void init(std::string_view service, std::string_view syslog_name) {
   }
   if (s.sink == Sink::Syslog) {
     ::closelog();
-    ::openlog(s.ident.c_str(), LOG_PID | LOG_NDELAY, LOG_MAIL);
+    ::openlog(s.ident.c_str(), LOG_PID | LOG_NDELAY, s.facility);
   }
 }
 
 void use_stderr() { state().sink = Sink::Stderr; }
 
-void use_syslog() {
+void use_syslog() { use_syslog(LOG_MAIL); }
+
+void use_syslog(int facility) {
   State& s = state();
   s.sink = Sink::Syslog;
-  ::openlog(s.ident.c_str(), LOG_PID | LOG_NDELAY, LOG_MAIL);
+  s.facility = facility;
+  ::openlog(s.ident.c_str(), LOG_PID | LOG_NDELAY, facility);
+}
+
+std::optional<int> facility_named(std::string_view name) {
+  static constexpr std::pair<std::string_view, int> kFacilities[] = {
+      {"mail", LOG_MAIL},     {"daemon", LOG_DAEMON}, {"user", LOG_USER},     {"local0", LOG_LOCAL0},
+      {"local1", LOG_LOCAL1}, {"local2", LOG_LOCAL2}, {"local3", LOG_LOCAL3}, {"local4", LOG_LOCAL4},
+      {"local5", LOG_LOCAL5}, {"local6", LOG_LOCAL6}, {"local7", LOG_LOCAL7}};
+  for (const auto& [n, f] : kFacilities)
+    if (n == name) return f;
+  return std::nullopt;
 }
 
 Status use_file(const std::string& path) {
@@ -158,5 +180,14 @@ void panic(const char* fmt, ...) {
 }
 
 void line(std::string_view text) { info("%.*s", static_cast<int>(text.size()), text.data()); }
+
+void info_as(std::string_view service, const char* fmt, ...) {
+  State& s = state();
+  s.other_ident = s.syslog_name + "/" + std::string(service);
+  va_list ap;
+  va_start(ap, fmt);
+  emit(LOG_INFO, "", fmt, ap, &s.other_ident);
+  va_end(ap);
+}
 
 }  // namespace postilion::log

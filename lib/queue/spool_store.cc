@@ -86,6 +86,10 @@ Result<StoredMessage> SpoolStore::load(const std::string& q, const std::string& 
   m.size = qf.content_length;
   if (auto* e = qf.attribute("envid")) m.envid = *e;
   if (auto* r = qf.attribute("ret")) m.ret = mail::parse_ret(*r).value_or(mail::Ret::Default);
+  // maildrop/ is anyone's: only a plain number is taken.
+  if (auto* u = qf.attribute("uid");
+      u && !u->empty() && u->size() <= 10 && u->find_first_not_of("0123456789") == std::string::npos)
+    m.uid = *u;
   for (const auto& r : qf.recipients) {
     m.recipients.push_back({r.address, mail::orcpt_address(r.orcpt), notify_from_queue(r.notify), r.offset,
                             queue::is_final(r.status)});

@@ -7,6 +7,7 @@
 #include <cppunit/extensions/HelperMacros.h>
 
 #include "lib/base/file.h"
+#include "lib/queue/queue_writer.h"
 #include "lib/testing/temp_dir.h"
 
 using namespace postilion;
@@ -17,6 +18,7 @@ class SpoolStoreTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(round_trip);
   CPPUNIT_TEST(corrupt_and_hostile_names);
   CPPUNIT_TEST(retire_keeps_spare_files_up_to_the_limit);
+  CPPUNIT_TEST(maildrop_uid);
   CPPUNIT_TEST_SUITE_END();
 
   static void make_spool(const queue::Spool& s) {
@@ -24,6 +26,40 @@ class SpoolStoreTest : public CppUnit::TestFixture {
   }
 
  public:
+  // postdrop records the submitting uid; load() passes on a plain number and nothing else.
+  void maildrop_uid() {
+    testing::TempDir dir;
+    SpoolStore st(dir.file("spool"));
+    make_spool(st.spool());
+    const std::pair<const char*, const char*> rows[] = {
+        {"1000", "1000"},   {"0", "0"},        {"4294967295", "4294967295"}, {"12345678901", ""},
+        {"", ""},           {"-1", ""},        {"12x", ""},                  {"1000 ", ""},
+        {"0x10", ""},       {"1000>, x", ""}};
+    for (const auto& [value, want] : rows) {
+      auto w = QueueWriter::create(st.spool().dir(Folder::Maildrop));
+      CPPUNIT_ASSERT(w.ok());
+      CPPUNIT_ASSERT((*w)->sender("alice@example.org").ok());
+      CPPUNIT_ASSERT((*w)->attribute("uid", value).ok());
+      CPPUNIT_ASSERT((*w)->recipient("bob@example.org").ok());
+      CPPUNIT_ASSERT((*w)->append_content("Subject: x\r\n\r\nbody\r\n").ok());
+      auto id = (*w)->commit();
+      CPPUNIT_ASSERT(id.ok());
+      bool corrupt = true;
+      auto got = st.load("maildrop", *id, &corrupt);
+      CPPUNIT_ASSERT_MESSAGE(value, got.ok() && !corrupt);
+      CPPUNIT_ASSERT_EQUAL_MESSAGE(value, std::string(want), got->uid);
+    }
+    // Without the attribute (smtpd's files), and from inject(): no uid.
+    NewMessage m;
+    m.sender = "alice@example.org";
+    m.recipients = {{"bob@example.org", "", 0, 0, false}};
+    m.content = "x\r\n";
+    auto id = st.inject(m);
+    CPPUNIT_ASSERT(id.ok());
+    bool corrupt = true;
+    CPPUNIT_ASSERT_EQUAL(std::string(), st.load("incoming", *id, &corrupt)->uid);
+  }
+
   void round_trip() {
     testing::TempDir dir;
     SpoolStore st(dir.file("spool"));

@@ -32,6 +32,9 @@ struct StoredMessage {
   std::string envid;
   mail::Ret ret = mail::Ret::Default;
   std::vector<StoredRecipient> recipients;
+  // The user who submitted it through postdrop (its "uid" attribute, digits only);
+  // empty for mail from smtpd and for a file without a valid one.
+  std::string uid;
 };
 
 // A new message to queue (bounces, virtual alias expansions, maildrop pickups).

@@ -301,7 +301,10 @@ void set_up_logging(const char* program, const Options& o, const config::Config&
   } else if (o.foreground) {
     log::use_stderr();
   } else {
-    log::use_syslog();
+    std::string name = cfg.str("syslog_facility");
+    auto facility = log::facility_named(name);
+    if (!facility) throw config::ConfigError("syslog_facility: unknown facility \"" + name + "\"");
+    log::use_syslog(*facility);
     log::init(program, cfg.str("syslog_name"));  // reopens syslog with the ident
   }
 }
