@@ -1,7 +1,8 @@
 // anvil/main.cc - anvil(8): counts connections per client address over all smtpd
 // and pop3d processes (protocol in lib/ipc/protocols.h; table and clients' side in
 // lib/ipc), so the smtpd_ and pop3d_client_connection_count_limit and _rate_limit
-// hold however many processes master runs. One unprivileged process, one event loop, on private/anvil.
+// hold however many processes master runs; and smtpd's message, recipient and AUTH
+// rates per client for smtpd_client_message_rate_limit and the like. One unprivileged process, one event loop, on private/anvil.
 // `anvil --standalone [-c DIR] [-s SOCKET] [-o name=value]...` runs it without master.
 #include <map>
 #include <memory>
@@ -58,11 +59,15 @@ class AnvilServer {
       drop(id);
       return;
     }
+    int64_t now = file::monotonic_ms();
+    if (r->event) {
+      it->second.channel->send(ipc::anvil_event_reply(table_.event(*r->event, r->key, now)));
+      return;
+    }
     if (!r->connect) {
       table_.disconnect(id, r->key);
       return;
     }
-    int64_t now = file::monotonic_ms();
     auto counts = table_.connect(id, r->key, now);
     if (!counts.tracked && (full_warned_ms_ < 0 || now - full_warned_ms_ >= 60000)) {
       // Once a minute at most: the flood that fills the table would flood the log too.

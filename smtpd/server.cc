@@ -43,6 +43,9 @@ Status Server::init() {
   auto p = Policy::create(settings_);
   if (!p) return p.error();
   policy_ = std::move(p.value());
+  auto ex = parse_cidr_list(settings_.limit_exceptions);
+  if (!ex) return Error("smtpd_client_event_limit_exceptions: bad network: " + ex.error()).set_permanent();
+  limit_exceptions_ = std::move(*ex);
   if (settings_.tls_wanted() || !settings_.tls_cert_file.empty()) {
     tls::ServerOptions o;
     o.cert_file = settings_.tls_cert_file;
@@ -110,7 +113,7 @@ void Server::accept(UniqueFd fd, const sockaddr* peer, socklen_t peer_len) {
     if (on_session_end_) on_session_end_();
     return;
   }
-  bool limited = !trusted && anvil_->limits().any();
+  bool limited = !limit_exempt(ip) && anvil_->limits().any();
   uint64_t id = next_id_++;
   auto s = std::make_unique<Session>(*this, id, std::move(fd), ip, trusted);
   Session* raw = s.get();

@@ -16,6 +16,7 @@
 #include "lib/base/result.h"
 #include "lib/base/unique_fd.h"
 #include "lib/event/event.h"
+#include "lib/base/cidr.h"
 #include "lib/ipc/anvil_client.h"
 #include "lib/ipc/channel.h"
 #include "lib/ipc/service_link.h"
@@ -57,6 +58,11 @@ class Server {
   event::EventBase& base() { return base_; }
   const Settings& settings() const { return settings_; }
   Policy& policy() { return *policy_; }
+  // Whether ip is in smtpd_client_event_limit_exceptions (no per-client limit applies).
+  bool limit_exempt(const std::string& ip) const { return cidr_list_contains(limit_exceptions_, ip); }
+  // The anvil client (after start()): connection counts and event rates.
+  ipc::AnvilClient& anvil() { return *anvil_; }
+  const std::string& service_name() const { return service_name_; }
   // nullptr when TLS is not configured.
   const tls::Context* tls() const { return tls_.valid() ? &tls_ : nullptr; }
   Committer& committer() { return *committer_; }
@@ -81,6 +87,7 @@ class Server {
   event::EventBase& base_;
   Settings settings_;
   std::unique_ptr<Policy> policy_;
+  std::vector<Cidr> limit_exceptions_;
   tls::Context tls_;
   std::unique_ptr<Committer> committer_;
   std::string incoming_;

@@ -210,6 +210,7 @@ void Session::on_event(short what) {
 
 bool Session::suspended() const {
   return error_delayed_ || state_ == State::Connect || state_ == State::AuthWait || state_ == State::Checks ||
+         state_ == State::Limits ||
          state_ == State::Commit || state_ == State::TlsSwitch || state_ == State::Closing;
 }
 
@@ -227,7 +228,8 @@ void Session::error_delay_done() {
     if (bev_.output_length() == 0) finish(nullptr);  // else on_write() ends it
     return;
   }
-  if (state_ == State::AuthWait || state_ == State::Checks || state_ == State::Commit || state_ == State::TlsSwitch)
+  if (state_ == State::AuthWait || state_ == State::Checks || state_ == State::Limits || state_ == State::Commit ||
+      state_ == State::TlsSwitch)
     return;
   bev_.enable(EV_READ);
   // Input that arrived during the delay is still in the bufferevent.
@@ -417,8 +419,17 @@ void Session::cmd_mail(std::string_view arg) {
     reject_log("MAIL", big);
     return send(big);
   }
-  std::string sender = m->path.address;
-  run_checks(CheckStage::Mail, sender, [this, mf = std::move(m.value())](const Reply& r) { mail_checked(mf, r); });
+  // Counted whether or not the message is accepted then (as Postfix's anvil does).
+  check_event_limit(ipc::AnvilEvent::Message, [this, mf = std::move(m.value())](const Reply& over) {
+    if (!over.empty()) {
+      mail_ = mf;  // for the from= of the log line
+      reject_log("MAIL", over);
+      mail_.reset();
+      return send(over);
+    }
+    std::string sender = mf.path.address;
+    run_checks(CheckStage::Mail, sender, [this, mf](const Reply& r) { mail_checked(mf, r); });
+  });
 }
 
 void Session::mail_checked(smtp::MailFrom m, const Reply& r) {
@@ -440,8 +451,13 @@ void Session::cmd_rcpt(std::string_view arg) {
     return send(reply(452, "4.5.3", "Error: too many recipients"));
   auto t = smtp::parse_rcpt_to(arg, mail_->smtputf8);
   if (!t) return send(t.error());
-  run_checks(CheckStage::Rcpt, mail_->path.address,
-             [this, rt = std::move(t.value())](const Reply& r) { rcpt_checked(rt, r); });
+  check_event_limit(ipc::AnvilEvent::Recipient, [this, rt = std::move(t.value())](const Reply& over) {
+    if (!over.empty()) {
+      reject_log("RCPT", over, rt.path.address);
+      return send(over);
+    }
+    run_checks(CheckStage::Rcpt, mail_->path.address, [this, rt](const Reply& r) { rcpt_checked(rt, r); });
+  });
 }
 
 // The restriction lists first (smtpd_delay_reject), then the access maps, the relay
@@ -572,14 +588,20 @@ void Session::cmd_auth(std::string_view arg) {
   if (!a) return send(a.error());
   if (a->mechanism != "PLAIN" && a->mechanism != "LOGIN")
     return send(reply(504, "5.5.4", "Unrecognized authentication type"));
-  sasl_method_ = a->mechanism;
-  auth_step_ = 0;
-  state_ = State::AuthLine;
-  if (a->initial) {
-    auth_line(*a->initial);
-    return;
-  }
-  send(reply(334, "", sasl_method_ == "PLAIN" ? "" : "VXNlcm5hbWU6"));  // "Username:"
+  check_event_limit(ipc::AnvilEvent::Auth, [this, auth = std::move(a.value())](const Reply& over) {
+    if (!over.empty()) {
+      reject_log("AUTH", over);
+      return send(over);
+    }
+    sasl_method_ = auth.mechanism;
+    auth_step_ = 0;
+    state_ = State::AuthLine;
+    if (auth.initial) {
+      auth_line(*auth.initial);
+      return;
+    }
+    send(reply(334, "", sasl_method_ == "PLAIN" ? "" : "VXNlcm5hbWU6"));  // "Username:"
+  });
 }
 
 void Session::auth_line(std::string_view line) {

@@ -15,6 +15,7 @@
 #include "lib/base/unique_fd.h"
 #include "lib/event/buffer_event.h"
 #include "lib/event/event.h"
+#include "lib/ipc/anvil_table.h"
 #include "lib/ipc/channel.h"
 #include "lib/queue/queue_writer.h"
 #include "lib/smtp/command.h"
@@ -28,6 +29,10 @@ namespace postilion::smtpd {
 
 class Server;
 
+// The reply to a command over its client's event rate limit, as Postfix words it:
+// "450 4.7.1 Error: too much mail from 192.0.2.7".
+smtp::Reply event_limit_reply(ipc::AnvilEvent kind, const std::string& ip);
+
 class Session {
  public:
   enum class State {
@@ -38,6 +43,7 @@ class Session {
     AuthLine,   // waiting for a SASL response line
     AuthWait,   // asking the auth service
     Checks,     // a restriction waits for a DNS answer from the resolver
+    Limits,     // MAIL, RCPT or AUTH waits for anvil's count of it (smtpd/limits.cc)
     TlsSwitch,  // 220 sent for STARTTLS, waiting for it to go out
     Commit,     // the queue file is being made durable
     Closing,    // last reply going out
@@ -120,6 +126,11 @@ class Session {
   bool ask_dns(const DnsQuestion& q);
   void dns_answered(const DnsQuestion& q, const ipc::Message* m);
   void rcpt_checked(const smtp::RcptTo& t, const smtp::Reply& r);
+
+  // per-client event rate limits (smtpd/limits.cc): then() gets the 450 reply when the
+  // client is over the limit of kind (empty: go on), at once or after anvil answered.
+  void check_event_limit(ipc::AnvilEvent kind, std::function<void(const smtp::Reply&)> then);
+  void event_counted(ipc::AnvilEvent kind, int limit, int rate);
   void mail_checked(smtp::MailFrom m, const smtp::Reply& r);
 
   // the message
@@ -144,6 +155,10 @@ class Session {
   bool admitted_ = false;
   bool name_done_ = false;
   uint64_t anvil_ticket_ = 0;
+  std::function<void(const smtp::Reply&)> limit_then_;  // waiting for anvil's count
+  smtp::Reply limit_reply_;
+  bool limit_inline_ = false;           // inside AnvilClient::event()
+  bool limit_answered_inline_ = false;  // ... which answered at once
   std::unique_ptr<ipc::ServiceLink> name_link_;  // the client name lookup, while it runs
   bool tls_ = false;
   tls::Info tls_info_;

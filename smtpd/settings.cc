@@ -79,6 +79,10 @@ Result<Settings> Settings::from_config(const config::Config& c) {
   if (known("smtpd_peername_timeout")) s.peername_timeout_ms = c.seconds("smtpd_peername_timeout") * 1000;
   get_int(c, "smtpd_client_connection_count_limit", &s.connection_count_limit);
   get_int(c, "smtpd_client_connection_rate_limit", &s.connection_rate_limit);
+  get_int(c, "smtpd_client_message_rate_limit", &s.message_rate_limit);
+  get_int(c, "smtpd_client_recipient_rate_limit", &s.recipient_rate_limit);
+  get_int(c, "smtpd_client_auth_rate_limit", &s.auth_rate_limit);
+  get(c, "smtpd_client_event_limit_exceptions", &s.limit_exceptions);
   get_time(c, "anvil_rate_time_unit", &s.rate_time_unit_s);
   if (known("anvil_timeout")) s.anvil_timeout_ms = c.seconds("anvil_timeout") * 1000;
   get_time(c, "smtpd_timeout", &s.timeout_s);

@@ -57,6 +57,12 @@ struct Settings {
   int64_t peername_timeout_ms = 5000;
   int connection_count_limit = 50;   // per client IP, across smtpd processes (anvil)
   int connection_rate_limit = 0;     // connections per rate_time_unit per IP; 0 = none (anvil)
+  int message_rate_limit = 0;        // MAIL FROM per rate_time_unit per IP; 0 = none (anvil)
+  int recipient_rate_limit = 0;      // RCPT TO, likewise
+  int auth_rate_limit = 0;           // AUTH, likewise
+  // Clients exempt from all the per-client limits above (smtpd_client_event_limit_exceptions).
+  // Networks as in mynetworks (its default); Server::init() refuses a malformed one.
+  std::vector<std::string> limit_exceptions = {"127.0.0.0/8", "[::1]/128"};
   int64_t rate_time_unit_s = 60;
   int64_t anvil_timeout_ms = 1000;
   int64_t timeout_s = 300;

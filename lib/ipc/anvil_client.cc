@@ -29,6 +29,14 @@ std::string anvil_warning(AnvilVerdict v, int count, int rate, const std::string
   return "";
 }
 
+std::string anvil_event_warning(AnvilEvent kind, int rate, const std::string& client, const std::string& service) {
+  const char* what = "Message delivery request";
+  if (kind == AnvilEvent::Recipient) what = "Recipient address";
+  else if (kind == AnvilEvent::Auth) what = "AUTH command";
+  return str::format("%s rate limit exceeded: %d from %s for service %s", what, rate, client.c_str(),
+                     service.c_str());
+}
+
 AnvilClient::AnvilClient(event::EventBase& base, std::string socket_path, std::string service, AnvilLimits limits,
                          int timeout_ms)
     : service_(std::move(service)), limits_(limits),
@@ -74,6 +82,17 @@ void AnvilClient::on_answer(Ticket t, const std::string& ip, const Message* repl
   DecisionCallback cb = std::move(it->second.cb);
   it->second.cb = nullptr;
   if (cb) cb(t, d);
+}
+
+void AnvilClient::event(AnvilEvent kind, const std::string& ip, RateCallback cb) {
+  link_.call(anvil_event_request(kind, service_, ip), [cb = std::move(cb)](const Message* reply) {
+    int rate = 0;
+    if (reply) {
+      if (auto r = parse_anvil_event_reply(*reply)) rate = *r;
+      else log::warn("anvil: malformed reply; no event rate limit applied");
+    }
+    cb(rate);
+  });
 }
 
 void AnvilClient::end(Ticket t) {

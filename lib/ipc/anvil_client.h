@@ -3,6 +3,8 @@
 // asked on private/anvil. While anvil is absent, down or slow, this process's own
 // counts decide (the service keeps serving; lib/ipc/service_link.h warns once per
 // outage). Clients exempt from the limits are the caller's choice: it does not ask.
+// Event rates (messages, recipients, AUTH commands) come from anvil alone: while it
+// does not answer, they limit nothing.
 #pragma once
 
 #include <cstdint>
@@ -24,6 +26,10 @@ struct AnvilLimits {
 };
 
 enum class AnvilVerdict { Admit, CountExceeded, RateExceeded };
+
+// The warning for a client over an event rate limit, in Postfix's words:
+// "Message delivery request rate limit exceeded: 11 from unknown[192.0.2.7] for service smtpd".
+std::string anvil_event_warning(AnvilEvent kind, int rate, const std::string& client, const std::string& service);
 
 // The verdict on a session's counts (this session included); the count limit first.
 AnvilVerdict anvil_verdict(const AnvilLimits& l, int count, int rate);
@@ -60,6 +66,13 @@ class AnvilClient {
   // verdict (anvil counted a refused session too); a second end() is ignored.
   Ticket begin(const std::string& ip, DecisionCallback cb);
   void end(Ticket t);
+
+  // One event of ip counted by anvil over all processes of the service. cb runs once
+  // with its rate in the current window (this one included), or 0 when anvil did not
+  // answer well (no limit applies) - at once when anvil is not reachable, else on the
+  // loop. The caller makes sure that what cb refers to still exists when it runs.
+  using RateCallback = std::function<void(int rate)>;
+  void event(AnvilEvent kind, const std::string& ip, RateCallback cb);
 
   // Sessions begun and not yet ended (tests; leak checks).
   size_t open() const { return open_.size(); }

@@ -6,6 +6,7 @@
 
 #include <cppunit/extensions/HelperMacros.h>
 
+#include <map>
 #include <memory>
 #include <vector>
 
@@ -30,6 +31,12 @@ struct FakeAnvil {
       raw->on_message([this, raw](Message&& m) {
         auto r = parse_anvil_request(m);
         CPPUNIT_ASSERT_MESSAGE(r ? "" : r.error(), r.ok());
+        if (r->event) {
+          int rate = table.event(*r->event, r->key, 0);
+          if (this->garbage) raw->send(Message().set("status", "ok").set("rate", "many"));
+          else raw->send(anvil_event_reply(rate));
+          return;
+        }
         if (!r->connect) {
           ++disconnects;
           table.disconnect(1, r->key);
@@ -69,6 +76,9 @@ class AnvilClientTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(without_anvil);
   CPPUNIT_TEST(with_anvil);
   CPPUNIT_TEST(garbage_reply);
+  CPPUNIT_TEST(event_warnings);
+  CPPUNIT_TEST(events_with_anvil);
+  CPPUNIT_TEST(events_without_anvil);
   CPPUNIT_TEST_SUITE_END();
 
   struct Seen {
@@ -205,6 +215,67 @@ class AnvilClientTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT(run_until(base, [&] { return s.decisions.size() == 2; }));
     CPPUNIT_ASSERT(!s.decisions[1].from_anvil);
     CPPUNIT_ASSERT(s.decisions[1].verdict == AnvilVerdict::CountExceeded);
+  }
+
+  void event_warnings() {
+    CPPUNIT_ASSERT_EQUAL(
+        std::string("Message delivery request rate limit exceeded: 11 from unknown[192.0.2.7] for service smtpd"),
+        anvil_event_warning(AnvilEvent::Message, 11, "unknown[192.0.2.7]", "smtpd"));
+    CPPUNIT_ASSERT_EQUAL(
+        std::string("Recipient address rate limit exceeded: 4 from mx.example[2001:db8::1] for service 127.0.0.1:25"),
+        anvil_event_warning(AnvilEvent::Recipient, 4, "mx.example[2001:db8::1]", "127.0.0.1:25"));
+    CPPUNIT_ASSERT_EQUAL(std::string("AUTH command rate limit exceeded: 3 from x[1.2.3.4] for service submission"),
+                         anvil_event_warning(AnvilEvent::Auth, 3, "x[1.2.3.4]", "submission"));
+  }
+
+  // Two processes of one service count one client's events together in anvil.
+  void events_with_anvil() {
+    testing::TempDir dir;
+    event::EventBase base;
+    FakeAnvil anvil(base, dir.file("anvil"), false);
+    AnvilClient a(base, dir.file("anvil"), "smtpd", AnvilLimits{}, 5000);
+    AnvilClient b(base, dir.file("anvil"), "smtpd", AnvilLimits{}, 5000);
+    std::vector<int> rates;
+    auto rec = [&rates](int r) { rates.push_back(r); };
+    a.event(AnvilEvent::Message, "127.0.0.2", rec);
+    CPPUNIT_ASSERT(run_until(base, [&] { return rates.size() == 1; }));
+    b.event(AnvilEvent::Message, "127.0.0.2", rec);
+    CPPUNIT_ASSERT(run_until(base, [&] { return rates.size() == 2; }));
+    // Answers on two connections come in either order: each is kept by name.
+    std::map<std::string, int> got;
+    auto as = [&got](std::string name) { return [&got, name](int r) { got[name] = r; }; };
+    a.event(AnvilEvent::Recipient, "127.0.0.2", as("recipient"));
+    a.event(AnvilEvent::Message, "127.0.0.3", as("other client"));
+    CPPUNIT_ASSERT(run_until(base, [&] { return got.size() == 2; }));
+    b.event(AnvilEvent::Message, "127.0.0.2", as("third"));
+    CPPUNIT_ASSERT(run_until(base, [&] { return got.size() == 3; }));
+    CPPUNIT_ASSERT_EQUAL(1, rates[0]);
+    CPPUNIT_ASSERT_EQUAL(2, rates[1]);
+    CPPUNIT_ASSERT_EQUAL(1, got["recipient"]);     // another kind
+    CPPUNIT_ASSERT_EQUAL(1, got["other client"]);
+    CPPUNIT_ASSERT_EQUAL(3, got["third"]);
+    // Events hold no session: nothing to end, nothing counted as one.
+    CPPUNIT_ASSERT_EQUAL(0, anvil.table.count("smtpd 127.0.0.2"));
+    CPPUNIT_ASSERT_EQUAL(size_t(0), a.open());
+  }
+
+  // No anvil, or one that answers garbage: rate 0, which no limit refuses.
+  void events_without_anvil() {
+    testing::TempDir dir;
+    event::EventBase base;
+    {
+      AnvilClient a(base, dir.file("none"), "smtpd", AnvilLimits{}, 1000);
+      std::vector<int> rates;
+      for (int i = 0; i < 3; ++i) a.event(AnvilEvent::Message, "127.0.0.2", [&rates](int r) { rates.push_back(r); });
+      CPPUNIT_ASSERT_EQUAL(size_t(3), rates.size());  // at once
+      for (int r : rates) CPPUNIT_ASSERT_EQUAL(0, r);
+    }
+    FakeAnvil anvil(base, dir.file("anvil"), true);
+    AnvilClient a(base, dir.file("anvil"), "smtpd", AnvilLimits{}, 5000);
+    std::vector<int> rates;
+    a.event(AnvilEvent::Auth, "127.0.0.2", [&rates](int r) { rates.push_back(r); });
+    CPPUNIT_ASSERT(run_until(base, [&] { return rates.size() == 1; }));
+    CPPUNIT_ASSERT_EQUAL(0, rates[0]);
   }
 };
 

@@ -3,29 +3,64 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
+#include <limits>
+
 #include "lib/base/strings.h"
 
 namespace postilion::ipc {
 
-AnvilTable::Counts AnvilTable::connect(uint64_t link, const std::string& key, int64_t now_ms) {
+const char* anvil_event_name(AnvilEvent e) {
+  switch (e) {
+    case AnvilEvent::Message: return "message";
+    case AnvilEvent::Recipient: return "recipient";
+    case AnvilEvent::Auth: return "auth";
+  }
+  return "message";
+}
+
+int64_t AnvilTable::Entry::newest_start_ms() const {
+  int64_t t = connections.start_ms;
+  for (const auto& w : events) t = std::max(t, w.start_ms);
+  return t;
+}
+
+AnvilTable::Entry* AnvilTable::find_or_make(const std::string& key, int64_t now_ms) {
   auto found = entries_.find(key);
-  if (found == entries_.end() && entries_.size() >= max_keys_) {
+  if (found != entries_.end()) return &found->second;
+  if (entries_.size() >= max_keys_) {
     // Expiry walks the whole table: under a flood, once a second at most.
     if (!full_expire_ms_ || now_ms - *full_expire_ms_ >= 1000 || now_ms < *full_expire_ms_) {
       full_expire_ms_ = now_ms;
       expire(now_ms);
     }
-    if (entries_.size() >= max_keys_) return Counts{1, 1, false};
+    if (entries_.size() >= max_keys_) return nullptr;
   }
-  Entry& e = found != entries_.end() ? found->second : entries_[key];
-  if (e.rate == 0 || now_ms - e.window_start_ms >= unit_ms_) {
-    e.window_start_ms = now_ms;
-    e.rate = 0;
+  return &entries_[key];
+}
+
+int AnvilTable::bump(Window& w, int64_t now_ms) const {
+  if (w.rate == 0 || now_ms - w.start_ms >= unit_ms_) {
+    w.start_ms = now_ms;
+    w.rate = 0;
   }
-  ++e.rate;
-  ++e.count;
+  if (w.rate < std::numeric_limits<int>::max()) ++w.rate;
+  return w.rate;
+}
+
+AnvilTable::Counts AnvilTable::connect(uint64_t link, const std::string& key, int64_t now_ms) {
+  Entry* e = find_or_make(key, now_ms);
+  if (!e) return Counts{1, 1, false};
+  int rate = bump(e->connections, now_ms);
+  ++e->count;
   ++links_[link][key];
-  return Counts{e.count, e.rate};
+  return Counts{e->count, rate};
+}
+
+int AnvilTable::event(AnvilEvent kind, const std::string& key, int64_t now_ms) {
+  Entry* e = find_or_make(key, now_ms);
+  if (!e) return 1;
+  return bump(e->events[static_cast<int>(kind)], now_ms);
 }
 
 void AnvilTable::disconnect(uint64_t link, const std::string& key) {
@@ -51,7 +86,7 @@ void AnvilTable::drop_link(uint64_t link) {
 
 void AnvilTable::expire(int64_t now_ms) {
   for (auto it = entries_.begin(); it != entries_.end();) {
-    if (it->second.count == 0 && now_ms - it->second.window_start_ms >= unit_ms_) it = entries_.erase(it);
+    if (it->second.count == 0 && now_ms - it->second.newest_start_ms() >= unit_ms_) it = entries_.erase(it);
     else ++it;
   }
 }
@@ -67,10 +102,19 @@ Message anvil_request(bool connect, const std::string& service, const std::strin
   return m;
 }
 
+Message anvil_event_request(AnvilEvent kind, const std::string& service, const std::string& ip) {
+  Message m;
+  m.set("cmd", anvil_event_name(kind)).set("service", service).set("client", ip);
+  return m;
+}
+
 Parsed<AnvilRequest> parse_anvil_request(const Message& m) {
   AnvilRequest r;
   std::string cmd = m.get_or("cmd", "");
   if (cmd == "connect") r.connect = true;
+  else if (cmd == "message") r.event = AnvilEvent::Message;
+  else if (cmd == "recipient") r.event = AnvilEvent::Recipient;
+  else if (cmd == "auth") r.event = AnvilEvent::Auth;
   else if (cmd != "disconnect") return Parsed<AnvilRequest>::bad("bad cmd " + str::printable(cmd, 40));
   std::string service = m.get_or("service", "");
   std::string ip = m.get_or("client", "");
@@ -96,6 +140,18 @@ std::optional<AnvilTable::Counts> parse_anvil_reply(const Message& m) {
       *count > 0x7fffffff || *rate > 0x7fffffff)
     return std::nullopt;
   return AnvilTable::Counts{static_cast<int>(*count), static_cast<int>(*rate)};
+}
+
+Message anvil_event_reply(int rate) {
+  Message m;
+  m.set("status", "ok").set("rate", int64_t(rate));
+  return m;
+}
+
+std::optional<int> parse_anvil_event_reply(const Message& m) {
+  auto rate = m.get_int("rate");
+  if (m.get_or("status", "") != "ok" || !rate || *rate < 1 || *rate > 0x7fffffff) return std::nullopt;
+  return static_cast<int>(*rate);
 }
 
 }  // namespace postilion::ipc

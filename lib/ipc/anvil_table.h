@@ -1,6 +1,7 @@
 // lib/ipc/anvil_table.h - the counting behind anvil(8): simultaneous connections and
 // connection rates per (service, client address), over all processes of the servers
-// that ask (smtpd, pop3d). Each count belongs to the link (one server process's
+// that ask (smtpd, pop3d), and the rates of a client's events (messages, recipients,
+// AUTH commands) in the same window. Each connection count belongs to the link (one server process's
 // connection to anvil) that made it,
 // so a process that exits or crashes takes its sessions out of the count.
 // No I/O and no clock of its own: the caller passes the time, so tests can too.
@@ -16,6 +17,13 @@
 #include "lib/ipc/message.h"
 
 namespace postilion::ipc {
+
+// The events a server counts per client besides its sessions (Postfix's
+// smtpd_client_message_rate_limit, _recipient_rate_limit, _auth_rate_limit).
+enum class AnvilEvent { Message, Recipient, Auth };
+inline constexpr int kAnvilEvents = 3;
+// "message", "recipient", "auth": the cmd= of the request.
+const char* anvil_event_name(AnvilEvent e);
 
 class AnvilTable {
  public:
@@ -39,22 +47,35 @@ class AnvilTable {
   // A new key when max_keys are held first expires idle keys (at most once a second);
   // if the table is still full the connection is not counted (Counts::tracked false).
   Counts connect(uint64_t link, const std::string& key, int64_t now_ms);
+  // One event of a client (key "service ip") at now_ms; its rate in the current window
+  // of rate_unit_ms, this one included. Each kind has its own fixed window, opened as
+  // connect()'s is. A key the full table cannot take is not counted: the answer is 1.
+  int event(AnvilEvent kind, const std::string& key, int64_t now_ms);
   // A session counted by connect() on the same link ends; anything else is ignored.
   void disconnect(uint64_t link, const std::string& key);
   // The link is gone: every session it still counted ends.
   void drop_link(uint64_t link);
-  // Forgets keys with no connection whose window has ended (bounded memory).
+  // Forgets keys with no connection whose windows have all ended (bounded memory).
   void expire(int64_t now_ms);
 
   size_t keys() const { return entries_.size(); }
   int count(const std::string& key) const;
 
  private:
+  struct Window {
+    int rate = 0;
+    int64_t start_ms = 0;
+  };
   struct Entry {
     int count = 0;
-    int rate = 0;
-    int64_t window_start_ms = 0;
+    Window connections;
+    Window events[kAnvilEvents];
+    int64_t newest_start_ms() const;
   };
+  // The entry of key, or nullptr when the table is full even after expiry.
+  Entry* find_or_make(const std::string& key, int64_t now_ms);
+  // Counts one more in w, opening a new window first when the last one has ended.
+  int bump(Window& w, int64_t now_ms) const;
   int64_t unit_ms_;
   size_t max_keys_;
   std::optional<int64_t> full_expire_ms_;  // last expiry forced by a full table
@@ -64,13 +85,18 @@ class AnvilTable {
 
 // The private/anvil messages (lib/ipc/protocols.h), with strict decoders.
 struct AnvilRequest {
-  bool connect = false;  // cmd=connect (else cmd=disconnect)
-  std::string key;       // "service ip"
+  bool connect = false;              // cmd=connect (else cmd=disconnect or an event)
+  std::optional<AnvilEvent> event;   // cmd=message|recipient|auth
+  std::string key;                   // "service ip"
 };
 Message anvil_request(bool connect, const std::string& service, const std::string& ip);
+Message anvil_event_request(AnvilEvent kind, const std::string& service, const std::string& ip);
 // nullopt + *why for anything that is not a well-formed request.
 Parsed<AnvilRequest> parse_anvil_request(const Message& m);
 Message anvil_reply(const AnvilTable::Counts& c);
 std::optional<AnvilTable::Counts> parse_anvil_reply(const Message& m);
+// The answer to an event: status=ok, rate=N (N >= 1).
+Message anvil_event_reply(int rate);
+std::optional<int> parse_anvil_event_reply(const Message& m);
 
 }  // namespace postilion::ipc

@@ -1,5 +1,6 @@
 // lib/ipc/anvil_table_test.cc - anvil(8)'s counting: counts per key over links, fixed rate
-// windows, a link's sessions ending with it, expiry; and its strict message decoders.
+// windows, a link's sessions ending with it, expiry, event rates (messages, recipients,
+// AUTH); and its strict message decoders.
 #include "lib/ipc/anvil_table.h"
 
 #include <cppunit/extensions/HelperMacros.h>
@@ -15,6 +16,9 @@ class AnvilTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(expiry);
   CPPUNIT_TEST(table_limit);
   CPPUNIT_TEST(messages);
+  CPPUNIT_TEST(event_rates);
+  CPPUNIT_TEST(event_expiry_and_limit);
+  CPPUNIT_TEST(event_messages);
   CPPUNIT_TEST_SUITE_END();
 
  public:
@@ -139,6 +143,116 @@ class AnvilTest : public CppUnit::TestFixture {
     ipc::Message text;
     text.set("status", "ok").set("count", "many").set("rate", int64_t(1));
     CPPUNIT_ASSERT(!parse_anvil_reply(text));
+  }
+
+  void event_rates() {
+    AnvilTable t(60000);
+    // Each kind has its own window per key; links do not matter (no link is passed):
+    // two smtpd processes that count for one client add up.
+    struct Row {
+      AnvilEvent kind;
+      const char* key;
+      int64_t now;
+      int rate;
+    } rows[] = {
+        {AnvilEvent::Message, "smtpd 192.0.2.7", 0, 1},
+        {AnvilEvent::Message, "smtpd 192.0.2.7", 10, 2},
+        {AnvilEvent::Recipient, "smtpd 192.0.2.7", 20, 1},   // another kind
+        {AnvilEvent::Auth, "smtpd 192.0.2.7", 20, 1},
+        {AnvilEvent::Message, "smtpd 192.0.2.8", 30, 1},     // another client
+        {AnvilEvent::Message, "smtps 192.0.2.7", 30, 1},     // another service
+        {AnvilEvent::Recipient, "smtpd 192.0.2.7", 59999, 2},
+        {AnvilEvent::Message, "smtpd 192.0.2.7", 59999, 3},  // the window opened at 0
+        {AnvilEvent::Message, "smtpd 192.0.2.7", 60000, 1},  // ... and ended at 60000
+        {AnvilEvent::Recipient, "smtpd 192.0.2.7", 60019, 3},  // its own window: 20 + 60000
+        {AnvilEvent::Recipient, "smtpd 192.0.2.7", 60020, 1},
+        {AnvilEvent::Auth, "smtpd 192.0.2.7", 500000, 1},
+    };
+    for (const auto& r : rows)
+      CPPUNIT_ASSERT_EQUAL_MESSAGE(std::string(anvil_event_name(r.kind)) + " " + r.key + " " + std::to_string(r.now),
+                                   r.rate, t.event(r.kind, r.key, r.now));
+    // Events are no sessions, and sessions have their own rate.
+    CPPUNIT_ASSERT_EQUAL(0, t.count("smtpd 192.0.2.7"));
+    auto c = t.connect(1, "smtpd 192.0.2.7", 500000);
+    CPPUNIT_ASSERT_EQUAL(1, c.count);
+    CPPUNIT_ASSERT_EQUAL(1, c.rate);
+    CPPUNIT_ASSERT_EQUAL(2, t.event(AnvilEvent::Auth, "smtpd 192.0.2.7", 500001));
+  }
+
+  void event_expiry_and_limit() {
+    AnvilTable t(1000, 2);
+    t.event(AnvilEvent::Message, "a", 0);
+    t.event(AnvilEvent::Recipient, "b", 0);
+    t.event(AnvilEvent::Recipient, "b", 800);  // same window, still from 0
+    t.event(AnvilEvent::Auth, "a", 900);       // a's newest window opened at 900
+    // Full: a new key is not counted (rate 1 each time, nothing remembered).
+    CPPUNIT_ASSERT_EQUAL(1, t.event(AnvilEvent::Message, "c", 950));
+    CPPUNIT_ASSERT_EQUAL(1, t.event(AnvilEvent::Message, "c", 960));
+    CPPUNIT_ASSERT_EQUAL(size_t(2), t.keys());
+    t.expire(1000);  // b's only window ended; a's AUTH window is open until 1900
+    CPPUNIT_ASSERT_EQUAL(size_t(1), t.keys());
+    CPPUNIT_ASSERT_EQUAL(2, t.event(AnvilEvent::Auth, "a", 1000));
+    CPPUNIT_ASSERT_EQUAL(1, t.event(AnvilEvent::Message, "c", 1000));
+    CPPUNIT_ASSERT_EQUAL(2, t.event(AnvilEvent::Message, "c", 1001));
+    t.expire(1900);
+    CPPUNIT_ASSERT_EQUAL(size_t(1), t.keys());  // c's window is open until 2000
+    t.expire(2000);
+    CPPUNIT_ASSERT_EQUAL(size_t(0), t.keys());
+    // A key with an open session stays whatever its event windows.
+    t.connect(1, "d", 0);
+    t.event(AnvilEvent::Message, "d", 0);
+    t.expire(100000);
+    CPPUNIT_ASSERT_EQUAL(size_t(1), t.keys());
+    t.drop_link(1);
+    t.expire(100000);
+    CPPUNIT_ASSERT_EQUAL(size_t(0), t.keys());
+  }
+
+  void event_messages() {
+    struct Good {
+      AnvilEvent kind;
+      const char* cmd;
+    } good[] = {{AnvilEvent::Message, "message"}, {AnvilEvent::Recipient, "recipient"}, {AnvilEvent::Auth, "auth"}};
+    for (const auto& g : good) {
+      CPPUNIT_ASSERT_EQUAL(std::string(g.cmd), std::string(anvil_event_name(g.kind)));
+      auto m = anvil_event_request(g.kind, "127.0.0.1:25", "192.0.2.7");
+      CPPUNIT_ASSERT_EQUAL(std::string(g.cmd), m.get_or("cmd", ""));
+      auto r = parse_anvil_request(m);
+      CPPUNIT_ASSERT(r && !r->connect && r->event && *r->event == g.kind && r->key == "127.0.0.1:25 192.0.2.7");
+    }
+    // connect and disconnect carry no event.
+    auto c = parse_anvil_request(anvil_request(true, "smtpd", "192.0.2.7"));
+    CPPUNIT_ASSERT(c && !c->event);
+    struct Bad {
+      const char* cmd;
+      const char* service;
+      const char* client;
+    } bad[] = {{"messages", "smtpd", "192.0.2.7"},   {"MESSAGE", "smtpd", "192.0.2.7"},
+               {"rcpt", "smtpd", "192.0.2.7"},       {"auth ", "smtpd", "192.0.2.7"},
+               {"message", "", "192.0.2.7"},         {"recipient", "a\tb", "192.0.2.7"},
+               {"recipient", "smtpd", ""},           {"auth", "smtpd", "192.0.2.256"},
+               {"auth", "smtpd", "host.example"},    {"message", "smtpd", "[192.0.2.7]"}};
+    for (const auto& b : bad) {
+      ipc::Message m;
+      m.set("cmd", b.cmd).set("service", b.service).set("client", b.client);
+      auto r = parse_anvil_request(m);
+      CPPUNIT_ASSERT_MESSAGE(std::string(b.cmd) + "/" + b.service + "/" + b.client, !r);
+      CPPUNIT_ASSERT(!r.error().empty());
+    }
+    ipc::Message no_client;
+    no_client.set("cmd", "message").set("service", "smtpd");
+    CPPUNIT_ASSERT(!parse_anvil_request(no_client));
+    // Replies.
+    auto r = parse_anvil_event_reply(anvil_event_reply(12));
+    CPPUNIT_ASSERT(r && *r == 12);
+    ipc::Message bad_replies[4];
+    bad_replies[0].set("rate", int64_t(3));                                  // no status
+    bad_replies[1].set("status", "ok").set("rate", int64_t(0));              // below 1
+    bad_replies[2].set("status", "ok").set("rate", "lots");                  // no number
+    bad_replies[3].set("status", "ok").set("rate", int64_t(0x80000000LL));  // past int
+    for (const auto& m : bad_replies) CPPUNIT_ASSERT(!parse_anvil_event_reply(m));
+    // A connect reply is no event reply's twin, and the other way round.
+    CPPUNIT_ASSERT(!parse_anvil_reply(anvil_event_reply(3)));
   }
 };
 

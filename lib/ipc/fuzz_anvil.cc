@@ -1,5 +1,6 @@
 // lib/ipc/fuzz_anvil.cc - libFuzzer target for anvil(8)'s request handling: an attribute
-// body from a peer on private/anvil through the strict request decoder and the counts.
+// body from a peer on private/anvil through the strict request decoder and the counts
+// (sessions, and the message, recipient and AUTH rates).
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -26,8 +27,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // as master.cf's "127.0.0.1:25" does, so the key is rebuilt from the attributes).
   std::string service = m->get_or("service", ""), client = m->get_or("client", "");
   if (r->key != service + " " + client) __builtin_trap();
+  if (r->event) {
+    if (r->connect) __builtin_trap();  // an event is no session
+    auto again = parse_anvil_request(anvil_event_request(*r->event, service, client));
+    if (!again || again->key != r->key || again->event != r->event) __builtin_trap();
+    // Rates climb by one in a window and start again at 1 after it.
+    AnvilTable t(1000, 2);
+    for (int i = 0; i < 3; ++i)
+      if (t.event(*r->event, r->key, i * 10) != i + 1) __builtin_trap();
+    int rate = t.event(*r->event, r->key, 1000);
+    auto reply = parse_anvil_event_reply(anvil_event_reply(rate));
+    if (rate != 1 || !reply || *reply != rate || t.count(r->key) != 0 || t.keys() != 1) __builtin_trap();
+    return 0;
+  }
   auto again = parse_anvil_request(anvil_request(r->connect, service, client));
-  if (!again || again->key != r->key || again->connect != r->connect) __builtin_trap();
+  if (!again || again->key != r->key || again->connect != r->connect || again->event) __builtin_trap();
   // Through a tiny table: counts stay sane and the table stays within its limit.
   AnvilTable t(1000, 2);
   for (int i = 0; i < 3; ++i) {

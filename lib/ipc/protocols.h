@@ -76,6 +76,10 @@ inline constexpr const char* kAuthSocket = "private/auth";
 // reply:    status=ok, count=N (simultaneous sessions of service+client, this one
 //           included), rate=N (sessions in the current anvil_rate_time_unit window)
 // request:  cmd=disconnect, service=NAME, client=IP  (no reply)
+// request:  cmd=message|recipient|auth, service=NAME, client=IP  (one MAIL FROM, RCPT
+//           TO or AUTH command of that client)
+// reply:    status=ok, rate=N (events of that kind from service+client in the current
+//           anvil_rate_time_unit window, this one included)
 // Anything else: the connection is closed.
 inline constexpr const char* kAnvilSocket = "private/anvil";
 
