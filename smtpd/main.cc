@@ -21,7 +21,9 @@ const std::vector<std::string_view> kParams = {
     "smtpd_sasl_auth_enable", "smtpd_tls_security_level", "smtpd_tls_wrappermode",
     "smtpd_tls_cert_file", "smtpd_tls_key_file", "smtpd_client_restrictions", "smtpd_helo_restrictions",
     "smtpd_sender_restrictions", "smtpd_delay_reject", "smtpd_sender_login_maps", "rbl_reply_maps",
-    "default_rbl_reply", "maps_rbl_reject_code", "smtpd_restriction_dns_timeout"};
+    "default_rbl_reply", "maps_rbl_reject_code", "smtpd_restriction_dns_timeout",
+    "smtpd_client_message_rate_limit", "smtpd_client_recipient_rate_limit", "smtpd_client_auth_rate_limit",
+    "smtpd_client_event_limit_exceptions"};
 
 }  // namespace
 
