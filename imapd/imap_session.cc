@@ -172,7 +172,10 @@ mailbox::Message Session::as_message(const Msg& m) const {
   mailbox::Message mm;
   mm.uid = m.uid;
   mm.key = m.key;
-  mm.file = m.file;
+  // The folder's view knows where another session moved the file since (new/ to
+  // cur/ without a flag change is no news to report, so sync() leaves m.file alone).
+  const mailbox::Message* now = box_ ? box_->find(m.uid) : nullptr;
+  mm.file = now && now->key == m.key ? now->file : m.file;
   mm.flags = m.letters;
   mm.vsize = m.vsize;
   return mm;
@@ -247,13 +250,14 @@ bool Session::select_folder(const std::string& name, bool read_only, std::string
     *why = "[NONEXISTENT] no such mailbox";
     return false;
   }
-  auto snap = box->scan();
-  if (!snap) {
-    log::warn("%s: %s", label_.c_str(), snap.error().c_str());
+  if (auto ch = box->refresh(); !ch) {
+    log::warn("%s: %s", label_.c_str(), ch.error().c_str());
     *why = "[SERVERBUG] cannot read the mailbox";
     return false;
   }
+  // Kept for the session: each later sync() refreshes it by what changed.
   box_.emplace(std::move(*box));
+  const mailbox::Snapshot* snap = &box_->view();
   folder_name_ = utf8;
   folder_path_ = *path;
   read_only_ = read_only;
@@ -283,9 +287,17 @@ void Session::unselect() {
 
 void Session::sync(bool allow_expunge) {
   if (!box_) return;
-  auto snap = box_->scan();
-  if (!snap) {
-    log::warn("%s: %s", label_.c_str(), snap.error().c_str());
+  auto ch = box_->refresh();
+  if (!ch) {
+    log::warn("%s: %s", label_.c_str(), ch.error().c_str());
+    return;
+  }
+  const mailbox::Snapshot* snap = &box_->view();
+  if (ch->empty() && snap->uid_validity == uid_validity_) {
+    // Nothing new on disk since the last look: only expunges held back by an
+    // earlier FETCH, STORE or SEARCH by number may still be due.
+    if (allow_expunge) report_expunges();
+    next_uid_ = snap->next_uid;
     return;
   }
   if (snap->uid_validity != uid_validity_) {

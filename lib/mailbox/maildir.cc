@@ -225,11 +225,25 @@ Result<Maildir> Maildir::open(const std::string& path) {
 }
 
 Result<Snapshot> Maildir::scan() {
-  auto box = Mailbox::open(path_);
-  if (!box) return box.error();
-  if (auto ch = box->refresh(); !ch) return ch.error();
-  return box->view();
+  if (auto ch = refresh(); !ch) return ch.error();
+  return box_->view();
 }
+
+Result<Changes> Maildir::refresh() {
+  if (!box_) {
+    auto box = Mailbox::open(path_);
+    if (!box) return box.error();
+    box_ = std::make_unique<Mailbox>(std::move(*box));
+  }
+  return box_->refresh();
+}
+
+const Snapshot& Maildir::view() const {
+  static const Snapshot kEmpty;
+  return box_ ? box_->view() : kEmpty;
+}
+
+const Message* Maildir::find(uint32_t uid) const { return box_ ? box_->find(uid) : nullptr; }
 
 std::string Maildir::locate(const std::string& key) const {
   std::map<std::string, Found> found;
