@@ -256,6 +256,12 @@ std::string Maildir::locate(const std::string& key) const {
 Result<std::string> Maildir::read(const Message& m, size_t max_size) const {
   auto text = file::read_file(path_ + "/" + m.file, max_size);
   if (text || text.error().code() != ENOENT) return text;
+  // Moved since the caller looked: the last refresh() may know where to, which spares
+  // a listing of the folder.
+  if (const Message* v = find(m.uid); v && v->key == m.key && v->file != m.file) {
+    text = file::read_file(path_ + "/" + v->file, max_size);
+    if (text || text.error().code() != ENOENT) return text;
+  }
   std::string now = locate(m.key);
   if (now.empty()) return Error(path_ + "/" + m.file + ": message expunged", ENOENT);
   return file::read_file(path_ + "/" + now, max_size);

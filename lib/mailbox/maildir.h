@@ -33,7 +33,8 @@ class Maildir {
   // The message with this UID in view(), or nullptr.
   const Message* find(uint32_t uid) const;
   // Contents of a message (its file may have moved between new/ and cur/ or changed
-  // flags since the scan: found again by its key). Error ENOENT: it was expunged.
+  // flags since the scan: found again by its key, first where view() has it). Error
+  // ENOENT: it was expunged.
   Result<std::string> read(const Message& m, size_t max_size = SIZE_MAX) const;
   // Removes a message; a message already gone is not an error.
   Status remove(const Message& m) const;
