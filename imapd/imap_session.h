@@ -25,8 +25,11 @@ struct Stats {
 
 class Session {
  public:
-  // fd: the relay to the login process; root: the user's Maildir; label: for log lines.
+  // fd: the client connection, or the relay to the login process (TLS); root: the
+  // user's Maildir; label: for log lines.
   Session(const Settings& s, int fd, std::string root, std::string label);
+  // Input that arrived before the session took over (pipelined behind the login).
+  void feed(std::string_view bytes) { in_ += bytes; }
   // Serves commands until LOGOUT, the end of the connection, or the idle timeout.
   void run();
   const Stats& stats() const { return stats_; }
