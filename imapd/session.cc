@@ -138,6 +138,9 @@ int serve(const Settings& s, int fd, const std::string& ip, pid_t* login_pid) {
       auto rest = got ? ipc::read_message(fd, kSessionCallMs, 4 * s.line_limit + (256 << 10))
                       : Result<ipc::Message>(got.error());
       if (!rest || rest->get_or("cmd", "") != "handoff" || !rest->get("input")) {
+        // ECONNRESET: the client left before its login reply was out (the login
+        // process then ends without a handoff).
+        if (!rest && rest.error().code() == ECONNRESET) return 0;
         log::warn("%s: login process: %s", label.c_str(), rest ? "no connection handed over" : rest.error().c_str());
         return 1;
       }
