@@ -1,8 +1,8 @@
 // imapd/commands.cc - the commands that are not about message contents: capability,
 // selection, the mailbox tree, APPEND, COPY/MOVE, EXPUNGE and IDLE.
 #include <dirent.h>
-#include <poll.h>
 #include <malloc.h>
+#include <poll.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/time.h>
