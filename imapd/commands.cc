@@ -1,6 +1,7 @@
 // imapd/commands.cc - the commands that are not about message contents: capability,
 // selection, the mailbox tree, APPEND, COPY/MOVE, EXPUNGE and IDLE.
 #include <dirent.h>
+#include <malloc.h>
 #include <poll.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
@@ -367,7 +368,9 @@ void Session::cmd_copy(imap::Command& c, bool uid) {
   for (size_t i : idx) {
     Msg& m = msgs_[i];
     if (m.gone) continue;
-    auto text = box_->read(as_message(m), s_.append_limit * 4);
+    auto mm = as_message(m);
+    if (!mm) continue;
+    auto text = box_->read(*mm, s_.append_limit * 4);
     if (!text) {
       if (text.error().code() == ENOENT) continue;
       log::warn("%s: %s", label_.c_str(), text.error().c_str());
@@ -393,9 +396,12 @@ void Session::cmd_copy(imap::Command& c, bool uid) {
   for (size_t i : idx) {
     Msg& m = msgs_[i];
     if (m.gone) continue;
-    if (auto st = box_->remove(as_message(m)); !st) {
-      log::warn("%s: %s", label_.c_str(), st.error().c_str());
-      continue;
+    auto mm = as_message(m);
+    if (mm) {
+      if (auto st = box_->remove(*mm); !st) {
+        log::warn("%s: %s", label_.c_str(), st.error().c_str());
+        continue;
+      }
     }
     m.gone = true;
   }
@@ -426,6 +432,13 @@ void Session::cmd_idle(imap::Command& c, bool) {
   if (state_ == State::Selected) sync(true);
   out("+ idling\r\n");
   flush();
+  // A client may stay in IDLE for hours: what this process grew for SELECT and FETCH
+  // and has freed since (the index load, output and message buffers) goes back to the
+  // system instead of staying resident with every idle connection.
+  std::string().swap(out_);
+  std::string().swap(cached_);
+  cached_uid_ = 0;
+  ::malloc_trim(0);
   // inotify on new/ and cur/ brings a delivery or another session's change at once.
   UniqueFd ino;
   if (state_ == State::Selected) {

@@ -168,14 +168,22 @@ std::optional<std::string> Session::folder_of(const std::string& wire, bool for_
 
 // ---- the selected mailbox -------------------------------------------------------
 
-mailbox::Message Session::as_message(const Msg& m) const {
+std::optional<mailbox::Message> Session::as_message(const Msg& m) const {
+  const mailbox::Message* v = box_ ? box_->find(m.uid) : nullptr;
+  if (!v) return std::nullopt;  // expunged: the last refresh no longer lists it
   mailbox::Message mm;
   mm.uid = m.uid;
-  mm.key = m.key;
-  mm.file = m.file;
+  mm.key = v->key;
+  mm.file = file_of(m, *v);
   mm.flags = m.letters;
   mm.vsize = m.vsize;
+  mm.internal_date = v->internal_date;
   return mm;
+}
+
+const std::string& Session::file_of(const Msg& m, const mailbox::Message& v) const {
+  auto it = renamed_.find(m.uid);
+  return it != renamed_.end() ? it->second : v.file;
 }
 
 namespace {
@@ -202,34 +210,41 @@ std::string locate(const std::string& dir, const std::string& key) {
 }  // namespace
 
 bool Session::set_letters(Msg& m, const std::string& wanted) {
+  const mailbox::Message* v = box_ ? box_->find(m.uid) : nullptr;
+  if (!v) return false;
   std::string letters = normalize_letters(wanted);
-  if (letters == m.letters && m.file.rfind("cur/", 0) == 0) return true;
-  std::string to = "cur/" + m.key + ":2," + letters;
+  std::string file = file_of(m, *v);
+  if (letters == m.letters && file.rfind("cur/", 0) == 0) return true;
+  std::string to = "cur/" + v->key + ":2," + letters;
   for (int attempt = 0; attempt < 2; ++attempt) {
-    if (::rename((folder_path_ + "/" + m.file).c_str(), (folder_path_ + "/" + to).c_str()) == 0) {
-      m.file = to;
+    if (::rename((folder_path_ + "/" + file).c_str(), (folder_path_ + "/" + to).c_str()) == 0) {
+      renamed_[m.uid] = to;
       m.letters = letters;
       return true;
     }
     if (errno != ENOENT) break;
     // Another session renamed it since: find its name now and try once more.
-    std::string now = locate(folder_path_, m.key);
-    if (now.empty()) break;
-    m.file = now;
+    file = locate(folder_path_, v->key);
+    if (file.empty()) break;
   }
   return false;
 }
 
 time_t Session::internal_date(const Msg& m) const {
+  auto mm = as_message(m);
+  if (!mm) return 0;
+  if (mm->internal_date > 0) return static_cast<time_t>(mm->internal_date);
   struct stat st;
-  if (::stat((folder_path_ + "/" + m.file).c_str(), &st) == 0) return st.st_mtime;
-  auto t = str::parse_uint(std::string_view(m.key).substr(0, m.key.find('.')));
+  if (::stat((folder_path_ + "/" + mm->file).c_str(), &st) == 0) return st.st_mtime;
+  auto t = str::parse_uint(std::string_view(mm->key).substr(0, mm->key.find('.')));
   return t ? static_cast<time_t>(*t) : 0;
 }
 
 Result<std::string> Session::content(Msg& m) {
   if (cached_uid_ == m.uid && cached_uid_ != 0) return cached_;
-  auto text = box_->read(as_message(m));
+  auto mm = as_message(m);
+  if (!mm) return Error(folder_path_ + ": message " + std::to_string(m.uid) + " expunged", ENOENT);
+  auto text = box_->read(*mm);
   if (!text) return text;
   cached_ = mail::to_crlf(*text);
   cached_uid_ = m.uid;
@@ -247,22 +262,25 @@ bool Session::select_folder(const std::string& name, bool read_only, std::string
     *why = "[NONEXISTENT] no such mailbox";
     return false;
   }
-  auto snap = box->scan();
-  if (!snap) {
-    log::warn("%s: %s", label_.c_str(), snap.error().c_str());
+  if (auto ch = box->refresh(); !ch) {
+    log::warn("%s: %s", label_.c_str(), ch.error().c_str());
     *why = "[SERVERBUG] cannot read the mailbox";
     return false;
   }
+  // Kept for the session: each later sync() refreshes it by what changed.
   box_.emplace(std::move(*box));
+  renamed_.clear();
+  const mailbox::Snapshot* snap = &box_->view();
   folder_name_ = utf8;
   folder_path_ = *path;
   read_only_ = read_only;
   uid_validity_ = snap->uid_validity;
   next_uid_ = snap->next_uid;
   msgs_.clear();
+  msgs_.reserve(snap->messages.size());
   cached_uid_ = 0;
   for (auto& m : snap->messages) {
-    Msg x{m.uid, m.key, m.file, normalize_letters(m.flags), m.vsize, false, false};
+    Msg x{m.uid, normalize_letters(m.flags), m.vsize, false, false};
     // A message still in new/ is \Recent for the first read-write session that sees
     // it: moving it to cur/ is the claim (a rename only one session can win).
     if (!read_only_ && m.is_new()) x.recent = set_letters(x, x.letters);
@@ -274,6 +292,7 @@ bool Session::select_folder(const std::string& name, bool read_only, std::string
 
 void Session::unselect() {
   box_.reset();
+  renamed_.clear();
   msgs_.clear();
   folder_name_.clear();
   folder_path_.clear();
@@ -283,9 +302,18 @@ void Session::unselect() {
 
 void Session::sync(bool allow_expunge) {
   if (!box_) return;
-  auto snap = box_->scan();
-  if (!snap) {
-    log::warn("%s: %s", label_.c_str(), snap.error().c_str());
+  auto ch = box_->refresh();
+  if (!ch) {
+    log::warn("%s: %s", label_.c_str(), ch.error().c_str());
+    return;
+  }
+  renamed_.clear();  // the view has every rename of this session now
+  const mailbox::Snapshot* snap = &box_->view();
+  if (ch->empty() && snap->uid_validity == uid_validity_) {
+    // Nothing new on disk since the last look: only expunges held back by an
+    // earlier FETCH, STORE or SEARCH by number may still be due.
+    if (allow_expunge) report_expunges();
+    next_uid_ = snap->next_uid;
     return;
   }
   if (snap->uid_validity != uid_validity_) {
@@ -300,7 +328,6 @@ void Session::sync(bool allow_expunge) {
     Msg& m = msgs_[i];
     while (j < now.size() && now[j].uid < m.uid) ++j;
     if (j < now.size() && now[j].uid == m.uid) {
-      m.file = now[j].file;
       std::string letters = normalize_letters(now[j].flags);
       if (letters != m.letters && !m.gone && !now[j].is_new()) {
         m.letters = letters;
@@ -316,7 +343,7 @@ void Session::sync(bool allow_expunge) {
   size_t added = 0, recent = 0;
   for (const auto& n : now) {
     if (n.uid <= last) continue;
-    Msg x{n.uid, n.key, n.file, normalize_letters(n.flags), n.vsize, false, false};
+    Msg x{n.uid, normalize_letters(n.flags), n.vsize, false, false};
     if (!read_only_ && n.is_new()) x.recent = set_letters(x, x.letters);
     msgs_.push_back(std::move(x));
     ++added;
@@ -352,7 +379,9 @@ void Session::expunge_deleted(const std::vector<size_t>* only, bool silent) {
   for (size_t i : *only) {
     Msg& m = msgs_[i];
     if (m.gone || m.letters.find('T') == std::string::npos) continue;
-    if (auto st = box_->remove(as_message(m)); !st) {
+    auto mm = as_message(m);
+    if (!mm) continue;  // gone already; reported by the next sync()
+    if (auto st = box_->remove(*mm); !st) {
       log::warn("%s: %s", label_.c_str(), st.error().c_str());
       continue;
     }

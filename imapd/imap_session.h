@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "imapd/settings.h"
@@ -24,8 +25,11 @@ struct Stats {
 
 class Session {
  public:
-  // fd: the relay to the login process; root: the user's Maildir; label: for log lines.
+  // fd: the client connection, or the relay to the login process (TLS); root: the
+  // user's Maildir; label: for log lines.
   Session(const Settings& s, int fd, std::string root, std::string label);
+  // Input that arrived before the session took over (pipelined behind the login).
+  void feed(std::string_view bytes) { in_ += bytes; }
   // Serves commands until LOGOUT, the end of the connection, or the idle timeout.
   void run();
   const Stats& stats() const { return stats_; }
@@ -42,9 +46,12 @@ class Session {
   static const CommandSpec kCommands[];
   class View;  // a message as SEARCH sees it (search.cc)
 
+  // A message of the selected folder as this session has reported it. Its key and
+  // file name are not copied here: box_'s view has them (renamed_ the names this
+  // session gave since the view's last refresh).
   struct Msg {
     uint32_t uid = 0;
-    std::string key, file, letters;
+    std::string letters;
     uint64_t vsize = 0;
     bool recent = false, gone = false;
   };
@@ -67,7 +74,9 @@ class Session {
   // expunges when allowed.
   void sync(bool allow_expunge);
   void report_expunges();
-  mailbox::Message as_message(const Msg& m) const;
+  // The message as lib/mailbox knows it; nullopt once expunged from the view.
+  std::optional<mailbox::Message> as_message(const Msg& m) const;
+  const std::string& file_of(const Msg& m, const mailbox::Message& v) const;
   Result<std::string> content(Msg& m);  // CRLF ends; the last one is cached
   bool set_letters(Msg& m, const std::string& letters);
   time_t internal_date(const Msg& m) const;
@@ -120,6 +129,7 @@ class Session {
   bool read_only_ = false;
   uint32_t uid_validity_ = 0, next_uid_ = 1;
   std::vector<Msg> msgs_;
+  std::unordered_map<uint32_t, std::string> renamed_;  // UID -> file, until the next refresh
   uint32_t cached_uid_ = 0;
   std::string cached_;
 };

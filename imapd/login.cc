@@ -80,7 +80,7 @@ class Login {
   int status() const { return status_; }
 
  private:
-  enum class State { NotAuthenticated, SaslResponse, TlsSwitch, Relay, Closing };
+  enum class State { NotAuthenticated, SaslResponse, TlsSwitch, Handoff, Relay, Closing };
 
   void arm_client() {
     client_.set_callbacks([this] { on_read(); }, [this] { on_write(); }, [this](short w) { on_event(w); });
@@ -129,6 +129,8 @@ class Login {
       base_.loopbreak();
     } else if (state_ == State::TlsSwitch && client_.output_length() == 0) {
       switch_to_tls();
+    } else if (state_ == State::Handoff && client_.output_length() == 0) {
+      hand_off();
     } else if (state_ == State::Relay && relay_ && client_.output_length() < kRelayHighWater) {
       relay_.enable(EV_READ);
     }
@@ -139,6 +141,7 @@ class Login {
       evbuffer_add_buffer(relay_.output(), client_.input());
       return;
     }
+    if (state_ == State::Handoff) return;  // left in the buffer for the session process
     if (state_ == State::Closing || state_ == State::TlsSwitch) {
       evbuffer_drain(client_.input(), client_.input_length());
       return;
@@ -303,7 +306,13 @@ class Login {
     std::string status(rep->get_or("status", ""));
     if (status == "ok") {
       send(std::string(rep->get_or("reply", tagged(tag, "OK", "Logged in"))));
-      return start_relay();
+      if (tls_) return start_relay();
+      // In clear text nothing needs this process any more: once the reply is out, the
+      // connection goes to the session process (hand_off()).
+      state_ = State::Handoff;
+      client_.disable(EV_READ);
+      if (client_.output_length() == 0) hand_off();
+      return;
     }
     if (status == "fail") return fail_login(tag);
     send(tagged(tag, "NO", status == "tempfail" ? "[UNAVAILABLE] temporary authentication failure, try again later"
@@ -335,6 +344,28 @@ class Login {
     tls_ = true;
     state_ = State::NotAuthenticated;
     arm_client();
+  }
+
+  // Passes the client connection, and what the client sent behind its login, to the
+  // session process, which serves it directly from now on; this process ends. The
+  // descriptor goes first: the session reads it with a one-byte recvmsg() before the
+  // message, which a read could otherwise swallow with its ancillary data.
+  void hand_off() {
+    std::string pending = in_;
+    in_.clear();
+    size_t n = client_.input_length();
+    if (n > 0) {
+      std::string more(n, '\0');
+      evbuffer_remove(client_.input(), more.data(), n);
+      pending += more;
+    }
+    ipc::Message m;
+    m.set("cmd", "handoff").set("input", pending);
+    Status st = ipc::send_fd(session_.get(), client_.fd());
+    if (st) st = ipc::write_message(session_.get(), m, kSessionCallMs);
+    if (!st) log::warn("[%s]: session process: %s", ip_.c_str(), st.error().c_str());
+    state_ = State::Closing;
+    base_.loopbreak();
   }
 
   void start_relay() {

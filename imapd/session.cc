@@ -2,6 +2,7 @@
 // authenticated session.
 #include "imapd/session.h"
 
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -22,6 +23,8 @@
 
 namespace postilion::imapd {
 namespace {
+
+constexpr int kSessionCallMs = 120000;  // the login process's side of the handoff
 
 struct LoggedIn {
   std::string user, maildir, method;
@@ -88,7 +91,9 @@ Status ensure_folders(const std::string& md) {
   return {};
 }
 
-int serve(const Settings& s, int fd, const std::string& ip) {
+// login_pid: the login process; reaped here once it has handed the connection over
+// (then set to 0), so no zombie stays beside a long session.
+int serve(const Settings& s, int fd, const std::string& ip, pid_t* login_pid) {
   for (;;) {
     auto req = ipc::read_message(fd, static_cast<int>(s.timeout_ms + 30000), 8192);
     if (!req) {
@@ -123,7 +128,37 @@ int serve(const Settings& s, int fd, const std::string& ip) {
     if (!reply(fd, "ok",
                imap::tagged(tag, "OK", "CAPABILITY " + capabilities_after_login(s.append_limit), "Logged in")))
       return 0;
-    Session session(s, fd, who->maildir, label);
+    // In clear text the login process hands the client connection over (login.cc
+    // hand_off()): its descriptor, then what the client sent behind its login. Over TLS
+    // it stays and relays.
+    UniqueFd client;
+    std::string pending;
+    if (req->get_or("tls", "0") != "1") {
+      auto got = ipc::recv_fd(fd, kSessionCallMs);
+      auto rest = got ? ipc::read_message(fd, kSessionCallMs, 4 * s.line_limit + (256 << 10))
+                      : Result<ipc::Message>(got.error());
+      if (!rest || rest->get_or("cmd", "") != "handoff" || !rest->get("input")) {
+        // ECONNRESET: the client left before its login reply was out (the login
+        // process then ends without a handoff).
+        if (!rest && rest.error().code() == ECONNRESET) return 0;
+        log::warn("%s: login process: %s", label.c_str(), rest ? "no connection handed over" : rest.error().c_str());
+        return 1;
+      }
+      client = std::move(*got);
+      int wst = 0;
+      while (::waitpid(*login_pid, &wst, 0) < 0 && errno == EINTR) {
+      }
+      *login_pid = 0;
+      pending = std::string(*rest->get("input"));
+      // The login process read it in non-blocking mode; this process blocks.
+      int fl = ::fcntl(client.get(), F_GETFL);
+      if (fl < 0 || ::fcntl(client.get(), F_SETFL, fl & ~O_NONBLOCK) != 0) {
+        log::warn("%s: fcntl: %s", label.c_str(), std::strerror(errno));
+        return 1;
+      }
+    }
+    Session session(s, client ? client.get() : fd, who->maildir, label);
+    session.feed(pending);
     session.run();
     const auto& st = session.stats();
     log::info("disconnect: %s, fetched=%llu/%llu, stored=%llu, expunged=%llu, appended=%llu, copied=%llu",
@@ -162,10 +197,10 @@ int run_session(const Settings& s, const tls::Context* tls, const std::string& c
   // This process never touches the network connection.
   client.reset();
   theirs.reset();
-  int rc = serve(s, mine.get(), client_ip);
+  int rc = serve(s, mine.get(), client_ip, &pid);
   mine.reset();
   int wst = 0;
-  while (::waitpid(pid, &wst, 0) < 0 && errno == EINTR) {
+  while (pid > 0 && ::waitpid(pid, &wst, 0) < 0 && errno == EINTR) {
   }
   return rc;
 }

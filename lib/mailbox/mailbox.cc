@@ -577,6 +577,9 @@ Status Mailbox::load_keywords() {
 
 Status Mailbox::load_all(index::File& db, const Header& h, Changes* ch) {
   std::vector<Message> all;
+  // UIDs below next_uid bound the record count: reserved (up to a cap, pages a long
+  // expunged past never touch) so the load does not copy the list as it grows.
+  all.reserve(std::min<size_t>(h.next_uid > 0 ? h.next_uid - 1 : 0, size_t{1} << 16));
   bool bad = false;
   auto st = db.each("u", "", [&](std::string_view k, std::string_view v) {
     auto uid = index::key_uid(k);

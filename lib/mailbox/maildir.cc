@@ -225,11 +225,25 @@ Result<Maildir> Maildir::open(const std::string& path) {
 }
 
 Result<Snapshot> Maildir::scan() {
-  auto box = Mailbox::open(path_);
-  if (!box) return box.error();
-  if (auto ch = box->refresh(); !ch) return ch.error();
-  return box->view();
+  if (auto ch = refresh(); !ch) return ch.error();
+  return box_->view();
 }
+
+Result<Changes> Maildir::refresh() {
+  if (!box_) {
+    auto box = Mailbox::open(path_);
+    if (!box) return box.error();
+    box_ = std::make_unique<Mailbox>(std::move(*box));
+  }
+  return box_->refresh();
+}
+
+const Snapshot& Maildir::view() const {
+  static const Snapshot kEmpty;
+  return box_ ? box_->view() : kEmpty;
+}
+
+const Message* Maildir::find(uint32_t uid) const { return box_ ? box_->find(uid) : nullptr; }
 
 std::string Maildir::locate(const std::string& key) const {
   std::map<std::string, Found> found;
@@ -242,6 +256,12 @@ std::string Maildir::locate(const std::string& key) const {
 Result<std::string> Maildir::read(const Message& m, size_t max_size) const {
   auto text = file::read_file(path_ + "/" + m.file, max_size);
   if (text || text.error().code() != ENOENT) return text;
+  // Moved since the caller looked: the last refresh() may know where to, which spares
+  // a listing of the folder.
+  if (const Message* v = find(m.uid); v && v->key == m.key && v->file != m.file) {
+    text = file::read_file(path_ + "/" + v->file, max_size);
+    if (text || text.error().code() != ENOENT) return text;
+  }
   std::string now = locate(m.key);
   if (now.empty()) return Error(path_ + "/" + m.file + ": message expunged", ENOENT);
   return file::read_file(path_ + "/" + now, max_size);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,10 +21,20 @@ class Maildir {
   static Result<Maildir> open(const std::string& path);
   const std::string& path() const { return path_; }
 
-  // The messages with their UIDs: Mailbox::refresh() of the folder, then its view().
+  // The messages with their UIDs: refresh(), then a copy of view().
   Result<Snapshot> scan();
+  // Brings view() in step with the folder: Mailbox::refresh() of one Mailbox this
+  // Maildir keeps, so only the first call reads the whole index and later ones cost
+  // what changed since (a stat of new/ and cur/ and a header read when nothing did).
+  Result<Changes> refresh();
+  // The messages as the last refresh() saw them (empty before the first); valid until
+  // the next refresh().
+  const Snapshot& view() const;
+  // The message with this UID in view(), or nullptr.
+  const Message* find(uint32_t uid) const;
   // Contents of a message (its file may have moved between new/ and cur/ or changed
-  // flags since the scan: found again by its key). Error ENOENT: it was expunged.
+  // flags since the scan: found again by its key, first where view() has it). Error
+  // ENOENT: it was expunged.
   Result<std::string> read(const Message& m, size_t max_size = SIZE_MAX) const;
   // Removes a message; a message already gone is not an error.
   Status remove(const Message& m) const;
@@ -35,6 +46,7 @@ class Maildir {
   // Current file name (relative) of key, or "" when gone.
   std::string locate(const std::string& key) const;
   std::string path_;
+  std::unique_ptr<Mailbox> box_;  // made by the first refresh()
 };
 
 // Takes the exclusive lock `postilion-<name>.lock` in the Maildir without waiting (one
