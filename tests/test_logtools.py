@@ -383,9 +383,11 @@ class PflogsummTest(harness.InstanceTestCase):
 # Starts the instance in a mount namespace of its own in which /dev is a tmpfs holding the
 # usual devices (bound from the real /dev) and, at /dev/log, the test's socket: syslog(3)
 # in every daemon sends there, and nothing outside the namespace changes.
+# Run by `unshare --mount --propagation unchanged`: the script makes the mounts private
+# itself, "/" or, in a chroot where "/" is no mount point, the /dev mount it holds.
 PRIVATE_DEV_LOG = r"""
 set -e
-mount --make-rprivate /
+mount --make-rprivate / 2>/dev/null || mount --make-rprivate /dev
 mkdir "$T/olddev"
 mount --bind /dev "$T/olddev"
 mount -t tmpfs -o mode=0755 tmpfs /dev
@@ -427,7 +429,7 @@ class SyslogTest(harness.InstanceTestCase):
         os.chmod(os.path.join(tmp, "log"), 0o666)
         sock.settimeout(1)
         env = dict(os.environ, T=tmp, CTL=harness.sbin("postilionctl"), CONF=inst.config_dir)
-        r = subprocess.run(["unshare", "--mount", "sh", "-c", PRIVATE_DEV_LOG], env=env,
+        r = subprocess.run(["unshare", "--mount", "--propagation", "unchanged", "sh", "-c", PRIVATE_DEV_LOG], env=env,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120)
         pid = inst.master_pid()
         if pid:

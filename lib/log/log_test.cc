@@ -48,8 +48,11 @@ int syslog_child(int out, int facility) {
         !write_text("/proc/self/gid_map", str::format("0 %d 1", static_cast<int>(gid))))
       return fail("user namespace maps");
   }
-  // Private first: the tmpfs must not reach the parent's namespace.
-  if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return fail("mount --make-rprivate /");
+  // Private first: the tmpfs must not reach the parent's namespace. In a chroot "/" is
+  // no mount point (EINVAL); there the /dev mount it holds is made private instead.
+  if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 &&
+      ::mount(nullptr, "/dev", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
+    return fail("mount --make-rprivate / (and /dev)");
   if (::mount("tmpfs", "/dev", "tmpfs", 0, "mode=0755") != 0) return fail("mount tmpfs on /dev");
   UniqueFd sock(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
   sockaddr_un sa{};
