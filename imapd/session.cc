@@ -16,6 +16,7 @@
 #include "lib/base/file.h"
 #include "lib/base/strings.h"
 #include "lib/imap/response.h"
+#include "lib/ipc/auth_client.h"
 #include "lib/ipc/message.h"
 #include "lib/ipc/protocols.h"
 #include "lib/log/log.h"
@@ -26,56 +27,11 @@ namespace {
 
 constexpr int kSessionCallMs = 120000;  // the login process's side of the handoff
 
-struct LoggedIn {
-  std::string user, maildir, method;
-  uid_t uid = 0;
-  gid_t gid = 0;
-};
-
 Status reply(int fd, const char* status, const std::string& line = "") {
   ipc::Message m;
   m.set("status", status);
   if (!line.empty()) m.set("reply", line);
   return ipc::write_message(fd, m, 10000);
-}
-
-// Checks one set of credentials with auth(8). Returns the account on success; the
-// status to report otherwise in *status ("fail" or "tempfail").
-std::optional<LoggedIn> check(const Settings& s, const ipc::Message& req, const std::string& ip,
-                              const char** status) {
-  *status = "fail";
-  auto user = req.get("user");
-  auto password = req.get("password");
-  if (!user || !password || user->empty() || user->size() > 255) return std::nullopt;
-  ipc::Message a;
-  a.set("cmd", "auth").set("service", "imapd").set("user", std::string(*user))
-      .set("password", std::string(*password)).set("client", ip);
-  auto r = ipc::call(file::join(s.queue_directory, ipc::proto::kAuthSocket), a,
-                     static_cast<int>(s.auth_timeout_ms));
-  if (!r) {
-    log::warn("[%s]: auth service: %s", ip.c_str(), r.error().c_str());
-    *status = "tempfail";
-    return std::nullopt;
-  }
-  std::string st(r->get_or("status", ""));
-  if (st == "fail") return std::nullopt;
-  if (st != "ok") {
-    if (st != "tempfail") log::warn("[%s]: auth service: malformed reply", ip.c_str());
-    *status = "tempfail";
-    return std::nullopt;
-  }
-  auto uid = r->get_int("uid");
-  auto gid = r->get_int("gid");
-  std::string md(r->get_or("maildir", ""));
-  if (!uid || !gid || *uid < 0 || *gid < 0 || *uid > 0x7fffffff || *gid > 0x7fffffff || md.empty() ||
-      md[0] != '/') {
-    log::warn("[%s]: auth service: reply without a usable uid/gid/maildir", ip.c_str());
-    *status = "tempfail";
-    return std::nullopt;
-  }
-  while (md.size() > 1 && md.back() == '/') md.pop_back();
-  return LoggedIn{std::string(r->get_or("user", *user)), md, std::string(req.get_or("method", "LOGIN")),
-                  static_cast<uid_t>(*uid), static_cast<gid_t>(*gid)};
 }
 
 // Creates the Maildir when the user has none yet, and the special-use folders (as the
@@ -105,7 +61,8 @@ int serve(const Settings& s, int fd, const std::string& ip, pid_t* login_pid) {
       return 1;
     }
     const char* status = "fail";
-    auto who = check(s, *req, ip, &status);
+    auto who = ipc::check_mailbox_login(file::join(s.queue_directory, ipc::proto::kAuthSocket),
+                                        static_cast<int>(s.auth_timeout_ms), "imapd", "LOGIN", *req, ip, &status);
     if (!who) {
       if (!reply(fd, status)) return 0;
       continue;
