@@ -103,15 +103,18 @@ def have_daemon(name):
 
 
 def _built(name):
-    """$BUILD_DIR/FOLDER/name, whichever folder builds it; None when none does."""
+    """$BUILD_DIR/FOLDER/name, where FOLDER is the source folder whose Makefile.am builds
+    the program; None when none does or it is not built. A reused build folder may still
+    hold a program a folder built before it moved (smtpd/anvil before anvil/ had its
+    own): the source tree, not what lies in the build folder, says which one is current."""
     build = os.environ.get("BUILD_DIR")
     if not build or not os.path.isdir(build):
         return None
-    found = [os.path.join(build, d, name) for d in sorted(os.listdir(build))
-             if os.path.isfile(os.path.join(build, d, name)) and os.access(os.path.join(build, d, name), os.X_OK)]
-    if len(found) > 1:
-        raise HarnessError("more than one program named %s in %s: %s" % (name, build, found))
-    return found[0] if found else None
+    found = source_of(name)
+    if found is None:
+        return None
+    path = os.path.join(build, found[0], name)
+    return path if os.path.isfile(path) and os.access(path, os.X_OK) else None
 
 
 def program(name):
@@ -126,18 +129,48 @@ def program(name):
     return os.path.join(daemon_dir(), name)
 
 
+_PRIMARY_RX = re.compile(r"^(\w+)_PROGRAMS\s*\+?=(.*)$", re.M)
+_programs_in_source = None
+
+
+def _source_programs():
+    """{program: [(folder relative to ROOT, primary)...]} from every Makefile.am's
+    *_PROGRAMS (unit test programs of one name live in several folders)."""
+    global _programs_in_source
+    if _programs_in_source is None:
+        table = {}
+        for dirpath, dirnames, filenames in os.walk(ROOT):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            if "Makefile.am" not in filenames:
+                continue
+            with open(os.path.join(dirpath, "Makefile.am")) as f:
+                text = f.read().replace("\\\n", " ")
+            for m in _PRIMARY_RX.finditer(text):
+                for prog in m.group(2).split():
+                    if prog.startswith("$"):
+                        continue
+                    table.setdefault(prog, []).append((os.path.relpath(dirpath, ROOT), m.group(1)))
+        _programs_in_source = table
+    return _programs_in_source
+
+
+def source_of(name):
+    """(folder, primary) of the Makefile.am that builds the program, or None; an error
+    when several folders build one of that name."""
+    found = _source_programs().get(name)
+    if not found:
+        return None
+    if len(found) > 1:
+        raise HarnessError("more than one folder builds a program named %s: %s"
+                           % (name, ", ".join(f for f, _ in found)))
+    return found[0]
+
+
 def in_source(name):
     """How the source builds a program of that name: the primary of the Makefile.am line
     that lists it ("sbin", "pkglibexec", "noinst", "check"...), or None."""
-    rx = re.compile(r"^(\w+)_PROGRAMS\s*\+?=(.*\s)?%s(\s|$)" % re.escape(name), re.M)
-    for dirpath, dirnames, filenames in os.walk(ROOT):
-        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-        if "Makefile.am" in filenames:
-            with open(os.path.join(dirpath, "Makefile.am")) as f:
-                m = rx.search(f.read().replace("\\\n", " "))
-            if m:
-                return m.group(1)
-    return None
+    found = source_of(name)
+    return found[1] if found else None
 
 
 def require_program(name):
