@@ -1,10 +1,8 @@
 // imapd/commands.cc - the commands that are not about message contents: capability,
 // selection, the mailbox tree, APPEND, COPY/MOVE, EXPUNGE and IDLE.
-#include <dirent.h>
 #include <malloc.h>
 #include <poll.h>
 #include <sys/inotify.h>
-#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -21,37 +19,13 @@
 #include "lib/imap/response.h"
 #include "lib/imap/sequence.h"
 #include "lib/log/log.h"
+#include "lib/mailbox/folders.h"
 #include "lib/mail/header.h"
 
 namespace postilion::imapd {
 namespace {
 
 constexpr int kIdleRescanMs = 30000;  // IDLE looks at the disk at least this often
-
-// Removes a folder: its files in tmp/, new/, cur/ and itself (no subfolders inside,
-// Maildir++ keeps those beside it).
-Status remove_folder(const std::string& path) {
-  for (const char* sub : {"/tmp", "/new", "/cur", ""}) {
-    std::string dir = path + sub;
-    DIR* d = ::opendir(dir.c_str());
-    if (!d) continue;
-    std::vector<std::string> names;
-    while (dirent* e = ::readdir(d)) {
-      std::string n = e->d_name;
-      if (n != "." && n != "..") names.push_back(n);
-    }
-    ::closedir(d);
-    for (const auto& n : names) {
-      std::string p = dir + "/" + n;
-      struct stat st;
-      if (::lstat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) continue;
-      if (::unlink(p.c_str()) != 0 && errno != ENOENT) return Error::from_errno("unlink " + p);
-    }
-    if (*sub && ::rmdir(dir.c_str()) != 0 && errno != ENOENT) return Error::from_errno("rmdir " + dir);
-  }
-  if (::rmdir(path.c_str()) != 0) return Error::from_errno("rmdir " + path);
-  return {};
-}
 
 bool has_children(const std::vector<std::string>& all, const std::string& name) {
   for (const auto& f : all)
@@ -178,7 +152,7 @@ void Session::cmd_list(imap::Command& c, bool) {
     return ok(c, "LIST completed");
   }
   std::vector<std::string> folders = list_folders(root_);
-  std::vector<std::string> names = lsub ? read_subscriptions(root_) : folders;
+  std::vector<std::string> names = lsub ? subscribed(root_) : folders;
   if (!lsub) names.insert(names.begin(), "INBOX");
   std::vector<std::string> patterns;
   for (const auto& p : req.patterns) {
@@ -250,7 +224,7 @@ void Session::cmd_create(imap::Command& c, bool) {
   auto path = folder_of(strip_separator(std::get<0>(r)[0]), true, &name, &why);
   if (!path) return no(c, why);
   if (name == "INBOX") return no(c, "[ALREADYEXISTS] INBOX always exists");
-  if (auto st = create_folder(*path); !st) {
+  if (auto st = mailbox::create_folder(root_, imap::to_maildir(name)); !st) {
     if (st.error().code() == EEXIST) return no(c, "[ALREADYEXISTS] mailbox exists");
     log::warn("%s: %s", label_.c_str(), st.error().c_str());
     return no(c, "[SERVERBUG] cannot create the mailbox");
@@ -269,7 +243,7 @@ void Session::cmd_delete(imap::Command& c, bool) {
   if (std::find(folders.begin(), folders.end(), name) == folders.end()) return no(c, "[NONEXISTENT] no such mailbox");
   if (has_children(folders, name)) return no(c, "[INUSE] the mailbox has subfolders");
   if (state_ == State::Selected && folder_path_ == *path) unselect();
-  if (auto st = remove_folder(*path); !st) {
+  if (auto st = mailbox::delete_folder(root_, imap::to_maildir(name)); !st) {
     log::warn("%s: %s", label_.c_str(), st.error().c_str());
     return no(c, "[SERVERBUG] cannot delete the mailbox");
   }
@@ -291,15 +265,10 @@ void Session::cmd_rename(imap::Command& c, bool) {
   if (std::find(folders.begin(), folders.end(), to) != folders.end()) return no(c, "[ALREADYEXISTS] mailbox exists");
   if (to.starts_with(from + "/")) return no(c, "[CANNOT] cannot move a mailbox into itself");
   if (state_ == State::Selected && folder_path_ == *pf) unselect();
-  if (::rename(pf->c_str(), pt->c_str()) != 0) {
-    log::warn("%s: rename %s: %s", label_.c_str(), pf->c_str(), std::strerror(errno));
+  if (auto st = mailbox::rename_folder(root_, imap::to_maildir(from), imap::to_maildir(to)); !st) {
+    if (st.error().code() == EEXIST) return no(c, "[ALREADYEXISTS] a mailbox of the new name exists");
+    log::warn("%s: %s", label_.c_str(), st.error().c_str());
     return no(c, "[SERVERBUG] cannot rename the mailbox");
-  }
-  for (const auto& f : folders) {
-    if (!f.starts_with(from + "/")) continue;
-    std::string a = folder_path(root_, f), b = folder_path(root_, to + f.substr(from.size()));
-    if (::rename(a.c_str(), b.c_str()) != 0)
-      log::warn("%s: rename %s: %s", label_.c_str(), a.c_str(), std::strerror(errno));
   }
   ok(c, "RENAME completed");
 }
@@ -309,15 +278,15 @@ void Session::cmd_subscribe(imap::Command& c, bool) {
   if (auto* e = imap::parse_error(r)) return bad(c, *e);
   std::string name, why;
   if (!folder_of(std::get<0>(r)[0], false, &name, &why)) return no(c, why);
-  auto subs = read_subscriptions(root_);
-  auto it = std::find(subs.begin(), subs.end(), name);
+  Status st;
   if (c.name == "SUBSCRIBE") {
-    if (it == subs.end()) subs.push_back(name);
+    st = mailbox::subscribe(root_, imap::to_maildir(name));
   } else {
-    if (it == subs.end()) return no(c, "[NONEXISTENT] not subscribed");
-    subs.erase(it);
+    auto subs = subscribed(root_);
+    if (std::find(subs.begin(), subs.end(), name) == subs.end()) return no(c, "[NONEXISTENT] not subscribed");
+    st = mailbox::unsubscribe(root_, imap::to_maildir(name));
   }
-  if (auto st = write_subscriptions(root_, subs); !st) {
+  if (!st) {
     log::warn("%s: %s", label_.c_str(), st.error().c_str());
     return no(c, "[SERVERBUG] cannot write the subscriptions");
   }

@@ -1,67 +1,47 @@
-// imapd/folders.cc - Maildir++ names, subscriptions, flag letters.
+// imapd/folders.cc - IMAP names over lib/mailbox's folders, flag letters.
 #include "imapd/folders.h"
 
-#include <dirent.h>
-#include <sys/stat.h>
-
 #include <algorithm>
+#include <optional>
 
-#include "lib/base/file.h"
 #include "lib/base/strings.h"
 #include "lib/imap/mailbox_name.h"
+#include "lib/mailbox/folders.h"
 
 namespace postilion::imapd {
 
 std::string folder_path(const std::string& root, std::string_view name) {
-  if (name == "INBOX") return root;
-  return root + "/" + imap::to_maildir(name);
+  return mailbox::folder_path(root, imap::to_maildir(name));
 }
 
 std::vector<std::string> list_folders(const std::string& root) {
   std::vector<std::string> out;
-  DIR* d = ::opendir(root.c_str());
-  if (!d) return out;
-  while (dirent* e = ::readdir(d)) {
-    std::string n = e->d_name;
-    if (n.size() < 2 || n[0] != '.' || n == "..") continue;
-    struct stat st;
-    if (::stat((root + "/" + n + "/cur").c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) continue;
-    auto name = imap::from_maildir(n);
+  auto folders = mailbox::list_folders(root);
+  if (!folders) return out;
+  for (const auto& f : *folders) {
+    auto name = imap::from_maildir(f.name);
     if (name && *name != "INBOX" && !imap::validate_name(*name, false)) out.push_back(*name);
   }
-  ::closedir(d);
   std::sort(out.begin(), out.end());
   return out;
 }
 
-Status create_folder(const std::string& path) {
-  if (::mkdir(path.c_str(), 0700) != 0) return Error::from_errno("mkdir " + path);
-  for (const char* sub : {"/tmp", "/new", "/cur"}) {
-    std::string p = path + sub;
-    if (::mkdir(p.c_str(), 0700) != 0 && errno != EEXIST) return Error::from_errno("mkdir " + p);
-  }
-  return file::write_file_atomic(path + "/maildirfolder", "", 0600);
-}
-
 std::string special_use(std::string_view name) {
-  for (const char* n : kSpecialFolders)
-    if (name == n) return std::string("\\") + n;
+  std::string folder = imap::to_maildir(name);
+  for (const auto& f : mailbox::special_use_folders())
+    if (f.name == folder) return f.attribute;
   return "";
 }
 
-std::vector<std::string> read_subscriptions(const std::string& root) {
+std::vector<std::string> subscribed(const std::string& root) {
   std::vector<std::string> out;
-  auto text = file::read_file(root + "/subscriptions", 1 << 20);
-  if (!text) return out;
-  for (auto& line : str::split_exact(*text, '\n'))
-    if (!line.empty() && std::find(out.begin(), out.end(), line) == out.end()) out.push_back(line);
+  auto subs = mailbox::subscriptions(root);
+  if (!subs) return out;
+  for (const auto& s : *subs) {
+    auto name = str::iequals(s, "INBOX") ? std::optional<std::string>("INBOX") : imap::from_maildir("." + s);
+    if (name && std::find(out.begin(), out.end(), *name) == out.end()) out.push_back(*name);
+  }
   return out;
-}
-
-Status write_subscriptions(const std::string& root, const std::vector<std::string>& names) {
-  std::string text;
-  for (const auto& n : names) text += n + "\n";
-  return file::write_file_atomic(root + "/subscriptions", text, 0600);
 }
 
 std::string flags_to_imap(std::string_view letters, bool recent) {

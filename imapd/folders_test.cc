@@ -6,6 +6,9 @@
 
 #include <cppunit/extensions/HelperMacros.h>
 
+#include "lib/base/file.h"
+#include "lib/imap/mailbox_name.h"
+#include "lib/mailbox/folders.h"
 #include "lib/testing/temp_dir.h"
 
 using namespace postilion;
@@ -31,16 +34,22 @@ class FoldersTest : public CppUnit::TestFixture {
   void tree() {
     testing::TempDir dir;
     std::string root = dir.path();
-    for (const char* n : {"Sent", "Lists/postfix", "Lists"})
-      CPPUNIT_ASSERT_MESSAGE(n, create_folder(folder_path(root, n)).ok());
-    CPPUNIT_ASSERT_EQUAL(EEXIST, create_folder(folder_path(root, "Sent")).error().code());
+    for (const char* n : {"Sent", "Lists/postfix", "Lists", "caf\xc3\xa9"})
+      CPPUNIT_ASSERT_MESSAGE(n, mailbox::create_folder(root, imap::to_maildir(n)).ok());
+    struct stat st;
+    CPPUNIT_ASSERT_EQUAL(0, ::stat(folder_path(root, "Lists/postfix").c_str(), &st));
     // Not folders: a dot file, a directory without cur/, ".." itself.
     CPPUNIT_ASSERT_EQUAL(0, ::mkdir((root + "/.nocur").c_str(), 0700));
-    std::vector<std::string> want = {"Lists", "Lists/postfix", "Sent"};
+    std::vector<std::string> want = {"Lists", "Lists/postfix", "Sent", "caf\xc3\xa9"};
     CPPUNIT_ASSERT(want == list_folders(root));
-    CPPUNIT_ASSERT(write_subscriptions(root, {"Sent", "Lists"}).ok());
-    std::vector<std::string> subs = {"Sent", "Lists"};
-    CPPUNIT_ASSERT(subs == read_subscriptions(root));
+    for (const char* n : {"Sent", "Lists/postfix", "INBOX"})
+      CPPUNIT_ASSERT_MESSAGE(n, mailbox::subscribe(root, imap::to_maildir(n)).ok());
+    // On disk as Courier and Dovecot keep it: Maildir++ names without the leading dot.
+    auto text = file::read_file(root + "/subscriptions", 4096);
+    CPPUNIT_ASSERT(text.ok());
+    CPPUNIT_ASSERT_EQUAL(std::string("Sent\nLists.postfix\nINBOX\n"), *text);
+    std::vector<std::string> subs = {"Sent", "Lists/postfix", "INBOX"};
+    CPPUNIT_ASSERT(subs == subscribed(root));
     CPPUNIT_ASSERT_EQUAL(std::string("\\Sent"), special_use("Sent"));
     CPPUNIT_ASSERT_EQUAL(std::string(""), special_use("Lists"));
   }

@@ -20,6 +20,8 @@
 #include "lib/ipc/message.h"
 #include "lib/ipc/protocols.h"
 #include "lib/log/log.h"
+#include "lib/mailbox/folders.h"
+#include "lib/mailbox/maildir.h"
 #include "lib/service/privs.h"
 
 namespace postilion::imapd {
@@ -37,14 +39,8 @@ Status reply(int fd, const char* status, const std::string& line = "") {
 // Creates the Maildir when the user has none yet, and the special-use folders (as the
 // user).
 Status ensure_folders(const std::string& md) {
-  for (const char* sub : {"", "/tmp", "/new", "/cur"}) {
-    std::string p = md + sub;
-    if (::mkdir(p.c_str(), 0700) != 0 && errno != EEXIST) return Error::from_errno("mkdir " + p);
-  }
-  for (const char* name : kSpecialFolders) {
-    if (auto st = create_folder(folder_path(md, name)); !st && st.error().code() != EEXIST) return st;
-  }
-  return {};
+  if (auto st = mailbox::make_maildir(md); !st) return st;
+  return mailbox::ensure_special_folders(md);
 }
 
 // login_pid: the login process; reaped here once it has handed the connection over

@@ -3,7 +3,6 @@
 
 #include <poll.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -78,15 +77,6 @@ void transaction_loop(const Settings& s, int fd, Transaction& t, const std::stri
   }
 }
 
-// Creates tmp/, new/ and cur/ when the user has no Maildir yet (as the user).
-Status ensure_maildir(const std::string& md) {
-  for (const char* sub : {"", "/tmp", "/new", "/cur"}) {
-    std::string p = md + sub;
-    if (::mkdir(p.c_str(), 0700) != 0 && errno != EEXIST) return Error::from_errno("mkdir " + p);
-  }
-  return {};
-}
-
 int serve(const Settings& s, int fd, const std::string& ip) {
   for (;;) {
     auto req = ipc::read_message(fd, static_cast<int>(s.timeout_ms + kGraceMs), 8192);
@@ -112,7 +102,8 @@ int serve(const Settings& s, int fd, const std::string& ip) {
       (void)reply(fd, "error");
       return 1;
     }
-    auto md_ok = ensure_maildir(who->maildir);
+    // The Maildir is made when the user has none yet (as the user).
+    auto md_ok = mailbox::make_maildir(who->maildir);
     auto box = md_ok ? mailbox::Mailbox::open(who->maildir) : Result<mailbox::Mailbox>(md_ok.error());
     if (!box) {
       log::warn("%s: %s", label.c_str(), box.error().c_str());

@@ -292,11 +292,24 @@ class ImapdTest(harness.InstanceTestCase):
         self.assertFalse(os.path.exists(os.path.join(self.maildir, ".Archive.Lists")))
         typ, _ = m.delete("INBOX")
         self.assertEqual("NO", typ)
-        # Subscriptions.
-        response_ok(m.subscribe("Sent"))
-        response_ok(m.subscribe("Drafts"))
-        self.assertEqual([b'() "/" "Sent"', b'() "/" "Drafts"'], response_ok(m.lsub()))
-        response_ok(m.unsubscribe("Drafts"))
+        # Subscriptions: the special-use folders made at first login are subscribed (the
+        # file keeps Maildir++ names, as Courier and Dovecot do).
+        specials = [b'() "/" "%s"' % n for n in (b"Drafts", b"Sent", b"Trash", b"Junk", b"Archive")]
+        self.assertEqual(specials, response_ok(m.lsub()))
+        for n in ("Drafts", "Trash", "Junk", "Archive"):
+            response_ok(m.unsubscribe(n))
+        typ, data = m.unsubscribe("Drafts")
+        self.assertEqual("NO", typ)
+        self.assertIn(b"NONEXISTENT", data[0])
+        response_ok(m.create("Lists/x"))
+        response_ok(m.subscribe("Lists/x"))
+        response_ok(m.subscribe("Sent"))  # already subscribed: listed once
+        self.assertEqual([b'() "/" "Sent"', b'() "/" "Lists/x"'], response_ok(m.lsub()))
+        with open(os.path.join(self.maildir, "subscriptions")) as f:
+            self.assertEqual("Sent\nLists.x\n", f.read())
+        response_ok(m.rename("Lists/x", "Old/x"))  # subscriptions follow the folders
+        self.assertEqual([b'() "/" "Sent"', b'() "/" "Old/x"'], response_ok(m.lsub('""', "*")))
+        response_ok(m.delete("Old/x"))
         self.assertEqual([b'() "/" "Sent"'], response_ok(m.lsub('""', "*")))
         # STATUS.
         self.deliver("for status")

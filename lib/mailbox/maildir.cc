@@ -120,17 +120,6 @@ KnownMaildirs& known_maildirs() {
 
 bool folder_gone(int code) { return code == ENOENT || code == ENOTDIR || code == ELOOP; }
 
-Status make_maildir(const std::string& maildir) {
-  for (const char* sub : {"", "/tmp", "/new", "/cur"}) {
-    std::string p = maildir + sub;
-    if (::mkdir(p.c_str(), 0700) != 0 && errno != EEXIST) return Error::from_errno("mkdir " + p);
-    struct stat st;
-    // A symbolic link here could point the write anywhere the writer may write.
-    if (::lstat(p.c_str(), &st) != 0) return Error::from_errno(p);
-    if (!S_ISDIR(st.st_mode)) return Error(p + ": not a directory", ENOTDIR);
-  }
-  return {};
-}
 
 // Writes tmp/KEY (fsync'd, mtime set when given). Error codes as the calls gave them.
 Status write_tmp(const std::string& maildir, const std::string& key, std::string_view text, int64_t mtime) {
@@ -170,6 +159,18 @@ Status write_message(const std::string& maildir, const std::string& key, std::st
 }
 
 }  // namespace
+
+Status make_maildir(const std::string& maildir) {
+  for (const char* sub : {"", "/tmp", "/new", "/cur"}) {
+    std::string p = maildir + sub;
+    if (::mkdir(p.c_str(), 0700) != 0 && errno != EEXIST) return Error::from_errno("mkdir " + p);
+    struct stat st;
+    // A symbolic link here could point the write anywhere the writer may write.
+    if (::lstat(p.c_str(), &st) != 0) return Error::from_errno(p);
+    if (!S_ISDIR(st.st_mode)) return Error(p + ": not a directory", ENOTDIR);
+  }
+  return {};
+}
 
 std::string key_of(std::string_view filename) {
   return std::string(filename.substr(0, filename.find(':')));

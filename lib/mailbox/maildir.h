@@ -70,6 +70,10 @@ struct Delivered {
   std::string key;   // the unique name
   std::string file;  // full path in new/
 };
+// Makes the Maildir and its tmp/, new/, cur/ (mode 0700) where missing; ENOTDIR when
+// one of them is no directory (a symbolic link planted there, say).
+Status make_maildir(const std::string& maildir);
+
 // Writes text as a new message: creates tmp/, new/, cur/ (mode 0700) when missing,
 // writes tmp/NAME with O_EXCL (never following a symbolic link), fsyncs it, links it to
 // new/NAME, removes the tmp name and fsyncs new/. The message is durable when this
