@@ -13,6 +13,7 @@
 #include "lib/imap/response.h"
 #include "lib/ipc/message.h"
 #include "lib/log/log.h"
+#include "lib/service/mail_session.h"
 #include "lib/mail/line_reader.h"
 
 namespace postilion::imapd {
@@ -102,7 +103,7 @@ class Login {
   }
 
   bool plaintext_allowed() const {
-    return tls_ || s_.plaintext == Plaintext::Yes || (s_.plaintext == Plaintext::Loopback && is_loopback(ip_));
+    return s_.plaintext_allowed(tls_, ip_);
   }
 
   void on_event(short what) {
@@ -372,25 +373,7 @@ class Login {
     state_ = State::Relay;
     // The session process enforces the idle timeout after login (IDLE may last long).
     client_.set_timeouts(-1, -1);
-    relay_ = event::BufferEvent(base_, std::move(session_));
-    relay_.set_callbacks(
-        [this] {
-          evbuffer_add_buffer(client_.output(), relay_.input());
-          if (client_.output_length() >= kRelayHighWater) relay_.disable(EV_READ);
-        },
-        nullptr,
-        [this](short what) {
-          if (what & BEV_EVENT_CONNECTED) return;
-          // The session process ended (LOGOUT, error): send what it said, then close.
-          evbuffer_add_buffer(client_.output(), relay_.input());
-          relay_.disable(EV_READ | EV_WRITE);
-          finish();
-        });
-    relay_.enable(EV_READ | EV_WRITE);
-    // Commands the client pipelined behind its login go to the session as they are.
-    if (!in_.empty()) relay_.write(in_);
-    in_.clear();
-    if (client_.input_length() > 0) evbuffer_add_buffer(relay_.output(), client_.input());
+    service::start_relay(base_, client_, relay_, std::move(session_), in_, kRelayHighWater, [this] { finish(); });
   }
 
   event::EventBase& base_;

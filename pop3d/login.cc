@@ -10,6 +10,7 @@
 #include "lib/event/event.h"
 #include "lib/ipc/message.h"
 #include "lib/log/log.h"
+#include "lib/service/mail_session.h"
 #include "lib/pop3/command.h"
 #include "lib/pop3/reply.h"
 
@@ -73,7 +74,7 @@ class Login {
   }
 
   bool plaintext_allowed() const {
-    return tls_ || s_.plaintext == Plaintext::Yes || (s_.plaintext == Plaintext::Loopback && is_loopback(ip_));
+    return s_.plaintext_allowed(tls_, ip_);
   }
 
   void on_event(short what) {
@@ -276,25 +277,7 @@ class Login {
 
   void start_relay() {
     state_ = State::Relay;
-    relay_ = event::BufferEvent(base_, std::move(session_));
-    relay_.set_callbacks(
-        [this] {
-          evbuffer_add_buffer(client_.output(), relay_.input());
-          if (client_.output_length() >= kRelayHighWater) relay_.disable(EV_READ);
-        },
-        nullptr,
-        [this](short what) {
-          if (what & BEV_EVENT_CONNECTED) return;
-          // The session process ended (QUIT, error): send what it said, then close.
-          evbuffer_add_buffer(client_.output(), relay_.input());
-          relay_.disable(EV_READ | EV_WRITE);
-          finish();
-        });
-    relay_.enable(EV_READ | EV_WRITE);
-    // Commands the client pipelined behind its login go to the session as they are.
-    if (!in_.empty()) relay_.write(in_);
-    in_.clear();
-    if (client_.input_length() > 0) evbuffer_add_buffer(relay_.output(), client_.input());
+    service::start_relay(base_, client_, relay_, std::move(session_), in_, kRelayHighWater, [this] { finish(); });
   }
 
   event::EventBase& base_;

@@ -30,36 +30,20 @@ const std::vector<std::string_view> kParams = {
 constexpr const char* kTooManyFromHost = "-ERR [SYS/TEMP] Too many connections from your host\r\n";
 constexpr const char* kTooManyConnections = "-ERR [SYS/TEMP] too many connections, try again later\r\n";
 
-// The TLS context is loaded while still root (the key may be readable by root only).
-tls::Context load_tls(const pop3d::Settings& s) {
-  if (s.cert_file.empty()) return {};
-  return service::required(tls::Context::server({.cert_file = s.cert_file, .key_file = s.key_file}), "TLS");
-}
-
-// The listener's limits, counted by anvil(8) under the master.conf service name: pop3
-// and pop3s sessions from one client are counted apart, as smtpd's are.
+// The listener's limits: anvil(8) counts a client's pop3 and pop3s sessions apart
+// (per master.conf service), as smtpd's.
 service::SessionLimits limits(service::Context& ctx) {
   pop3d::Settings s = service::required(pop3d::Settings::from_config(ctx.config()));
   if (::geteuid() == 0 && ctx.options().unprivileged)
     log::warn("running as mail_owner: sessions cannot switch to the mailbox owner and must "
               "read the TLS key and config as mail_owner (master.conf should say n in the unpriv "
               "column for pop3d)");
-  service::SessionLimits l;
-  l.client_limit = s.client_limit;
-  l.client_limit_name = "pop3d_client_limit";
-  l.per_client = {s.connection_count_limit, s.connection_rate_limit, s.rate_time_unit_ms};
-  l.anvil_timeout_ms = s.anvil_timeout_ms;
-  l.exceptions = s.limit_exceptions;
-  l.wrappermode = s.wrappermode;
-  l.tls = load_tls(s);  // a bad certificate stops the listener, not each session
-  l.too_many_from_host = kTooManyFromHost;
-  l.too_many_connections = kTooManyConnections;
-  return l;
+  return s.session_limits("pop3d_", kTooManyFromHost, kTooManyConnections);
 }
 
 int session(service::Context& ctx, UniqueFd client, const std::string& client_ip) {
   pop3d::Settings s = service::required(pop3d::Settings::from_config(ctx.config()));
-  tls::Context tls = load_tls(s);  // inherited by the login process
+  tls::Context tls = s.load_tls();  // inherited by the login process
   return pop3d::run_session(s, tls.valid() ? &tls : nullptr, client_ip, std::move(client));
 }
 

@@ -2,8 +2,6 @@
 #include "pop3d/session.h"
 
 #include <poll.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "lib/base/file.h"
@@ -15,6 +13,7 @@
 #include "lib/mailbox/maildir.h"
 #include "lib/pop3/command.h"
 #include "lib/pop3/reply.h"
+#include "lib/service/mail_session.h"
 #include "lib/service/privs.h"
 #include "pop3d/login.h"
 #include "pop3d/transaction.h"
@@ -148,36 +147,10 @@ int serve(const Settings& s, int fd, const std::string& ip) {
 }  // namespace
 
 int run_session(const Settings& s, const tls::Context* tls, const std::string& client_ip, UniqueFd client) {
-  int sv[2];
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
-    log::warn("[%s]: socketpair: %s", client_ip.c_str(), std::strerror(errno));
-    return 1;
-  }
-  UniqueFd mine(sv[0]), theirs(sv[1]);
-  pid_t pid = ::fork();
-  if (pid < 0) {
-    log::warn("[%s]: fork: %s", client_ip.c_str(), std::strerror(errno));
-    return 1;
-  }
-  if (pid == 0) {
-    log::reset_pid();
-    mine.reset();
-    // Nothing a client sends is parsed before this line.
-    if (auto st = service::drop_to_login_user(s.mail_owner); !st) {
-      log::error("login process: %s", st.error().c_str());
-      _exit(1);
-    }
-    _exit(run_login(s, tls, client_ip, std::move(client), std::move(theirs)));
-  }
-  // This process never touches the network connection.
-  client.reset();
-  theirs.reset();
-  int rc = serve(s, mine.get(), client_ip);
-  mine.reset();
-  int wst = 0;
-  while (::waitpid(pid, &wst, 0) < 0 && errno == EINTR) {
-  }
-  return rc;
+  return service::split_session(
+      std::move(client), client_ip, s.mail_owner,
+      [&](UniqueFd c, UniqueFd session) { return run_login(s, tls, client_ip, std::move(c), std::move(session)); },
+      [&](int channel, pid_t*) { return serve(s, channel, client_ip); });
 }
 
 }  // namespace postilion::pop3d
