@@ -5,11 +5,13 @@ beside a private Postilion instance, so every figure is measured on the same mac
 the same run. Figures, not assertions: the scripts print msgs/s, CPU ms per message and
 latencies; nothing here passes or fails on a number.
 """
+import contextlib
 import ctypes
 import os
 import pwd
 import select
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -356,6 +358,54 @@ class Dovecot:
     def stop(self):
         subprocess.run(["doveadm", "-c", self.dir + "/dovecot.conf", "stop"],
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+@contextlib.contextmanager
+def postilion_mailbox_server(root, daemon, addr, user, password, fill, extra_conf=""):
+    """Postilion's auth(8) and DAEMON (imapd or pop3d) stand-alone from the build tree
+    ($BUILD_DIR) in root/postilion, serving one virtual user (user, password) whose Maildir
+    fill(path, owner) makes (owner: nobody when run as root, else None - the files are
+    then the invoking user's). extra_conf: more main.conf lines. Yields (port, daemon's
+    Popen, auth's Popen); both are stopped on the way out."""
+    if not os.environ.get("BUILD_DIR") and not os.environ.get("PST_PREFIX"):
+        sys.exit("bench: set BUILD_DIR to a built Postilion tree")
+    as_root = os.geteuid() == 0
+    d = os.path.join(root, "postilion")
+    etc, spool = os.path.join(d, "etc"), os.path.join(d, "spool")
+    os.makedirs(etc)
+    os.makedirs(os.path.join(spool, "private"), mode=0o700)
+    owner = pwd.getpwnam("nobody") if as_root else pwd.getpwuid(os.getuid())
+    md = os.path.join(d, "mail", user, "Maildir")
+    fill(md, owner if as_root else None)
+    # The mailbox owner walks down to the Maildir (the scratch folder is made 0700).
+    for p in (root, d, os.path.join(d, "mail")):
+        os.chmod(p, 0o755)
+    h = subprocess.run(["openssl", "passwd", "-6", "-stdin"], input=password, text=True,
+                       stdout=subprocess.PIPE, check=True).stdout.strip()
+    with open(os.path.join(etc, "users"), "w") as f:
+        f.write("%s %s:%d:%d:%s/\n" % (user, h, owner.pw_uid, owner.pw_gid, md))
+    with open(os.path.join(etc, "main.conf"), "w") as f:
+        f.write("queue_directory = %s\nmail_owner = %s\nmaillog_file = %s/maillog\n"
+                "auth_backends = virtual\nauth_virtual_users = hash:%s/users\n%s"
+                % (spool, owner.pw_name, d, etc, extra_conf))
+    open(os.path.join(etc, "master.conf"), "w").close()
+    subprocess.run([harness.program("postilionctl"), "-c", etc, "map", "build",
+                    os.path.join(etc, "users")], check=True)
+    port = harness.port()
+    auth = subprocess.Popen([harness.program("auth"), "--standalone", "-c", etc])
+    server = subprocess.Popen([harness.program(daemon), "--standalone", "-c", etc,
+                               "-l", "%s:%d" % (addr, port)])
+    try:
+        harness.wait_listening(addr, port, server, what=daemon)
+        yield port, server, auth
+    finally:
+        for p in (server, auth):
+            os.kill(p.pid, signal.SIGTERM)
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                os.kill(p.pid, signal.SIGKILL)
+                p.wait(10)
 
 
 _scratch_dirs = []

@@ -21,10 +21,8 @@ Dovecot comes from `scripts/install-deps --bench`.
 import os
 import pwd
 import shutil
-import signal
 import socket
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -303,43 +301,10 @@ def measure(name, port, server_pid, count):
 
 
 def postilion(root, count):
-    if not os.environ.get("BUILD_DIR") and not os.environ.get("PST_PREFIX"):
-        sys.exit("bench: set BUILD_DIR to a built Postilion tree")
-    d = os.path.join(root, "postilion")
-    etc, spool = os.path.join(d, "etc"), os.path.join(d, "spool")
-    os.makedirs(etc)
-    os.makedirs(os.path.join(spool, "private"), mode=0o700)
-    owner = pwd.getpwnam("nobody") if os.geteuid() == 0 else pwd.getpwuid(os.getuid())
-    md = os.path.join(d, "mail", USER, "Maildir")
-    make_maildir(md, count, owner if os.geteuid() == 0 else None)
-    os.chmod(d, 0o755)
-    os.chmod(os.path.join(d, "mail"), 0o755)
-    h = subprocess.run(["openssl", "passwd", "-6", "-stdin"], input=PASSWORD, text=True,
-                       stdout=subprocess.PIPE, check=True).stdout.strip()
-    with open(os.path.join(etc, "users"), "w") as f:
-        f.write("%s %s:%d:%d:%s/\n" % (USER, h, owner.pw_uid, owner.pw_gid, md))
-    with open(os.path.join(etc, "main.conf"), "w") as f:
-        f.write("queue_directory = %s\nmail_owner = %s\nmaillog_file = %s/maillog\n"
-                "auth_backends = virtual\nauth_virtual_users = hash:%s/users\n"
-                "imapd_client_connection_count_limit = 0\n"
-                % (spool, owner.pw_name, d, etc))
-    open(os.path.join(etc, "master.conf"), "w").close()
-    subprocess.run([harness.program("postilionctl"), "-c", etc, "map", "build",
-                    os.path.join(etc, "users")], check=True)
-    port = harness.port()
-    auth = subprocess.Popen([harness.program("auth"), "--standalone", "-c", etc])
-    imap = subprocess.Popen([harness.program("imapd"), "--standalone", "-c", etc, "-l", "%s:%d" % (ADDR, port)])
-    try:
-        harness.wait_listening(ADDR, port, imap, what="imapd")
+    with benchlib.postilion_mailbox_server(root, "imapd", ADDR, USER, PASSWORD,
+                                           lambda md, owner: make_maildir(md, count, owner),
+                                           "imapd_client_connection_count_limit = 0\n") as (port, imap, _):
         return measure("postilion", port, imap.pid, count)
-    finally:
-        for p in (imap, auth):
-            os.kill(p.pid, signal.SIGTERM)
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                os.kill(p.pid, signal.SIGKILL)
-                p.wait(10)
 
 
 def dovecot(root, count):

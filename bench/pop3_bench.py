@@ -13,8 +13,6 @@ import os
 import poplib
 import pwd
 import shutil
-import signal
-import subprocess
 import sys
 import threading
 import time
@@ -100,33 +98,8 @@ def report(name, m, n):
 
 
 def postilion(root, count, size, parallel, mode):
-    if not os.environ.get("BUILD_DIR"):
-        sys.exit("bench: set BUILD_DIR to a built Postilion tree")
-    d = os.path.join(root, "postilion")
-    etc, spool = os.path.join(d, "etc"), os.path.join(d, "spool")
-    os.makedirs(etc)
-    os.makedirs(os.path.join(spool, "private"), mode=0o700)
-    owner = pwd.getpwnam("nobody") if ROOT else pwd.getpwuid(os.getuid())
-    md = os.path.join(d, "mail", USER, "Maildir")
-    make_maildir(md, count, size, owner if ROOT else None)
-    os.chmod(d, 0o755)
-    os.chmod(os.path.join(d, "mail"), 0o755)
-    h = subprocess.run(["openssl", "passwd", "-6", "-stdin"], input=PASSWORD, text=True,
-                       stdout=subprocess.PIPE, check=True).stdout.strip()
-    with open(os.path.join(etc, "users"), "w") as f:
-        f.write("%s %s:%d:%d:%s/\n" % (USER, h, owner.pw_uid, owner.pw_gid, md))
-    with open(os.path.join(etc, "main.conf"), "w") as f:
-        f.write("queue_directory = %s\nmail_owner = %s\nmaillog_file = %s/maillog\n"
-                "auth_backends = virtual\nauth_virtual_users = hash:%s/users\n"
-                % (spool, owner.pw_name, d, etc))
-    open(os.path.join(etc, "master.conf"), "w").close()
-    subprocess.run([harness.program("postilionctl"), "-c", etc, "map", "build",
-                    os.path.join(etc, "users")], check=True)
-    port = harness.port()
-    auth = subprocess.Popen([harness.program("auth"), "--standalone", "-c", etc])
-    pop = subprocess.Popen([harness.program("pop3d"), "--standalone", "-c", etc, "-l", "%s:%d" % (ADDR, port)])
-    try:
-        harness.wait_listening(ADDR, port, pop, what="pop3d")
+    with benchlib.postilion_mailbox_server(root, "pop3d", ADDR, USER, PASSWORD,
+                                           lambda md, owner: make_maildir(md, count, size, owner)) as (port, pop, auth):
         if mode == "login":
             report_login("postilion", port)
             return
@@ -136,10 +109,6 @@ def postilion(root, count, size, parallel, mode):
             n = fetch_all(port, parallel)
         m.server_cpu += benchlib.tree_cpu(auth.pid) - auth_cpu0
         report("postilion", m, n)
-    finally:
-        for p in (pop, auth):
-            os.kill(p.pid, signal.SIGTERM)
-            p.wait(10)
 
 
 def dovecot(root, count, size, parallel, mode):
