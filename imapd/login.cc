@@ -74,6 +74,8 @@ class Login {
   bool start() {
     if (!client_) return false;
     arm_client();
+    login_timer_ = event::Timer(base_, [this] { login_timed_out(); });
+    login_timer_.start(s_.login_timeout_ms);
     send("* OK [CAPABILITY " + capabilities() + "] Postilion IMAP server ready\r\n");
     return true;
   }
@@ -123,6 +125,16 @@ class Login {
     // The client is gone (or silent too long): the session process sees the relay
     // close and ends.
     base_.loopbreak();
+  }
+
+  // imapd_login_timeout: the whole not-authenticated state is bounded, not only each
+  // silence in it (slow clients holding connections open byte by byte).
+  void login_timed_out() {
+    if (state_ == State::Handoff || state_ == State::Relay || state_ == State::Closing) return;
+    log::info("login timeout from [%s]", ip_.c_str());
+    send("* BYE login timeout, closing connection\r\n");
+    finish();
+    client_.set_timeouts(5000, 5000);
   }
 
   void on_write() {
@@ -382,6 +394,7 @@ class Login {
   std::string ip_;
   UniqueFd session_;
   event::BufferEvent client_, relay_;
+  event::Timer login_timer_;
   imap::CommandReader reader_;
   std::string in_, sasl_tag_;
   State state_ = State::NotAuthenticated;

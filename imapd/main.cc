@@ -22,7 +22,7 @@ namespace {
 const std::vector<std::string_view> kParams = {
     "queue_directory", "mail_owner", "imapd_timeout", "imapd_tls_wrappermode", "imapd_tls_cert_file",
     "imapd_tls_key_file", "imapd_plaintext_auth", "imapd_line_limit", "imapd_literal_limit", "imapd_appendlimit",
-    "imapd_auth_timeout", "imapd_auth_failure_limit", "imapd_error_limit", "imapd_client_limit",
+    "imapd_login_timeout", "imapd_auth_timeout", "imapd_auth_failure_limit", "imapd_error_limit", "imapd_client_limit",
     "imapd_client_connection_count_limit", "imapd_client_connection_rate_limit",
     "imapd_client_connection_limit_exceptions", "anvil_rate_time_unit", "anvil_timeout"};
 

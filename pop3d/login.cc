@@ -47,6 +47,8 @@ class Login {
   bool start() {
     if (!client_) return false;
     arm_client();
+    login_timer_ = event::Timer(base_, [this] { login_timed_out(); });
+    login_timer_.start(s_.login_timeout_ms);
     send(pop3::ok("Postilion POP3 server ready"));
     return true;
   }
@@ -94,6 +96,16 @@ class Login {
     // The client is gone (or silent too long): the session process sees the relay
     // close and ends without touching the mailbox.
     base_.loopbreak();
+  }
+
+  // pop3d_login_timeout: the whole AUTHORIZATION state is bounded, not only each
+  // silence in it (slow clients holding connections open byte by byte).
+  void login_timed_out() {
+    if (state_ == State::Relay || state_ == State::Closing) return;
+    log::info("login timeout from [%s]", ip_.c_str());
+    send(pop3::err("login timeout, closing connection"));
+    finish();
+    client_.set_timeouts(5000, 5000);
   }
 
   void on_write() {
@@ -286,6 +298,7 @@ class Login {
   std::string ip_;
   UniqueFd session_;
   event::BufferEvent client_, relay_;
+  event::Timer login_timer_;
   pop3::LineReader lines_;
   std::string in_, user_;
   State state_ = State::Auth;

@@ -30,6 +30,8 @@ Result<MailListener> MailListener::from_config(const config::Config& cfg, std::s
   else if (plain == "loopback") s.plaintext = Plaintext::Loopback;
   else if (plain == "yes") s.plaintext = Plaintext::Yes;
   else return Error(p + "plaintext_auth: want no, loopback or yes, not \"" + plain + "\"");
+  s.login_timeout_ms = cfg.seconds(p + "login_timeout") * 1000;
+  if (s.login_timeout_ms <= 0) return Error(p + "login_timeout: must be positive");
   s.auth_timeout_ms = cfg.seconds(p + "auth_timeout") * 1000;
   s.auth_failure_limit = cfg.integer(p + "auth_failure_limit");
   s.error_limit = cfg.integer(p + "error_limit");

@@ -41,6 +41,10 @@ struct MailListener {
   bool wrappermode = false;          // PREFIX_tls_wrappermode (ports 993, 995)
   std::string cert_file, key_file;   // PREFIX_tls_cert_file, PREFIX_tls_key_file (default: the cert file)
   Plaintext plaintext = Plaintext::Loopback;  // PREFIX_plaintext_auth
+  // PREFIX_login_timeout: from connecting to a successful login, whatever the client
+  // sends meanwhile (a client that trickles bytes or repeats NOOP never lets the idle
+  // timeout fire).
+  int64_t login_timeout_ms = 180000;
   int64_t auth_timeout_ms = 30000;   // PREFIX_auth_timeout
   int64_t auth_failure_limit = 3;    // PREFIX_auth_failure_limit
   int64_t error_limit = 20;          // PREFIX_error_limit
