@@ -581,6 +581,96 @@ SyncState *
         line = [l for l in self.inst.log_text()[start:].splitlines() if "disconnect: user=" in l][0]
         self.assertIn("stored=0, expunged=0, appended=0, copied=0", line)
 
+    def test_mbsync_2000_messages(self):
+        """A mailbox of 2,000 messages synced both ways with mbsync: all arrive, 100 flag
+        changes and 50 deletions on each side travel, and the next sync moves nothing."""
+        self.start()
+        total = 2000
+        far_new = os.path.join(self.maildir, "new")
+        for sub in ("", "tmp", "new", "cur"):
+            d = os.path.join(self.maildir, sub)
+            os.makedirs(d, exist_ok=True)
+            os.chown(d, self.pw.pw_uid, self.pw.pw_gid)
+        for i in range(total):
+            path = os.path.join(far_new, "17000%05d.M%dP1.test,S=%d" % (i, i, 80))
+            with open(path, "wb") as f:
+                f.write(b"From: bulk@remote.test\r\nSubject: bulk %04d\r\nMessage-ID: <bulk%d@remote.test>"
+                        b"\r\n\r\nbody %d\r\n" % (i, i, i))
+            os.chown(path, self.pw.pw_uid, self.pw.pw_gid)
+        local = os.path.join(self.inst.base, "mbsync-bulk")
+        os.makedirs(local)
+        rc = os.path.join(self.inst.base, "mbsyncrc-bulk")
+        with open(rc, "w") as f:
+            f.write("IMAPAccount bulk\nHost %s\nPort %d\nUser %s\nPass \"%s\"\nSSLType STARTTLS\n"
+                    "CertificateFile %s\n\nIMAPStore remote\nAccount bulk\n\nMaildirStore local\n"
+                    "Path %s/\nInbox %s/INBOX\n\nChannel bulk\nFar :remote:\nNear :local:\n"
+                    "Patterns INBOX\nCreate Both\nExpunge Both\nSyncState *\n"
+                    % (self.inst.addr, self.inst.ports["imap"], self.user, PASSWORD,
+                       os.path.join(self.inst.config_dir, "tls", "cert.pem"), local, local))
+
+        def mbsync():
+            r = subprocess.run(["mbsync", "-c", rc, "bulk"], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, timeout=300)
+            self.assertEqual(0, r.returncode, r.stdout[-3000:])
+            return r.stdout
+
+        def near_messages():
+            """{subject number: path} of the near side's INBOX."""
+            out = {}
+            for sub in ("new", "cur"):
+                d = os.path.join(local, "INBOX", sub)
+                for n in os.listdir(d):
+                    with open(os.path.join(d, n), "rb") as f:
+                        out[int(re.search(rb"Subject: bulk (\d+)", f.read()).group(1))] = os.path.join(d, n)
+            return out
+
+        mbsync()
+        near = near_messages()
+        self.assertEqual(set(range(total)), set(near))
+        # Far side: 100 flagged, 50 deleted; near side: 100 others read, 50 others deleted.
+        m = self.login()
+        response_ok(m.select("INBOX"))
+        data = response_ok(m.uid("SEARCH", None, "ALL"))
+        uids = data[0].split()
+        self.assertEqual(total, len(uids))
+        response_ok(m.uid("STORE", b"%s:%s" % (uids[0], uids[99]), "+FLAGS", "(\\Flagged)"))
+        response_ok(m.uid("STORE", b"%s:%s" % (uids[100], uids[149]), "+FLAGS", "(\\Deleted)"))
+        response_ok(m.expunge())
+        m.logout()
+        by_uid_order = sorted(near)  # delivered in name order: UID order is subject order
+        far_deleted = set(by_uid_order[100:150])
+        near_seen, near_deleted = by_uid_order[1000:1100], by_uid_order[1500:1550]
+        for n in near_seen:
+            p = near[n]
+            base = os.path.basename(p).split(":")[0]
+            os.rename(p, os.path.join(local, "INBOX", "cur", base + ":2,S"))
+        for n in near_deleted:
+            os.unlink(near[n])
+        mbsync()
+        left = set(range(total)) - far_deleted - set(near_deleted)
+        near = near_messages()
+        self.assertEqual(left, set(near))
+        m = self.login()
+        response_ok(m.select("INBOX", readonly=True))
+        data = response_ok(m.fetch("1:*", "(FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])"))
+        far = {}
+        for item in data:
+            if isinstance(item, tuple):
+                far[int(item[1].decode().split()[-1])] = item[0].decode()
+        m.logout()
+        self.assertEqual(left, set(far))
+        self.assertEqual(set(range(100)), {n for n, f in far.items() if "\\Flagged" in f})
+        self.assertEqual(set(near_seen), {n for n, f in far.items() if "\\Seen" in f})
+        self.assertEqual(100, sum(1 for p in near.values() if ":2," in p and "F" in p.rsplit(":2,", 1)[1]))
+        # The next sync moves nothing.
+        files = sorted(os.path.relpath(p, local) for p in near.values())
+        start = len(self.inst.log_text())
+        mbsync()
+        self.assertEqual(files, sorted(os.path.relpath(p, local) for p in near_messages().values()))
+        self.inst.wait_log("disconnect: user=<%s>" % self.user, start=start)
+        line = [l for l in self.inst.log_text()[start:].splitlines() if "disconnect: user=" in l][0]
+        self.assertIn("stored=0, expunged=0, appended=0, copied=0", line)
+
     def test_offlineimap_two_way(self):
         self.start()
         for i in range(6):
