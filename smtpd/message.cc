@@ -254,6 +254,7 @@ void Session::committed(Result<std::string> qid) {
   server_.notify_qmgr(id);
   reset_transaction();
   state_ = State::Ready;
+  junk_ = 0;
   send(reply(250, "2.0.0", "Ok: queued as " + id));
   resume();
 }

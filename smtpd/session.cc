@@ -191,6 +191,7 @@ void Session::on_event(short what) {
   if (what & BEV_EVENT_TIMEOUT) {
     if (state_ == State::Closing) return;
     if (data_timer_) data_timer_.stop();
+    if (request_timer_) request_timer_.stop();
     log::info("timeout after %s from %s", last_command_.c_str(), facts_.label().c_str());
     if (writer_) writer_->abort();
     bev_.disable(EV_READ);
@@ -283,6 +284,23 @@ void Session::process() {
   }
   // Every reply to what one read held goes out together (RFC 2920).
   flush();
+  watch_request();
+}
+
+// smtpd_per_request_deadline: a command line that has begun must end within
+// smtpd_timeout, however its bytes trickle in (each of which restarts the idle timeout).
+// Message content has smtpd_data_timeout; a line waiting behind a reply that is not
+// out yet is the server's doing and is not timed.
+void Session::watch_request() {
+  const Settings& s = server_.settings();
+  if (!s.per_request_deadline || !bev_) return;
+  bool partial = in_pos_ < in_.size() && !suspended() && state_ != State::Data && state_ != State::Bdat;
+  if (!partial) {
+    if (request_timer_) request_timer_.stop();
+    return;
+  }
+  if (!request_timer_) request_timer_ = event::Timer(server_.base(), [this] { on_event(BEV_EVENT_TIMEOUT); });
+  if (!request_timer_.pending()) request_timer_.start(s.timeout_s * 1000);
 }
 
 void Session::flush() {
@@ -309,11 +327,22 @@ void Session::send(const Reply& r) {
       if (!error_timer_) error_timer_ = event::Timer(server_.base(), [this] { error_delay_done(); });
       error_timer_.start(s.error_sleep_ms);
     }
-    if (++errors_ >= s.hard_error_limit && state_ != State::Closing) {
-      log::info("too many errors after %s from %s", last_command_.c_str(), facts_.label().c_str());
-      close_after_reply(reply(421, "4.7.0", server_.settings().myhostname + " Error: too many errors"));
-    }
+    count_error();
   }
+}
+
+void Session::count_error() {
+  if (++errors_ >= server_.settings().hard_error_limit && state_ != State::Closing) {
+    log::info("too many errors after %s from %s", last_command_.c_str(), facts_.label().c_str());
+    close_after_reply(reply(421, "4.7.0", server_.settings().myhostname + " Error: too many errors"));
+  }
+}
+
+// Past smtpd_junk_command_limit since the last message, each NOOP, RSET or VRFY counts
+// as an error (as Postfix does): a client that only keeps the session alive is ended by
+// smtpd_hard_error_limit.
+void Session::junk_command() {
+  if (++junk_ > server_.settings().junk_command_limit) count_error();
 }
 
 void Session::close_after_reply(const Reply& r) {
@@ -479,15 +508,20 @@ void Session::rcpt_checked(const smtp::RcptTo& t, const Reply& checked) {
 void Session::cmd_rset(std::string_view) {
   reset_transaction();
   send(reply(250, "2.0.0", "Ok"));
+  junk_command();
 }
 
-void Session::cmd_noop(std::string_view) { send(reply(250, "2.0.0", "Ok")); }
+void Session::cmd_noop(std::string_view) {
+  send(reply(250, "2.0.0", "Ok"));
+  junk_command();
+}
 
 void Session::cmd_quit(std::string_view) { close_after_reply(reply(221, "2.0.0", "Bye")); }
 
 // Off (the default): 252, which tells an address harvester nothing. On: the answer
 // RCPT would give - the same policy check, so VRFY reveals no more than RCPT does.
 void Session::cmd_vrfy(std::string_view arg) {
+  junk_command();
   const Settings& s = server_.settings();
   if (!s.vrfy_enabled)
     return send(reply(252, "2.0.0", "Cannot VRFY user, but will accept message and attempt delivery"));

@@ -144,6 +144,9 @@ class Session {
   std::string received_header() const;
   std::string protocol() const;
   void reject_log(const char* stage, const smtp::Reply& r, const std::string& to = "");
+  void watch_request();
+  void junk_command();
+  void count_error();
 
   Server& server_;
   uint64_t id_;
@@ -151,6 +154,7 @@ class Session {
   event::BufferEvent bev_;
   event::Timer tls_timer_;
   event::Timer data_timer_;  // smtpd_data_timeout over one DATA transfer
+  event::Timer request_timer_;  // smtpd_per_request_deadline over one command line
   State state_ = State::Connect;
   bool admitted_ = false;
   bool name_done_ = false;
@@ -167,6 +171,7 @@ class Session {
   std::string out_;       // replies not yet written (PIPELINING batches them)
   smtp::LineReader lines_;
   int errors_ = 0;
+  int junk_ = 0;  // NOOP, RSET, VRFY since the last message (smtpd_junk_command_limit)
   // Past smtpd_soft_error_limit each error reply waits smtpd_error_sleep_time on this
   // timer; meanwhile nothing is read, processed or written for this session only.
   bool error_delayed_ = false;

@@ -67,6 +67,8 @@ Result<Settings> Settings::from_config(const config::Config& c) {
   get_int(c, "smtpd_recipient_limit", &s.recipient_limit);
   get_int(c, "queue_file_recycle_limit", &s.queue_file_recycle_limit);
   get_int(c, "smtpd_hard_error_limit", &s.hard_error_limit);
+  get(c, "smtpd_per_request_deadline", &s.per_request_deadline);
+  get_int(c, "smtpd_junk_command_limit", &s.junk_command_limit);
   get_int(c, "smtpd_soft_error_limit", &s.soft_error_limit);
   if (known("smtpd_error_sleep_time")) s.error_sleep_ms = c.seconds("smtpd_error_sleep_time") * 1000;
   if (known("smtpd_line_limit")) {

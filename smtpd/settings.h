@@ -49,6 +49,11 @@ struct Settings {
   uint64_t message_size_limit = 10240000;
   int recipient_limit = 1000;
   int hard_error_limit = 20;
+  // smtpd_per_request_deadline: a command line must arrive whole within timeout_s of
+  // its first byte (a client trickling it is timed out); off: timeout_s bounds each
+  // silence only.
+  bool per_request_deadline = true;
+  int junk_command_limit = 100;      // NOOP, RSET, VRFY, ETRN before each counts as an error
   int soft_error_limit = 10;         // errors after which each error reply waits
   int64_t error_sleep_ms = 1000;     // that wait (a timer; the loop goes on)
   size_t line_limit = 1000;          // DATA text line, octets incl. CRLF (RFC 5321 4.5.3.1.6)

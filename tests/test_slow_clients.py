@@ -1,8 +1,10 @@
-# tests/test_slow_clients.py - slow clients ("slowloris") on the IMAP and POP3 ports, in
-# clear text and TLS from the first byte: a client that never logs in but keeps the
-# connection busy - one byte of a command line at a time, or NOOP after NOOP - is
-# disconnected when imapd_login_timeout / pop3d_login_timeout (3 s here) is over,
-# although it is never silent long enough for the idle timeout (60 s here); a client
+# tests/test_slow_clients.py - slow clients ("slowloris") on the SMTP, IMAP and POP3
+# ports, in clear text and TLS from the first byte, each never silent long enough for an
+# idle timeout: on IMAP and POP3 a client that never logs in but keeps the connection
+# busy - one byte of a command line at a time, or NOOP after NOOP - is disconnected when
+# imapd_login_timeout / pop3d_login_timeout (3 s here) is over; on SMTP a command line
+# trickled byte by byte is timed out by smtpd_per_request_deadline (smtpd_timeout 3 s),
+# and NOOP after NOOP reaches the error limit through smtpd_junk_command_limit. A client
 # that logs in in time keeps its session.
 import os
 import poplib
@@ -22,6 +24,9 @@ PASSWORD = "slow client's password"
 LOGIN_TIMEOUT = 3
 BYE = {"imap": b"* BYE login timeout", "imaps": b"* BYE login timeout",
        "pop3": b"-ERR login timeout", "pop3s": b"-ERR login timeout"}
+# SMTP: what ends each kind of slow client
+SMTP_END = {"trickle": b"421 4.4.2", "noop": b"421 4.7.0"}
+JUNK_LIMIT, HARD_ERROR_LIMIT = 4, 3
 
 
 def tls_client_context():
@@ -39,7 +44,7 @@ class SlowClientTest(harness.InstanceTestCase):
     def start(self):
         for d in ("master", "imapd", "pop3d", "auth"):
             harness.require_daemon(self, d)
-        inst = self.make_instance(ports=("smtp",) + self.services, tls=True)
+        inst = self.make_instance(ports=("smtp", "smtps") + self.services, tls=True)
         inst.init()
         # Sessions run as the mailbox owner, never as root.
         owner = pwd.getpwnam("nobody") if os.geteuid() == 0 else pwd.getpwuid(os.getuid())
@@ -56,6 +61,8 @@ class SlowClientTest(harness.InstanceTestCase):
             for d in ("imapd", "pop3d"):
                 f.write("%s_login_timeout = %ds\n%s_timeout = 60s\n" % (d, LOGIN_TIMEOUT, d))
                 f.write("%s_client_connection_count_limit = 0\n" % d)
+            f.write("smtpd_timeout = %ds\nsmtpd_junk_command_limit = %d\nsmtpd_hard_error_limit = %d\n"
+                    "smtpd_client_connection_count_limit = 0\n" % (LOGIN_TIMEOUT, JUNK_LIMIT, HARD_ERROR_LIMIT))
         inst.start()
         inst.wait_ready()
         return inst
@@ -118,6 +125,30 @@ class SlowClientTest(harness.InstanceTestCase):
                 self.assertGreaterEqual(took, LOGIN_TIMEOUT - 0.5, "%s %s" % (service, kind))
                 self.assertLess(took, LOGIN_TIMEOUT + 10, "%s %s" % (service, kind))
         inst.wait_log("login timeout from [127.0.0.1]")
+
+    def test_slow_smtp_clients_are_disconnected(self):
+        inst = self.start()
+
+        def trickle():
+            yield b"EHLO slow.test\r\n"
+            while True:
+                yield b"M"  # a MAIL command that never ends
+
+        def noops():
+            while True:
+                yield b"NOOP\r\n"
+
+        for service in ("smtp", "smtps"):
+            took, got = self.drip(inst, service, trickle())
+            self.assertIn(SMTP_END["trickle"], got[-200:], "%s trickle: %r" % (service, got[-200:]))
+            self.assertGreaterEqual(took, LOGIN_TIMEOUT - 0.5, service)
+            self.assertLess(took, LOGIN_TIMEOUT + 10, service)
+            took, got = self.drip(inst, service, noops())
+            self.assertIn(SMTP_END["noop"], got[-200:], "%s noop: %r" % (service, got[-200:]))
+            # The junk limit, then the hard error limit: not one NOOP more.
+            self.assertEqual(JUNK_LIMIT + HARD_ERROR_LIMIT, got.count(b"250 2.0.0 Ok\r\n"), service)
+        inst.wait_log("timeout after EHLO from")
+        inst.wait_log("too many errors after NOOP from")
 
     def test_a_client_that_logs_in_keeps_its_session(self):
         inst = self.start()
