@@ -76,6 +76,9 @@ Reply Session::open_queue_file() {
   message_size_ = 0;
   content_.clear();
   message_start_us_ = file::now_us();
+  inspector_.reset();
+  if (server_.policy().inspects_content())
+    inspector_ = std::make_unique<ContentInspector>(server_.policy().content_tables());
   auto check = [this](Status st) {
     if (!st && !write_failed_) {
       write_failed_ = true;
@@ -141,9 +144,58 @@ void Session::flush_content(bool final) {
     if (!add.empty()) content(add);
   }
   if (final || content_.size() >= kContentFlush) {
-    content(content_);
+    inspect(content_, final);
     content_.clear();
   }
+}
+
+void Session::inspect(std::string_view bytes, bool final) {
+  if (!inspector_) return content(bytes);
+  std::string out;
+  inspector_->feed(bytes, &out);
+  if (final) inspector_->finish(&out);
+  log_inspection();
+  // A rejected or discarded message's file is removed at the end: no use writing more.
+  if (!inspector_->rejected() && !inspector_->discarded()) content(out);
+}
+
+// Postfix's cleanup lines: "ID: reject: header Subject: x from host[addr]; from=<s>
+// to=<r> proto=ESMTP helo=<h>: 5.7.1 text".
+void Session::log_inspection() {
+  for (const std::string& w : inspector_->take_warnings()) log::warn("%s", w.c_str());
+  auto events = inspector_->take_events();
+  if (events.empty()) return;
+  const std::string& id = writer_->reserve_id();
+  for (const ContentEvent& e : events) {
+    std::string line = str::format("%s: %s: %s %s from %s; from=<%s> to=<%s> proto=%s helo=<%s>", id.c_str(),
+                                   e.action.c_str(), e.where.c_str(), e.line.c_str(), facts_.label().c_str(),
+                                   str::printable(mail_->path.address).c_str(),
+                                   rcpts_.empty() ? "" : str::printable(rcpts_.front().address).c_str(),
+                                   esmtp_ ? "ESMTP" : "SMTP", str::printable(facts_.helo, 200).c_str());
+    if (!e.text.empty()) line += ": " + str::printable(e.text, 400);
+    log::info("%s", line.c_str());
+  }
+}
+
+bool Session::inspection_verdict() {
+  if (!inspector_) return false;
+  if (inspector_->rejected()) {
+    const std::string& t = inspector_->reject_text();  // "5.7.1 text"
+    size_t sp = t.find(' ');
+    Reply r = reply(inspector_->reject_status(), t.substr(0, sp), sp == std::string::npos ? "" : t.substr(sp + 1));
+    reset_transaction();  // removes the queue file
+    send(r);
+    return true;
+  }
+  if (inspector_->discarded()) {
+    // Acknowledged as delivered, as Postfix does, with the ID its log lines carry.
+    std::string id = writer_->reserve_id();
+    reset_transaction();
+    send(reply(250, "2.0.0", "Ok: queued as " + id));
+    return true;
+  }
+  if (inspector_->held()) writer_->set_final_dir(server_.hold_dir());
+  return false;
 }
 
 void Session::cmd_data(std::string_view) {
@@ -210,6 +262,7 @@ void Session::end_of_message(smtp::DataError err) {
     return send(r);
   }
   flush_content(true);
+  if (inspection_verdict()) return;
   Status prepared = write_failed_ ? Status(Error(write_error_)) : writer_->prepare_commit();
   if (!prepared) {
     log::warn("queue file %s: %s", writer_->temp_path().c_str(), prepared.error().c_str());
@@ -251,7 +304,8 @@ void Session::committed(Result<std::string> qid) {
   log::info("%s: from=<%s>, size=%llu, nrcpt=%zu", id.c_str(),
             str::printable(mail_->path.address).c_str(), static_cast<unsigned long long>(message_size_),
             rcpts_.size());
-  server_.notify_qmgr(id);
+  // A held message waits in hold/ for `postilionctl queue release`; qmgr has nothing to do.
+  if (!inspector_ || !inspector_->held()) server_.notify_qmgr(id);
   reset_transaction();
   state_ = State::Ready;
   send(reply(250, "2.0.0", "Ok: queued as " + id));
@@ -270,6 +324,7 @@ void Session::reset_transaction() {
   content_.clear();
   headers_pending_ = false;
   write_failed_ = false;
+  inspector_.reset();
 }
 
 }  // namespace postilion::smtpd
