@@ -92,7 +92,10 @@ Result<std::unique_ptr<Policy>> Policy::create(const Settings& s) {
                   list.error().c_str());
         continue;
       }
-      return Error(std::string(m.name) + ": " + list.error().str());
+      // A table's bad lines come one per line: one log line names them all.
+      std::string why = list.error().str();
+      for (size_t nl; (nl = why.find('\n')) != std::string::npos;) why.replace(nl, 1, "; ");
+      return Error(std::string(m.name) + ": " + why);
     }
     *m.into = std::move(list.value());
   }
