@@ -194,8 +194,47 @@ bool Session::inspection_verdict() {
     send(reply(250, "2.0.0", "Ok: queued as " + id));
     return true;
   }
+  if (!inspector_->redirect().empty()) {
+    if (Status st = redirect_to(inspector_->redirect()); !st) {
+      log::warn("%s: redirect to %s: %s", writer_ ? writer_->reserve_id().c_str() : "NOQUEUE",
+                str::printable(inspector_->redirect(), 300).c_str(), st.error().c_str());
+      bool bad_address = !st.error().temporary();
+      reset_transaction();
+      send(bad_address ? reply(550, "5.7.1", "Error: bad REDIRECT address in content checks")
+                       : write_error_reply());
+      return true;
+    }
+  }
   if (inspector_->held()) writer_->set_final_dir(server_.hold_dir());
   return false;
+}
+
+// The recipients come before the content in a queue file, and the content is on disk
+// by now: a second file gets the envelope with the new recipient and the content copied
+// from the first (read back with pread, 64 KiB at a time - a REDIRECT is rare), then
+// the first is removed. Postfix likewise replaces every recipient.
+Status Session::redirect_to(const std::string& to) {
+  if (to.empty() || to.size() > 998 || to.find_first_of(" \t<>") != std::string::npos)
+    return Error("not an address", EINVAL).set_permanent();
+  if (write_failed_) return Error(write_error_);
+  if (Status st = writer_->prepare_commit(); !st) return st;
+  auto old = queue::read_queue_file(writer_->temp_path());
+  if (!old) return old.error();
+  if (old->parsed.status != queue::Parse::Complete) return Error("queue file reread: " + old->parsed.error, EIO);
+  const queue::QueueFile& f = old->parsed.file;
+  auto w = queue::QueueWriter::create(server_.incoming_dir(), queue::system_ops(), f.arrival_us, server_.spares());
+  if (!w) return w.error();
+  queue::QueueWriter& nw = **w;
+  Status st = nw.sender(f.sender);
+  for (const auto& [name, value] : f.attributes)
+    if (st) st = nw.attribute(name, value);
+  if (st) st = nw.recipient(to, "", 0);
+  if (st) st = queue::stream_content(old->fd.get(), f, [&nw](std::string_view piece) { return nw.append_content(piece); });
+  if (!st) return st;
+  nw.adopt_id(writer_->reserve_id());
+  writer_->abort();
+  writer_ = std::move(*w);
+  return {};
 }
 
 void Session::cmd_data(std::string_view) {

@@ -142,6 +142,8 @@ class Session {
   void log_inspection();
   // The end of DATA when a check rejected or discarded the message (true: replied).
   bool inspection_verdict();
+  // REDIRECT: the queue file written again with `to` as its only recipient.
+  Status redirect_to(const std::string& to);
   void flush_content(bool final);
   void end_of_message(smtp::DataError err);
   void committed(Result<std::string> id);

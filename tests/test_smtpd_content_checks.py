@@ -2,7 +2,7 @@
 # tests/test_smtpd_content_checks.py - header_checks (regexp:), mime_header_checks and
 # body_checks (pcre:) on a real instance, driven with smtplib: a rejected Subject, body
 # line and .exe attachment name (550 5.7.1, no queue file left), PREPEND/REPLACE/IGNORE
-# seen in the queued message (`postilionctl queue show`), HOLD in the hold queue, DISCARD
+# seen in the queued message, REDIRECT replacing the recipients (`postilionctl queue show`), HOLD in the hold queue, DISCARD
 # acknowledged but not queued, WARN logged; each in Postfix's log line shape. Also a
 # cidr: table as smtpd_client_access_maps, and `postilionctl check` refusing a broken
 # table line with FILE:LINE.
@@ -24,6 +24,7 @@ HEADER_CHECKS = r"""# regexp: header_checks
 /^Subject: throw away/            DISCARD junk
 /^Subject: keep an eye on/        WARN suspicious subject
 /^X-Secret:/                      IGNORE
+/^X-Moderate: yes/                REDIRECT moderator@nowhere.test
 /^X-Old-Tag: (.*)$/               REPLACE X-New-Tag: converted $1
 if /^Subject:/
 /tag me/                          PREPEND X-Checked: yes
@@ -137,6 +138,16 @@ class ContentChecksTest(harness.InstanceTestCase):
         log = self.inst.log_text()
         self.assertIn("%s: prepend: header Subject: please tag me from " % qid, log)
         self.assertIn("%s: replace: header X-Old-Tag: alpha from " % qid, log)
+
+        # REDIRECT: the message is queued for the new address only, under the ID logged.
+        self.send("redir@example.test", "Subject: for the list\r\nX-Moderate: yes\r\n\r\nbody line\r\n")
+        harness.wait_for(lambda: self.queued_from("redir@example.test"), 30, "redirected message queued")
+        entry = self.queued_from("redir@example.test")[0]
+        self.assertEqual(["moderator@nowhere.test"], [r["address"] for r in entry["recipients"]])
+        self.assertIn("%s: redirect: header X-Moderate: yes from " % entry["queue_id"], self.inst.log_text())
+        shown = self.inst.ctl("queue", "show", entry["queue_id"], check=True).stdout
+        self.assertIn("X-Moderate: yes", shown)
+        self.assertIn("body line", shown)
 
         # HOLD: accepted, and waiting in the hold queue (mailq shows it with "!").
         self.send("held@example.test", "Subject: hold for review\r\n\r\nbody\r\n")

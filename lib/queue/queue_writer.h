@@ -64,6 +64,10 @@ class QueueWriter {
   // another only if this one is taken meanwhile, which no other writer can do: IDs
   // hold the inode of the file, and this file keeps its inode.
   const std::string& reserve_id();
+  // Takes over the reserved ID of a writer this one replaces (a message rewritten
+  // with other recipients), so the lines logged under it stay with the message. The
+  // commit still takes another ID if that name exists.
+  void adopt_id(std::string id) { reserved_id_ = std::move(id); }
   // Commits into `dir` (a folder of the same spool, e.g. hold/) instead of the folder
   // the file was created in; call before finish_commit(). That folder is the one
   // fsynced: the temporary name left in the first is not mail (readers skip it).
