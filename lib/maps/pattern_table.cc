@@ -392,7 +392,9 @@ std::optional<std::string> PatternTable::lookup(std::string_view key, std::strin
         }
       }
     } else {
-      md.reset(pcre2_match_data_create_from_pattern(r.pcre.get(), nullptr));
+      // One for all the rules: room for $0..$9 is all a result can use (a pattern with
+      // more groups still matches; pcre2_match then returns 0 and fills what fits).
+      if (!md) md.reset(pcre2_match_data_create(kMaxGroup + 1, nullptr));
       if (!md) return std::nullopt;  // out of memory: nothing matches
       int rc = pcre2_match(r.pcre.get(), reinterpret_cast<PCRE2_SPTR>(key.data()), key.size(), 0, 0, md.get(),
                            match_context());

@@ -85,7 +85,8 @@ class PatternTableTest : public CppUnit::TestFixture {
         "/a.b/s            DOTALL\n"
         "/(?<word>zz+)/    NAMED $1\n"
         "/^multi$/m        MULTI\n"
-        "/^x (y)? z/       OPT [$1]\n",
+        "/^x (y)? z/       OPT [$1]\n"
+        "/^(a)(b)(c)(d)(e)(f)(g)(h)(i)(j)(k)$/  MANY $9$1\n",
         PatternKind::Pcre);
     CPPUNIT_ASSERT_EQUAL(std::string("REPLACE Subject: world hello"), get(*t, "Subject: hello world"));
     CPPUNIT_ASSERT_EQUAL(std::string("REJECT attachment .EXE not allowed"),
@@ -97,6 +98,8 @@ class PatternTableTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT_EQUAL(std::string("MULTI"), get(*t, "first\nmulti\nlast"));
     CPPUNIT_ASSERT_EQUAL(std::string("OPT []"), get(*t, "x  z"));
     CPPUNIT_ASSERT_EQUAL(std::string("OPT [y]"), get(*t, "x y z"));
+    // More groups than a result can name: $1..$9 still filled.
+    CPPUNIT_ASSERT_EQUAL(std::string("MANY ia"), get(*t, "abcdefghijk"));
   }
 
   void if_blocks() {
