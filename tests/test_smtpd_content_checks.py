@@ -179,6 +179,23 @@ class ContentChecksTest(harness.InstanceTestCase):
                          in self.inst.log_text(), 10, "warning log line")
         self.assertIn("helo=<client.test>: suspicious subject", self.inst.log_text())
 
+    def test_bdat_chunks(self):
+        """A header split across BDAT chunks is still looked up whole: 550 after LAST."""
+        self.start()
+        with smtplib.SMTP(self.inst.addr, self.inst.ports["smtp"], timeout=30) as s:
+            s.ehlo("client.test")
+            self.assertIn("chunking", s.esmtp_features)
+            self.assertEqual(250, s.mail("bdat@example.test")[0])
+            self.assertEqual(250, s.rcpt("bob@nowhere.test")[0])
+            first, second = b"Subject: very cheap ", b"pills inside\r\n\r\nbody\r\n"
+            s.send(b"BDAT %d\r\n" % len(first) + first)
+            self.assertEqual(250, s.getreply()[0])
+            s.send(b"BDAT %d LAST\r\n" % len(second) + second)
+            self.assertEqual((550, b"5.7.1 No pills here"), s.getreply())
+        harness.wait_for(lambda: "reject: header Subject: very cheap pills inside from " in self.inst.log_text(),
+                         10, "reject line")
+        self.assertEqual([], self.queued_from("bdat@example.test"))
+
     def test_cidr_client_access(self):
         self.start()
         # The instance's own address as the client's: listed in the cidr: table.
