@@ -163,7 +163,8 @@ class ContentChecksTest : public CppUnit::TestFixture {
   void mime_parts_and_nested_messages() {
     postilion::testing::TempDir tmp;
     auto h = table(tmp, "h", "/^Subject: (.*)/ WARN primary $1\n/^Content-Type: (.*)/ WARN header_checks ct\n");
-    auto m = table(tmp, "m", "/^Content-(Type|Disposition):.*name=\"?[^\"]*\\.(exe|scr)\"?/ REJECT .$2 attachments refused\n"
+    auto m = table(tmp, "m",
+                   "/^Content-(Type|Disposition):.*name=\"?[^\"]*\\.(exe|scr)\"?/ REJECT .$2 attachments refused\n"
                              "/^Content-Type: (.*)/ WARN mime $1\n/^Subject: (.*)/ WARN mime subject $1\n");
     auto n = table(tmp, "n", "/^Subject: (.*)/ WARN nested $1\n");
     auto b = table(tmp, "b", "/^(inner|outer|tail|pre|epi)/ WARN body $1\n");

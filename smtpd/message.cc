@@ -229,7 +229,8 @@ Status Session::redirect_to(const std::string& to) {
   for (const auto& [name, value] : f.attributes)
     if (st) st = nw.attribute(name, value);
   if (st) st = nw.recipient(to, "", 0);
-  if (st) st = queue::stream_content(old->fd.get(), f, [&nw](std::string_view piece) { return nw.append_content(piece); });
+  if (st)
+    st = queue::stream_content(old->fd.get(), f, [&nw](std::string_view piece) { return nw.append_content(piece); });
   if (!st) return st;
   nw.adopt_id(writer_->reserve_id());
   writer_->abort();

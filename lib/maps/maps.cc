@@ -205,7 +205,8 @@ Result<std::unique_ptr<Map>> open(std::string_view spec_in) {
   if (type == "static") {
     return std::unique_ptr<Map>(std::make_unique<StaticMap>(spec, std::string(unbrace(rest))));
   }
-  return bad_spec(spec, "unsupported map type \"" + str::printable(type) + "\" (hash, regexp, pcre, cidr, inline, static)");
+  return bad_spec(spec, "unsupported map type \"" + str::printable(type) +
+                            "\" (hash, regexp, pcre, cidr, inline, static)");
 }
 
 Result<MapList> MapList::open(std::string_view specs) {
