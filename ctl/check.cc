@@ -11,6 +11,7 @@
 #include "ctl/tls_files.h"
 #include "lib/base/file.h"
 #include "lib/base/strings.h"
+#include "lib/maps/maps.h"
 
 namespace postilion::ctl {
 namespace {
@@ -104,6 +105,23 @@ void check_virtual(const config::Config& cfg, const std::vector<config::ServiceE
     out->push_back({"virtual_mailbox_base = " + base + ": not an absolute path", "name the folder from /"});
 }
 
+// Every table named by a *_maps or *_checks parameter: a bad spec or a regexp/pcre/cidr
+// table with a bad line (each reported as FILE:LINE) would stop the daemon that reads
+// it. A table that is only missing (a hash .db not built yet) is not reported here.
+void check_tables(const config::Config& cfg, std::vector<Problem>* out) {
+  for (const config::ParamSpec& p : config::all_params()) {
+    std::string_view name = p.name;
+    if (!name.ends_with("_maps") && !name.ends_with("_checks")) continue;
+    for (const std::string& spec : maps::split_specs(cfg.str(name))) {
+      auto m = maps::open(spec);
+      if (m || m.error().temporary()) continue;
+      for (const std::string& line : str::split_exact(m.error().str(), '\n'))
+        out->push_back({std::string(name) + " = " + spec + ": " + line,
+                        "fix that line of the table (see regexp_table(5), pcre_table(5), cidr_table(5))"});
+    }
+  }
+}
+
 }  // namespace
 
 int cmd_check(const Context& ctx) {
@@ -125,6 +143,7 @@ int cmd_check(const Context& ctx) {
   check_programs(*cfg, services, &problems);
   check_showq(*cfg, services, &problems);
   check_virtual(*cfg, services, &problems);
+  check_tables(*cfg, &problems);
   for (const auto& p : problems)
     std::printf("problem: %s\n  remedy: %s\n", p.what.c_str(), p.remedy.c_str());
   if (!problems.empty()) {

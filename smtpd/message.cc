@@ -76,6 +76,9 @@ Reply Session::open_queue_file() {
   message_size_ = 0;
   content_.clear();
   message_start_us_ = file::now_us();
+  inspector_.reset();
+  if (server_.policy().inspects_content())
+    inspector_ = std::make_unique<ContentInspector>(server_.policy().content_tables());
   auto check = [this](Status st) {
     if (!st && !write_failed_) {
       write_failed_ = true;
@@ -141,9 +144,98 @@ void Session::flush_content(bool final) {
     if (!add.empty()) content(add);
   }
   if (final || content_.size() >= kContentFlush) {
-    content(content_);
+    inspect(content_, final);
     content_.clear();
   }
+}
+
+void Session::inspect(std::string_view bytes, bool final) {
+  if (!inspector_) return content(bytes);
+  std::string out;
+  inspector_->feed(bytes, &out);
+  if (final) inspector_->finish(&out);
+  log_inspection();
+  // A rejected or discarded message's file is removed at the end: no use writing more.
+  if (!inspector_->rejected() && !inspector_->discarded()) content(out);
+}
+
+// Postfix's cleanup lines: "ID: reject: header Subject: x from host[addr]; from=<s>
+// to=<r> proto=ESMTP helo=<h>: 5.7.1 text".
+void Session::log_inspection() {
+  for (const std::string& w : inspector_->take_warnings()) log::warn("%s", w.c_str());
+  auto events = inspector_->take_events();
+  if (events.empty()) return;
+  const std::string& id = writer_->reserve_id();
+  for (const ContentEvent& e : events) {
+    std::string line = str::format("%s: %s: %s %s from %s; from=<%s> to=<%s> proto=%s helo=<%s>", id.c_str(),
+                                   e.action.c_str(), e.where.c_str(), e.line.c_str(), facts_.label().c_str(),
+                                   str::printable(mail_->path.address).c_str(),
+                                   rcpts_.empty() ? "" : str::printable(rcpts_.front().address).c_str(),
+                                   esmtp_ ? "ESMTP" : "SMTP", str::printable(facts_.helo, 200).c_str());
+    if (!e.text.empty()) line += ": " + str::printable(e.text, 400);
+    log::info("%s", line.c_str());
+  }
+}
+
+bool Session::inspection_verdict() {
+  if (!inspector_) return false;
+  if (inspector_->rejected()) {
+    const std::string& t = inspector_->reject_text();  // "5.7.1 text"
+    size_t sp = t.find(' ');
+    Reply r = reply(inspector_->reject_status(), t.substr(0, sp), sp == std::string::npos ? "" : t.substr(sp + 1));
+    reset_transaction();  // removes the queue file
+    send(r);
+    return true;
+  }
+  if (inspector_->discarded()) {
+    // Acknowledged as delivered, as Postfix does, with the ID its log lines carry.
+    std::string id = writer_->reserve_id();
+    reset_transaction();
+    send(reply(250, "2.0.0", "Ok: queued as " + id));
+    return true;
+  }
+  if (!inspector_->redirect().empty()) {
+    if (Status st = redirect_to(inspector_->redirect()); !st) {
+      log::warn("%s: redirect to %s: %s", writer_ ? writer_->reserve_id().c_str() : "NOQUEUE",
+                str::printable(inspector_->redirect(), 300).c_str(), st.error().c_str());
+      bool bad_address = !st.error().temporary();
+      reset_transaction();
+      send(bad_address ? reply(550, "5.7.1", "Error: bad REDIRECT address in content checks")
+                       : write_error_reply());
+      return true;
+    }
+  }
+  if (inspector_->held()) writer_->set_final_dir(server_.hold_dir());
+  return false;
+}
+
+// The recipients come before the content in a queue file, and the content is on disk
+// by now: a second file gets the envelope with the new recipient and the content copied
+// from the first (read back with pread, 64 KiB at a time - a REDIRECT is rare), then
+// the first is removed. Postfix likewise replaces every recipient.
+Status Session::redirect_to(const std::string& to) {
+  if (to.empty() || to.size() > 998 || to.find_first_of(" \t<>") != std::string::npos)
+    return Error("not an address", EINVAL).set_permanent();
+  if (write_failed_) return Error(write_error_);
+  if (Status st = writer_->prepare_commit(); !st) return st;
+  auto old = queue::read_queue_file(writer_->temp_path());
+  if (!old) return old.error();
+  if (old->parsed.status != queue::Parse::Complete) return Error("queue file reread: " + old->parsed.error, EIO);
+  const queue::QueueFile& f = old->parsed.file;
+  auto w = queue::QueueWriter::create(server_.incoming_dir(), queue::system_ops(), f.arrival_us, server_.spares());
+  if (!w) return w.error();
+  queue::QueueWriter& nw = **w;
+  Status st = nw.sender(f.sender);
+  for (const auto& [name, value] : f.attributes)
+    if (st) st = nw.attribute(name, value);
+  if (st) st = nw.recipient(to, "", 0);
+  if (st)
+    st = queue::stream_content(old->fd.get(), f, [&nw](std::string_view piece) { return nw.append_content(piece); });
+  if (!st) return st;
+  nw.adopt_id(writer_->reserve_id());
+  writer_->abort();
+  writer_ = std::move(*w);
+  return {};
 }
 
 void Session::cmd_data(std::string_view) {
@@ -210,6 +302,7 @@ void Session::end_of_message(smtp::DataError err) {
     return send(r);
   }
   flush_content(true);
+  if (inspection_verdict()) return;
   Status prepared = write_failed_ ? Status(Error(write_error_)) : writer_->prepare_commit();
   if (!prepared) {
     log::warn("queue file %s: %s", writer_->temp_path().c_str(), prepared.error().c_str());
@@ -251,7 +344,8 @@ void Session::committed(Result<std::string> qid) {
   log::info("%s: from=<%s>, size=%llu, nrcpt=%zu", id.c_str(),
             str::printable(mail_->path.address).c_str(), static_cast<unsigned long long>(message_size_),
             rcpts_.size());
-  server_.notify_qmgr(id);
+  // A held message waits in hold/ for `postilionctl queue release`; qmgr has nothing to do.
+  if (!inspector_ || !inspector_->held()) server_.notify_qmgr(id);
   reset_transaction();
   state_ = State::Ready;
   junk_ = 0;
@@ -271,6 +365,7 @@ void Session::reset_transaction() {
   content_.clear();
   headers_pending_ = false;
   write_failed_ = false;
+  inspector_.reset();
 }
 
 }  // namespace postilion::smtpd

@@ -77,6 +77,10 @@ Result<std::unique_ptr<Policy>> Policy::create(const Settings& s) {
       {s.recipient_access, &p->recipient_access_, "smtpd_recipient_access"},
       {s.sender_login_maps, &p->sender_logins_, "smtpd_sender_login_maps"},
       {s.rbl_reply_maps, &p->rbl_replies_, "rbl_reply_maps"},
+      {s.header_checks, &p->header_checks_, "header_checks"},
+      {s.mime_header_checks, &p->mime_header_checks_, "mime_header_checks"},
+      {s.nested_header_checks, &p->nested_header_checks_, "nested_header_checks"},
+      {s.body_checks, &p->body_checks_, "body_checks"},
   };
   for (auto& m : ms) {
     if (str::trim(m.spec).empty()) continue;
@@ -88,10 +92,15 @@ Result<std::unique_ptr<Policy>> Policy::create(const Settings& s) {
                   list.error().c_str());
         continue;
       }
-      return Error(std::string(m.name) + ": " + list.error().str());
+      // A table's bad lines come one per line: one log line names them all.
+      std::string why = list.error().str();
+      for (size_t nl; (nl = why.find('\n')) != std::string::npos;) why.replace(nl, 1, "; ");
+      return Error(std::string(m.name) + ": " + why);
     }
     *m.into = std::move(list.value());
   }
+  p->content_ = {&p->header_checks_, &p->mime_header_checks_, &p->nested_header_checks_, &p->body_checks_,
+                 s.body_checks_size_limit};
   return p;
 }
 

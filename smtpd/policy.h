@@ -15,6 +15,7 @@
 #include "lib/maps/maps.h"
 #include "lib/smtp/command.h"
 #include "lib/smtp/reply.h"
+#include "smtpd/content_checks.h"
 #include "smtpd/restrictions.h"
 #include "smtpd/settings.h"
 
@@ -50,6 +51,11 @@ class Policy {
   // The access maps and the relay rule, at RCPT TO (Postfix's smtpd_delay_reject):
   // client, HELO, sender, then the recipient.
   smtp::Reply check_rcpt(const ClientFacts& c, const std::string& sender, const smtp::Path& rcpt);
+  // header_checks, mime_header_checks, nested_header_checks, body_checks; none set: no
+  // inspection at all (inspects_content() is false).
+  const ContentTables& content_tables() { return content_; }
+  bool inspects_content() const { return !header_checks_.empty() || !mime_header_checks_.empty() ||
+                                         !nested_header_checks_.empty() || !body_checks_.empty(); }
 
  private:
   explicit Policy(const Settings& s) : s_(s) {}
@@ -68,6 +74,8 @@ class Policy {
   maps::MapList aliases_, virtual_alias_, virtual_mailbox_;
   maps::MapList client_access_, helo_access_, sender_access_, recipient_access_;
   maps::MapList sender_logins_, rbl_replies_;
+  maps::MapList header_checks_, mime_header_checks_, nested_header_checks_, body_checks_;
+  ContentTables content_;
   static constexpr int64_t kUserCacheMs = 60000;
   static constexpr size_t kUserCacheSize = 10000;
   struct KnownUser {

@@ -63,6 +63,7 @@ Status Server::init() {
     }
   }
   incoming_ = queue::Spool(settings_.queue_directory).dir(queue::Folder::Incoming);
+  hold_ = queue::Spool(settings_.queue_directory).dir(queue::Folder::Hold);
   if (settings_.queue_file_recycle_limit > 0)
     spares_ = std::make_unique<queue::SparePool>(queue::Spool(settings_.queue_directory).dir(queue::Folder::Spare));
   return {};

@@ -67,6 +67,8 @@ class Server {
   const tls::Context* tls() const { return tls_.valid() ? &tls_ : nullptr; }
   Committer& committer() { return *committer_; }
   const std::string& incoming_dir() const { return incoming_; }
+  // Where a message a HOLD action caught is committed.
+  const std::string& hold_dir() const { return hold_; }
   // Finished queue files to write new mail over (lib/queue/spare.h); event loop only.
   queue::SparePool* spares() { return spares_.get(); }
   // Tells qmgr a new message is in incoming/. Best effort: qmgr also scans.
@@ -91,6 +93,7 @@ class Server {
   tls::Context tls_;
   std::unique_ptr<Committer> committer_;
   std::string incoming_;
+  std::string hold_;
   std::unique_ptr<queue::SparePool> spares_;
   uint64_t next_id_ = 1;
   std::unordered_map<uint64_t, std::unique_ptr<Session>> sessions_;

@@ -137,6 +137,13 @@ class Session {
   smtp::Reply transaction_check() const;
   smtp::Reply open_queue_file();
   void content(std::string_view bytes);
+  // Content through the header/body checks (when any are set), then to content().
+  void inspect(std::string_view bytes, bool final);
+  void log_inspection();
+  // The end of DATA when a check rejected or discarded the message (true: replied).
+  bool inspection_verdict();
+  // REDIRECT: the queue file written again with `to` as its only recipient.
+  Status redirect_to(const std::string& to);
   void flush_content(bool final);
   void end_of_message(smtp::DataError err);
   void committed(Result<std::string> id);
@@ -215,6 +222,7 @@ class Session {
   std::string write_error_;
   std::string content_;         // content not yet handed to the writer
   bool headers_pending_ = false;  // holding the header section to add Message-ID/Date
+  std::unique_ptr<ContentInspector> inspector_;  // header_checks etc., when set
   uint64_t message_size_ = 0;
   int64_t message_start_us_ = 0;
 };

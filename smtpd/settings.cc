@@ -55,6 +55,11 @@ Result<Settings> Settings::from_config(const config::Config& c) {
   get(c, "smtpd_recipient_access_maps", &s.recipient_access);
   get(c, "smtpd_sender_login_maps", &s.sender_login_maps);
   get(c, "rbl_reply_maps", &s.rbl_reply_maps);
+  get(c, "header_checks", &s.header_checks);
+  get(c, "mime_header_checks", &s.mime_header_checks);
+  get(c, "nested_header_checks", &s.nested_header_checks);
+  get(c, "body_checks", &s.body_checks);
+  if (known("body_checks_size_limit")) s.body_checks_size_limit = c.bytes("body_checks_size_limit");
   get(c, "default_rbl_reply", &s.default_rbl_reply);
   get_int(c, "maps_rbl_reject_code", &s.rbl_code);
   get(c, "smtpd_client_restrictions", &s.client_restrictions);

@@ -46,6 +46,11 @@ struct Settings {
   bool delay_reject = true;
   int64_t restriction_dns_timeout_ms = 10000;
 
+  // Content inspection (smtpd/content_checks.h): table specs, and how much of each
+  // body part body_checks sees.
+  std::string header_checks, mime_header_checks, nested_header_checks, body_checks;
+  uint64_t body_checks_size_limit = 51200;
+
   uint64_t message_size_limit = 10240000;
   int recipient_limit = 1000;
   int hard_error_limit = 20;

@@ -15,6 +15,7 @@
 #include "lib/base/file.h"
 #include "lib/base/strings.h"
 #include "lib/log/log.h"
+#include "lib/maps/pattern_table.h"
 
 namespace postilion::maps {
 namespace {
@@ -134,6 +135,23 @@ class StaticMap : public Map {
   std::string value_;
 };
 
+// regexp:, pcre: and cidr: tables, read and compiled when opened (as Postfix does: a
+// changed file takes effect when the daemon starts again).
+class PatternMap : public Map {
+ public:
+  PatternMap(std::string spec, std::unique_ptr<PatternTable> table)
+      : Map(std::move(spec)), table_(std::move(table)) {}
+  Result<std::optional<std::string>> lookup(std::string_view key) override {
+    std::string warning;
+    auto r = table_->lookup(key, &warning);
+    if (!warning.empty()) log::warn("%s: %s", this->spec().c_str(), warning.c_str());
+    return r;
+  }
+
+ private:
+  std::unique_ptr<PatternTable> table_;
+};
+
 Error bad_spec(std::string_view spec, const std::string& why) {
   return Error("bad map " + str::printable(spec) + ": " + why, EINVAL).set_permanent();
 }
@@ -157,6 +175,17 @@ Result<std::unique_ptr<Map>> open(std::string_view spec_in) {
     if (auto st = m->reopen_if_changed(); !st) return st.error();
     return std::unique_ptr<Map>(std::move(m));
   }
+  if (type == "regexp" || type == "pcre" || type == "cidr") {
+    if (rest.empty() || rest[0] != '/') return bad_spec(spec, type + ": needs an absolute path");
+    std::string path(rest);
+    auto text = file::read_file(path, kMaxPatternTableSize);
+    if (!text) return text.error();
+    PatternKind kind = type == "regexp" ? PatternKind::Regexp : type == "pcre" ? PatternKind::Pcre : PatternKind::Cidr;
+    std::vector<std::string> errors;
+    auto table = PatternTable::parse(*text, kind, path, &errors);
+    if (!table) return Error(str::join(errors, "\n"), EINVAL).set_permanent();
+    return std::unique_ptr<Map>(std::make_unique<PatternMap>(spec, std::move(table)));
+  }
   if (type == "inline") {
     std::string_view body = str::trim(rest);
     if (body.size() < 2 || body.front() != '{' || body.back() != '}')
@@ -176,7 +205,8 @@ Result<std::unique_ptr<Map>> open(std::string_view spec_in) {
   if (type == "static") {
     return std::unique_ptr<Map>(std::make_unique<StaticMap>(spec, std::string(unbrace(rest))));
   }
-  return bad_spec(spec, "unsupported map type \"" + str::printable(type) + "\" (hash, inline, static)");
+  return bad_spec(spec, "unsupported map type \"" + str::printable(type) +
+                            "\" (hash, regexp, pcre, cidr, inline, static)");
 }
 
 Result<MapList> MapList::open(std::string_view specs) {

@@ -3,9 +3,12 @@
 //
 // A spec is written as in main.conf:
 //   hash:/etc/postilion/virtual      -> /etc/postilion/virtual.db (DB_HASH)
+//   regexp:/etc/postilion/header_checks, pcre:/..., cidr:/...  -> text tables read
+//                                       when opened (lib/maps/pattern_table.h)
 //   inline:{key=value, key2={value, with commas}}
 //   static:value                     -> every key maps to value (static:{a b} for spaces)
-// Keys are case-insensitive (lowercased when built and when looked up).
+// Keys of hash and inline maps are case-insensitive (lowercased when built and when
+// looked up); regexp and pcre patterns see the key as given (case folding is their i flag).
 #pragma once
 
 #include <sys/types.h>
@@ -37,8 +40,9 @@ class Map {
   std::string spec_;
 };
 
-// Opens one map. Errors: a malformed or unknown spec (permanent), or a table that
-// cannot be opened (temporary: missing file, EACCES, not a DB file).
+// Opens one map. Errors: a malformed or unknown spec (permanent), a regexp/pcre/cidr
+// table with errors (permanent; one "FILE:LINE: text" per line, newline-separated), or
+// a table that cannot be opened (temporary: missing file, EACCES, not a DB file).
 Result<std::unique_ptr<Map>> open(std::string_view spec);
 
 // A comma- or whitespace-separated list of maps (as in `alias_maps = hash:/a, hash:/b`),

@@ -45,6 +45,11 @@ QueueWriter::QueueWriter(FileOps& ops, std::string dir, std::string tmp, UniqueF
 
 QueueWriter::~QueueWriter() { abort(); }
 
+const std::string& QueueWriter::reserve_id() {
+  if (reserved_id_.empty()) reserved_id_ = make_id(next_id_time(), ino_);
+  return reserved_id_;
+}
+
 Result<std::unique_ptr<QueueWriter>> QueueWriter::create(const std::string& dir, FileOps& ops, int64_t arrival_us,
                                                          SparePool* spare) {
   static std::atomic<uint64_t> counter{0};
@@ -252,16 +257,17 @@ std::vector<Result<std::string>> QueueWriter::finish_commit_group(const std::vec
     }
     Status renamed = Error("rename: no free queue id", EEXIST);
     std::string id;
+    const std::string& dir = w.final_dir_.empty() ? w.dir_ : w.final_dir_;
     for (int attempt = 0; attempt < 5 && !renamed && renamed.error().code() == EEXIST; ++attempt) {
-      id = make_id(next_id_time(), w.ino_);
-      renamed = w.ops_.rename(w.tmp_path_, file::join(w.dir_, id));
+      id = attempt == 0 && !w.reserved_id_.empty() ? w.reserved_id_ : make_id(next_id_time(), w.ino_);
+      renamed = w.ops_.rename(w.tmp_path_, file::join(dir, id));
     }
     if (!renamed) {
       out.emplace_back(w.fail(renamed.error()).error());
       continue;
     }
     w.tmp_path_.clear();
-    final_path[i] = file::join(w.dir_, id);
+    final_path[i] = file::join(dir, id);
     out.emplace_back(id);
   }
   // 3. one fsync per directory for the whole group.
@@ -270,10 +276,11 @@ std::vector<Result<std::string>> QueueWriter::finish_commit_group(const std::vec
     if (!out[i]) continue;
     QueueWriter& w = *writers[i];
     const Status* st = nullptr;
+    const std::string& dir = w.final_dir_.empty() ? w.dir_ : w.final_dir_;
     for (auto& [d, s] : synced)
-      if (d == w.dir_) st = &s;
+      if (d == dir) st = &s;
     if (!st) {
-      synced.emplace_back(w.dir_, w.ops_.fsync_dir(w.dir_));
+      synced.emplace_back(dir, w.ops_.fsync_dir(dir));
       st = &synced.back().second;
     }
     if (!*st) {

@@ -59,6 +59,20 @@ class QueueWriter {
   // Each writer must have been prepared; one result per writer, in order.
   static std::vector<Result<std::string>> finish_commit_group(const std::vector<QueueWriter*>& writers);
 
+  // The queue ID the file will get, fixed from now on (for log lines written before
+  // the commit, as Postfix logs a queue ID from the start of DATA). The commit takes
+  // another only if this one is taken meanwhile, which no other writer can do: IDs
+  // hold the inode of the file, and this file keeps its inode.
+  const std::string& reserve_id();
+  // Takes over the reserved ID of a writer this one replaces (a message rewritten
+  // with other recipients), so the lines logged under it stay with the message. The
+  // commit still takes another ID if that name exists.
+  void adopt_id(std::string id) { reserved_id_ = std::move(id); }
+  // Commits into `dir` (a folder of the same spool, e.g. hold/) instead of the folder
+  // the file was created in; call before finish_commit(). That folder is the one
+  // fsynced: the temporary name left in the first is not mail (readers skip it).
+  void set_final_dir(std::string dir) { final_dir_ = std::move(dir); }
+
   // Removes the temporary file. Idempotent.
   void abort();
 
@@ -91,6 +105,8 @@ class QueueWriter {
   size_t attributes_ = 0;
   uint64_t content_len_field_ = 0;  // offset of M's length field
   uint64_t content_len_ = 0;
+  std::string reserved_id_;
+  std::string final_dir_;  // empty: dir_
 };
 
 }  // namespace postilion::queue

@@ -48,6 +48,7 @@ class QueueWriterTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(crash_after_every_step);
   CPPUNIT_TEST(group_commit_batches_dir_fsync);
   CPPUNIT_TEST(finish_commit_in_worker_thread);
+  CPPUNIT_TEST(reserved_id_and_final_dir);
   CPPUNIT_TEST_SUITE_END();
 
  public:
@@ -66,6 +67,30 @@ class QueueWriterTest : public CppUnit::TestFixture {
     auto f = read_queue_file(file::join(tmp.path(), *id));
     CPPUNIT_ASSERT(f->parsed.status == Parse::Complete);
     CPPUNIT_ASSERT_EQUAL(uint64_t{150 * 1024}, f->parsed.file.content_length);
+  }
+
+  // The ID logged before the commit is the one the file gets; a held message goes
+  // straight to hold/ and that folder is the one fsynced.
+  void reserved_id_and_final_dir() {
+    postilion::testing::TempDir tmp;
+    std::string in = tmp.file("incoming"), hold = tmp.file("hold");
+    CPPUNIT_ASSERT(file::make_dirs(in, 0700).ok() && file::make_dirs(hold, 0700).ok());
+    testing::FaultyOps ops;
+    auto w = QueueWriter::create(in, ops);
+    CPPUNIT_ASSERT(w.ok());
+    std::string reserved = (*w)->reserve_id();
+    CPPUNIT_ASSERT(valid_id(reserved));
+    CPPUNIT_ASSERT_EQUAL(reserved, (*w)->reserve_id());
+    CPPUNIT_ASSERT((*w)->recipient("a@example.org").ok());
+    CPPUNIT_ASSERT((*w)->append_content("Subject: x\r\n\r\nbody\r\n").ok());
+    (*w)->set_final_dir(hold);
+    auto id = (*w)->commit();
+    CPPUNIT_ASSERT(id.ok());
+    CPPUNIT_ASSERT_EQUAL(reserved, *id);
+    CPPUNIT_ASSERT((testing::list_dir(hold) == std::vector<std::string>{reserved}));
+    CPPUNIT_ASSERT(testing::list_dir(in).empty());
+    CPPUNIT_ASSERT_EQUAL(std::string("fsync_dir"), ops.log.back());
+    CPPUNIT_ASSERT((ops.synced_dirs == std::vector<std::string>{hold}));
   }
 
   void abort_and_destructor_remove_temp() {

@@ -26,6 +26,7 @@ class FaultyOps : public FileOps {
   // "open", "write", "pwrite", "fsync", "rename", "fsync_dir", "unlink"; and "writeback",
   // which is a hint that cannot fail: logged, but not a step.
   std::vector<std::string> log;
+  std::vector<std::string> synced_dirs;  // each successful fsync_dir's folder
   int step = 0;
 
   int count(const std::string& op) const { return static_cast<int>(std::count(log.begin(), log.end(), op)); }
@@ -57,6 +58,7 @@ class FaultyOps : public FileOps {
   }
   Status fsync_dir(const std::string& dir) override {
     if (auto e = hit("fsync_dir")) return *e;
+    synced_dirs.push_back(dir);
     return skip_sync ? Status{} : system_ops().fsync_dir(dir);
   }
   Status unlink(const std::string& path) override {
