@@ -54,7 +54,7 @@ Result<std::unique_ptr<QueueWriter>> QueueWriter::create(const std::string& dir,
   uint64_t old_size = 0;
   Result<UniqueFd> fd = Error("no spare queue file", ENOENT);
   if (spare) fd = spare->take(tmp, ops, &old_size);
-  if (!fd) fd = ops.open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (!fd) fd = ops.open(tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (!fd) return fd.error();
   struct stat st;
   uint64_t ino = 0;
@@ -223,6 +223,11 @@ Status QueueWriter::prepare_commit() {
   return {};
 }
 
+const std::string& QueueWriter::reserve_id() {
+  if (reserved_id_.empty()) reserved_id_ = make_id(next_id_time(), ino_);
+  return reserved_id_;
+}
+
 Result<std::string> QueueWriter::finish_commit() { return std::move(finish_commit_group({this})[0]); }
 
 Result<std::string> QueueWriter::commit() {
@@ -253,7 +258,7 @@ std::vector<Result<std::string>> QueueWriter::finish_commit_group(const std::vec
     Status renamed = Error("rename: no free queue id", EEXIST);
     std::string id;
     for (int attempt = 0; attempt < 5 && !renamed && renamed.error().code() == EEXIST; ++attempt) {
-      id = make_id(next_id_time(), w.ino_);
+      id = attempt == 0 && !w.reserved_id_.empty() ? w.reserved_id_ : make_id(next_id_time(), w.ino_);
       renamed = w.ops_.rename(w.tmp_path_, file::join(w.dir_, id));
     }
     if (!renamed) {

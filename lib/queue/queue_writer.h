@@ -62,6 +62,16 @@ class QueueWriter {
   // Removes the temporary file. Idempotent.
   void abort();
 
+  // The queue ID the file will get at commit, chosen now (a mail filter is told it
+  // before the commit); commit takes another only if that name exists by then. The
+  // first call chooses it; a later writer for the same message may be given it.
+  const std::string& reserve_id();
+  void reserve_id(std::string id) { reserved_id_ = std::move(id); }
+  // The descriptor and where the content begins, for reading the message back once
+  // prepare_commit() has written it all out (smtpd's mail filters).
+  int fd() const { return fd_.get(); }
+  uint64_t content_offset() const { return content_len_field_ + 4; }
+
   const std::string& temp_path() const { return tmp_path_; }
   const std::string& dir() const { return dir_; }
   uint64_t content_bytes() const { return content_len_; }
@@ -91,6 +101,7 @@ class QueueWriter {
   size_t attributes_ = 0;
   uint64_t content_len_field_ = 0;  // offset of M's length field
   uint64_t content_len_ = 0;
+  std::string reserved_id_;
 };
 
 }  // namespace postilion::queue
