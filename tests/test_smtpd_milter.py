@@ -1,0 +1,399 @@
+# tests/test_smtpd_milter.py - smtpd(8) with mail filters (smtpd_milters) it did not
+# write: a python3-milter (pymilter, over Sendmail's libmilter) filter that rejects with
+# its own reply, tempfails, discards, edits headers, replaces the body, changes the sender
+# and recipients, quarantines, dies or hangs mid-message; a raw filter that sends garbage;
+# and rspamd in milter mode (its proxy worker). Each failure costs only its transaction,
+# as milter_default_action says; edits are checked in the queue file smtpd commits.
+# smtpd runs standalone (test_smtpd.Smtpd), the filters on loopback.
+import json
+import os
+import shutil
+import signal
+import smtplib
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import harness  # noqa: E402
+from test_smtpd import Smtpd  # noqa: E402
+
+SYSTEM_PYTHON = "/usr/bin/python3"  # python3-milter is a Debian package of the system python
+FILTER = os.path.join(HERE, "milter", "pymilter_filter.py")
+
+
+def have_pymilter():
+    return os.access(SYSTEM_PYTHON, os.X_OK) and subprocess.run(
+        [SYSTEM_PYTHON, "-c", "import Milter"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0
+
+
+def parse_queue_file(data):
+    """(sender, [recipients], content) of a queue file (lib/queue/queue_file.h)."""
+    assert data[:4] == b"PSTQ", data[:8]
+    pos, sender, rcpts, content = 6, None, [], None
+    while pos < len(data):
+        t, n = data[pos:pos + 1], struct.unpack(">I", data[pos + 1:pos + 5])[0]
+        p = data[pos + 5:pos + 5 + n]
+        pos += 5 + n
+        if t == b"S":
+            sender = p.decode()
+        elif t == b"P":
+            alen = struct.unpack(">H", p[3:5])[0]
+            rcpts.append(p[5:5 + alen].decode())
+        elif t == b"M":
+            content = p
+        elif t == b"E":
+            break
+    return sender, rcpts, content
+
+
+class PyFilter:
+    """pymilter_filter.py on a loopback port: started, killed and restarted by PID."""
+
+    def __init__(self, base):
+        self.addr, self.port = harness.address(), harness.port()
+        self.log = os.path.join(base, "filter-%d.jsonl" % self.port)
+        self.proc = None
+        self.start()
+
+    @property
+    def spec(self):
+        return "inet:%s:%d" % (self.addr, self.port)
+
+    def start(self):
+        self.stderr = open(self.log + ".err", "a")
+        self.proc = subprocess.Popen([SYSTEM_PYTHON, FILTER, "inet:%d@%s" % (self.port, self.addr), self.log],
+                                     stdout=subprocess.DEVNULL, stderr=self.stderr)
+        harness.wait_listening(self.addr, self.port, self.proc, 20, "pymilter filter")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        self.stderr.close()
+
+    def events(self, kind=None):
+        try:
+            with open(self.log) as f:
+                ev = [json.loads(line) for line in f if line.strip()]
+        except OSError:
+            return []
+        return [e for e in ev if kind is None or e["event"] == kind]
+
+
+class GarbageFilter(threading.Thread):
+    """A raw "filter": answers the negotiation properly, then sends garbage (a packet
+    with a length of 2 GiB) in reply to the first command after it."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.addr, self.port = harness.address(), harness.port()
+        self.sock = socket.socket()
+        self.sock.bind((self.addr, self.port))
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.stopping = False
+        self.connections = 0
+
+    @property
+    def spec(self):
+        return "inet:%s:%d" % (self.addr, self.port)
+
+    def run(self):
+        while not self.stopping:
+            try:
+                c, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self.serve, args=(c,), daemon=True).start()
+
+    def serve(self, c):
+        try:
+            c.settimeout(10)
+            buf = b""
+            answered = 0
+            while True:
+                chunk = c.recv(65536)
+                if not chunk:
+                    return
+                buf += chunk
+                while len(buf) >= 5:
+                    n = struct.unpack(">I", buf[:4])[0]
+                    if len(buf) < 4 + n:
+                        break
+                    cmd, buf = buf[4:5], buf[4 + n:]
+                    if cmd == b"O":
+                        # version 6, no actions, no protocol steps left out
+                        c.sendall(struct.pack(">IcIII", 13, b"O", 6, 0, 0))
+                    elif cmd == b"D":
+                        continue  # macros: no reply
+                    elif cmd in (b"C", b"H") and answered < 2:
+                        answered += 1
+                        c.sendall(struct.pack(">Ic", 1, b"c"))  # connect, HELO: continue
+                    else:
+                        c.sendall(b"\x7f\xff\xff\xffgarbage follows \x00\x01\x02")
+        except OSError:
+            pass
+        finally:
+            c.close()
+
+    def stop(self):
+        self.stopping = True
+        self.sock.close()
+
+
+def data(s, msg):
+    """DATA through smtplib: (code, text) whatever the code."""
+    try:
+        return s.data(msg)
+    except smtplib.SMTPDataError as e:
+        return e.smtp_code, e.smtp_error
+
+
+MSG = ("From: sender@client.test\r\nTo: root@ours.test\r\nSubject: %s\r\n"
+       "X-Remove-Me: please\r\nMessage-ID: <m1@client.test>\r\n\r\nHello from the test.\r\nLine two.\r\n")
+
+
+@unittest.skipUnless(have_pymilter(), "python3-milter (system python3) not installed")
+class PymilterTest(unittest.TestCase):
+    default_action = "tempfail"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.base_dir = os.path.join(harness.tmp_root(), "milter-%d" % os.getpid())
+        os.makedirs(cls.base_dir, exist_ok=True)
+        cls.filter = PyFilter(cls.base_dir)
+        cls.srv = Smtpd({"smtpd_milters": cls.filter.spec, "milter_default_action": cls.default_action,
+                         "milter_content_timeout": "3s", "milter_command_timeout": "3s",
+                         "milter_connect_timeout": "3s"}, tls=False)
+        os.makedirs(os.path.join(cls.srv.spool, "hold"), exist_ok=True)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+        cls.filter.stop()
+
+    def run(self, result=None):
+        before = (len(result.failures) + len(result.errors)) if result else 0
+        r = super().run(result)
+        res = result or r
+        if res is not None and len(res.failures) + len(res.errors) > before:
+            sys.stderr.write("---- smtpd log ----\n" + self.srv.log()[-8000:] + "\n")
+        return r
+
+    def send(self, subject, rcpts=("root@ours.test",), sender="sender@client.test"):
+        """Sends one message; returns (code, text) of the DATA reply and the queue id."""
+        before = set(self.srv.queue_ids())
+        with smtplib.SMTP(self.srv.addr, self.srv.port, timeout=20) as s:
+            s.ehlo("client.test")
+            self.assertEqual(250, s.mail(sender)[0])
+            for r in rcpts:
+                self.assertEqual(250, s.rcpt(r)[0])
+            code, text = data(s, (MSG % subject).encode())
+            new = sorted(set(self.srv.queue_ids()) - before)
+            return code, text.decode(), new
+
+    def queued(self, qid, folder="incoming"):
+        with open(os.path.join(self.srv.spool, folder, qid), "rb") as f:
+            return parse_queue_file(f.read())
+
+    def test_clean_message_passes_with_macros(self):
+        code, text, new = self.send("clean")
+        self.assertEqual(250, code, text)
+        self.assertEqual(1, len(new))
+        sender, rcpts, content = self.queued(new[0])
+        self.assertEqual("sender@client.test", sender)
+        self.assertEqual(["root@ours.test"], rcpts)
+        self.assertIn(b"Subject: clean\r\n", content)
+        eom = self.filter.events("eom")[-1]
+        # The filter saw the queue id the message got, its headers and its body.
+        self.assertEqual(new[0], eom["i"])
+        self.assertIn(["Subject", "clean"], eom["headers"])
+        self.assertEqual(len(b"Hello from the test.\r\nLine two.\r\n"), eom["body_len"])
+        conn = self.filter.events("connect")[-1]
+        self.assertEqual("mail.ours.test", conn["j"])
+        self.assertEqual(self.srv.addr if False else conn["addr"], conn["addr"])
+        self.assertEqual("<sender@client.test>", self.filter.events("mail")[-1]["sender"])
+        self.assertEqual("sender@client.test", self.filter.events("mail")[-1]["mail_addr"])
+        self.assertEqual("root@ours.test", self.filter.events("rcpt")[-1]["rcpt_addr"])
+
+    def test_reject_with_the_filters_own_reply(self):
+        code, text, new = self.send("please reject")
+        self.assertEqual(554, code)
+        self.assertIn("5.7.1 Rejected by the pymilter test filter", text)
+        self.assertEqual([], new)
+        self.assertEqual([], self.srv.temp_files())
+        self.assertIn("milter-reject: END-OF-MESSAGE", self.srv.log())
+
+    def test_tempfail_with_the_filters_own_reply(self):
+        code, text, new = self.send("tempfail")
+        self.assertEqual(451, code)
+        self.assertIn("4.7.1 Try again, says the pymilter test filter", text)
+        self.assertEqual([], new)
+
+    def test_recipient_refused_by_the_filter(self):
+        with smtplib.SMTP(self.srv.addr, self.srv.port, timeout=20) as s:
+            s.ehlo("client.test")
+            s.mail("sender@client.test")
+            code, text = s.rcpt("refuse-me@relayed.test")
+            self.assertEqual(550, code)
+            self.assertIn(b"5.1.1 recipient refused by the filter", text)
+            self.assertEqual(250, s.rcpt("root@ours.test")[0])
+            code, _ = data(s, (MSG % "clean").encode())
+            self.assertEqual(250, code)
+
+    def test_discard(self):
+        code, text, new = self.send("discard")
+        self.assertEqual(250, code)
+        self.assertEqual([], new)  # told 250, not kept
+        self.assertIn("milter-discard: END-OF-MESSAGE", self.srv.log())
+
+    def test_add_change_delete_headers(self):
+        code, text, new = self.send("headers")
+        self.assertEqual(250, code, text)
+        _, _, content = self.queued(new[0])
+        head, body = content.split(b"\r\n\r\n", 1)
+        lines = head.split(b"\r\n")
+        self.assertEqual(b"X-Top: first", lines[0])  # inserted at index 0
+        self.assertIn(b"X-Filtered: yes", lines)
+        self.assertIn(b"Subject: changed headers", lines)
+        self.assertNotIn(b"Subject: headers", lines)
+        self.assertFalse(any(l.startswith(b"X-Remove-Me") for l in lines))
+        self.assertTrue(any(l.startswith(b"Received: ") for l in lines))
+        self.assertEqual(b"Hello from the test.\r\nLine two.\r\n", body)
+
+    def test_replace_body(self):
+        code, text, new = self.send("body")
+        self.assertEqual(250, code, text)
+        _, _, content = self.queued(new[0])
+        head, body = content.split(b"\r\n\r\n", 1)
+        self.assertEqual(b"The body was replaced.\r\nSecond line.\r\n", body)
+        self.assertIn(b"Subject: body", head)
+
+    def test_change_sender_and_recipients(self):
+        code, text, new = self.send("sender rcpts", rcpts=("root@ours.test", "postmaster@ours.test"))
+        self.assertEqual(250, code, text)
+        sender, rcpts, _ = self.queued(new[0])
+        self.assertEqual("changed@sender.test", sender)
+        self.assertEqual(["postmaster@ours.test", "added@relayed.test"], rcpts)
+
+    def test_quarantine_goes_to_hold(self):
+        before = set(os.listdir(os.path.join(self.srv.spool, "hold")))
+        code, text, new = self.send("quarantine")
+        self.assertEqual(250, code, text)
+        self.assertEqual([], new)
+        held = sorted(set(os.listdir(os.path.join(self.srv.spool, "hold"))) - before)
+        self.assertEqual(1, len(held))
+        self.assertIn(held[0], text)
+        sender, rcpts, content = self.queued(held[0], "hold")
+        self.assertEqual(["root@ours.test"], rcpts)
+        self.assertIn(b"Subject: quarantine", content)
+        self.assertIn("milter-hold: END-OF-MESSAGE", self.srv.log())
+
+    def test_filter_that_hangs_costs_one_message(self):
+        t0 = time.time()
+        code, text, new = self.send("hang")
+        self.assertEqual(451, code, text)  # milter_default_action = tempfail
+        self.assertIn("4.7.1", text)
+        self.assertLess(time.time() - t0, 15)
+        self.assertEqual([], new)
+        self.assertIsNone(self.srv.proc.poll())
+        self.assertIn("timeout waiting for a reply", self.srv.log())
+        # A new session gets a new connection to the filter, which works.
+        code, text, new = self.send("clean")
+        self.assertEqual(250, code, text)
+
+    def test_filter_killed_mid_transaction(self):
+        # Between RCPT and DATA the filter process is killed: the message gets the
+        # default action (451), smtpd goes on, and once the filter is back all is well.
+        with smtplib.SMTP(self.srv.addr, self.srv.port, timeout=20) as s:
+            s.ehlo("client.test")
+            s.mail("sender@client.test")
+            s.rcpt("root@ours.test")
+            self.filter.proc.kill()
+            self.filter.proc.wait(10)
+            code, text = data(s, (MSG % "clean").encode())
+            self.assertEqual(451, code, text)
+            self.assertEqual(b"4.7.1 Service unavailable - try again later", text)
+            self.assertEqual(250, s.noop()[0])
+        self.assertIsNone(self.srv.proc.poll())
+        self.filter.stderr.close()
+        self.filter.start()
+        code, text, new = self.send("clean")
+        self.assertEqual(250, code, text)
+        self.assertEqual(1, len(new))
+
+    def test_filter_dies_at_end_of_message(self):
+        code, text, new = self.send("die")
+        self.assertEqual(451, code, text)
+        self.assertEqual([], new)
+        self.assertIsNone(self.srv.proc.poll())
+        self.filter.stderr.close()
+        self.filter.start()
+        code, text, new = self.send("clean")
+        self.assertEqual(250, code, text)
+
+
+@unittest.skipUnless(have_pymilter(), "python3-milter (system python3) not installed")
+class DefaultAcceptTest(unittest.TestCase):
+    """milter_default_action = accept: a filter that sends garbage, and one that is not
+    there at all, are gone around; reject: the transaction is refused."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.garbage = GarbageFilter()
+        cls.garbage.start()
+        cls.nobody = (harness.address(), harness.port())  # nothing listens there
+        cls.accept = Smtpd({"smtpd_milters": "%s inet:%s:%d" % (cls.garbage.spec, cls.nobody[0], cls.nobody[1]),
+                            "milter_default_action": "accept", "milter_command_timeout": "3s"}, tls=False)
+        cls.reject = Smtpd({"smtpd_milters": cls.garbage.spec, "milter_default_action": "reject",
+                            "milter_command_timeout": "3s"}, tls=False)
+        cls.tempfail = Smtpd({"smtpd_milters": cls.garbage.spec, "milter_command_timeout": "3s"}, tls=False)
+
+    @classmethod
+    def tearDownClass(cls):
+        for s in (cls.accept, cls.reject, cls.tempfail):
+            s.stop()
+        cls.garbage.stop()
+
+    def test_garbage_and_unreachable_with_accept(self):
+        with smtplib.SMTP(self.accept.addr, self.accept.port, timeout=20) as s:
+            s.ehlo("client.test")
+            self.assertEqual(250, s.mail("a@client.test")[0])
+            self.assertEqual(250, s.rcpt("root@ours.test")[0])
+            self.assertEqual(250, s.data((MSG % "x").encode())[0])
+        self.assertEqual(1, len(self.accept.queue_ids()))
+        log = self.accept.log()
+        self.assertIn("malformed packet", log)
+        self.assertIn("connect: Connection refused", log)
+
+    def test_garbage_with_reject(self):
+        with smtplib.SMTP(self.reject.addr, self.reject.port, timeout=20) as s:
+            s.ehlo("client.test")
+            code, text = s.mail("a@client.test")
+            self.assertEqual(550, code)
+            self.assertEqual(b"5.7.1 Command rejected", text)
+        self.assertIsNone(self.reject.proc.poll())
+
+    def test_garbage_with_tempfail(self):
+        with smtplib.SMTP(self.tempfail.addr, self.tempfail.port, timeout=20) as s:
+            code, _ = s.ehlo("client.test")
+            self.assertEqual(250, code)
+            code, text = s.mail("a@client.test")
+            self.assertEqual(451, code)
+        # Other sessions are served meanwhile.
+        with smtplib.SMTP(self.tempfail.addr, self.tempfail.port, timeout=20) as s:
+            self.assertEqual(250, s.noop()[0])
+        self.assertIsNone(self.tempfail.proc.poll())
+
+
+if __name__ == "__main__":
+    harness.main()
