@@ -395,5 +395,129 @@ class DefaultAcceptTest(unittest.TestCase):
         self.assertIsNone(self.tempfail.proc.poll())
 
 
+GTUBE = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
+
+# A private rspamd: only its proxy worker, in milter mode, scanning itself (self_scan:
+# no normal worker, no redis); modules left unconfigured stay off, and DNS goes to a
+# loopback port where nothing answers, so no lookup leaves the host.
+RSPAMD_CONF = """
+lua = "$RULESDIR/rspamd.lua"
+.include "$CONFDIR/metrics.conf"
+.include "$CONFDIR/actions.conf"
+.include "$CONFDIR/groups.conf"
+modules { path = "${PLUGINSDIR}"; }
+milter_headers {
+  use = ["x-spamd-result", "x-rspamd-server", "x-rspamd-queue-id", "x-spam-status"];
+  skip_local = false;
+  skip_authenticated = false;
+}
+options {
+  pidfile = "$RUNDIR/rspamd.pid";
+  dns { nameserver = ["127.0.0.1:1"]; timeout = 0.1s; retransmits = 1; }
+  local_addrs = [];
+  hs_cache_dir = "$DBDIR/";
+  cache_file = "$DBDIR/symbols.cache";
+  control_socket = "$DBDIR/rspamd.sock mode=0600";
+}
+logging { type = "file"; filename = "$LOGDIR/rspamd.log"; level = "info"; }
+worker "rspamd_proxy" {
+  bind_socket = "%(addr)s:%(port)d";
+  milter = yes;
+  timeout = 60s;
+  upstream "local" { default = yes; self_scan = yes; }
+  count = 1;
+  reject_message = "Spam message rejected";
+}
+"""
+
+
+@unittest.skipUnless(shutil.which("rspamd"), "rspamd not installed")
+class RspamdTest(unittest.TestCase):
+    """rspamd (its proxy worker in milter mode) as smtpd's filter: GTUBE is refused with
+    rspamd's own 5xx, a clean message gets rspamd's headers."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = os.path.join(harness.tmp_root(), "rspamd-%d" % os.getpid())
+        for d in ("db", "local"):
+            os.makedirs(os.path.join(cls.dir, d), exist_ok=True)
+        cls.addr, cls.port = harness.address(), harness.port()
+        conf = os.path.join(cls.dir, "rspamd.conf")
+        with open(conf, "w") as f:
+            f.write(RSPAMD_CONF % {"addr": cls.addr, "port": cls.port})
+        args = ["rspamd", "-f", "-c", conf, "--var=DBDIR=" + os.path.join(cls.dir, "db"), "--var=RUNDIR=" + cls.dir,
+                "--var=LOGDIR=" + cls.dir, "--var=LOCAL_CONFDIR=" + os.path.join(cls.dir, "local")]
+        if os.geteuid() == 0:
+            args.append("--insecure")  # workers as root: a private test instance only
+        cls.rspamd = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                      start_new_session=True)
+        try:
+            # Loading the rules and compiling its URL suffix list takes rspamd a while.
+            harness.wait_listening(cls.addr, cls.port, cls.rspamd, 120, "rspamd proxy worker",
+                                   log=lambda: harness.read_tail(os.path.join(cls.dir, "rspamd.log"), 4000))
+        except BaseException:
+            cls.stop_rspamd()
+            raise
+        cls.srv = Smtpd({"smtpd_milters": "inet:%s:%d" % (cls.addr, cls.port),
+                         "milter_content_timeout": "60s"}, tls=False)
+
+    @classmethod
+    def stop_rspamd(cls):
+        if cls.rspamd.poll() is None:
+            cls.rspamd.terminate()  # the main process stops its workers
+            try:
+                cls.rspamd.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(cls.rspamd.pid, signal.SIGKILL)  # its own session: only its workers
+                cls.rspamd.wait(10)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+        cls.stop_rspamd()
+
+    def run(self, result=None):
+        before = (len(result.failures) + len(result.errors)) if result else 0
+        r = super().run(result)
+        res = result or r
+        if res is not None and len(res.failures) + len(res.errors) > before:
+            sys.stderr.write("---- smtpd log ----\n" + self.srv.log()[-8000:] + "\n")
+            sys.stderr.write("---- rspamd log ----\n" +
+                             harness.read_tail(os.path.join(self.dir, "rspamd.log"), 6000) + "\n")
+        return r
+
+    def send(self, body):
+        before = set(self.srv.queue_ids())
+        msg = ("From: sender@client.test\r\nTo: root@ours.test\r\nSubject: rspamd test\r\n"
+               "Message-ID: <r%d@client.test>\r\nDate: Mon, 7 Dec 2026 10:00:00 +0000\r\n\r\n%s\r\n" %
+               (time.time_ns(), body))
+        with smtplib.SMTP(self.srv.addr, self.srv.port, timeout=60) as s:
+            s.ehlo("client.test")
+            self.assertEqual(250, s.mail("sender@client.test")[0])
+            self.assertEqual(250, s.rcpt("root@ours.test")[0])
+            code, text = data(s, msg.encode())
+        return code, text.decode(), sorted(set(self.srv.queue_ids()) - before)
+
+    def test_gtube_is_rejected_with_rspamds_reply(self):
+        code, text, new = self.send("This is spam.\r\n" + GTUBE)
+        self.assertEqual(554, code, text)
+        self.assertIn("5.7.1", text)
+        self.assertIn("Gtube pattern", text)
+        self.assertEqual([], new)
+        self.assertIn("milter-reject: END-OF-MESSAGE", self.srv.log())
+
+    def test_clean_message_gets_rspamds_headers(self):
+        code, text, new = self.send("Just a short note about the meeting tomorrow.")
+        self.assertEqual(250, code, text)
+        self.assertEqual(1, len(new))
+        with open(os.path.join(self.srv.spool, "incoming", new[0]), "rb") as f:
+            _, _, content = parse_queue_file(f.read())
+        head = content.split(b"\r\n\r\n", 1)[0]
+        self.assertIn(b"\r\nX-Spamd-Result: default: False [", head)
+        self.assertIn(b"\r\nX-Rspamd-Server: ", head)
+        # rspamd was told the queue id the message got ({i}).
+        self.assertIn(("X-Rspamd-Queue-Id: " + new[0]).encode(), head)
+
+
 if __name__ == "__main__":
     harness.main()
