@@ -59,6 +59,7 @@ class PyFilter:
         self.addr, self.port = harness.address(), harness.port()
         self.log = os.path.join(base, "filter-%d.jsonl" % self.port)
         self.proc = None
+        self.procs = []  # every process started, so that stop() leaves none behind
         self.start()
 
     @property
@@ -69,12 +70,14 @@ class PyFilter:
         self.stderr = open(self.log + ".err", "a")
         self.proc = subprocess.Popen([SYSTEM_PYTHON, FILTER, "inet:%d@%s" % (self.port, self.addr), self.log],
                                      stdout=subprocess.DEVNULL, stderr=self.stderr)
+        self.procs.append(self.proc)
         harness.wait_listening(self.addr, self.port, self.proc, 20, "pymilter filter")
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
+        for p in self.procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait(10)
         self.stderr.close()
 
     def events(self, kind=None):
