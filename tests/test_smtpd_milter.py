@@ -305,6 +305,31 @@ class PymilterTest(unittest.TestCase):
         self.assertIn(b"Subject: quarantine", content)
         self.assertIn("milter-hold: END-OF-MESSAGE", self.srv.log())
 
+    def test_bdat_and_a_large_message(self):
+        # BDAT: the DATA stage comes at the end of the last chunk; 300 KB of body go to
+        # the filter in chunks and the header edits land in the queue file.
+        from test_smtpd import Client
+        body = ("x" * 998 + "\r\n") * 300
+        msg = (MSG % "headers").replace("Hello from the test.\r\nLine two.\r\n", body).encode()
+        c = Client(self.srv, timeout=20)
+        self.addCleanup(c.close)
+        self.assertEqual(220, c.reply()[0])
+        self.assertEqual(250, c.cmd("EHLO client.test")[0])
+        self.assertEqual(250, c.cmd("MAIL FROM:<sender@client.test>")[0])
+        self.assertEqual(250, c.cmd("RCPT TO:<root@ours.test>")[0])
+        half = len(msg) // 2
+        c.send(b"BDAT %d\r\n" % half + msg[:half])
+        self.assertEqual(250, c.reply()[0])
+        c.send(b"BDAT %d LAST\r\n" % (len(msg) - half) + msg[half:])
+        code, lines = c.reply()
+        self.assertEqual(250, code, lines)
+        qid = lines[-1].rsplit(" ", 1)[1]
+        _, _, content = self.queued(qid)
+        head, got_body = content.split(b"\r\n\r\n", 1)
+        self.assertIn(b"X-Filtered: yes", head.split(b"\r\n"))
+        self.assertEqual(body.encode(), got_body)
+        self.assertEqual(len(body), self.filter.events("eom")[-1]["body_len"])
+
     def test_filter_that_hangs_costs_one_message(self):
         t0 = time.time()
         code, text, new = self.send("hang")
