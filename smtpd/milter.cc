@@ -26,6 +26,10 @@ namespace {
 // Output held for a filter that does not answer each packet (SMFIP_NR_*), before more
 // is sent: a slow filter must not make the session buffer a whole message.
 constexpr size_t kMaxOutput = 1024 * 1024;
+// Changes a filter may ask for at the end of one message (besides the body, which
+// max_body bounds): a filter that sends more is misbehaving, not editing.
+constexpr size_t kMaxEdits = 10000;
+constexpr uint64_t kMaxEditBytes = 4 * 1024 * 1024;
 
 smtp::Reply tempfail_reply() { return smtp::reply(451, "4.7.1", "Service unavailable - try again later"); }
 smtp::Reply reject_reply() { return smtp::reply(550, "5.7.1", "Command rejected"); }
@@ -206,6 +210,8 @@ void MilterSession::data(Done done) { run(Kind::Data, std::move(done)); }
 
 void MilterSession::message(MilterMessage* msg, Done done) {
   msg_ = msg;
+  edits_ = 0;
+  edit_bytes_ = 0;
   step_ = MsgStep::Headers;
   header_index_ = 0;
   body_pos_ = 0;
@@ -625,6 +631,13 @@ void MilterSession::on_message_reply(Filter& f, const milter::Reply& r) {
     return true;
   };
   bool lead = f.lead_space();
+  bool edit = r.type == Rep::AddHeader || r.type == Rep::InsHeader || r.type == Rep::ChgHeader ||
+              r.type == Rep::ChgFrom || r.type == Rep::AddRcpt || r.type == Rep::AddRcptPar ||
+              r.type == Rep::DelRcpt || r.type == Rep::Quarantine;
+  if (edit) {
+    edit_bytes_ += r.name.size() + r.value.size() + r.text.size() + r.args.size();
+    if (++edits_ > kMaxEdits || edit_bytes_ > kMaxEditBytes) return fail(f, "too many changes to one message");
+  }
   switch (r.type) {
     case Rep::AddHeader:
       if (!need(milter::kActAddHdrs)) return;

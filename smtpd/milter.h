@@ -157,6 +157,8 @@ class MilterSession {
   size_t header_index_ = 0;
   uint64_t body_pos_ = 0;
   bool body_replaced_here_ = false;
+  size_t edits_ = 0;         // changes asked for at the end of this message
+  uint64_t edit_bytes_ = 0;  // ... and their size
 };
 
 }  // namespace postilion::smtpd

@@ -96,7 +96,7 @@ class FakeFilter {
           got_.push_back(p);
         }
         std::string out = respond_(p);
-        if (!out.empty() && ::write(c, out.data(), out.size()) < 0) break;
+        if (!out.empty() && ::send(c, out.data(), out.size(), MSG_NOSIGNAL) < 0) break;
       }
     }
     ::close(c);
@@ -411,6 +411,20 @@ class MilterTest : public CppUnit::TestFixture {
     stage(base, [&](auto d) { s2.mail({"<s@client.test>"}, d); });
     CPPUNIT_ASSERT(stage(base, [&](auto d) { s2.message(&m.msg, d); }).kind == MilterVerdict::Kind::Tempfail);
     CPPUNIT_ASSERT(!m.msg.body);
+    // A flood of changes: the filter is dropped, not the memory exhausted.
+    testing::TempDir tmp3;
+    FakeFilter h(tmp3.file("h.sock"), [](const Packet& p) -> std::string {
+      if (p.code != 'E') return cont(p);
+      std::string flood;
+      for (int i = 0; i < 20000; ++i) flood += pk('h', std::string("X-Flood\0v\0", 10));
+      return flood + pk('c');
+    });
+    MessageFile m3(kMessage);
+    MilterSession s3(base, config(h.spec(), "reject"), macros);
+    stage(base, [&](auto d) { s3.connect("c", '4', 25, "192.0.2.7", d); });
+    stage(base, [&](auto d) { s3.mail({"<s@client.test>"}, d); });
+    CPPUNIT_ASSERT(stage(base, [&](auto d) { s3.message(&m3.msg, d); }).kind == MilterVerdict::Kind::Reject);
+    CPPUNIT_ASSERT(m3.msg.headers.fields().size() <= 10003);
   }
 };
 
