@@ -427,6 +427,70 @@ class DefaultAcceptTest(unittest.TestCase):
         self.assertIsNone(self.tempfail.proc.poll())
 
 
+@unittest.skipUnless(have_pymilter(), "python3-milter (system python3) not installed")
+class InstanceTest(harness.InstanceTestCase):
+    """A whole instance (master, smtpd, qmgr, smtp, resolver) with a pymilter filter: the
+    message the next hop gets is the one the filter made, and a quarantined message waits
+    in hold/ until `postilionctl queue release`."""
+
+    def setUp(self):
+        super().setUp()
+        for d in ("master", "smtpd", "qmgr", "smtp", "resolver"):
+            harness.require_daemon(self, d)
+        from dns import smtp_sink
+        self.sink = smtp_sink.Sink(harness.address(), harness.port()).start()
+        self.addCleanup(self.sink.stop)
+        self.filter = PyFilter(harness.tmp_root())
+        self.addCleanup(self.filter.stop)
+        self.inst = self.make_instance(ports=("smtp",))
+        self.inst.init(*(["--user", "postilion"] if os.geteuid() == 0 else []))
+        with open(self.inst.main_conf(), "a") as f:
+            f.write("relay_domains = relayed.test\nrelayhost = [%s]:%d\n" % (self.sink.address, self.sink.port))
+            f.write("smtpd_milters = %s\nmilter_default_action = tempfail\n" % self.filter.spec)
+            f.write("minimal_backoff_time = 1s\nmaximal_backoff_time = 2s\nqueue_run_delay = 1s\n")
+        self.inst.start()
+        self.inst.wait_ready()
+
+    def send(self, subject, rcpts):
+        with smtplib.SMTP(self.inst.addr, self.inst.ports["smtp"], timeout=30) as s:
+            s.ehlo("client.test")
+            self.assertEqual(250, s.mail("sender@client.test")[0])
+            for r in rcpts:
+                self.assertEqual(250, s.rcpt(r)[0])
+            code, text = data(s, (MSG % subject).encode())
+        self.assertEqual(250, code, text)
+        return text.decode().rsplit(" ", 1)[1]
+
+    def test_delivered_message_is_the_filtered_one(self):
+        self.send("headers body sender rcpts", ["first@relayed.test", "second@relayed.test"])
+        harness.wait_for(lambda: len(self.sink.messages) >= 1, 60, "delivery to the next hop")
+        harness.wait_for(lambda: sum(len(m["rcpts"]) for m in self.sink.messages) == 2, 30, "both recipients")
+        rcpts = sorted(r for m in self.sink.messages for r in m["rcpts"])
+        self.assertEqual(["added@relayed.test", "second@relayed.test"], rcpts)
+        m = self.sink.messages[0]
+        self.assertEqual("changed@sender.test", m["from"])
+        data_ = m["data"] if isinstance(m["data"], bytes) else m["data"].encode()
+        head, body = data_.split(b"\r\n\r\n", 1)
+        self.assertIn(b"X-Filtered: yes", head.split(b"\r\n"))
+        self.assertIn(b"Subject: changed headers", head.split(b"\r\n"))
+        self.assertTrue(body.startswith(b"The body was replaced.\r\nSecond line.\r\n"), body)
+
+    def test_quarantined_message_waits_in_hold(self):
+        qid = self.send("quarantine", ["held@relayed.test"])
+        hold = os.path.join(self.inst.spool, "hold", qid)
+        harness.wait_for(lambda: os.path.exists(hold), 10, "the message in hold/")
+        self.inst.wait_log("%s: milter-hold: END-OF-MESSAGE" % qid)
+        # Nothing goes out while it is held...
+        self.send("clean", ["other@relayed.test"])
+        harness.wait_for(lambda: len(self.sink.messages) == 1, 60, "the clean message delivered")
+        self.assertEqual(["other@relayed.test"], self.sink.messages[0]["rcpts"])
+        self.assertTrue(os.path.exists(hold))
+        # ... until it is released.
+        self.inst.ctl("queue", "release", qid, check=True)
+        harness.wait_for(lambda: len(self.sink.messages) == 2, 60, "the released message delivered")
+        self.assertEqual(["held@relayed.test"], self.sink.messages[1]["rcpts"])
+
+
 GTUBE = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
 
 # A private rspamd: only its proxy worker, in milter mode, scanning itself (self_scan:
