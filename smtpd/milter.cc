@@ -176,7 +176,12 @@ MilterSession::MilterSession(event::EventBase& base, const MilterConfig& cfg, Ma
   }
 }
 
-MilterSession::~MilterSession() { quit(); }
+MilterSession::~MilterSession() {
+  // Never inside a filter's own callback (the session that owns this is deleted from
+  // the loop), so the connections go with their filters, not through defer_delete.
+  for (auto& f : filters_)
+    if (f->bev && f->state == Filter::State::Ready) f->bev.send_now(milter::encode(Cmd::Quit));
+}
 
 // ---- stages ---------------------------------------------------------------------------
 void MilterSession::connect(const std::string& hostname, char family, uint16_t port, const std::string& addr,
