@@ -375,6 +375,40 @@ class PymilterTest(unittest.TestCase):
 
 
 @unittest.skipUnless(have_pymilter(), "python3-milter (system python3) not installed")
+class TlsMacrosTest(unittest.TestCase):
+    """After STARTTLS the filter hears EHLO again, with {tls_version} and {cipher}."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.base_dir = os.path.join(harness.tmp_root(), "milter-tls-%d" % os.getpid())
+        os.makedirs(cls.base_dir, exist_ok=True)
+        cls.filter = PyFilter(cls.base_dir)
+        cls.srv = Smtpd({"smtpd_milters": cls.filter.spec}, tls=True)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+        cls.filter.stop()
+
+    def test_tls_macros_at_helo(self):
+        import ssl
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        with smtplib.SMTP(self.srv.addr, self.srv.port, timeout=20) as s:
+            s.ehlo("plain.test")
+            s.starttls(context=ctx)
+            s.ehlo("secure.test")
+            self.assertEqual(250, s.mail("sender@client.test")[0])
+            self.assertEqual(250, s.rcpt("root@ours.test")[0])
+            self.assertEqual(250, data(s, (MSG % "clean").encode())[0])
+        helos = {e["name"]: e for e in self.filter.events("helo")}
+        self.assertIsNone(helos["plain.test"]["tls_version"])
+        self.assertIn(helos["secure.test"]["tls_version"], ("TLSv1.2", "TLSv1.3"))
+        self.assertTrue(helos["secure.test"]["cipher"])
+
+
+@unittest.skipUnless(have_pymilter(), "python3-milter (system python3) not installed")
 class DefaultAcceptTest(unittest.TestCase):
     """milter_default_action = accept: a filter that sends garbage, and one that is not
     there at all, are gone around; reject: the transaction is refused."""

@@ -35,7 +35,8 @@ class Filter(Milter.Base):
         return Milter.CONTINUE
 
     def hello(self, name):
-        log(event="helo", name=name)
+        log(event="helo", name=name, tls_version=self.getsymval("{tls_version}"),
+            cipher=self.getsymval("{cipher}"))
         return Milter.CONTINUE
 
     def envfrom(self, mailfrom, *params):
