@@ -170,7 +170,7 @@ void Session::cmd_data(std::string_view) {
                    if (v.kind == MilterVerdict::Kind::Reject || v.kind == MilterVerdict::Kind::Tempfail) {
                      milter_log("reject", "DATA", v.why);
                      reset_transaction();
-                     return send(v.reply);
+                     return milter_refuse(v.reply);
                    }
                    milter_data_done_ = true;
                    start_data();

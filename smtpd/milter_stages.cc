@@ -76,6 +76,12 @@ void Session::milter_answered(const MilterVerdict& v) {
   else flush();
 }
 
+// A filter's refusal; 421 ends the session, as it does in Postfix.
+void Session::milter_refuse(const Reply& r) {
+  if (r.code == 421) return close_after_reply(r);
+  send(r);
+}
+
 // The macros Postfix gives filters; what is not known here is left out.
 std::optional<std::string> Session::milter_macro(std::string_view name) const {
   const Settings& s = server_.settings();
@@ -154,7 +160,7 @@ void Session::milter_message_done(const MilterVerdict& v) {
     milter_log("reject", stage, v.why.empty() ? v.reply.summary() : v.why);
     milter_msg_.reset();
     reset_transaction();
-    return send(v.reply);
+    return milter_refuse(v.reply);
   }
   std::string id = writer_->reserve_id();
   if (v.kind == MilterVerdict::Kind::Discard) {

@@ -445,7 +445,7 @@ void Session::milter_helo(const char* verb, const Reply& ok) {
                [this, verb, ok](const MilterVerdict& v) {
                  if (v.kind == MilterVerdict::Kind::Reject || v.kind == MilterVerdict::Kind::Tempfail) {
                    milter_log("reject", verb, v.why);
-                   return send(v.reply);
+                   return milter_refuse(v.reply);
                  }
                  send(ok);
                });
@@ -517,14 +517,14 @@ void Session::mail_checked(smtp::MailFrom m, const Reply& r) {
     milter_log("reject", "MAIL", milter_connect_refusal_->why);
     Reply refusal = milter_connect_refusal_->reply;
     mail_.reset();
-    return send(refusal);
+    return milter_refuse(refusal);
   }
   milter_stage([this](MilterSession::Done done) { milters_->mail(milter_args(milter_mail_arg_), std::move(done)); },
                [this](const MilterVerdict& v) {
                  if (v.kind == MilterVerdict::Kind::Reject || v.kind == MilterVerdict::Kind::Tempfail) {
                    milter_log("reject", "MAIL", v.why);
                    mail_.reset();
-                   return send(v.reply);
+                   return milter_refuse(v.reply);
                  }
                  send(reply(250, "2.1.0", "Ok"));
                });
@@ -570,7 +570,7 @@ void Session::rcpt_checked(const smtp::RcptTo& t, const Reply& checked) {
                  milter_rcpt_addr_.clear();
                  if (v.kind == MilterVerdict::Kind::Reject || v.kind == MilterVerdict::Kind::Tempfail) {
                    milter_log("reject", "RCPT", v.why, rc.address);
-                   return send(v.reply);
+                   return milter_refuse(v.reply);
                  }
                  rcpts_.push_back(rc);
                  send(reply(250, "2.1.5", "Ok"));

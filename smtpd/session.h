@@ -141,6 +141,7 @@ class Session {
   // the Done it is given; then() gets its verdict, at once or after the filters answered.
   void milter_stage(std::function<void(MilterSession::Done)> start, std::function<void(const MilterVerdict&)> then);
   void milter_answered(const MilterVerdict& v);
+  void milter_refuse(const smtp::Reply& r);
   std::optional<std::string> milter_macro(std::string_view name) const;
   void milter_log(const char* action, const char* stage, const std::string& text, const std::string& to = "");
   void milter_message();

@@ -246,6 +246,19 @@ class PymilterTest(unittest.TestCase):
         self.assertIn("4.7.1 Try again, says the pymilter test filter", text)
         self.assertEqual([], new)
 
+    def test_421_from_the_filter_ends_the_session(self):
+        from test_smtpd import Client
+        c = Client(self.srv, timeout=20)
+        self.addCleanup(c.close)
+        self.assertEqual(220, c.reply()[0])
+        self.assertEqual(250, c.cmd("EHLO client.test")[0])
+        self.assertEqual(250, c.cmd("MAIL FROM:<sender@client.test>")[0])
+        self.assertEqual(250, c.cmd("RCPT TO:<root@ours.test>")[0])
+        self.assertEqual(354, c.cmd("DATA")[0])
+        c.send((MSG % "goodbye").replace("\r\n.", "\r\n..") + ".\r\n")
+        self.assertEqual((421, ["421 4.7.0 Closing, says the pymilter test filter"]), c.reply())
+        self.assertTrue(c.closed())
+
     def test_recipient_refused_by_the_filter(self):
         with smtplib.SMTP(self.srv.addr, self.srv.port, timeout=20) as s:
             s.ehlo("client.test")

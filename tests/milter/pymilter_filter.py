@@ -2,7 +2,7 @@
 # tests/milter/pymilter_filter.py - a test mail filter on python3-milter (pymilter, over
 # Sendmail's libmilter), started by tests/test_smtpd_milter.py with the system python3:
 #   pymilter_filter.py SOCKET LOGFILE
-# It does what the Subject of each message asks for ("reject", "tempfail", "discard",
+# It does what the Subject of each message asks for ("reject", "tempfail", "goodbye", "discard",
 # "headers", "body", "sender", "rcpts", "quarantine", "hang", "die") and appends what it
 # saw (macros, envelope, headers, body size) to LOGFILE as JSON lines.
 import json
@@ -78,6 +78,9 @@ class Filter(Milter.Base):
             os._exit(1)
         if "hang" in s:
             time.sleep(30)
+        if "goodbye" in s:
+            self.setreply("421", "4.7.0", "Closing, says the pymilter test filter")
+            return Milter.TEMPFAIL
         if "reject" in s:
             self.setreply("554", "5.7.1", "Rejected by the pymilter test filter")
             return Milter.REJECT
