@@ -36,6 +36,26 @@ Status copy_content(int fd, uint64_t base, uint64_t from, uint64_t to, queue::Qu
 
 bool same_address(const std::string& a, const std::string& b) { return str::lower(a) == str::lower(b); }
 
+// {mail_mailer}/{rcpt_mailer} and {mail_host}/{rcpt_host} of an address, as the address
+// class decides them here (no transport map is asked): the delivery agent's name, and the
+// domain where mail goes out by SMTP.
+std::optional<std::string> mailer_macro(const Policy& p, const std::string& addr, bool host) {
+  size_t at = addr.rfind('@');
+  if (addr.empty() || at == std::string::npos) return host ? std::nullopt : std::optional<std::string>("local");
+  std::string domain = str::lower(addr.substr(at + 1));
+  switch (p.classify(domain)) {
+    case DomainClass::Local:
+      return host ? std::nullopt : std::optional<std::string>("local");
+    case DomainClass::VirtualAlias:
+    case DomainClass::VirtualMailbox:
+      return host ? std::nullopt : std::optional<std::string>("virtual");
+    case DomainClass::Relay:
+    case DomainClass::Other:
+      break;
+  }
+  return host ? domain : std::string("smtp");
+}
+
 }  // namespace
 
 void Session::milter_stage(std::function<void(MilterSession::Done)> start,
@@ -107,7 +127,11 @@ std::optional<std::string> Session::milter_macro(std::string_view name) const {
   if (name == "auth_author" && mail_ && !mail_->auth.empty() && (facts_.authenticated || facts_.in_mynetworks))
     return mail_->auth;
   if (name == "mail_addr" && mail_) return mail_->path.address;
+  if ((name == "mail_mailer" || name == "mail_host") && mail_)
+    return mailer_macro(server_.policy(), mail_->path.address, name == "mail_host");
   if (name == "rcpt_addr" && !milter_rcpt_addr_.empty()) return milter_rcpt_addr_;
+  if ((name == "rcpt_mailer" || name == "rcpt_host") && !milter_rcpt_addr_.empty())
+    return mailer_macro(server_.policy(), milter_rcpt_addr_, name == "rcpt_host");
   return std::nullopt;
 }
 

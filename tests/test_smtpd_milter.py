@@ -227,10 +227,15 @@ class PymilterTest(unittest.TestCase):
         self.assertEqual(len(b"Hello from the test.\r\nLine two.\r\n"), eom["body_len"])
         conn = self.filter.events("connect")[-1]
         self.assertEqual("mail.ours.test", conn["j"])
-        self.assertEqual(self.srv.addr if False else conn["addr"], conn["addr"])
+        self.assertEqual("127.0.0.1", conn["addr"])
+        self.assertEqual("unknown [127.0.0.1]", conn["underscore"])
+        self.assertEqual("mail.ours.test", conn["daemon_name"])
         self.assertEqual("<sender@client.test>", self.filter.events("mail")[-1]["sender"])
         self.assertEqual("sender@client.test", self.filter.events("mail")[-1]["mail_addr"])
-        self.assertEqual("root@ours.test", self.filter.events("rcpt")[-1]["rcpt_addr"])
+        rcpt = self.filter.events("rcpt")[-1]
+        self.assertEqual("root@ours.test", rcpt["rcpt_addr"])
+        self.assertEqual("local", rcpt["rcpt_mailer"])
+        self.assertIsNone(rcpt["rcpt_host"])
 
     def test_reject_with_the_filters_own_reply(self):
         code, text, new = self.send("please reject")
@@ -264,6 +269,8 @@ class PymilterTest(unittest.TestCase):
             s.ehlo("client.test")
             s.mail("sender@client.test")
             code, text = s.rcpt("refuse-me@relayed.test")
+            rcpt = self.filter.events("rcpt")[-1]
+            self.assertEqual(("smtp", "relayed.test"), (rcpt["rcpt_mailer"], rcpt["rcpt_host"]))
             self.assertEqual(550, code)
             self.assertIn(b"5.1.1 recipient refused by the filter", text)
             self.assertEqual(250, s.rcpt("root@ours.test")[0])

@@ -50,7 +50,8 @@ class Filter(Milter.Base):
 
     def envrcpt(self, to, *params):
         self.rcpts.append(to)
-        log(event="rcpt", rcpt=to, rcpt_addr=self.getsymval("{rcpt_addr}"))
+        log(event="rcpt", rcpt=to, rcpt_addr=self.getsymval("{rcpt_addr}"),
+            rcpt_mailer=self.getsymval("{rcpt_mailer}"), rcpt_host=self.getsymval("{rcpt_host}"))
         if "refuse-me" in to:
             self.setreply("550", "5.1.1", "recipient refused by the filter")
             return Milter.REJECT
