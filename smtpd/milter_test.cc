@@ -187,6 +187,7 @@ class MilterTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(garbage_costs_default_action);
   CPPUNIT_TEST(unreachable_with_accept);
   CPPUNIT_TEST(not_negotiated);
+  CPPUNIT_TEST(older_protocol_version);
   CPPUNIT_TEST_SUITE_END();
 
  public:
@@ -425,6 +426,27 @@ class MilterTest : public CppUnit::TestFixture {
     stage(base, [&](auto d) { s3.mail({"<s@client.test>"}, d); });
     CPPUNIT_ASSERT(stage(base, [&](auto d) { s3.message(&m3.msg, d); }).kind == MilterVerdict::Kind::Reject);
     CPPUNIT_ASSERT(m3.msg.headers.fields().size() <= 10003);
+  }
+
+  // milter_protocol = 2: offered as version 2 (no SMFIC_DATA, no sender change).
+  void older_protocol_version() {
+    testing::TempDir tmp;
+    FakeFilter f(tmp.file("f.sock"), [](const Packet& p) -> std::string {
+      if (p.code == 'O') return pk('O', u32(2) + u32(milter::kActAddHdrs) + u32(0));
+      return cont(p);
+    });
+    event::EventBase base;
+    MessageFile m(kMessage);
+    MilterConfig c = config(f.spec());
+    c.protocol = 2;
+    MilterSession s(base, c, macros);
+    stage(base, [&](auto d) { s.connect("c", '4', 25, "192.0.2.7", d); });
+    stage(base, [&](auto d) { s.mail({"<s@client.test>"}, d); });
+    stage(base, [&](auto d) { s.data(d); });
+    CPPUNIT_ASSERT(stage(base, [&](auto d) { s.message(&m.msg, d); }).kind == MilterVerdict::Kind::Continue);
+    CPPUNIT_ASSERT_EQUAL(u32(2) + u32(milter::offer_for_version(2).actions) + u32(milter::offer_for_version(2).protocol),
+                         f.got().at(0).data);
+    CPPUNIT_ASSERT(f.codes().find('T') == std::string::npos);
   }
 };
 
