@@ -63,6 +63,37 @@ Reply Session::transaction_check() const {
   return Reply{};
 }
 
+// The envelope records: sender, client attributes, recipients.
+Status Session::write_envelope(queue::QueueWriter& w) {
+  Status first;
+  auto check = [&first](Status st) {
+    if (!st && first) first = st;
+  };
+  check(w.sender(mail_->path.address));
+  check(w.attribute("client_address", facts_.ip));
+  check(w.attribute("client_name", facts_.name));
+  if (!facts_.helo.empty()) check(w.attribute("helo", facts_.helo));
+  check(w.attribute("protocol", protocol()));
+  if (facts_.authenticated) {
+    check(w.attribute("sasl_method", sasl_method_));
+    check(w.attribute("sasl_username", str::printable(sasl_user_, 255)));
+  }
+  if (!mail_->envid.empty()) check(w.attribute("envid", str::printable(mail_->envid, 100)));
+  if (mail_->ret != smtp::Ret::Default) check(w.attribute("ret", mail_->ret == smtp::Ret::Full ? "FULL" : "HDRS"));
+  if (mail_->size_given) check(w.attribute("size", std::to_string(mail_->size)));
+  if (mail_->body != smtp::Body::Default)
+    check(w.attribute("body", mail_->body == smtp::Body::EightBitMime ? "8BITMIME" : "7BIT"));
+  if (mail_->smtputf8) check(w.attribute("smtputf8", "yes"));
+  // RFC 4954 5: the AUTH= mailbox is kept only from a client trusted to assert it (an
+  // authenticated one, or one in mynetworks); from anyone else it counts as AUTH=<>.
+  if (!mail_->auth.empty()) {
+    bool trusted = facts_.authenticated || facts_.in_mynetworks;
+    check(w.attribute("auth", trusted ? str::printable(mail_->auth, 300) : "<>"));
+  }
+  for (const auto& r : rcpts_) check(w.recipient(r.address, r.orcpt, queue_notify(r.notify)));
+  return first;
+}
+
 // Creates the queue file and writes the envelope and the Received: header.
 Reply Session::open_queue_file() {
   auto w = queue::QueueWriter::create(server_.incoming_dir(), queue::system_ops(), 0, server_.spares());
@@ -79,35 +110,18 @@ Reply Session::open_queue_file() {
   inspector_.reset();
   if (server_.policy().inspects_content())
     inspector_ = std::make_unique<ContentInspector>(server_.policy().content_tables());
+  if (auto st = write_envelope(*writer_); !st && !write_failed_) {
+    write_failed_ = true;
+    write_error_ = st.error().str();
+  }
+  commit_to_hold_ = false;
+  if (milters_) writer_->reserve_id();  // the filters' {i}
   auto check = [this](Status st) {
     if (!st && !write_failed_) {
       write_failed_ = true;
       write_error_ = st.error().str();
     }
   };
-  check(writer_->sender(mail_->path.address));
-  check(writer_->attribute("client_address", facts_.ip));
-  check(writer_->attribute("client_name", facts_.name));
-  if (!facts_.helo.empty()) check(writer_->attribute("helo", facts_.helo));
-  check(writer_->attribute("protocol", protocol()));
-  if (facts_.authenticated) {
-    check(writer_->attribute("sasl_method", sasl_method_));
-    check(writer_->attribute("sasl_username", str::printable(sasl_user_, 255)));
-  }
-  if (!mail_->envid.empty()) check(writer_->attribute("envid", str::printable(mail_->envid, 100)));
-  if (mail_->ret != smtp::Ret::Default)
-    check(writer_->attribute("ret", mail_->ret == smtp::Ret::Full ? "FULL" : "HDRS"));
-  if (mail_->size_given) check(writer_->attribute("size", std::to_string(mail_->size)));
-  if (mail_->body != smtp::Body::Default)
-    check(writer_->attribute("body", mail_->body == smtp::Body::EightBitMime ? "8BITMIME" : "7BIT"));
-  if (mail_->smtputf8) check(writer_->attribute("smtputf8", "yes"));
-  // RFC 4954 5: the AUTH= mailbox is kept only from a client trusted to assert it (an
-  // authenticated one, or one in mynetworks); from anyone else it counts as AUTH=<>.
-  if (!mail_->auth.empty()) {
-    bool trusted = facts_.authenticated || facts_.in_mynetworks;
-    check(writer_->attribute("auth", trusted ? str::printable(mail_->auth, 300) : "<>"));
-  }
-  for (const auto& r : rcpts_) check(writer_->recipient(r.address, r.orcpt, queue_notify(r.notify)));
   check(writer_->append_content(received_header()));
   // Submission clients (authenticated) get Message-ID and Date added when missing.
   headers_pending_ = facts_.authenticated &&
@@ -242,6 +256,23 @@ void Session::cmd_data(std::string_view) {
   if (bdat_started_) return send(reply(503, "5.5.1", "Error: DATA after BDAT"));
   if (Reply r = transaction_check(); !r.empty()) return send(r);
   if (Reply r = open_queue_file(); !r.empty()) return send(r);
+  if (milters_) {
+    milter_stage([this](MilterSession::Done done) { milters_->data(std::move(done)); },
+                 [this](const MilterVerdict& v) {
+                   if (v.kind == MilterVerdict::Kind::Reject || v.kind == MilterVerdict::Kind::Tempfail) {
+                     milter_log("reject", "DATA", v.why);
+                     reset_transaction();
+                     return milter_refuse(v.reply);
+                   }
+                   milter_data_done_ = true;
+                   start_data();
+                 });
+    return;
+  }
+  start_data();
+}
+
+void Session::start_data() {
   const Settings& s = server_.settings();
   data_.emplace(s.message_size_limit, s.forbid_bare_newline, s.line_limit - 2);
   state_ = State::Data;
@@ -311,6 +342,11 @@ void Session::end_of_message(smtp::DataError err) {
     reset_transaction();
     return send(write_error_reply());
   }
+  if (milters_) return milter_message();
+  commit_queue_file();
+}
+
+void Session::commit_queue_file() {
   // The client hears 250 only once the file and its directory entry are on disk.
   state_ = State::Commit;
   suspend();
@@ -345,7 +381,7 @@ void Session::committed(Result<std::string> qid) {
             str::printable(mail_->path.address).c_str(), static_cast<unsigned long long>(message_size_),
             rcpts_.size());
   // A held message waits in hold/ for `postilionctl queue release`; qmgr has nothing to do.
-  if (!inspector_ || !inspector_->held()) server_.notify_qmgr(id);
+  if (!commit_to_hold_ && (!inspector_ || !inspector_->held())) server_.notify_qmgr(id);
   reset_transaction();
   state_ = State::Ready;
   junk_ = 0;
@@ -354,6 +390,11 @@ void Session::committed(Result<std::string> qid) {
 }
 
 void Session::reset_transaction() {
+  // Filters that saw this transaction begin hear that it ended without a message.
+  if (milters_) milters_->abort();
+  milter_msg_.reset();
+  milter_data_done_ = false;
+  commit_to_hold_ = false;
   mail_.reset();
   rcpts_.clear();
   bdat_started_ = false;

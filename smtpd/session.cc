@@ -2,6 +2,9 @@
 // The message itself (DATA, BDAT, queue file) is in message.cc.
 #include "smtpd/session.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -34,6 +37,20 @@ const Session::CommandSpec Session::kCommands[] = {
 
 namespace {
 constexpr size_t kReadHighWater = 256 * 1024;
+
+// A MAIL or RCPT argument as filters get it: "<address>", then each ESMTP parameter.
+std::vector<std::string> milter_args(const std::string& arg) {
+  std::vector<std::string> out;
+  std::string_view a = arg;
+  while (!a.empty() && a.front() == ' ') a.remove_prefix(1);
+  if (a.empty()) return {"<>"};
+  size_t end = a.front() == '<' ? a.find('>') : a.find(' ');
+  if (end != std::string_view::npos && a.front() == '<') ++end;
+  out.emplace_back(a.substr(0, end));
+  if (end == std::string_view::npos) return out;
+  for (const auto& p : str::split(a.substr(end), " ")) out.push_back(p);
+  return out;
+}
 // Commands carry extension parameters (ORCPT, ENVID, AUTH=) beyond RFC 5321's 512
 // octets, so they get at least kMaxCommandLine; smtpd_line_limit may raise it.
 size_t command_line_limit(const Settings& s) { return std::max(s.line_limit, smtp::kMaxCommandLine); }
@@ -139,6 +156,45 @@ void Session::greet() {
   if (state_ != State::Connect) return;
   state_ = State::Ready;
   log::info("connect from %s", facts_.label().c_str());
+  const Settings& s = server_.settings();
+  if (s.milters.empty()) return send_greeting();
+  // The filters hear of the connection before the client hears the greeting.
+  sockaddr_storage ss;
+  socklen_t len = sizeof ss;
+  char family = 'U';
+  if (getpeername(bev_.fd(), reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
+    if (ss.ss_family == AF_INET) {
+      client_port_ = ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+      family = '4';
+    } else if (ss.ss_family == AF_INET6) {
+      client_port_ = ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
+      family = facts_.ip.find(':') == std::string::npos ? '4' : '6';
+    }
+  }
+  len = sizeof ss;
+  if (getsockname(bev_.fd(), reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
+    local_ip_ = peer_ip(reinterpret_cast<sockaddr*>(&ss), len);
+    if (ss.ss_family == AF_INET) local_port_ = ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+    else if (ss.ss_family == AF_INET6) local_port_ = ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
+  }
+  milters_ = std::make_unique<MilterSession>(server_.base(), MilterConfig::from(s),
+                                             [this](std::string_view name) { return milter_macro(name); });
+  uint16_t port = static_cast<uint16_t>(client_port_);
+  milter_stage(
+      [this, family, port](MilterSession::Done done) {
+        milters_->connect(facts_.name, family, port, facts_.ip, std::move(done));
+      },
+      [this](const MilterVerdict& v) {
+        // As Postfix: the greeting goes out, and the refusal answers each MAIL FROM.
+        if (v.kind == MilterVerdict::Kind::Reject || v.kind == MilterVerdict::Kind::Tempfail) {
+          milter_log("reject", "CONNECT", v.why);
+          milter_connect_refusal_ = v;
+        }
+        send_greeting();
+      });
+}
+
+void Session::send_greeting() {
   // In wrapper mode the greeting waits in the buffer until the handshake is done.
   send(reply(220, "", server_.settings().banner_text()));
   flush();
@@ -211,7 +267,7 @@ void Session::on_event(short what) {
 
 bool Session::suspended() const {
   return error_delayed_ || state_ == State::Connect || state_ == State::AuthWait || state_ == State::Checks ||
-         state_ == State::Limits ||
+         state_ == State::Limits || state_ == State::Milter ||
          state_ == State::Commit || state_ == State::TlsSwitch || state_ == State::Closing;
 }
 
@@ -230,7 +286,7 @@ void Session::error_delay_done() {
     return;
   }
   if (state_ == State::AuthWait || state_ == State::Checks || state_ == State::Limits || state_ == State::Commit ||
-      state_ == State::TlsSwitch)
+      state_ == State::TlsSwitch || state_ == State::Milter)
     return;
   bev_.enable(EV_READ);
   // Input that arrived during the delay is still in the bufferevent.
@@ -364,6 +420,7 @@ void Session::finish(const char* why) {
   if (error_timer_) error_timer_.stop();
   if (writer_) writer_->abort();
   if (auth_channel_) auth_channel_->shutdown();
+  if (milters_) milters_->quit();
   std::string stats;
   for (const auto& [name, n] : counts_) stats += " " + name + "=" + std::to_string(n);
   log::info("disconnect from %s%s commands=%d", facts_.label().c_str(), stats.c_str(),
@@ -406,8 +463,21 @@ void Session::cmd_helo(std::string_view arg) {
   Reply ok = reply(250, "", server_.settings().myhostname);
   run_checks(CheckStage::Helo, std::nullopt, [this, ok](const Reply& r) {
     if (!r.empty()) reject_log("HELO", r);
-    send(r.empty() ? ok : r);
+    if (!r.empty() || !milters_) return send(r.empty() ? ok : r);
+    milter_helo("HELO", ok);
   });
+}
+
+// HELO/EHLO through the filters; ok is the reply when they let it pass.
+void Session::milter_helo(const char* verb, const Reply& ok) {
+  milter_stage([this](MilterSession::Done done) { milters_->helo(facts_.helo, std::move(done)); },
+               [this, verb, ok](const MilterVerdict& v) {
+                 if (v.kind == MilterVerdict::Kind::Reject || v.kind == MilterVerdict::Kind::Tempfail) {
+                   milter_log("reject", verb, v.why);
+                   return milter_refuse(v.reply);
+                 }
+                 send(ok);
+               });
 }
 
 void Session::cmd_ehlo(std::string_view arg) {
@@ -424,7 +494,8 @@ void Session::cmd_ehlo(std::string_view arg) {
   Reply ok = smtp::reply_lines(250, "", std::move(lines));
   run_checks(CheckStage::Helo, std::nullopt, [this, ok](const Reply& r) {
     if (!r.empty()) reject_log("EHLO", r);
-    send(r.empty() ? ok : r);
+    if (!r.empty() || !milters_) return send(r.empty() ? ok : r);
+    milter_helo("EHLO", ok);
   });
 }
 
@@ -441,6 +512,7 @@ void Session::cmd_mail(std::string_view arg) {
   }
   auto m = smtp::parse_mail_from(arg);
   if (!m) return send(m.error());
+  milter_mail_arg_ = std::string(arg);
   if ((m->smtputf8 || m->body != smtp::Body::Default) && !esmtp_)
     return send(reply(555, "5.5.4", "Error: ESMTP parameters need EHLO"));
   if (m->size_given && s.message_size_limit && m->size > s.message_size_limit) {
@@ -469,7 +541,22 @@ void Session::mail_checked(smtp::MailFrom m, const Reply& r) {
     return send(r);
   }
   mail_ = std::move(m);
-  send(reply(250, "2.1.0", "Ok"));
+  if (!milters_) return send(reply(250, "2.1.0", "Ok"));
+  if (milter_connect_refusal_) {
+    milter_log("reject", "MAIL", milter_connect_refusal_->why);
+    Reply refusal = milter_connect_refusal_->reply;
+    mail_.reset();
+    return milter_refuse(refusal);
+  }
+  milter_stage([this](MilterSession::Done done) { milters_->mail(milter_args(milter_mail_arg_), std::move(done)); },
+               [this](const MilterVerdict& v) {
+                 if (v.kind == MilterVerdict::Kind::Reject || v.kind == MilterVerdict::Kind::Tempfail) {
+                   milter_log("reject", "MAIL", v.why);
+                   mail_.reset();
+                   return milter_refuse(v.reply);
+                 }
+                 send(reply(250, "2.1.0", "Ok"));
+               });
 }
 
 void Session::cmd_rcpt(std::string_view arg) {
@@ -480,6 +567,7 @@ void Session::cmd_rcpt(std::string_view arg) {
     return send(reply(452, "4.5.3", "Error: too many recipients"));
   auto t = smtp::parse_rcpt_to(arg, mail_->smtputf8);
   if (!t) return send(t.error());
+  milter_rcpt_arg_ = std::string(arg);
   check_event_limit(ipc::AnvilEvent::Recipient, [this, rt = std::move(t.value())](const Reply& over) {
     if (!over.empty()) {
       reject_log("RCPT", over, rt.path.address);
@@ -501,8 +589,21 @@ void Session::rcpt_checked(const smtp::RcptTo& t, const Reply& checked) {
   rc.address = t.path.domain.empty() ? t.path.address + "@" + server_.settings().myhostname : t.path.address;
   rc.orcpt = t.orcpt;
   rc.notify = t.notify;
-  rcpts_.push_back(std::move(rc));
-  send(reply(250, "2.1.5", "Ok"));
+  if (!milters_) {
+    rcpts_.push_back(std::move(rc));
+    return send(reply(250, "2.1.5", "Ok"));
+  }
+  milter_rcpt_addr_ = rc.address;
+  milter_stage([this](MilterSession::Done done) { milters_->rcpt(milter_args(milter_rcpt_arg_), std::move(done)); },
+               [this, rc](const MilterVerdict& v) {
+                 milter_rcpt_addr_.clear();
+                 if (v.kind == MilterVerdict::Kind::Reject || v.kind == MilterVerdict::Kind::Tempfail) {
+                   milter_log("reject", "RCPT", v.why, rc.address);
+                   return milter_refuse(v.reply);
+                 }
+                 rcpts_.push_back(rc);
+                 send(reply(250, "2.1.5", "Ok"));
+               });
 }
 
 void Session::cmd_rset(std::string_view) {

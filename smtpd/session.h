@@ -22,6 +22,7 @@
 #include "lib/smtp/data_reader.h"
 #include "lib/smtp/reply.h"
 #include "lib/tls/tls.h"
+#include "smtpd/milter.h"
 #include "smtpd/policy.h"
 #include "lib/ipc/service_link.h"
 
@@ -45,6 +46,7 @@ class Session {
     Checks,     // a restriction waits for a DNS answer from the resolver
     Limits,     // MAIL, RCPT or AUTH waits for anvil's count of it (smtpd/limits.cc)
     TlsSwitch,  // 220 sent for STARTTLS, waiting for it to go out
+    Milter,     // a mail filter stage runs (smtpd/milter.h)
     Commit,     // the queue file is being made durable
     Closing,    // last reply going out
   };
@@ -89,6 +91,7 @@ class Session {
   void lookup_name();
   void name_known(const ipc::Message* reply);
   void greet();
+  void send_greeting();
 
   // commands
   void handle_line(std::string_view line);
@@ -97,6 +100,7 @@ class Session {
   void cmd_mail(std::string_view arg);
   void cmd_rcpt(std::string_view arg);
   void cmd_data(std::string_view arg);
+  void start_data();  // 354, then the content
   void cmd_bdat(std::string_view arg);
   void cmd_rset(std::string_view arg);
   void cmd_noop(std::string_view arg);
@@ -133,9 +137,25 @@ class Session {
   void event_counted(ipc::AnvilEvent kind, int limit, int rate);
   void mail_checked(smtp::MailFrom m, const smtp::Reply& r);
 
+  // mail filters (smtpd/milter.h, smtpd/milter_stages.cc): start() runs a stage with
+  // the Done it is given; then() gets its verdict, at once or after the filters answered.
+  void milter_stage(std::function<void(MilterSession::Done)> start, std::function<void(const MilterVerdict&)> then);
+  void milter_answered(const MilterVerdict& v);
+  void milter_refuse(const smtp::Reply& r);
+  std::optional<std::string> milter_macro(std::string_view name) const;
+  void milter_log(const char* action, const char* stage, const std::string& text, const std::string& to = "");
+  void milter_message();
+  void milter_helo(const char* verb, const smtp::Reply& ok);
+  void milter_message_done(const MilterVerdict& v);
+  // A new queue file with the filters' edits (headers, body, sender, recipients), in
+  // incoming/ or, quarantined, in hold/; it replaces writer_. Empty: done.
+  smtp::Reply rebuild_queue_file(bool hold);
+
   // the message
   smtp::Reply transaction_check() const;
   smtp::Reply open_queue_file();
+  Status write_envelope(queue::QueueWriter& w);
+  void commit_queue_file();
   void content(std::string_view bytes);
   // Content through the header/body checks (when any are set), then to content().
   void inspect(std::string_view bytes, bool final);
@@ -197,6 +217,20 @@ class Session {
   std::function<void(const smtp::Reply&)> checks_then_;
   bool dns_inline_ = false;           // inside ServiceLink::call(): an answer now is no wait
   bool dns_answered_inline_ = false;
+
+  // mail filters
+  std::unique_ptr<MilterSession> milters_;
+  std::optional<MilterVerdict> milter_connect_refusal_;  // the connect stage's reject or tempfail
+  std::function<void(const MilterVerdict&)> milter_then_;
+  MilterVerdict milter_verdict_;
+  bool milter_inline_ = false;
+  bool milter_answered_inline_ = false;
+  std::unique_ptr<MilterMessage> milter_msg_;
+  std::string milter_mail_arg_, milter_rcpt_arg_, milter_rcpt_addr_;
+  bool milter_data_done_ = false;  // the DATA stage ran (not for BDAT: at the end)
+  bool commit_to_hold_ = false;
+  std::string local_ip_;
+  int local_port_ = 0, client_port_ = 0;
 
   // AUTH
   std::string sasl_method_, sasl_user_, auth_user_pending_;

@@ -108,6 +108,27 @@ Result<Settings> Settings::from_config(const config::Config& c) {
   get(c, "smtpd_tls_cert_file", &s.tls_cert_file);
   get(c, "smtpd_tls_key_file", &s.tls_key_file);
   get(c, "tls_high_cipherlist", &s.tls_ciphers);
+  get(c, "smtpd_milters", &s.milters);
+  for (const auto& m : s.milters)
+    if (m.rfind("inet:", 0) != 0 && m.rfind("unix:", 0) != 0)
+      return Error("smtpd_milters: \"" + m + "\" is not inet:host:port or unix:/path").set_permanent();
+  get_int(c, "milter_protocol", &s.milter_protocol);
+  if (s.milter_protocol != 2 && s.milter_protocol != 3 && s.milter_protocol != 4 && s.milter_protocol != 6)
+    return Error("milter_protocol: " + std::to_string(s.milter_protocol) + " is not 2, 3, 4 or 6").set_permanent();
+  get(c, "milter_default_action", &s.milter_default_action);
+  if (s.milter_default_action != "tempfail" && s.milter_default_action != "reject" &&
+      s.milter_default_action != "accept" && s.milter_default_action != "quarantine")
+    return Error("milter_default_action: \"" + s.milter_default_action +
+                 "\" is not tempfail, reject, accept or quarantine").set_permanent();
+  if (known("milter_connect_timeout")) s.milter_connect_timeout_ms = c.seconds("milter_connect_timeout") * 1000;
+  if (known("milter_command_timeout")) s.milter_command_timeout_ms = c.seconds("milter_command_timeout") * 1000;
+  if (known("milter_content_timeout")) s.milter_content_timeout_ms = c.seconds("milter_content_timeout") * 1000;
+  get(c, "milter_macro_daemon_name", &s.milter_daemon_name);
+  get(c, "milter_macro_v", &s.milter_macro_v);
+  const char* macro_params[7] = {"milter_connect_macros", "milter_helo_macros", "milter_mail_macros",
+                                 "milter_rcpt_macros", "milter_data_macros", "milter_end_of_data_macros",
+                                 "milter_end_of_header_macros"};
+  for (int i = 0; i < 7; ++i) get(c, macro_params[i], &s.milter_macros[i]);
   std::string protocols;
   get(c, "tls_protocols", &protocols);
   // ">=TLSv1.3" or a list without TLSv1.2 raises the floor; nothing goes below 1.2.

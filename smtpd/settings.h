@@ -84,6 +84,25 @@ struct Settings {
   bool submission_header_fixes = false;  // add Message-ID/Date for authenticated clients
   int group_delay_us = 0;
 
+  // Mail filters (smtpd/milter.h): smtpd_milters and the milter_* parameters.
+  std::vector<std::string> milters;
+  int milter_protocol = 6;
+  std::string milter_default_action = "tempfail";  // tempfail | reject | accept | quarantine
+  int64_t milter_connect_timeout_ms = 30000;
+  int64_t milter_command_timeout_ms = 30000;
+  int64_t milter_content_timeout_ms = 300000;
+  std::string milter_daemon_name = "localhost";
+  std::string milter_macro_v = "Postilion";
+  // Macro names per stage, in the order of milter::Stage (connect, HELO, MAIL, RCPT,
+  // DATA, end of message, end of header).
+  std::vector<std::string> milter_macros[7] = {{"j", "{daemon_name}", "{daemon_addr}", "v", "_"},
+                                               {"{tls_version}", "{cipher}", "{cipher_bits}", "{cert_subject}", "{cert_issuer}"},
+                                               {"i", "{auth_type}", "{auth_authen}", "{auth_author}", "{mail_addr}", "{mail_host}", "{mail_mailer}"},
+                                               {"i", "{rcpt_addr}", "{rcpt_host}", "{rcpt_mailer}"},
+                                               {"i"},
+                                               {"i"},
+                                               {"i"}};
+
   bool sasl_auth_enable = false;
   bool sasl_auth_required = false;  // AUTH before MAIL (submission, RFC 6409)
   bool tls_received_header = true;

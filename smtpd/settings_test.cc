@@ -1,6 +1,7 @@
 // smtpd/settings_test.cc - smtpd(8)'s per-client limit parameters from main.conf:
 // defaults (the exceptions follow $mynetworks), values, and the exceptions list as the
-// server parses it (CIDR, comma or space separated; a malformed entry refused).
+// server parses it (CIDR, comma or space separated; a malformed entry refused); the mail
+// filter parameters, and the malformed ones refused at start.
 #include "smtpd/settings.h"
 
 #include <cppunit/extensions/HelperMacros.h>
@@ -15,6 +16,7 @@ class SettingsTest : public CppUnit::TestFixture {
   CPPUNIT_TEST_SUITE(SettingsTest);
   CPPUNIT_TEST(limit_defaults);
   CPPUNIT_TEST(limit_values);
+  CPPUNIT_TEST(milter_parameters);
   CPPUNIT_TEST_SUITE_END();
 
  public:
@@ -55,6 +57,33 @@ class SettingsTest : public CppUnit::TestFixture {
       Settings b = *Settings::from_config(
           config::Config::parse(std::string("smtpd_client_event_limit_exceptions = ") + bad + "\n"));
       CPPUNIT_ASSERT_MESSAGE(bad, !parse_cidr_list(b.limit_exceptions));
+    }
+  }
+
+  void milter_parameters() {
+    Settings d = *Settings::from_config(config::Config::parse("myhostname = mx.example.org\n"));
+    CPPUNIT_ASSERT(d.milters.empty());
+    CPPUNIT_ASSERT_EQUAL(6, d.milter_protocol);
+    CPPUNIT_ASSERT_EQUAL(std::string("tempfail"), d.milter_default_action);
+    CPPUNIT_ASSERT_EQUAL(int64_t{300000}, d.milter_content_timeout_ms);
+    CPPUNIT_ASSERT_EQUAL(std::string("mx.example.org"), d.milter_daemon_name);  // $myhostname
+    CPPUNIT_ASSERT((d.milter_macros[0] == std::vector<std::string>{"j", "{daemon_name}", "{daemon_addr}", "v", "_"}));
+    Settings s = *Settings::from_config(config::Config::parse(
+        "smtpd_milters = inet:127.0.0.1:11332, unix:/run/opendkim.sock\n"
+        "milter_protocol = 4\nmilter_default_action = accept\nmilter_command_timeout = 5s\n"
+        "milter_rcpt_macros = {rcpt_addr} i\nmilter_end_of_header_macros = {client_addr}\n"));
+    CPPUNIT_ASSERT((s.milters == std::vector<std::string>{"inet:127.0.0.1:11332", "unix:/run/opendkim.sock"}));
+    CPPUNIT_ASSERT_EQUAL(4, s.milter_protocol);
+    CPPUNIT_ASSERT_EQUAL(std::string("accept"), s.milter_default_action);
+    CPPUNIT_ASSERT_EQUAL(int64_t{5000}, s.milter_command_timeout_ms);
+    CPPUNIT_ASSERT((s.milter_macros[3] == std::vector<std::string>{"{rcpt_addr}", "i"}));
+    CPPUNIT_ASSERT((s.milter_macros[6] == std::vector<std::string>{"{client_addr}"}));
+    // Refused at start, each with why.
+    for (const char* bad : {"smtpd_milters = 127.0.0.1:11332\n", "smtpd_milters = { inet:127.0.0.1:1 }\n",
+                            "milter_protocol = 5\n", "milter_default_action = discard\n"}) {
+      auto r = Settings::from_config(config::Config::parse(bad));
+      CPPUNIT_ASSERT_MESSAGE(bad, !r);
+      CPPUNIT_ASSERT(!r.error().str().empty());
     }
   }
 };

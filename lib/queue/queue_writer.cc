@@ -59,7 +59,7 @@ Result<std::unique_ptr<QueueWriter>> QueueWriter::create(const std::string& dir,
   uint64_t old_size = 0;
   Result<UniqueFd> fd = Error("no spare queue file", ENOENT);
   if (spare) fd = spare->take(tmp, ops, &old_size);
-  if (!fd) fd = ops.open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (!fd) fd = ops.open(tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (!fd) return fd.error();
   struct stat st;
   uint64_t ino = 0;

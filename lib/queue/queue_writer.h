@@ -76,6 +76,11 @@ class QueueWriter {
   // Removes the temporary file. Idempotent.
   void abort();
 
+  // The descriptor and where the content begins, for reading the message back once
+  // prepare_commit() has written it all out (smtpd's mail filters).
+  int fd() const { return fd_.get(); }
+  uint64_t content_offset() const { return content_len_field_ + 4; }
+
   const std::string& temp_path() const { return tmp_path_; }
   const std::string& dir() const { return dir_; }
   uint64_t content_bytes() const { return content_len_; }

@@ -4,6 +4,8 @@
 
 #include <cppunit/extensions/HelperMacros.h>
 
+#include <unistd.h>
+
 #include <set>
 #include <string>
 #include <thread>
@@ -43,6 +45,7 @@ class QueueWriterTest : public CppUnit::TestFixture {
   CPPUNIT_TEST_SUITE(QueueWriterTest);
   CPPUNIT_TEST(commit_leaves_one_named_file);
   CPPUNIT_TEST(abort_and_destructor_remove_temp);
+  CPPUNIT_TEST(reserved_id_and_read_back);
   CPPUNIT_TEST(few_write_calls);
   CPPUNIT_TEST(injected_failure_at_every_step);
   CPPUNIT_TEST(crash_after_every_step);
@@ -91,6 +94,35 @@ class QueueWriterTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT(testing::list_dir(in).empty());
     CPPUNIT_ASSERT_EQUAL(std::string("fsync_dir"), ops.log.back());
     CPPUNIT_ASSERT((ops.synced_dirs == std::vector<std::string>{hold}));
+  }
+
+  // The ID chosen before the commit is the one the file gets, also by a second writer
+  // for the same message; the prepared content can be read back at content_offset().
+  void reserved_id_and_read_back() {
+    postilion::testing::TempDir tmp;
+    auto w = QueueWriter::create(tmp.path());
+    CPPUNIT_ASSERT((*w)->recipient("a@b").ok());
+    CPPUNIT_ASSERT((*w)->append_content("Subject: x\r\n\r\nbody\r\n").ok());
+    std::string id = (*w)->reserve_id();
+    CPPUNIT_ASSERT(valid_id(id));
+    CPPUNIT_ASSERT_EQUAL(id, (*w)->reserve_id());
+    CPPUNIT_ASSERT((*w)->prepare_commit().ok());
+    char buf[32] = {};
+    CPPUNIT_ASSERT_EQUAL(ssize_t{20}, ::pread((*w)->fd(), buf, 20, static_cast<off_t>((*w)->content_offset())));
+    CPPUNIT_ASSERT_EQUAL(std::string("Subject: x\r\n\r\nbody\r\n"), std::string(buf, 20));
+    auto again = QueueWriter::create(tmp.path());
+    CPPUNIT_ASSERT((*again)->recipient("c@d").ok());
+    (*again)->adopt_id(id);
+    (*w)->abort();
+    auto got = (*again)->commit();
+    CPPUNIT_ASSERT(got.ok());
+    CPPUNIT_ASSERT_EQUAL(id, *got);
+    // Taken already: another name, not a failure.
+    auto third = QueueWriter::create(tmp.path());
+    CPPUNIT_ASSERT((*third)->recipient("e@f").ok());
+    (*third)->adopt_id(id);
+    auto other = (*third)->commit();
+    CPPUNIT_ASSERT(other.ok() && *other != id);
   }
 
   void abort_and_destructor_remove_temp() {

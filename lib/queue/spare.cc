@@ -85,7 +85,7 @@ Result<UniqueFd> SparePool::take(const std::string& to, FileOps& ops, uint64_t* 
     std::string from = file::join(dir_, names_.back());
     names_.pop_back();
     if (!ops.rename(from, to)) continue;  // another process took it first
-    auto fd = ops.open(to, O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0);
+    auto fd = ops.open(to, O_RDWR | O_NOFOLLOW | O_CLOEXEC, 0);
     struct stat st;
     if (fd && ::fstat(fd->get(), &st) == 0 && ours(st) && ::futimens(fd->get(), nullptr) == 0) {
       *old_size = static_cast<uint64_t>(st.st_size);
