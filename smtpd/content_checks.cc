@@ -101,6 +101,11 @@ void ContentInspector::finish(std::string* out) {
   if (section_ == Section::Header) end_header(out);
 }
 
+void ContentInspector::pass(std::string_view lines, std::string* out) {
+  if (section_ == Section::Header && pending_.empty()) end_header(out);
+  out->append(lines);
+}
+
 void ContentInspector::line(std::string_view raw, std::string* out) {
   std::string_view text = strip_eol(raw);
   if (section_ == Section::Header) {

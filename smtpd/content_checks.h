@@ -59,6 +59,9 @@ class ContentInspector {
   // held until more comes or finish().
   void feed(std::string_view in, std::string* out);
   void finish(std::string* out);
+  // Whole header lines smtpd adds itself (Message-ID:, Date:): written to *out as they
+  // are, after the header being collected and before whatever is fed next.
+  void pass(std::string_view lines, std::string* out);
 
   // New events since the last call.
   std::vector<ContentEvent> take_events() { return std::move(events_); }

@@ -49,6 +49,7 @@ class ContentChecksTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(mime_parts_and_nested_messages);
   CPPUNIT_TEST(body_size_limit);
   CPPUNIT_TEST(any_split_same_result);
+  CPPUNIT_TEST(added_headers_pass_unchecked);
   CPPUNIT_TEST(hostile_content);
   CPPUNIT_TEST_SUITE_END();
 
@@ -236,6 +237,27 @@ class ContentChecksTest : public CppUnit::TestFixture {
       ContentInspector in({&h, nullptr, nullptr, &b, 0});
       CPPUNIT_ASSERT_EQUAL(want, run(in, msg, piece));
     }
+  }
+
+  // smtpd's Received: header is fed first and checked; the Message-ID:/Date: it adds
+  // for submission go out after it, unchecked, before the client's headers.
+  void added_headers_pass_unchecked() {
+    postilion::testing::TempDir tmp;
+    auto h = table(tmp, "h", "/^Received: from (\\S+)/ PREPEND X-Seen: $1\n/^Message-ID:/ REJECT\n");
+    ContentInspector in({&h, nullptr, nullptr, nullptr, 0});
+    std::string out;
+    in.feed("Received: from helo.test (x [192.0.2.1])\r\n\tby mx; date\r\n", &out);
+    CPPUNIT_ASSERT_EQUAL(std::string(), out);  // it might still continue
+    in.pass("Message-ID: <1@mx>\r\n", &out);
+    in.feed("Subject: s\r\n\r\nbody\r\n", &out);
+    in.finish(&out);
+    CPPUNIT_ASSERT_EQUAL(std::string("X-Seen: helo.test\r\nReceived: from helo.test (x [192.0.2.1])\r\n\tby mx; "
+                                     "date\r\nMessage-ID: <1@mx>\r\nSubject: s\r\n\r\nbody\r\n"),
+                         out);
+    CPPUNIT_ASSERT(!in.rejected());
+    CPPUNIT_ASSERT_EQUAL(std::string("prepend: header Received: from helo.test (x [192.0.2.1])\\011by mx; date: "
+                                     "X-Seen: helo.test;"),
+                         events(in));
   }
 
   void hostile_content() {

@@ -122,7 +122,15 @@ Reply Session::open_queue_file() {
       write_error_ = st.error().str();
     }
   };
-  check(writer_->append_content(received_header()));
+  if (inspector_) {
+    // Our Received: header is the first one header_checks sees, as in Postfix.
+    std::string out;
+    inspector_->feed(received_header(), &out);
+    log_inspection();
+    if (!out.empty()) check(writer_->append_content(out));
+  } else {
+    check(writer_->append_content(received_header()));
+  }
   // Submission clients (authenticated) get Message-ID and Date added when missing.
   headers_pending_ = facts_.authenticated &&
                      (server_.settings().submission_header_fixes || server_.settings().sasl_auth_required);
@@ -155,7 +163,14 @@ void Session::flush_content(bool final) {
     }
     if (!h.has("Date")) add += "Date: " + mail::rfc5322_date(file::now_us() / 1000000) + "\r\n";
     headers_pending_ = false;
-    if (!add.empty()) content(add);
+    if (!add.empty() && inspector_) {
+      std::string out;
+      inspector_->pass(add, &out);
+      log_inspection();
+      if (!inspector_->rejected() && !inspector_->discarded()) content(out);
+    } else if (!add.empty()) {
+      content(add);
+    }
   }
   if (final || content_.size() >= kContentFlush) {
     inspect(content_, final);

@@ -25,6 +25,7 @@ HEADER_CHECKS = r"""# regexp: header_checks
 /^Subject: keep an eye on/        WARN suspicious subject
 /^X-Secret:/                      IGNORE
 /^X-Moderate: yes/                REDIRECT moderator@nowhere.test
+/^Received: from client\.test \(.*by .*for <bob@nowhere\.test>/   WARN seen our own Received header
 /^X-Old-Tag: (.*)$/               REPLACE X-New-Tag: converted $1
 if /^Subject:/
 /tag me/                          PREPEND X-Checked: yes
@@ -178,6 +179,10 @@ class ContentChecksTest(harness.InstanceTestCase):
         harness.wait_for(lambda: ("%s: warning: header Subject: keep an eye on this from " % wid)
                          in self.inst.log_text(), 10, "warning log line")
         self.assertIn("helo=<client.test>: suspicious subject", self.inst.log_text())
+        # smtpd's own Received: header is the first header the checks see, unfolded.
+        self.assertIn("%s: warning: header Received: from client.test (unknown [127.0.0.1])\\011by " % wid,
+                      self.inst.log_text())
+        self.assertIn("helo=<client.test>: seen our own Received header", self.inst.log_text())
 
     def test_bdat_chunks(self):
         """A header split across BDAT chunks is still looked up whole: 550 after LAST."""
