@@ -1,4 +1,4 @@
-// ctl/ctl.h - postilionctl(1): the command groups and what they share.
+// ctl/ctl.h - postilionctl(8): the command groups and what they share.
 // Each command returns an exit code (ExitCode); none throws: configuration errors are
 // caught where they are read and reported as "file:line: ..." with exit code BadConfig.
 #pragma once

@@ -1,4 +1,4 @@
-// ctl/main.cc - entry point of postilionctl(1), the administration command: picks the
+// ctl/main.cc - entry point of postilionctl(8), the administration command: picks the
 // configuration directory and hands the rest to one command group.
 #include <cstdio>
 #include <cstring>
