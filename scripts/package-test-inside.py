@@ -235,6 +235,13 @@ def main():
     check("upgrade kept main.conf", "# kept across the upgrade" in open("/etc/postilion/main.conf").read())
     check("upgrade kept the queued message", queued and sorted(os.listdir("/var/spool/postilion/maildrop")) == queued,
           "%s" % queued)
+    r = run("/etc/init.d/postilion", "start")
+    check("init script start after the upgrade", r.returncode == 0, (r.stdout + r.stderr).strip())
+    after = wait_for("the queued message over POP3",
+                     lambda: (lambda b: b if any("Subject: queued" in m for m in b) else None)(pop3_messages())) or []
+    check("the message queued before the upgrade is delivered", bool(after), "%d messages" % len(after))
+    r = run("/etc/init.d/postilion", "stop")
+    check("init script stop after the upgrade", r.returncode == 0, (r.stdout + r.stderr).strip())
 
     # postilion-mailbox's removal takes imapd and pop3d out of master.conf.
     r = run("dpkg", "--remove", "postilion-mailbox")
