@@ -167,9 +167,17 @@ def main():
     except (OSError, smtplib.SMTPException) as e:
         check("SMTP (STARTTLS) to port 25", False, str(e))
 
-    subjects = ("by sendmail", "by mailx", "by smtplib")
-    bodies = wait_for("three messages over IMAP", lambda: (lambda b: b if len(b) >= 3 else None)(imap_messages())) or []
-    check("IMAP (STARTTLS, port 143): the three messages", all(any("Subject: " + s in b for b in bodies) for s in subjects),
+    # An alias in /etc/aliases, compiled by newaliases (alias_maps = hash:/etc/aliases).
+    with open("/etc/aliases", "a") as f:
+        f.write("team-inbox: %s\n" % USER)
+    r = run("newaliases")
+    check("newaliases", r.returncode == 0, (r.stdout + r.stderr).strip())
+    r = run("runuser", "-u", USER, "--", "/usr/sbin/sendmail", "team-inbox", input="Subject: by alias\n\nto team-inbox\n")
+    check("sendmail to the alias team-inbox", r.returncode == 0, r.stderr.strip())
+
+    subjects = ("by sendmail", "by mailx", "by smtplib", "by alias")
+    bodies = wait_for("four messages over IMAP", lambda: (lambda b: b if len(b) >= 4 else None)(imap_messages())) or []
+    check("IMAP (STARTTLS, port 143): the four messages", all(any("Subject: " + s in b for b in bodies) for s in subjects),
           "%d messages" % len(bodies))
     local_sent = [b for b in bodies if "Subject: by sendmail" in b]
     check("myorigin from /etc/mailname: From %s@%s" % (USER, ORIGIN),
@@ -181,10 +189,10 @@ def main():
                                                   for f in glob.glob(maildir + "/*/*") if os.path.isfile(f)))
     try:
         pop = pop3_messages()
-        check("POP3 (port 110): the three messages", all(any("Subject: " + s in b for b in pop) for s in subjects),
+        check("POP3 (port 110): the four messages", all(any("Subject: " + s in b for b in pop) for s in subjects),
               "%d messages" % len(pop))
     except (OSError, poplib.error_proto) as e:
-        check("POP3 (port 110): the three messages", False, str(e))
+        check("POP3 (port 110): the four messages", False, str(e))
 
     # The daemons' users, with an IMAP session open (its process is the mailbox owner's).
     m = imaplib.IMAP4("127.0.0.1", 143, timeout=30)
