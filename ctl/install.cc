@@ -13,6 +13,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <functional>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -98,7 +100,7 @@ Status refresh_aliases(const std::string& aliases) {
   return maps::build(aliases, maps::BuildOptions{.syntax = maps::Syntax::Aliases});
 }
 
-// The program a master.conf line runs (its eighth field), "" for comments and
+// The program a master.conf line runs (its eighth field), "" for comments, blank and
 // continuation lines.
 std::string command_of(const std::string& line) {
   if (line.empty() || line[0] == '#' || line[0] == ' ' || line[0] == '\t') return "";
@@ -106,54 +108,29 @@ std::string command_of(const std::string& line) {
   return fields.size() >= 8 ? fields[7] : "";
 }
 
-// Adds the mailbox services whose program is installed and that master.conf lacks, and
-// takes out those whose program is gone (with their continuation lines).
+bool mailbox_program(const std::string& prog) {
+  return std::find(std::begin(kMailboxPrograms), std::end(kMailboxPrograms), prog) != std::end(kMailboxPrograms);
+}
+
 Status sync_mailbox_services(const Context& ctx, const config::Config& cfg) {
   const std::string path = file::join(ctx.config_dir, "master.conf");
   auto text = file::read_file(path, 1 << 20);
   if (!text) return text.error();
   const std::string daemon_dir = cfg.str("daemon_directory");
-  auto installed = [&](const std::string& prog) {
-    return access(file::join(daemon_dir, prog).c_str(), X_OK) == 0;
-  };
-  std::vector<std::string> lines = str::split_exact(*text, '\n');
-  if (!lines.empty() && lines.back().empty()) lines.pop_back();
-  std::string out;
-  bool dropping = false, changed = false;
-  std::vector<std::string> present;
-  for (const auto& line : lines) {
-    bool continuation = !line.empty() && (line[0] == ' ' || line[0] == '\t');
-    if (continuation && dropping) continue;
-    dropping = false;
-    std::string prog = command_of(line);
-    bool mailbox = false;
-    for (const char* p : kMailboxPrograms) mailbox = mailbox || prog == p;
-    if (mailbox && !installed(prog)) {
-      std::printf("postilionctl: %s is not installed: its service is taken out of %s\n", prog.c_str(),
-                  path.c_str());
-      dropping = changed = true;
-      continue;
-    }
-    if (mailbox) present.push_back(prog);
-    out += line + "\n";
-  }
   InitOptions o;
   o.listen = "all";
   o.tls_selfsigned = !cfg.str("imapd_tls_cert_file").empty() && !cfg.str("pop3d_tls_cert_file").empty();
-  for (const std::string& line : str::split_exact(master_conf_text(o, daemon_dir), '\n')) {
-    std::string prog = command_of(line);
-    bool mailbox = false;
-    for (const char* p : kMailboxPrograms) mailbox = mailbox || prog == p;
-    if (!mailbox || std::find(present.begin(), present.end(), prog) != present.end()) continue;
-    std::printf("postilionctl: adding to %s: %s\n", path.c_str(), line.c_str());
-    out += line + "\n";
-    changed = true;
-  }
-  if (!changed) return {};
+  std::vector<std::string> changes;
+  std::string out = mailbox_services_in_step(
+      *text, master_conf_text(o, daemon_dir),
+      [&](const std::string& prog) { return access(file::join(daemon_dir, prog).c_str(), X_OK) == 0; },
+      &changes);
+  if (changes.empty()) return {};
+  for (const auto& c : changes) std::printf("postilionctl: %s: %s\n", path.c_str(), c.c_str());
   try {  // what is written must load
     (void)config::parse_master_conf(out, cfg, path);
   } catch (const config::ConfigError& e) {
-    return Error(std::string("master.conf after adding the mailbox services: ") + e.what());
+    return Error(std::string("master.conf with the mailbox services in step: ") + e.what());
   }
   return file::write_file_atomic(path, out, 0644);
 }
@@ -180,6 +157,38 @@ void install_usage(FILE* out) {
 }
 
 }  // namespace
+
+std::string mailbox_services_in_step(const std::string& text, const std::string& template_text,
+                                     const std::function<bool(const std::string&)>& installed,
+                                     std::vector<std::string>* changes) {
+  std::vector<std::string> lines = str::split_exact(text, '\n');
+  if (!lines.empty() && lines.back().empty()) lines.pop_back();
+  std::string out;
+  bool dropping = false;
+  std::vector<std::string> present;
+  for (const auto& line : lines) {
+    bool continuation = !line.empty() && (line[0] == ' ' || line[0] == '\t');
+    if (continuation && dropping) continue;
+    dropping = false;
+    std::string prog = command_of(line);
+    if (mailbox_program(prog) && !installed(prog)) {
+      changes->push_back("taken out (" + prog + " is not installed): " + line);
+      dropping = true;
+      continue;
+    }
+    if (mailbox_program(prog)) present.push_back(prog);
+    out += line + "\n";
+  }
+  for (const std::string& line : str::split_exact(template_text, '\n')) {
+    std::string prog = command_of(line);
+    if (!mailbox_program(prog) || !installed(prog) ||
+        std::find(present.begin(), present.end(), prog) != present.end())
+      continue;
+    changes->push_back("added: " + line);
+    out += line + "\n";
+  }
+  return changes->empty() ? text : out;
+}
 
 int cmd_install(const Context& ctx) {
   std::string hostname;

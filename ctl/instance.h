@@ -2,6 +2,7 @@
 // work of `postilionctl init`, shared with `postilionctl install`.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -29,5 +30,14 @@ int write_instance(const Context& ctx, InitOptions o);
 // master.conf's text for o: the inet services on o's ports (implicit TLS only with a
 // certificate) and the unix services, each only when its program is in daemon_dir.
 std::string master_conf_text(const InitOptions& o, const std::string& daemon_dir);
+
+// install: master.conf's text with its mailbox services (imapd, pop3d) in step with what
+// is installed. A line running one whose program installed() says is gone is taken out
+// with its continuation lines; the template_text line of each installed one that text
+// has no line for is added; everything else is kept as written. One line per change
+// goes to changes; with none, text comes back as it was.
+std::string mailbox_services_in_step(const std::string& text, const std::string& template_text,
+                                     const std::function<bool(const std::string&)>& installed,
+                                     std::vector<std::string>* changes);
 
 }  // namespace postilion::ctl
