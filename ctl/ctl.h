@@ -1,4 +1,4 @@
-// ctl/ctl.h - postilionctl(1): the command groups and what they share.
+// ctl/ctl.h - postilionctl(8): the command groups and what they share.
 // Each command returns an exit code (ExitCode); none throws: configuration errors are
 // caught where they are read and reported as "file:line: ..." with exit code BadConfig.
 #pragma once
@@ -35,6 +35,7 @@ std::optional<config::Config> load_for_control(const Context& ctx);
 void complain(const std::string& text);
 
 int cmd_init(const Context& ctx);      // init.cc
+int cmd_install(const Context& ctx);   // install.cc
 int cmd_start(const Context& ctx);     // daemon.cc
 int cmd_stop(const Context& ctx);
 int cmd_reload(const Context& ctx);

@@ -1,5 +1,6 @@
 // ctl/init.cc - `postilionctl init`: writes a fresh, working instance (main.conf,
-// master.conf, spool, optionally a self-signed certificate) into CONFIG_DIR.
+// master.conf, aliases, spool, optionally a self-signed certificate) into CONFIG_DIR.
+// `postilionctl install` (install.cc) writes the system's instance with the same code.
 #include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -9,6 +10,7 @@
 #include <vector>
 
 #include "ctl/ctl.h"
+#include "ctl/instance.h"
 #include "ctl/spool.h"
 #include "ctl/tls_files.h"
 #include "lib/base/file.h"
@@ -25,15 +27,6 @@
 namespace postilion::ctl {
 namespace {
 
-struct InitOptions {
-  std::string listen = "127.0.0.1";
-  std::string smtp_port = "25", submission_port = "587", smtps_port = "465";
-  std::string pop3_port = "110", pop3s_port = "995", imap_port = "143", imaps_port = "993";
-  std::string hostname, domain, spool, prefix, user, maillog;
-  bool tls_selfsigned = false;
-  bool force = false;
-};
-
 struct OptionSpec {
   const char* name;
   std::string InitOptions::*value;  // nullptr: a flag
@@ -42,7 +35,7 @@ struct OptionSpec {
 };
 
 const OptionSpec kOptions[] = {
-    {"listen", &InitOptions::listen, nullptr, "ADDR   address of every inet service (default 127.0.0.1)"},
+    {"listen", &InitOptions::listen, nullptr, "ADDR   address of every inet service (default 127.0.0.1; all: every address)"},
     {"smtp-port", &InitOptions::smtp_port, nullptr, "N   SMTP (default 25; 0 = off)"},
     {"submission-port", &InitOptions::submission_port, nullptr, "N   submission, AUTH required (default 587)"},
     {"smtps-port", &InitOptions::smtps_port, nullptr, "N   SMTP over implicit TLS (default 465)"},
@@ -143,9 +136,14 @@ std::string option_args(const std::vector<std::pair<const char*, const char*>>& 
 
 const std::string kOff = "0";
 
+}  // namespace
+
 std::string master_conf_text(const InitOptions& o, const std::string& daemon_dir) {
   auto have = [&](const char* prog) { return access((daemon_dir + "/" + prog).c_str(), X_OK) == 0; };
-  std::string host = o.listen.find(':') != std::string::npos ? "[" + o.listen + "]" : o.listen;
+  // "all": services without an address listen on every one (inet_interfaces = all).
+  std::string host = o.listen == "all"                          ? ""
+                     : o.listen.find(':') != std::string::npos ? "[" + o.listen + "]"
+                                                               : o.listen;
   std::string t =
       "# master.conf - the service table of this Postilion instance (see master.conf(5)).\n"
       "# service           type  private unpriv chroot wakeup maxproc command + args\n";
@@ -184,7 +182,7 @@ std::string master_conf_text(const InitOptions& o, const std::string& daemon_dir
     // pop3d and imapd start as root: each session becomes the mailbox owner after
     // login, and the pre-login process drops to mail_owner by itself.
     const char* unpriv = std::string(s.prog) == "pop3d" || std::string(s.prog) == "imapd" ? "n" : "-";
-    line(host + ":" + s.port, "inet", "n", unpriv, "-", "-", s.prog + option_args(s.opts));
+    line(host.empty() ? s.port : host + ":" + s.port, "inet", "n", unpriv, "-", "-", s.prog + option_args(s.opts));
   }
   struct Unix {
     const char* name;
@@ -212,8 +210,6 @@ std::string master_conf_text(const InitOptions& o, const std::string& daemon_dir
   return t;
 }
 
-}  // namespace
-
 int cmd_init(const Context& ctx) {
   InitOptions o;
   bool help = false;
@@ -222,6 +218,10 @@ int cmd_init(const Context& ctx) {
     init_usage(stdout);
     return kOk;
   }
+  return write_instance(ctx, o);
+}
+
+int write_instance(const Context& ctx, InitOptions o) {
   for (const auto* p : {&o.smtp_port, &o.submission_port, &o.smtps_port, &o.pop3_port,
                         &o.pop3s_port, &o.imap_port, &o.imaps_port})
     if (!valid_port(*p)) {
@@ -258,7 +258,7 @@ int cmd_init(const Context& ctx) {
       "# `postilionctl config -d` lists them.\n";
   put(&m, "myhostname", o.hostname);
   put(&m, "mydomain", o.domain);
-  put(&m, "myorigin", "$mydomain");
+  put(&m, "myorigin", o.myorigin);
   put(&m, "mydestination", "$myhostname, localhost.$mydomain, localhost, $mydomain");
   put(&m, "inet_interfaces", o.listen);
   put(&m, "queue_directory", o.spool);
@@ -266,8 +266,8 @@ int cmd_init(const Context& ctx) {
   put(&m, "mail_owner", o.user);
   if (!o.maillog.empty()) put(&m, "maillog_file", o.maillog);
   // The instance's own aliases (the built-in default is the system's /etc/aliases,
-  // which a private instance neither owns nor may find compiled).
-  const std::string aliases = file::join(ctx.config_dir, "aliases");
+  // which a private instance neither owns nor may find compiled); install's are the system's.
+  const std::string aliases = o.aliases.empty() ? file::join(ctx.config_dir, "aliases") : o.aliases;
   put(&m, "alias_maps", "hash:" + aliases);
   put(&m, "alias_database", "hash:" + aliases);
   if (o.tls_selfsigned) {
@@ -287,6 +287,7 @@ int cmd_init(const Context& ctx) {
     }
     put(&m, "smtpd_tls_security_level", "may");
   }
+  for (const auto& [name, value] : o.more) put(&m, name.c_str(), value);
 
   // Validate what we are about to write with the same code every daemon uses.
   try {

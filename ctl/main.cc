@@ -1,4 +1,4 @@
-// ctl/main.cc - entry point of postilionctl(1), the administration command: picks the
+// ctl/main.cc - entry point of postilionctl(8), the administration command: picks the
 // configuration directory and hands the rest to one command group.
 #include <cstdio>
 #include <cstring>
@@ -25,13 +25,14 @@ const Command kCommands[] = {
     {"init", cmd_init},     {"start", cmd_start}, {"stop", cmd_stop},
     {"reload", cmd_reload}, {"status", cmd_status}, {"check", cmd_check},
     {"config", cmd_config}, {"map", cmd_map},       {"queue", cmd_queue},
-    {"user", cmd_user},
+    {"user", cmd_user},     {"install", cmd_install},
 };
 
 void usage(FILE* out) {
   std::fprintf(out,
                "usage: postilionctl [-c CONFIG_DIR] COMMAND [ARGS]\n"
                "  init [OPTIONS]            write a new instance (see init --help)\n"
+               "  install [--hostname NAME]   make this host's mail system (see install --help)\n"
                "  start | stop | reload     control the master\n"
                "  status                    services and pids\n"
                "  check                     verify config, spool, certificates, programs\n"

@@ -72,7 +72,7 @@ bool stderr_is(const std::string& path) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string config_dir = "/etc/postilion";
+  std::string config_dir = SYSCONFDIR "/postilion";
   bool foreground = false, verbose = false;
   int opt;
   while ((opt = ::getopt(argc, argv, "c:fv")) != -1) {

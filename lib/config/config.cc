@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
+#include <cerrno>
 #include <cstring>
 #include <set>
 
@@ -58,6 +60,25 @@ bool delivery_variable(std::string_view name) {
 // passes the names it does not know ($EXTENSION, ${HOME:-/}, $$) on to the shell.
 // default_rbl_reply's $rbl_code, $client ... are smtpd(8)'s, filled in per reply.
 bool raw_parameter(std::string_view name) { return name == "mailbox_command" || name == "default_rbl_reply"; }
+
+// Debian's form of myorigin: "/etc/mailname" names a file whose first word is the
+// domain. A missing or empty file leaves fallback ($myhostname); anything but a domain
+// name in it is an error.
+std::string origin_from_file(const std::string& path, const std::string& fallback) {
+  auto text = file::read_file(path, 4096);
+  if (!text) {
+    if (text.error().code() == ENOENT) return fallback;
+    throw ConfigError(text.error().str());
+  }
+  auto words = str::split(*text, " \t\r\n");
+  if (words.empty()) return fallback;
+  std::string name = str::lower(words.front());
+  bool ok = name.size() <= 253 && std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.';
+  });
+  if (!ok) throw ConfigError(path + ": not a domain name: \"" + str::printable(name, 60) + "\"");
+  return name;
+}
 
 }  // namespace
 
@@ -197,6 +218,7 @@ const std::string& Expander::lookup(const std::string& name) {
   } else {
     value = expand(spec->default_value);
   }
+  if (name == "myorigin" && value.starts_with('/')) value = origin_from_file(value, lookup("myhostname"));
   stack_.pop_back();
   return done_[name] = std::move(value);
 }

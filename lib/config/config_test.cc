@@ -41,6 +41,8 @@ class ConfigTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(expansion_table);
   CPPUNIT_TEST(hostile_expansion);
   CPPUNIT_TEST(computed_defaults);
+  CPPUNIT_TEST(myorigin_from_file);
+  CPPUNIT_TEST(installation_folders_follow_configure);
   CPPUNIT_TEST(explicit_values_for_config_n);
   CPPUNIT_TEST(load_from_directory);
   CPPUNIT_TEST(every_default_validates);
@@ -399,6 +401,45 @@ class ConfigTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT(c.is_default("smtpd_recipient_limit"));
   }
 
+  void myorigin_from_file() {
+    testing::TempDir dir;
+    const std::string mailname = dir.file("mailname");
+    const std::string conf = "myhostname = mail.example.org\nmyorigin = " + mailname + "\n";
+    // Missing: $myhostname, as when Debian's /etc/mailname was never written.
+    CPPUNIT_ASSERT_EQUAL(std::string("mail.example.org"), Config::parse(conf).str("myorigin"));
+    CPPUNIT_ASSERT(file::write_file_atomic(mailname, "Example.NET\nignored.example\n", 0644));
+    CPPUNIT_ASSERT_EQUAL(std::string("example.net"), Config::parse(conf).str("myorigin"));
+    // $myorigin used elsewhere sees the file's name too.
+    Config c = Config::parse(conf + "mydestination = $myorigin\n");
+    CPPUNIT_ASSERT_EQUAL(std::string("example.net"), c.str("mydestination"));
+    CPPUNIT_ASSERT(file::write_file_atomic(mailname, " \n\t\n", 0644));
+    CPPUNIT_ASSERT_EQUAL(std::string("mail.example.org"), Config::parse(conf).str("myorigin"));
+    // Hostile contents: refused with the file's name, never taken as a domain.
+    for (const std::string bad : {std::string("evil@example.com\n"), std::string("a;rm -rf /\n"),
+                                  std::string(300, 'a') + "\n", std::string("\x01\x02\n")}) {
+      CPPUNIT_ASSERT(file::write_file_atomic(mailname, bad, 0644));
+      try {
+        Config::parse(conf);
+        CPPUNIT_FAIL("accepted: " + bad);
+      } catch (const ConfigError& e) {
+        CPPUNIT_ASSERT_MESSAGE(e.what(), std::string(e.what()).find(mailname + ": not a domain name") != std::string::npos);
+      }
+    }
+    // A folder where the file should be: an error, not a silent fallback.
+    CPPUNIT_ASSERT_THROW(Config::parse("myorigin = " + dir.path() + "\n"), ConfigError);
+    // A plain domain is taken as written.
+    CPPUNIT_ASSERT_EQUAL(std::string("example.com"), Config::parse("myorigin = example.com\n").str("myorigin"));
+  }
+
+  // The compiled-in folders are configure's (AM_CPPFLAGS), not the .def file's text.
+  void installation_folders_follow_configure() {
+    Config c = Config::parse("");
+    CPPUNIT_ASSERT_EQUAL(std::string(SYSCONFDIR "/postilion"), c.str("config_directory"));
+    CPPUNIT_ASSERT_EQUAL(std::string(LOCALSTATEDIR "/spool/postilion"), c.str("queue_directory"));
+    CPPUNIT_ASSERT_EQUAL(std::string(LIBEXECDIR), c.str("daemon_directory"));
+    CPPUNIT_ASSERT_EQUAL(std::string(SBINDIR), c.str("command_directory"));
+  }
+
   void load_from_directory() {
     testing::TempDir dir;
     CPPUNIT_ASSERT_THROW(Config::load(dir.path()), ConfigError);
@@ -462,7 +503,11 @@ class ConfigTest : public CppUnit::TestFixture {
       std::string line = page->substr(start, page->find('\n', start) - start);
       std::string_view def = p.default_value;
       std::string want = "(" + type_word(p.type) + "; default: ";
-      if (def == config::kDefaultFqdn || def == config::kDefaultParentDomain) {
+      // The installation folders follow configure; the page gives Debian's values.
+      const std::string_view name = p.name;
+      bool installed = name == "config_directory" || name == "queue_directory" ||
+                       name == "daemon_directory" || name == "command_directory";
+      if (def == config::kDefaultFqdn || def == config::kDefaultParentDomain || installed) {
         CPPUNIT_ASSERT_MESSAGE(std::string(p.name) + ": " + line, line.rfind(want, 0) == 0);
         continue;
       }

@@ -1,13 +1,38 @@
 // lib/config/params.cc - the table of every parameter, built from params/*.def.
 #include <algorithm>
+#include <string_view>
 #include <vector>
 
 #include "lib/config/config.h"
 
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/etc"
+#endif
+#ifndef LOCALSTATEDIR
+#define LOCALSTATEDIR "/var"
+#endif
+#ifndef LIBEXECDIR
+#define LIBEXECDIR "/usr/lib/postilion"
+#endif
+#ifndef SBINDIR
+#define SBINDIR "/usr/sbin"
+#endif
+
 namespace postilion::config {
 namespace {
 
-#define PARAM(name, def, type, doc) {#name, def, Type::type, doc},
+// The folders of an installation follow configure (--sysconfdir, --localstatedir,
+// --libexecdir, --sbindir), so the programs find what `make install` put in place; the
+// .def files show the values of a Debian installation.
+constexpr const char* installed(std::string_view name, const char* def) {
+  if (name == "config_directory") return SYSCONFDIR "/postilion";
+  if (name == "queue_directory") return LOCALSTATEDIR "/spool/postilion";
+  if (name == "daemon_directory") return LIBEXECDIR;
+  if (name == "command_directory") return SBINDIR;
+  return def;
+}
+
+#define PARAM(name, def, type, doc) {#name, installed(#name, def), Type::type, doc},
 const ParamSpec kParams[] = {
 #include "lib/config/params/global.def"
 #include "lib/config/params/master.def"

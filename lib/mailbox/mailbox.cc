@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <ctime>
 #include <functional>
 #include <map>
@@ -545,9 +547,10 @@ static Result<index::File> open_for_update(const std::string& folder, Header* h,
       // Kept for inspection, never silently deleted.
       std::string aside = path + ".corrupt";
       ::unlink(aside.c_str());
-      (void)::link(path.c_str(), aside.c_str());
-      log::warn("%s; rebuilt (%zu UIDs kept%s), old index kept as %s", why.c_str(),
-                rec.by_key.size(), rec.uid_validity == 0 ? ", new UIDVALIDITY" : "", aside.c_str());
+      bool kept = ::link(path.c_str(), aside.c_str()) == 0;
+      log::warn("%s; rebuilt (%zu UIDs kept%s), old index %s%s", why.c_str(), rec.by_key.size(),
+                rec.uid_validity == 0 ? ", new UIDVALIDITY" : "", kept ? "kept as " : "not kept: ",
+                kept ? aside.c_str() : std::strerror(errno));
     } else if (!rec.source.empty()) {
       log::info("%s: UIDs taken from %s (UIDVALIDITY %u, %zu messages)", folder.c_str(), rec.source.c_str(),
                 rec.uid_validity, rec.by_key.size());

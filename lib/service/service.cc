@@ -581,7 +581,7 @@ int run(int argc, char** argv, const Spec& spec) {
     return 2;
   }
   if (opts->name.empty()) opts->name = spec.name;
-  if (opts->config_dir.empty()) opts->config_dir = "/etc/postilion";
+  if (opts->config_dir.empty()) opts->config_dir = SYSCONFDIR "/postilion";
   ::signal(SIGPIPE, SIG_IGN);
   std::unique_ptr<Context> ctx;
   std::vector<UniqueFd> listen_fds;
