@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,6 +35,21 @@ struct MapSource {
 };
 
 MapSource parse_map_source(std::string_view text, Syntax syntax, std::string_view file_name);
+
+// One logical line of a table file: where it starts and its text, trimmed, continuation
+// lines joined by one space. broken: one of its physical lines was malformed (too long,
+// a control character) or it grew past kMaxLineLength; the error is already reported
+// and the line must be dropped whole.
+struct LogicalLine {
+  size_t line = 0;
+  std::string text;
+  bool broken = false;
+};
+// The logical lines of a table file (every text table syntax: postmap, aliases,
+// regexp, pcre, cidr), blank and `#` comment lines left out (they do not end a logical
+// line). Each malformed physical line is reported to error(line, why) as it is met.
+std::vector<LogicalLine> logical_lines(std::string_view text,
+                                       const std::function<void(size_t line, const std::string& why)>& error);
 
 // ASCII lowercase: how keys are stored and looked up.
 std::string fold_key(std::string_view key);

@@ -11,6 +11,7 @@
 
 #include "lib/base/cidr.h"
 #include "lib/base/strings.h"
+#include "lib/maps/map_source.h"
 
 namespace postilion::maps {
 namespace {
@@ -65,58 +66,6 @@ struct PatternTable::Rule {
 };
 
 namespace {
-
-// One logical line: where it starts and its text (continuations joined by a space).
-struct Logical {
-  size_t line = 0;
-  std::string text;
-  bool broken = false;  // a physical line of it had an error (already reported)
-};
-
-std::vector<Logical> logical_lines(std::string_view text, std::string_view file, std::vector<std::string>* errors) {
-  std::vector<Logical> out;
-  size_t pos = 0, lineno = 0;
-  auto error = [&](size_t line, const std::string& why) {
-    errors->push_back(std::string(file) + ":" + std::to_string(line) + ": " + why);
-  };
-  while (pos < text.size()) {
-    size_t nl = text.find('\n', pos);
-    std::string_view line = text.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
-    pos = nl == std::string_view::npos ? text.size() : nl + 1;
-    ++lineno;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    bool continuation = !line.empty() && is_space(line[0]);
-    std::string why;
-    if (line.size() > 65536) why = str::format("line too long (%zu bytes, limit 65536)", line.size());
-    for (char c : line)
-      if (why.empty() && ((static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7f))
-        why = str::format("control character 0x%02x in line", static_cast<unsigned char>(c));
-    if (!why.empty()) {
-      error(lineno, why);
-      if (continuation && !out.empty()) out.back().broken = true;
-      else out.push_back({lineno, "", true});
-      continue;
-    }
-    std::string_view t = str::trim(line);
-    if (t.empty() || t[0] == '#') continue;
-    if (continuation) {
-      if (out.empty()) {
-        error(lineno, "continuation line without a preceding line");
-        continue;
-      }
-      if (out.back().text.size() + 1 + t.size() > 65536) {
-        error(lineno, "logical line too long (limit 65536)");
-        out.back().broken = true;
-        continue;
-      }
-      out.back().text += ' ';
-      out.back().text += t;
-      continue;
-    }
-    out.push_back({lineno, std::string(t), false});
-  }
-  return out;
-}
 
 // The pattern of a regexp/pcre line: "!/pat/flags" at the start of s. On success
 // *rest is what follows the flags.
@@ -311,7 +260,7 @@ std::unique_ptr<PatternTable> PatternTable::parse(std::string_view text, Pattern
     size_t line;
   };
   std::vector<Open> open_ifs;
-  for (Logical& l : logical_lines(text, file, errors)) {
+  for (LogicalLine& l : logical_lines(text, error)) {
     if (l.broken) continue;
     std::string_view s = l.text;
     std::string_view first = s.substr(0, s.find_first_of(" \t"));
