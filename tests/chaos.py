@@ -35,8 +35,6 @@ import pwd
 import random
 import signal
 import smtplib
-import ssl
-import subprocess
 import sys
 import threading
 import time
@@ -44,6 +42,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import harness  # noqa: E402
+from test_pop3d import sha512_crypt  # noqa: E402
 
 ROOT = os.geteuid() == 0
 PASSWORD = "chaos password"
@@ -59,11 +58,6 @@ FAST_RETRY = {
     "imapd_client_connection_count_limit": "0",
     "pop3d_client_connection_count_limit": "0",
 }
-
-
-def sha512_crypt(password):
-    return subprocess.run(["openssl", "passwd", "-6", "-stdin"], input=password, text=True,
-                          stdout=subprocess.PIPE, check=True).stdout.strip()
 
 
 class Side:
@@ -181,8 +175,7 @@ class Chaos:
 
     def imap_reader(self):
         inst = self.front.inst
-        ctx = ssl.create_default_context()
-        ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+        ctx = harness.tls_client_context()
         while not self.stop.wait(0.2):
             try:
                 with imaplib.IMAP4(inst.addr, inst.ports["imap"], timeout=20) as c:
@@ -200,8 +193,7 @@ class Chaos:
 
     def pop3_reader(self):
         inst = self.front.inst
-        ctx = ssl.create_default_context()
-        ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+        ctx = harness.tls_client_context()
         while not self.stop.wait(0.2):
             try:
                 c = poplib.POP3(inst.addr, inst.ports["pop3"], timeout=20)
@@ -221,30 +213,19 @@ class Chaos:
 
     # ---- kills ---------------------------------------------------------------------
     def daemons(self):
-        """{pid: (side, comm)} of every process below either master (one pass over /proc)."""
-        parent, comms = {}, {}
-        for d in os.listdir("/proc"):
-            if not d.isdigit():
-                continue
-            try:
-                with open("/proc/%s/stat" % d) as f:
-                    stat = f.read()
-            except OSError:
-                continue
-            fields = stat.rsplit(")", 1)[1].split()
-            if fields[0] == "Z":
-                continue
-            parent[int(d)] = int(fields[1])
-            comms[int(d)] = stat[stat.index("(") + 1:stat.rindex(")")]
+        """{pid: (side, comm)} of every process below either master."""
+        procs = harness.process_table()
         out = {}
         for side in (self.front, self.sink):
             master = side.inst.master_pid()
-            for pid, ppid in parent.items():
+            if not master:
+                continue
+            for pid, (ppid, comm) in procs.items():
                 p, hops = ppid, 0
-                while p and p != master and hops < 8:
-                    p, hops = parent.get(p, 0), hops + 1
-                if master and p == master:
-                    out[pid] = (side, comms[pid])
+                while p and p != master and hops < 8:  # up the tree to the master, if it is ours
+                    p, hops = procs.get(p, (0, ""))[0], hops + 1
+                if p == master:
+                    out[pid] = (side, comm)
         return out
 
     def restart_front_master(self):

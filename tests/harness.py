@@ -36,6 +36,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -415,8 +416,8 @@ def read_tail(path, limit=None):
     return text[-limit:] if limit else text
 
 
-def children_of(pid):
-    """PIDs whose parent is pid, with their command names: {pid: comm}."""
+def process_table():
+    """Every live process: {pid: (parent pid, command name)}, from one pass over /proc."""
     out = {}
     for d in os.listdir("/proc"):
         if not d.isdigit():
@@ -426,11 +427,23 @@ def children_of(pid):
                 stat = f.read()
         except OSError:
             continue
-        comm = stat[stat.index("(") + 1:stat.rindex(")")]
         fields = stat.rsplit(")", 1)[1].split()
-        if int(fields[1]) == pid and fields[0] != "Z":
-            out[int(d)] = comm
+        if fields[0] != "Z":
+            out[int(d)] = (int(fields[1]), stat[stat.index("(") + 1:stat.rindex(")")])
     return out
+
+
+def children_of(pid):
+    """PIDs whose parent is pid, with their command names: {pid: comm}."""
+    return {p: comm for p, (ppid, comm) in process_table().items() if ppid == pid}
+
+
+def tls_client_context():
+    """A TLS client context that takes any certificate (the instances' are self-signed)."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
 
 
 class Instance:

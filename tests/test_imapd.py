@@ -113,6 +113,28 @@ class ImapdTest(harness.InstanceTestCase):
                        "From: Alice <alice@remote.test>\r\nTo: %s\r\nSubject: %s\r\n\r\n%s" % (rcpt, subject, body))
         harness.wait_for(lambda: n() > before, 30, "delivery of %r" % subject)
 
+    def mbsync_channel(self, name):
+        """An mbsync set-up syncing the INBOX with a Maildir of its own (STARTTLS, both
+        directions, expunges too); returns (the near Maildir folder, a function that runs
+        one sync and returns its output, failing the test when mbsync does)."""
+        local = os.path.join(self.inst.base, "mbsync-" + name)
+        os.makedirs(local)
+        rc = os.path.join(self.inst.base, "mbsyncrc-" + name)
+        with open(rc, "w") as f:
+            f.write("IMAPAccount %s\nHost %s\nPort %d\nUser %s\nPass \"%s\"\nSSLType STARTTLS\n"
+                    "CertificateFile %s\n\nIMAPStore remote\nAccount %s\n\nMaildirStore local\n"
+                    "Path %s/\nInbox %s/INBOX\nSubFolders Verbatim\n\nChannel %s\nFar :remote:\n"
+                    "Near :local:\nPatterns INBOX\nCreate Both\nExpunge Both\nSyncState *\n"
+                    % (name, self.inst.addr, self.inst.ports["imap"], self.user, PASSWORD,
+                       os.path.join(self.inst.config_dir, "tls", "cert.pem"), name, local, local, name))
+
+        def sync():
+            r = subprocess.run(["mbsync", "-c", rc, "-V", name], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, timeout=300)
+            self.assertEqual(0, r.returncode, r.stdout[-3000:])
+            return r.stdout
+        return local, sync
+
     def login(self):
         m = imaplib.IMAP4(self.inst.addr, self.inst.ports["imap"], timeout=30)
         response_ok(m.login(self.user, PASSWORD))
@@ -485,41 +507,7 @@ class ImapdTest(harness.InstanceTestCase):
         self.start()
         for i in range(5):
             self.deliver("sync %d" % i, "body %d\r\n" % i)
-        local = os.path.join(self.inst.base, "mbsync-local")
-        os.makedirs(local)
-        rc = os.path.join(self.inst.base, "mbsyncrc")
-        with open(rc, "w") as f:
-            f.write("""IMAPAccount test
-Host %s
-Port %d
-User %s
-Pass "%s"
-SSLType STARTTLS
-CertificateFile %s
-
-IMAPStore remote
-Account test
-
-MaildirStore local
-Path %s/
-Inbox %s/INBOX
-SubFolders Verbatim
-
-Channel test
-Far :remote:
-Near :local:
-Patterns INBOX
-Create Both
-Expunge Both
-SyncState *
-""" % (self.inst.addr, self.inst.ports["imap"], self.user, PASSWORD,
-       os.path.join(self.inst.config_dir, "tls", "cert.pem"), local, local))
-
-        def mbsync():
-            r = subprocess.run(["mbsync", "-c", rc, "-V", "test"], stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True, timeout=120)
-            self.assertEqual(0, r.returncode, r.stdout)
-            return r.stdout
+        local, mbsync = self.mbsync_channel("test")
 
         def local_files():
             out = {}
@@ -597,22 +585,7 @@ SyncState *
                 f.write(b"From: bulk@remote.test\r\nSubject: bulk %04d\r\nMessage-ID: <bulk%d@remote.test>"
                         b"\r\n\r\nbody %d\r\n" % (i, i, i))
             os.chown(path, self.pw.pw_uid, self.pw.pw_gid)
-        local = os.path.join(self.inst.base, "mbsync-bulk")
-        os.makedirs(local)
-        rc = os.path.join(self.inst.base, "mbsyncrc-bulk")
-        with open(rc, "w") as f:
-            f.write("IMAPAccount bulk\nHost %s\nPort %d\nUser %s\nPass \"%s\"\nSSLType STARTTLS\n"
-                    "CertificateFile %s\n\nIMAPStore remote\nAccount bulk\n\nMaildirStore local\n"
-                    "Path %s/\nInbox %s/INBOX\n\nChannel bulk\nFar :remote:\nNear :local:\n"
-                    "Patterns INBOX\nCreate Both\nExpunge Both\nSyncState *\n"
-                    % (self.inst.addr, self.inst.ports["imap"], self.user, PASSWORD,
-                       os.path.join(self.inst.config_dir, "tls", "cert.pem"), local, local))
-
-        def mbsync():
-            r = subprocess.run(["mbsync", "-c", rc, "bulk"], stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True, timeout=300)
-            self.assertEqual(0, r.returncode, r.stdout[-3000:])
-            return r.stdout
+        local, mbsync = self.mbsync_channel("bulk")
 
         def near_messages():
             """{subject number: path} of the near side's INBOX."""

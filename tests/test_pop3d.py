@@ -10,7 +10,6 @@ import os
 import poplib
 import signal
 import socket
-import ssl
 import subprocess
 import sys
 import tempfile
@@ -180,11 +179,7 @@ def harness_user():
     return pwd.getpwuid(os.getuid()).pw_name
 
 
-def tls_context():
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    return ctx
+tls_context = harness.tls_client_context
 
 
 class Raw:

@@ -10,10 +10,8 @@ import os
 import poplib
 import pwd
 import socket
-import ssl
 import sys
 import time
-import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -27,13 +25,6 @@ BYE = {"imap": b"* BYE login timeout", "imaps": b"* BYE login timeout",
 # SMTP: what ends each kind of slow client
 SMTP_END = {"trickle": b"421 4.4.2", "noop": b"421 4.7.0"}
 JUNK_LIMIT, HARD_ERROR_LIMIT = 4, 3
-
-
-def tls_client_context():
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    return ctx
 
 
 class SlowClientTest(harness.InstanceTestCase):
@@ -70,7 +61,7 @@ class SlowClientTest(harness.InstanceTestCase):
     def connect(self, inst, service):
         raw = socket.create_connection((inst.addr, inst.ports[service]), timeout=20)
         if service.endswith("s"):
-            return tls_client_context().wrap_socket(raw)
+            return harness.tls_client_context().wrap_socket(raw)
         return raw
 
     def drip(self, inst, service, chunks):

@@ -411,10 +411,7 @@ class TlsMacrosTest(unittest.TestCase):
         cls.filter.stop()
 
     def test_tls_macros_at_helo(self):
-        import ssl
-        ctx = ssl.create_default_context()
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
+        ctx = harness.tls_client_context()
         with smtplib.SMTP(self.srv.addr, self.srv.port, timeout=20) as s:
             s.ehlo("plain.test")
             s.starttls(context=ctx)

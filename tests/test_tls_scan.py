@@ -78,13 +78,6 @@ def findings(test):
     return bad, summary
 
 
-def insecure_context():
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    return ctx
-
-
 class FindingsTest(unittest.TestCase):
     """The judge of a report finds what is wrong: a report of a bad server, made up."""
 
@@ -124,14 +117,14 @@ class TlsScanTest(harness.InstanceTestCase):
         # No compression, whichever way TLS starts (sslscan's OpenSSL cannot test it).
         for service in ("smtps", "imaps", "pop3s"):
             with socket.create_connection((inst.addr, inst.ports[service]), timeout=30) as raw:
-                with insecure_context().wrap_socket(raw) as s:
+                with harness.tls_client_context().wrap_socket(raw) as s:
                     self.assertIsNone(s.compression(), service)
                     self.assertIn(s.version(), ("TLSv1.2", "TLSv1.3"), service)
         with smtplib.SMTP(inst.addr, inst.ports["smtp"], timeout=30) as c:
-            c.starttls(context=insecure_context())
+            c.starttls(context=harness.tls_client_context())
             self.assertIsNone(c.sock.compression())
         # A client that offers only TLS 1.1 is refused.
-        old = insecure_context()
+        old = harness.tls_client_context()
         old.minimum_version = ssl.TLSVersion.TLSv1
         old.maximum_version = ssl.TLSVersion.TLSv1_1
         old.set_ciphers("ALL:@SECLEVEL=0")
