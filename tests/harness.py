@@ -582,7 +582,10 @@ class LogsOnFailure(unittest.TestCase):
         r = super().run(result)
         res = result or r
         if res is not None and len(res.failures) + len(res.errors) > before:
-            self.on_failure()
+            try:
+                self.on_failure()
+            except Exception as e:  # showing the logs must never stop the whole run
+                sys.stderr.write("on_failure of %s: %r\n" % (self.id(), e))
         return r
 
 

@@ -22,7 +22,8 @@ class ChaosTest(harness.LogsOnFailure):
         self.addCleanup(self.chaos.cleanup)
 
     def on_failure(self):
-        self.chaos.dump()
+        if hasattr(self, "chaos"):  # not when setUp stopped before the instances were made
+            self.chaos.dump()
 
     def test_nothing_acknowledged_is_lost(self):
         r = self.chaos.run(drain=240)

@@ -1,6 +1,7 @@
 # tests/test_harness.py - the harness's loopback addresses and ports (see harness.py's
 # header): addresses are never handed out twice, another test process gets another block
 # of 127.0.0.0/8, and ports lie outside the kernel's range for ephemeral ports.
+import io
 import os
 import shutil
 import subprocess
@@ -73,6 +74,30 @@ class BuiltProgramTest(unittest.TestCase):
         self.assertIsNone(harness.source_of("no_such_program"))
         with self.assertRaises(harness.HarnessError):
             harness.source_of("smtp_test")  # a unit test program of lib/smtp and of smtp/
+
+
+class LogsOnFailureTest(unittest.TestCase):
+    """A test whose setUp fails before what on_failure() shows exists is one error, not
+    the end of the whole run."""
+
+    def test_broken_on_failure_does_not_stop_the_run(self):
+        class Broken(harness.LogsOnFailure):
+            def setUp(self):
+                raise RuntimeError("setUp failed")
+
+            def on_failure(self):
+                self.never_made.dump()
+
+            def test_a(self):
+                pass
+
+            def test_b(self):
+                pass
+
+        result = unittest.TextTestRunner(stream=io.StringIO()).run(
+            unittest.defaultTestLoader.loadTestsFromTestCase(Broken))
+        self.assertEqual(2, result.testsRun)
+        self.assertEqual(2, len(result.errors))
 
 
 if __name__ == "__main__":
