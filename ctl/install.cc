@@ -84,13 +84,6 @@ Status ensure_user(const std::string& name, const std::string& home, const std::
   return {};
 }
 
-std::string first_word(const std::string& path) {
-  auto text = file::read_file(path, 4096);
-  if (!text) return "";
-  auto words = str::split(*text, " \t\r\n");
-  return words.empty() ? "" : words.front();
-}
-
 // The aliases database is rebuilt when it is missing or older than its source.
 Status refresh_aliases(const std::string& aliases) {
   struct stat src {}, db {};
@@ -247,7 +240,13 @@ int cmd_install(const Context& ctx) {
     if (!file::exists(kAliases))
       std::printf("postilionctl: writing %s (postmaster: root)\n", kAliases.c_str());
     if (int rc = write_instance(ctx, o); rc != kOk) return rc;
-    if (first_word(kMailname).empty())
+    bool named = false;
+    try {
+      named = !config::origin_from_file(kMailname, "").empty();
+    } catch (const config::ConfigError&) {
+      named = true;  // a bad file is load_config's to report, below
+    }
+    if (!named)
       std::printf("postilionctl: %s is missing or empty: myorigin is $myhostname until it names the domain\n",
                   kMailname.c_str());
   }

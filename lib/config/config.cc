@@ -61,9 +61,9 @@ bool delivery_variable(std::string_view name) {
 // default_rbl_reply's $rbl_code, $client ... are smtpd(8)'s, filled in per reply.
 bool raw_parameter(std::string_view name) { return name == "mailbox_command" || name == "default_rbl_reply"; }
 
-// Debian's form of myorigin: "/etc/mailname" names a file whose first word is the
-// domain. A missing or empty file leaves fallback ($myhostname); anything but a domain
-// name in it is an error.
+
+}  // namespace
+
 std::string origin_from_file(const std::string& path, const std::string& fallback) {
   auto text = file::read_file(path, 4096);
   if (!text) {
@@ -79,8 +79,6 @@ std::string origin_from_file(const std::string& path, const std::string& fallbac
   if (!ok) throw ConfigError(path + ": not a domain name: \"" + str::printable(name, 60) + "\"");
   return name;
 }
-
-}  // namespace
 
 const std::string& host_fqdn() {
   static const std::string name = [] {

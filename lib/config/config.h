@@ -49,6 +49,12 @@ std::string system_fqdn();
 std::span<const ParamSpec> all_params();
 const ParamSpec* find_param(std::string_view name);
 
+// Debian's form of myorigin: "/etc/mailname" names a file whose first word is the
+// domain (lower-cased). A missing or empty file gives fallback ($myhostname for
+// myorigin); anything but a domain name in it, or a file that cannot be read, is a
+// ConfigError.
+std::string origin_from_file(const std::string& path, const std::string& fallback);
+
 class ConfigError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
