@@ -21,6 +21,7 @@ namespace postilion::imapd {
 
 struct Stats {
   uint64_t fetched = 0, fetched_bytes = 0, stored = 0, expunged = 0, appended = 0, copied = 0;
+  uint64_t files_read = 0;  // message files FETCH opened (not answered from the index)
 };
 
 class Session {

@@ -113,11 +113,12 @@ int serve(const Settings& s, int fd, const std::string& ip, pid_t* login_pid) {
     session.feed(pending);
     session.run();
     const auto& st = session.stats();
-    log::info("disconnect: %s, fetched=%llu/%llu, stored=%llu, expunged=%llu, appended=%llu, copied=%llu",
+    log::info("disconnect: %s, fetched=%llu/%llu, stored=%llu, expunged=%llu, appended=%llu, copied=%llu, "
+              "read=%llu",
               label.c_str(), static_cast<unsigned long long>(st.fetched),
               static_cast<unsigned long long>(st.fetched_bytes), static_cast<unsigned long long>(st.stored),
               static_cast<unsigned long long>(st.expunged), static_cast<unsigned long long>(st.appended),
-              static_cast<unsigned long long>(st.copied));
+              static_cast<unsigned long long>(st.copied), static_cast<unsigned long long>(st.files_read));
     return 0;
   }
 }

@@ -502,6 +502,80 @@ class ImapdTest(harness.InstanceTestCase):
         a.close()
         b.close()
 
+    def test_fetch_cache(self):
+        """ENVELOPE, BODY, BODYSTRUCTURE and the listing header fields are read from the
+        message files once, kept in the folder's index, and served from it afterwards with
+        exactly the same bytes; what the index does not keep is read from the files."""
+        self.start()
+        rcpt = "%s@%s" % (self.user, self.inst.domain)
+        new = os.path.join(self.maildir, "new")
+        messages = []
+        for i in range(8):
+            head = ("From: =?UTF-8?Q?J=C3=B6rg?= <jorg%d@remote.test>\r\nTo: %s\r\nCc: c%d@remote.test\r\n"
+                    "Subject: listing %d\r\n  folded on\r\nMessage-ID: <m%d@remote.test>\r\n"
+                    "References: <r%d@remote.test>\r\nReceived: from x by y\r\n" % (i, rcpt, i, i, i, i))
+            if i % 2:
+                head += ("MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b%d\"\r\n\r\n"
+                         "--b%d\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nhi\r\n--b%d\r\n"
+                         "Content-Type: application/pdf; name=\"f.pdf\"\r\nContent-Transfer-Encoding: base64\r\n"
+                         "Content-Disposition: attachment; filename=\"f.pdf\"\r\n\r\nJVBERi0=\r\n--b%d--\r\n"
+                         % (i, i, i, i))
+            else:
+                head += "\r\nplain body %d\r\n" % i
+            messages.append(head)
+        with smtplib.SMTP(self.inst.addr, self.inst.ports["smtp"], timeout=30) as s:
+            for m in messages:
+                s.sendmail("alice@remote.test", [rcpt], m)
+        harness.wait_for(lambda: os.path.isdir(new) and len(os.listdir(new)) == len(messages), 30, "deliveries")
+        items = "(UID ENVELOPE BODY BODYSTRUCTURE BODY.PEEK[HEADER.FIELDS (From Subject message-id References X-TUID)])"
+
+        def session(fetch):
+            m = self.login()
+            response_ok(m.select("INBOX", readonly=True))
+            typ, data = m.fetch("1:*", fetch)
+            self.assertEqual("OK", typ, data)
+            m.logout()
+            return data
+
+        def reads(count):
+            def seen():
+                found = re.findall(r"imapd\[\d+\]: disconnect: user=<%s>.* read=(\d+)" % self.user, self.inst.log_text())
+                return found if len(found) >= count else None
+            return [int(n) for n in harness.wait_for(seen, 30, "%d imapd disconnect lines" % count)]
+
+        first = session(items)
+        self.assertEqual([8], reads(1))
+        self.assertIn(b"=?UTF-8?Q?J=C3=B6rg?=", first[0][0])
+        self.assertIn(b"(\"application\" \"pdf\"", b"".join(x[0] for x in first if isinstance(x, tuple)))
+        # The second listing reads no message file and gives the same bytes.
+        second = session(items)
+        self.assertEqual([8, 0], reads(2))
+        self.assertEqual(first, second)
+        # A field the index does not keep (Received) needs the files; the cached items
+        # still come out the same.
+        third = session("(ENVELOPE BODY.PEEK[HEADER.FIELDS (Received)])")
+        self.assertEqual([8, 0, 8], reads(3))
+        self.assertIn(b"Received: from x by y", third[0][1])
+        fourth = session("(ENVELOPE)")
+        self.assertEqual([8, 0, 8, 0], reads(4))
+        # "n (ENVELOPE (...))": the ENVELOPE item is in the first listing's line for n.
+        heads = [x[0] for x in first if isinstance(x, tuple)]
+        self.assertEqual(8, len(fourth))
+        self.assertEqual(8, len(heads))
+        for n, x in enumerate(fourth, 1):
+            self.assertTrue(x.startswith(b"%d (ENVELOPE (" % n) and x.endswith(b")"), x)
+            self.assertIn(x[len(b"%d (" % n):-1], heads[n - 1])
+        # An expunged message takes its cache along; the rest still come from the index.
+        m = self.login()
+        response_ok(m.select("INBOX"))
+        response_ok(m.store("1", "+FLAGS", "\\Deleted"))
+        response_ok(m.expunge())
+        typ, data = m.fetch("1:*", "(ENVELOPE)")
+        self.assertEqual("OK", typ)
+        self.assertEqual(7, len(data))
+        m.logout()
+        self.assertEqual([8, 0, 8, 0, 0], reads(5))
+
     # ---- real clients ------------------------------------------------------------------
     def test_mbsync_two_way(self):
         self.start()

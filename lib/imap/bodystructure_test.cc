@@ -49,6 +49,7 @@ class BodyStructureTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(addresses);
   CPPUNIT_TEST(sections);
   CPPUNIT_TEST(corpus_sections);
+  CPPUNIT_TEST(cached_header_fields);
   CPPUNIT_TEST(hostile);
   CPPUNIT_TEST_SUITE_END();
 
@@ -102,6 +103,47 @@ class BodyStructureTest : public CppUnit::TestFixture {
     }
     std::string want = slurp(std::filesystem::path(IMAP_TESTDATA) / "sections.expected");
     CPPUNIT_ASSERT_EQUAL(want, got);
+  }
+
+  // HEADER.FIELDS answered from the index's cached header value is byte for byte what
+  // the message gives, for every corpus message (folded, repeated, cut-off and odd-case
+  // fields included); what the cache cannot answer is refused.
+  void cached_header_fields() {
+    const std::vector<std::vector<std::string>> requests = {
+        {"From", "Subject"}, {"SUBJECT", "date", "Message-ID", "References", "In-Reply-To"},
+        {"X-TUID"}, {"to", "cc", "bcc", "reply-to", "content-type", "list-id", "priority"}, {"x-priority"}};
+    std::vector<std::string> hostile = {
+        "From: a@b\r\nSubject: one\r\n two\r\nReceived: x\r\nsubject: again\r\n\r\nbody",
+        "Subject: cut off", "no colon line\r\nFrom: a\r\n\tfolded\r\n\r\n", "\r\nFrom: in body\r\n",
+        "From:a\nTo:b\n\nbare LF"};
+    std::vector<std::string> messages = hostile;
+    for (const auto& e : std::filesystem::directory_iterator(IMAP_TESTDATA))
+      if (e.path().extension() == ".eml") messages.push_back(message(e.path().stem()));
+    CPPUNIT_ASSERT(messages.size() > hostile.size());
+    for (const auto& m : messages) {
+      auto tree = mail::parse_mime(m);
+      const auto& root = tree.root();
+      std::string_view header = std::string_view(m).substr(root.header_start, root.body_start - root.header_start);
+      std::string cached = imap::cached_header_value(header);
+      CPPUNIT_ASSERT(cached.size() <= header.size() + 4);  // a cut-off last line gains its CRLF and the blank line
+      for (const auto& names : requests) {
+        imap::SectionSpec spec;
+        spec.text = imap::SectionSpec::Text::HeaderFields;
+        spec.fields = names;
+        CPPUNIT_ASSERT(imap::answered_from_cached_headers(spec));
+        CPPUNIT_ASSERT_EQUAL(*imap::extract_section(tree, m, spec), imap::header_fields(cached, names, false));
+      }
+    }
+    imap::SectionSpec spec;
+    spec.text = imap::SectionSpec::Text::HeaderFields;
+    spec.fields = {"From", "Received"};
+    CPPUNIT_ASSERT(!imap::answered_from_cached_headers(spec));
+    spec.fields = {"From"};
+    spec.part = {1};
+    CPPUNIT_ASSERT(!imap::answered_from_cached_headers(spec));
+    spec.part.clear();
+    spec.text = imap::SectionSpec::Text::HeaderFieldsNot;
+    CPPUNIT_ASSERT(!imap::answered_from_cached_headers(spec));
   }
 
   void addresses() {

@@ -72,6 +72,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         item.section.text != imap::SectionSpec::Text::HeaderFieldsNot && s->size() > m.size())
       __builtin_trap();
   }
+  // The index's cached header value answers the header FETCHes it claims to, byte for byte.
+  if (!tree.parts.empty()) {
+    const auto& root = tree.root();
+    std::string cached = imap::cached_header_value(m.substr(root.header_start, root.body_start - root.header_start));
+    auto item = std::get<imap::FetchItem>(imap::parse_fetch_item("BODY[HEADER.FIELDS (From Subject Date x-tuid)]"));
+    if (!imap::answered_from_cached_headers(item.section) ||
+        imap::extract_section(tree, m, item.section) != imap::header_fields(cached, item.section.fields, false))
+      __builtin_trap();
+  }
   View v;
   v.m = m;
   imap::SearchKey text;

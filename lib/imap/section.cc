@@ -53,6 +53,33 @@ std::string header_fields(std::string_view header, const std::vector<std::string
   return out + "\r\n";
 }
 
+const std::vector<std::string>& cached_header_names() {
+  static const std::vector<std::string> kNames = {
+      "from", "to", "cc", "bcc", "subject", "date", "message-id", "in-reply-to", "references",
+      "reply-to", "sender", "content-type", "content-transfer-encoding", "mime-version",
+      "priority", "x-priority", "importance", "newsgroups", "list-id", "list-post", "list-unsubscribe",
+      "x-tuid", "delivered-to", "x-original-to", "return-path", "disposition-notification-to",
+      "x-spam-flag", "x-spam-status", "x-mailer", "user-agent", "x-mailing-list", "x-label",
+      "x-keywords", "x-uid", "status", "x-status", "followup-to", "mail-followup-to",
+      "autocrypt", "content-language"};
+  return kNames;
+}
+
+std::string cached_header_value(std::string_view header) {
+  return header_fields(header, cached_header_names(), false);
+}
+
+bool answered_from_cached_headers(const SectionSpec& spec) {
+  if (spec.text != SectionSpec::Text::HeaderFields || !spec.part.empty()) return false;
+  const auto& names = cached_header_names();
+  for (const auto& f : spec.fields) {
+    bool found = false;
+    for (const auto& n : names) found = found || str::iequals(f, n);
+    if (!found) return false;
+  }
+  return true;
+}
+
 std::optional<std::string> extract_section(const mail::MimeTree& tree, std::string_view m,
                                            const SectionSpec& spec) {
   auto t = find_section(tree, spec.part);

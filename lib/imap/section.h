@@ -35,6 +35,18 @@ std::optional<std::string> extract_section(const mail::MimeTree& tree, std::stri
 // names (or not in them, when exclude), in order, then "\r\n".
 std::string header_fields(std::string_view header, const std::vector<std::string>& names, bool exclude);
 
+// The header fields the mailbox index caches per message, lower case: what mail clients
+// ask for to list a folder (Thunderbird, K-9, Apple Mail, mutt, mbsync's X-TUID), so a
+// header FETCH of a large mailbox reads the index, not every message file.
+const std::vector<std::string>& cached_header_names();
+// The value cached for a message: its header fields named in cached_header_names(), in
+// order, then "\r\n" (header_fields(header, cached_header_names(), false)).
+std::string cached_header_value(std::string_view header);
+// Whether spec is answered from that value: HEADER.FIELDS of the message itself (no
+// part numbers) naming only cached names. header_fields(value, spec.fields, false) is
+// then exactly what header_fields(header, spec.fields, false) gives.
+bool answered_from_cached_headers(const SectionSpec& spec);
+
 // Applies <offset.length>: the bytes from offset (empty past the end), at most length.
 std::string_view partial(std::string_view data, uint32_t offset, uint32_t length);
 

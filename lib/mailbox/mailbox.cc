@@ -1239,6 +1239,13 @@ Result<std::vector<std::optional<std::string>>> Mailbox::cache_get(const std::ve
 }
 
 Status Mailbox::cache_put(const std::vector<std::pair<uint32_t, std::string>>& values, CacheField f) {
+  std::vector<CacheValue> all;
+  all.reserve(values.size());
+  for (const auto& [uid, value] : values) all.push_back({uid, f, value});
+  return cache_put(all);
+}
+
+Status Mailbox::cache_put(const std::vector<CacheValue>& values) {
   if (values.empty()) return {};
   auto lock = take_lock(path_, LOCK_EX);
   if (!lock) return lock.error();
@@ -1248,12 +1255,18 @@ Status Mailbox::cache_put(const std::vector<std::pair<uint32_t, std::string>>& v
   if (!db) return db.error();
   Update up(*db, h);
   if (auto st = up.begin(0, 0); !st) return st;
-  for (const auto& [uid, value] : values) {
+  uint32_t checked = 0;
+  bool here = false;
+  for (const auto& v : values) {
     // Only for messages still here: an expunged one's cache went with it.
-    auto v = db->get(index::message_key(uid));
-    if (!v) return v.error();
-    if (!*v) continue;
-    if (auto st = db->put(index::cache_key(uid, static_cast<char>(f)), value); !st) return st;
+    if (v.uid != checked || checked == 0) {
+      auto m = db->get(index::message_key(v.uid));
+      if (!m) return m.error();
+      here = m->has_value();
+      checked = v.uid;
+    }
+    if (!here) continue;
+    if (auto st = db->put(index::cache_key(v.uid, static_cast<char>(v.field)), v.value); !st) return st;
   }
   return up.commit();
 }

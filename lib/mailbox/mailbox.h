@@ -134,6 +134,12 @@ enum class CacheField : uint8_t {
   MimeOffsets = 'O',     // part offsets, imapd's encoding
 };
 
+struct CacheValue {
+  uint32_t uid = 0;
+  CacheField field = CacheField::Envelope;
+  std::string value;
+};
+
 struct AppendOptions {
   Flags flags;                // stored in the name (then the file goes to cur/)
   int64_t internal_date = 0;  // 0: now; else set as the file's mtime
@@ -202,6 +208,8 @@ class Mailbox {
   // A message's cache goes when it is expunged.
   Result<std::vector<std::optional<std::string>>> cache_get(const std::vector<uint32_t>& uids, CacheField f);
   Status cache_put(const std::vector<std::pair<uint32_t, std::string>>& values, CacheField f);
+  // Several fields in one index update (one lock, one pair of fsyncs).
+  Status cache_put(const std::vector<CacheValue>& values);
 
   // Expunged UIDs with the MODSEQ of their expunge, for expunges after since (QRESYNC
   // VANISHED). Ascending by UID.

@@ -335,6 +335,14 @@ class MailboxTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT((*got)[0] == std::optional<std::string>("(env a)"));
     CPPUNIT_ASSERT_EQUAL(size_t(100000), (*got)[1]->size());
     CPPUNIT_ASSERT(!(*got)[2]);
+    // Several fields in one update; a UID not in the folder gets nothing.
+    CPPUNIT_ASSERT(box->cache_put(std::vector<CacheValue>{{*b, CacheField::Headers, "Subject: b\r\n\r\n"},
+                                                           {*b, CacheField::Body, "(body b)"},
+                                                           {999, CacheField::Headers, "x"}}).ok());
+    got = box->cache_get({*b, 999}, CacheField::Headers);
+    CPPUNIT_ASSERT(got.ok() && (*got)[0] == std::optional<std::string>("Subject: b\r\n\r\n") && !(*got)[1]);
+    got = box->cache_get({*b}, CacheField::Body);
+    CPPUNIT_ASSERT(got.ok() && (*got)[0] == std::optional<std::string>("(body b)"));
     uint64_t before = box->view().highest_modseq;
     CPPUNIT_ASSERT(box->expunge({*a}).ok());
     got = box->cache_get({*a}, CacheField::BodyStructure);

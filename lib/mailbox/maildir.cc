@@ -246,6 +246,17 @@ const Snapshot& Maildir::view() const {
 
 const Message* Maildir::find(uint32_t uid) const { return box_ ? box_->find(uid) : nullptr; }
 
+Result<std::vector<std::optional<std::string>>> Maildir::cache_get(const std::vector<uint32_t>& uids,
+                                                                   CacheField f) {
+  if (!box_) return std::vector<std::optional<std::string>>(uids.size());
+  return box_->cache_get(uids, f);
+}
+
+Status Maildir::cache_put(const std::vector<CacheValue>& values) {
+  if (!box_) return {};
+  return box_->cache_put(values);
+}
+
 std::string Maildir::locate(const std::string& key) const {
   std::map<std::string, Found> found;
   (void)list_dir(path_, "new", &found);

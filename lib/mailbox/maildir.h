@@ -5,8 +5,10 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "lib/base/result.h"
@@ -36,6 +38,10 @@ class Maildir {
   // flags since the scan: found again by its key, first where view() has it). Error
   // ENOENT: it was expunged.
   Result<std::string> read(const Message& m, size_t max_size = SIZE_MAX) const;
+  // The index's cache (Mailbox::cache_get / cache_put) through the Mailbox refresh()
+  // keeps; before the first refresh() nothing is cached and nothing is stored.
+  Result<std::vector<std::optional<std::string>>> cache_get(const std::vector<uint32_t>& uids, CacheField f);
+  Status cache_put(const std::vector<CacheValue>& values);
   // Removes a message; a message already gone is not an error.
   Status remove(const Message& m) const;
   // fsyncs new/ and cur/ after removals, so a later crash does not bring them back.
