@@ -643,11 +643,9 @@ class ImapdTest(harness.InstanceTestCase):
         line = [l for l in self.inst.log_text()[start:].splitlines() if "disconnect: user=" in l][0]
         self.assertIn("stored=0, expunged=0, appended=0, copied=0", line)
 
-    def test_mbsync_2000_messages(self):
-        """A mailbox of 2,000 messages synced both ways with mbsync: all arrive, 100 flag
-        changes and 50 deletions on each side travel, and the next sync moves nothing."""
-        self.start()
-        total = 2000
+    def write_bulk(self, total):
+        """total small messages "bulk NNNN" straight into the server's INBOX new/, in
+        name (so UID) order, owned by the mailbox user."""
         far_new = os.path.join(self.maildir, "new")
         for sub in ("", "tmp", "new", "cur"):
             d = os.path.join(self.maildir, sub)
@@ -659,6 +657,13 @@ class ImapdTest(harness.InstanceTestCase):
                 f.write(b"From: bulk@remote.test\r\nSubject: bulk %04d\r\nMessage-ID: <bulk%d@remote.test>"
                         b"\r\n\r\nbody %d\r\n" % (i, i, i))
             os.chown(path, self.pw.pw_uid, self.pw.pw_gid)
+
+    def test_mbsync_2000_messages(self):
+        """A mailbox of 2,000 messages synced both ways with mbsync: all arrive, 100 flag
+        changes and 50 deletions on each side travel, and the next sync moves nothing."""
+        self.start()
+        total = 2000
+        self.write_bulk(total)
         local, mbsync = self.mbsync_channel("bulk")
 
         def near_messages():
@@ -718,13 +723,13 @@ class ImapdTest(harness.InstanceTestCase):
         line = [l for l in self.inst.log_text()[start:].splitlines() if "disconnect: user=" in l][0]
         self.assertIn("stored=0, expunged=0, appended=0, copied=0", line)
 
-    def test_offlineimap_two_way(self):
-        self.start()
-        for i in range(6):
-            self.deliver("oi %d" % i, "body %d\r\n" % i)
-        local = os.path.join(self.inst.base, "oi-local")
-        meta = os.path.join(self.inst.base, "oi-meta")
-        rc = os.path.join(self.inst.base, "offlineimaprc")
+    def offlineimap_channel(self, name):
+        """An offlineimap set-up syncing the INBOX with a Maildir of its own; returns (the
+        near INBOX folder, a function that runs one sync and returns its output, failing
+        the test when offlineimap does or reports an error)."""
+        local = os.path.join(self.inst.base, "oi-local-" + name)
+        meta = os.path.join(self.inst.base, "oi-meta-" + name)
+        rc = os.path.join(self.inst.base, "offlineimaprc-" + name)
         with open(rc, "w") as f:
             f.write("""[general]
 accounts = test
@@ -756,12 +761,17 @@ folderfilter = lambda name: name == "INBOX"
 
         def offlineimap():
             r = subprocess.run(["offlineimap", "-c", rc, "-o", "-u", "basic"], stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True, timeout=120, env=env)
-            self.assertEqual(0, r.returncode, r.stdout)
+                               stderr=subprocess.STDOUT, text=True, timeout=600, env=env)
+            self.assertEqual(0, r.returncode, r.stdout[-3000:])
             self.assertNotIn("ERROR", r.stdout)
             return r.stdout
+        return os.path.join(local, "INBOX"), offlineimap
 
-        inbox = os.path.join(local, "INBOX")
+    def test_offlineimap_two_way(self):
+        self.start()
+        for i in range(6):
+            self.deliver("oi %d" % i, "body %d\r\n" % i)
+        inbox, offlineimap = self.offlineimap_channel("six")
 
         def near():
             """The near Maildir: {subject: (path, maildir flags)}."""
@@ -825,6 +835,69 @@ folderfilter = lambda name: name == "INBOX"
         for line in lines:
             self.assertIn("stored=0, expunged=0, appended=0, copied=0", line)
         self.assertEqual(synced, far(), out)
+
+    def test_offlineimap_2000_messages(self):
+        """A mailbox of 2,000 messages synced both ways with offlineimap: all arrive, 100
+        flag changes and 50 deletions on each side travel, and the next sync changes
+        nothing on the server."""
+        self.start()
+        total = 2000
+        self.write_bulk(total)
+        inbox, offlineimap = self.offlineimap_channel("bulk")
+
+        def near_messages():
+            """{subject number: path} of the near side's INBOX."""
+            out = {}
+            for sub in ("new", "cur"):
+                d = os.path.join(inbox, sub)
+                for n in os.listdir(d):
+                    with open(os.path.join(d, n), "rb") as f:
+                        out[int(re.search(rb"Subject: bulk (\d+)", f.read()).group(1))] = os.path.join(d, n)
+            return out
+
+        out = offlineimap()
+        near = near_messages()
+        self.assertEqual(set(range(total)), set(near), out[-3000:])
+        m = self.login()
+        response_ok(m.select("INBOX"))
+        uids = response_ok(m.uid("SEARCH", None, "ALL"))[0].split()
+        self.assertEqual(total, len(uids))
+        response_ok(m.uid("STORE", b"%s:%s" % (uids[0], uids[99]), "+FLAGS", "(\\Flagged)"))
+        response_ok(m.uid("STORE", b"%s:%s" % (uids[100], uids[149]), "+FLAGS", "(\\Deleted)"))
+        response_ok(m.expunge())
+        m.logout()
+        far_deleted = set(range(100, 150))
+        near_seen, near_deleted = list(range(1000, 1100)), list(range(1500, 1550))
+        for n in near_seen:
+            p = near[n]
+            os.rename(p, os.path.join(inbox, "cur", os.path.basename(p).split(":")[0] + ":2,S"))
+        for n in near_deleted:
+            os.unlink(near[n])
+        out = offlineimap()
+        left = set(range(total)) - far_deleted - set(near_deleted)
+        near = near_messages()
+        self.assertEqual(left, set(near), out[-3000:])
+        m = self.login()
+        response_ok(m.select("INBOX", readonly=True))
+        far = {}
+        for item in response_ok(m.fetch("1:*", "(FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])")):
+            if isinstance(item, tuple):
+                far[int(item[1].decode().split()[-1])] = item[0].decode()
+        m.logout()
+        self.assertEqual(left, set(far))
+        self.assertEqual(set(range(100)), {n for n, f in far.items() if "\\Flagged" in f})
+        self.assertEqual(set(near_seen), {n for n, f in far.items() if "\\Seen" in f})
+        self.assertEqual(100, sum(1 for p in near.values() if ":2," in p and "F" in p.rsplit(":2,", 1)[1]))
+        # The next sync changes nothing on the server and keeps every near file.
+        files = sorted(near.values())
+        start = len(self.inst.log_text())
+        out = offlineimap()
+        self.assertEqual(files, sorted(near_messages().values()), out[-3000:])
+        self.inst.wait_log("disconnect: user=<%s>" % self.user, start=start)
+        lines = [l for l in self.inst.log_text()[start:].splitlines() if "disconnect: user=" in l]
+        self.assertTrue(lines)
+        for line in lines:
+            self.assertIn("stored=0, expunged=0, appended=0, copied=0", line)
 
     def test_neomutt_reads_inbox(self):
         self.start()
