@@ -207,6 +207,11 @@ std::string master_conf_text(const InitOptions& o, const std::string& daemon_dir
     const char* prog = s.prog ? s.prog : s.name;
     if (have(prog)) line(s.name, "unix", s.priv, s.unpriv, s.wakeup, s.maxproc, prog);
   }
+  // The Prometheus exporter is off by default: it needs metrics_listen too.
+  if (have("metrics")) {
+    t += "# Prometheus metrics: set metrics_listen = 127.0.0.1:9154 in main.conf, then remove the '#':\n#";
+    line("metrics", "unix", "-", "-", "-", "1", "metrics");
+  }
   return t;
 }
 

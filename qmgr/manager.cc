@@ -5,6 +5,7 @@
 
 #include "lib/base/file.h"
 #include "lib/base/strings.h"
+#include "lib/ipc/metrics.h"
 #include "lib/log/log.h"
 #include "lib/mail/address.h"
 #include "lib/mail/header.h"
@@ -155,6 +156,7 @@ void Manager::pickup_maildrop(const std::string& id, int64_t now, bool fresh) {
   // Postfix's pickup(8) line, which log tools (pflogsumm) count as a message received.
   log::info_as("pickup", "%s: uid=%s from=<%s>", nid->c_str(), msg->uid.empty() ? "unknown" : msg->uid.c_str(),
                p(msg->sender).c_str());
+  ipc::metric("postilion_messages_received_total", {{"service", "pickup"}});
   if (Status st = store_.remove("maildrop", id); !st)
     log::warn("maildrop/%s: cannot remove: %s", id.c_str(), st.error().c_str());
   admit("incoming", *nid, now, true);

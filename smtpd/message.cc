@@ -5,6 +5,7 @@
 
 #include "lib/base/file.h"
 #include "lib/base/strings.h"
+#include "lib/ipc/metrics.h"
 #include "lib/log/log.h"
 #include "lib/mail/dsn.h"
 #include "lib/mail/header.h"
@@ -212,6 +213,7 @@ bool Session::inspection_verdict() {
     const std::string& t = inspector_->reject_text();  // "5.7.1 text"
     size_t sp = t.find(' ');
     Reply r = reply(inspector_->reject_status(), t.substr(0, sp), sp == std::string::npos ? "" : t.substr(sp + 1));
+    count_reject("content", r);
     reset_transaction();  // removes the queue file
     send(r);
     return true;
@@ -342,6 +344,7 @@ void Session::end_of_message(smtp::DataError err) {
     log::info("NOQUEUE: reject: %s from %s: %s; from=<%s> size=%llu", bdat_started_ ? "BDAT" : "DATA",
               facts_.label().c_str(), r.summary().c_str(), mail_ ? mail_->path.address.c_str() : "",
               static_cast<unsigned long long>(message_size_));
+    count_reject("data", r);
     if (writer_) writer_->abort();
     writer_.reset();
     reset_transaction();
@@ -395,6 +398,7 @@ void Session::committed(Result<std::string> qid) {
   log::info("%s: from=<%s>, size=%llu, nrcpt=%zu", id.c_str(),
             str::printable(mail_->path.address).c_str(), static_cast<unsigned long long>(message_size_),
             rcpts_.size());
+  ipc::metric("postilion_messages_received_total", {{"service", server_.service_name()}});
   // A held message waits in hold/ for `postilionctl queue release`; qmgr has nothing to do.
   if (!commit_to_hold_ && (!inspector_ || !inspector_->held())) server_.notify_qmgr(id);
   reset_transaction();

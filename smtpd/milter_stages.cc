@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "lib/base/strings.h"
+#include "lib/ipc/metrics.h"
 #include "lib/log/log.h"
 #include "lib/queue/spool.h"
 #include "smtpd/server.h"
@@ -146,6 +147,10 @@ void Session::milter_log(const char* action, const char* stage, const std::strin
   line += " proto=" + std::string(esmtp_ ? "ESMTP" : "SMTP");
   if (!facts_.helo.empty()) line += " helo=<" + facts_.helo + ">";
   log::info("%s", str::printable(line, 1000).c_str());
+  // A refusal's text is its reply ("451 4.7.1 ..."): a tempfail starts with 4.
+  if (std::string_view(action) == "reject")
+    ipc::metric("postilion_smtpd_rejects_total", {{"service", server_.service_name()}, {"stage", "milter"},
+                                                  {"code", !text.empty() && text[0] == '4' ? "4xx" : "5xx"}});
 }
 
 // End of DATA (or of the last BDAT chunk): the filters read the prepared queue file.

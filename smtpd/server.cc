@@ -8,6 +8,7 @@
 
 #include "lib/base/file.h"
 #include "lib/ipc/message.h"
+#include "lib/ipc/metrics.h"
 #include "lib/ipc/protocols.h"
 #include "lib/log/log.h"
 #include "lib/queue/spool.h"
@@ -119,6 +120,8 @@ void Server::accept(UniqueFd fd, const sockaddr* peer, socklen_t peer_len) {
   auto s = std::make_unique<Session>(*this, id, std::move(fd), ip, trusted);
   Session* raw = s.get();
   sessions_[id] = std::move(s);
+  ipc::metric("postilion_connections_total", {{"service", service_name_}});
+  ipc::metric("postilion_connections", {{"service", service_name_}}, 1);
   raw->start();  // the greeting waits for the client name and for admit()
   if (!find(id)) return;  // ended at once (no connection to speak on)
   if (!limited) {
@@ -156,6 +159,7 @@ void Server::end(uint64_t id) {
   auto it = sessions_.find(id);
   if (it == sessions_.end()) return;
   if (uint64_t t = it->second->anvil_ticket()) anvil_->end(t);
+  ipc::metric("postilion_connections", {{"service", service_name_}}, -1);
   base_.defer_delete(std::move(it->second));
   sessions_.erase(it);
   if (on_session_end_) on_session_end_();

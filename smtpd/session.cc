@@ -12,6 +12,7 @@
 #include "lib/base/strings.h"
 #include "lib/dns/protocol.h"
 #include "lib/ipc/message.h"
+#include "lib/ipc/metrics.h"
 #include "lib/ipc/protocols.h"
 #include "lib/log/log.h"
 #include "lib/base/file.h"
@@ -258,6 +259,7 @@ void Session::on_event(short what) {
   if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
     if (tls_ && !tls_info_.active() && (what & BEV_EVENT_ERROR)) {
       log::info("SSL_accept error from %s: %s", facts_.label().c_str(), tls::last_error().c_str());
+      ipc::metric("postilion_tls_handshakes_total", {{"service", server_.service_name()}, {"result", "failed"}});
     } else if (state_ != State::Closing) {
       log::info("lost connection after %s from %s", last_command_.c_str(), facts_.label().c_str());
     }
@@ -656,6 +658,14 @@ void Session::reject_log(const char* stage, const Reply& r, const std::string& t
   line += " proto=" + std::string(esmtp_ ? "ESMTP" : "SMTP");
   if (!facts_.helo.empty()) line += " helo=<" + facts_.helo + ">";
   log::info("%s", str::printable(line, 1000).c_str());
+  count_reject(stage, r);
+}
+
+void Session::count_reject(std::string_view stage, const Reply& r) {
+  std::string s = str::lower(stage);
+  if (s == "end-of-message") s = "data";
+  ipc::metric("postilion_smtpd_rejects_total",
+              {{"service", server_.service_name()}, {"stage", s}, {"code", r.code >= 500 ? "5xx" : "4xx"}});
 }
 
 // ---- STARTTLS ----------------------------------------------------------------------
@@ -706,6 +716,7 @@ void Session::switch_to_tls() {
 
 void Session::tls_established() {
   tls_info_ = tls::info(tls::bufferevent_ssl(bev_.get()));
+  ipc::metric("postilion_tls_handshakes_total", {{"service", server_.service_name()}, {"result", "ok"}});
   log::info("Anonymous TLS connection established from %s: %s", facts_.label().c_str(),
             tls_info_.log_text().c_str());
 }

@@ -171,6 +171,8 @@ class Session {
   std::string received_header() const;
   std::string protocol() const;
   void reject_log(const char* stage, const smtp::Reply& r, const std::string& to = "");
+  // Counts a refusal for metrics(8): stage as logged (RCPT, DATA, END-OF-MESSAGE, ...).
+  void count_reject(std::string_view stage, const smtp::Reply& r);
   void watch_request();
   void junk_command();
   void count_error();

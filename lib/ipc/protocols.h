@@ -83,6 +83,12 @@ inline constexpr const char* kAuthSocket = "private/auth";
 // Anything else: the connection is closed.
 inline constexpr const char* kAnvilSocket = "private/anvil";
 
+// ---- metrics: queue_directory/private/metrics (every daemon, when metrics_listen is set)
+// Publishers only send, metrics(8) never answers: one frame per event, name=METRIC,
+// label=KEY=VALUE (each of the metric's labels, in schema order), value=NUMBER.
+// Schema, checks and both sides: lib/ipc/metrics.h. A malformed event ends the link.
+inline constexpr const char* kMetricsSocket = "private/metrics";
+
 // ---- resolver: queue_directory/private/resolver -----------------------------------
 // Defined by resolver/ (see resolver(8)); the smtp client is its main caller.
 inline constexpr const char* kResolverSocket = "private/resolver";

@@ -5,6 +5,7 @@
 
 #include "lib/base/file.h"
 #include "lib/base/strings.h"
+#include "lib/ipc/metrics.h"
 #include "lib/log/log.h"
 
 namespace postilion::queue {
@@ -76,6 +77,20 @@ std::string delivery_line(const DeliveryEvent& e, int64_t now_us) {
   return line;
 }
 
-void log_delivery(const DeliveryEvent& e) { log::info("%s", delivery_line(e, file::now_us()).c_str()); }
+void log_delivery(const DeliveryEvent& e) {
+  int64_t now = file::now_us();
+  log::info("%s", delivery_line(e, now).c_str());
+  if (!ipc::metrics_enabled() || e.status == "expanded") return;
+  // The transport from the relay: local, virtual, none (no route), else an SMTP hop.
+  std::string transport = e.relay == "local" || e.relay == "virtual" || e.relay == "none" ? std::string(e.relay)
+                          : e.relay.rfind("local", 0) == 0                                 ? "local"
+                                                                                           : "smtp";
+  std::string status(e.status);
+  if (status != "sent" && status != "deferred" && status != "bounced" && status != "expired") return;
+  ipc::metric("postilion_deliveries_total", {{"transport", transport}, {"status", status}});
+  if (status == "sent" && e.times.arrival_us > 0)
+    ipc::metric("postilion_delivery_delay_seconds", {{"transport", transport}},
+                static_cast<double>(delays_of(e.times, now).total_us) / 1e6);
+}
 
 }  // namespace postilion::queue

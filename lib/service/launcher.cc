@@ -13,6 +13,7 @@
 
 #include "lib/base/file.h"
 #include "lib/event/buffer_event.h"
+#include "lib/ipc/metrics.h"
 #include "lib/log/log.h"
 
 namespace postilion::service {
@@ -44,7 +45,7 @@ Result<std::string> self_program() {
 
 Launcher::Launcher(event::EventBase& base, std::vector<std::string> command, SessionLimits limits,
                    const std::string& anvil_socket, const std::string& service, std::function<void()> on_exit)
-    : command_(std::move(command)), limits_(std::move(limits)), on_exit_(std::move(on_exit)), base_(base),
+    : command_(std::move(command)), service_(service), limits_(std::move(limits)), on_exit_(std::move(on_exit)), base_(base),
       chld_(base, SIGCHLD, [this] { reap(); }) {
   if (command_.empty()) PANIC("launcher: no session command");
   if (limits_.per_client.any())
@@ -162,6 +163,8 @@ bool Launcher::spawn(UniqueFd fd, const std::string& ip, uint64_t ticket) {
     _exit(127);
   }
   children_[pid] = ticket;
+  ipc::metric("postilion_connections_total", {{"service", service_}});
+  ipc::metric("postilion_connections", {{"service", service_}}, 1);
   return true;
 }
 
@@ -173,6 +176,7 @@ void Launcher::reap() {
     if (child == children_.end()) continue;
     if (anvil_ && child->second) anvil_->end(child->second);
     children_.erase(child);
+    ipc::metric("postilion_connections", {{"service", service_}}, -1);
     if (WIFSIGNALED(st)) log::warn("session process %d killed by signal %d", static_cast<int>(p), WTERMSIG(st));
     else if (WEXITSTATUS(st) == 127) log::error("session process %d: cannot run %s", static_cast<int>(p), command_[0].c_str());
     if (on_exit_) on_exit_();

@@ -80,6 +80,7 @@ class Launcher {
   void reap();
 
   std::vector<std::string> command_;
+  std::string service_;  // master.conf's name, for metrics(8)
   SessionLimits limits_;
   std::function<void()> on_exit_;
   std::map<pid_t, uint64_t> children_;  // session process -> anvil ticket (0: none)

@@ -18,6 +18,7 @@
 #include "lib/base/strings.h"
 #include "lib/event/listener.h"
 #include "lib/ipc/message.h"
+#include "lib/ipc/metrics.h"
 #include "lib/ipc/protocols.h"
 #include "lib/log/log.h"
 #include "lib/service/launcher.h"
@@ -367,6 +368,9 @@ void set_up(Context& ctx, const Spec& spec, const std::function<void()>& jail) {
   }
   jail();
   if (spec.post_jail) spec.post_jail(ctx);
+  // Counters for metrics(8), when it is in use (lib/ipc/metrics.h).
+  if (!ctx.config().str("metrics_listen").empty() && std::string_view(spec.name) != "metrics")
+    ipc::metrics_open(ctx.loop(), file::join(ctx.config().str("queue_directory"), ipc::proto::kMetricsSocket));
 }
 
 // PROGRAM --session ...: one client on fd 0 (Spec::on_session).
