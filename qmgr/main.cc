@@ -26,7 +26,7 @@ const std::vector<std::string_view> kParams = {
     "default_destination_concurrency_failed_cohort_limit", "default_destination_rate_delay",
     "default_destination_concurrency_positive_feedback", "default_destination_concurrency_negative_feedback",
     "default_destination_recipient_limit", "local_destination_recipient_limit", "qmgr_message_active_limit", "queue_file_recycle_limit",
-    "double_bounce_sender", "bounce_notice_recipient"};
+    "double_bounce_sender", "bounce_notice_recipient", "content_filter", "default_filter_nexthop"};
 
 using Tables = std::vector<std::unique_ptr<maps::MapList>>;
 

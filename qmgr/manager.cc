@@ -58,6 +58,8 @@ bool Manager::admit_new(const std::string& queue, const std::string& id, int64_t
 }
 
 void Manager::scan_deferred(int64_t now, bool flush) {
+  // A flush tries every destination again, dead ones too (a content filter back up).
+  if (flush) sched_.revive_all(now_ms());
   for (const auto& id : store_.list("deferred")) {
     if (!flush) {
       auto t = store_.next_try(id);
@@ -145,6 +147,9 @@ void Manager::pickup_maildrop(const std::string& id, int64_t now, bool fresh) {
   m.ret = msg->ret;
   m.arrival = msg->arrival;
   m.content = std::move(*content);
+  // content_filter applies to local submissions too, as Postfix's pickup has it; the
+  // maildrop file's own attribute (anyone's to write) is never taken.
+  m.content_filter = cfg_.content_filter;
   for (const auto& r : msg->recipients)
     if (!r.done) m.recipients.push_back(r);
   auto nid = store_.inject(m);
@@ -168,6 +173,17 @@ void Manager::route_message(Pass& pass, int64_t /*now*/) {
   for (size_t i = 0; i < pass.msg.recipients.size(); ++i) {
     const auto& r = pass.msg.recipients[i];
     if (r.done) continue;
+    if (!pass.msg.content_filter.empty()) {
+      Route rt = filter_route(cfg_.route, pass.msg.content_filter, r.address);
+      pass.routed[i] = rt.address;
+      if (rt.kind == Route::Kind::Defer) {
+        defer_rcpt(pass, i, rt.dsn, rt.reason, "none", pass.active_since_us);
+        continue;
+      }
+      std::string dest = recipient_limit(rt.transport) == 1 ? str::lower(rt.address) : "";
+      groups[{rt.transport, rt.nexthop, dest}].push_back(i);
+      continue;
+    }
     auto routes = resolve(cfg_.route, r.address);
     if (routes.size() == 1 && routes[0].kind == Route::Kind::Deliver) {
       pass.routed[i] = routes[0].address;

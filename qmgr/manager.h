@@ -44,6 +44,9 @@ struct ManagerConfig {
   int default_recipient_limit = 50;
   std::map<std::string, int> recipient_limits;    // per transport (local: 1)
   std::string queue_directory;                    // for the file= attribute (relative anyway)
+  // content_filter for mail picked up from maildrop/ ("" = none): recorded in the
+  // queue file, so that qmgr routes it through that filter (route.h filter_route).
+  std::string content_filter;
   // Milliseconds for the scheduler (rate delays, dead destinations); empty = real time.
   std::function<int64_t()> clock_ms;
 };

@@ -55,6 +55,7 @@ class FakeStore : public Store {
     f.msg.size = m.content.size();
     f.msg.envid = m.envid;
     f.msg.ret = m.ret;
+    f.msg.content_filter = m.content_filter;
     uint64_t off = 100;
     for (auto r : m.recipients) {
       r.offset = off;
@@ -223,6 +224,8 @@ class ManagerTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(delay_warning_once);
   CPPUNIT_TEST(bounce_recorded_only_after_report);
   CPPUNIT_TEST(partial_expansion_recorded_only_after_report);
+  CPPUNIT_TEST(content_filter_takes_every_recipient);
+  CPPUNIT_TEST(pickup_records_content_filter);
   CPPUNIT_TEST_SUITE_END();
 
  public:
@@ -355,6 +358,70 @@ class ManagerTest : public CppUnit::TestFixture {
     m2.scan_deferred(2000, false);
     m2.pump(2000);
     CPPUNIT_ASSERT_EQUAL(size_t(1), a2.requests.size());
+  }
+
+  // A message that names a content filter goes, all of it, to the filter: local, alias
+  // and remote recipients alike, unexpanded, in one request; a filter that is down
+  // defers it, and the next pass tries the filter again.
+  void content_filter_takes_every_recipient() {
+    FakeStore s;
+    FakeAgents a;
+    Manager m(config(), s, a);
+    std::string id = s.add("incoming", "alice@remote.test", {"bob@example.org", "team@virt.test", "x@remote.test"}, 1000);
+    s.find("incoming", id)->msg.content_filter = "smtp:[127.0.0.1]:10025";
+    m.start(1000);
+    m.pump(1000);
+    CPPUNIT_ASSERT_EQUAL(size_t(1), a.requests.size());
+    auto req = a.requests.front();
+    a.requests.pop_front();
+    CPPUNIT_ASSERT_EQUAL(std::string("smtp"), req.transport);
+    CPPUNIT_ASSERT_EQUAL(std::string("[127.0.0.1]:10025"), std::string(*req.msg.get("nexthop")));
+    auto rcpts = req.msg.get_all("rcpt");
+    CPPUNIT_ASSERT_EQUAL(size_t(3), rcpts.size());
+    CPPUNIT_ASSERT_EQUAL(std::string("team@virt.test"), std::string(rcpts[1]));
+    CPPUNIT_ASSERT(s.queues["incoming"].empty());  // no alias expansion queued
+    m.complete(req.token, reply(s, req, "defer", true, "connect to 127.0.0.1[127.0.0.1]:10025: Connection refused"), 1001);
+    CPPUNIT_ASSERT(s.find("deferred", id));
+    m.scan_deferred(1002, true);
+    m.pump(1002);
+    CPPUNIT_ASSERT_EQUAL(size_t(1), a.requests.size());
+    req = a.requests.front();
+    a.requests.pop_front();
+    CPPUNIT_ASSERT_EQUAL(std::string("[127.0.0.1]:10025"), std::string(*req.msg.get("nexthop")));
+    m.complete(req.token, reply(s, req, "sent"), 1003);
+    CPPUNIT_ASSERT(!s.find("active", id) && !s.find("deferred", id));
+    // A filter value that does not parse defers the message; it never goes round it.
+    std::string bad = s.add("incoming", "alice@remote.test", {"bob@example.org"}, 1000);
+    s.find("incoming", bad)->msg.content_filter = "nonsense";
+    m.scan_new(1004);
+    m.pump(1004);
+    CPPUNIT_ASSERT(a.requests.empty());
+    CPPUNIT_ASSERT(s.find("deferred", bad));
+  }
+
+  // Mail from sendmail/postdrop gets qmgr's content_filter in its new queue file;
+  // whatever the maildrop file said is not taken.
+  void pickup_records_content_filter() {
+    FakeStore s;
+    FakeAgents a;
+    ManagerConfig c = config();
+    c.content_filter = "scan:[127.0.0.1]:10025";
+    std::string mine = s.add("maildrop", "user@mx.example.org", {"bob@example.org"}, 1000);
+    Manager m(c, s, a);
+    m.start(1000);
+    m.pump(1000);
+    CPPUNIT_ASSERT_EQUAL(size_t(1), a.requests.size());
+    CPPUNIT_ASSERT_EQUAL(std::string("scan"), a.requests.front().transport);
+    CPPUNIT_ASSERT(std::string(*a.requests.front().msg.get("id")) != mine);
+    FakeStore s2;
+    FakeAgents a2;
+    std::string sneaky = s2.add("maildrop", "user@mx.example.org", {"bob@example.org"}, 1000);
+    s2.find("maildrop", sneaky)->msg.content_filter = "smtp:[192.0.2.1]:25";
+    Manager m2(config(), s2, a2);
+    m2.start(1000);
+    m2.pump(1000);
+    CPPUNIT_ASSERT_EQUAL(size_t(1), a2.requests.size());
+    CPPUNIT_ASSERT_EQUAL(std::string("local"), a2.requests.front().transport);
   }
 
   void maildrop_pickup() {
@@ -640,6 +707,20 @@ class ManagerTest : public CppUnit::TestFixture {
     m.scan_deferred(1100, true);
     m.pump(1100);
     CPPUNIT_ASSERT_EQUAL(size_t(1), a.requests.size());  // window 1 again
+    CPPUNIT_ASSERT_EQUAL(std::string("relay"), a.requests.front().transport);
+    // Dead again; a deferred scan leaves it suspended, a flush (postilionctl flush: the
+    // next hop is back) tries it at once, before minimal_backoff_time is over.
+    Request again = a.requests.front();
+    a.requests.pop_front();
+    m.complete(again.token, site_failure(again), 1101);
+    m.pump(1101);
+    CPPUNIT_ASSERT(a.requests.empty());
+    m.scan_deferred(99999, false);
+    m.pump(99999);
+    CPPUNIT_ASSERT(a.requests.empty());
+    m.scan_deferred(1102, true);
+    m.pump(1102);
+    CPPUNIT_ASSERT(!a.requests.empty());
     CPPUNIT_ASSERT_EQUAL(std::string("relay"), a.requests.front().transport);
   }
 

@@ -47,6 +47,14 @@ Result<DaemonConfig> settings_from(const Getter& get, std::vector<std::unique_pt
                     split_transport("relay_transport", &m.route.relay_transport, &m.route.relay_nexthop),
                     split_transport("virtual_transport", &m.route.virtual_transport, &m.route.virtual_nexthop)})
     if (!st) return st.error();
+  // content_filter here is what qmgr's pickup records for mail from sendmail/postdrop.
+  m.content_filter = std::string(str::trim(get("content_filter")));
+  if (!m.content_filter.empty()) {
+    auto e = m.content_filter.find(':') == std::string::npos ? std::nullopt : parse_transport_entry(m.content_filter);
+    if (!e || e->transport.empty())
+      return Error("content_filter: \"" + str::printable(m.content_filter, 100) + "\" is not transport:nexthop").set_permanent();
+  }
+  m.route.default_filter_nexthop = std::string(str::trim(get("default_filter_nexthop")));
   m.notice.myhostname = m.route.myhostname;
   m.notice.double_bounce_sender = get("double_bounce_sender");
   m.notice.postmaster = get("bounce_notice_recipient");

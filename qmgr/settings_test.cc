@@ -12,6 +12,7 @@ class SettingsTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(times);
   CPPUNIT_TEST(from_main_conf);
   CPPUNIT_TEST(classes_and_scheduling);
+  CPPUNIT_TEST(content_filter);
   CPPUNIT_TEST_SUITE_END();
 
   static Result<qmgr::DaemonConfig> load(const std::string& text, std::vector<std::unique_ptr<maps::MapList>>* maps) {
@@ -20,6 +21,25 @@ class SettingsTest : public CppUnit::TestFixture {
   }
 
  public:
+  // content_filter (pickup's) and default_filter_nexthop; a value that is no
+  // transport:nexthop is refused by name.
+  void content_filter() {
+    struct Row { const char* in; bool ok; } rows[] = {
+        {"", true}, {"smtp:[127.0.0.1]:10025", true}, {"scan:", true}, {" lmtp:unix:/x ", true},
+        {"smtp", false}, {":[127.0.0.1]:10025", false}, {"sm tp:[h]", false}, {"smtp:[h]\x01", false},
+    };
+    for (auto& r : rows) {
+      std::vector<std::unique_ptr<maps::MapList>> maps;
+      auto c = load(std::string("content_filter = ") + r.in + "\ndefault_filter_nexthop = [127.0.0.7]\n", &maps);
+      CPPUNIT_ASSERT_EQUAL_MESSAGE(r.in, r.ok, c.ok());
+      if (!r.ok) CPPUNIT_ASSERT(c.error().str().find("content_filter") != std::string::npos);
+      else CPPUNIT_ASSERT_EQUAL(std::string("[127.0.0.7]"), c->manager.route.default_filter_nexthop);
+    }
+    std::vector<std::unique_ptr<maps::MapList>> maps;
+    CPPUNIT_ASSERT_EQUAL(std::string("smtp:[127.0.0.1]:10025"),
+                         load("content_filter = smtp:[127.0.0.1]:10025\n", &maps)->manager.content_filter);
+  }
+
   // Times as config's parser reads them (lib/config/value.h); a bad one is refused by name.
   void times() {
     struct Row { const char* in; bool ok; int64_t s; } rows[] = {
