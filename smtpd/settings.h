@@ -88,7 +88,7 @@ struct Settings {
   // "transport:nexthop"); "" = none.
   std::string content_filter;
 
-  // Mail filters (smtpd/milter.h): smtpd_milters and the milter_* parameters.
+  // Mail filters (lib/milter/session.h): smtpd_milters and the milter_* parameters.
   std::vector<std::string> milters;
   int milter_protocol = 6;
   std::string milter_default_action = "tempfail";  // tempfail | reject | accept | quarantine
