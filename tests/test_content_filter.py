@@ -11,12 +11,10 @@
 import os
 import re
 import smtplib
-import socket
 import socketserver
 import subprocess
 import sys
 import threading
-import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)

@@ -10,6 +10,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -42,7 +43,6 @@ class NonSmtpdMiltersTest(harness.InstanceTestCase):
         self.inst.wait_ready()
 
     def tmpdir(self):
-        import tempfile
         d = tempfile.mkdtemp(prefix="nsm-", dir=harness.tmp_root())
         os.chmod(d, 0o755)
         return d

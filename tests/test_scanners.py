@@ -9,6 +9,7 @@
 #    EICAR test string and one for a test pattern) behind clamav-milter (OnInfected
 #    Reject): the infected message is refused, a clean one passes with its header.
 # smtpd runs standalone (test_smtpd.Smtpd), as in test_smtpd_milter.py.
+import base64
 import os
 import shutil
 import signal
@@ -241,7 +242,7 @@ class ClamavTest(ScannerCase):
         body = ("This is a multi-part message.\r\n--b1\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n"
                 "--b1\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=x.bin\r\n"
                 "Content-Transfer-Encoding: base64\r\n\r\n%s\r\n--b1--" %
-                __import__("base64").b64encode(("junk " + PATTERN + " junk").encode()).decode())
+                base64.b64encode(("junk " + PATTERN + " junk").encode()).decode())
         before = set(self.srv.queue_ids())
         msg = ("From: sender@client.test\r\nTo: root@ours.test\r\nSubject: attachment\r\nMIME-Version: 1.0\r\n"
                "Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n" + body + "\r\n")
