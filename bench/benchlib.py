@@ -231,7 +231,7 @@ postlog   unix-dgram n  -       n       -       1       postlogd
 class Postfix:
     """A private Postfix instance (needs root, as Postfix does)."""
 
-    def __init__(self, root, addr, port, sink_addr, sink_port):
+    def __init__(self, root, addr, port, sink_addr, sink_port, extra_main=""):
         need()
         self.dir = os.path.join(root, "postfix")
         self.addr, self.port = addr, port
@@ -242,7 +242,7 @@ class Postfix:
         os.chmod(self.dir, 0o755)
         os.chmod(os.path.dirname(self.dir), 0o755)
         with open(self.dir + "/etc/main.cf", "w") as f:
-            f.write(MAIN_CF.format(d=self.dir, sink=sink_addr, sinkport=sink_port))
+            f.write(MAIN_CF.format(d=self.dir, sink=sink_addr, sinkport=sink_port) + extra_main)
         with open(self.dir + "/etc/master.cf", "w") as f:
             f.write(MASTER_CF.format(addr=addr, port=port))
 

@@ -13,6 +13,14 @@ namespace postilion::qmgr {
 
 Daemon::Daemon(event::EventBase& base, DaemonConfig cfg)
     : base_(base), cfg_(std::move(cfg)), store_(cfg_.queue_directory, cfg_.queue_file_recycle_limit), manager_(cfg_.manager, store_, *this) {
+  if (!cfg_.pickup_milters.milters.filters.empty()) {
+    pickup_milters_ = std::make_unique<PickupMilters>(base_, cfg_.pickup_milters,
+                                                      [this](const std::string& id, const PickupVerdict& v) {
+                                                        inspected_.emplace_back(id, v);
+                                                        schedule_pump();
+                                                      });
+    manager_.set_pickup_filter(pickup_milters_.get());
+  }
   // All work happens in the pump: callbacks only note what happened and schedule it,
   // so the Manager is never re-entered from inside one of its own calls.
   pump_timer_ = event::Timer(base_, [this] {
@@ -20,6 +28,9 @@ Daemon::Daemon(event::EventBase& base, DaemonConfig cfg)
     auto failed = std::move(completed_);
     completed_.clear();
     for (auto& [token, r] : failed) manager_.complete(token, r, t);
+    auto inspected = std::move(inspected_);
+    inspected_.clear();
+    for (auto& [id, v] : inspected) manager_.pickup_inspected(id, v, t);
     if (wake_flush_) manager_.scan_deferred(t, true);
     auto named = std::move(named_);
     named_.clear();
@@ -46,7 +57,7 @@ Daemon::Daemon(event::EventBase& base, DaemonConfig cfg)
     // transport must not keep another transport's idle connections forever.
     if (!idle_timer_.pending()) idle_timer_.start(kIdleHoldMs);
     arm_wakeup();
-    if (!completed_.empty() || !start_fresh_.empty()) schedule_pump();
+    if (!completed_.empty() || !start_fresh_.empty() || !inspected_.empty()) schedule_pump();
   });
   deferred_timer_ = event::Timer(base_, [this] {
     manager_.scan_deferred(now(), false);

@@ -14,6 +14,7 @@
 #include "lib/ipc/channel.h"
 #include "lib/queue/spool_store.h"
 #include "qmgr/manager.h"
+#include "qmgr/pickup_milters.h"
 
 namespace postilion::qmgr {
 
@@ -24,6 +25,8 @@ struct DaemonConfig {
   int64_t new_scan_interval = 1;     // seconds: incoming/ and maildrop/ without a wake-up
   int64_t agent_timeout = 3600;      // seconds one agent request may take
   size_t queue_file_recycle_limit = 100;  // finished queue files kept in spare/
+  // non_smtpd_milters for mail picked up from maildrop/; no filters: none run.
+  PickupMilterConfig pickup_milters;
 };
 
 class Daemon : public Agents {
@@ -55,6 +58,8 @@ class Daemon : public Agents {
   std::map<uint64_t, std::unique_ptr<ipc::Channel>> agents_;
   std::map<ipc::Channel*, std::unique_ptr<ipc::Channel>> clients_;
   std::vector<std::pair<uint64_t, AgentResult>> completed_;  // completed outside a callback
+  std::unique_ptr<PickupMilters> pickup_milters_;
+  std::vector<std::pair<std::string, PickupVerdict>> inspected_;  // their verdicts, for the pump
   // Agent connections that just answered, for the requests of the running pump only.
   std::map<std::string, std::vector<std::unique_ptr<ipc::Channel>>> idle_;
   struct Retry {

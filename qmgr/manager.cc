@@ -59,6 +59,8 @@ bool Manager::admit_new(const std::string& queue, const std::string& id, int64_t
 }
 
 void Manager::scan_deferred(int64_t now, bool flush) {
+  // A flush tries every destination again, dead ones too (a content filter back up).
+  if (flush) sched_.revive_all(now_ms());
   for (const auto& id : store_.list("deferred")) {
     if (!flush) {
       auto t = store_.next_try(id);
@@ -115,6 +117,9 @@ void Manager::pickup_maildrop(const std::string& id, int64_t now, bool fresh) {
   // maildrop/ is written by any local user through postdrop: trust nothing. The file
   // is re-queued through a fresh, validated queue file; the original goes away only
   // once the copy is durable (a crash in between duplicates, never loses).
+  // At the filters already, or as many there as they may have at once: the file waits
+  // in maildrop/ for a later scan.
+  if (pickup_filter_ && (inspecting_.count(id) || inspecting_.size() >= kMaxInspecting)) return;
   bool corrupt = false;
   auto msg = store_.load("maildrop", id, &corrupt);
   std::string why;
@@ -146,20 +151,97 @@ void Manager::pickup_maildrop(const std::string& id, int64_t now, bool fresh) {
   m.ret = msg->ret;
   m.arrival = msg->arrival;
   m.content = std::move(*content);
+  // content_filter applies to local submissions too, as Postfix's pickup has it; the
+  // maildrop file's own attribute (anyone's to write) is never taken.
+  m.content_filter = cfg_.content_filter;
   for (const auto& r : msg->recipients)
     if (!r.done) m.recipients.push_back(r);
+  std::string uid = msg->uid;
+  if (pickup_filter_) {
+    // Filters first (non_smtpd_milters): the file stays in maildrop/ until they answer.
+    auto it = inspecting_.emplace(id, std::pair{std::move(m), uid}).first;
+    pickup_filter_->start(id, it->second.first);
+    return;
+  }
+  queue_picked_up(id, m, uid, false, now);
+}
+
+void Manager::queue_picked_up(const std::string& id, const NewMessage& m, const std::string& uid, bool hold, int64_t now) {
   auto nid = store_.inject(m);
   if (!nid) {
     log::warn("maildrop/%s: cannot queue: %s", id.c_str(), nid.error().c_str());
     return;
   }
   // Postfix's pickup(8) line, which log tools (pflogsumm) count as a message received.
-  log::info_as("pickup", "%s: uid=%s from=<%s>", nid->c_str(), msg->uid.empty() ? "unknown" : msg->uid.c_str(),
-               p(msg->sender).c_str());
+  log::info_as("pickup", "%s: uid=%s from=<%s>", nid->c_str(), uid.empty() ? "unknown" : uid.c_str(), p(m.sender).c_str());
   ipc::metric("postilion_messages_received_total", {{"service", "pickup"}});
+  if (hold) {
+    if (Status st = store_.move(*nid, "incoming", "hold"); !st)
+      log::warn("%s: cannot move to hold/: %s", nid->c_str(), st.error().c_str());
+  }
   if (Status st = store_.remove("maildrop", id); !st)
     log::warn("maildrop/%s: cannot remove: %s", id.c_str(), st.error().c_str());
-  admit("incoming", *nid, now, true);
+  if (!hold) admit("incoming", *nid, now, true);
+}
+
+void Manager::pickup_inspected(const std::string& id, const PickupVerdict& v, int64_t now) {
+  auto it = inspecting_.find(id);
+  if (it == inspecting_.end()) return;
+  NewMessage m = std::move(it->second.first);
+  std::string uid = std::move(it->second.second);
+  inspecting_.erase(it);
+  // Postfix's cleanup lines: "ID: milter-reject: END-OF-MESSAGE from localhost[127.0.0.1]:
+  // 5.7.1 text; from=<a@b> to=<c@d>".
+  auto milter_log = [&](const char* action, const std::string& text) {
+    std::string line = "maildrop/" + id + ": milter-" + action + ": END-OF-MESSAGE from localhost[127.0.0.1]: " +
+                       text + "; from=<" + m.sender + ">";
+    if (m.recipients.size() == 1) line += " to=<" + m.recipients.front().address + ">";
+    log::info_as("cleanup", "%s", str::printable(line, 1000).c_str());
+  };
+  switch (v.kind) {
+    case PickupVerdict::Kind::Tempfail:
+      milter_log("reject", v.reply);
+      log::warn("maildrop/%s: mail filter tempfail; left for a later pickup", id.c_str());
+      return;
+    case PickupVerdict::Kind::Discard:
+      milter_log("discard", "milter triggers DISCARD action");
+      if (Status st = store_.remove("maildrop", id); !st)
+        log::warn("maildrop/%s: cannot remove: %s", id.c_str(), st.error().c_str());
+      return;
+    case PickupVerdict::Kind::Reject:
+      // Queued, then bounced to the sender when qmgr routes it (route_message): the
+      // report is written by the same path as any bounce, and a restart in between
+      // still bounces it.
+      milter_log("reject", v.reply);
+      m.milter_reject = v.reply.empty() ? "5.7.1 Command rejected" : v.reply;
+      m.content_filter.clear();
+      queue_picked_up(id, m, uid, false, now);
+      return;
+    case PickupVerdict::Kind::Accept:
+      break;
+  }
+  if (v.content) {
+    m.content = *v.content;
+  }
+  if (v.sender) m.sender = *v.sender;
+  auto same = [](const std::string& a, const std::string& b) { return str::lower(a) == str::lower(b); };
+  for (const auto& d : v.deleted_rcpts)
+    std::erase_if(m.recipients, [&](const StoredRecipient& r) { return same(r.address, d); });
+  for (const auto& a : v.added_rcpts) {
+    std::string addr = a.find('@') == std::string::npos ? a + "@" + cfg_.route.myhostname : a;
+    if (addr.empty() || std::any_of(m.recipients.begin(), m.recipients.end(),
+                                    [&](const StoredRecipient& r) { return same(r.address, addr); }))
+      continue;
+    m.recipients.push_back({addr, "", mail::kNotifyDefault, 0, false});
+  }
+  if (m.recipients.empty()) {
+    milter_log("discard", "milter removed every recipient");
+    if (Status st = store_.remove("maildrop", id); !st)
+      log::warn("maildrop/%s: cannot remove: %s", id.c_str(), st.error().c_str());
+    return;
+  }
+  if (v.hold) milter_log("hold", "milter triggers HOLD action");
+  queue_picked_up(id, m, uid, v.hold, now);
 }
 
 void Manager::route_message(Pass& pass, int64_t /*now*/) {
@@ -170,6 +252,29 @@ void Manager::route_message(Pass& pass, int64_t /*now*/) {
   for (size_t i = 0; i < pass.msg.recipients.size(); ++i) {
     const auto& r = pass.msg.recipients[i];
     if (r.done) continue;
+    if (!pass.msg.milter_reject.empty()) {
+      // Refused by a mail filter at pickup: bounced, as Postfix's cleanup bounces mail
+      // that did not come by SMTP.
+      const std::string& why = pass.msg.milter_reject;
+      size_t sp = why.find(' ');
+      std::string dsn = why.substr(0, sp);
+      bool coded = dsn.size() >= 5 && dsn[0] == '5' && dsn[1] == '.';
+      pass.routed[i] = r.address;
+      bounce_rcpt(pass, i, coded ? dsn : "5.7.1", coded && sp != std::string::npos ? why.substr(sp + 1) : why, "none",
+                  pass.active_since_us, "bounced");
+      continue;
+    }
+    if (!pass.msg.content_filter.empty()) {
+      Route rt = filter_route(cfg_.route, pass.msg.content_filter, r.address);
+      pass.routed[i] = rt.address;
+      if (rt.kind == Route::Kind::Defer) {
+        defer_rcpt(pass, i, rt.dsn, rt.reason, "none", pass.active_since_us);
+        continue;
+      }
+      std::string dest = recipient_limit(rt.transport) == 1 ? str::lower(rt.address) : "";
+      groups[{rt.transport, rt.nexthop, dest}].push_back(i);
+      continue;
+    }
     auto routes = resolve(cfg_.route, r.address);
     if (routes.size() == 1 && routes[0].kind == Route::Kind::Deliver) {
       pass.routed[i] = routes[0].address;

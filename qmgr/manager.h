@@ -44,6 +44,9 @@ struct ManagerConfig {
   int default_recipient_limit = 50;
   std::map<std::string, int> recipient_limits;    // per transport (local: 1)
   std::string queue_directory;                    // for the file= attribute (relative anyway)
+  // content_filter for mail picked up from maildrop/ ("" = none): recorded in the
+  // queue file, so that qmgr routes it through that filter (route.h filter_route).
+  std::string content_filter;
   // Milliseconds for the scheduler (rate delays, dead destinations); empty = real time.
   std::function<int64_t()> clock_ms;
 };
@@ -58,6 +61,26 @@ class Agents {
   // Starts a request to private/<transport>; the result comes back later through
   // Manager::complete(token, ...). Must not call back into the Manager synchronously.
   virtual void start(uint64_t token, const std::string& transport, const ipc::Message& request) = 0;
+};
+
+// What the mail filters for local submissions (non_smtpd_milters) made of a message
+// picked up from maildrop/.
+struct PickupVerdict {
+  enum class Kind { Accept, Reject, Tempfail, Discard };
+  Kind kind = Kind::Accept;
+  std::string reply;  // Reject, Tempfail: "X.Y.Z text" for the report and the log
+  bool hold = false;  // Accept: quarantined, into hold/
+  // Accept: the filters' edits; unset fields are as picked up.
+  std::optional<std::string> content, sender;
+  std::vector<std::string> added_rcpts, deleted_rcpts;
+};
+
+// Runs those filters (on the daemon's loop); the answer comes back later through
+// Manager::pickup_inspected(). start() must not call back into the Manager.
+class PickupFilter {
+ public:
+  virtual ~PickupFilter() = default;
+  virtual void start(const std::string& maildrop_id, const NewMessage& m) = 0;
 };
 
 class Manager {
@@ -78,6 +101,15 @@ class Manager {
   void scan_deferred(int64_t now, bool flush);
   // An agent request finished.
   void complete(uint64_t token, const AgentResult& result, int64_t now);
+  // Mail from maildrop/ goes through filter before it is queued (non_smtpd_milters);
+  // nullptr: straight in.
+  void set_pickup_filter(PickupFilter* filter) { pickup_filter_ = filter; }
+  // The filters' verdict on maildrop/<id>: Accept queues it (edited; hold/ when
+  // quarantined), Reject queues it to be bounced to the sender (as Postfix's cleanup
+  // does for mail that came in without SMTP), Discard drops it, Tempfail leaves it in
+  // maildrop/ for a later scan.
+  void pickup_inspected(const std::string& id, const PickupVerdict& v, int64_t now);
+
   // Starts what the scheduler allows; call after each of the above.
   void pump(int64_t now);
 
@@ -114,6 +146,8 @@ class Manager {
   // has no defer/ notes, and a file that is gone already was taken by a scan.
   Admit admit(const std::string& queue, const std::string& id, int64_t now, bool fresh = false);
   void pickup_maildrop(const std::string& id, int64_t now, bool fresh);
+  // Queues a picked-up message (into hold/ when hold), removes maildrop/<id>, admits it.
+  void queue_picked_up(const std::string& id, const NewMessage& m, const std::string& uid, bool hold, int64_t now);
   void route_message(Pass& p, int64_t now);
   void record(Pass& p, size_t idx, const AgentReply& r, int64_t started_us);
   void discard_rcpt(Pass& p, size_t idx, const std::string& reason);
@@ -143,6 +177,10 @@ class Manager {
   std::map<uint64_t, Running> running_;
   uint64_t next_token_ = 1;
   std::vector<std::string> new_ids_;         // queued by us (reports, expansions): admit soon
+  PickupFilter* pickup_filter_ = nullptr;
+  // maildrop id -> the message and its submitter's uid, while the filters read it.
+  std::map<std::string, std::pair<NewMessage, std::string>> inspecting_;
+  static constexpr size_t kMaxInspecting = 20;
 };
 
 }  // namespace postilion::qmgr

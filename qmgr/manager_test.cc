@@ -2,6 +2,7 @@
 // delivery, deferral and backoff, expiry, bounces (and bounces of bounces), restarts,
 // maildrop pickup of good and bad files, virtual alias fan-out, concurrency.
 #include "qmgr/manager.h"
+#include "qmgr/pickup_milters.h"
 
 #include <cppunit/extensions/HelperMacros.h>
 
@@ -55,6 +56,8 @@ class FakeStore : public Store {
     f.msg.size = m.content.size();
     f.msg.envid = m.envid;
     f.msg.ret = m.ret;
+    f.msg.content_filter = m.content_filter;
+    f.msg.milter_reject = m.milter_reject;
     uint64_t off = 100;
     for (auto r : m.recipients) {
       r.offset = off;
@@ -223,6 +226,10 @@ class ManagerTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(delay_warning_once);
   CPPUNIT_TEST(bounce_recorded_only_after_report);
   CPPUNIT_TEST(partial_expansion_recorded_only_after_report);
+  CPPUNIT_TEST(content_filter_takes_every_recipient);
+  CPPUNIT_TEST(pickup_records_content_filter);
+  CPPUNIT_TEST(pickup_filter_verdicts);
+  CPPUNIT_TEST(milter_verdicts_for_pickup);
   CPPUNIT_TEST_SUITE_END();
 
  public:
@@ -355,6 +362,176 @@ class ManagerTest : public CppUnit::TestFixture {
     m2.scan_deferred(2000, false);
     m2.pump(2000);
     CPPUNIT_ASSERT_EQUAL(size_t(1), a2.requests.size());
+  }
+
+  // A message that names a content filter goes, all of it, to the filter: local, alias
+  // and remote recipients alike, unexpanded, in one request; a filter that is down
+  // defers it, and the next pass tries the filter again.
+  void content_filter_takes_every_recipient() {
+    FakeStore s;
+    FakeAgents a;
+    Manager m(config(), s, a);
+    std::string id = s.add("incoming", "alice@remote.test", {"bob@example.org", "team@virt.test", "x@remote.test"}, 1000);
+    s.find("incoming", id)->msg.content_filter = "smtp:[127.0.0.1]:10025";
+    m.start(1000);
+    m.pump(1000);
+    CPPUNIT_ASSERT_EQUAL(size_t(1), a.requests.size());
+    auto req = a.requests.front();
+    a.requests.pop_front();
+    CPPUNIT_ASSERT_EQUAL(std::string("smtp"), req.transport);
+    CPPUNIT_ASSERT_EQUAL(std::string("[127.0.0.1]:10025"), std::string(*req.msg.get("nexthop")));
+    auto rcpts = req.msg.get_all("rcpt");
+    CPPUNIT_ASSERT_EQUAL(size_t(3), rcpts.size());
+    CPPUNIT_ASSERT_EQUAL(std::string("team@virt.test"), std::string(rcpts[1]));
+    CPPUNIT_ASSERT(s.queues["incoming"].empty());  // no alias expansion queued
+    m.complete(req.token, reply(s, req, "defer", true, "connect to 127.0.0.1[127.0.0.1]:10025: Connection refused"), 1001);
+    CPPUNIT_ASSERT(s.find("deferred", id));
+    m.scan_deferred(1002, true);
+    m.pump(1002);
+    CPPUNIT_ASSERT_EQUAL(size_t(1), a.requests.size());
+    req = a.requests.front();
+    a.requests.pop_front();
+    CPPUNIT_ASSERT_EQUAL(std::string("[127.0.0.1]:10025"), std::string(*req.msg.get("nexthop")));
+    m.complete(req.token, reply(s, req, "sent"), 1003);
+    CPPUNIT_ASSERT(!s.find("active", id) && !s.find("deferred", id));
+    // A filter value that does not parse defers the message; it never goes round it.
+    std::string bad = s.add("incoming", "alice@remote.test", {"bob@example.org"}, 1000);
+    s.find("incoming", bad)->msg.content_filter = "nonsense";
+    m.scan_new(1004);
+    m.pump(1004);
+    CPPUNIT_ASSERT(a.requests.empty());
+    CPPUNIT_ASSERT(s.find("deferred", bad));
+  }
+
+  // Mail from sendmail/postdrop gets qmgr's content_filter in its new queue file;
+  // whatever the maildrop file said is not taken.
+  void pickup_records_content_filter() {
+    FakeStore s;
+    FakeAgents a;
+    ManagerConfig c = config();
+    c.content_filter = "scan:[127.0.0.1]:10025";
+    std::string mine = s.add("maildrop", "user@mx.example.org", {"bob@example.org"}, 1000);
+    Manager m(c, s, a);
+    m.start(1000);
+    m.pump(1000);
+    CPPUNIT_ASSERT_EQUAL(size_t(1), a.requests.size());
+    CPPUNIT_ASSERT_EQUAL(std::string("scan"), a.requests.front().transport);
+    CPPUNIT_ASSERT(std::string(*a.requests.front().msg.get("id")) != mine);
+    FakeStore s2;
+    FakeAgents a2;
+    std::string sneaky = s2.add("maildrop", "user@mx.example.org", {"bob@example.org"}, 1000);
+    s2.find("maildrop", sneaky)->msg.content_filter = "smtp:[192.0.2.1]:25";
+    Manager m2(config(), s2, a2);
+    m2.start(1000);
+    m2.pump(1000);
+    CPPUNIT_ASSERT_EQUAL(size_t(1), a2.requests.size());
+    CPPUNIT_ASSERT_EQUAL(std::string("local"), a2.requests.front().transport);
+  }
+
+  // non_smtpd_milters: maildrop files wait for the filters' verdict; accept queues
+  // the edited message, reject bounces it to the sender without a delivery, discard
+  // drops it, tempfail leaves it for a later scan, quarantine puts it on hold.
+  void pickup_filter_verdicts() {
+    struct Filter : PickupFilter {
+      std::vector<std::pair<std::string, NewMessage>> started;
+      void start(const std::string& id, const NewMessage& m) override { started.emplace_back(id, m); }
+    } filter;
+    FakeStore s;
+    FakeAgents a;
+    Manager m(config(), s, a);
+    m.set_pickup_filter(&filter);
+    std::string ok = s.add("maildrop", "user@mx.example.org", {"bob@example.org"}, 1000, mail::kNotifyDefault,
+                           "Subject: hi\n\nbody\n");
+    std::string rej = s.add("maildrop", "user@mx.example.org", {"carol@example.org"}, 1000);
+    std::string gone = s.add("maildrop", "user@mx.example.org", {"dave@example.org"}, 1000);
+    std::string later = s.add("maildrop", "user@mx.example.org", {"erin@example.org"}, 1000);
+    std::string held = s.add("maildrop", "user@mx.example.org", {"fay@example.org"}, 1000);
+    m.start(1000);
+    m.pump(1000);
+    CPPUNIT_ASSERT_EQUAL(size_t(5), filter.started.size());
+    CPPUNIT_ASSERT(a.requests.empty());
+    CPPUNIT_ASSERT_EQUAL(size_t(5), s.queues["maildrop"].size());
+    m.scan_new(1001);  // a scan meanwhile starts none of them again
+    CPPUNIT_ASSERT_EQUAL(size_t(5), filter.started.size());
+
+    PickupVerdict accept;
+    accept.content = "X-Filtered: yes\nSubject: hi\n\nbody\n";
+    accept.added_rcpts = {"ann"};
+    accept.deleted_rcpts = {"BOB@example.org"};
+    m.pickup_inspected(ok, accept, 1002);
+    m.pump(1002);
+    CPPUNIT_ASSERT(!s.find("maildrop", ok));
+    CPPUNIT_ASSERT_EQUAL(size_t(1), a.requests.size());
+    auto rcpts = a.requests.front().msg.get_all("rcpt");
+    CPPUNIT_ASSERT_EQUAL(size_t(1), rcpts.size());
+    CPPUNIT_ASSERT_EQUAL(std::string("ann@mx.example.org"), std::string(rcpts[0]));
+    std::string qid(*a.requests.front().msg.get("id"));
+    CPPUNIT_ASSERT_EQUAL(*accept.content, s.find("active", qid)->content);
+    a.requests.clear();
+
+    PickupVerdict reject;
+    reject.kind = PickupVerdict::Kind::Reject;
+    reject.reply = "5.7.1 Rejected by policy";
+    m.pickup_inspected(rej, reject, 1003);
+    m.pump(1003);
+    CPPUNIT_ASSERT(!s.find("maildrop", rej));
+    CPPUNIT_ASSERT(a.requests.empty() || a.requests.front().transport == "local");
+    for (auto& r : a.requests) {  // only the report to the sender is delivered
+      auto to = r.msg.get_all("rcpt");
+      CPPUNIT_ASSERT_EQUAL(std::string("user@mx.example.org"), std::string(to[0]));
+    }
+    CPPUNIT_ASSERT_EQUAL(size_t(1), s.notices("Rejected by policy"));
+    a.requests.clear();
+
+    PickupVerdict discard;
+    discard.kind = PickupVerdict::Kind::Discard;
+    m.pickup_inspected(gone, discard, 1004);
+    CPPUNIT_ASSERT(!s.find("maildrop", gone));
+
+    PickupVerdict tempfail;
+    tempfail.kind = PickupVerdict::Kind::Tempfail;
+    tempfail.reply = "4.7.1 try later";
+    m.pickup_inspected(later, tempfail, 1005);
+    CPPUNIT_ASSERT(s.find("maildrop", later));
+    m.scan_new(1006);  // the next scan asks the filters again
+    CPPUNIT_ASSERT_EQUAL(later, filter.started.back().first);
+
+    PickupVerdict hold;
+    hold.hold = true;
+    m.pickup_inspected(held, hold, 1007);
+    m.pump(1007);
+    CPPUNIT_ASSERT(!s.find("maildrop", held));
+    CPPUNIT_ASSERT_EQUAL(size_t(1), s.queues["hold"].size());
+    CPPUNIT_ASSERT(a.requests.empty());
+    // A verdict for a file nobody asked about is ignored.
+    m.pickup_inspected("NOSUCH", accept, 1008);
+  }
+
+  // What PickupMilters makes of each milter verdict: the filter's reply with its
+  // enhanced code (a 5xx one without a code gets 5.7.1), quarantine by default.
+  void milter_verdicts_for_pickup() {
+    using milter::MilterVerdict;
+    MilterVerdict r;
+    r.kind = MilterVerdict::Kind::Reject;
+    r.reply = smtp::reply(554, "5.7.1", "Rejected by the filter");
+    auto v = PickupMilters::verdict(r, nullptr, false);
+    CPPUNIT_ASSERT(v.kind == PickupVerdict::Kind::Reject);
+    CPPUNIT_ASSERT_EQUAL(std::string("5.7.1 Rejected by the filter"), v.reply);
+    r.reply = smtp::reply(550, "", "no code");
+    CPPUNIT_ASSERT_EQUAL(std::string("5.7.1 no code"), PickupMilters::verdict(r, nullptr, false).reply);
+    MilterVerdict t;
+    t.kind = MilterVerdict::Kind::Tempfail;
+    t.reply = smtp::reply(451, "4.7.1", "later");
+    v = PickupMilters::verdict(t, nullptr, false);
+    CPPUNIT_ASSERT(v.kind == PickupVerdict::Kind::Tempfail);
+    CPPUNIT_ASSERT_EQUAL(std::string("4.7.1 later"), v.reply);
+    MilterVerdict d;
+    d.kind = MilterVerdict::Kind::Discard;
+    CPPUNIT_ASSERT(PickupMilters::verdict(d, nullptr, false).kind == PickupVerdict::Kind::Discard);
+    MilterVerdict c;
+    v = PickupMilters::verdict(c, nullptr, true);
+    CPPUNIT_ASSERT(v.kind == PickupVerdict::Kind::Accept && v.hold && !v.content);
+    CPPUNIT_ASSERT(!PickupMilters::verdict(c, nullptr, false).hold);
   }
 
   void maildrop_pickup() {
@@ -640,6 +817,20 @@ class ManagerTest : public CppUnit::TestFixture {
     m.scan_deferred(1100, true);
     m.pump(1100);
     CPPUNIT_ASSERT_EQUAL(size_t(1), a.requests.size());  // window 1 again
+    CPPUNIT_ASSERT_EQUAL(std::string("relay"), a.requests.front().transport);
+    // Dead again; a deferred scan leaves it suspended, a flush (postilionctl flush: the
+    // next hop is back) tries it at once, before minimal_backoff_time is over.
+    Request again = a.requests.front();
+    a.requests.pop_front();
+    m.complete(again.token, site_failure(again), 1101);
+    m.pump(1101);
+    CPPUNIT_ASSERT(a.requests.empty());
+    m.scan_deferred(99999, false);
+    m.pump(99999);
+    CPPUNIT_ASSERT(a.requests.empty());
+    m.scan_deferred(1102, true);
+    m.pump(1102);
+    CPPUNIT_ASSERT(!a.requests.empty());
     CPPUNIT_ASSERT_EQUAL(std::string("relay"), a.requests.front().transport);
   }
 

@@ -189,6 +189,29 @@ std::optional<TransportEntry> parse_transport_entry(std::string_view value) {
   return e;
 }
 
+Route filter_route(const RouteConfig& cfg, std::string_view filter, std::string_view recipient) {
+  Route r;
+  auto e = filter.find(':') == std::string_view::npos ? std::nullopt : parse_transport_entry(filter);
+  if (!e || e->transport.empty() || e->transport == "error" || e->transport == "discard") {
+    r.kind = Route::Kind::Defer;
+    r.address = std::string(recipient);
+    r.dsn = "4.3.5";
+    r.reason = "bad content filter: " + str::printable(filter, 100);
+    return r;
+  }
+  auto a = mail::parse_address(recipient);
+  std::string domain;
+  r.address = std::string(recipient);
+  if (a && !a->local.empty()) {
+    if (a->domain.empty()) a->domain = str::lower(cfg.myhostname);
+    r.address = a->str();
+    domain = a->domain;
+  }
+  r.transport = e->transport;
+  r.nexthop = !e->nexthop.empty() ? e->nexthop : !cfg.default_filter_nexthop.empty() ? cfg.default_filter_nexthop : domain;
+  return r;
+}
+
 std::vector<Route> resolve(const RouteConfig& cfg, std::string_view recipient) {
   std::vector<Route> out;
   std::set<std::string> seen;

@@ -40,6 +40,9 @@ struct RouteConfig {
   std::string recipient_delimiter; // user+ext: virtual tables are also searched for user@domain
   int max_alias_depth = 20;
   size_t max_expansion = 1000;
+  // The nexthop of a content filter that names none (default_filter_nexthop); "" = the
+  // recipient domain.
+  std::string default_filter_nexthop;
 };
 
 struct Route {
@@ -56,6 +59,16 @@ struct Route {
 // Resolves one envelope recipient to one or more routes: more than one when virtual
 // aliases expand it. Loops and over-deep or over-wide expansions bounce.
 std::vector<Route> resolve(const RouteConfig& cfg, std::string_view recipient);
+
+// A message with an after-queue content filter (its queue file's content_filter,
+// "transport:nexthop" or "transport:") goes, every recipient of it, to that transport
+// and nexthop instead of its own route, as Postfix's qmgr does with a FILTER record:
+// no virtual alias expansion, no transport_maps, no address class; the mail comes back
+// through the filter's re-injection listener and is routed then. An empty nexthop is
+// default_filter_nexthop, else the recipient domain (an unqualified address gets
+// myhostname, as resolve() does). A value that does not parse is a Defer: the message
+// waits rather than going round its filter.
+Route filter_route(const RouteConfig& cfg, std::string_view filter, std::string_view recipient);
 
 // transport_maps value "transport:nexthop", "transport:", ":nexthop", "error:text" or
 // "discard:text".

@@ -48,6 +48,7 @@ class RouteTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(virtual_aliases);
   CPPUNIT_TEST(relayhost_and_transport_entries);
   CPPUNIT_TEST(address_classes);
+  CPPUNIT_TEST(content_filter_routes);
   CPPUNIT_TEST_SUITE_END();
 
  public:
@@ -140,6 +141,40 @@ class RouteTest : public CppUnit::TestFixture {
       CPPUNIT_ASSERT_EQUAL_MESSAGE(r.in, std::string(r.t), e->transport);
       CPPUNIT_ASSERT_EQUAL_MESSAGE(r.in, std::string(r.n), e->nexthop);
     }
+  }
+
+  // A content filter overrides every rule: aliases, transport_maps and the class; an
+  // empty nexthop is default_filter_nexthop, else the domain; bad values defer.
+  void content_filter_routes() {
+    auto c = config();
+    struct Row { const char* filter; const char* rcpt; Route::Kind kind; const char* transport, *nexthop, *address; } rows[] = {
+        {"smtp:[127.0.0.1]:10025", "info@virt.test", Route::Kind::Deliver, "smtp", "[127.0.0.1]:10025", "info@virt.test"},
+        {"scan:[127.0.0.1]:10025", "x@blocked.test", Route::Kind::Deliver, "scan", "[127.0.0.1]:10025", "x@blocked.test"},
+        {"lmtp:unix:private/f", "bob@example.org", Route::Kind::Deliver, "lmtp", "unix:private/f", "bob@example.org"},
+        {"smtp:", "x@remote.test", Route::Kind::Deliver, "smtp", "remote.test", "x@remote.test"},
+        {"smtp:", "bob", Route::Kind::Deliver, "smtp", "mx.example.org", "bob@mx.example.org"},
+        {"smtp", "x@remote.test", Route::Kind::Defer, "", "", "x@remote.test"},
+        {":[127.0.0.1]:10025", "x@remote.test", Route::Kind::Defer, "", "", "x@remote.test"},
+        {"sm tp:[h]", "x@remote.test", Route::Kind::Defer, "", "", "x@remote.test"},
+        {"error:no", "x@remote.test", Route::Kind::Defer, "", "", "x@remote.test"},
+        {"smtp:[h]\r\nX", "x@remote.test", Route::Kind::Defer, "", "", "x@remote.test"},
+        {"", "x@remote.test", Route::Kind::Defer, "", "", "x@remote.test"},
+    };
+    for (auto& r : rows) {
+      auto got = qmgr::filter_route(c, r.filter, r.rcpt);
+      std::string what = std::string(r.filter) + " " + r.rcpt;
+      CPPUNIT_ASSERT_MESSAGE(what, got.kind == r.kind);
+      CPPUNIT_ASSERT_EQUAL_MESSAGE(what, std::string(r.address), got.address);
+      if (r.kind != Route::Kind::Deliver) {
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(what, std::string("4.3.5"), got.dsn);
+        continue;
+      }
+      CPPUNIT_ASSERT_EQUAL_MESSAGE(what, std::string(r.transport), got.transport);
+      CPPUNIT_ASSERT_EQUAL_MESSAGE(what, std::string(r.nexthop), got.nexthop);
+    }
+    c.default_filter_nexthop = "[127.0.0.2]:10026";
+    CPPUNIT_ASSERT_EQUAL(std::string("[127.0.0.2]:10026"), qmgr::filter_route(c, "smtp:", "x@remote.test").nexthop);
+    CPPUNIT_ASSERT_EQUAL(std::string("[127.0.0.1]"), qmgr::filter_route(c, "smtp:[127.0.0.1]", "x@remote.test").nexthop);
   }
 
   void address_classes() {

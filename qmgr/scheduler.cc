@@ -46,6 +46,14 @@ void Scheduler::revive_if_due(Dest& d, const Limits& l, int64_t now_ms) {
   }
 }
 
+void Scheduler::revive_all(int64_t now_ms) {
+  for (auto& [key, d] : dests_)
+    if (d.dead) {
+      d.dead->until_ms = now_ms;
+      revive_if_due(d, limits(key.first), now_ms);
+    }
+}
+
 bool Scheduler::idle(const Dest& d, int64_t now_ms) const {
   // A destination without work forgets its window (Postfix drops idle queues), but a
   // dead one or one inside its rate delay is remembered until that is over.

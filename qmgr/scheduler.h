@@ -94,6 +94,10 @@ class Scheduler {
   // then it starts again at its initial concurrency). Valid until the next call.
   const Suspension* dead(const std::string& transport, const std::string& destination, int64_t now_ms);
 
+  // Ends every suspension now (a flush, as Postfix's qmgr re-enables dead destinations
+  // on postqueue -f): each dead destination starts again at its initial concurrency.
+  void revive_all(int64_t now_ms);
+
   // Drops every queued (not running) job of a message; returns how many. Free for a
   // message with nothing queued (the usual case: its jobs have all run).
   size_t drop(const std::string& queue_id);

@@ -1,12 +1,60 @@
 // qmgr/settings.cc - parameters of the queue manager.
 #include "qmgr/settings.h"
 
+#include "lib/base/file.h"
 #include "lib/base/strings.h"
 #include "lib/config/config.h"
 #include "lib/config/value.h"
 #include "lib/log/log.h"
 
 namespace postilion::qmgr {
+
+namespace {
+
+// non_smtpd_milters and the milter_* parameters smtpd uses too, for qmgr's pickup;
+// receive_override_options=no_milters turns them off, as it does Postfix's cleanup.
+Status pickup_milters_from(const Getter& get, DaemonConfig& c) {
+  auto words = [&](const char* name) { return str::split(get(name), ", \t"); };
+  for (const auto& o : words("receive_override_options"))
+    if (o == "no_milters") return {};
+  PickupMilterConfig& p = c.pickup_milters;
+  milter::MilterConfig& m = p.milters;
+  m.filters = words("non_smtpd_milters");
+  for (const auto& f : m.filters)
+    if (f.rfind("inet:", 0) != 0 && f.rfind("unix:", 0) != 0)
+      return Error("non_smtpd_milters: \"" + str::printable(f, 100) + "\" is not inet:host:port or unix:/path").set_permanent();
+  if (m.filters.empty()) return {};
+  auto proto = str::parse_int(str::trim(get("milter_protocol")));
+  if (!proto || (*proto != 2 && *proto != 3 && *proto != 4 && *proto != 6))
+    return Error("milter_protocol: not 2, 3, 4 or 6").set_permanent();
+  m.protocol = static_cast<uint32_t>(*proto);
+  m.default_action = std::string(str::trim(get("milter_default_action")));
+  if (m.default_action != "tempfail" && m.default_action != "reject" && m.default_action != "accept" &&
+      m.default_action != "quarantine")
+    return Error("milter_default_action: \"" + str::printable(m.default_action, 40) +
+                 "\" is not tempfail, reject, accept or quarantine").set_permanent();
+  for (auto [name, out] : {std::pair{"milter_connect_timeout", &m.connect_timeout_ms},
+                           std::pair{"milter_command_timeout", &m.command_timeout_ms},
+                           std::pair{"milter_content_timeout", &m.content_timeout_ms}}) {
+    auto t = config::parse_time_value(get(name));
+    if (!t) return Error(std::string(name) + ": bad time value").set_permanent();
+    *out = *t * 1000;
+  }
+  // In the order of milter::Stage.
+  const char* macro_params[milter::kStages] = {"milter_connect_macros", "milter_helo_macros", "milter_mail_macros",
+                                               "milter_rcpt_macros", "milter_data_macros", "milter_end_of_data_macros",
+                                               "milter_end_of_header_macros"};
+  for (uint32_t i = 0; i < milter::kStages; ++i) m.macros[i] = words(macro_params[i]);
+  auto size = config::parse_size_value(get("message_size_limit"));
+  m.max_body = size && *size ? *size : milter::kMaxPacket * 64ULL;
+  p.maildrop_dir = file::join(c.queue_directory, "maildrop");
+  p.myhostname = get("myhostname");
+  p.daemon_name = get("milter_macro_daemon_name");
+  p.macro_v = get("milter_macro_v");
+  return {};
+}
+
+}  // namespace
 
 Result<DaemonConfig> settings_from(const Getter& get, std::vector<std::unique_ptr<maps::MapList>>* maps) {
   DaemonConfig c;
@@ -47,6 +95,14 @@ Result<DaemonConfig> settings_from(const Getter& get, std::vector<std::unique_pt
                     split_transport("relay_transport", &m.route.relay_transport, &m.route.relay_nexthop),
                     split_transport("virtual_transport", &m.route.virtual_transport, &m.route.virtual_nexthop)})
     if (!st) return st.error();
+  // content_filter here is what qmgr's pickup records for mail from sendmail/postdrop.
+  m.content_filter = std::string(str::trim(get("content_filter")));
+  if (!m.content_filter.empty()) {
+    auto e = m.content_filter.find(':') == std::string::npos ? std::nullopt : parse_transport_entry(m.content_filter);
+    if (!e || e->transport.empty())
+      return Error("content_filter: \"" + str::printable(m.content_filter, 100) + "\" is not transport:nexthop").set_permanent();
+  }
+  m.route.default_filter_nexthop = std::string(str::trim(get("default_filter_nexthop")));
   m.notice.myhostname = m.route.myhostname;
   m.notice.double_bounce_sender = get("double_bounce_sender");
   m.notice.postmaster = get("bounce_notice_recipient");
@@ -128,6 +184,7 @@ Result<DaemonConfig> settings_from(const Getter& get, std::vector<std::unique_pt
   m.default_recipient_limit = rcpt;
   m.recipient_limits[m.route.local_transport] = local_rcpt;
   m.message_active_limit = static_cast<size_t>(std::max(1, active));
+  if (Status ms = pickup_milters_from(get, c); !ms) return ms.error();
   return c;
 }
 

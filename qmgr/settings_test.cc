@@ -12,6 +12,8 @@ class SettingsTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(times);
   CPPUNIT_TEST(from_main_conf);
   CPPUNIT_TEST(classes_and_scheduling);
+  CPPUNIT_TEST(content_filter);
+  CPPUNIT_TEST(non_smtpd_milters);
   CPPUNIT_TEST_SUITE_END();
 
   static Result<qmgr::DaemonConfig> load(const std::string& text, std::vector<std::unique_ptr<maps::MapList>>* maps) {
@@ -20,6 +22,52 @@ class SettingsTest : public CppUnit::TestFixture {
   }
 
  public:
+  // non_smtpd_milters with smtpd's milter_* settings; receive_override_options=no_milters
+  // turns them off; bad values are refused by name.
+  void non_smtpd_milters() {
+    std::vector<std::unique_ptr<maps::MapList>> maps;
+    auto none = load("", &maps);
+    CPPUNIT_ASSERT(none.ok() && none->pickup_milters.milters.filters.empty());
+    auto c = load("queue_directory = /q\nnon_smtpd_milters = inet:127.0.0.1:11332, unix:/run/f.sock\n"
+                  "milter_default_action = accept\nmilter_command_timeout = 5s\nmilter_rcpt_macros = {rcpt_addr} i\n",
+                  &maps);
+    CPPUNIT_ASSERT_MESSAGE(c.ok() ? "" : c.error().str(), c.ok());
+    auto& m = c->pickup_milters.milters;
+    CPPUNIT_ASSERT((m.filters == std::vector<std::string>{"inet:127.0.0.1:11332", "unix:/run/f.sock"}));
+    CPPUNIT_ASSERT_EQUAL(std::string("accept"), m.default_action);
+    CPPUNIT_ASSERT_EQUAL(int64_t(5000), m.command_timeout_ms);
+    CPPUNIT_ASSERT((m.macros[3] == std::vector<std::string>{"{rcpt_addr}", "i"}));
+    CPPUNIT_ASSERT_EQUAL(std::string("/q/maildrop"), c->pickup_milters.maildrop_dir);
+    auto off = load("non_smtpd_milters = inet:127.0.0.1:11332\nreceive_override_options = no_header_body_checks, no_milters\n", &maps);
+    CPPUNIT_ASSERT(off.ok() && off->pickup_milters.milters.filters.empty());
+    for (const char* bad : {"non_smtpd_milters = 127.0.0.1:1\n", "non_smtpd_milters = inet:h:1\nmilter_protocol = 5\n",
+                            "non_smtpd_milters = inet:h:1\nmilter_default_action = discard\n",
+                            "non_smtpd_milters = inet:h:1, local:/x\n"}) {
+      auto r = load(bad, &maps);
+      CPPUNIT_ASSERT_MESSAGE(bad, !r.ok());
+      CPPUNIT_ASSERT(r.error().str().find("milter") != std::string::npos);
+    }
+  }
+
+  // content_filter (pickup's) and default_filter_nexthop; a value that is no
+  // transport:nexthop is refused by name.
+  void content_filter() {
+    struct Row { const char* in; bool ok; } rows[] = {
+        {"", true}, {"smtp:[127.0.0.1]:10025", true}, {"scan:", true}, {" lmtp:unix:/x ", true},
+        {"smtp", false}, {":[127.0.0.1]:10025", false}, {"sm tp:[h]", false}, {"smtp:[h]\x01", false},
+    };
+    for (auto& r : rows) {
+      std::vector<std::unique_ptr<maps::MapList>> maps;
+      auto c = load(std::string("content_filter = ") + r.in + "\ndefault_filter_nexthop = [127.0.0.7]\n", &maps);
+      CPPUNIT_ASSERT_EQUAL_MESSAGE(r.in, r.ok, c.ok());
+      if (!r.ok) CPPUNIT_ASSERT(c.error().str().find("content_filter") != std::string::npos);
+      else CPPUNIT_ASSERT_EQUAL(std::string("[127.0.0.7]"), c->manager.route.default_filter_nexthop);
+    }
+    std::vector<std::unique_ptr<maps::MapList>> maps;
+    CPPUNIT_ASSERT_EQUAL(std::string("smtp:[127.0.0.1]:10025"),
+                         load("content_filter = smtp:[127.0.0.1]:10025\n", &maps)->manager.content_filter);
+  }
+
   // Times as config's parser reads them (lib/config/value.h); a bad one is refused by name.
   void times() {
     struct Row { const char* in; bool ok; int64_t s; } rows[] = {

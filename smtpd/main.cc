@@ -26,7 +26,8 @@ const std::vector<std::string_view> kParams = {
     "smtpd_client_event_limit_exceptions", "smtpd_milters", "milter_protocol", "milter_default_action",
     "milter_connect_timeout", "milter_command_timeout", "milter_content_timeout", "milter_macro_daemon_name",
     "milter_macro_v", "milter_connect_macros", "milter_helo_macros", "milter_mail_macros", "milter_rcpt_macros",
-    "milter_data_macros", "milter_end_of_header_macros", "milter_end_of_data_macros"};
+    "milter_data_macros", "milter_end_of_header_macros", "milter_end_of_data_macros", "content_filter",
+    "receive_override_options"};
 
 }  // namespace
 

@@ -91,6 +91,8 @@ Status Session::write_envelope(queue::QueueWriter& w) {
     bool trusted = facts_.authenticated || facts_.in_mynetworks;
     check(w.attribute("auth", trusted ? str::printable(mail_->auth, 300) : "<>"));
   }
+  // Recorded for qmgr, which then routes the whole message through the filter.
+  if (!server_.settings().content_filter.empty()) check(w.attribute("content_filter", server_.settings().content_filter));
   for (const auto& r : rcpts_) check(w.recipient(r.address, r.orcpt, queue_notify(r.notify)));
   return first;
 }

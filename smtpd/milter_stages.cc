@@ -20,21 +20,6 @@ using smtp::reply;
 
 namespace {
 
-// Copies content bytes [from, to) of the prepared queue file into w.
-Status copy_content(int fd, uint64_t base, uint64_t from, uint64_t to, queue::QueueWriter& w) {
-  std::string buf;
-  while (from < to) {
-    buf.resize(static_cast<size_t>(std::min<uint64_t>(64 * 1024, to - from)));
-    ssize_t n = ::pread(fd, buf.data(), buf.size(), static_cast<off_t>(base + from));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return Error(n < 0 ? std::string("queue file read: ") + std::strerror(errno) : "queue file read: short file");
-    buf.resize(static_cast<size_t>(n));
-    if (auto st = w.append_content(buf); !st) return st;
-    from += static_cast<uint64_t>(n);
-  }
-  return {};
-}
-
 bool same_address(const std::string& a, const std::string& b) { return str::lower(a) == str::lower(b); }
 
 // {mail_mailer}/{rcpt_mailer} and {mail_host}/{rcpt_host} of an address, as the address
@@ -58,6 +43,19 @@ std::optional<std::string> mailer_macro(const Policy& p, const std::string& addr
 }
 
 }  // namespace
+
+MilterConfig milter_config(const Settings& s) {
+  MilterConfig c;
+  c.filters = s.milters;
+  c.protocol = static_cast<uint32_t>(s.milter_protocol);
+  c.default_action = s.milter_default_action;
+  c.connect_timeout_ms = s.milter_connect_timeout_ms;
+  c.command_timeout_ms = s.milter_command_timeout_ms;
+  c.content_timeout_ms = s.milter_content_timeout_ms;
+  for (uint32_t i = 0; i < milter::kStages; ++i) c.macros[i] = s.milter_macros[i];
+  c.max_body = s.message_size_limit ? s.message_size_limit : milter::kMaxPacket * 64ULL;
+  return c;
+}
 
 void Session::milter_stage(std::function<void(MilterSession::Done)> start,
                            std::function<void(const MilterVerdict&)> then) {
@@ -253,24 +251,7 @@ Reply Session::rebuild_queue_file(bool hold) {
   }
   Status st = write_envelope(nw);
   // The content: the fields (edited or as received), the empty line, the body.
-  int fd = writer_->fd();
-  uint64_t base = writer_->content_offset();
-  if (st) {
-    if (m.headers_changed) {
-      st = nw.append_content(m.headers.text());
-      if (st) st = copy_content(fd, base, m.header_end, m.body_start, nw);
-    } else {
-      st = copy_content(fd, base, 0, m.body_start, nw);
-    }
-  }
-  if (st) {
-    if (m.body) {
-      if (m.body_start == m.header_end) st = nw.append_content("\r\n");  // a body needs its empty line
-      if (st) st = nw.append_content(*m.body);
-    } else {
-      st = copy_content(fd, base, m.body_start, m.length, nw);
-    }
-  }
+  if (st) st = milter::write_edited_content(m, [&nw](std::string_view d) { return nw.append_content(d); });
   if (st) st = nw.prepare_commit();
   if (!st) {
     log::warn("%s: queue file %s: %s", id.c_str(), nw.temp_path().c_str(), st.error().c_str());

@@ -178,7 +178,7 @@ void Session::greet() {
     if (ss.ss_family == AF_INET) local_port_ = ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
     else if (ss.ss_family == AF_INET6) local_port_ = ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
   }
-  milters_ = std::make_unique<MilterSession>(server_.base(), MilterConfig::from(s),
+  milters_ = std::make_unique<MilterSession>(server_.base(), milter_config(s),
                                              [this](std::string_view name) { return milter_macro(name); });
   uint16_t port = static_cast<uint16_t>(client_port_);
   milter_stage(

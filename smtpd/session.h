@@ -21,12 +21,20 @@
 #include "lib/smtp/command.h"
 #include "lib/smtp/data_reader.h"
 #include "lib/smtp/reply.h"
+#include "lib/milter/session.h"
 #include "lib/tls/tls.h"
-#include "smtpd/milter.h"
 #include "smtpd/policy.h"
 #include "lib/ipc/service_link.h"
 
 namespace postilion::smtpd {
+
+// The milter client is lib/milter's (qmgr's pickup runs it too); smtpd gives it its
+// settings (milter_stages.cc).
+using milter::MilterConfig;
+using milter::MilterMessage;
+using milter::MilterSession;
+using milter::MilterVerdict;
+MilterConfig milter_config(const Settings& s);
 
 class Server;
 
@@ -46,7 +54,7 @@ class Session {
     Checks,     // a restriction waits for a DNS answer from the resolver
     Limits,     // MAIL, RCPT or AUTH waits for anvil's count of it (smtpd/limits.cc)
     TlsSwitch,  // 220 sent for STARTTLS, waiting for it to go out
-    Milter,     // a mail filter stage runs (smtpd/milter.h)
+    Milter,     // a mail filter stage runs (lib/milter/session.h)
     Commit,     // the queue file is being made durable
     Closing,    // last reply going out
   };
@@ -137,7 +145,7 @@ class Session {
   void event_counted(ipc::AnvilEvent kind, int limit, int rate);
   void mail_checked(smtp::MailFrom m, const smtp::Reply& r);
 
-  // mail filters (smtpd/milter.h, smtpd/milter_stages.cc): start() runs a stage with
+  // mail filters (lib/milter/session.h, smtpd/milter_stages.cc): start() runs a stage with
   // the Done it is given; then() gets its verdict, at once or after the filters answered.
   void milter_stage(std::function<void(MilterSession::Done)> start, std::function<void(const MilterVerdict&)> then);
   void milter_answered(const MilterVerdict& v);

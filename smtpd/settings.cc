@@ -1,6 +1,9 @@
 // smtpd/settings.cc - smtpd's view of main.conf.
 #include "smtpd/settings.h"
 
+#include <cctype>
+
+#include "lib/base/strings.h"
 #include "lib/config/config.h"
 #include "lib/log/log.h"
 
@@ -30,6 +33,43 @@ void get_int(const config::Config& c, const char* n, int* out) {
 }
 void get_time(const config::Config& c, const char* n, int64_t* out) {
   if (known(n)) *out = c.seconds(n);
+}
+
+// content_filter and receive_override_options, as Postfix's cleanup takes them: what
+// the after-queue filter's re-injection listener (-o content_filter= -o
+// receive_override_options=no_milters,...) leaves out.
+Status apply_receive_overrides(const config::Config& c, Settings& s) {
+  get(c, "content_filter", &s.content_filter);
+  s.content_filter = std::string(str::trim(s.content_filter));
+  if (!s.content_filter.empty()) {
+    size_t colon = s.content_filter.find(':');
+    std::string_view name = std::string_view(s.content_filter).substr(0, colon);
+    bool ok = colon != std::string::npos && colon > 0;
+    for (char ch : name) ok = ok && (std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_');
+    for (unsigned char ch : s.content_filter) ok = ok && ch >= 0x20 && ch != 0x7f;
+    if (!ok)
+      return Error("content_filter: \"" + str::printable(s.content_filter, 100) + "\" is not transport:nexthop").set_permanent();
+  }
+  std::vector<std::string> overrides;
+  get(c, "receive_override_options", &overrides);
+  for (const auto& o : overrides) {
+    if (o == "no_milters") {
+      s.milters.clear();
+    } else if (o == "no_header_body_checks") {
+      s.header_checks.clear();
+      s.mime_header_checks.clear();
+      s.nested_header_checks.clear();
+      s.body_checks.clear();
+    } else if (o == "no_unknown_recipient_checks") {
+      s.local_recipient_check = false;
+    } else if (o == "no_address_mappings") {
+      // Virtual alias mapping is qmgr's, after the filter: nothing to leave out here.
+    } else {
+      // As Postfix: an unknown name is ignored with a warning.
+      log::warn("receive_override_options: ignoring unknown value \"%s\"", str::printable(o, 60).c_str());
+    }
+  }
+  return {};
 }
 
 }  // namespace
@@ -109,6 +149,7 @@ Result<Settings> Settings::from_config(const config::Config& c) {
   get(c, "smtpd_tls_key_file", &s.tls_key_file);
   get(c, "tls_high_cipherlist", &s.tls_ciphers);
   get(c, "smtpd_milters", &s.milters);
+  if (auto st = apply_receive_overrides(c, s); !st) return st.error();
   for (const auto& m : s.milters)
     if (m.rfind("inet:", 0) != 0 && m.rfind("unix:", 0) != 0)
       return Error("smtpd_milters: \"" + m + "\" is not inet:host:port or unix:/path").set_permanent();

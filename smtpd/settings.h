@@ -84,7 +84,11 @@ struct Settings {
   bool submission_header_fixes = false;  // add Message-ID/Date for authenticated clients
   int group_delay_us = 0;
 
-  // Mail filters (smtpd/milter.h): smtpd_milters and the milter_* parameters.
+  // After-queue content filter recorded in each queue file (content_filter,
+  // "transport:nexthop"); "" = none.
+  std::string content_filter;
+
+  // Mail filters (lib/milter/session.h): smtpd_milters and the milter_* parameters.
   std::vector<std::string> milters;
   int milter_protocol = 6;
   std::string milter_default_action = "tempfail";  // tempfail | reject | accept | quarantine

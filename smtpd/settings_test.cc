@@ -17,6 +17,7 @@ class SettingsTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(limit_defaults);
   CPPUNIT_TEST(limit_values);
   CPPUNIT_TEST(milter_parameters);
+  CPPUNIT_TEST(content_filter_and_receive_overrides);
   CPPUNIT_TEST_SUITE_END();
 
  public:
@@ -84,6 +85,36 @@ class SettingsTest : public CppUnit::TestFixture {
       auto r = Settings::from_config(config::Config::parse(bad));
       CPPUNIT_ASSERT_MESSAGE(bad, !r);
       CPPUNIT_ASSERT(!r.error().str().empty());
+    }
+  }
+
+  // content_filter is kept as written (trimmed); receive_override_options turns off
+  // the milters, the content checks and the unknown-recipient check, as on an after-queue
+  // filter's re-injection listener; an unknown word is ignored.
+  void content_filter_and_receive_overrides() {
+    const std::string base =
+        "smtpd_milters = inet:127.0.0.1:11332\nheader_checks = regexp:/h\nbody_checks = regexp:/b\n"
+        "mime_header_checks = regexp:/m\nnested_header_checks = regexp:/n\n";
+    Settings d = *Settings::from_config(config::Config::parse(base + "content_filter = smtp:[127.0.0.1]:10025 \n"));
+    CPPUNIT_ASSERT_EQUAL(std::string("smtp:[127.0.0.1]:10025"), d.content_filter);
+    CPPUNIT_ASSERT_EQUAL(size_t(1), d.milters.size());
+    CPPUNIT_ASSERT(d.local_recipient_check && !d.header_checks.empty() && !d.body_checks.empty());
+    Settings r = *Settings::from_config(config::Config::parse(
+        base + "content_filter = smtp:[127.0.0.1]:10025\ncontent_filter =\n"
+               "receive_override_options = no_milters, no_header_body_checks,no_unknown_recipient_checks "
+               "no_address_mappings bogus\n"));
+    CPPUNIT_ASSERT(r.content_filter.empty());
+    CPPUNIT_ASSERT(r.milters.empty());
+    CPPUNIT_ASSERT(r.header_checks.empty() && r.body_checks.empty() && r.mime_header_checks.empty() &&
+                   r.nested_header_checks.empty());
+    CPPUNIT_ASSERT(!r.local_recipient_check);
+    Settings m = *Settings::from_config(config::Config::parse(base + "receive_override_options = no_milters\n"));
+    CPPUNIT_ASSERT(m.milters.empty() && !m.header_checks.empty() && m.local_recipient_check);
+    for (const char* bad : {"content_filter = smtp\n", "content_filter = :[127.0.0.1]:10025\n",
+                            "content_filter = s mtp:[h]\n", "content_filter = sm/tp:[h]\n"}) {
+      auto e = Settings::from_config(config::Config::parse(bad));
+      CPPUNIT_ASSERT_MESSAGE(bad, !e);
+      CPPUNIT_ASSERT(e.error().str().find("content_filter") != std::string::npos);
     }
   }
 };

@@ -1,6 +1,6 @@
 // lib/milter/protocol.h - the Sendmail milter protocol (libmilter's wire format, version
 // 2 to 6): packets smtpd sends to a mail filter (SMFIC_*), and the decoder of what a
-// filter sends back (SMFIR_*). No I/O: smtpd/milter.cc drives a socket with these.
+// filter sends back (SMFIR_*). No I/O: lib/milter/session.cc drives a socket with these.
 //
 // A packet is a 32-bit big-endian length (of what follows, at least 1), a command or
 // reply byte, and length - 1 bytes of data. Strings in the data end with NUL.

@@ -90,6 +90,8 @@ Result<StoredMessage> SpoolStore::load(const std::string& q, const std::string& 
   if (auto* u = qf.attribute("uid");
       u && !u->empty() && u->size() <= 10 && u->find_first_not_of("0123456789") == std::string::npos)
     m.uid = *u;
+  if (auto* f = qf.attribute("content_filter")) m.content_filter = *f;
+  if (auto* r = qf.attribute("milter_reject")) m.milter_reject = *r;
   for (const auto& r : qf.recipients) {
     m.recipients.push_back({r.address, mail::orcpt_address(r.orcpt), notify_from_queue(r.notify), r.offset,
                             queue::is_final(r.status)});
@@ -191,6 +193,10 @@ Result<std::string> SpoolStore::inject(const NewMessage& m) {
     if (Status s = qw.attribute("envid", m.envid); !s) return s.error();
   if (m.ret != mail::Ret::Default)
     if (Status s = qw.attribute("ret", m.ret == mail::Ret::Full ? "FULL" : "HDRS"); !s) return s.error();
+  if (!m.content_filter.empty())
+    if (Status s = qw.attribute("content_filter", m.content_filter); !s) return s.error();
+  if (!m.milter_reject.empty())
+    if (Status s = qw.attribute("milter_reject", m.milter_reject); !s) return s.error();
   for (const auto& r : m.recipients) {
     std::string orcpt = r.orcpt.empty() ? "" : "rfc822;" + r.orcpt;
     if (Status s = qw.recipient(r.address, orcpt, notify_to_queue(r.notify)); !s) return s.error();

@@ -71,6 +71,8 @@ class SpoolStoreTest : public CppUnit::TestFixture {
     m.recipients = {{"bob@example.org", "Bob@example.org", mail::kNotifySuccess | mail::kNotifyDelay, 0, false},
                     {"carol@example.org", "", mail::kNotifyNever, 0, false}};
     m.content = "Subject: hi\r\n\r\nbody\r\n";
+    m.content_filter = "scan:[127.0.0.1]:10025";
+    m.milter_reject = "5.7.1 Command rejected";
     int64_t before_us = file::now_us();
     auto id = st.inject(m);
     CPPUNIT_ASSERT_MESSAGE(id.ok() ? "" : id.error().str(), id.ok());
@@ -80,6 +82,8 @@ class SpoolStoreTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT_MESSAGE(got.ok() ? "" : got.error().str(), got.ok() && !corrupt);
     CPPUNIT_ASSERT_EQUAL(std::string("alice@example.org"), got->sender);
     CPPUNIT_ASSERT_EQUAL(std::string("ENV1"), got->envid);
+    CPPUNIT_ASSERT_EQUAL(std::string("scan:[127.0.0.1]:10025"), got->content_filter);
+    CPPUNIT_ASSERT_EQUAL(std::string("5.7.1 Command rejected"), got->milter_reject);
     // Arrival to the microsecond (delays in log lines), and the same second as arrival.
     CPPUNIT_ASSERT(got->arrival_us >= before_us && got->arrival_us <= file::now_us());
     CPPUNIT_ASSERT_EQUAL(got->arrival_us / 1000000, got->arrival);

@@ -35,6 +35,12 @@ struct StoredMessage {
   // The user who submitted it through postdrop (its "uid" attribute, digits only);
   // empty for mail from smtpd and for a file without a valid one.
   std::string uid;
+  // The after-queue content filter the receiving side chose (content_filter:
+  // "transport:nexthop"); empty: route normally.
+  std::string content_filter;
+  // A mail filter refused it at pickup (non_smtpd_milters): "X.Y.Z text", bounced to
+  // the sender by qmgr without a delivery attempt. Empty: not refused.
+  std::string milter_reject;
 };
 
 // A new message to queue (bounces, virtual alias expansions, maildrop pickups).
@@ -45,6 +51,8 @@ struct NewMessage {
   mail::Ret ret = mail::Ret::Default;
   int64_t arrival = 0;                       // 0 = now
   std::string content;
+  std::string content_filter;                // "" = none (StoredMessage::content_filter)
+  std::string milter_reject;                 // "" = none (StoredMessage::milter_reject)
 };
 
 // Deferral notes kept beside a deferred message (defer/ID): the last reason per

@@ -1,9 +1,9 @@
-// smtpd/milter_test.cc - the milter client's state machine against a scripted filter
+// lib/milter/session_test.cc - the milter client's state machine against a scripted filter
 // (a thread on a Unix socket speaking the wire format by hand): what is sent per
 // negotiated protocol step, the macros, every verdict, the edits at the end of the
 // message, and filters that time out, send garbage, ask for what was not offered or
 // cannot be reached, each costing what milter_default_action says.
-#include "smtpd/milter.h"
+#include "lib/milter/session.h"
 
 #include <cppunit/extensions/HelperMacros.h>
 #include <fcntl.h>
@@ -22,8 +22,7 @@
 #include "lib/testing/temp_dir.h"
 
 using namespace postilion;
-using namespace postilion::smtpd;
-using milter::Packet;
+using namespace postilion::milter;
 
 #define BIN(s) std::string(s, sizeof(s) - 1)
 
@@ -133,7 +132,7 @@ MilterConfig config(const std::string& spec, const std::string& action = "tempfa
   return c;
 }
 
-std::optional<std::string> macros(std::string_view n) {
+std::optional<std::string> test_macros(std::string_view n) {
   if (n == "j") return std::string("mx.ours.test");
   if (n == "client_addr") return std::string("192.0.2.7");
   if (n == "mail_addr") return std::string("s@client.test");
@@ -188,6 +187,7 @@ class MilterTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(unreachable_with_accept);
   CPPUNIT_TEST(not_negotiated);
   CPPUNIT_TEST(older_protocol_version);
+  CPPUNIT_TEST(edited_content);
   CPPUNIT_TEST_SUITE_END();
 
  public:
@@ -197,7 +197,7 @@ class MilterTest : public CppUnit::TestFixture {
     event::EventBase base;
     MessageFile m(kMessage);
     {
-      MilterSession s(base, config(f.spec()), macros);
+      MilterSession s(base, config(f.spec()), test_macros);
       CPPUNIT_ASSERT(stage(base, [&](auto d) { s.connect("client.test", '4', 2525, "192.0.2.7", d); }).kind ==
                      MilterVerdict::Kind::Continue);
       CPPUNIT_ASSERT(stage(base, [&](auto d) { s.helo("client.test", d); }).kind == MilterVerdict::Kind::Continue);
@@ -235,7 +235,7 @@ class MilterTest : public CppUnit::TestFixture {
     });
     event::EventBase base;
     MessageFile m(kMessage);
-    MilterSession s(base, config(f.spec()), macros);
+    MilterSession s(base, config(f.spec()), test_macros);
     stage(base, [&](auto d) { s.connect("client.test", '4', 25, "192.0.2.7", d); });
     stage(base, [&](auto d) { s.helo("client.test", d); });
     stage(base, [&](auto d) { s.mail({"<s@client.test>"}, d); });
@@ -257,7 +257,7 @@ class MilterTest : public CppUnit::TestFixture {
     });
     event::EventBase base;
     MessageFile m(kMessage);
-    MilterSession s(base, config(f.spec()), macros);
+    MilterSession s(base, config(f.spec()), test_macros);
     stage(base, [&](auto d) { s.connect("c", '4', 25, "192.0.2.7", d); });
     stage(base, [&](auto d) { s.mail({"<s@client.test>"}, d); });
     auto v = stage(base, [&](auto d) { s.message(&m.msg, d); });
@@ -282,7 +282,7 @@ class MilterTest : public CppUnit::TestFixture {
     });
     event::EventBase base;
     MessageFile m(kMessage);
-    MilterSession s(base, config(f.spec()), macros);
+    MilterSession s(base, config(f.spec()), test_macros);
     stage(base, [&](auto d) { s.connect("c", '4', 25, "192.0.2.7", d); });
     stage(base, [&](auto d) { s.mail({"<s@client.test>"}, d); });
     auto bad = stage(base, [&](auto d) { s.rcpt({"<bad@ours.test>"}, d); });
@@ -307,7 +307,7 @@ class MilterTest : public CppUnit::TestFixture {
     });
     event::EventBase base;
     MessageFile m(body);
-    MilterSession s(base, config(f.spec()), macros);
+    MilterSession s(base, config(f.spec()), test_macros);
     stage(base, [&](auto d) { s.connect("c", '4', 25, "192.0.2.7", d); });
     stage(base, [&](auto d) { s.mail({"<s@client.test>"}, d); });
     CPPUNIT_ASSERT(stage(base, [&](auto d) { s.message(&m.msg, d); }).kind == MilterVerdict::Kind::Continue);
@@ -320,7 +320,7 @@ class MilterTest : public CppUnit::TestFixture {
       if (p.code == 'C') return pk('a');
       return cont(p);
     });
-    MilterSession s2(base, config(g.spec()), macros);
+    MilterSession s2(base, config(g.spec()), test_macros);
     stage(base, [&](auto d) { s2.connect("c", '4', 25, "192.0.2.7", d); });
     stage(base, [&](auto d) { s2.mail({"<s@client.test>"}, d); });
     CPPUNIT_ASSERT(stage(base, [&](auto d) { s2.message(&m.msg, d); }).kind == MilterVerdict::Kind::Continue);
@@ -335,7 +335,7 @@ class MilterTest : public CppUnit::TestFixture {
     });
     event::EventBase base;
     MessageFile m(kMessage);
-    MilterSession s(base, config(f.spec()), macros);
+    MilterSession s(base, config(f.spec()), test_macros);
     stage(base, [&](auto d) { s.connect("c", '4', 25, "192.0.2.7", d); });
     stage(base, [&](auto d) { s.mail({"<s@client.test>"}, d); });
     auto v = stage(base, [&](auto d) { s.message(&m.msg, d); });
@@ -353,7 +353,7 @@ class MilterTest : public CppUnit::TestFixture {
       return cont(p);
     });
     event::EventBase base;
-    MilterSession s(base, config(f.spec(), "reject"), macros);
+    MilterSession s(base, config(f.spec(), "reject"), test_macros);
     stage(base, [&](auto d) { s.connect("c", '4', 25, "192.0.2.7", d); });
     auto v = stage(base, [&](auto d) { s.mail({"<s@client.test>"}, d); });
     CPPUNIT_ASSERT(v.kind == MilterVerdict::Kind::Reject);
@@ -364,7 +364,7 @@ class MilterTest : public CppUnit::TestFixture {
       if (p.code == 'H') return pk('h', std::string("X\0y\0", 4));  // a header edit at HELO
       return cont(p);
     });
-    MilterSession s2(base, config(g.spec(), "tempfail"), macros);
+    MilterSession s2(base, config(g.spec(), "tempfail"), test_macros);
     stage(base, [&](auto d) { s2.connect("c", '4', 25, "192.0.2.7", d); });
     CPPUNIT_ASSERT(stage(base, [&](auto d) { s2.helo("x", d); }).kind == MilterVerdict::Kind::Tempfail);
   }
@@ -375,14 +375,14 @@ class MilterTest : public CppUnit::TestFixture {
     MessageFile m(kMessage);
     MilterConfig c = config("unix:" + tmp.file("nobody.sock"), "accept");
     c.filters.push_back("inet:not-an-address:25");
-    MilterSession s(base, c, macros);
+    MilterSession s(base, c, test_macros);
     CPPUNIT_ASSERT(stage(base, [&](auto d) { s.connect("c", '4', 25, "192.0.2.7", d); }).kind ==
                    MilterVerdict::Kind::Continue);
     CPPUNIT_ASSERT(stage(base, [&](auto d) { s.mail({"<s@client.test>"}, d); }).kind ==
                    MilterVerdict::Kind::Continue);
     CPPUNIT_ASSERT(stage(base, [&](auto d) { s.message(&m.msg, d); }).kind == MilterVerdict::Kind::Continue);
     // quarantine: accepted, and the transaction is marked for the hold queue.
-    MilterSession q(base, config("unix:" + tmp.file("nobody.sock"), "quarantine"), macros);
+    MilterSession q(base, config("unix:" + tmp.file("nobody.sock"), "quarantine"), test_macros);
     stage(base, [&](auto d) { q.connect("c", '4', 25, "192.0.2.7", d); });
     CPPUNIT_ASSERT(stage(base, [&](auto d) { q.mail({"<s@client.test>"}, d); }).kind == MilterVerdict::Kind::Continue);
     CPPUNIT_ASSERT(q.quarantine_by_default());
@@ -396,7 +396,7 @@ class MilterTest : public CppUnit::TestFixture {
       return cont(p);
     });
     event::EventBase base;
-    MilterSession s(base, config(f.spec()), macros);
+    MilterSession s(base, config(f.spec()), test_macros);
     CPPUNIT_ASSERT(stage(base, [&](auto d) { s.connect("c", '4', 25, "192.0.2.7", d); }).kind ==
                    MilterVerdict::Kind::Tempfail);
     // An edit it did not negotiate: refused.
@@ -407,7 +407,7 @@ class MilterTest : public CppUnit::TestFixture {
       return cont(p);
     });
     MessageFile m(kMessage);
-    MilterSession s2(base, config(g.spec()), macros);
+    MilterSession s2(base, config(g.spec()), test_macros);
     stage(base, [&](auto d) { s2.connect("c", '4', 25, "192.0.2.7", d); });
     stage(base, [&](auto d) { s2.mail({"<s@client.test>"}, d); });
     CPPUNIT_ASSERT(stage(base, [&](auto d) { s2.message(&m.msg, d); }).kind == MilterVerdict::Kind::Tempfail);
@@ -421,7 +421,7 @@ class MilterTest : public CppUnit::TestFixture {
       return flood + pk('c');
     });
     MessageFile m3(kMessage);
-    MilterSession s3(base, config(h.spec(), "reject"), macros);
+    MilterSession s3(base, config(h.spec(), "reject"), test_macros);
     stage(base, [&](auto d) { s3.connect("c", '4', 25, "192.0.2.7", d); });
     stage(base, [&](auto d) { s3.mail({"<s@client.test>"}, d); });
     CPPUNIT_ASSERT(stage(base, [&](auto d) { s3.message(&m3.msg, d); }).kind == MilterVerdict::Kind::Reject);
@@ -439,7 +439,7 @@ class MilterTest : public CppUnit::TestFixture {
     MessageFile m(kMessage);
     MilterConfig c = config(f.spec());
     c.protocol = 2;
-    MilterSession s(base, c, macros);
+    MilterSession s(base, c, test_macros);
     stage(base, [&](auto d) { s.connect("c", '4', 25, "192.0.2.7", d); });
     stage(base, [&](auto d) { s.mail({"<s@client.test>"}, d); });
     stage(base, [&](auto d) { s.data(d); });
@@ -447,6 +447,44 @@ class MilterTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT_EQUAL(u32(2) + u32(milter::offer_for_version(2).actions) + u32(milter::offer_for_version(2).protocol),
                          f.got().at(0).data);
     CPPUNIT_ASSERT(f.codes().find('T') == std::string::npos);
+  }
+
+  // The message as the filters left it: unchanged, fields edited, body replaced (also
+  // of a message without a body), and a sink that fails stops it.
+  void edited_content() {
+    auto render = [](const MilterMessage& m) {
+      std::string out;
+      Status st = write_edited_content(m, [&out](std::string_view d) -> Status {
+        out += d;
+        return {};
+      });
+      CPPUNIT_ASSERT(st.ok());
+      return out;
+    };
+    MessageFile same(kMessage);
+    CPPUNIT_ASSERT_EQUAL(std::string(kMessage), render(same.msg));
+    MessageFile edited(kMessage);
+    edited.msg.headers.add("X-Scanned", "yes", false);
+    edited.msg.headers_changed = true;
+    CPPUNIT_ASSERT_EQUAL(std::string("Received: by us\r\nSubject: hi\r\nX-Old: 1\r\nX-Scanned: yes\r\n\r\nbody line\r\n"),
+                         render(edited.msg));
+    edited.msg.body = "new body\r\n";
+    CPPUNIT_ASSERT_EQUAL(std::string("Received: by us\r\nSubject: hi\r\nX-Old: 1\r\nX-Scanned: yes\r\n\r\nnew body\r\n"),
+                         render(edited.msg));
+    MessageFile bare("Subject: x\r\n");
+    bare.msg.body = "b\r\n";
+    CPPUNIT_ASSERT_EQUAL(std::string("Subject: x\r\n\r\nb\r\n"), render(bare.msg));
+    int calls = 0;
+    Status st = write_edited_content(same.msg, [&calls](std::string_view) -> Status {
+      ++calls;
+      return Error("disk full");
+    });
+    CPPUNIT_ASSERT(!st.ok());
+    CPPUNIT_ASSERT_EQUAL(1, calls);
+    // A file shorter than the message says: an error, not a short message.
+    MessageFile cut(kMessage);
+    cut.msg.length += 100;
+    CPPUNIT_ASSERT(!write_edited_content(cut.msg, [](std::string_view) -> Status { return {}; }).ok());
   }
 };
 

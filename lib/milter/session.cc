@@ -1,6 +1,6 @@
-// smtpd/milter.cc - the milter client: one connection per filter, stages run through the
+// lib/milter/session.cc - the milter client: one connection per filter, stages run through the
 // filters in order, the message read back from the prepared queue file.
-#include "smtpd/milter.h"
+#include "lib/milter/session.h"
 
 #include <netdb.h>
 #include <netinet/in.h>
@@ -13,13 +13,9 @@
 #include "lib/base/strings.h"
 #include "lib/base/unique_fd.h"
 #include "lib/log/log.h"
-#include "smtpd/settings.h"
 
-namespace postilion::smtpd {
+namespace postilion::milter {
 
-using milter::Cmd;
-using milter::Rep;
-using milter::Stage;
 
 namespace {
 
@@ -110,17 +106,40 @@ bool parse_spec(const std::string& spec, sockaddr_storage* ss, socklen_t* len, s
 
 }  // namespace
 
-MilterConfig MilterConfig::from(const Settings& s) {
-  MilterConfig c;
-  c.filters = s.milters;
-  c.protocol = static_cast<uint32_t>(s.milter_protocol);
-  c.default_action = s.milter_default_action;
-  c.connect_timeout_ms = s.milter_connect_timeout_ms;
-  c.command_timeout_ms = s.milter_command_timeout_ms;
-  c.content_timeout_ms = s.milter_content_timeout_ms;
-  for (uint32_t i = 0; i < milter::kStages; ++i) c.macros[i] = s.milter_macros[i];
-  c.max_body = s.message_size_limit ? s.message_size_limit : milter::kMaxPacket * 64ULL;
-  return c;
+namespace {
+
+// Copies content bytes [from, to) of the message's file to sink.
+Status copy_content(int fd, uint64_t base, uint64_t from, uint64_t to, const std::function<Status(std::string_view)>& sink) {
+  std::string buf;
+  while (from < to) {
+    buf.resize(static_cast<size_t>(std::min<uint64_t>(64 * 1024, to - from)));
+    ssize_t n = ::pread(fd, buf.data(), buf.size(), static_cast<off_t>(base + from));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return Error(n < 0 ? std::string("queue file read: ") + std::strerror(errno) : "queue file read: short file");
+    buf.resize(static_cast<size_t>(n));
+    if (auto st = sink(buf); !st) return st;
+    from += static_cast<uint64_t>(n);
+  }
+  return {};
+}
+
+}  // namespace
+
+Status write_edited_content(const MilterMessage& m, const std::function<Status(std::string_view)>& sink) {
+  Status st;
+  if (m.headers_changed) {
+    st = sink(m.headers.text());
+    if (st) st = copy_content(m.fd, m.offset, m.header_end, m.body_start, sink);
+  } else {
+    st = copy_content(m.fd, m.offset, 0, m.body_start, sink);
+  }
+  if (!st) return st;
+  if (m.body) {
+    if (m.body_start == m.header_end) st = sink("\r\n");  // a body needs its empty line
+    if (st) st = sink(*m.body);
+    return st;
+  }
+  return copy_content(m.fd, m.offset, m.body_start, m.length, sink);
 }
 
 bool MilterMessage::load(std::string* why) {
@@ -759,4 +778,4 @@ void MilterSession::close(Filter& f) {
   f.bev = event::BufferEvent();
 }
 
-}  // namespace postilion::smtpd
+}  // namespace postilion::milter

@@ -1,4 +1,5 @@
-// smtpd/milter.h - the mail filters of one SMTP session (smtpd_milters), spoken to in
+// lib/milter/session.h - the mail filters of one SMTP session (smtpd_milters) or one
+// locally submitted message (non_smtpd_milters, qmgr's pickup), spoken to in
 // the Sendmail milter protocol (lib/milter) on the session's event loop: one connection
 // per filter per session, opened at the connect stage, and each stage (connect, HELO,
 // MAIL, RCPT, DATA, then header, body and end of message) run through the filters in
@@ -18,15 +19,14 @@
 #include <string_view>
 #include <vector>
 
+#include "lib/base/result.h"
 #include "lib/event/buffer_event.h"
 #include "lib/event/event.h"
 #include "lib/milter/headers.h"
 #include "lib/milter/protocol.h"
 #include "lib/smtp/reply.h"
 
-namespace postilion::smtpd {
-
-struct Settings;
+namespace postilion::milter {
 
 struct MilterConfig {
   std::vector<std::string> filters;  // "inet:host:port" or "unix:/path", in order
@@ -38,7 +38,6 @@ struct MilterConfig {
   std::vector<std::string> macros[milter::kStages];  // per milter::Stage
   uint64_t max_body = 10240000;  // longest replacement body taken (message_size_limit)
 
-  static MilterConfig from(const Settings& s);
 };
 
 // What a stage decided. Continue also when a filter accepted (it is left out of the
@@ -71,6 +70,11 @@ struct MilterMessage {
     return headers_changed || body || sender || !added_rcpts.empty() || !deleted_rcpts.empty();
   }
 };
+
+// The message as the filters left it, in pieces to sink: the fields (edited, or as
+// received), the empty line, the body (replaced, or as received, read from m's file).
+// Stops at the first error of the file or of sink.
+Status write_edited_content(const MilterMessage& m, const std::function<Status(std::string_view)>& sink);
 
 class MilterSession {
  public:
@@ -161,4 +165,4 @@ class MilterSession {
   uint64_t edit_bytes_ = 0;  // ... and their size
 };
 
-}  // namespace postilion::smtpd
+}  // namespace postilion::milter
