@@ -249,6 +249,16 @@ class DiskFullTest(harness.InstanceTestCase):
         self.assertNotIn("too big", self.subjects())
         self.assertEqual(0, len([l for l in inst.log_text().splitlines() if "panic:" in l or "fatal:" in l]))
 
+    def test_queue_minfree(self):
+        # The spool has some 6 MB; keeping 100 MB free refuses every MAIL FROM, and the
+        # session goes on (RSET, NOOP, QUIT).
+        inst = self.start(extra="queue_minfree = 100m\n")
+        self.assertLess(free_bytes(inst.spool), 100 * 1024 * 1024)
+        with self.smtp() as s:
+            self.assertEqual((452, b"4.3.1 Insufficient system storage"), s.mail("a@remote.test"))
+            self.assertEqual(250, s.noop()[0])
+        self.assertEqual([], self.queue_ids())
+
     def test_full_spool_inodes(self):
         inst = self.start(spool_inodes=400)
         self.send("before")
