@@ -196,6 +196,13 @@ Result<File> File::open(const std::string& path, bool write, bool create) {
   int rc = f.db_->open(nullptr, path.c_str(), nullptr, DB_BTREE, flags, 0600);
   if (rc == ENOENT) return Error(path + ": " + std::strerror(rc), ENOENT);
   if (rc != 0) return db_error(path, rc);
+  // Every index is created with page checksums. A file without them is not one of ours
+  // (or its metadata page is damaged): Berkeley DB would trust its pages as they are,
+  // and an item length past the end of a page makes it read beyond its buffer (found
+  // by fuzz_index). Damaged, then: the caller sets it aside and rebuilds the index.
+  u_int32_t db_flags = 0;
+  if (f.db_->get_flags(&db_flags) != 0 || !(db_flags & DB_CHKSUM))
+    return Error(path + ": damaged index: no page checksums", EBADMSG);
   return f;
 }
 
