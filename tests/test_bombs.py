@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # tests/test_bombs.py - hostile messages through the whole path, with each daemon's peak
-# memory (VmHWM from /proc/PID/status) held to the bounds the man pages state (smtpd(8),
-# qmgr(8), local(8), imapd(8), pop3d(8), LIMITS): a header of 100,000 lines, one header
+# memory (VmHWM from /proc/PID/status) held to the bounds the man pages state (LIMITS of
+# smtpd(8), qmgr(8), local(8), imapd(8); MEMORY of pop3d(8)): a header of 100,000 lines, one header
 # field of 1 MB, MIME nested 1,000 deep, MIME of 100,000 parts - each in over SMTP
 # (smtpd), queued (qmgr), delivered (local) and read back whole over IMAP (FETCH
 # BODYSTRUCTURE, BODY[]) and POP3 (RETR); and 100,000 RCPT commands, of which smtpd takes
