@@ -104,6 +104,12 @@ class DiskFullTest(harness.InstanceTestCase):
             f.write("%s %s:%d:%d:%s/\n" % (self.pw.pw_name, sha512_crypt(PASSWORD), self.pw.pw_uid,
                                            self.pw.pw_gid, self.maildir))
         inst.ctl("map", "build", users, check=True)
+        # Notices for postmaster and root go to the test's user, never to the host's root.
+        with open(os.path.join(inst.config_dir, "aliases"), "w") as f:
+            f.write("postmaster: %s\nroot: %s\n" % (self.pw.pw_name, self.pw.pw_name))
+        r = subprocess.run([harness.sbin("sendmail"), "-C", inst.config_dir, "-bi"], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True, timeout=60)
+        self.assertEqual(0, r.returncode, r.stdout)
         with open(inst.main_conf(), "a") as f:
             f.write("auth_backends = virtual\nauth_virtual_users = hash:%s\n" % users)
             # Only a flush brings deferred mail back soon.
