@@ -36,10 +36,13 @@ Status reply(int fd, const char* status, const std::string& line = "") {
 }
 
 // Creates the Maildir when the user has none yet, and the special-use folders (as the
-// user).
-Status ensure_folders(const std::string& md) {
+// user). Only a missing INBOX fails the login: special-use folders that cannot be made
+// (a full file system, a quota) are a warning, and the user still reads what is there.
+Status ensure_folders(const std::string& md, const std::string& label) {
   if (auto st = mailbox::make_maildir(md); !st) return st;
-  return mailbox::ensure_special_folders(md);
+  if (auto st = mailbox::ensure_special_folders(md); !st)
+    log::warn("%s: special-use folders not made: %s", label.c_str(), st.error().c_str());
+  return {};
 }
 
 // login_pid: the login process; reaped here once it has handed the connection over
@@ -70,7 +73,7 @@ int serve(const Settings& s, int fd, const std::string& ip, pid_t* login_pid) {
       (void)reply(fd, "error");
       return 1;
     }
-    if (auto st = ensure_folders(who->maildir); !st) {
+    if (auto st = ensure_folders(who->maildir, label); !st) {
       log::warn("%s: %s", label.c_str(), st.error().c_str());
       (void)reply(fd, "error");
       return 1;

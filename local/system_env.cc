@@ -70,7 +70,10 @@ std::string who(const User& u) {
 
 Outcome write_error(const std::string& what, const Error& e) {
   std::string dsn = "4.2.0";
-  if (e.code() == EDQUOT || e.code() == ENOSPC) dsn = "4.2.2";
+  // As Postfix's mbox_dsn(): a full file system is the system's problem (4.3.0), a
+  // quota the user's (4.2.2). Both are deferred: room may come back.
+  if (e.code() == EDQUOT) dsn = "4.2.2";
+  else if (e.code() == ENOSPC) dsn = "4.3.0";
   else if (e.code() == EACCES || e.code() == EPERM) dsn = "4.2.0";
   else if (e.code() == ELOOP) dsn = "4.2.0";
   return Outcome::defer(dsn, "cannot write " + what + ": " + e.str());
@@ -247,7 +250,9 @@ Outcome SystemEnv::mbox(const User& as, const std::string& path, const std::stri
     struct stat st;
     if (s_.mailbox_size_limit && ::lstat(path.c_str(), &st) == 0 &&
         static_cast<uint64_t>(st.st_size) + entry.size() > s_.mailbox_size_limit)
-      return Outcome::defer("4.2.2", "mailbox " + path + " is full (" + s_.size_limit_name + ")");
+      // Postfix bounces this (EFBIG under its file size limit: 5.2.2), not defers: the
+      // message would never fit, and a retry would only fill the queue.
+      return Outcome::bounce("5.2.2", "cannot update mailbox " + path + ": mailbox is full (" + s_.size_limit_name + ")");
     if (Status w = append_mbox(path, entry, as.uid, 60000); !w) return write_error("mailbox " + path, w.error());
     return Outcome::sent("delivered to mailbox");
   });

@@ -89,15 +89,15 @@ class SystemEnvTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT(text.starts_with("From a@b "));
     CPPUNIT_ASSERT(text.find("\nDelivered-To: me@x\n") != std::string::npos);
     CPPUNIT_ASSERT(text.find("\n>From me\n") != std::string::npos);
-    // Over mailbox_size_limit: deferred (the user may make room).
+    // Over mailbox_size_limit: bounced 5.2.2, as Postfix does; the mbox is left alone.
     local::SystemSettings small;
     small.self_uid = getuid();
     small.local_home_root = dir.path();
     small.mailbox_size_limit = 10;
     local::SystemEnv tight(small, nullptr, nullptr, nullptr);
     auto full = tight.mbox(u, mbox, "Return-Path: <a@b>\nx\n");
-    CPPUNIT_ASSERT(full.kind == Outcome::Kind::Defer);
-    CPPUNIT_ASSERT_EQUAL(std::string("4.2.2"), full.dsn);
+    CPPUNIT_ASSERT(full.kind == Outcome::Kind::Bounce);
+    CPPUNIT_ASSERT_EQUAL(std::string("5.2.2"), full.dsn);
     // Unwritable: deferred with the reason.
     CPPUNIT_ASSERT_EQUAL(0, mkdir(dir.file("ro").c_str(), 0500));
     if (getuid() != 0) {

@@ -303,12 +303,12 @@ class VirtualTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT(contains(mbox, "\nReturn-Path: <from@example.org>\nDelivered-To: bob@virt.test\nSubject: hi\n\n>From here\n\nFrom "));
     CPPUNIT_ASSERT_EQUAL(0, ::lstat((base.path + "/virt.test/deep/er/bob").c_str(), &st));
     CPPUNIT_ASSERT_EQUAL(owner_uid(), st.st_uid);
-    // virtual_mailbox_limit (2000 bytes here): the mbox is full, deferred.
+    // virtual_mailbox_limit (2000 bytes here): the mbox is full, bounced 5.2.2.
     // Delivery::content views the text: the string must outlive the delivery.
     const std::string big = "Subject: big\n\n" + std::string(3000, 'x') + "\n";
     d.content = big;
     o = local::deliver_virtual(s, t, env, d);
-    CPPUNIT_ASSERT_MESSAGE(o.text, o.kind == Outcome::Kind::Defer && contains(o.text, "virtual_mailbox_limit"));
+    CPPUNIT_ASSERT_MESSAGE(o.text, o.kind == Outcome::Kind::Bounce && o.dsn == "5.2.2" && contains(o.text, "virtual_mailbox_limit"));
     CPPUNIT_ASSERT_EQUAL(mbox, *file::read_file(base.path + "/virt.test/deep/er/bob"));
   }
 

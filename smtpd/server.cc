@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/statvfs.h>
 
 #include <cstring>
 
@@ -68,6 +69,18 @@ Status Server::init() {
   if (settings_.queue_file_recycle_limit > 0)
     spares_ = std::make_unique<queue::SparePool>(queue::Spool(settings_.queue_directory).dir(queue::Folder::Spare));
   return {};
+}
+
+bool Server::queue_has_room(uint64_t size) const {
+  struct statvfs fs {};
+  if (::statvfs(incoming_.c_str(), &fs) != 0 || fs.f_frsize == 0) return true;
+  auto blocks = [&fs](uint64_t bytes) { return bytes / fs.f_frsize; };
+  uint64_t free_blocks = fs.f_bavail;
+  uint64_t minfree = blocks(settings_.queue_minfree);
+  if (minfree >= free_blocks) return false;  // also: nothing free at all
+  if (blocks(size) >= free_blocks - minfree || (size && blocks(size) >= free_blocks / 2)) return false;
+  // tmpfs and a few others report no inode counts (f_files 0): nothing to say then.
+  return fs.f_files == 0 || fs.f_favail > 0;
 }
 
 void Server::start() {

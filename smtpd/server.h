@@ -67,6 +67,11 @@ class Server {
   const tls::Context* tls() const { return tls_.valid() ? &tls_ : nullptr; }
   Committer& committer() { return *committer_; }
   const std::string& incoming_dir() const { return incoming_; }
+  // Room in the queue file system for a message of size bytes (0: unknown), as Postfix's
+  // smtpd checks at MAIL FROM: false when the free blocks are within queue_minfree, the
+  // message would eat into queue_minfree or take half of what is free, or no inode is
+  // left. A file system statvfs cannot read counts as having room (the write decides).
+  bool queue_has_room(uint64_t size) const;
   // Where a message a HOLD action caught is committed.
   const std::string& hold_dir() const { return hold_; }
   // Finished queue files to write new mail over (lib/queue/spare.h); event loop only.

@@ -522,6 +522,11 @@ void Session::cmd_mail(std::string_view arg) {
     reject_log("MAIL", big);
     return send(big);
   }
+  if (!server_.queue_has_room(m->size_given ? m->size : 0)) {
+    Reply full = reply(452, "4.3.1", "Insufficient system storage");
+    reject_log("MAIL", full);
+    return send(full);
+  }
   // Counted whether or not the message is accepted then (as Postfix's anvil does).
   check_event_limit(ipc::AnvilEvent::Message, [this, mf = std::move(m.value())](const Reply& over) {
     if (!over.empty()) {

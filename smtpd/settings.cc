@@ -109,6 +109,7 @@ Result<Settings> Settings::from_config(const config::Config& c) {
   if (known("smtpd_restriction_dns_timeout"))
     s.restriction_dns_timeout_ms = c.seconds("smtpd_restriction_dns_timeout") * 1000;
   if (known("message_size_limit")) s.message_size_limit = c.bytes("message_size_limit");
+  if (known("queue_minfree")) s.queue_minfree = c.bytes("queue_minfree");
   get_int(c, "smtpd_recipient_limit", &s.recipient_limit);
   get_int(c, "queue_file_recycle_limit", &s.queue_file_recycle_limit);
   get_int(c, "smtpd_hard_error_limit", &s.hard_error_limit);

@@ -52,6 +52,7 @@ struct Settings {
   uint64_t body_checks_size_limit = 51200;
 
   uint64_t message_size_limit = 10240000;
+  uint64_t queue_minfree = 0;  // bytes the queue file system keeps free (MAIL gets 452 within them)
   int recipient_limit = 1000;
   int hard_error_limit = 20;
   // smtpd_per_request_deadline: a command line must arrive whole within timeout_s of

@@ -168,6 +168,10 @@ class BodyStructureTest : public CppUnit::TestFixture {
         {"\"unterminated <a@b>", "((NIL NIL \"unterminated <a@b>\" \"MISSING_DOMAIN\"))"},
         {"(unterminated comment a@b", "NIL"},
         {"a@b;;;", "((NIL NIL \"a\" \"b\"))"},
+        // A stray ')' or ']' (once an endless loop, found by fuzz_message).
+        {"a@b.c)d", "((NIL NIL \"a\" \"b.c)d\"))"},
+        {") a@b", "((NIL NIL \")a\" \"b\"))"},
+        {"x]@y", "((NIL NIL \"x]\" \"y\"))"},
     };
     for (auto& r : rows)
       CPPUNIT_ASSERT_EQUAL_MESSAGE(r.in, std::string(r.out),

@@ -51,6 +51,9 @@ std::vector<Token> tokenize(std::string_view s) {
     } else {
       size_t start = i;
       while (i < s.size() && std::string_view(" \t\r\n()\"[<>@,;:.").find(s[i]) == std::string_view::npos) ++i;
+      // A stray ')' or ']' stops the scan where it starts: it is a word of its own, so
+      // the loop moves on (it once pushed empty words forever, found by fuzz_message).
+      if (i == start) ++i;
       out.push_back({Token::Kind::Word, std::string(s.substr(start, i - start))});
     }
   }

@@ -172,6 +172,38 @@ std::optional<Record> decode_record(uint32_t uid, std::string_view v) {
   return r;
 }
 
+namespace {
+
+// Berkeley DB checks a page's checksum only once the page has been written: a page of
+// zeros passes as "never written", and a zeroed root page was then read as a B-tree
+// page, an item length past its end making Berkeley DB read beyond its buffer (found by
+// fuzz_index). So the root page the metadata names must carry its own page number and a
+// B-tree page type. Offsets are those of Berkeley DB 5's on-disk format (dbinc/db_page.h:
+// DBMETA's magic at 12 and page size at 20, BTMETA's root at 88; a page header's pgno at
+// 8 and type at 25), in the host's byte order, the only one this code writes.
+bool root_page_sound(Db& db) {
+  int fd = -1;
+  if (db.fd(&fd) != 0 || fd < 0) return false;
+  unsigned char meta[92];
+  if (::pread(fd, meta, sizeof meta, 0) != static_cast<ssize_t>(sizeof meta)) return false;
+  auto u32 = [](const unsigned char* p) {
+    uint32_t v;
+    std::memcpy(&v, p, 4);
+    return v;
+  };
+  constexpr uint32_t kBtreeMagic = 0x053162;
+  if (u32(meta + 12) != kBtreeMagic) return false;
+  uint32_t page_size = u32(meta + 20), root = u32(meta + 88);
+  if (page_size < 512 || page_size > 65536 || root == 0) return false;
+  unsigned char head[26];
+  if (::pread(fd, head, sizeof head, static_cast<off_t>(root) * page_size) != static_cast<ssize_t>(sizeof head))
+    return false;
+  constexpr unsigned char kInternalBtree = 3, kLeafBtree = 5;
+  return u32(head + 8) == root && (head[25] == kInternalBtree || head[25] == kLeafBtree);
+}
+
+}  // namespace
+
 void File::Closer::operator()(Db* db) const {
   db->close(0);
   delete db;
@@ -196,6 +228,14 @@ Result<File> File::open(const std::string& path, bool write, bool create) {
   int rc = f.db_->open(nullptr, path.c_str(), nullptr, DB_BTREE, flags, 0600);
   if (rc == ENOENT) return Error(path + ": " + std::strerror(rc), ENOENT);
   if (rc != 0) return db_error(path, rc);
+  // Every index is created with page checksums. A file without them is not one of ours
+  // (or its metadata page is damaged): Berkeley DB would trust its pages as they are,
+  // and an item length past the end of a page makes it read beyond its buffer (found
+  // by fuzz_index). Damaged, then: the caller sets it aside and rebuilds the index.
+  u_int32_t db_flags = 0;
+  if (f.db_->get_flags(&db_flags) != 0 || !(db_flags & DB_CHKSUM))
+    return Error(path + ": damaged index: no page checksums", EBADMSG);
+  if (!root_page_sound(*f.db_)) return Error(path + ": damaged index: bad root page", EBADMSG);
   return f;
 }
 

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cppunit/extensions/HelperMacros.h>
+#include <db_cxx.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -92,6 +93,7 @@ class MailboxTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(killed_writers);
   CPPUNIT_TEST(migrates_dovecot_and_old_index);
   CPPUNIT_TEST(record_codec_hostile);
+  CPPUNIT_TEST(index_without_checksums_is_damaged);
   CPPUNIT_TEST_SUITE_END();
 
  public:
@@ -430,6 +432,32 @@ class MailboxTest : public CppUnit::TestFixture {
 
   // An update that did not finish (dirty header) is repaired with the UIDs and the
   // UIDVALIDITY kept and without handing out a reserved UID again.
+  // A Berkeley DB file without page checksums is not an index of ours: Berkeley DB
+  // would trust its pages (an item length past a page's end reads beyond its buffer),
+  // so it is damaged, set aside and rebuilt, and the messages keep being served.
+  void index_without_checksums_is_damaged() {
+    testing::TempDir t;
+    std::string md = make_maildir(t);
+    put_file(md, "cur/m1:2,S", "x\n", 1000);
+    std::string path = md + "/" + kMailboxIndex;
+    {
+      Db db(nullptr, DB_CXX_NO_EXCEPTIONS);
+      CPPUNIT_ASSERT_EQUAL(0, db.open(nullptr, path.c_str(), nullptr, DB_BTREE, DB_CREATE, 0600));
+      Dbt k(const_cast<char*>("h"), 1), v(const_cast<char*>("x"), 1);
+      CPPUNIT_ASSERT_EQUAL(0, db.put(nullptr, &k, &v, 0));
+      CPPUNIT_ASSERT_EQUAL(0, db.close(0));
+    }
+    auto bad = index::File::open(path, true, false);
+    CPPUNIT_ASSERT(!bad.ok());
+    CPPUNIT_ASSERT_EQUAL(EBADMSG, bad.error().code());
+    CPPUNIT_ASSERT(bad.error().str().find("no page checksums") != std::string::npos);
+    auto box = Mailbox::open(md);
+    CPPUNIT_ASSERT(box->refresh().ok());
+    CPPUNIT_ASSERT_EQUAL(size_t(1), box->view().messages.size());
+    // The rebuilt index has checksums, and opens.
+    CPPUNIT_ASSERT(index::File::open(path, true, false).ok());
+  }
+
   void dirty_index_keeps_uids() {
     testing::TempDir t;
     std::string md = make_maildir(t);
