@@ -1,0 +1,42 @@
+// postscreen/main.cc - postscreen(8): the screen in front of smtpd(8) on port 25 (see
+// man/postscreen.8 and postscreen/server.h). One unprivileged process serves every new
+// client on one event loop; a client that passes goes to smtpd through the `pass`
+// service postscreen_service_name. `postscreen --standalone -l [addr:]port [-c DIR]
+// [-o name=value]...` runs it without master (smtpd's pass socket must then exist).
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "lib/config/config.h"
+#include "lib/service/service.h"
+#include "postscreen/server.h"
+
+using namespace postilion;
+
+namespace {
+
+const std::vector<std::string_view> kParams = {
+    "queue_directory", "myhostname", "smtpd_banner", "mynetworks", "postscreen_access_list",
+    "postscreen_denylist_action", "postscreen_blacklist_action", "postscreen_greet_wait", "postscreen_greet_banner",
+    "postscreen_greet_action", "postscreen_greet_ttl", "postscreen_dnsbl_sites", "postscreen_dnsbl_threshold",
+    "postscreen_dnsbl_allowlist_threshold", "postscreen_dnsbl_whitelist_threshold", "postscreen_dnsbl_action",
+    "postscreen_dnsbl_reply_map", "postscreen_dnsbl_timeout", "postscreen_dnsbl_ttl", "postscreen_cache_map",
+    "postscreen_cache_retention_time", "postscreen_client_connection_count_limit", "postscreen_pre_queue_limit",
+    "postscreen_command_time_limit", "postscreen_service_name"};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  service::Spec spec{.name = "postscreen", .kind = service::Kind::Stream};
+  spec.params = &kParams;
+  spec.inet = true;
+  spec.post_jail = [](service::Context& ctx) {  // the cache belongs to mail_owner
+    auto& server = ctx.keep(std::make_unique<postscreen::Server>(
+        ctx.loop(), service::required(postscreen::Settings::from_config(ctx.config()))));
+    service::required(server.init());
+  };
+  spec.on_accept = [](service::Context& ctx, UniqueFd fd) {
+    ctx.get<postscreen::Server>().accept(std::move(fd), [&ctx] { ctx.session_end(); });
+  };
+  return service::run(argc, argv, spec);
+}
