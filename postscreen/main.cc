@@ -30,7 +30,9 @@ int main(int argc, char** argv) {
   service::Spec spec{.name = "postscreen", .kind = service::Kind::Stream};
   spec.params = &kParams;
   spec.inet = true;
-  spec.post_jail = [](service::Context& ctx) {  // the cache belongs to mail_owner
+  // As root, before the jail, as Postfix's postscreen opens its cache: the cache file
+  // (created in queue_directory, which only root may write) and the access tables.
+  spec.pre_jail = [](service::Context& ctx) {
     auto& server = ctx.keep(std::make_unique<postscreen::Server>(
         ctx.loop(), service::required(postscreen::Settings::from_config(ctx.config()))));
     service::required(server.init());

@@ -64,8 +64,8 @@ class Server {
  public:
   Server(event::EventBase& base, Settings s);
   ~Server();
-  // Opens the cache and the access tables (after the jail: the files are the
-  // unprivileged user's). Errors end the start.
+  // Opens the cache and the access tables (before the jail: the cache file is made in
+  // queue_directory). Errors end the start.
   Status init();
   // A new client from the listener; on_end runs when postscreen is done with it
   // (handed over, refused, or gone).

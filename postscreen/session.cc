@@ -221,7 +221,7 @@ void Session::dnsbl_answer(const std::string& domain, const ipc::Message* m) {
         score_ += site.weight;
         if (site.weight > best_weight_) {
           best_weight_ = site.weight;
-          best_site_ = site.text;
+          best_site_ = site.domain;
         }
       }
     }
