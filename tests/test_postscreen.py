@@ -201,3 +201,33 @@ class PostscreenTest(harness.LogsOnFailure):
         d = self.client(DENIED)
         self.assertEqual((521, ["521 5.3.2 Service currently unavailable"]), d.reply())
         self.inst.wait_log("DENYLISTED [%s]:" % DENIED)
+
+
+class PostscreenCheckTest(harness.InstanceTestCase):
+    """postilionctl check: init's master.conf shows the postscreen lines commented out,
+    the pass type is accepted, and postscreen without its pass service is reported."""
+
+    def test_check_wants_the_pass_service(self):
+        for d in ("master", "smtpd", "postscreen"):
+            harness.require_daemon(self, d)
+        inst = self.make_instance()
+        inst.init()
+        text = open(inst.master_conf()).read()
+        self.assertRegex(text, r"(?m)^# %s:%d +inet +n +- +- +- +1 +postscreen$"
+                         % (inst.addr.replace(".", r"\."), inst.ports["smtp"]))
+        self.assertRegex(text, r"(?m)^# smtpd +pass +- +- +- +- +- +smtpd$")
+        use_postscreen(inst)
+        r = inst.ctl("check")
+        self.assertEqual(0, r.returncode, r.stdout + r.stderr)
+        with open(inst.master_conf()) as f:
+            lines = [l for l in f.read().split("\n") if not l.startswith("smtpd ")]
+        with open(inst.master_conf(), "w") as f:
+            f.write("\n".join(lines))
+        r = inst.ctl("check")
+        self.assertEqual(2, r.returncode, r.stdout)
+        self.assertIn('there is no pass service "smtpd" to hand clients to', r.stdout)
+        self.assertIn("remedy: add the line: smtpd pass - - n - - smtpd", r.stdout)
+
+
+if __name__ == "__main__":
+    unittest.main()
