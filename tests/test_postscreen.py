@@ -213,9 +213,9 @@ class PostscreenCheckTest(harness.InstanceTestCase):
         inst = self.make_instance()
         inst.init()
         text = open(inst.master_conf()).read()
-        self.assertRegex(text, r"(?m)^# %s:%d +inet +n +- +- +- +1 +postscreen$"
+        self.assertRegex(text, r"(?m)^# %s:%d +inet +n +- +n +- +1 +postscreen$"
                          % (inst.addr.replace(".", r"\."), inst.ports["smtp"]))
-        self.assertRegex(text, r"(?m)^# smtpd +pass +- +- +- +- +- +smtpd$")
+        self.assertRegex(text, r"(?m)^# smtpd +pass +- +- +n +- +- +smtpd$")
         use_postscreen(inst)
         r = inst.ctl("check")
         self.assertEqual(0, r.returncode, r.stdout + r.stderr)
