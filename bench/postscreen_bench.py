@@ -129,6 +129,9 @@ def main(argv):
         for w in warnings[:5]:
             benchlib.log("  " + w)
         return 0 if got == n else 1
+    except BaseException:
+        benchlib.log(inst.log_text()[-3000:])
+        raise
     finally:
         inst.stop()
 

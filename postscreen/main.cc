@@ -50,6 +50,7 @@ int main(int argc, char** argv) {
   service::Spec spec{.name = "postscreen", .kind = service::Kind::Stream};
   spec.params = &kParams;
   spec.inet = true;
+  spec.ignore_max_use = true;  // one process holds every client (maxproc 1)
   // As root, before the jail, as Postfix's postscreen opens its cache: the cache file
   // (created in queue_directory, which only root may write) and the access tables.
   spec.pre_jail = [](service::Context& ctx) {

@@ -211,7 +211,7 @@ void Context::accepted(UniqueFd fd) {
   ++served_;
   impl_->idle.stop();
   int64_t max_use = cfg_.integer("max_use");
-  if (!opts_.long_running && max_use > 0 && served_ >= max_use) {
+  if (!opts_.long_running && !spec_.ignore_max_use && max_use > 0 && served_ >= max_use) {
     // This process is used up: no more clients; exit after the current ones.
     stop();
   } else if (spec_.max_clients > 0 && sessions_ >= spec_.max_clients) {

@@ -84,6 +84,10 @@ struct Spec {
   // Concurrent clients after which this process stops accepting and reports itself
   // busy, so that master starts another (0 = no limit).
   int max_clients = 0;
+  // A daemon that serves every client of its service in one process (postscreen: a
+  // master.conf maxproc of 1) ignores max_use: a used-up process would stop taking
+  // clients while its current ones take their time, and no other may start meanwhile.
+  bool ignore_max_use = false;
   std::function<void(Context&)> pre_jail;   // as root, before chroot and setuid
   std::function<void(Context&)> post_jail;  // unprivileged, before the loop
   // Kind::Stream: a new client. The daemon owns fd and calls ctx.session_end() when it

@@ -56,6 +56,7 @@ class ServiceTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(context_serves_until_max_use);
   CPPUNIT_TEST(lifeline_eof_stops);
   CPPUNIT_TEST(pass_service_takes_handed_clients);
+  CPPUNIT_TEST(ignore_max_use_keeps_accepting);
   CPPUNIT_TEST_SUITE_END();
 
  public:
@@ -177,6 +178,32 @@ class ServiceTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT(watchdog.pending());
     CPPUNIT_ASSERT(ctx.stopping());
     if (saved) ::dup2(saved.get(), service::kLifelineFd); else ::close(service::kLifelineFd);
+  }
+
+  void ignore_max_use_keeps_accepting() {
+    service::Spec spec{.name = "postscreen", .kind = service::Kind::Stream};
+    spec.ignore_max_use = true;
+    int accepted = 0;
+    spec.on_accept = [&](service::Context& ctx, UniqueFd) {
+      ++accepted;
+      ctx.session_end();
+    };
+    service::Options o;
+    o.name = "postscreen";
+    o.listen_fds = 1;
+    service::Context ctx(spec, o, config::Config::parse("max_use = 1\nmax_idle = 100s\n"));
+    auto lfd = event::listen_inet("127.0.0.1", 0);
+    CPPUNIT_ASSERT(lfd.ok());
+    uint16_t port = port_of(lfd->get());
+    std::vector<UniqueFd> fds;
+    fds.push_back(std::move(*lfd));
+    ctx.start(std::move(fds), -1, -1);
+    auto c1 = connect_to(port), c2 = connect_to(port), c3 = connect_to(port);
+    event::Timer done(ctx.loop(), [&] { ctx.loop().loopbreak(); });
+    done.start(300);
+    ctx.loop().loop();
+    CPPUNIT_ASSERT_EQUAL(3, accepted);
+    CPPUNIT_ASSERT(!ctx.stopping());
   }
 
   // -t pass: each connection brings a client descriptor; on_accept gets that client (the
