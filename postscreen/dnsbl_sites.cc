@@ -62,14 +62,4 @@ bool site_lists(const DnsblSite& site, const std::vector<std::string>& a_records
   return false;
 }
 
-std::optional<std::string> dnsbl_query_name(std::string_view ip, std::string_view domain) {
-  auto r = dns::reverse_name(ip);
-  if (!r) return std::nullopt;
-  for (std::string_view suffix : {".in-addr.arpa", ".ip6.arpa"}) {
-    if (r->size() > suffix.size() && r->compare(r->size() - suffix.size(), suffix.size(), suffix) == 0)
-      return r->substr(0, r->size() - suffix.size()) + "." + std::string(domain);
-  }
-  return std::nullopt;
-}
-
 }  // namespace postilion::postscreen

@@ -33,8 +33,4 @@ Parsed<std::vector<DnsblSite>> parse_dnsbl_sites(std::string_view value);
 // Whether one answer (the A records of the query, dotted quads) lists the client on site.
 bool site_lists(const DnsblSite& site, const std::vector<std::string>& a_records);
 
-// The name to ask for client ip on domain: the reversed address before the domain
-// (IPv4 by octets, IPv6 by nibbles); nullopt for something that is no address.
-std::optional<std::string> dnsbl_query_name(std::string_view ip, std::string_view domain);
-
 }  // namespace postilion::postscreen

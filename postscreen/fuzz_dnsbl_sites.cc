@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <string_view>
 
+#include "lib/dns/dns.h"
 #include "postscreen/dnsbl_sites.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -20,11 +21,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (const auto& s : *sites) {
       if (s.domain.empty() || s.weight < -kMaxWeight || s.weight > kMaxWeight) std::abort();
       (void)site_lists(s, {"127.0.0.2", "127.0.0.11", "garbage", "", "::1"});
-      (void)dnsbl_query_name("192.0.2.7", s.domain);
+      (void)postilion::dns::dnsbl_query_name("192.0.2.7", s.domain);
     }
   }
   auto one = parse_dnsbl_site(in);
   if (!one && one.error().empty()) std::abort();
-  (void)dnsbl_query_name(in, "bl.example");
+  (void)postilion::dns::dnsbl_query_name(in, "bl.example");
   return 0;
 }

@@ -24,7 +24,8 @@ const std::vector<std::string_view> kParams = {
     "postscreen_greet_action", "postscreen_greet_ttl", "postscreen_dnsbl_sites", "postscreen_dnsbl_threshold",
     "postscreen_dnsbl_allowlist_threshold", "postscreen_dnsbl_whitelist_threshold", "postscreen_dnsbl_action",
     "postscreen_dnsbl_reply_map", "postscreen_dnsbl_timeout", "postscreen_dnsbl_ttl", "postscreen_cache_map",
-    "postscreen_cache_retention_time", "postscreen_client_connection_count_limit", "postscreen_pre_queue_limit",
+    "postscreen_cache_retention_time", "postscreen_cache_cleanup_interval",
+    "postscreen_client_connection_count_limit", "postscreen_pre_queue_limit",
     "postscreen_command_time_limit", "postscreen_service_name"};
 
 // Each client holds one descriptor (two while its DNS lists are asked): the soft limit

@@ -10,6 +10,7 @@
 #include "lib/config/config.h"
 #include "lib/testing/temp_dir.h"
 #include "postscreen/cache.h"
+#include "lib/dns/dns.h"
 #include "postscreen/dnsbl_sites.h"
 #include "postscreen/dummy_smtp.h"
 #include "postscreen/server.h"
@@ -80,11 +81,11 @@ class PostscreenTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT(site_lists(filtered, {"127.0.0.20", "127.0.0.4"}));
     CPPUNIT_ASSERT(!site_lists(filtered, {"127.0.0.20"}));
     CPPUNIT_ASSERT(!site_lists(filtered, {"127.0.0.2x"}));
-    CPPUNIT_ASSERT_EQUAL(std::string("7.2.0.192.bl.example"), *dnsbl_query_name("192.0.2.7", "bl.example"));
-    auto v6 = dnsbl_query_name("2001:db8::1", "bl.example");
+    CPPUNIT_ASSERT_EQUAL(std::string("7.2.0.192.bl.example"), *dns::dnsbl_query_name("192.0.2.7", "bl.example"));
+    auto v6 = dns::dnsbl_query_name("2001:db8::1", "bl.example");
     CPPUNIT_ASSERT(v6 && v6->starts_with("1.0.0.0.") && v6->ends_with(".8.b.d.0.1.0.0.2.bl.example"));
-    CPPUNIT_ASSERT(!dnsbl_query_name("unknown", "bl.example"));
-    CPPUNIT_ASSERT(!dnsbl_query_name("", "bl.example"));
+    CPPUNIT_ASSERT(!dns::dnsbl_query_name("unknown", "bl.example"));
+    CPPUNIT_ASSERT(!dns::dnsbl_query_name("", "bl.example"));
   }
 
   void engine_conversation() {

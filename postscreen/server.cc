@@ -90,6 +90,7 @@ Result<Settings> Settings::from_config(const config::Config& cfg) {
   s.dnsbl_ttl_s = cfg.seconds("postscreen_dnsbl_ttl");
   s.cache_map = std::string(str::trim(cfg.str("postscreen_cache_map")));
   s.cache_retention_s = cfg.seconds("postscreen_cache_retention_time");
+  s.cache_cleanup_ms = cfg.seconds("postscreen_cache_cleanup_interval") * 1000;
   s.connection_count_limit = static_cast<int>(cfg.integer("postscreen_client_connection_count_limit"));
   s.pre_queue_limit = static_cast<int>(cfg.integer("postscreen_pre_queue_limit"));
   s.command_time_limit_ms = std::max<int64_t>(1, cfg.seconds("postscreen_command_time_limit")) * 1000;
@@ -128,6 +129,10 @@ Status Server::init() {
     if (!c) return c.error();
     cache_ = std::move(*c);
     clean_cache();
+    if (s_.cache_cleanup_ms > 0) {
+      cleanup_ = event::Timer(base_, [this] { clean_cache(); });
+      cleanup_.repeat(s_.cache_cleanup_ms);
+    }
   }
   return {};
 }

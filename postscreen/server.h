@@ -50,6 +50,7 @@ struct Settings {
   int64_t dnsbl_ttl_s = 3600;
   std::string cache_map;            // "" = no cache
   int64_t cache_retention_s = 7 * 86400;
+  int64_t cache_cleanup_ms = 12 * 3600 * 1000;  // 0: only at start
   int connection_count_limit = 50;
   int pre_queue_limit = 100;
   int64_t command_time_limit_ms = 300000;
@@ -92,6 +93,7 @@ class Server {
   std::unique_ptr<Cache> cache_;
   std::vector<std::unique_ptr<maps::Map>> access_;  // by access_list entry; null: permit_mynetworks
   std::unique_ptr<maps::MapList> reply_map_;
+  event::Timer cleanup_;
   struct Entry {
     std::unique_ptr<Session> session;
     std::function<void()> on_end;

@@ -16,6 +16,7 @@
 
 #include "lib/base/file.h"
 #include "lib/base/strings.h"
+#include "lib/dns/dns.h"
 #include "lib/dns/protocol.h"
 #include "lib/ipc/message.h"
 #include "lib/ipc/protocols.h"
@@ -160,7 +161,7 @@ void Session::begin_tests() {
     for (const auto& site : s.dnsbl_sites) {
       if (std::find(asked.begin(), asked.end(), site.domain) != asked.end()) continue;
       asked.push_back(site.domain);
-      auto name = dnsbl_query_name(ip_, site.domain);
+      auto name = dns::dnsbl_query_name(ip_, site.domain);
       if (!name) continue;
       ++dnsbl_pending_;
       Server* server = &server_;
