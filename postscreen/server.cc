@@ -105,8 +105,11 @@ Result<Settings> Settings::from_config(const config::Config& cfg) {
 Server::Server(event::EventBase& base, Settings s) : base_(base), s_(std::move(s)) {}
 
 Server::~Server() {
-  // Sessions first: their events and links live on base_.
+  // Sessions first: their events and links live on base_. Moved out before they go, so
+  // a link that answers its callers as it closes finds no session.
+  auto doomed = std::move(sessions_);
   sessions_.clear();
+  doomed.clear();
 }
 
 Status Server::init() {
