@@ -74,16 +74,16 @@ void check_showq(const config::Config& cfg, const std::vector<config::ServiceEnt
                   "add the line: showq unix n - n - - showq"});
 }
 
-// postscreen hands the clients that pass to the pass service postscreen_service_name
+// postscreen hands the clients that pass to the pass service smtpd_service_name
 // (its -o override when it has one): without it every client that passes is refused.
 void check_postscreen(const config::Config& cfg, const std::vector<config::ServiceEntry>& services,
                       std::vector<Problem>* out) {
   for (const auto& s : services) {
     if (s.command != "postscreen") continue;
-    std::string name = cfg.str("postscreen_service_name");
+    std::string name = cfg.str("smtpd_service_name");
     for (size_t i = 0; i + 1 < s.args.size(); ++i)
-      if (s.args[i] == "-o" && s.args[i + 1].starts_with("postscreen_service_name="))
-        name = s.args[i + 1].substr(std::string_view("postscreen_service_name=").size());
+      if (s.args[i] == "-o" && s.args[i + 1].starts_with("smtpd_service_name="))
+        name = s.args[i + 1].substr(std::string_view("smtpd_service_name=").size());
     bool found = false;
     for (const auto& p : services)
       if (p.type == config::ServiceEntry::Type::Pass && p.private_ && p.name == name) found = true;

@@ -1,7 +1,7 @@
 // postscreen/main.cc - postscreen(8): the screen in front of smtpd(8) on port 25 (see
 // man/postscreen.8 and postscreen/server.h). One unprivileged process serves every new
 // client on one event loop; a client that passes goes to smtpd through the `pass`
-// service postscreen_service_name. `postscreen --standalone -l [addr:]port [-c DIR]
+// service smtpd_service_name. `postscreen --standalone -l [addr:]port [-c DIR]
 // [-o name=value]...` runs it without master (smtpd's pass socket must then exist).
 #include <sys/resource.h>
 
@@ -26,7 +26,7 @@ const std::vector<std::string_view> kParams = {
     "postscreen_dnsbl_reply_map", "postscreen_dnsbl_timeout", "postscreen_dnsbl_ttl", "postscreen_cache_map",
     "postscreen_cache_retention_time", "postscreen_cache_cleanup_interval",
     "postscreen_client_connection_count_limit", "postscreen_pre_queue_limit",
-    "postscreen_command_time_limit", "postscreen_service_name"};
+    "postscreen_command_time_limit", "smtpd_service_name"};
 
 // Each client holds one descriptor (two while its DNS lists are asked): the soft limit
 // on open files goes up to the hard one, and a hard limit below what

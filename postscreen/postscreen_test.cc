@@ -220,7 +220,7 @@ class PostscreenTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT(s->denylist_action == Action::Drop);
     for (const char* bad : {"postscreen_greet_action = reject\n", "postscreen_dnsbl_action = \n",
                             "postscreen_dnsbl_sites = bl.example*x\n", "postscreen_access_list = permit\n",
-                            "postscreen_service_name = ../x\n"})
+                            "smtpd_service_name = ../x\n"})
       CPPUNIT_ASSERT_MESSAGE(bad, !Settings::from_config(config::Config::parse(bad)));
   }
 };

@@ -94,11 +94,11 @@ Result<Settings> Settings::from_config(const config::Config& cfg) {
   s.connection_count_limit = static_cast<int>(cfg.integer("postscreen_client_connection_count_limit"));
   s.pre_queue_limit = static_cast<int>(cfg.integer("postscreen_pre_queue_limit"));
   s.command_time_limit_ms = std::max<int64_t>(1, cfg.seconds("postscreen_command_time_limit")) * 1000;
-  s.service_name = std::string(str::trim(cfg.str("postscreen_service_name")));
+  s.service_name = std::string(str::trim(cfg.str("smtpd_service_name")));
   for (char c : s.service_name)
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.')
-      return Error("postscreen_service_name: bad service name \"" + str::printable(s.service_name, 40) + "\"", EINVAL);
-  if (s.service_name.empty()) return Error("postscreen_service_name: empty", EINVAL);
+      return Error("smtpd_service_name: bad service name \"" + str::printable(s.service_name, 40) + "\"", EINVAL);
+  if (s.service_name.empty()) return Error("smtpd_service_name: empty", EINVAL);
   return s;
 }
 
