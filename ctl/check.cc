@@ -74,6 +74,26 @@ void check_showq(const config::Config& cfg, const std::vector<config::ServiceEnt
                   "add the line: showq unix n - n - - showq"});
 }
 
+// postscreen hands the clients that pass to the pass service smtpd_service_name
+// (its -o override when it has one): without it every client that passes is refused.
+void check_postscreen(const config::Config& cfg, const std::vector<config::ServiceEntry>& services,
+                      std::vector<Problem>* out) {
+  for (const auto& s : services) {
+    if (s.command != "postscreen") continue;
+    std::string name = cfg.str("smtpd_service_name");
+    for (size_t i = 0; i + 1 < s.args.size(); ++i)
+      if (s.args[i] == "-o" && s.args[i + 1].starts_with("smtpd_service_name="))
+        name = s.args[i + 1].substr(std::string_view("smtpd_service_name=").size());
+    bool found = false;
+    for (const auto& p : services)
+      if (p.type == config::ServiceEntry::Type::Pass && p.private_ && p.name == name) found = true;
+    if (!found)
+      out->push_back({"master.conf: " + s.name + " runs postscreen, but there is no pass service \"" + name +
+                          "\" to hand clients to: every client that passes is refused",
+                      "add the line: " + name + " pass - - n - - smtpd"});
+  }
+}
+
 // Mail for virtual_mailbox_domains goes to virtual_transport: without a service of that
 // name it waits in the queue. virtual(8) runs as root (it writes as each mailbox's
 // owner) and needs its base folder and tables, or it defers everything.
@@ -143,6 +163,7 @@ int cmd_check(const Context& ctx) {
   check_programs(*cfg, services, &problems);
   check_showq(*cfg, services, &problems);
   check_virtual(*cfg, services, &problems);
+  check_postscreen(*cfg, services, &problems);
   check_tables(*cfg, &problems);
   for (const auto& p : problems)
     std::printf("problem: %s\n  remedy: %s\n", p.what.c_str(), p.remedy.c_str());

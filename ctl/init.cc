@@ -184,6 +184,15 @@ std::string master_conf_text(const InitOptions& o, const std::string& daemon_dir
     const char* unpriv = std::string(s.prog) == "pop3d" || std::string(s.prog) == "imapd" ? "n" : "-";
     line(host.empty() ? s.port : host + ":" + s.port, "inet", "n", unpriv, "-", "-", s.prog + option_args(s.opts));
   }
+  if (o.smtp_port != "0" && have("smtpd") && have("postscreen")) {
+    // postscreen(8) is opt-in, as in Postfix: these two lines replace smtpd's on the port.
+    std::string smtp = host.empty() ? o.smtp_port : host + ":" + o.smtp_port;
+    t += "# To screen clients with postscreen(8), replace the " + smtp + " smtpd line with:\n";
+    t += "#" + std::string(1, ' ');
+    line(smtp, "inet", "n", "-", "-", "1", "postscreen");
+    t += "#" + std::string(1, ' ');
+    line("smtpd", "pass", "-", "-", "-", "-", "smtpd");
+  }
   struct Unix {
     const char* name;
     const char* priv;

@@ -27,6 +27,8 @@ std::string where(const config::ServiceEntry& e) { return e.file.empty() ? "mast
 
 std::string key_of(const config::ServiceEntry& e) {
   if (e.type == config::ServiceEntry::Type::Inet) return "inet " + event::inet_label(e.host, e.port);
+  // A pass socket shares the unix name space (both live in private/ or public/), so a
+  // reload that changes one into the other keeps the socket.
   return std::string("unix ") + (e.private_ ? "private/" : "public/") + e.name;
 }
 
@@ -173,7 +175,7 @@ Status Supervisor::spawn(Service& s) {
   service::Options o;
   o.config_dir = config_dir_;
   o.name = e.name;
-  o.type = e.type == config::ServiceEntry::Type::Inet ? "inet" : "unix";
+  o.type = e.type == config::ServiceEntry::Type::Inet ? "inet" : e.type == config::ServiceEntry::Type::Pass ? "pass" : "unix";
   o.listen_fds = static_cast<int>(s.listen_fds.size());
   o.wakeup = e.wakeup;
   o.unprivileged = e.unprivileged;
@@ -342,7 +344,7 @@ Status Supervisor::reload() {
   for (auto& [k, s] : old) {
     retire(*s);
     // A unix socket of a service that is gone (or whose listener was not taken over).
-    if (!s->listen_fds.empty() && s->entry.type == config::ServiceEntry::Type::Unix) {
+    if (!s->listen_fds.empty() && s->entry.type != config::ServiceEntry::Type::Inet) {
       bool reused = std::any_of(next.begin(), next.end(), [&](auto& n) { return n->key == k; });
       if (!reused) ::unlink(socket_path(s->entry).c_str());
     }
@@ -375,7 +377,7 @@ void Supervisor::maybe_finish_stop() {
   for (auto& s : services_)
     if (!s->children.empty()) return;
   for (auto& s : services_)
-    if (s->entry.type == config::ServiceEntry::Type::Unix) ::unlink(socket_path(s->entry).c_str());
+    if (s->entry.type != config::ServiceEntry::Type::Inet) ::unlink(socket_path(s->entry).c_str());
   services_.clear();
   kill_timer_.stop();
   base_.loopbreak();

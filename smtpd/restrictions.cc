@@ -372,13 +372,7 @@ std::optional<smtp::Reply> rbl_template_reply(std::string_view tmpl, const std::
 }
 
 std::optional<std::string> dnsbl_name(const std::string& ip, const std::string& domain) {
-  auto r = dns::reverse_name(ip);
-  if (!r) return std::nullopt;
-  for (std::string_view suffix : {".in-addr.arpa", ".ip6.arpa"}) {
-    if (r->size() > suffix.size() && r->compare(r->size() - suffix.size(), suffix.size(), suffix) == 0)
-      return r->substr(0, r->size() - suffix.size()) + "." + domain;
-  }
-  return std::nullopt;
+  return dns::dnsbl_query_name(ip, domain);
 }
 
 bool valid_helo_hostname(const std::string& helo) {

@@ -111,7 +111,9 @@ class Config {
 //   service type private unpriv chroot wakeup maxproc command [args...]
 // service: a name (unix), or [addr:]port / [v6addr]:port / name:port (inet).
 struct ServiceEntry {
-  enum class Type { Inet, Unix };
+  // Pass: a unix socket in private/ (or public/) on which another daemon (postscreen)
+  // hands over accepted clients by descriptor passing, as Postfix's `pass` type.
+  enum class Type { Inet, Unix, Pass };
   std::string name;            // as written in the first column
   Type type = Type::Unix;
   std::string host;            // inet: address to bind ("" = all); unix: ""

@@ -108,13 +108,13 @@ std::vector<ServiceEntry> parse_master_conf(std::string_view text, const Config&
     if (f[1] == "inet") {
       e.type = ServiceEntry::Type::Inet;
       split_inet(e.name, e, at);
-    } else if (f[1] == "unix") {
-      e.type = ServiceEntry::Type::Unix;
+    } else if (f[1] == "unix" || f[1] == "pass") {
+      e.type = f[1] == "unix" ? ServiceEntry::Type::Unix : ServiceEntry::Type::Pass;
       for (char c : e.name)
         if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.')
           throw ConfigError(at + ": bad unix service name \"" + str::printable(e.name, 40) + "\"");
     } else {
-      throw ConfigError(at + ": type: expected inet or unix, got \"" + str::printable(f[1], 40) + "\"");
+      throw ConfigError(at + ": type: expected inet, unix or pass, got \"" + str::printable(f[1], 40) + "\"");
     }
     // inet services are the same when they listen on the same address and port,
     // however written ("smtp", "25", "*:25").
@@ -122,7 +122,7 @@ std::vector<ServiceEntry> parse_master_conf(std::string_view text, const Config&
                                                          : "unix/" + e.name;
     if (!seen.insert(key).second)
       throw ConfigError(at + ": duplicate service \"" + str::printable(e.name, 60) + "\" (" + f[1] + ")");
-    e.private_ = yes_no(f[2], e.type == ServiceEntry::Type::Unix, at, "private");
+    e.private_ = yes_no(f[2], e.type != ServiceEntry::Type::Inet, at, "private");
     e.unprivileged = yes_no(f[3], true, at, "unpriv");
     e.chroot = yes_no(f[4], false, at, "chroot");
     e.wakeup = number(f[5], 0, at, "wakeup", true);

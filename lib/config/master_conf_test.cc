@@ -27,6 +27,7 @@ std::string error_of(const std::string& text) {
 class MasterConfTest : public CppUnit::TestFixture {
   CPPUNIT_TEST_SUITE(MasterConfTest);
   CPPUNIT_TEST(typical_table);
+  CPPUNIT_TEST(pass_service);
   CPPUNIT_TEST(inet_addresses);
   CPPUNIT_TEST(errors);
   CPPUNIT_TEST(every_column_table);
@@ -37,6 +38,25 @@ class MasterConfTest : public CppUnit::TestFixture {
   CPPUNIT_TEST_SUITE_END();
 
  public:
+  // Postfix's postscreen set-up: postscreen on the port, smtpd as a pass service that
+  // shares the unix name space (a unix service of the same name is a duplicate).
+  void pass_service() {
+    auto t = config::parse_master_conf(
+        "smtp      inet  n  -  n  -  1  postscreen\n"
+        "smtpd     pass  -  -  n  -  -  smtpd\n"
+        "other     pass  n  -  n  -  -  smtpd\n",
+        Config::parse(""));
+    CPPUNIT_ASSERT_EQUAL(size_t(3), t.size());
+    CPPUNIT_ASSERT(t[1].type == ServiceEntry::Type::Pass);
+    CPPUNIT_ASSERT(t[1].private_);
+    CPPUNIT_ASSERT(!t[2].private_);
+    CPPUNIT_ASSERT_EQUAL(std::string("smtpd"), t[1].name);
+    std::string err = error_of("smtpd pass - - n - - smtpd\nsmtpd unix - - n - - smtpd\n");
+    CPPUNIT_ASSERT_MESSAGE(err, err.find("master.conf:2: duplicate service \"smtpd\"") == 0);
+    err = error_of("smtp:d pass - - n - - smtpd\n");
+    CPPUNIT_ASSERT_MESSAGE(err, err.find("master.conf:1: bad unix service name") == 0);
+  }
+
   void typical_table() {
     auto t = config::parse_master_conf(
         "# service type private unpriv chroot wakeup maxproc command\n"
@@ -83,7 +103,7 @@ class MasterConfTest : public CppUnit::TestFixture {
   void errors() {
     struct Row { const char* text; const char* want; } rows[] = {
         {"smtp inet n - n - smtpd\n", "master.conf:1: expected \"service type private"},
-        {"smtp tcp n - n - - smtpd\n", "master.conf:1: type: expected inet or unix"},
+        {"smtp tcp n - n - - smtpd\n", "master.conf:1: type: expected inet, unix or pass"},
         {"smtp inet x - n - - smtpd\n", "master.conf:1: private: expected y, n"},
         {"\nsmtp inet n - n - x smtpd\n", "master.conf:2: maxproc: expected a number or \"-\", got \"x\""},
         {"smtp inet n - n -5 - smtpd\n", "master.conf:1: wakeup: expected a number"},
@@ -185,7 +205,7 @@ class MasterConfTest : public CppUnit::TestFixture {
         {"[not-v6]:25 inet n - n - - smtpd\n", "master.conf:1: bad IPv6 address \"not-v6\""},
         {"[]:25 inet n - n - - smtpd\n", "master.conf:1: bad IPv6 address \"\""},
         {"b@d:25 inet n - n - - smtpd\n", "master.conf:1: bad host name \"b@d\""},
-        {"smtp fifo n - n - - smtpd\n", "master.conf:1: type: expected inet or unix, got \"fifo\""},
+        {"smtp fifo n - n - - smtpd\n", "master.conf:1: type: expected inet, unix or pass, got \"fifo\""},
         {"qmgr unix n - n - 1 .\n", "master.conf:1: command: a program name"},
         {"qmgr unix n - n - 1 ..\n", "master.conf:1: command: a program name"},
         {"qmgr unix n - n - 1 /usr/bin/qmgr\n", "master.conf:1: command: a program name"},

@@ -38,6 +38,7 @@ const ParamSpec kParams[] = {
 #include "lib/config/params/master.def"
 #include "lib/config/params/tls.def"
 #include "lib/config/params/smtpd.def"
+#include "lib/config/params/postscreen.def"
 #include "lib/config/params/qmgr.def"
 #include "lib/config/params/local.def"
 #include "lib/config/params/smtp.def"

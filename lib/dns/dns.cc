@@ -259,6 +259,16 @@ std::optional<std::string> reverse_name(std::string_view ip) {
   return out + "ip6.arpa";
 }
 
+std::optional<std::string> dnsbl_query_name(std::string_view ip, std::string_view domain) {
+  auto r = reverse_name(ip);
+  if (!r) return std::nullopt;
+  for (std::string_view suffix : {".in-addr.arpa", ".ip6.arpa"}) {
+    if (r->size() > suffix.size() && r->compare(r->size() - suffix.size(), suffix.size(), suffix) == 0)
+      return r->substr(0, r->size() - suffix.size()) + "." + std::string(domain);
+  }
+  return std::nullopt;
+}
+
 bool same_address(std::string_view a, std::string_view b) {
   unsigned char x[16], y[16];
   std::string sa(a), sb(b);

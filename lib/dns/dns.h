@@ -79,6 +79,10 @@ std::string hex(std::string_view bin);
 // The reverse-lookup name of an address: "7.2.0.192.in-addr.arpa" for 192.0.2.7, the
 // nibble form under ip6.arpa for IPv6 (RFC 3596 2.5); nullopt when ip is not an address.
 std::optional<std::string> reverse_name(std::string_view ip);
+// The name a DNS list is asked for about ip: the reversed address (IPv4 by octets,
+// IPv6 by nibbles) before the list's domain, "7.2.0.192.bl.example" for 192.0.2.7;
+// nullopt when ip is not an address. For smtpd's reject_rbl_client and postscreen.
+std::optional<std::string> dnsbl_query_name(std::string_view ip, std::string_view domain);
 // True when a and b are the same address in any presentation form ("::ffff:1.2.3.4"
 // is not 1.2.3.4: families must match).
 bool same_address(std::string_view a, std::string_view b);

@@ -229,6 +229,12 @@ class DnsTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT_EQUAL(std::string("mx.b.tst"), present(RrType::PTR, wire_name("MX.b.tst")).value_or(""));
     CPPUNIT_ASSERT(!present(RrType::PTR, wire_name("mx.b.tst") + "x"));
     CPPUNIT_ASSERT(parse_rrtype("ptr") == RrType::PTR);
+    // The DNS list name: the reversed address before the list's domain.
+    CPPUNIT_ASSERT_EQUAL(std::string("7.2.0.192.bl.example"), *dnsbl_query_name("192.0.2.7", "bl.example"));
+    auto v6 = dnsbl_query_name("2001:db8::1", "bl.example");
+    CPPUNIT_ASSERT(v6 && v6->starts_with("1.0.0.0.") && v6->ends_with(".8.b.d.0.1.0.0.2.bl.example"));
+    for (const char* bad : {"", "unknown", "192.0.2", "192.0.2.256", "1.2.3.4.5", "::g"})
+      CPPUNIT_ASSERT_MESSAGE(bad, !dnsbl_query_name(bad, "bl.example"));
   }
 
   void client_name_messages() {

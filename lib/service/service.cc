@@ -32,7 +32,7 @@ namespace postilion::service {
 namespace {
 
 const char* const kUsage =
-    "usage: SERVICE -c config_dir -n name -t inet|unix -s listen_fds [-w wakeup_secs] "
+    "usage: SERVICE -c config_dir -n name -t inet|unix|pass -s listen_fds [-w wakeup_secs] "
     "[-u] [-j] [-l] [-f] [-v] [-a client_ip] [-o name=value]... [args]";
 
 bool fd_open(int fd) { return ::fcntl(fd, F_GETFD) >= 0; }
@@ -71,8 +71,8 @@ std::optional<Options> read_options(int argc, char** argv, std::string* why) {
       case 't': {
         auto v = value(i, "-t");
         if (!v) return std::nullopt;
-        if (*v != "inet" && *v != "unix") {
-          *why = "option -t: expected inet or unix, got \"" + str::printable(*v, 40) + "\"";
+        if (*v != "inet" && *v != "unix" && *v != "pass") {
+          *why = "option -t: expected inet, unix or pass, got \"" + str::printable(*v, 40) + "\"";
           return std::nullopt;
         }
         o.type = *v;
@@ -149,6 +149,13 @@ struct Context::Impl {
     event::Event ev;
   };
   std::map<int, std::unique_ptr<BlockingClient>> blocking;  // serve_blocking(), by fd
+  // A pass service (-t pass): connections from the daemon that hands over a client,
+  // waiting for the descriptor, by fd.
+  struct Handover {
+    UniqueFd fd;
+    event::Event ev;
+  };
+  std::map<int, std::unique_ptr<Handover>> handovers;
   std::unique_ptr<Launcher> launcher;                        // Kind::Session
 };
 
@@ -205,7 +212,7 @@ void Context::accepted(UniqueFd fd) {
   ++served_;
   impl_->idle.stop();
   int64_t max_use = cfg_.integer("max_use");
-  if (!opts_.long_running && max_use > 0 && served_ >= max_use) {
+  if (!opts_.long_running && !spec_.ignore_max_use && max_use > 0 && served_ >= max_use) {
     // This process is used up: no more clients; exit after the current ones.
     stop();
   } else if (spec_.max_clients > 0 && sessions_ >= spec_.max_clients) {
@@ -252,12 +259,45 @@ void Context::stop() {
   maybe_exit();
 }
 
+// A pass service: the connection carries one client descriptor (SCM_RIGHTS, one data
+// byte), sent by postscreen(8) right after connecting. The client is then served as if
+// this process had accepted it; the handover connection is closed, which tells the
+// sender the client arrived.
+void Context::take_handover(UniqueFd conn) {
+  constexpr int kHandoverTimeoutMs = 10000;
+  int key = conn.get();
+  auto h = std::make_unique<Impl::Handover>();
+  h->fd = std::move(conn);
+  h->ev = event::Event(base_, key, EV_READ, [this, key](short what) {
+    auto it = impl_->handovers.find(key);
+    if (it == impl_->handovers.end()) return;
+    auto h = std::move(it->second);
+    impl_->handovers.erase(it);
+    if (!(what & EV_READ)) {
+      log::warn("%s: no client descriptor within %d s: connection dropped", opts_.name.c_str(), kHandoverTimeoutMs / 1000);
+    } else if (auto client = ipc::recv_fd(h->fd.get(), 1); !client) {
+      log::warn("%s: %s", opts_.name.c_str(), client.error().c_str());
+    } else if (!stopping_) {
+      accepted(std::move(*client));
+    }
+    base_.defer_delete(std::move(h));
+  });
+  h->ev.add(kHandoverTimeoutMs);
+  impl_->handovers[key] = std::move(h);
+}
+
 void Context::start(std::vector<UniqueFd> listen_fds, int status_fd, int lifeline_fd) {
   status_fd_ = status_fd;
   if (status_fd_ >= 0) ::fcntl(status_fd_, F_SETFL, ::fcntl(status_fd_, F_GETFL) | O_NONBLOCK);
+  bool pass = opts_.type == "pass";
   for (auto& fd : listen_fds) {
-    impl_->listeners.emplace_back(base_, std::move(fd), [this](UniqueFd c, const sockaddr*, int) {
-      if (!stopping_) accepted(std::move(c));
+    impl_->listeners.emplace_back(base_, std::move(fd), [this, pass](UniqueFd c, const sockaddr*, int) {
+      if (stopping_) return;
+      if (pass) {
+        take_handover(std::move(c));
+      } else {
+        accepted(std::move(c));
+      }
     });
     impl_->listeners.back().set_error_callback(
         [this](int err) { log::warn("%s: accept: %s", opts_.name.c_str(), std::strerror(err)); });

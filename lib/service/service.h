@@ -5,7 +5,7 @@
 // exit on max_idle, max_use, or the master's word.
 //
 // How master(8) starts a service (the whole protocol between them):
-//   argv: COMMAND -c CONFIG_DIR -n SERVICE -t inet|unix -s N [-w SECS] [-u] [-j] [-l]
+//   argv: COMMAND -c CONFIG_DIR -n SERVICE -t inet|unix|pass -s N [-w SECS] [-u] [-j] [-l]
 //         [-v] [-o name=value]... [master.conf args]
 //     -u  unprivileged: drop to mail_owner (when started as root)
 //     -j  chroot into queue_directory (when started as root)
@@ -15,7 +15,9 @@
 //         {int32 pid, int32 state}, host byte order, state 1 = available, 0 = busy
 //   fd 4  lifeline (read end): EOF means the master wants this process to finish its
 //         clients and exit (reload), or the master is gone
-//   fd 5 .. 5+N-1  listening sockets (inet: TCP; unix: stream socket)
+//   fd 5 .. 5+N-1  listening sockets (inet: TCP; unix: stream socket; pass: a unix
+//         stream socket on which each connection brings one client by SCM_RIGHTS and
+//         one data byte, as postscreen(8) sends it; on_accept gets that client)
 //   SIGTERM: exit now.  Exit status 0 = normal end; anything else counts as a crash.
 #pragma once
 
@@ -52,7 +54,7 @@ enum class Kind {
 struct Options {
   std::string config_dir;
   std::string name;
-  std::string type;  // "inet" or "unix"
+  std::string type;  // "inet", "unix" or "pass"
   int listen_fds = 0;
   int wakeup = 0;
   bool unprivileged = false;
@@ -82,6 +84,10 @@ struct Spec {
   // Concurrent clients after which this process stops accepting and reports itself
   // busy, so that master starts another (0 = no limit).
   int max_clients = 0;
+  // A daemon that serves every client of its service in one process (postscreen: a
+  // master.conf maxproc of 1) ignores max_use: a used-up process would stop taking
+  // clients while its current ones take their time, and no other may start meanwhile.
+  bool ignore_max_use = false;
   std::function<void(Context&)> pre_jail;   // as root, before chroot and setuid
   std::function<void(Context&)> post_jail;  // unprivileged, before the loop
   // Kind::Stream: a new client. The daemon owns fd and calls ctx.session_end() when it
@@ -171,6 +177,7 @@ class Context {
 
  private:
   void accepted(UniqueFd fd);
+  void take_handover(UniqueFd conn);
   void maybe_exit();
   void report(int32_t state);
   [[noreturn]] void no_such_object(const char* type);

@@ -10,6 +10,8 @@
 
 #include "lib/base/file.h"
 #include "lib/event/listener.h"
+#include "lib/ipc/message.h"
+#include "lib/testing/temp_dir.h"
 
 using namespace postilion;
 
@@ -53,6 +55,8 @@ class ServiceTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(argv_round_trip);
   CPPUNIT_TEST(context_serves_until_max_use);
   CPPUNIT_TEST(lifeline_eof_stops);
+  CPPUNIT_TEST(pass_service_takes_handed_clients);
+  CPPUNIT_TEST(ignore_max_use_keeps_accepting);
   CPPUNIT_TEST_SUITE_END();
 
  public:
@@ -65,7 +69,8 @@ class ServiceTest : public CppUnit::TestFixture {
         {{"-c", "/etc/p", "-n", "smtpd", "-t", "inet", "-s", "2"}, true, ""},
         {{"-c", "/e", "-n", "q", "-t", "unix", "-s", "1", "-w", "60", "-u", "-j", "-l", "-v",
           "-o", "max_use=3", "extra", "-x"}, true, ""},
-        {{"-t", "udp"}, false, "inet or unix"},
+        {{"-c", "/e", "-n", "smtpd", "-t", "pass", "-s", "1"}, true, ""},
+        {{"-t", "udp"}, false, "inet, unix or pass"},
         {{"-s", "many"}, false, "not a number"},
         {{"-s", "-1"}, false, "not a number"},
         {{"-s", "9999"}, false, "too many"},
@@ -81,6 +86,7 @@ class ServiceTest : public CppUnit::TestFixture {
       if (!r.ok) CPPUNIT_ASSERT_MESSAGE(why, why.find(r.why_has) != std::string::npos);
     }
     std::string why;
+    CPPUNIT_ASSERT_EQUAL(std::string("pass"), parse(rows[2].args, &why)->type);
     auto o = parse(rows[1].args, &why);
     CPPUNIT_ASSERT_EQUAL(std::string("q"), o->name);
     CPPUNIT_ASSERT_EQUAL(60, o->wakeup);
@@ -172,6 +178,80 @@ class ServiceTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT(watchdog.pending());
     CPPUNIT_ASSERT(ctx.stopping());
     if (saved) ::dup2(saved.get(), service::kLifelineFd); else ::close(service::kLifelineFd);
+  }
+
+  void ignore_max_use_keeps_accepting() {
+    service::Spec spec{.name = "postscreen", .kind = service::Kind::Stream};
+    spec.ignore_max_use = true;
+    int accepted = 0;
+    spec.on_accept = [&](service::Context& ctx, UniqueFd) {
+      ++accepted;
+      ctx.session_end();
+    };
+    service::Options o;
+    o.name = "postscreen";
+    o.listen_fds = 1;
+    service::Context ctx(spec, o, config::Config::parse("max_use = 1\nmax_idle = 100s\n"));
+    auto lfd = event::listen_inet("127.0.0.1", 0);
+    CPPUNIT_ASSERT(lfd.ok());
+    uint16_t port = port_of(lfd->get());
+    std::vector<UniqueFd> fds;
+    fds.push_back(std::move(*lfd));
+    ctx.start(std::move(fds), -1, -1);
+    auto c1 = connect_to(port), c2 = connect_to(port), c3 = connect_to(port);
+    event::Timer done(ctx.loop(), [&] { ctx.loop().loopbreak(); });
+    done.start(300);
+    ctx.loop().loop();
+    CPPUNIT_ASSERT_EQUAL(3, accepted);
+    CPPUNIT_ASSERT(!ctx.stopping());
+  }
+
+  // -t pass: each connection brings a client descriptor; on_accept gets that client (the
+  // same socket: its peer is the original one), and a connection that brings none, or
+  // garbage, gives on_accept nothing.
+  void pass_service_takes_handed_clients() {
+    service::Spec spec{.name = "smtpd", .kind = service::Kind::Stream};
+    std::vector<UniqueFd> got;
+    spec.on_accept = [&](service::Context& ctx, UniqueFd fd) {
+      got.push_back(std::move(fd));
+      ctx.session_end();
+    };
+    service::Options o;
+    o.name = "smtpd";
+    o.type = "pass";
+    o.listen_fds = 1;
+    service::Context ctx(spec, o, config::Config::parse("max_idle = 100s\n"));
+    testing::TempDir dir;
+    std::string path = dir.path() + "/smtpd";
+    auto lfd = ipc::listen_unix(path, 0600, 16);
+    CPPUNIT_ASSERT(lfd.ok());
+    std::vector<UniqueFd> fds;
+    fds.push_back(std::move(*lfd));
+    ctx.start(std::move(fds), -1, -1);
+    // The "client": one end of a socket pair; the other end stays here.
+    int pair[2];
+    CPPUNIT_ASSERT_EQUAL(0, ::socketpair(AF_UNIX, SOCK_STREAM, 0, pair));
+    UniqueFd mine(pair[0]), theirs(pair[1]);
+    auto conn = ipc::connect_unix(path, 1000);
+    CPPUNIT_ASSERT(conn.ok());
+    CPPUNIT_ASSERT(ipc::send_fd(conn->get(), theirs.get()).ok());
+    conn->reset();
+    theirs.reset();  // in flight, the descriptor stays open
+    auto bad = ipc::connect_unix(path, 1000);  // garbage: no descriptor
+    CPPUNIT_ASSERT(bad.ok());
+    CPPUNIT_ASSERT(file::write_all(bad->get(), "x").ok());
+    auto empty = ipc::connect_unix(path, 1000);  // closes at once
+    CPPUNIT_ASSERT(empty.ok());
+    empty->reset();
+    event::Timer done(ctx.loop(), [&] { ctx.loop().loopbreak(); });
+    done.start(300);
+    ctx.loop().loop();
+    CPPUNIT_ASSERT_EQUAL(size_t(1), got.size());
+    CPPUNIT_ASSERT(file::write_all(got[0].get(), "hello").ok());
+    char buf[8] = {};
+    CPPUNIT_ASSERT_EQUAL(ssize_t(5), ::read(mine.get(), buf, sizeof buf));
+    CPPUNIT_ASSERT_EQUAL(std::string("hello"), std::string(buf, 5));
+    CPPUNIT_ASSERT_EQUAL(0, ctx.sessions());
   }
 };
 
