@@ -15,6 +15,16 @@ void Session::run_checks(CheckStage stage, std::optional<std::string> sender,
                          std::function<void(const Reply&)> then) {
   checks_stage_ = stage;
   checks_sender_ = std::move(sender);
+  checks_rcpt_.reset();
+  checks_then_ = std::move(then);
+  continue_checks();
+}
+
+void Session::run_rcpt_checks(const smtp::Path& rcpt, bool vrfy, std::function<void(const Reply&)> then) {
+  checks_stage_ = CheckStage::Rcpt;
+  checks_sender_ = mail_ && !vrfy ? mail_->path.address : std::string();
+  checks_rcpt_ = rcpt;
+  checks_vrfy_ = vrfy;
   checks_then_ = std::move(then);
   continue_checks();
 }
@@ -22,8 +32,11 @@ void Session::run_checks(CheckStage stage, std::optional<std::string> sender,
 void Session::continue_checks() {
   // Bounded: each round adds one answer to dns_memo_, which answers everything once full.
   for (;;) {
-    CheckResult r = server_.policy().check_restrictions(checks_stage_, facts_,
-                                                         checks_sender_ ? &*checks_sender_ : nullptr, dns_memo_);
+    CheckResult r = checks_rcpt_ ? server_.policy().check_rcpt(facts_, checks_sender_.value_or(""), *checks_rcpt_,
+                                                               dns_memo_, checks_vrfy_)
+                                 : server_.policy().check_restrictions(checks_stage_, facts_,
+                                                                       checks_sender_ ? &*checks_sender_ : nullptr,
+                                                                       dns_memo_);
     if (!r.question) {
       auto then = std::move(checks_then_);
       checks_then_ = nullptr;

@@ -4,6 +4,7 @@
 // cannot be read is a 451 4.3.0 (the client retries), never an accept.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -35,6 +36,13 @@ struct ClientFacts {
 
 enum class DomainClass { Local, VirtualAlias, VirtualMailbox, Relay, Other };
 
+// An access(5) table's answer: OK (ok), REJECT/DEFER/NNN text (reply), or DUNNO and no
+// match (neither).
+struct AccessVerdict {
+  bool ok = false;
+  smtp::Reply reply;
+};
+
 class Policy {
  public:
   // Opens the maps named in the settings. Errors: a malformed spec or a table that
@@ -48,9 +56,18 @@ class Policy {
   // client and HELO at HELO/EHLO, all three at MAIL). sender: nullptr before MAIL.
   CheckResult check_restrictions(CheckStage stage, const ClientFacts& c, const std::string* sender,
                                  const DnsMemo& memo);
-  // The access maps and the relay rule, at RCPT TO (Postfix's smtpd_delay_reject):
-  // client, HELO, sender, then the recipient.
-  smtp::Reply check_rcpt(const ClientFacts& c, const std::string& sender, const smtp::Path& rcpt);
+  // The checks of one recipient at RCPT (smtpd_delay_reject) and VRFY, in order: the
+  // client, HELO and sender lists (RCPT only; vrfy: none), the access maps, the
+  // recipient's access entry (OK there accepts it at once), smtpd_relay_restrictions,
+  // smtpd_recipient_restrictions, and the recipient tables.
+  CheckResult check_rcpt(const ClientFacts& c, const std::string& sender, const smtp::Path& rcpt,
+                         const DnsMemo& memo, bool vrfy = false);
+  // One of the tables named by check_*_access in a restriction list (opened by
+  // create()): the keys in order, the reply texts "<what>: prefix: text".
+  Result<AccessVerdict> check_access_table(const std::string& table, const std::vector<std::string>& keys,
+                                           const std::string& what, const std::string& prefix);
+  // reject_unlisted_recipient: the recipient tables of the domain's class.
+  smtp::Reply unlisted_recipient(const smtp::Path& rcpt);
   // header_checks, mime_header_checks, nested_header_checks, body_checks; none set: no
   // inspection at all (inspects_content() is false).
   const ContentTables& content_tables() { return content_; }
@@ -59,11 +76,8 @@ class Policy {
 
  private:
   explicit Policy(const Settings& s) : s_(s) {}
+  using Verdict = AccessVerdict;
   // OK -> "ok", REJECT/DEFER/NNN -> a reply, DUNNO or no match -> empty.
-  struct Verdict {
-    bool ok = false;
-    smtp::Reply reply;
-  };
   Result<Verdict> lookup_access(maps::MapList& map, const std::vector<std::string>& keys,
                                 const std::string& what, const std::string& reject_prefix);
   smtp::Reply check_known_recipient(const smtp::Path& rcpt, DomainClass cls);
@@ -74,6 +88,7 @@ class Policy {
   maps::MapList aliases_, virtual_alias_, virtual_mailbox_;
   maps::MapList client_access_, helo_access_, sender_access_, recipient_access_;
   maps::MapList sender_logins_, rbl_replies_;
+  std::map<std::string, maps::MapList> access_tables_;  // check_*_access, by "type:name"
   maps::MapList header_checks_, mime_header_checks_, nested_header_checks_, body_checks_;
   ContentTables content_;
   static constexpr int64_t kUserCacheMs = 60000;

@@ -1,5 +1,6 @@
-// smtpd/restrictions.cc - running smtpd_client_restrictions, smtpd_helo_restrictions and
-// smtpd_sender_restrictions, with Postfix's replies.
+// smtpd/restrictions.cc - running smtpd_client_restrictions, smtpd_helo_restrictions,
+// smtpd_sender_restrictions, smtpd_relay_restrictions and smtpd_recipient_restrictions,
+// with Postfix's replies.
 #include "smtpd/restrictions.h"
 
 #include <arpa/inet.h>
@@ -20,7 +21,7 @@ using config::RestrictionStep;
 using smtp::Reply;
 using smtp::reply;
 
-enum class Which { Client, Helo, Sender };
+enum class Which { Client, Helo, Sender, Relay, Recipient };
 
 std::string domain_of(const std::string& address) {
   size_t at = address.rfind('@');
@@ -142,13 +143,15 @@ Reply rbl_reply(const RestrictionStep& s, const ClientFacts& c, const std::strin
   return reply(554, "5.7.1", "Service unavailable; " + cls + " [" + what + "] blocked using " + s.domain);
 }
 
-// reject_unknown_sender_domain: MX, then A, then AAAA; a null MX does not accept mail.
-StepResult unknown_sender_domain(const std::string& sender, const DnsMemo& memo) {
-  std::string d = domain_of(sender);
+// reject_unknown_sender_domain and reject_unknown_recipient_domain: MX, then A, then
+// AAAA; a null MX does not accept mail. who: "<a@b>: Sender address rejected: ";
+// detail: the second digit group of the status ("1.8" sender, "1.2" recipient).
+StepResult unknown_domain(const std::string& address, const std::string& who, const std::string& detail,
+                          const DnsMemo& memo) {
+  std::string d = domain_of(address);
   if (d.empty() || address_literal(d)) return next();
-  std::string who = "<" + sender + ">: Sender address rejected: ";
   auto name = dns::normalize_name(d);
-  if (!name) return reject(reply(550, "5.1.8", who + "Domain not found"));
+  if (!name) return reject(reply(550, "5." + detail, who + "Domain not found"));
   for (dns::RrType t : {dns::RrType::MX, dns::RrType::A, dns::RrType::AAAA}) {
     DnsQuestion q{*name, t};
     const DnsResult* r = memo.find(q);
@@ -164,12 +167,77 @@ StepResult unknown_sender_domain(const std::string& sender, const DnsMemo& memo)
       case dns::Outcome::NoData:
         continue;
       case dns::Outcome::NxDomain:
-        return reject(reply(550, "5.1.8", who + "Domain not found"));
+        return reject(reply(550, "5." + detail, who + "Domain not found"));
       case dns::Outcome::TempFail:
-        return reject(reply(450, "4.1.8", who + "Domain not found"));
+        return reject(reply(450, "4." + detail, who + "Domain not found"));
     }
   }
-  return reject(reply(550, "5.1.8", who + "Domain not found"));
+  return reject(reply(550, "5." + detail, who + "Domain not found"));
+}
+
+StepResult unknown_sender_domain(const std::string& sender, const DnsMemo& memo) {
+  return unknown_domain(sender, "<" + sender + ">: Sender address rejected: ", "1.8", memo);
+}
+
+// check_client_access, check_helo_access, check_sender_access, check_recipient_access:
+// OK permits (ends this list), a reply refuses, DUNNO and no match go on.
+StepResult access_table(const RestrictionStep& s, const ClientFacts& c, const std::string* sender,
+                        const smtp::Path* rcpt, const RestrictionTables& t) {
+  std::vector<std::string> keys;
+  std::string what, prefix;
+  switch (s.what) {
+    case Restriction::CheckClientAccess:
+      keys = client_keys(c.ip);
+      if (c.name != "unknown" && !c.name.empty()) {
+        auto names = domain_keys(c.name);
+        keys.insert(keys.begin(), names.begin(), names.end());
+      }
+      what = c.label();
+      prefix = "Client host rejected";
+      break;
+    case Restriction::CheckHeloAccess:
+      if (c.helo.empty()) return next();
+      keys = domain_keys(c.helo);
+      what = c.helo;
+      prefix = "Helo command rejected";
+      break;
+    case Restriction::CheckSenderAccess: {
+      if (!sender || sender->empty()) return next();
+      size_t at = sender->rfind('@');
+      keys = address_keys(at == std::string::npos ? *sender : sender->substr(0, at),
+                          at == std::string::npos ? "" : sender->substr(at + 1));
+      what = *sender;
+      prefix = "Sender address rejected";
+      break;
+    }
+    case Restriction::CheckRecipientAccess:
+      if (!rcpt) return next();
+      keys = address_keys(rcpt->local, rcpt->domain);
+      what = rcpt->address;
+      prefix = "Recipient address rejected";
+      break;
+    default:
+      return next();
+  }
+  if (!t.policy) return next();
+  auto v = t.policy->check_access_table(s.table, keys, what, prefix);
+  if (!v) {
+    log::warn("%s %s: %s", config::restriction_name(s.what), s.table.c_str(), v.error().c_str());
+    return reject(reply(451, "4.3.0", "<" + what + ">: " + prefix + ": Temporary lookup failure"));
+  }
+  if (!v->reply.empty()) return reject(v->reply);
+  return v->ok ? permit() : next();
+}
+
+// reject_unauth_destination, defer_unauth_destination: a recipient in a domain of ours
+// (local, virtual, relay_domains) without sender-specified routing ("a%b@ours",
+// "b!a@ours", "\"a@b\"@ours", which a later hop could send elsewhere); anything else is
+// relaying. Without a policy no domain is ours.
+StepResult unauth_destination(const RestrictionStep& s, const smtp::Path& rcpt, const RestrictionTables& t) {
+  DomainClass cls = t.policy ? t.policy->classify(rcpt.domain_lower()) : DomainClass::Other;
+  if (cls != DomainClass::Other && !rcpt.routing()) return next();
+  bool defer = s.what == Restriction::DeferUnauthDestination;
+  return reject(reply(defer ? 454 : 554, defer ? "4.7.1" : "5.7.1", "<" + rcpt.address + ">: Relay access denied"));
 }
 
 // reject_sender_login_mismatch (any client) and
@@ -192,21 +260,54 @@ StepResult login_mismatch(const RestrictionStep& s, const ClientFacts& c, const 
   return reject(reply(553, "5.7.1", who + "not owned by user " + str::printable(c.sasl_user, 255)));
 }
 
+// What "reject" and "defer" name in their reply: "<unknown[192.0.2.7]>: Client host".
+std::string reply_subject(Which which, const ClientFacts& c, const std::string* sender, const smtp::Path* rcpt) {
+  switch (which) {
+    case Which::Client:
+      return "<" + c.label() + ">: Client host";
+    case Which::Helo:
+      return "<" + c.helo + ">: Helo command";
+    case Which::Sender:
+      return "<" + (sender ? *sender : "") + ">: Sender address";
+    case Which::Relay:
+    case Which::Recipient:
+      return "<" + (rcpt ? rcpt->address : "") + ">: Recipient address";
+  }
+  return "<>: Access";
+}
+
 StepResult run_step(const RestrictionStep& s, Which which, const ClientFacts& c, const std::string* sender,
-                    const DnsMemo& memo, const RestrictionTables& t) {
+                    const smtp::Path* rcpt, const DnsMemo& memo, const RestrictionTables& t) {
   switch (s.what) {
     case Restriction::Permit:
       return permit();
     case Restriction::Reject:
-      switch (which) {
-        case Which::Client:
-          return reject(reply(554, "5.7.1", "<" + c.label() + ">: Client host rejected: Access denied"));
-        case Which::Helo:
-          return reject(reply(554, "5.7.1", "<" + c.helo + ">: Helo command rejected: Access denied"));
-        case Which::Sender:
-          return reject(reply(554, "5.7.1", "<" + (sender ? *sender : "") + ">: Sender address rejected: Access denied"));
-      }
+      return reject(reply(554, "5.7.1", reply_subject(which, c, sender, rcpt) + " rejected: Access denied"));
+    case Restriction::Defer:
+      return reject(reply(450, "4.3.2", reply_subject(which, c, sender, rcpt) + " rejected: Try again later"));
+    case Restriction::RejectUnauthDestination:
+    case Restriction::DeferUnauthDestination:
+      return rcpt ? unauth_destination(s, *rcpt, t) : next();
+    case Restriction::RejectUnlistedRecipient:
+      if (!rcpt || !t.policy) return next();
+      if (Reply r = t.policy->unlisted_recipient(*rcpt); !r.empty()) return reject(std::move(r));
       return next();
+    case Restriction::RejectNonFqdnRecipient: {
+      // A recipient without a domain is one of ours (user@$myhostname), as in Postfix.
+      if (!rcpt || rcpt->domain.empty() || address_literal(rcpt->domain) || fqdn(rcpt->domain)) return next();
+      return reject(reply(504, "5.5.2", "<" + rcpt->address + ">: Recipient address rejected: need fully-qualified address"));
+    }
+    case Restriction::RejectUnknownRecipientDomain: {
+      if (!rcpt || rcpt->domain.empty()) return next();
+      // Domains of ours are known whatever the DNS says.
+      if (t.policy && t.policy->classify(rcpt->domain_lower()) != DomainClass::Other) return next();
+      return unknown_domain(rcpt->address, "<" + rcpt->address + ">: Recipient address rejected: ", "1.2", memo);
+    }
+    case Restriction::CheckClientAccess:
+    case Restriction::CheckHeloAccess:
+    case Restriction::CheckSenderAccess:
+    case Restriction::CheckRecipientAccess:
+      return access_table(s, c, sender, rcpt, t);
     case Restriction::PermitMynetworks:
       return c.in_mynetworks ? permit() : next();
     case Restriction::PermitSaslAuthenticated:
@@ -270,11 +371,12 @@ CheckResult run_restriction_lists(const ListsToRun& lists, const ClientFacts& c,
   static const RestrictionTables kNone;
   const RestrictionTables& t = tables ? *tables : kNone;
   const std::pair<const std::vector<RestrictionStep>*, Which> order[] = {
-      {lists.client, Which::Client}, {lists.helo, Which::Helo}, {lists.sender, Which::Sender}};
+      {lists.client, Which::Client}, {lists.helo, Which::Helo}, {lists.sender, Which::Sender},
+      {lists.relay, Which::Relay},   {lists.recipient, Which::Recipient}};
   for (const auto& [list, which] : order) {
     if (!list) continue;
     for (const auto& step : *list) {
-      StepResult r = run_step(step, which, c, sender, memo, t);
+      StepResult r = run_step(step, which, c, sender, lists.rcpt, memo, t);
       if (r.kind == StepResult::Kind::Next) continue;
       if (r.kind == StepResult::Kind::Permit) break;  // this list is done; the next one runs
       if (r.kind == StepResult::Kind::Reject) return CheckResult{std::move(r.reply), std::nullopt};

@@ -1,5 +1,6 @@
 // smtpd/restrictions.h - the restriction lists (smtpd_client_restrictions,
-// smtpd_helo_restrictions, smtpd_sender_restrictions) as Postfix runs them: each list in
+// smtpd_helo_restrictions, smtpd_sender_restrictions, smtpd_relay_restrictions,
+// smtpd_recipient_restrictions) as Postfix runs them: each list in
 // order, a permit ends that list, a reject answers the command. Checks that need DNS
 // (DNS lists, reject_unknown_sender_domain) read their answers from the session's
 // DnsMemo; when an answer is not there yet the evaluation stops with the question, the
@@ -16,11 +17,13 @@
 #include "lib/config/restrictions.h"
 #include "lib/dns/dns.h"
 #include "lib/maps/maps.h"
+#include "lib/smtp/command.h"
 #include "lib/smtp/reply.h"
 
 namespace postilion::smtpd {
 
 struct ClientFacts;
+class Policy;
 
 struct DnsQuestion {
   std::string name;
@@ -61,6 +64,11 @@ struct ListsToRun {
   const std::vector<config::RestrictionStep>* client = nullptr;
   const std::vector<config::RestrictionStep>* helo = nullptr;
   const std::vector<config::RestrictionStep>* sender = nullptr;
+  const std::vector<config::RestrictionStep>* relay = nullptr;
+  const std::vector<config::RestrictionStep>* recipient = nullptr;
+  // The recipient the checks are about (RCPT, VRFY); nullptr elsewhere, where the
+  // recipient restrictions find nothing to check.
+  const smtp::Path* rcpt = nullptr;
 };
 
 // The tables and settings some restrictions use.
@@ -71,10 +79,13 @@ struct RestrictionTables {
   std::string default_rbl_reply = "$rbl_code Service unavailable; $rbl_class [$rbl_what] blocked using "
                                   "$rbl_domain${rbl_reason?; $rbl_reason}";
   int rbl_code = 554;
+  // The domain classes, recipient tables and check_*_access tables (nullptr: no domain
+  // is ours, no recipient is known, every check_*_access finds nothing).
+  Policy* policy = nullptr;
 };
 
-// Runs the lists in order (client, HELO, sender). sender: nullptr before MAIL, "" for
-// the null sender. tables: nullptr for none and the default reply.
+// Runs the lists in order (client, HELO, sender, relay, recipient). sender: nullptr
+// before MAIL, "" for the null sender. tables: nullptr for none and the default reply.
 CheckResult run_restriction_lists(const ListsToRun& lists, const ClientFacts& c, const std::string* sender,
                                   const DnsMemo& memo, const RestrictionTables* tables = nullptr);
 

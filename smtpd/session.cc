@@ -573,14 +573,13 @@ void Session::cmd_rcpt(std::string_view arg) {
       reject_log("RCPT", over, rt.path.address);
       return send(over);
     }
-    run_checks(CheckStage::Rcpt, mail_->path.address, [this, rt](const Reply& r) { rcpt_checked(rt, r); });
+    run_rcpt_checks(rt.path, false, [this, rt](const Reply& r) { rcpt_checked(rt, r); });
   });
 }
 
-// The restriction lists first (smtpd_delay_reject), then the access maps, the relay
-// rule and the recipient tables.
-void Session::rcpt_checked(const smtp::RcptTo& t, const Reply& checked) {
-  Reply r = checked.empty() ? server_.policy().check_rcpt(facts_, mail_->path.address, t.path) : checked;
+// The restriction lists (smtpd_delay_reject), the access maps, the relay and recipient
+// restrictions and the recipient tables have spoken (Policy::check_rcpt).
+void Session::rcpt_checked(const smtp::RcptTo& t, const Reply& r) {
   if (!r.empty()) {
     reject_log("RCPT", r, t.path.address);
     return send(r);
@@ -633,13 +632,14 @@ void Session::cmd_vrfy(std::string_view arg) {
   std::string path = text.front() == '<' ? std::string(text) : "<" + std::string(text) + ">";
   auto t = smtp::parse_rcpt_to(path, true);
   if (!t) return send(t.error());
-  Reply r = server_.policy().check_rcpt(facts_, "", t->path);
-  if (!r.empty()) {
-    reject_log("VRFY", r, t->path.address);
-    return send(r);
-  }
   std::string addr = t->path.domain.empty() ? t->path.address + "@" + s.myhostname : t->path.address;
-  send(reply(250, "2.0.0", "<" + str::printable(addr, 300) + ">"));
+  run_rcpt_checks(t->path, true, [this, path = t->path, addr](const Reply& r) {
+    if (!r.empty()) {
+      reject_log("VRFY", r, path.address);
+      return send(r);
+    }
+    send(reply(250, "2.0.0", "<" + str::printable(addr, 300) + ">"));
+  });
 }
 
 void Session::cmd_expn(std::string_view) { send(reply(502, "5.5.1", "Error: EXPN command disabled")); }

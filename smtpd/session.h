@@ -125,6 +125,8 @@ class Session {
   // restriction lists (smtpd/restrictions.h): then() gets the verdict (empty: go on),
   // at once or after the DNS answers it needed.
   void run_checks(CheckStage stage, std::optional<std::string> sender, std::function<void(const smtp::Reply&)> then);
+  // The checks of one recipient (Policy::check_rcpt) at RCPT, or VRFY's share of them.
+  void run_rcpt_checks(const smtp::Path& rcpt, bool vrfy, std::function<void(const smtp::Reply&)> then);
   void continue_checks();
   // Asks the resolver; false when the answer is already in dns_memo_ (no resolver).
   bool ask_dns(const DnsQuestion& q);
@@ -214,6 +216,8 @@ class Session {
   std::unique_ptr<ipc::ServiceLink> dns_link_;  // the DNS lookup that runs, if one does
   CheckStage checks_stage_ = CheckStage::Rcpt;
   std::optional<std::string> checks_sender_;    // the sender the checks see (none before MAIL)
+  std::optional<smtp::Path> checks_rcpt_;       // the recipient, for run_rcpt_checks()
+  bool checks_vrfy_ = false;
   std::function<void(const smtp::Reply&)> checks_then_;
   bool dns_inline_ = false;           // inside ServiceLink::call(): an answer now is no wait
   bool dns_answered_inline_ = false;

@@ -34,6 +34,12 @@ void get_time(const config::Config& c, const char* n, int64_t* out) {
 
 }  // namespace
 
+std::vector<config::RestrictionStep> default_relay_restrictions() {
+  auto steps = config::parse_restriction_list("permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination");
+  if (!steps) PANIC("default smtpd_relay_restrictions: %s", steps.error().c_str());
+  return std::move(*steps);
+}
+
 Result<Settings> Settings::from_config(const config::Config& c) {
   Settings s;
   get(c, "myhostname", &s.myhostname);
@@ -65,6 +71,8 @@ Result<Settings> Settings::from_config(const config::Config& c) {
   get(c, "smtpd_client_restrictions", &s.client_restrictions);
   get(c, "smtpd_helo_restrictions", &s.helo_restrictions);
   get(c, "smtpd_sender_restrictions", &s.sender_restrictions);
+  get(c, "smtpd_relay_restrictions", &s.relay_restrictions);
+  get(c, "smtpd_recipient_restrictions", &s.recipient_restrictions);
   get(c, "smtpd_delay_reject", &s.delay_reject);
   if (known("smtpd_restriction_dns_timeout"))
     s.restriction_dns_timeout_ms = c.seconds("smtpd_restriction_dns_timeout") * 1000;
