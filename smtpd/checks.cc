@@ -93,8 +93,9 @@ void Session::dns_answered(const DnsQuestion& q, const ipc::Message* m) {
   if (state_ != State::Checks) return;  // the session ended its wait (timeout)
   state_ = State::Ready;
   continue_checks();
-  // An error reply that waits (smtpd_error_sleep_time) resumes the session itself.
-  if (state_ == State::Ready && !error_delayed_) resume();
+  // An error reply that waits (smtpd_error_sleep_time) resumes the session itself;
+  // after DATA or BDAT checks the session reads the message (State::Data, Bdat).
+  if (!suspended()) resume();
   else flush();
 }
 

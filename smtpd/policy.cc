@@ -102,7 +102,7 @@ Result<std::unique_ptr<Policy>> Policy::create(const Settings& s) {
   // The tables the restriction lists name (check_client_access hash:/etc/...), each
   // opened once however many lists name it.
   for (const auto* list : {&s.client_restrictions, &s.helo_restrictions, &s.sender_restrictions,
-                           &s.relay_restrictions, &s.recipient_restrictions}) {
+                           &s.relay_restrictions, &s.recipient_restrictions, &s.data_restrictions}) {
     for (const auto& step : *list) {
       if (step.table.empty() || p->access_tables_.count(step.table)) continue;
       auto t = maps::MapList::open(step.table);
@@ -139,7 +139,9 @@ CheckResult Policy::check_restrictions(CheckStage stage, const ClientFacts& c, c
                                        const DnsMemo& memo) {
   ListsToRun lists;
   bool at_rcpt = stage == CheckStage::Rcpt;
-  if (s_.delay_reject ? at_rcpt : !at_rcpt) {
+  if (stage == CheckStage::Data) {
+    lists.data = &s_.data_restrictions;
+  } else if (s_.delay_reject ? at_rcpt : !at_rcpt) {
     lists.client = &s_.client_restrictions;
     lists.helo = &s_.helo_restrictions;
     if (stage != CheckStage::Helo) lists.sender = &s_.sender_restrictions;

@@ -30,6 +30,10 @@ struct ClientFacts {
   bool authenticated = false;
   std::string sasl_user;  // the login name, when authenticated
   bool in_mynetworks = false;
+  // The client sent commands ahead where it may not: before the greeting, without
+  // PIPELINING (HELO, or before EHLO's reply), or after a command that must end a
+  // group (EHLO, DATA, ...; RFC 2920 3.1). For reject_unauth_pipelining.
+  bool improper_pipelining = false;
   // "unknown[192.0.2.7]"
   std::string label() const { return name + "[" + ip + "]"; }
 };

@@ -262,6 +262,28 @@ class PolicyTest : public CppUnit::TestFixture {
       CPPUNIT_ASSERT_EQUAL_MESSAGE(std::string(r.recipient) + " / " + r.rcpt, std::string(r.want),
                                    rep.empty() ? std::string() : rep.summary());
     }
+    // reject_unauth_pipelining: in the data list, and in the others as Postfix allows.
+    {
+      Settings d = base_settings();
+      d.data_restrictions = *config::parse_restriction_list("reject_unauth_pipelining");
+      d.client_restrictions = *config::parse_restriction_list("reject_unauth_pipelining");
+      auto p = Policy::create(d);
+      ClientFacts talker{"192.0.2.1"};
+      std::string from = "a@b.test";
+      DnsMemo none;
+      CPPUNIT_ASSERT(p.value()->check_restrictions(CheckStage::Data, talker, &from, none).reply.empty());
+      CPPUNIT_ASSERT(check(*p.value(), talker, from, path("<root@ours.test>")).empty());
+      talker.improper_pipelining = true;
+      CPPUNIT_ASSERT_EQUAL(std::string("503 5.5.0 <DATA>: Data command rejected: Improper use of SMTP command pipelining"),
+                           p.value()->check_restrictions(CheckStage::Data, talker, &from, none).reply.summary());
+      CPPUNIT_ASSERT_EQUAL(std::string("503 5.5.0 <unknown[192.0.2.1]>: Client host rejected: Improper use of SMTP "
+                                       "command pipelining"),
+                           check(*p.value(), talker, from, path("<root@ours.test>")).summary());
+      // The data list runs at DATA only.
+      d.client_restrictions.clear();
+      auto q = Policy::create(d);
+      CPPUNIT_ASSERT(check(*q.value(), talker, from, path("<root@ours.test>")).empty());
+    }
     // reject_unknown_recipient_domain asks the DNS (a relaying client, else the relay
     // rule would refuse first), then answers from the memo.
     Settings s = base_settings();

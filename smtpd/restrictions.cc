@@ -21,7 +21,7 @@ using config::RestrictionStep;
 using smtp::Reply;
 using smtp::reply;
 
-enum class Which { Client, Helo, Sender, Relay, Recipient };
+enum class Which { Client, Helo, Sender, Relay, Recipient, Data };
 
 std::string domain_of(const std::string& address) {
   size_t at = address.rfind('@');
@@ -272,6 +272,8 @@ std::string reply_subject(Which which, const ClientFacts& c, const std::string* 
     case Which::Relay:
     case Which::Recipient:
       return "<" + (rcpt ? rcpt->address : "") + ">: Recipient address";
+    case Which::Data:
+      return "<DATA>: Data command";
   }
   return "<>: Access";
 }
@@ -285,6 +287,10 @@ StepResult run_step(const RestrictionStep& s, Which which, const ClientFacts& c,
       return reject(reply(554, "5.7.1", reply_subject(which, c, sender, rcpt) + " rejected: Access denied"));
     case Restriction::Defer:
       return reject(reply(450, "4.3.2", reply_subject(which, c, sender, rcpt) + " rejected: Try again later"));
+    case Restriction::RejectUnauthPipelining:
+      if (!c.improper_pipelining) return next();
+      return reject(reply(503, "5.5.0", reply_subject(which, c, sender, rcpt) +
+                                            " rejected: Improper use of SMTP command pipelining"));
     case Restriction::RejectUnauthDestination:
     case Restriction::DeferUnauthDestination:
       return rcpt ? unauth_destination(s, *rcpt, t) : next();
@@ -372,7 +378,7 @@ CheckResult run_restriction_lists(const ListsToRun& lists, const ClientFacts& c,
   const RestrictionTables& t = tables ? *tables : kNone;
   const std::pair<const std::vector<RestrictionStep>*, Which> order[] = {
       {lists.client, Which::Client}, {lists.helo, Which::Helo}, {lists.sender, Which::Sender},
-      {lists.relay, Which::Relay},   {lists.recipient, Which::Recipient}};
+      {lists.relay, Which::Relay},   {lists.recipient, Which::Recipient}, {lists.data, Which::Data}};
   for (const auto& [list, which] : order) {
     if (!list) continue;
     for (const auto& step : *list) {

@@ -1,6 +1,6 @@
 // smtpd/restrictions.h - the restriction lists (smtpd_client_restrictions,
 // smtpd_helo_restrictions, smtpd_sender_restrictions, smtpd_relay_restrictions,
-// smtpd_recipient_restrictions) as Postfix runs them: each list in
+// smtpd_recipient_restrictions, smtpd_data_restrictions) as Postfix runs them: each list in
 // order, a permit ends that list, a reject answers the command. Checks that need DNS
 // (DNS lists, reject_unknown_sender_domain) read their answers from the session's
 // DnsMemo; when an answer is not there yet the evaluation stops with the question, the
@@ -58,7 +58,8 @@ struct CheckResult {
 
 // Which lists run together: at RCPT while smtpd_delay_reject holds, else the client and
 // HELO lists at HELO/EHLO and all three at MAIL.
-enum class CheckStage { Helo, Mail, Rcpt };
+// smtpd_data_restrictions runs at DATA (and the first BDAT) only.
+enum class CheckStage { Helo, Mail, Rcpt, Data };
 
 struct ListsToRun {
   const std::vector<config::RestrictionStep>* client = nullptr;
@@ -66,6 +67,7 @@ struct ListsToRun {
   const std::vector<config::RestrictionStep>* sender = nullptr;
   const std::vector<config::RestrictionStep>* relay = nullptr;
   const std::vector<config::RestrictionStep>* recipient = nullptr;
+  const std::vector<config::RestrictionStep>* data = nullptr;
   // The recipient the checks are about (RCPT, VRFY); nullptr elsewhere, where the
   // recipient restrictions find nothing to check.
   const smtp::Path* rcpt = nullptr;

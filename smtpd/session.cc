@@ -195,6 +195,9 @@ void Session::greet() {
 }
 
 void Session::send_greeting() {
+  // A client that talks before the greeting is not waiting for replies (Postfix's
+  // reject_unauth_pipelining catches such clients too).
+  if (evbuffer_get_length(bev_.input()) > 0) facts_.improper_pipelining = true;
   // In wrapper mode the greeting waits in the buffer until the handshake is done.
   send(reply(220, "", server_.settings().banner_text()));
   flush();
@@ -446,6 +449,14 @@ void Session::handle_line(std::string_view line) {
   }
   last_command_ = smtp::verb_name(cmd->verb);
   ++counts_[str::lower(last_command_)];
+  // More input behind this command where the client may not send ahead: no PIPELINING
+  // (HELO, or no EHLO yet), or a command that must end a group (RFC 2920 3.1).
+  static constexpr Verb kEndsGroup[] = {Verb::Helo, Verb::Ehlo, Verb::Data, Verb::Vrfy, Verb::Expn,
+                                        Verb::Noop, Verb::Starttls, Verb::Auth};
+  bool more = in_pos_ < in_.size() || evbuffer_get_length(bev_.input()) > 0;
+  if (more && cmd->verb != Verb::Quit &&
+      (!esmtp_ || std::find(std::begin(kEndsGroup), std::end(kEndsGroup), cmd->verb) != std::end(kEndsGroup)))
+    facts_.improper_pipelining = true;
   for (const auto& spec : kCommands) {
     if (spec.verb == cmd->verb) {
       (this->*spec.handler)(cmd->arg);

@@ -100,8 +100,11 @@ class Session {
   void cmd_mail(std::string_view arg);
   void cmd_rcpt(std::string_view arg);
   void cmd_data(std::string_view arg);
+  void data_checked(const smtp::Reply& r);  // after smtpd_data_restrictions
+  void data_refused(const char* stage, const smtp::Reply& r);
   void start_data();  // 354, then the content
   void cmd_bdat(std::string_view arg);
+  void bdat_chunk(const smtp::Bdat& b, smtp::Reply refuse);
   void cmd_rset(std::string_view arg);
   void cmd_noop(std::string_view arg);
   void cmd_quit(std::string_view arg);

@@ -73,6 +73,7 @@ Result<Settings> Settings::from_config(const config::Config& c) {
   get(c, "smtpd_sender_restrictions", &s.sender_restrictions);
   get(c, "smtpd_relay_restrictions", &s.relay_restrictions);
   get(c, "smtpd_recipient_restrictions", &s.recipient_restrictions);
+  get(c, "smtpd_data_restrictions", &s.data_restrictions);
   get(c, "smtpd_delay_reject", &s.delay_reject);
   if (known("smtpd_restriction_dns_timeout"))
     s.restriction_dns_timeout_ms = c.seconds("smtpd_restriction_dns_timeout") * 1000;

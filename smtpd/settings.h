@@ -50,6 +50,7 @@ struct Settings {
   // above (and the access maps); the relay list's default is the built-in relay rule.
   std::vector<config::RestrictionStep> relay_restrictions = default_relay_restrictions();
   std::vector<config::RestrictionStep> recipient_restrictions;
+  std::vector<config::RestrictionStep> data_restrictions;  // at DATA and the first BDAT
   bool delay_reject = true;
   int64_t restriction_dns_timeout_ms = 10000;
 

@@ -2,7 +2,8 @@
 # smtpd_recipient_restrictions as a Postfix administrator writes them: the relay rule
 # as a list (defer_unauth_destination, the old reject_unauth_destination in the
 # recipient list), check_recipient_access, reject_non_fqdn_recipient, and the open
-# relay refused by postilionctl check with file:line.
+# relay refused by postilionctl check with file:line; smtpd_data_restrictions with
+# reject_unauth_pipelining at DATA and BDAT.
 # Fixture (standalone smtpd, fake auth and qmgr, client outside mynetworks): test_smtpd.py.
 import os
 import re
@@ -114,6 +115,64 @@ class DefaultRelayTest(SmtpdTestBase):
         for rcpt in RELAYS:
             self.assertEqual((554, ["554 5.7.1 %s: Relay access denied" % rcpt]), c.cmd("RCPT TO:" + rcpt), rcpt)
         self.assertEqual(250, c.cmd("RCPT TO:<root@ours.test>")[0])
+
+
+class DataRestrictionsTest(SmtpdTestBase):
+    """smtpd_data_restrictions with reject_unauth_pipelining: a client that sends
+    commands ahead without PIPELINING is refused at DATA (and BDAT); one that waits for
+    each reply, or pipelines after EHLO as RFC 2920 allows, is not."""
+    options = {"smtpd_data_restrictions": "reject_unauth_pipelining"}
+    REFUSAL = "503 5.5.0 <DATA>: Data command rejected: Improper use of SMTP command pipelining"
+
+    def test_helo_client_sending_ahead_refused_at_data(self):
+        c = self.connect()
+        self.assertEqual(250, c.cmd("HELO client.test")[0])
+        c.send("MAIL FROM:<a@b.test>\r\nRCPT TO:<root@ours.test>\r\nDATA\r\n")
+        self.assertEqual(250, c.reply()[0])
+        self.assertEqual(250, c.reply()[0])
+        self.assertEqual((503, [self.REFUSAL]), c.reply())
+        # The transaction is over; the session goes on.
+        self.assertEqual(503, c.cmd("RCPT TO:<root@ours.test>")[0])
+        line = re.compile(r"NOQUEUE: reject: DATA from unknown\[127\.[0-9.]+\]: " + re.escape(self.REFUSAL) +
+                          r"; from=<a@b\.test> to=<root@ours\.test> proto=SMTP helo=<client\.test>$", re.M)
+        harness.wait_for(lambda: line.search(self.srv.log()), 10, "reject log line")
+
+    def test_commands_after_ehlo_in_the_same_write_refused(self):
+        c = self.connect()
+        c.send("EHLO client.test\r\nMAIL FROM:<a@b.test>\r\n")
+        self.assertEqual(250, c.reply()[0])
+        self.assertEqual(250, c.reply()[0])
+        self.assertEqual(250, c.cmd("RCPT TO:<root@ours.test>")[0])
+        self.assertEqual((503, [self.REFUSAL]), c.cmd("DATA"))
+        # BDAT: the chunk is read and dropped, then the session goes on.
+        self.assertEqual(250, c.cmd("MAIL FROM:<a@b.test>")[0])
+        self.assertEqual(250, c.cmd("RCPT TO:<root@ours.test>")[0])
+        c.send("BDAT 5 LAST\r\nhello")
+        self.assertEqual((503, [self.REFUSAL]), c.reply())
+        self.assertEqual(250, c.cmd("NOOP")[0])
+
+    def test_pipelining_after_ehlo_accepted(self):
+        c = self.connect()
+        self.ehlo(c)
+        c.send("MAIL FROM:<a@b.test>\r\nRCPT TO:<root@ours.test>\r\nDATA\r\n")
+        self.assertEqual([250, 250, 354], c.replies(3))
+        code, lines = c.cmd(MSG + ".")
+        self.assertEqual(250, code, lines)
+        self.assertIn("queued as", lines[0])
+
+    def test_waiting_client_accepted(self):
+        s = smtplib.SMTP(self.srv.addr, self.srv.port, timeout=20)
+        self.addCleanup(s.close)
+        s.helo("client.test")
+        self.assertEqual({}, s.sendmail("a@b.test", ["root@ours.test"], MSG.encode()))
+        # BDAT after a proper EHLO passes the data list.
+        c = self.connect()
+        self.ehlo(c)
+        self.assertEqual(250, c.cmd("MAIL FROM:<a@b.test>")[0])
+        self.assertEqual(250, c.cmd("RCPT TO:<root@ours.test>")[0])
+        code, lines = c.cmd("BDAT %d LAST\r\n%s" % (len(MSG), MSG[:-2]))
+        self.assertEqual(250, code, lines)
+        self.assertIn("queued as", lines[0])
 
 
 class OpenRelayRefusedTest(InstanceTestCase):

@@ -41,6 +41,7 @@ const Word kWords[] = {
     {"check_helo_access", Restriction::CheckHeloAccess, Arg::Table},
     {"check_sender_access", Restriction::CheckSenderAccess, Arg::Table},
     {"check_recipient_access", Restriction::CheckRecipientAccess, Arg::Table},
+    {"reject_unauth_pipelining", Restriction::RejectUnauthPipelining, Arg::None},
 };
 
 const Word* find_word(std::string_view w) {

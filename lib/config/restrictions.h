@@ -43,6 +43,7 @@ enum class Restriction {
   CheckHeloAccess,
   CheckSenderAccess,
   CheckRecipientAccess,
+  RejectUnauthPipelining,        // commands sent ahead without PIPELINING, or before the greeting
 };
 
 // The name of a restriction as written in main.conf ("permit_mynetworks").

@@ -69,6 +69,7 @@ class RestrictionsTest : public CppUnit::TestFixture {
         {"check_client_access :x", "check_client_access: bad lookup table \":x\" (expected type:name)", false},
         {"check_client_access hash:", "check_client_access: bad lookup table \"hash:\" (expected type:name)", false},
         {"check_client_access Hash/x:y", "check_client_access: bad lookup table \"Hash/x:y\" (expected type:name)", false},
+        {"reject_unauth_pipelining", "reject_unauth_pipelining", true},
         {"permit_tls_clientcerts", "unknown restriction \"permit_tls_clientcerts\"", false},
         {"reject_unauth_destinaton", "unknown restriction \"reject_unauth_destinaton\"", false},
         {"reject_invalid_helo_hostname reject_non_fqdn_helo_hostname reject_non_fqdn_sender reject_unknown_sender_domain",
@@ -124,7 +125,7 @@ class RestrictionsTest : public CppUnit::TestFixture {
                                      "list domain (reject_rhsbl_sender domain[=filter])"),
                          err);
     // Every list smtpd runs is held to the same rules, with file:line.
-    for (const char* name : {"smtpd_relay_restrictions", "smtpd_recipient_restrictions"}) {
+    for (const char* name : {"smtpd_relay_restrictions", "smtpd_recipient_restrictions", "smtpd_data_restrictions"}) {
       err.clear();
       try {
         config::Config::parse("# relay\n" + std::string(name) + " = permit_mynetworks,\n reject_unauth_destinaton\n",
