@@ -10,6 +10,8 @@
 // accept: go on without it, quarantine: accept into the hold queue), as in Postfix.
 #pragma once
 
+#include <sys/socket.h>
+
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -71,6 +73,11 @@ struct MilterMessage {
     return headers_changed || body || sender || !added_rcpts.empty() || !deleted_rcpts.empty();
   }
 };
+
+// "inet:host:port" (host an IP address, or localhost: no DNS lookup in the loop) or
+// "unix:/path", as smtpd_milters and check_policy_service name their servers; false
+// with *why set otherwise.
+bool parse_spec(const std::string& spec, sockaddr_storage* ss, socklen_t* len, std::string* why);
 
 class MilterSession {
  public:

@@ -104,7 +104,7 @@ Result<std::unique_ptr<Policy>> Policy::create(const Settings& s) {
   for (const auto* list : {&s.client_restrictions, &s.helo_restrictions, &s.sender_restrictions,
                            &s.relay_restrictions, &s.recipient_restrictions, &s.data_restrictions}) {
     for (const auto& step : *list) {
-      if (step.table.empty() || p->access_tables_.count(step.table)) continue;
+      if (!config::takes_table(step.what) || p->access_tables_.count(step.table)) continue;
       auto t = maps::MapList::open(step.table);
       if (!t) {
         std::string why = t.error().str();
@@ -147,7 +147,7 @@ CheckResult Policy::check_restrictions(CheckStage stage, const ClientFacts& c, c
     if (stage != CheckStage::Helo) lists.sender = &s_.sender_restrictions;
   }
   RestrictionTables t{&sender_logins_, &rbl_replies_, s_.recipient_delimiter, s_.default_rbl_reply, s_.rbl_code,
-                      this};
+                      this, s_.policy_default_action};
   return run_restriction_lists(lists, c, sender, memo, &t);
 }
 
@@ -257,13 +257,13 @@ Reply Policy::check_known_recipient(const smtp::Path& rcpt, DomainClass cls) {
 CheckResult Policy::check_rcpt(const ClientFacts& c, const std::string& sender, const smtp::Path& rcpt,
                                const DnsMemo& memo, bool vrfy) {
   RestrictionTables t{&sender_logins_, &rbl_replies_, s_.recipient_delimiter, s_.default_rbl_reply, s_.rbl_code,
-                      this};
+                      this, s_.policy_default_action};
   // 1. the client, HELO and sender lists (delayed to RCPT, as Postfix does by default).
   if (!vrfy) {
     CheckResult r = check_restrictions(CheckStage::Rcpt, c, &sender, memo);
-    if (!r.reply.empty() || r.question) return r;
+    if (!r.reply.empty() || r.question || r.policy) return r;
   }
-  auto refused = [](Reply r) { return CheckResult{std::move(r), std::nullopt}; };
+  auto refused = [](Reply r) { return CheckResult{std::move(r), std::nullopt, std::nullopt}; };
   std::string rcpt_text = rcpt.address;
   // 2. client, HELO and sender access maps. (Keys are built only for a table that
   // exists: most sites have none.)
@@ -302,7 +302,7 @@ CheckResult Policy::check_rcpt(const ClientFacts& c, const std::string& sender, 
   lists.recipient = &s_.recipient_restrictions;
   lists.rcpt = &rcpt;
   CheckResult r = run_restriction_lists(lists, c, &sender, memo, &t);
-  if (!r.reply.empty() || r.question) return r;
+  if (!r.reply.empty() || r.question || r.policy) return r;
   // 5. unknown users are refused now rather than bounced later.
   return refused(check_known_recipient(rcpt, classify(rcpt.domain_lower())));
 }

@@ -34,6 +34,14 @@ struct ClientFacts {
   // PIPELINING (HELO, or before EHLO's reply), or after a command that must end a
   // group (EHLO, DATA, ...; RFC 2920 3.1). For reject_unauth_pipelining.
   bool improper_pipelining = false;
+  // What a policy server (check_policy_service) is told besides the above.
+  std::string protocol_state;          // "RCPT", "DATA", ...
+  std::string protocol_name = "SMTP";  // or ESMTP
+  std::string instance;                // one value per mail transaction
+  std::string sasl_method;
+  std::string encryption_protocol, encryption_cipher;
+  int recipient_count = 0;             // accepted so far (at DATA: all)
+  uint64_t size = 0;                   // MAIL FROM SIZE=
   // "unknown[192.0.2.7]"
   std::string label() const { return name + "[" + ip + "]"; }
 };

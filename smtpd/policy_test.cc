@@ -305,6 +305,15 @@ class PolicyTest : public CppUnit::TestFixture {
     r = p.value()->check_rcpt(inside, "a@b.test", to, failing);
     CPPUNIT_ASSERT_EQUAL(std::string("450 4.1.2 <x@gone.example>: Recipient address rejected: Domain not found"),
                          r.reply.summary());
+    // check_policy_service in the recipient list: check_rcpt hands its question up.
+    s.recipient_restrictions = *config::parse_restriction_list("check_policy_service inet:127.0.0.1:10023");
+    auto pol = Policy::create(s);
+    CPPUNIT_ASSERT(pol.ok());
+    CheckResult asked = pol.value()->check_rcpt(inside, "a@b.test", path("<root@ours.test>"), memo);
+    CPPUNIT_ASSERT(asked.policy && asked.reply.empty());
+    memo.put_policy(*asked.policy, "REJECT go away");
+    CPPUNIT_ASSERT_EQUAL(std::string("554 5.7.1 <root@ours.test>: Recipient address rejected: go away"),
+                         pol.value()->check_rcpt(inside, "a@b.test", path("<root@ours.test>"), memo).reply.summary());
     // A check_*_access table that cannot be opened stops the start.
     s.recipient_restrictions = *config::parse_restriction_list("check_recipient_access hash:/nonexistent/access");
     CPPUNIT_ASSERT(!Policy::create(s).ok());

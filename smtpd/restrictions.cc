@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <cctype>
 
 #include "lib/base/strings.h"
@@ -12,6 +13,7 @@
 #include "lib/log/log.h"
 #include "lib/mail/address.h"
 #include "smtpd/policy.h"
+#include "smtpd/policy_service.h"
 
 namespace postilion::smtpd {
 namespace {
@@ -88,15 +90,17 @@ std::optional<DnsQuestion> dns_list_question(const RestrictionStep& s, const Cli
 }
 
 struct StepResult {
-  enum class Kind { Next, Permit, Reject, Ask } kind = Kind::Next;
+  enum class Kind { Next, Permit, Reject, Ask, AskPolicy } kind = Kind::Next;
   Reply reply;
   DnsQuestion question;
+  PolicyQuestion policy;
 };
 
 StepResult next() { return {}; }
-StepResult permit() { return {StepResult::Kind::Permit, {}, {}}; }
-StepResult reject(Reply r) { return {StepResult::Kind::Reject, std::move(r), {}}; }
-StepResult ask(DnsQuestion q) { return {StepResult::Kind::Ask, {}, std::move(q)}; }
+StepResult permit() { return {StepResult::Kind::Permit, {}, {}, {}}; }
+StepResult reject(Reply r) { return {StepResult::Kind::Reject, std::move(r), {}, {}}; }
+StepResult ask(DnsQuestion q) { return {StepResult::Kind::Ask, {}, std::move(q), {}}; }
+StepResult ask_policy(PolicyQuestion q) { return {StepResult::Kind::AskPolicy, {}, {}, std::move(q)}; }
 
 // The reply to a listed client or sender: rbl_reply_maps (domain=filter as written,
 // then the domain), else default_rbl_reply; $rbl_reason is the list's TXT record.
@@ -278,6 +282,50 @@ std::string reply_subject(Which which, const ClientFacts& c, const std::string* 
   return "<>: Access";
 }
 
+// "4.2.0 text" -> status 4.2.0 and text, when the status's class is the code's.
+std::pair<std::string, std::string> status_and_text(int code, const std::string& text, const char* fallback) {
+  size_t sp = text.find(' ');
+  std::string first = text.substr(0, sp);
+  if (first.size() >= 5 && first[0] == static_cast<char>('0' + code / 100) && first[1] == '.' &&
+      first.find_first_not_of("0123456789.") == std::string::npos && std::count(first.begin(), first.end(), '.') == 2)
+    return {first, sp == std::string::npos ? "" : std::string(str::trim(std::string_view(text).substr(sp + 1)))};
+  return {fallback, text};
+}
+
+// A policy server's action, as an access(5) table's: OK permits, DUNNO goes on, REJECT,
+// DEFER, DEFER_IF_PERMIT and NNN refuse with "<what>: ... rejected: text", WARN, INFO
+// and PREPEND log; anything else is the default action (smtpd_policy_service_default_action).
+StepResult policy_action(const std::string& action, const std::string& subject, const RestrictionTables& t,
+                         bool is_default = false) {
+  std::string word = action.substr(0, action.find_first_of(" \t"));
+  std::string text(str::trim(std::string_view(action).substr(word.size())));
+  std::string uw = str::upper(word);
+  auto refuse = [&](int code, const char* fallback) {
+    auto [status, rest] = status_and_text(code, text, fallback);
+    return reject(reply(code, status, subject + " rejected: " + (rest.empty() ? "Access denied" : str::printable(rest, 500))));
+  };
+  if (uw == "OK" || uw == "PERMIT") return permit();
+  if (uw == "DUNNO" || uw == "DEFER_IF_REJECT") return next();
+  if (uw == "REJECT") return refuse(554, "5.7.1");
+  if (uw == "DEFER" || uw == "DEFER_IF_PERMIT") return refuse(450, "4.7.1");
+  // PREPEND (postgrey's X-Greylist: on a pass) would add a header: not done yet, so it
+  // is logged and the list goes on, as DUNNO.
+  if (uw == "WARN" || uw == "INFO" || uw == "PREPEND") {
+    log::info("%s: policy server says %s", subject.c_str(), str::printable(action, 300).c_str());
+    return next();
+  }
+  auto code = str::parse_uint(word);
+  if (code && word.size() == 3 && (*code / 100 == 4 || *code / 100 == 5))
+    return refuse(static_cast<int>(*code), *code / 100 == 4 ? "4.7.1" : "5.7.1");
+  if (is_default) {
+    // The default action itself is unusable: defer rather than accept.
+    return reject(reply(451, "4.3.5", "Server configuration problem"));
+  }
+  log::warn("%s: policy server: unsupported action \"%s\" (the default action is used)", subject.c_str(),
+            str::printable(action, 300).c_str());
+  return policy_action(t.policy_default_action, subject, t, true);
+}
+
 StepResult run_step(const RestrictionStep& s, Which which, const ClientFacts& c, const std::string* sender,
                     const smtp::Path* rcpt, const DnsMemo& memo, const RestrictionTables& t) {
   switch (s.what) {
@@ -287,6 +335,12 @@ StepResult run_step(const RestrictionStep& s, Which which, const ClientFacts& c,
       return reject(reply(554, "5.7.1", reply_subject(which, c, sender, rcpt) + " rejected: Access denied"));
     case Restriction::Defer:
       return reject(reply(450, "4.3.2", reply_subject(which, c, sender, rcpt) + " rejected: Try again later"));
+    case Restriction::CheckPolicyService: {
+      PolicyQuestion q{s.table, policy_request(policy_attributes(c, sender, rcpt))};
+      const std::string* action = memo.find_policy(q);
+      if (!action) return ask_policy(std::move(q));
+      return policy_action(*action, reply_subject(which, c, sender, rcpt), t);
+    }
     case Restriction::RejectUnauthPipelining:
       if (!c.improper_pipelining) return next();
       return reject(reply(503, "5.5.0", reply_subject(which, c, sender, rcpt) +
@@ -367,6 +421,47 @@ const DnsResult* DnsMemo::find(const DnsQuestion& q) const {
   return full() ? &kTooMany : nullptr;
 }
 
+const std::string* DnsMemo::find_policy(const PolicyQuestion& q) const {
+  auto it = policy_.find({q.server, q.request});
+  return it == policy_.end() ? nullptr : &it->second;
+}
+
+void DnsMemo::put_policy(const PolicyQuestion& q, std::string action) {
+  // Bounded like the DNS answers: one command asks few servers.
+  if (policy_.size() >= kMaxAnswers) policy_.clear();
+  policy_[{q.server, q.request}] = std::move(action);
+}
+
+std::vector<std::pair<std::string, std::string>> policy_attributes(const ClientFacts& c, const std::string* sender,
+                                                                   const smtp::Path* rcpt) {
+  std::string to = rcpt ? rcpt->address : "";
+  return {{"request", "smtpd_access_policy"},
+          {"protocol_state", c.protocol_state},
+          {"protocol_name", c.protocol_name},
+          {"helo_name", c.helo},
+          {"queue_id", ""},
+          {"sender", sender ? *sender : ""},
+          {"recipient", to},
+          {"recipient_count", std::to_string(c.recipient_count)},
+          {"client_address", c.ip},
+          {"client_name", c.name},
+          {"reverse_client_name", c.name},
+          {"instance", c.instance},
+          {"sasl_method", c.authenticated ? c.sasl_method : ""},
+          {"sasl_username", c.authenticated ? c.sasl_user : ""},
+          {"sasl_sender", ""},
+          {"size", std::to_string(c.size)},
+          {"ccert_subject", ""},
+          {"ccert_issuer", ""},
+          {"ccert_fingerprint", ""},
+          {"encryption_protocol", c.encryption_protocol},
+          {"encryption_cipher", c.encryption_cipher},
+          {"encryption_keysize", ""},
+          {"etrn_domain", ""},
+          {"stress", ""},
+          {"policy_context", ""}};
+}
+
 void DnsMemo::put(const DnsQuestion& q, DnsResult r) {
   if (full()) return;
   answers_[{q.name, q.type}] = std::move(r);
@@ -385,8 +480,9 @@ CheckResult run_restriction_lists(const ListsToRun& lists, const ClientFacts& c,
       StepResult r = run_step(step, which, c, sender, lists.rcpt, memo, t);
       if (r.kind == StepResult::Kind::Next) continue;
       if (r.kind == StepResult::Kind::Permit) break;  // this list is done; the next one runs
-      if (r.kind == StepResult::Kind::Reject) return CheckResult{std::move(r.reply), std::nullopt};
-      return CheckResult{Reply{}, std::move(r.question)};
+      if (r.kind == StepResult::Kind::Reject) return CheckResult{std::move(r.reply), std::nullopt, std::nullopt};
+      if (r.kind == StepResult::Kind::AskPolicy) return CheckResult{Reply{}, std::nullopt, std::move(r.policy)};
+      return CheckResult{Reply{}, std::move(r.question), std::nullopt};
     }
   }
   return CheckResult{};

@@ -30,6 +30,12 @@ struct DnsQuestion {
   dns::RrType type = dns::RrType::A;
 };
 
+// A request for a policy server (check_policy_service): the server and the request text.
+struct PolicyQuestion {
+  std::string server;
+  std::string request;
+};
+
 struct DnsResult {
   dns::Outcome outcome = dns::Outcome::TempFail;
   std::vector<std::string> records;  // presentation form (lib/dns/protocol.h)
@@ -45,15 +51,22 @@ class DnsMemo {
   const DnsResult* find(const DnsQuestion& q) const;
   void put(const DnsQuestion& q, DnsResult r);
   bool full() const { return answers_.size() >= kMaxAnswers; }
+  // The policy servers' actions within one command (cleared before each): a server
+  // that failed has the default action here.
+  const std::string* find_policy(const PolicyQuestion& q) const;
+  void put_policy(const PolicyQuestion& q, std::string action);
+  void clear_policy() { policy_.clear(); }
 
  private:
   std::map<std::pair<std::string, dns::RrType>, DnsResult> answers_;
+  std::map<std::pair<std::string, std::string>, std::string> policy_;
 };
 
 // What a run of restriction lists came to.
 struct CheckResult {
   smtp::Reply reply;                    // not empty: refuse the command with it
   std::optional<DnsQuestion> question;  // set: ask, memo the answer, run again
+  std::optional<PolicyQuestion> policy;  // likewise for a policy server
 };
 
 // Which lists run together: at RCPT while smtpd_delay_reject holds, else the client and
@@ -84,7 +97,13 @@ struct RestrictionTables {
   // The domain classes, recipient tables and check_*_access tables (nullptr: no domain
   // is ours, no recipient is known, every check_*_access finds nothing).
   Policy* policy = nullptr;
+  // smtpd_policy_service_default_action: for an action a policy server should not give.
+  std::string policy_default_action = "451 4.3.5 Server configuration problem";
 };
+
+// The request attributes for a policy server (Postfix's names).
+std::vector<std::pair<std::string, std::string>> policy_attributes(const ClientFacts& c, const std::string* sender,
+                                                                   const smtp::Path* rcpt);
 
 // Runs the lists in order (client, HELO, sender, relay, recipient). sender: nullptr
 // before MAIL, "" for the null sender. tables: nullptr for none and the default reply.

@@ -24,6 +24,7 @@
 #include "lib/tls/tls.h"
 #include "smtpd/milter.h"
 #include "smtpd/policy.h"
+#include "smtpd/policy_service.h"
 #include "lib/ipc/service_link.h"
 
 namespace postilion::smtpd {
@@ -134,6 +135,10 @@ class Session {
   // Asks the resolver; false when the answer is already in dns_memo_ (no resolver).
   bool ask_dns(const DnsQuestion& q);
   void dns_answered(const DnsQuestion& q, const ipc::Message* m);
+  // check_policy_service: asks the server over the session's connection to it.
+  void ask_policy(const PolicyQuestion& q);
+  void policy_answered(const PolicyQuestion& q, Result<std::string> action);
+  void checks_prepare();  // the facts a policy server is told, the memo cleared
   void rcpt_checked(const smtp::RcptTo& t, const smtp::Reply& r);
 
   // per-client event rate limits (smtpd/limits.cc): then() gets the 450 reply when the
@@ -222,6 +227,7 @@ class Session {
   std::optional<smtp::Path> checks_rcpt_;       // the recipient, for run_rcpt_checks()
   bool checks_vrfy_ = false;
   std::function<void(const smtp::Reply&)> checks_then_;
+  std::map<std::string, std::unique_ptr<PolicyClient>> policy_clients_;  // by server
   bool dns_inline_ = false;           // inside ServiceLink::call(): an answer now is no wait
   bool dns_answered_inline_ = false;
 

@@ -75,6 +75,11 @@ Result<Settings> Settings::from_config(const config::Config& c) {
   get(c, "smtpd_recipient_restrictions", &s.recipient_restrictions);
   get(c, "smtpd_data_restrictions", &s.data_restrictions);
   get(c, "smtpd_delay_reject", &s.delay_reject);
+  if (known("smtpd_policy_service_timeout"))
+    s.policy_timeout_ms = c.seconds("smtpd_policy_service_timeout") * 1000;
+  if (known("smtpd_policy_service_max_idle"))
+    s.policy_max_idle_ms = c.seconds("smtpd_policy_service_max_idle") * 1000;
+  get(c, "smtpd_policy_service_default_action", &s.policy_default_action);
   if (known("smtpd_restriction_dns_timeout"))
     s.restriction_dns_timeout_ms = c.seconds("smtpd_restriction_dns_timeout") * 1000;
   if (known("message_size_limit")) s.message_size_limit = c.bytes("message_size_limit");

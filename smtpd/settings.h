@@ -51,6 +51,10 @@ struct Settings {
   std::vector<config::RestrictionStep> relay_restrictions = default_relay_restrictions();
   std::vector<config::RestrictionStep> recipient_restrictions;
   std::vector<config::RestrictionStep> data_restrictions;  // at DATA and the first BDAT
+  // check_policy_service (smtpd/policy_service.h).
+  int64_t policy_timeout_ms = 100000;
+  int64_t policy_max_idle_ms = 300000;
+  std::string policy_default_action = "451 4.3.5 Server configuration problem";
   bool delay_reject = true;
   int64_t restriction_dns_timeout_ms = 10000;
 

@@ -1,6 +1,8 @@
 // lib/config/restrictions.cc - restriction list words and their arguments.
 #include "lib/config/restrictions.h"
 
+#include <arpa/inet.h>
+
 #include <cstring>
 
 #include "lib/base/strings.h"
@@ -8,7 +10,7 @@
 namespace postilion::config {
 namespace {
 
-enum class Arg { None, DnsList, Table };
+enum class Arg { None, DnsList, Table, Service };
 
 struct Word {
   const char* name;
@@ -42,6 +44,7 @@ const Word kWords[] = {
     {"check_sender_access", Restriction::CheckSenderAccess, Arg::Table},
     {"check_recipient_access", Restriction::CheckRecipientAccess, Arg::Table},
     {"reject_unauth_pipelining", Restriction::RejectUnauthPipelining, Arg::None},
+    {"check_policy_service", Restriction::CheckPolicyService, Arg::Service},
 };
 
 const Word* find_word(std::string_view w) {
@@ -64,6 +67,24 @@ bool dns_list_domain(std::string_view d) {
     if (!ok || ++label > 63) return false;
   }
   return true;
+}
+
+// "inet:host:port" (host an IP address or localhost: smtpd never waits for DNS to
+// reach it) or "unix:/path".
+bool policy_server(std::string_view s) {
+  if (s.size() > 200) return false;
+  if (s.starts_with("unix:")) return s.size() > 5;
+  if (!s.starts_with("inet:")) return false;
+  std::string_view rest = s.substr(5);
+  size_t colon = rest.rfind(':');
+  if (colon == std::string_view::npos || colon == 0 || colon + 1 >= rest.size() || rest.size() - colon - 1 > 5)
+    return false;
+  for (char c : rest.substr(colon + 1))
+    if (c < '0' || c > '9') return false;
+  std::string host(rest.substr(0, colon));
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  unsigned char buf[16];
+  return host == "localhost" || inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
 }
 
 // A number 0..255 of at most three digits at text[*i]; advances *i past it.
@@ -235,6 +256,15 @@ Parsed<std::vector<RestrictionStep>> parse_restriction_list(std::string_view val
       if (!type_ok || arg.size() > 1000)
         return List::bad(std::string(w->name) + ": bad lookup table \"" + str::printable(arg, 80) +
                          "\" (expected type:name)");
+      s.table = arg;
+    }
+    if (w->arg == Arg::Service) {
+      if (i + 1 >= words.size() || find_word(words[i + 1]))
+        return List::bad(std::string(w->name) + " needs a server (" + w->name + " inet:host:port or unix:/path)");
+      std::string_view arg = words[++i];
+      if (!policy_server(arg))
+        return List::bad(std::string(w->name) + ": bad server \"" + str::printable(arg, 80) +
+                         "\" (expected inet:host:port, host an IP address or localhost, or unix:/path)");
       s.table = arg;
     }
     steps.push_back(std::move(s));

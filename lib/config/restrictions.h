@@ -44,6 +44,7 @@ enum class Restriction {
   CheckSenderAccess,
   CheckRecipientAccess,
   RejectUnauthPipelining,        // commands sent ahead without PIPELINING, or before the greeting
+  CheckPolicyService,            // a policy server (Postfix's policy delegation protocol)
 };
 
 // The name of a restriction as written in main.conf ("permit_mynetworks").
@@ -76,7 +77,8 @@ struct RestrictionStep {
   // trailing dot), and the filter when one is given (none: any A record lists).
   std::string domain;
   std::optional<DnsblFilter> filter;
-  // The check_*_access tables: "hash:/etc/postilion/access" as written.
+  // The check_*_access tables: "hash:/etc/postilion/access" as written; for
+  // check_policy_service the server, "inet:127.0.0.1:10023" or "unix:/path".
   std::string table;
 };
 
