@@ -147,7 +147,7 @@ CheckResult Policy::check_restrictions(CheckStage stage, const ClientFacts& c, c
     if (stage != CheckStage::Helo) lists.sender = &s_.sender_restrictions;
   }
   RestrictionTables t{&sender_logins_, &rbl_replies_, s_.recipient_delimiter, s_.default_rbl_reply, s_.rbl_code,
-                      this, s_.policy_default_action};
+                      this, s_.policy_default_action, s_.unknown_client_code};
   return run_restriction_lists(lists, c, sender, memo, &t);
 }
 
@@ -257,7 +257,7 @@ Reply Policy::check_known_recipient(const smtp::Path& rcpt, DomainClass cls) {
 CheckResult Policy::check_rcpt(const ClientFacts& c, const std::string& sender, const smtp::Path& rcpt,
                                const DnsMemo& memo, bool vrfy) {
   RestrictionTables t{&sender_logins_, &rbl_replies_, s_.recipient_delimiter, s_.default_rbl_reply, s_.rbl_code,
-                      this, s_.policy_default_action};
+                      this, s_.policy_default_action, s_.unknown_client_code};
   // 1. the client, HELO and sender lists (delayed to RCPT, as Postfix does by default).
   if (!vrfy) {
     CheckResult r = check_restrictions(CheckStage::Rcpt, c, &sender, memo);

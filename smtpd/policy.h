@@ -34,6 +34,10 @@ struct ClientFacts {
   // PIPELINING (HELO, or before EHLO's reply), or after a command that must end a
   // group (EHLO, DATA, ...; RFC 2920 3.1). For reject_unauth_pipelining.
   bool improper_pipelining = false;
+  // The PTR name even when it does not map back ("unknown": none), and whether the
+  // lookup failed for now (or did not happen: no resolver, smtpd_peername_lookup = no).
+  std::string reverse_name = "unknown";
+  bool name_tempfail = true;
   // What a policy server (check_policy_service) is told besides the above.
   std::string protocol_state;          // "RCPT", "DATA", ...
   std::string protocol_name = "SMTP";  // or ESMTP

@@ -305,6 +305,33 @@ class PolicyTest : public CppUnit::TestFixture {
     r = p.value()->check_rcpt(inside, "a@b.test", to, failing);
     CPPUNIT_ASSERT_EQUAL(std::string("450 4.1.2 <x@gone.example>: Recipient address rejected: Domain not found"),
                          r.reply.summary());
+    // Unknown client names: no PTR (450 by default), a PTR that does not map back, and a
+    // lookup that failed for now (always 450).
+    {
+      Settings h = base_settings();
+      h.client_restrictions = *config::parse_restriction_list("reject_unknown_reverse_client_hostname");
+      h.unknown_client_code = 550;
+      auto hp = Policy::create(h);
+      ClientFacts noptr{"192.0.2.9"};
+      noptr.name_tempfail = false;
+      std::string from = "a@b.test";
+      DnsMemo none;
+      CPPUNIT_ASSERT_EQUAL(std::string("550 5.7.1 Client host rejected: cannot find your reverse hostname, [192.0.2.9]"),
+                           hp.value()->check_restrictions(CheckStage::Rcpt, noptr, &from, none).reply.summary());
+      ClientFacts failed{"192.0.2.9"};
+      CPPUNIT_ASSERT_EQUAL(std::string("450 4.7.1 Client host rejected: cannot find your reverse hostname, [192.0.2.9]"),
+                           hp.value()->check_restrictions(CheckStage::Rcpt, failed, &from, none).reply.summary());
+      ClientFacts liar{"192.0.2.9"};
+      liar.name_tempfail = false;
+      liar.reverse_name = "liar.example";
+      CPPUNIT_ASSERT(hp.value()->check_restrictions(CheckStage::Rcpt, liar, &from, none).reply.empty());
+      h.client_restrictions = *config::parse_restriction_list("reject_unknown_client_hostname");
+      auto hq = Policy::create(h);
+      CPPUNIT_ASSERT_EQUAL(std::string("550 5.7.1 Client host rejected: cannot find your hostname, [192.0.2.9]"),
+                           hq.value()->check_restrictions(CheckStage::Rcpt, liar, &from, none).reply.summary());
+      liar.name = "good.example";
+      CPPUNIT_ASSERT(hq.value()->check_restrictions(CheckStage::Rcpt, liar, &from, none).reply.empty());
+    }
     // check_policy_service in the recipient list: check_rcpt hands its question up.
     s.recipient_restrictions = *config::parse_restriction_list("check_policy_service inet:127.0.0.1:10023");
     auto pol = Policy::create(s);

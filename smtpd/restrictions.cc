@@ -341,6 +341,16 @@ StepResult run_step(const RestrictionStep& s, Which which, const ClientFacts& c,
       if (!action) return ask_policy(std::move(q));
       return policy_action(*action, reply_subject(which, c, sender, rcpt), t);
     }
+    case Restriction::RejectUnknownReverseClientHostname:
+    case Restriction::RejectUnknownClientHostname: {
+      bool reverse = s.what == Restriction::RejectUnknownReverseClientHostname;
+      if ((reverse ? c.reverse_name : c.name) != "unknown") return next();
+      // A lookup that failed for now is always a 450: the client may have a name.
+      int code = c.name_tempfail ? 450 : t.unknown_client_code;
+      return reject(reply(code, code / 100 == 4 ? "4.7.1" : "5.7.1",
+                          std::string("Client host rejected: cannot find your ") + (reverse ? "reverse " : "") +
+                              "hostname, [" + c.ip + "]"));
+    }
     case Restriction::RejectUnauthPipelining:
       if (!c.improper_pipelining) return next();
       return reject(reply(503, "5.5.0", reply_subject(which, c, sender, rcpt) +
@@ -445,7 +455,7 @@ std::vector<std::pair<std::string, std::string>> policy_attributes(const ClientF
           {"recipient_count", std::to_string(c.recipient_count)},
           {"client_address", c.ip},
           {"client_name", c.name},
-          {"reverse_client_name", c.name},
+          {"reverse_client_name", c.reverse_name},
           {"instance", c.instance},
           {"sasl_method", c.authenticated ? c.sasl_method : ""},
           {"sasl_username", c.authenticated ? c.sasl_user : ""},

@@ -99,6 +99,7 @@ struct RestrictionTables {
   Policy* policy = nullptr;
   // smtpd_policy_service_default_action: for an action a policy server should not give.
   std::string policy_default_action = "451 4.3.5 Server configuration problem";
+  int unknown_client_code = 450;  // unknown_client_reject_code
 };
 
 // The request attributes for a policy server (Postfix's names).

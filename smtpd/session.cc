@@ -108,8 +108,10 @@ void Session::refuse(const std::string& why) {
 // (forward-confirmed), or "unknown". The link answers within smtpd_peername_timeout,
 // or at once when there is no resolver; the event loop never waits.
 void Session::lookup_name() {
-  if (const std::string* name = server_.cached_name(facts_.ip)) {
-    facts_.name = *name;
+  if (const Server::CachedName* cached = server_.cached_name(facts_.ip)) {
+    facts_.name = cached->name;
+    facts_.reverse_name = cached->reverse;
+    facts_.name_tempfail = false;
     name_known(nullptr);
     return;
   }
@@ -139,12 +141,17 @@ void Session::name_known(const ipc::Message* m) {
       log::warn("resolver: malformed reply for %s: %s", facts_.ip.c_str(), c.error().c_str());
     } else if (c->status == Status::Ok) {
       facts_.name = c->name;
-      server_.cache_name(facts_.ip, c->name);
+      facts_.reverse_name = c->name;
+      facts_.name_tempfail = false;
+      server_.cache_name(facts_.ip, c->name, c->name);
     } else if (c->status == Status::Unconfirmed) {
       log::warn("hostname %s does not resolve to address %s", c->name.c_str(), facts_.ip.c_str());
-      server_.cache_name(facts_.ip, "unknown");
+      facts_.reverse_name = c->name;
+      facts_.name_tempfail = false;
+      server_.cache_name(facts_.ip, "unknown", c->name);
     } else if (c->status == Status::NoData || c->status == Status::NxDomain) {
-      server_.cache_name(facts_.ip, "unknown");
+      facts_.name_tempfail = false;
+      server_.cache_name(facts_.ip, "unknown", "unknown");
     } else {
       log::warn("hostname lookup for %s failed: temporary failure", facts_.ip.c_str());
     }

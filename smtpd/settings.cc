@@ -80,6 +80,7 @@ Result<Settings> Settings::from_config(const config::Config& c) {
   if (known("smtpd_policy_service_max_idle"))
     s.policy_max_idle_ms = c.seconds("smtpd_policy_service_max_idle") * 1000;
   get(c, "smtpd_policy_service_default_action", &s.policy_default_action);
+  get_int(c, "unknown_client_reject_code", &s.unknown_client_code);
   if (known("smtpd_restriction_dns_timeout"))
     s.restriction_dns_timeout_ms = c.seconds("smtpd_restriction_dns_timeout") * 1000;
   if (known("message_size_limit")) s.message_size_limit = c.bytes("message_size_limit");

@@ -55,6 +55,7 @@ struct Settings {
   int64_t policy_timeout_ms = 100000;
   int64_t policy_max_idle_ms = 300000;
   std::string policy_default_action = "451 4.3.5 Server configuration problem";
+  int unknown_client_code = 450;  // unknown_client_reject_code
   bool delay_reject = true;
   int64_t restriction_dns_timeout_ms = 10000;
 

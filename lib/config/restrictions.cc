@@ -45,6 +45,8 @@ const Word kWords[] = {
     {"check_recipient_access", Restriction::CheckRecipientAccess, Arg::Table},
     {"reject_unauth_pipelining", Restriction::RejectUnauthPipelining, Arg::None},
     {"check_policy_service", Restriction::CheckPolicyService, Arg::Service},
+    {"reject_unknown_reverse_client_hostname", Restriction::RejectUnknownReverseClientHostname, Arg::None},
+    {"reject_unknown_client_hostname", Restriction::RejectUnknownClientHostname, Arg::None},
 };
 
 const Word* find_word(std::string_view w) {

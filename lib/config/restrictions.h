@@ -45,6 +45,8 @@ enum class Restriction {
   CheckRecipientAccess,
   RejectUnauthPipelining,        // commands sent ahead without PIPELINING, or before the greeting
   CheckPolicyService,            // a policy server (Postfix's policy delegation protocol)
+  RejectUnknownReverseClientHostname,  // the client address has no PTR name
+  RejectUnknownClientHostname,         // ... or no forward-confirmed one
 };
 
 // The name of a restriction as written in main.conf ("permit_mynetworks").

@@ -81,6 +81,8 @@ class RestrictionsTest : public CppUnit::TestFixture {
         {"check_policy_service inet:127.0.0.1:port", "check_policy_service: bad server \"inet:127.0.0.1:port\" (expected inet:host:port, host an IP address or localhost, or unix:/path)", false},
         {"check_policy_service 127.0.0.1:10023", "check_policy_service: bad server \"127.0.0.1:10023\" (expected inet:host:port, host an IP address or localhost, or unix:/path)", false},
         {"check_policy_service unix:", "check_policy_service: bad server \"unix:\" (expected inet:host:port, host an IP address or localhost, or unix:/path)", false},
+        {"reject_unknown_reverse_client_hostname, reject_unknown_client_hostname",
+         "reject_unknown_reverse_client_hostname|reject_unknown_client_hostname", true},
         {"permit_tls_clientcerts", "unknown restriction \"permit_tls_clientcerts\"", false},
         {"reject_unauth_destinaton", "unknown restriction \"reject_unauth_destinaton\"", false},
         {"reject_invalid_helo_hostname reject_non_fqdn_helo_hostname reject_non_fqdn_sender reject_unknown_sender_domain",
