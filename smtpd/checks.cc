@@ -42,8 +42,10 @@ void Session::checks_prepare() {
   facts_.size = mail_ && mail_->size_given ? mail_->size : 0;
   facts_.sasl_method = sasl_method_;
   // One value per transaction (Postfix's instance): the session and its message count.
+  auto mails = counts_.find("mail");  // not operator[]: the disconnect line lists what was used
   char buf[64];
-  snprintf(buf, sizeof buf, "%llx.%x", static_cast<unsigned long long>(id_), counts_["mail"]);
+  snprintf(buf, sizeof buf, "%llx.%x", static_cast<unsigned long long>(id_),
+           static_cast<unsigned>(mails == counts_.end() ? 0 : mails->second));
   facts_.instance = buf;
 }
 

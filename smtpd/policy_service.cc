@@ -89,12 +89,14 @@ void PolicyClient::ask(std::string request, std::function<void(Result<std::strin
   reader_ = PolicyReplyReader();
   idle_timer_.stop();
   timer_.start(timeout_ms_);
-  if (!bev_) {
-    pending_ = std::move(request);
+  request_ = std::move(request);
+  reused_ = static_cast<bool>(bev_);
+  if (!reused_) {
+    pending_ = request_;
     open();
     return;
   }
-  bev_.write(request);
+  bev_.write(request_);
 }
 
 void PolicyClient::open() {
@@ -120,6 +122,14 @@ void PolicyClient::on_event(short what) {
     return;
   }
   int e = EVUTIL_SOCKET_ERROR();
+  if ((what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) && done_ && reused_ && reader_.fresh()) {
+    // The server had closed the kept connection: once more on a new one.
+    close();
+    reused_ = false;
+    pending_ = request_;
+    open();
+    return;
+  }
   if (what & BEV_EVENT_EOF) return finish(Error("connection closed by the policy server"), false);
   if (what & BEV_EVENT_ERROR)
     return finish(Error(std::string(connected_ ? "connection error: " : "connect: ") + std::strerror(e), e), false);

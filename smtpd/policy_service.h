@@ -36,6 +36,7 @@ class PolicyReplyReader {
   Status feed(std::string_view in, size_t* used);
   const std::string& action() const { return action_; }
   const std::string& error() const { return error_; }
+  bool fresh() const { return total_ == 0; }  // nothing read yet
 
  private:
   Status bad(std::string why);
@@ -52,7 +53,9 @@ Parsed<std::string> parse_policy_reply(std::string_view text);
 // One connection to one policy server ("inet:127.0.0.1:10023", "unix:/path"). ask()
 // sends a request and calls done with the action, or an error (connection refused or
 // lost, no reply within timeout_ms, malformed reply); after an error the connection is
-// closed and the next ask() opens a new one. An idle connection is closed after
+// closed and the next ask() opens a new one. A kept connection that the server closed
+// meanwhile is noticed only when the request fails on it: then the request is sent once
+// more on a new connection, as Postfix retries. An idle connection is closed after
 // max_idle_ms. One request at a time. The callback may destroy the client only through
 // the loop (EventBase::defer_delete).
 class PolicyClient {
@@ -79,6 +82,8 @@ class PolicyClient {
   event::Timer timer_;       // the request's deadline
   event::Timer idle_timer_;  // smtpd_policy_service_max_idle
   bool connected_ = false;
+  bool reused_ = false;      // the request went out on a connection kept from before
+  std::string request_;      // the request, for one retry on a new connection
   std::string pending_;      // the request, until connected
   PolicyReplyReader reader_;
   std::function<void(Result<std::string>)> done_;

@@ -53,6 +53,9 @@ class PolicyHandler(socketserver.StreamRequestHandler):
                 continue
             if user == "hangup":
                 return
+            if user == "oneshot":  # answers, then closes the connection
+                self.wfile.write(b"action=DUNNO\n\n")
+                return
             action = {"greylist": "DEFER_IF_PERMIT 4.2.0 Greylisted, see http://example.test/",
                       "blocked": "REJECT no mail for you", "weird": "FROBNICATE"}.get(user, "DUNNO")
             if attrs.get("protocol_state") == "DATA" and attrs.get("sender") == "data@b.test":
@@ -135,6 +138,12 @@ class PolicyServerTest(SmtpdTestBase):
             self.assertEqual(250, c.cmd("RCPT TO:<root@ours.test>")[0])
         self.assertEqual(before + 1, self.policy.connections)
 
+    def test_server_closing_kept_connection(self):
+        c = self.session()
+        for _ in range(3):
+            self.assertEqual(550, c.cmd("RCPT TO:<oneshot@ours.test>")[0])  # DUNNO, then no such user
+            self.assertEqual(250, c.cmd("RCPT TO:<root@ours.test>")[0])
+
     def test_data_restriction(self):
         c = self.connect()
         self.ehlo(c)
@@ -197,13 +206,28 @@ def start_postgrey(srv):
     p = srv.start_extra(["/usr/sbin/postgrey", "--inet=127.0.0.1:%d" % POSTGREY_PORT, "--dbdir=" + dbdir,
                          "--delay=%d" % POSTGREY_DELAY, "--max-age=35", "--pidfile=" + os.path.join(dbdir, "pid"),
                          "--user=" + user, "--group=" + group])
+    STARTED.append(p)
     harness.wait_listening("127.0.0.1", POSTGREY_PORT, p, 20, "postgrey", log=lambda: open(p.log).read())
+
+
+STARTED = []  # postgrey, stopped here too when smtpd fails to start (the fixture does not)
 
 
 @unittest.skipUnless(os.path.exists("/usr/sbin/postgrey"), "postgrey is not installed (scripts/deps)")
 class PostgreyTest(SmtpdTestBase):
     before = staticmethod(start_postgrey)
     options = {"smtpd_recipient_restrictions": "check_policy_service inet:127.0.0.1:%d" % POSTGREY_PORT}
+
+    @classmethod
+    def setUpClass(cls):
+        try:
+            super().setUpClass()
+        except Exception:
+            for p in STARTED:
+                if p.poll() is None:
+                    p.kill()
+                    p.wait(10)
+            raise
 
     def test_greylisted_then_accepted(self):
         def attempt():
