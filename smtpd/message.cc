@@ -274,6 +274,21 @@ Status Session::redirect_to(const std::string& to) {
 void Session::cmd_data(std::string_view) {
   if (bdat_started_) return send(reply(503, "5.5.1", "Error: DATA after BDAT"));
   if (Reply r = transaction_check(); !r.empty()) return send(r);
+  if (server_.settings().data_restrictions.empty()) return data_checked(Reply{});
+  run_checks(CheckStage::Data, mail_->path.address, [this](const Reply& r) { data_checked(r); });
+}
+
+// smtpd_data_restrictions refused the message: logged, and the transaction is over.
+void Session::data_refused(const char* stage, const Reply& r) {
+  reject_log(stage, r, rcpts_.size() == 1 ? rcpts_.front().address : "");
+  reset_transaction();
+}
+
+void Session::data_checked(const Reply& checked) {
+  if (!checked.empty()) {
+    data_refused("DATA", checked);
+    return send(checked);
+  }
   if (Reply r = open_queue_file(); !r.empty()) return send(r);
   if (milters_) {
     milter_stage([this](MilterSession::Done done) { milters_->data(std::move(done)); },
@@ -305,22 +320,35 @@ void Session::start_data() {
 void Session::cmd_bdat(std::string_view arg) {
   auto b = smtp::parse_bdat(arg);
   if (!b) return send(b.error());
-  const Settings& s = server_.settings();
   Reply refuse;
   if (!bdat_started_) refuse = transaction_check();
+  // smtpd_data_restrictions before the first chunk; meanwhile the chunk's bytes wait
+  // unread (the session reads nothing while checks run).
+  if (refuse.empty() && !bdat_started_ && !server_.settings().data_restrictions.empty()) {
+    run_checks(CheckStage::Data, mail_->path.address, [this, chunk = *b](const Reply& r) {
+      if (!r.empty()) data_refused("BDAT", r);
+      bdat_chunk(chunk, r);
+    });
+    return;
+  }
+  bdat_chunk(*b, refuse);
+}
+
+void Session::bdat_chunk(const smtp::Bdat& b, Reply refuse) {
+  const Settings& s = server_.settings();
   if (refuse.empty() && !bdat_started_) {
     refuse = open_queue_file();
     if (refuse.empty()) bdat_started_ = true;
   }
   // The chunk is read in any case: its bytes must not be taken for commands.
   uint64_t so_far = writer_ && refuse.empty() ? message_size_ : 0;
-  chunk_ = smtp::ChunkReader(b->size, so_far, s.message_size_limit);
+  chunk_ = smtp::ChunkReader(b.size, so_far, s.message_size_limit);
   bdat_refusal_ = refuse;
-  bdat_last_ = b->last;
+  bdat_last_ = b.last;
   state_ = State::Bdat;
   // A refused chunk is read and dropped; its reply is bdat_refusal_, not the error.
   if (!refuse.empty()) chunk_.set_error(smtp::DataError::TooBig);
-  if (b->size == 0) end_of_message(chunk_.error());
+  if (b.size == 0) end_of_message(chunk_.error());
 }
 
 void Session::end_of_message(smtp::DataError err) {

@@ -99,6 +99,21 @@ Result<std::unique_ptr<Policy>> Policy::create(const Settings& s) {
     }
     *m.into = std::move(list.value());
   }
+  // The tables the restriction lists name (check_client_access hash:/etc/...), each
+  // opened once however many lists name it.
+  for (const auto* list : {&s.client_restrictions, &s.helo_restrictions, &s.sender_restrictions,
+                           &s.relay_restrictions, &s.recipient_restrictions, &s.data_restrictions}) {
+    for (const auto& step : *list) {
+      if (!config::takes_table(step.what) || p->access_tables_.count(step.table)) continue;
+      auto t = maps::MapList::open(step.table);
+      if (!t) {
+        std::string why = t.error().str();
+        for (size_t nl; (nl = why.find('\n')) != std::string::npos;) why.replace(nl, 1, "; ");
+        return Error(std::string(config::restriction_name(step.what)) + " " + step.table + ": " + why);
+      }
+      p->access_tables_.emplace(step.table, std::move(t.value()));
+    }
+  }
   p->content_ = {&p->header_checks_, &p->mime_header_checks_, &p->nested_header_checks_, &p->body_checks_,
                  s.body_checks_size_limit};
   return p;
@@ -124,14 +139,26 @@ CheckResult Policy::check_restrictions(CheckStage stage, const ClientFacts& c, c
                                        const DnsMemo& memo) {
   ListsToRun lists;
   bool at_rcpt = stage == CheckStage::Rcpt;
-  if (s_.delay_reject ? at_rcpt : !at_rcpt) {
+  if (stage == CheckStage::Data) {
+    lists.data = &s_.data_restrictions;
+  } else if (s_.delay_reject ? at_rcpt : !at_rcpt) {
     lists.client = &s_.client_restrictions;
     lists.helo = &s_.helo_restrictions;
     if (stage != CheckStage::Helo) lists.sender = &s_.sender_restrictions;
   }
-  RestrictionTables t{&sender_logins_, &rbl_replies_, s_.recipient_delimiter, s_.default_rbl_reply, s_.rbl_code};
+  RestrictionTables t{&sender_logins_, &rbl_replies_, s_.recipient_delimiter, s_.default_rbl_reply, s_.rbl_code,
+                      this, s_.policy_default_action, s_.unknown_client_code};
   return run_restriction_lists(lists, c, sender, memo, &t);
 }
+
+Result<AccessVerdict> Policy::check_access_table(const std::string& table, const std::vector<std::string>& keys,
+                                                 const std::string& what, const std::string& prefix) {
+  auto it = access_tables_.find(table);
+  if (it == access_tables_.end()) return AccessVerdict{};
+  return lookup_access(it->second, keys, what, prefix);
+}
+
+Reply Policy::unlisted_recipient(const smtp::Path& rcpt) { return check_known_recipient(rcpt, classify(rcpt.domain_lower())); }
 
 Result<Policy::Verdict> Policy::lookup_access(maps::MapList& map, const std::vector<std::string>& keys,
                                               const std::string& what, const std::string& prefix) {
@@ -227,45 +254,57 @@ Reply Policy::check_known_recipient(const smtp::Path& rcpt, DomainClass cls) {
   return Reply{};
 }
 
-Reply Policy::check_rcpt(const ClientFacts& c, const std::string& sender, const smtp::Path& rcpt) {
+CheckResult Policy::check_rcpt(const ClientFacts& c, const std::string& sender, const smtp::Path& rcpt,
+                               const DnsMemo& memo, bool vrfy) {
+  RestrictionTables t{&sender_logins_, &rbl_replies_, s_.recipient_delimiter, s_.default_rbl_reply, s_.rbl_code,
+                      this, s_.policy_default_action, s_.unknown_client_code};
+  // 1. the client, HELO and sender lists (delayed to RCPT, as Postfix does by default).
+  if (!vrfy) {
+    CheckResult r = check_restrictions(CheckStage::Rcpt, c, &sender, memo);
+    if (!r.reply.empty() || r.question || r.policy) return r;
+  }
+  auto refused = [](Reply r) { return CheckResult{std::move(r), std::nullopt, std::nullopt}; };
   std::string rcpt_text = rcpt.address;
-  // 1. client, HELO and sender access (delayed to RCPT, as Postfix does by default).
-  // (Keys are built only for a table that exists: most sites have none.)
+  // 2. client, HELO and sender access maps. (Keys are built only for a table that
+  // exists: most sites have none.)
   Result<Verdict> v = Verdict{};
   if (!client_access_.empty()) {
     v = lookup_access(client_access_, client_keys(c.ip), c.label(), "Client host rejected");
-    if (!v) return table_failure("<" + c.label() + ">: Client host rejected");
-    if (!v->reply.empty()) return v->reply;
+    if (!v) return refused(table_failure("<" + c.label() + ">: Client host rejected"));
+    if (!v->reply.empty()) return refused(v->reply);
   }
   if (!c.helo.empty() && !helo_access_.empty()) {
     v = lookup_access(helo_access_, domain_keys(c.helo), c.helo, "Helo command rejected");
-    if (!v) return table_failure("<" + c.helo + ">: Helo command rejected");
-    if (!v->reply.empty()) return v->reply;
+    if (!v) return refused(table_failure("<" + c.helo + ">: Helo command rejected"));
+    if (!v->reply.empty()) return refused(v->reply);
   }
   if (!sender.empty() && !sender_access_.empty()) {
     auto at = sender.rfind('@');
     std::string local = at == std::string::npos ? sender : sender.substr(0, at);
     std::string domain = at == std::string::npos ? "" : sender.substr(at + 1);
     v = lookup_access(sender_access_, address_keys(local, domain), sender, "Sender address rejected");
-    if (!v) return table_failure("<" + sender + ">: Sender address rejected");
-    if (!v->reply.empty()) return v->reply;
+    if (!v) return refused(table_failure("<" + sender + ">: Sender address rejected"));
+    if (!v->reply.empty()) return refused(v->reply);
   }
-  // 2. the recipient's own access entry; OK here is the admin's word and permits it.
+  // 3. the recipient's own access entry; OK here is the admin's word and permits it.
   if (!recipient_access_.empty()) {
     v = lookup_access(recipient_access_, address_keys(rcpt.local, rcpt.domain), rcpt_text,
                       "Recipient address rejected");
-    if (!v) return table_failure("<" + rcpt_text + ">: Recipient address rejected");
-    if (!v->reply.empty()) return v->reply;
-    if (v->ok) return Reply{};
+    if (!v) return refused(table_failure("<" + rcpt_text + ">: Recipient address rejected"));
+    if (!v->reply.empty()) return refused(v->reply);
+    if (v->ok) return CheckResult{};
   }
-  // 3. relay control. Sender-specified routing ("a%b@ours", "b!a@ours", "\"a@b\"@ours")
-  // would let a later hop send the message elsewhere: refused like any relay attempt.
-  bool may_relay = c.authenticated || c.in_mynetworks;
-  DomainClass cls = classify(rcpt.domain_lower());
-  if (!may_relay && (cls == DomainClass::Other || rcpt.routing()))
-    return reply(554, "5.7.1", "<" + rcpt_text + ">: Relay access denied");
-  // 4. unknown users are refused now rather than bounced later.
-  return check_known_recipient(rcpt, cls);
+  // 4. relay control (smtpd_relay_restrictions; by default permit_mynetworks,
+  // permit_sasl_authenticated, reject_unauth_destination), then
+  // smtpd_recipient_restrictions.
+  ListsToRun lists;
+  lists.relay = &s_.relay_restrictions;
+  lists.recipient = &s_.recipient_restrictions;
+  lists.rcpt = &rcpt;
+  CheckResult r = run_restriction_lists(lists, c, &sender, memo, &t);
+  if (!r.reply.empty() || r.question || r.policy) return r;
+  // 5. unknown users are refused now rather than bounced later.
+  return refused(check_known_recipient(rcpt, classify(rcpt.domain_lower())));
 }
 
 }  // namespace postilion::smtpd

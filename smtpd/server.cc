@@ -178,19 +178,19 @@ void Server::end(uint64_t id) {
   if (on_session_end_) on_session_end_();
 }
 
-const std::string* Server::cached_name(const std::string& ip) {
+const Server::CachedName* Server::cached_name(const std::string& ip) {
   auto it = names_.find(ip);
   if (it == names_.end()) return nullptr;
   if (it->second.expires_ms <= file::monotonic_ms()) {
     names_.erase(it);
     return nullptr;
   }
-  return &it->second.name;
+  return &it->second;
 }
 
-void Server::cache_name(const std::string& ip, const std::string& name) {
+void Server::cache_name(const std::string& ip, const std::string& name, const std::string& reverse) {
   if (names_.size() >= kNameCacheSize) names_.clear();  // simple bound; refilled on demand
-  names_[ip] = CachedName{name, file::monotonic_ms() + kNameCacheMs};
+  names_[ip] = CachedName{name, reverse, file::monotonic_ms() + kNameCacheMs};
 }
 
 void Server::notify_qmgr(const std::string& id) {

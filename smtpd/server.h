@@ -87,8 +87,15 @@ class Server {
   std::unique_ptr<ipc::ServiceLink> dns_link();
   // Client names known from the resolver's definite answers ("unknown" included), kept
   // kNameCacheMs: a client that connects again costs no resolver round trip.
-  const std::string* cached_name(const std::string& ip);
-  void cache_name(const std::string& ip, const std::string& name);
+  // The client names looked up lately: the verified name ("unknown" for none) and the
+  // PTR name ("unknown": the address has none).
+  struct CachedName {
+    std::string name;
+    std::string reverse;
+    int64_t expires_ms;
+  };
+  const CachedName* cached_name(const std::string& ip);
+  void cache_name(const std::string& ip, const std::string& name, const std::string& reverse);
 
  private:
   event::EventBase& base_;
@@ -110,10 +117,6 @@ class Server {
   std::unique_ptr<ipc::ServiceLink> qmgr_;
   bool resolver_warned_ = false;
   bool dns_warned_ = false;
-  struct CachedName {
-    std::string name;
-    int64_t expires_ms;
-  };
   std::unordered_map<std::string, CachedName> names_;
   std::function<void()> on_session_end_;
 };

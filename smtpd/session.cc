@@ -109,8 +109,10 @@ void Session::refuse(const std::string& why) {
 // (forward-confirmed), or "unknown". The link answers within smtpd_peername_timeout,
 // or at once when there is no resolver; the event loop never waits.
 void Session::lookup_name() {
-  if (const std::string* name = server_.cached_name(facts_.ip)) {
-    facts_.name = *name;
+  if (const Server::CachedName* cached = server_.cached_name(facts_.ip)) {
+    facts_.name = cached->name;
+    facts_.reverse_name = cached->reverse;
+    facts_.name_tempfail = false;
     name_known(nullptr);
     return;
   }
@@ -140,12 +142,17 @@ void Session::name_known(const ipc::Message* m) {
       log::warn("resolver: malformed reply for %s: %s", facts_.ip.c_str(), c.error().c_str());
     } else if (c->status == Status::Ok) {
       facts_.name = c->name;
-      server_.cache_name(facts_.ip, c->name);
+      facts_.reverse_name = c->name;
+      facts_.name_tempfail = false;
+      server_.cache_name(facts_.ip, c->name, c->name);
     } else if (c->status == Status::Unconfirmed) {
       log::warn("hostname %s does not resolve to address %s", c->name.c_str(), facts_.ip.c_str());
-      server_.cache_name(facts_.ip, "unknown");
+      facts_.reverse_name = c->name;
+      facts_.name_tempfail = false;
+      server_.cache_name(facts_.ip, "unknown", c->name);
     } else if (c->status == Status::NoData || c->status == Status::NxDomain) {
-      server_.cache_name(facts_.ip, "unknown");
+      facts_.name_tempfail = false;
+      server_.cache_name(facts_.ip, "unknown", "unknown");
     } else {
       log::warn("hostname lookup for %s failed: temporary failure", facts_.ip.c_str());
     }
@@ -196,6 +203,9 @@ void Session::greet() {
 }
 
 void Session::send_greeting() {
+  // A client that talks before the greeting is not waiting for replies (Postfix's
+  // reject_unauth_pipelining catches such clients too).
+  if (evbuffer_get_length(bev_.input()) > 0) facts_.improper_pipelining = true;
   // In wrapper mode the greeting waits in the buffer until the handshake is done.
   send(reply(220, "", server_.settings().banner_text()));
   flush();
@@ -448,6 +458,14 @@ void Session::handle_line(std::string_view line) {
   }
   last_command_ = smtp::verb_name(cmd->verb);
   ++counts_[str::lower(last_command_)];
+  // More input behind this command where the client may not send ahead: no PIPELINING
+  // (HELO, or no EHLO yet), or a command that must end a group (RFC 2920 3.1).
+  static constexpr Verb kEndsGroup[] = {Verb::Helo, Verb::Ehlo, Verb::Data, Verb::Vrfy, Verb::Expn,
+                                        Verb::Noop, Verb::Starttls, Verb::Auth};
+  bool more = in_pos_ < in_.size() || evbuffer_get_length(bev_.input()) > 0;
+  if (more && cmd->verb != Verb::Quit &&
+      (!esmtp_ || std::find(std::begin(kEndsGroup), std::end(kEndsGroup), cmd->verb) != std::end(kEndsGroup)))
+    facts_.improper_pipelining = true;
   for (const auto& spec : kCommands) {
     if (spec.verb == cmd->verb) {
       (this->*spec.handler)(cmd->arg);
@@ -580,14 +598,13 @@ void Session::cmd_rcpt(std::string_view arg) {
       reject_log("RCPT", over, rt.path.address);
       return send(over);
     }
-    run_checks(CheckStage::Rcpt, mail_->path.address, [this, rt](const Reply& r) { rcpt_checked(rt, r); });
+    run_rcpt_checks(rt.path, false, [this, rt](const Reply& r) { rcpt_checked(rt, r); });
   });
 }
 
-// The restriction lists first (smtpd_delay_reject), then the access maps, the relay
-// rule and the recipient tables.
-void Session::rcpt_checked(const smtp::RcptTo& t, const Reply& checked) {
-  Reply r = checked.empty() ? server_.policy().check_rcpt(facts_, mail_->path.address, t.path) : checked;
+// The restriction lists (smtpd_delay_reject), the access maps, the relay and recipient
+// restrictions and the recipient tables have spoken (Policy::check_rcpt).
+void Session::rcpt_checked(const smtp::RcptTo& t, const Reply& r) {
   if (!r.empty()) {
     reject_log("RCPT", r, t.path.address);
     return send(r);
@@ -640,13 +657,14 @@ void Session::cmd_vrfy(std::string_view arg) {
   std::string path = text.front() == '<' ? std::string(text) : "<" + std::string(text) + ">";
   auto t = smtp::parse_rcpt_to(path, true);
   if (!t) return send(t.error());
-  Reply r = server_.policy().check_rcpt(facts_, "", t->path);
-  if (!r.empty()) {
-    reject_log("VRFY", r, t->path.address);
-    return send(r);
-  }
   std::string addr = t->path.domain.empty() ? t->path.address + "@" + s.myhostname : t->path.address;
-  send(reply(250, "2.0.0", "<" + str::printable(addr, 300) + ">"));
+  run_rcpt_checks(t->path, true, [this, path = t->path, addr](const Reply& r) {
+    if (!r.empty()) {
+      reject_log("VRFY", r, path.address);
+      return send(r);
+    }
+    send(reply(250, "2.0.0", "<" + str::printable(addr, 300) + ">"));
+  });
 }
 
 void Session::cmd_expn(std::string_view) { send(reply(502, "5.5.1", "Error: EXPN command disabled")); }

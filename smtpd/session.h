@@ -24,6 +24,7 @@
 #include "lib/milter/session.h"
 #include "lib/tls/tls.h"
 #include "smtpd/policy.h"
+#include "smtpd/policy_service.h"
 #include "lib/ipc/service_link.h"
 
 namespace postilion::smtpd {
@@ -108,8 +109,11 @@ class Session {
   void cmd_mail(std::string_view arg);
   void cmd_rcpt(std::string_view arg);
   void cmd_data(std::string_view arg);
+  void data_checked(const smtp::Reply& r);  // after smtpd_data_restrictions
+  void data_refused(const char* stage, const smtp::Reply& r);
   void start_data();  // 354, then the content
   void cmd_bdat(std::string_view arg);
+  void bdat_chunk(const smtp::Bdat& b, smtp::Reply refuse);
   void cmd_rset(std::string_view arg);
   void cmd_noop(std::string_view arg);
   void cmd_quit(std::string_view arg);
@@ -133,10 +137,16 @@ class Session {
   // restriction lists (smtpd/restrictions.h): then() gets the verdict (empty: go on),
   // at once or after the DNS answers it needed.
   void run_checks(CheckStage stage, std::optional<std::string> sender, std::function<void(const smtp::Reply&)> then);
+  // The checks of one recipient (Policy::check_rcpt) at RCPT, or VRFY's share of them.
+  void run_rcpt_checks(const smtp::Path& rcpt, bool vrfy, std::function<void(const smtp::Reply&)> then);
   void continue_checks();
   // Asks the resolver; false when the answer is already in dns_memo_ (no resolver).
   bool ask_dns(const DnsQuestion& q);
   void dns_answered(const DnsQuestion& q, const ipc::Message* m);
+  // check_policy_service: asks the server over the session's connection to it.
+  void ask_policy(const PolicyQuestion& q);
+  void policy_answered(const PolicyQuestion& q, Result<std::string> action);
+  void checks_prepare();  // the facts a policy server is told, the memo cleared
   void rcpt_checked(const smtp::RcptTo& t, const smtp::Reply& r);
 
   // per-client event rate limits (smtpd/limits.cc): then() gets the 450 reply when the
@@ -224,7 +234,10 @@ class Session {
   std::unique_ptr<ipc::ServiceLink> dns_link_;  // the DNS lookup that runs, if one does
   CheckStage checks_stage_ = CheckStage::Rcpt;
   std::optional<std::string> checks_sender_;    // the sender the checks see (none before MAIL)
+  std::optional<smtp::Path> checks_rcpt_;       // the recipient, for run_rcpt_checks()
+  bool checks_vrfy_ = false;
   std::function<void(const smtp::Reply&)> checks_then_;
+  std::map<std::string, std::unique_ptr<PolicyClient>> policy_clients_;  // by server
   bool dns_inline_ = false;           // inside ServiceLink::call(): an answer now is no wait
   bool dns_answered_inline_ = false;
 

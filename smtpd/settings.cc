@@ -74,6 +74,12 @@ Status apply_receive_overrides(const config::Config& c, Settings& s) {
 
 }  // namespace
 
+std::vector<config::RestrictionStep> default_relay_restrictions() {
+  auto steps = config::parse_restriction_list("permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination");
+  if (!steps) PANIC("default smtpd_relay_restrictions: %s", steps.error().c_str());
+  return std::move(*steps);
+}
+
 Result<Settings> Settings::from_config(const config::Config& c) {
   Settings s;
   get(c, "myhostname", &s.myhostname);
@@ -105,7 +111,16 @@ Result<Settings> Settings::from_config(const config::Config& c) {
   get(c, "smtpd_client_restrictions", &s.client_restrictions);
   get(c, "smtpd_helo_restrictions", &s.helo_restrictions);
   get(c, "smtpd_sender_restrictions", &s.sender_restrictions);
+  get(c, "smtpd_relay_restrictions", &s.relay_restrictions);
+  get(c, "smtpd_recipient_restrictions", &s.recipient_restrictions);
+  get(c, "smtpd_data_restrictions", &s.data_restrictions);
   get(c, "smtpd_delay_reject", &s.delay_reject);
+  if (known("smtpd_policy_service_timeout"))
+    s.policy_timeout_ms = c.seconds("smtpd_policy_service_timeout") * 1000;
+  if (known("smtpd_policy_service_max_idle"))
+    s.policy_max_idle_ms = c.seconds("smtpd_policy_service_max_idle") * 1000;
+  get(c, "smtpd_policy_service_default_action", &s.policy_default_action);
+  get_int(c, "unknown_client_reject_code", &s.unknown_client_code);
   if (known("smtpd_restriction_dns_timeout"))
     s.restriction_dns_timeout_ms = c.seconds("smtpd_restriction_dns_timeout") * 1000;
   if (known("message_size_limit")) s.message_size_limit = c.bytes("message_size_limit");

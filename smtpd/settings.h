@@ -15,6 +15,9 @@ class Config;
 
 namespace postilion::smtpd {
 
+// permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination.
+std::vector<config::RestrictionStep> default_relay_restrictions();
+
 struct Settings {
   std::string myhostname = "localhost";
   std::string banner;  // "" = "$myhostname ESMTP Postilion"
@@ -43,6 +46,16 @@ struct Settings {
   // smtpd_client_restrictions, smtpd_helo_restrictions, smtpd_sender_restrictions
   // (smtpd/restrictions.cc), all at RCPT while delay_reject holds, else at HELO and MAIL.
   std::vector<config::RestrictionStep> client_restrictions, helo_restrictions, sender_restrictions;
+  // smtpd_relay_restrictions and smtpd_recipient_restrictions, at RCPT after the three
+  // above (and the access maps); the relay list's default is the built-in relay rule.
+  std::vector<config::RestrictionStep> relay_restrictions = default_relay_restrictions();
+  std::vector<config::RestrictionStep> recipient_restrictions;
+  std::vector<config::RestrictionStep> data_restrictions;  // at DATA and the first BDAT
+  // check_policy_service (smtpd/policy_service.h).
+  int64_t policy_timeout_ms = 100000;
+  int64_t policy_max_idle_ms = 300000;
+  std::string policy_default_action = "451 4.3.5 Server configuration problem";
+  int unknown_client_code = 450;  // unknown_client_reject_code
   bool delay_reject = true;
   int64_t restriction_dns_timeout_ms = 10000;
 

@@ -250,6 +250,19 @@ void Config::rebuild() {
         throw ConfigError(where(p.name) + p.name + ": " + restriction_name(step.what) + " needs " + needs);
     }
   }
+  // As Postfix: one of the two lists at RCPT must be able to refuse a recipient the
+  // server does not relay for, or any client could send anywhere (an open relay).
+  {
+    auto relay = parse_restriction_list(fresh["smtpd_relay_restrictions"]);
+    auto rcpt = parse_restriction_list(fresh["smtpd_recipient_restrictions"]);
+    if (relay && rcpt && !stops_open_relay(*relay) && !stops_open_relay(*rcpt)) {
+      std::string at = where("smtpd_relay_restrictions");
+      if (at.empty()) at = where("smtpd_recipient_restrictions");
+      throw ConfigError(at + "smtpd_relay_restrictions, smtpd_recipient_restrictions: specify at least one "
+                        "working instance of reject_unauth_destination, defer_unauth_destination, reject or "
+                        "defer in one of them (else this server is an open relay)");
+    }
+  }
   expanded_.swap(fresh);
 }
 
@@ -288,12 +301,19 @@ Config Config::parse(std::string_view text, const std::string& filename, const s
 }
 
 void Config::set(std::string_view name, std::string_view value) {
-  if (!find_param(name))
-    throw ConfigError("unknown parameter \"" + str::printable(name, 80) + "\"" + suggestion(name));
+  set_all({{std::string(name), std::string(value)}});
+}
+
+void Config::set_all(const std::vector<std::pair<std::string, std::string>>& values) {
+  for (const auto& [name, value] : values)
+    if (!find_param(name))
+      throw ConfigError("unknown parameter \"" + str::printable(name, 80) + "\"" + suggestion(name));
   auto saved = values_;
   auto saved_lines = lines_;
-  values_[std::string(name)] = std::string(str::trim(value));
-  lines_.erase(std::string(name));
+  for (const auto& [name, value] : values) {
+    values_[name] = std::string(str::trim(value));
+    lines_.erase(name);
+  }
   try {
     rebuild();
   } catch (...) {

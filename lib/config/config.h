@@ -78,6 +78,10 @@ class Config {
 
   // Overrides one value (master.conf -o name=value, command-line -o); validated.
   void set(std::string_view name, std::string_view value);
+  // Overrides several values at once (all -o of one service): validated together, so
+  // a rule over two parameters (the open relay test of smtpd_relay_restrictions and
+  // smtpd_recipient_restrictions) sees them all; on error none is set.
+  void set_all(const std::vector<std::pair<std::string, std::string>>& values);
 
   const std::string& config_dir() const { return config_dir_; }
 

@@ -130,9 +130,10 @@ std::vector<ServiceEntry> parse_master_conf(std::string_view text, const Config&
     e.command = f[7];
     if (e.command.find('/') != std::string::npos || e.command == "." || e.command == "..")
       throw ConfigError(at + ": command: a program name in daemon_directory, got \"" + str::printable(e.command, 60) + "\"");
-    // The service runs with main.conf plus all its -o overrides, applied in order: check
-    // them the same way, each on top of the ones before.
+    // The service runs with main.conf plus all its -o overrides: check them the same
+    // way, all together as the service loads them (the error names the parameter).
     std::optional<Config> probe;
+    std::vector<std::pair<std::string, std::string>> overrides;
     for (size_t i = 8; i < f.size(); ++i) {
       e.args.push_back(f[i]);
       if (f[i] == "-o") {
@@ -140,14 +141,17 @@ std::vector<ServiceEntry> parse_master_conf(std::string_view text, const Config&
         const std::string& kv = f[i + 1];
         size_t eq = kv.find('=');
         if (eq == std::string::npos) throw ConfigError(at + ": -o " + str::printable(kv, 80) + ": expected name=value");
-        if (!probe) probe.emplace(cfg);
-        try {
-          probe->set(kv.substr(0, eq), kv.substr(eq + 1));
-        } catch (const ConfigError& err) {
-          throw ConfigError(at + ": -o " + err.what());
-        }
+        overrides.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
         e.args.push_back(kv);
         ++i;
+      }
+    }
+    if (!overrides.empty()) {
+      probe.emplace(cfg);
+      try {
+        probe->set_all(overrides);
+      } catch (const ConfigError& err) {
+        throw ConfigError(at + ": -o " + err.what());
       }
     }
     out.push_back(std::move(e));

@@ -1,6 +1,8 @@
 // lib/config/restrictions.cc - restriction list words and their arguments.
 #include "lib/config/restrictions.h"
 
+#include <arpa/inet.h>
+
 #include <cstring>
 
 #include "lib/base/strings.h"
@@ -8,7 +10,7 @@
 namespace postilion::config {
 namespace {
 
-enum class Arg { None, DnsList };
+enum class Arg { None, DnsList, Table, Service };
 
 struct Word {
   const char* name;
@@ -31,6 +33,20 @@ const Word kWords[] = {
     {"reject_unknown_sender_domain", Restriction::RejectUnknownSenderDomain, Arg::None},
     {"reject_sender_login_mismatch", Restriction::RejectSenderLoginMismatch, Arg::None},
     {"reject_authenticated_sender_login_mismatch", Restriction::RejectAuthenticatedSenderLoginMismatch, Arg::None},
+    {"defer", Restriction::Defer, Arg::None},
+    {"reject_unauth_destination", Restriction::RejectUnauthDestination, Arg::None},
+    {"defer_unauth_destination", Restriction::DeferUnauthDestination, Arg::None},
+    {"reject_unlisted_recipient", Restriction::RejectUnlistedRecipient, Arg::None},
+    {"reject_non_fqdn_recipient", Restriction::RejectNonFqdnRecipient, Arg::None},
+    {"reject_unknown_recipient_domain", Restriction::RejectUnknownRecipientDomain, Arg::None},
+    {"check_client_access", Restriction::CheckClientAccess, Arg::Table},
+    {"check_helo_access", Restriction::CheckHeloAccess, Arg::Table},
+    {"check_sender_access", Restriction::CheckSenderAccess, Arg::Table},
+    {"check_recipient_access", Restriction::CheckRecipientAccess, Arg::Table},
+    {"reject_unauth_pipelining", Restriction::RejectUnauthPipelining, Arg::None},
+    {"check_policy_service", Restriction::CheckPolicyService, Arg::Service},
+    {"reject_unknown_reverse_client_hostname", Restriction::RejectUnknownReverseClientHostname, Arg::None},
+    {"reject_unknown_client_hostname", Restriction::RejectUnknownClientHostname, Arg::None},
 };
 
 const Word* find_word(std::string_view w) {
@@ -55,6 +71,24 @@ bool dns_list_domain(std::string_view d) {
   return true;
 }
 
+// "inet:host:port" (host an IP address or localhost: smtpd never waits for DNS to
+// reach it) or "unix:/path".
+bool policy_server(std::string_view s) {
+  if (s.size() > 200) return false;
+  if (s.starts_with("unix:")) return s.size() > 5;
+  if (!s.starts_with("inet:")) return false;
+  std::string_view rest = s.substr(5);
+  size_t colon = rest.rfind(':');
+  if (colon == std::string_view::npos || colon == 0 || colon + 1 >= rest.size() || rest.size() - colon - 1 > 5)
+    return false;
+  for (char c : rest.substr(colon + 1))
+    if (c < '0' || c > '9') return false;
+  std::string host(rest.substr(0, colon));
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  unsigned char buf[16];
+  return host == "localhost" || inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
+}
+
 // A number 0..255 of at most three digits at text[*i]; advances *i past it.
 std::optional<uint8_t> octet_number(std::string_view text, size_t* i) {
   size_t start = *i;
@@ -62,6 +96,28 @@ std::optional<uint8_t> octet_number(std::string_view text, size_t* i) {
   while (*i < text.size() && text[*i] >= '0' && text[*i] <= '9' && *i - start < 3) v = v * 10 + (text[(*i)++] - '0');
   if (*i == start || v > 255 || (*i < text.size() && text[*i] >= '0' && text[*i] <= '9')) return std::nullopt;
   return static_cast<uint8_t>(v);
+}
+
+// The words of a list, separated by commas and white space except inside braces, so
+// a table such as "inline:{a=OK, b=REJECT}" stays one word (unbalanced braces end
+// with the value).
+std::vector<std::string> list_words(std::string_view value) {
+  std::vector<std::string> words;
+  std::string cur;
+  int depth = 0;
+  for (char c : value) {
+    bool sep = c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == ',';
+    if (sep && depth == 0) {
+      if (!cur.empty()) words.push_back(std::move(cur));
+      cur.clear();
+      continue;
+    }
+    if (c == '{') ++depth;
+    if (c == '}' && depth > 0) --depth;
+    cur += c;
+  }
+  if (!cur.empty()) words.push_back(std::move(cur));
+  return words;
 }
 
 }  // namespace
@@ -137,6 +193,20 @@ bool takes_dns_list(Restriction r) {
   return false;
 }
 
+bool takes_table(Restriction r) {
+  for (const auto& k : kWords)
+    if (k.what == r) return k.arg == Arg::Table;
+  return false;
+}
+
+bool stops_open_relay(const std::vector<RestrictionStep>& steps) {
+  for (const auto& s : steps)
+    if (s.what == Restriction::RejectUnauthDestination || s.what == Restriction::DeferUnauthDestination ||
+        s.what == Restriction::Reject || s.what == Restriction::Defer)
+      return true;
+  return false;
+}
+
 const char* restriction_needs(Restriction r) {
   if (r == Restriction::RejectSenderLoginMismatch || r == Restriction::RejectAuthenticatedSenderLoginMismatch)
     return "smtpd_sender_login_maps";
@@ -151,7 +221,7 @@ const char* restriction_name(Restriction r) {
 
 Parsed<std::vector<RestrictionStep>> parse_restriction_list(std::string_view value) {
   using List = Parsed<std::vector<RestrictionStep>>;
-  std::vector<std::string> words = str::split(value, " \t\r\n,");
+  std::vector<std::string> words = list_words(value);
   std::vector<RestrictionStep> steps;
   for (size_t i = 0; i < words.size(); ++i) {
     const Word* w = find_word(words[i]);
@@ -174,6 +244,30 @@ Parsed<std::vector<RestrictionStep>> parse_restriction_list(std::string_view val
         if (!f) return List::bad(std::string(w->name) + " " + s.domain + ": " + f.error());
         s.filter = std::move(*f);
       }
+    }
+    if (w->arg == Arg::Table) {
+      // "type:name", as the *_maps parameters take; a forgotten table must not make
+      // the next restriction one.
+      if (i + 1 >= words.size() || find_word(words[i + 1]))
+        return List::bad(std::string(w->name) + " needs a lookup table (" + w->name + " type:name)");
+      std::string_view arg = words[++i];
+      size_t colon = arg.find(':');
+      bool type_ok = colon != std::string_view::npos && colon > 0 && colon + 1 < arg.size();
+      for (size_t k = 0; type_ok && k < colon; ++k)
+        type_ok = (arg[k] >= 'a' && arg[k] <= 'z') || (arg[k] >= '0' && arg[k] <= '9');
+      if (!type_ok || arg.size() > 1000)
+        return List::bad(std::string(w->name) + ": bad lookup table \"" + str::printable(arg, 80) +
+                         "\" (expected type:name)");
+      s.table = arg;
+    }
+    if (w->arg == Arg::Service) {
+      if (i + 1 >= words.size() || find_word(words[i + 1]))
+        return List::bad(std::string(w->name) + " needs a server (" + w->name + " inet:host:port or unix:/path)");
+      std::string_view arg = words[++i];
+      if (!policy_server(arg))
+        return List::bad(std::string(w->name) + ": bad server \"" + str::printable(arg, 80) +
+                         "\" (expected inet:host:port, host an IP address or localhost, or unix:/path)");
+      s.table = arg;
     }
     steps.push_back(std::move(s));
   }

@@ -53,6 +53,38 @@ class RestrictionsTest : public CppUnit::TestFixture {
         {"reject_rbl_client bl.example=127.0.0.2.5", "reject_rbl_client bl.example: bad reply filter \"127.0.0.2.5\": text after the fourth octet (expected d.d.d.d, each d a number or [n;n..m])", false},
         {"reject_sender_login_mismatch, reject_authenticated_sender_login_mismatch",
          "reject_sender_login_mismatch|reject_authenticated_sender_login_mismatch", true},
+        // The relay and recipient words, and the access tables they name.
+        {"permit_mynetworks, permit_sasl_authenticated, defer_unauth_destination",
+         "permit_mynetworks|permit_sasl_authenticated|defer_unauth_destination", true},
+        {"reject_unauth_destination reject_unlisted_recipient reject_non_fqdn_recipient reject_unknown_recipient_domain defer",
+         "reject_unauth_destination|reject_unlisted_recipient|reject_non_fqdn_recipient|reject_unknown_recipient_domain|defer", true},
+        {"check_recipient_access hash:/etc/postilion/access, check_client_access cidr:/etc/postilion/clients",
+         "check_recipient_access hash:/etc/postilion/access|check_client_access cidr:/etc/postilion/clients", true},
+        {"check_sender_access inline:{a.example=OK, b.example=REJECT no}, reject",
+         "check_sender_access inline:{a.example=OK, b.example=REJECT no}|reject", true},
+        {"check_helo_access inline:{x=OK", "check_helo_access inline:{x=OK", true},
+        {"check_recipient_access", "check_recipient_access needs a lookup table (check_recipient_access type:name)", false},
+        {"check_recipient_access, reject", "check_recipient_access needs a lookup table (check_recipient_access type:name)", false},
+        {"check_recipient_access /etc/postilion/access", "check_recipient_access: bad lookup table \"/etc/postilion/access\" (expected type:name)", false},
+        {"check_client_access :x", "check_client_access: bad lookup table \":x\" (expected type:name)", false},
+        {"check_client_access hash:", "check_client_access: bad lookup table \"hash:\" (expected type:name)", false},
+        {"check_client_access Hash/x:y", "check_client_access: bad lookup table \"Hash/x:y\" (expected type:name)", false},
+        {"reject_unauth_pipelining", "reject_unauth_pipelining", true},
+        {"check_policy_service inet:127.0.0.1:10023, check_policy_service unix:private/policy",
+         "check_policy_service inet:127.0.0.1:10023|check_policy_service unix:private/policy", true},
+        {"check_policy_service inet:[::1]:10023 check_policy_service inet:localhost:1",
+         "check_policy_service inet:[::1]:10023|check_policy_service inet:localhost:1", true},
+        {"check_policy_service", "check_policy_service needs a server (check_policy_service inet:host:port or unix:/path)", false},
+        {"check_policy_service reject", "check_policy_service needs a server (check_policy_service inet:host:port or unix:/path)", false},
+        {"check_policy_service inet:policy.example:10023", "check_policy_service: bad server \"inet:policy.example:10023\" (expected inet:host:port, host an IP address or localhost, or unix:/path)", false},
+        {"check_policy_service inet:127.0.0.1", "check_policy_service: bad server \"inet:127.0.0.1\" (expected inet:host:port, host an IP address or localhost, or unix:/path)", false},
+        {"check_policy_service inet:127.0.0.1:port", "check_policy_service: bad server \"inet:127.0.0.1:port\" (expected inet:host:port, host an IP address or localhost, or unix:/path)", false},
+        {"check_policy_service 127.0.0.1:10023", "check_policy_service: bad server \"127.0.0.1:10023\" (expected inet:host:port, host an IP address or localhost, or unix:/path)", false},
+        {"check_policy_service unix:", "check_policy_service: bad server \"unix:\" (expected inet:host:port, host an IP address or localhost, or unix:/path)", false},
+        {"reject_unknown_reverse_client_hostname, reject_unknown_client_hostname",
+         "reject_unknown_reverse_client_hostname|reject_unknown_client_hostname", true},
+        {"permit_tls_clientcerts", "unknown restriction \"permit_tls_clientcerts\"", false},
+        {"reject_unauth_destinaton", "unknown restriction \"reject_unauth_destinaton\"", false},
         {"reject_invalid_helo_hostname reject_non_fqdn_helo_hostname reject_non_fqdn_sender reject_unknown_sender_domain",
          "reject_invalid_helo_hostname|reject_non_fqdn_helo_hostname|reject_non_fqdn_sender|reject_unknown_sender_domain", true},
     };
@@ -105,6 +137,50 @@ class RestrictionsTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT_EQUAL(std::string("master.conf:2: -o smtpd_sender_restrictions: reject_rhsbl_sender needs a DNS "
                                      "list domain (reject_rhsbl_sender domain[=filter])"),
                          err);
+    // Every list smtpd runs is held to the same rules, with file:line.
+    for (const char* name : {"smtpd_relay_restrictions", "smtpd_recipient_restrictions", "smtpd_data_restrictions"}) {
+      err.clear();
+      try {
+        config::Config::parse("# relay\n" + std::string(name) + " = permit_mynetworks,\n reject_unauth_destinaton\n",
+                              "main.conf");
+      } catch (const config::ConfigError& e) {
+        err = e.what();
+      }
+      CPPUNIT_ASSERT_EQUAL(std::string("main.conf:2: ") + name + ": unknown restriction \"reject_unauth_destinaton\"",
+                           err);
+    }
+    // Neither list able to refuse a relay attempt: an open relay, refused as Postfix does.
+    for (const char* text : {"smtpd_relay_restrictions =\n",
+                             "smtpd_relay_restrictions = permit_mynetworks\nsmtpd_recipient_restrictions = "
+                             "permit_sasl_authenticated, reject_unlisted_recipient\n"}) {
+      err.clear();
+      try {
+        config::Config::parse(text, "main.conf");
+      } catch (const config::ConfigError& e) {
+        err = e.what();
+      }
+      CPPUNIT_ASSERT_EQUAL(std::string("main.conf:1: smtpd_relay_restrictions, smtpd_recipient_restrictions: specify "
+                                       "at least one working instance of reject_unauth_destination, "
+                                       "defer_unauth_destination, reject or defer in one of them (else this server "
+                                       "is an open relay)"),
+                           err);
+    }
+    config::Config::parse("smtpd_relay_restrictions =\nsmtpd_recipient_restrictions = permit_mynetworks, "
+                          "reject_unauth_destination\n");
+    config::Config::parse("smtpd_relay_restrictions = permit_mynetworks, defer_unauth_destination\n");
+    config::Config::parse("smtpd_relay_restrictions = permit_mynetworks, defer\n");
+    config::Config relay = config::Config::parse("");
+    CPPUNIT_ASSERT_THROW(relay.set("smtpd_relay_restrictions", "permit_mynetworks"), config::ConfigError);
+    CPPUNIT_ASSERT_EQUAL(std::string("permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination"),
+                         relay.str("smtpd_relay_restrictions"));
+    err.clear();
+    try {
+      config::parse_master_conf("smtp inet n - n - - smtpd\n  -o smtpd_relay_restrictions=\n",
+                                config::Config::parse(""), "master.conf");
+    } catch (const config::ConfigError& e) {
+      err = e.what();
+    }
+    CPPUNIT_ASSERT_MESSAGE(err, err.find("open relay") != std::string::npos);
     config::Config c = config::Config::parse("smtpd_client_restrictions = permit_mynetworks, reject\n");
     CPPUNIT_ASSERT_THROW(c.set("smtpd_client_restrictions", "permit_tls_clientcerts"), config::ConfigError);
     CPPUNIT_ASSERT_EQUAL(std::string("permit_mynetworks, reject"), c.str("smtpd_client_restrictions"));
@@ -163,6 +239,7 @@ class RestrictionsTest : public CppUnit::TestFixture {
     std::string out = config::restriction_name(s.what);
     if (!s.domain.empty()) out += " " + s.domain;
     if (s.filter) out += "=" + s.filter->text();
+    if (!s.table.empty()) out += " " + s.table;
     return out;
   }
 };

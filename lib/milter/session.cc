@@ -61,7 +61,8 @@ std::string strip_brackets(std::string s) {
   return s;
 }
 
-// "inet:host:port" (host an address, or localhost) or "unix:/path".
+}  // namespace
+
 bool parse_spec(const std::string& spec, sockaddr_storage* ss, socklen_t* len, std::string* why) {
   std::memset(ss, 0, sizeof *ss);
   if (spec.rfind("unix:", 0) == 0) {
@@ -104,7 +105,6 @@ bool parse_spec(const std::string& spec, sockaddr_storage* ss, socklen_t* len, s
   return true;
 }
 
-}  // namespace
 
 namespace {
 

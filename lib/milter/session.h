@@ -11,6 +11,8 @@
 // accept: go on without it, quarantine: accept into the hold queue), as in Postfix.
 #pragma once
 
+#include <sys/socket.h>
+
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -75,6 +77,11 @@ struct MilterMessage {
 // received), the empty line, the body (replaced, or as received, read from m's file).
 // Stops at the first error of the file or of sink.
 Status write_edited_content(const MilterMessage& m, const std::function<Status(std::string_view)>& sink);
+
+// "inet:host:port" (host an IP address, or localhost: no DNS lookup in the loop) or
+// "unix:/path", as smtpd_milters and check_policy_service name their servers; false
+// with *why set otherwise.
+bool parse_spec(const std::string& spec, sockaddr_storage* ss, socklen_t* len, std::string* why);
 
 class MilterSession {
  public:

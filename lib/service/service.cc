@@ -379,7 +379,7 @@ config::Config load_config(const std::string& dir, const Options& o, bool option
   config::Config cfg = optional && ::access((dir + "/main.conf").c_str(), F_OK) != 0
                            ? config::Config::parse("", "main.conf", dir)
                            : config::Config::load(dir);
-  for (const auto& [n, v] : o.overrides) cfg.set(n, v);
+  cfg.set_all(o.overrides);
   return cfg;
 }
 
