@@ -27,6 +27,7 @@ const std::vector<std::string_view> kParams = {
     "default_destination_concurrency_positive_feedback", "default_destination_concurrency_negative_feedback",
     "default_destination_recipient_limit", "local_destination_recipient_limit", "qmgr_message_active_limit", "queue_file_recycle_limit",
     "double_bounce_sender", "bounce_notice_recipient", "content_filter", "default_filter_nexthop",
+    "local_sender_message_rate_limit", "local_sender_recipient_rate_limit",
     "non_smtpd_milters", "receive_override_options", "milter_protocol", "milter_default_action", "milter_connect_timeout",
     "milter_command_timeout", "milter_content_timeout", "milter_macro_daemon_name", "milter_macro_v",
     "milter_connect_macros", "milter_helo_macros", "milter_mail_macros", "milter_rcpt_macros", "milter_data_macros",

@@ -25,6 +25,7 @@ Manager::Manager(ManagerConfig cfg, Store& store, Agents& agents)
   for (const auto& [t, l] : cfg_.limits) sched_.set_limits(t, l);
   // A dead destination waits as long as Postfix's does: minimal_backoff_time.
   sched_.set_dead_time(std::max<int64_t>(1, cfg_.minimal_backoff_time) * 1000);
+  sender_limits_ = SenderLimits(cfg_.local_sender_message_rate_limit, cfg_.local_sender_recipient_rate_limit);
 }
 
 int64_t Manager::now_ms() const { return cfg_.clock_ms ? cfg_.clock_ms() : file::now_us() / 1000; }
@@ -157,6 +158,19 @@ void Manager::pickup_maildrop(const std::string& id, int64_t now, bool fresh) {
   for (const auto& r : msg->recipients)
     if (!r.done) m.recipients.push_back(r);
   std::string uid = msg->uid;
+  // Per local sender limits: over them the file waits here, logged once, and is taken
+  // when the sender's hour allows (the next scans see it again).
+  if (auto v = sender_limits_.admit(uid.empty() ? "unknown" : uid, m.recipients.size(), now);
+      v != SenderLimits::Verdict::Admit) {
+    if (over_limit_.insert(id).second)
+      log::warn("maildrop/%s: uid=%s from=<%s>: deferred: 4.7.1 local sender %s rate limit exceeded "
+                   "(%d per hour); left in maildrop/", id.c_str(), uid.empty() ? "unknown" : uid.c_str(),
+                   p(m.sender).c_str(), v == SenderLimits::Verdict::Messages ? "message" : "recipient",
+                   v == SenderLimits::Verdict::Messages ? cfg_.local_sender_message_rate_limit
+                                                        : cfg_.local_sender_recipient_rate_limit);
+    return;
+  }
+  over_limit_.erase(id);
   if (pickup_filter_) {
     // Filters first (non_smtpd_milters): the file stays in maildrop/ until they answer.
     auto it = inspecting_.emplace(id, std::pair{std::move(m), uid}).first;

@@ -20,6 +20,7 @@
 #include "qmgr/notice.h"
 #include "qmgr/route.h"
 #include "qmgr/scheduler.h"
+#include "qmgr/sender_limits.h"
 
 namespace postilion::qmgr {
 
@@ -47,6 +48,9 @@ struct ManagerConfig {
   // content_filter for mail picked up from maildrop/ ("" = none): recorded in the
   // queue file, so that qmgr routes it through that filter (route.h filter_route).
   std::string content_filter;
+  // local_sender_message_rate_limit, local_sender_recipient_rate_limit (0: none).
+  int local_sender_message_rate_limit = 0;
+  int local_sender_recipient_rate_limit = 0;
   // Milliseconds for the scheduler (rate delays, dead destinations); empty = real time.
   std::function<int64_t()> clock_ms;
 };
@@ -180,6 +184,8 @@ class Manager {
   PickupFilter* pickup_filter_ = nullptr;
   // maildrop id -> the message and its submitter's uid, while the filters read it.
   std::map<std::string, std::pair<NewMessage, std::string>> inspecting_;
+  SenderLimits sender_limits_{0, 0};
+  std::set<std::string> over_limit_;  // maildrop files already logged as waiting
   static constexpr size_t kMaxInspecting = 20;
 };
 

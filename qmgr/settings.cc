@@ -95,6 +95,9 @@ Result<DaemonConfig> settings_from(const Getter& get, std::vector<std::unique_pt
                     split_transport("relay_transport", &m.route.relay_transport, &m.route.relay_nexthop),
                     split_transport("virtual_transport", &m.route.virtual_transport, &m.route.virtual_nexthop)})
     if (!st) return st.error();
+  for (Status st : {number("local_sender_message_rate_limit", &m.local_sender_message_rate_limit),
+                    number("local_sender_recipient_rate_limit", &m.local_sender_recipient_rate_limit)})
+    if (!st) return st.error();
   // content_filter here is what qmgr's pickup records for mail from sendmail/postdrop.
   m.content_filter = std::string(str::trim(get("content_filter")));
   if (!m.content_filter.empty()) {

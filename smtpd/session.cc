@@ -546,7 +546,7 @@ void Session::cmd_mail(std::string_view arg) {
     return send(full);
   }
   // Counted whether or not the message is accepted then (as Postfix's anvil does).
-  check_event_limit(ipc::AnvilEvent::Message, [this, mf = std::move(m.value())](const Reply& over) {
+  check_event_limits(ipc::AnvilEvent::Message, ipc::AnvilEvent::UserMessage, [this, mf = std::move(m.value())](const Reply& over) {
     if (!over.empty()) {
       mail_ = mf;  // for the from= of the log line
       reject_log("MAIL", over);
@@ -593,7 +593,7 @@ void Session::cmd_rcpt(std::string_view arg) {
   auto t = smtp::parse_rcpt_to(arg, mail_->smtputf8);
   if (!t) return send(t.error());
   milter_rcpt_arg_ = std::string(arg);
-  check_event_limit(ipc::AnvilEvent::Recipient, [this, rt = std::move(t.value())](const Reply& over) {
+  check_event_limits(ipc::AnvilEvent::Recipient, ipc::AnvilEvent::UserRecipient, [this, rt = std::move(t.value())](const Reply& over) {
     if (!over.empty()) {
       reject_log("RCPT", over, rt.path.address);
       return send(over);

@@ -41,7 +41,8 @@ class Server;
 
 // The reply to a command over its client's event rate limit, as Postfix words it:
 // "450 4.7.1 Error: too much mail from 192.0.2.7".
-smtp::Reply event_limit_reply(ipc::AnvilEvent kind, const std::string& ip);
+// who: the client's IP address, or the SASL login for a user event.
+smtp::Reply event_limit_reply(ipc::AnvilEvent kind, const std::string& who);
 
 class Session {
  public:
@@ -152,6 +153,8 @@ class Session {
   // per-client event rate limits (smtpd/limits.cc): then() gets the 450 reply when the
   // client is over the limit of kind (empty: go on), at once or after anvil answered.
   void check_event_limit(ipc::AnvilEvent kind, std::function<void(const smtp::Reply&)> then);
+  // The client's limit of kind, then the SASL login's limit of user_kind (when logged in).
+  void check_event_limits(ipc::AnvilEvent kind, ipc::AnvilEvent user_kind, std::function<void(const smtp::Reply&)> then);
   void event_counted(ipc::AnvilEvent kind, int limit, int rate);
   void mail_checked(smtp::MailFrom m, const smtp::Reply& r);
 

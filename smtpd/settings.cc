@@ -144,6 +144,8 @@ Result<Settings> Settings::from_config(const config::Config& c) {
   get_int(c, "smtpd_client_connection_rate_limit", &s.connection_rate_limit);
   get_int(c, "smtpd_client_message_rate_limit", &s.message_rate_limit);
   get_int(c, "smtpd_client_recipient_rate_limit", &s.recipient_rate_limit);
+  get_int(c, "smtpd_sasl_user_message_rate_limit", &s.sasl_user_message_rate_limit);
+  get_int(c, "smtpd_sasl_user_recipient_rate_limit", &s.sasl_user_recipient_rate_limit);
   get_int(c, "smtpd_client_auth_rate_limit", &s.auth_rate_limit);
   get(c, "smtpd_client_event_limit_exceptions", &s.limit_exceptions);
   get_time(c, "anvil_rate_time_unit", &s.rate_time_unit_s);

@@ -83,6 +83,8 @@ struct Settings {
   int connection_rate_limit = 0;     // connections per rate_time_unit per IP; 0 = none (anvil)
   int message_rate_limit = 0;        // MAIL FROM per rate_time_unit per IP; 0 = none (anvil)
   int recipient_rate_limit = 0;      // RCPT TO, likewise
+  int sasl_user_message_rate_limit = 0;    // MAIL FROM per hour per SASL login; 0 = none (anvil)
+  int sasl_user_recipient_rate_limit = 0;  // RCPT TO, likewise
   int auth_rate_limit = 0;           // AUTH, likewise
   // Clients exempt from all the per-client limits above (smtpd_client_event_limit_exceptions).
   // Networks as in mynetworks (its default); Server::init() refuses a malformed one.

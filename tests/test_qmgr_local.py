@@ -32,6 +32,18 @@ import harness  # noqa: E402
 ROOT = os.geteuid() == 0
 
 
+def setgid_postdrop(test, ms):
+    """postdrop set-gid to the maildrop group for this test only (the installed tree is
+    shared with other tests), so that users other than root can submit."""
+    postdrop = harness.sbin("postdrop")
+    drop_gid = os.stat(os.path.join(ms.inst.spool, "maildrop")).st_gid
+    before = os.stat(postdrop)
+    test.addCleanup(os.chown, postdrop, before.st_uid, before.st_gid)
+    test.addCleanup(os.chmod, postdrop, before.st_mode & 0o7777)
+    os.chown(postdrop, 0, drop_gid)
+    os.chmod(postdrop, 0o2755)
+
+
 class MailSystem:
     """An instance with qmgr and local running, users, and helpers to send and look."""
 
@@ -263,14 +275,7 @@ class QmgrLocalTest(harness.InstanceTestCase):
         ms = MailSystem(self)
         sender, shome = ms.add_user()
         user, home = ms.add_user()
-        postdrop = harness.sbin("postdrop")
-        drop_gid = os.stat(os.path.join(ms.inst.spool, "maildrop")).st_gid
-        before = os.stat(postdrop)
-        # Set-gid for this test only: the installed tree is shared with other tests.
-        self.addCleanup(os.chown, postdrop, before.st_uid, before.st_gid)
-        self.addCleanup(os.chmod, postdrop, before.st_mode & 0o7777)
-        os.chown(postdrop, 0, drop_gid)
-        os.chmod(postdrop, 0o2755)
+        setgid_postdrop(self, ms)
         # bsd-mailx runs the sendmail named by its `sendmail` variable.
         rc = os.path.join(shome, ".mailrc")
         with open(rc, "w") as f:
@@ -289,6 +294,32 @@ class QmgrLocalTest(harness.InstanceTestCase):
         r = subprocess.run(["su", "-s", "/bin/sh", sender, "-c", "ls %s" % os.path.join(ms.inst.spool, "maildrop")],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.assertNotEqual(r.returncode, 0)
+
+    @unittest.skipUnless(ROOT, "needs root: the limits spare root, so a second user sends")
+    def test_local_sender_limits(self):
+        """local_sender_message_rate_limit: a user's third message of the hour waits in
+        maildrop/ (logged once), root's mail is not limited."""
+        ms = MailSystem(self, {"local_sender_message_rate_limit": "2", "local_sender_recipient_rate_limit": "10"})
+        sender, _ = ms.add_user()
+        user, home = ms.add_user()
+        setgid_postdrop(self, ms)
+        for i in range(3):
+            r = ms.sendmail([ms.addr(user)], "Subject: limited %d\n\nhello\n" % i, user=sender)
+            self.assertEqual(0, r.returncode, r.stderr)
+        ms.wait_messages(home, 2)
+        uid = pwd.getpwnam(sender).pw_uid
+        ms.inst.wait_log("uid=%d from=<%s@" % (uid, sender))
+        harness.wait_for(lambda: "deferred: 4.7.1 local sender message rate limit exceeded (2 per hour); "
+                         "left in maildrop/" in ms.inst.log_text(), 10, "the limit's log line")
+        time.sleep(2.5)  # qmgr scans maildrop/ every second: the file stays, logged once
+        self.assertEqual(2, len(ms.maildir(home)))
+        waiting = [f for f in os.listdir(os.path.join(ms.inst.spool, "maildrop")) if not f.startswith(".")]
+        self.assertEqual(1, len(waiting))
+        self.assertEqual(1, ms.inst.log_text().count("local sender message rate limit exceeded"))
+        # root is not limited.
+        for i in range(3):
+            ms.send([ms.addr(user)], "root %d" % i)
+        ms.wait_messages(home, 5)
 
     def test_unwritable_mailbox_deferred_then_delivered(self):
         ms = MailSystem(self)

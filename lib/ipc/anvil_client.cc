@@ -33,6 +33,8 @@ std::string anvil_event_warning(AnvilEvent kind, int rate, const std::string& cl
   const char* what = "Message delivery request";
   if (kind == AnvilEvent::Recipient) what = "Recipient address";
   else if (kind == AnvilEvent::Auth) what = "AUTH command";
+  else if (kind == AnvilEvent::UserMessage) what = "SASL user message";
+  else if (kind == AnvilEvent::UserRecipient) what = "SASL user recipient";
   return str::format("%s rate limit exceeded: %d from %s for service %s", what, rate, client.c_str(),
                      service.c_str());
 }
@@ -85,7 +87,8 @@ void AnvilClient::on_answer(Ticket t, const std::string& ip, const Message* repl
 }
 
 void AnvilClient::event(AnvilEvent kind, const std::string& ip, RateCallback cb) {
-  link_.call(anvil_event_request(kind, service_, ip), [cb = std::move(cb)](const Message* reply) {
+  const std::string service = anvil_user_event(kind) ? std::string(kUserEventService) : service_;
+  link_.call(anvil_event_request(kind, service, ip), [cb = std::move(cb)](const Message* reply) {
     int rate = 0;
     if (reply) {
       if (auto r = parse_anvil_event_reply(*reply)) rate = *r;

@@ -67,7 +67,8 @@ class AnvilClient {
   Ticket begin(const std::string& ip, DecisionCallback cb);
   void end(Ticket t);
 
-  // One event of ip counted by anvil over all processes of the service. cb runs once
+  // One event of ip counted by anvil over all processes of the service (a user event:
+  // of the login in ip, over every service, per hour). cb runs once
   // with its rate in the current window (this one included), or 0 when anvil did not
   // answer well (no limit applies) - at once when anvil is not reachable, else on the
   // loop. The caller makes sure that what cb refers to still exists when it runs.

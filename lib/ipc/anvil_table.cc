@@ -15,14 +15,19 @@ const char* anvil_event_name(AnvilEvent e) {
     case AnvilEvent::Message: return "message";
     case AnvilEvent::Recipient: return "recipient";
     case AnvilEvent::Auth: return "auth";
+    case AnvilEvent::UserMessage: return "user_message";
+    case AnvilEvent::UserRecipient: return "user_recipient";
   }
   return "message";
 }
 
-int64_t AnvilTable::Entry::newest_start_ms() const {
-  int64_t t = connections.start_ms;
-  for (const auto& w : events) t = std::max(t, w.start_ms);
-  return t;
+bool AnvilTable::ended(const Entry& e, int64_t now_ms) const {
+  if (now_ms - e.connections.start_ms < unit_ms_) return false;
+  for (int k = 0; k < kAnvilEvents; ++k) {
+    int64_t unit = anvil_user_event(static_cast<AnvilEvent>(k)) ? kUserRateUnitMs : unit_ms_;
+    if (e.events[k].rate > 0 && now_ms - e.events[k].start_ms < unit) return false;
+  }
+  return true;
 }
 
 AnvilTable::Entry* AnvilTable::find_or_make(const std::string& key, int64_t now_ms) {
@@ -39,8 +44,8 @@ AnvilTable::Entry* AnvilTable::find_or_make(const std::string& key, int64_t now_
   return &entries_[key];
 }
 
-int AnvilTable::bump(Window& w, int64_t now_ms) const {
-  if (w.rate == 0 || now_ms - w.start_ms >= unit_ms_) {
+int AnvilTable::bump(Window& w, int64_t now_ms, int64_t unit_ms) const {
+  if (w.rate == 0 || now_ms - w.start_ms >= unit_ms) {
     w.start_ms = now_ms;
     w.rate = 0;
   }
@@ -51,7 +56,7 @@ int AnvilTable::bump(Window& w, int64_t now_ms) const {
 AnvilTable::Counts AnvilTable::connect(uint64_t link, const std::string& key, int64_t now_ms) {
   Entry* e = find_or_make(key, now_ms);
   if (!e) return Counts{1, 1, false};
-  int rate = bump(e->connections, now_ms);
+  int rate = bump(e->connections, now_ms, unit_ms_);
   ++e->count;
   ++links_[link][key];
   return Counts{e->count, rate};
@@ -60,7 +65,7 @@ AnvilTable::Counts AnvilTable::connect(uint64_t link, const std::string& key, in
 int AnvilTable::event(AnvilEvent kind, const std::string& key, int64_t now_ms) {
   Entry* e = find_or_make(key, now_ms);
   if (!e) return 1;
-  return bump(e->events[static_cast<int>(kind)], now_ms);
+  return bump(e->events[static_cast<int>(kind)], now_ms, anvil_user_event(kind) ? kUserRateUnitMs : unit_ms_);
 }
 
 void AnvilTable::disconnect(uint64_t link, const std::string& key) {
@@ -86,7 +91,7 @@ void AnvilTable::drop_link(uint64_t link) {
 
 void AnvilTable::expire(int64_t now_ms) {
   for (auto it = entries_.begin(); it != entries_.end();) {
-    if (it->second.count == 0 && now_ms - it->second.newest_start_ms() >= unit_ms_) it = entries_.erase(it);
+    if (it->second.count == 0 && ended(it->second, now_ms)) it = entries_.erase(it);
     else ++it;
   }
 }
@@ -115,11 +120,23 @@ Parsed<AnvilRequest> parse_anvil_request(const Message& m) {
   else if (cmd == "message") r.event = AnvilEvent::Message;
   else if (cmd == "recipient") r.event = AnvilEvent::Recipient;
   else if (cmd == "auth") r.event = AnvilEvent::Auth;
+  else if (cmd == "user_message") r.event = AnvilEvent::UserMessage;
+  else if (cmd == "user_recipient") r.event = AnvilEvent::UserRecipient;
   else if (cmd != "disconnect") return Parsed<AnvilRequest>::bad("bad cmd " + str::printable(cmd, 40));
   std::string service = m.get_or("service", "");
   std::string ip = m.get_or("client", "");
   if (service.empty() || service.size() > 100 || service.find_first_of(" \t\r\n") != std::string::npos)
     return Parsed<AnvilRequest>::bad("bad service " + str::printable(service, 40));
+  if (r.event && anvil_user_event(*r.event)) {
+    // A login: any bytes but controls and white space (the key's separator), bounded.
+    if (service != kUserEventService) return Parsed<AnvilRequest>::bad("user event for service " + str::printable(service, 40));
+    if (ip.empty() || ip.size() > kMaxUserName)
+      return Parsed<AnvilRequest>::bad("bad user " + str::printable(ip, 60));
+    for (unsigned char ch : ip)
+      if (ch <= ' ' || ch == 0x7f) return Parsed<AnvilRequest>::bad("bad user " + str::printable(ip, 60));
+    r.key = service + " " + ip;
+    return r;
+  }
   unsigned char buf[16];
   if (inet_pton(AF_INET, ip.c_str(), buf) != 1 && inet_pton(AF_INET6, ip.c_str(), buf) != 1)
     return Parsed<AnvilRequest>::bad("bad client " + str::printable(ip, 60));

@@ -19,11 +19,18 @@
 namespace postilion::ipc {
 
 // The events a server counts per client besides its sessions (Postfix's
-// smtpd_client_message_rate_limit, _recipient_rate_limit, _auth_rate_limit).
-enum class AnvilEvent { Message, Recipient, Auth };
-inline constexpr int kAnvilEvents = 3;
-// "message", "recipient", "auth": the cmd= of the request.
+// smtpd_client_message_rate_limit, _recipient_rate_limit, _auth_rate_limit), and per
+// authenticated user (UserMessage, UserRecipient: smtpd_sasl_user_message_rate_limit,
+// _recipient_rate_limit), whose key is "sasl LOGIN" over every service and whose window
+// is an hour, whatever anvil_rate_time_unit says.
+enum class AnvilEvent { Message, Recipient, Auth, UserMessage, UserRecipient };
+inline constexpr int kAnvilEvents = 5;
+inline constexpr int64_t kUserRateUnitMs = 3600 * 1000;
+inline constexpr const char* kUserEventService = "sasl";
+inline constexpr size_t kMaxUserName = 256;
+// "message", "recipient", "auth", "user_message", "user_recipient": the cmd= of the request.
 const char* anvil_event_name(AnvilEvent e);
+inline bool anvil_user_event(AnvilEvent e) { return e == AnvilEvent::UserMessage || e == AnvilEvent::UserRecipient; }
 
 class AnvilTable {
  public:
@@ -47,7 +54,7 @@ class AnvilTable {
   // A new key when max_keys are held first expires idle keys (at most once a second);
   // if the table is still full the connection is not counted (Counts::tracked false).
   Counts connect(uint64_t link, const std::string& key, int64_t now_ms);
-  // One event of a client (key "service ip") at now_ms; its rate in the current window
+  // One event of a client (key "service ip", or "sasl LOGIN" for a user event) at now_ms; its rate in the current window
   // of rate_unit_ms, this one included. Each kind has its own fixed window, opened as
   // connect()'s is. A key the full table cannot take is not counted: the answer is 1.
   int event(AnvilEvent kind, const std::string& key, int64_t now_ms);
@@ -70,12 +77,14 @@ class AnvilTable {
     int count = 0;
     Window connections;
     Window events[kAnvilEvents];
-    int64_t newest_start_ms() const;
   };
   // The entry of key, or nullptr when the table is full even after expiry.
   Entry* find_or_make(const std::string& key, int64_t now_ms);
-  // Counts one more in w, opening a new window first when the last one has ended.
-  int bump(Window& w, int64_t now_ms) const;
+  // Counts one more in w, opening a new window first when the last one (unit_ms
+  // long) has ended.
+  int bump(Window& w, int64_t now_ms, int64_t unit_ms) const;
+  // Whether every window of e has ended (an entry with no session may then go).
+  bool ended(const Entry& e, int64_t now_ms) const;
   int64_t unit_ms_;
   size_t max_keys_;
   std::optional<int64_t> full_expire_ms_;  // last expiry forced by a full table
@@ -87,7 +96,7 @@ class AnvilTable {
 struct AnvilRequest {
   bool connect = false;              // cmd=connect (else cmd=disconnect or an event)
   std::optional<AnvilEvent> event;   // cmd=message|recipient|auth
-  std::string key;                   // "service ip"
+  std::string key;                   // "service ip"; user events: "sasl LOGIN"
 };
 Message anvil_request(bool connect, const std::string& service, const std::string& ip);
 Message anvil_event_request(AnvilEvent kind, const std::string& service, const std::string& ip);

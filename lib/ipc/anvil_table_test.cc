@@ -19,6 +19,7 @@ class AnvilTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(event_rates);
   CPPUNIT_TEST(event_expiry_and_limit);
   CPPUNIT_TEST(event_messages);
+  CPPUNIT_TEST(user_events);
   CPPUNIT_TEST_SUITE_END();
 
  public:
@@ -206,6 +207,39 @@ class AnvilTest : public CppUnit::TestFixture {
     t.drop_link(1);
     t.expire(100000);
     CPPUNIT_ASSERT_EQUAL(size_t(0), t.keys());
+  }
+
+  // Per-user events: keyed by login over every service, windows of an hour whatever the
+  // table's unit, kept through expiry as long as their hour runs.
+  void user_events() {
+    AnvilTable t(60000);
+    CPPUNIT_ASSERT_EQUAL(1, t.event(AnvilEvent::UserMessage, "sasl alice", 0));
+    CPPUNIT_ASSERT_EQUAL(2, t.event(AnvilEvent::UserMessage, "sasl alice", 60000));  // past the 60 s unit
+    CPPUNIT_ASSERT_EQUAL(1, t.event(AnvilEvent::UserRecipient, "sasl alice", 60000));
+    CPPUNIT_ASSERT_EQUAL(1, t.event(AnvilEvent::UserMessage, "sasl bob", 60000));
+    t.expire(120000);  // a minute-unit expiry must not forget the hour's count
+    CPPUNIT_ASSERT_EQUAL(3, t.event(AnvilEvent::UserMessage, "sasl alice", 3599999));
+    CPPUNIT_ASSERT_EQUAL(1, t.event(AnvilEvent::UserMessage, "sasl alice", kUserRateUnitMs));
+    t.expire(kUserRateUnitMs + 60000 + kUserRateUnitMs);
+    CPPUNIT_ASSERT_EQUAL(size_t(0), t.keys());
+    // The requests: service "sasl", a login (no IP address needed, no blanks or controls).
+    auto m = anvil_event_request(AnvilEvent::UserMessage, kUserEventService, "alice@example.org");
+    CPPUNIT_ASSERT_EQUAL(std::string("user_message"), m.get_or("cmd", ""));
+    auto r = parse_anvil_request(m);
+    CPPUNIT_ASSERT(r && r->event == AnvilEvent::UserMessage && r->key == "sasl alice@example.org");
+    r = parse_anvil_request(anvil_event_request(AnvilEvent::UserRecipient, kUserEventService, "bob"));
+    CPPUNIT_ASSERT(r && r->event == AnvilEvent::UserRecipient && r->key == "sasl bob");
+    for (const char* bad : {"", "a b", "a\tb", "a\nb"}) {
+      ipc::Message b;
+      b.set("cmd", "user_message").set("service", "sasl").set("client", bad);
+      CPPUNIT_ASSERT(!parse_anvil_request(b));
+    }
+    ipc::Message b;
+    b.set("cmd", "user_recipient").set("service", "sasl").set("client", std::string(kMaxUserName + 1, 'a'));
+    CPPUNIT_ASSERT(!parse_anvil_request(b));
+    b = ipc::Message();
+    b.set("cmd", "user_message").set("service", "smtpd").set("client", "alice");  // only under "sasl"
+    CPPUNIT_ASSERT(!parse_anvil_request(b));
   }
 
   void event_messages() {

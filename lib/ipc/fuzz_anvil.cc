@@ -35,7 +35,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     AnvilTable t(1000, 2);
     for (int i = 0; i < 3; ++i)
       if (t.event(*r->event, r->key, i * 10) != i + 1) __builtin_trap();
-    int rate = t.event(*r->event, r->key, 1000);
+    // A user event's window is an hour, a client's anvil_rate_time_unit (here 1 s).
+    int rate = t.event(*r->event, r->key, anvil_user_event(*r->event) ? kUserRateUnitMs : 1000);
     auto reply = parse_anvil_event_reply(anvil_event_reply(rate));
     if (rate != 1 || !reply || *reply != rate || t.count(r->key) != 0 || t.keys() != 1) __builtin_trap();
     return 0;
