@@ -24,7 +24,7 @@ const std::vector<std::string_view> kParams = {
     "default_rbl_reply", "maps_rbl_reject_code", "smtpd_restriction_dns_timeout",
     "smtpd_client_message_rate_limit", "smtpd_client_recipient_rate_limit",
     "smtpd_sasl_user_message_rate_limit", "smtpd_sasl_user_recipient_rate_limit", "smtpd_client_auth_rate_limit",
-    "smtpd_client_event_limit_exceptions", "smtpd_milters", "milter_protocol", "milter_default_action",
+    "smtpd_client_event_limit_exceptions", "smtpd_milters", "smtpd_milter_maps", "milter_protocol", "milter_default_action",
     "milter_connect_timeout", "milter_command_timeout", "milter_content_timeout", "milter_macro_daemon_name",
     "milter_macro_v", "milter_connect_macros", "milter_helo_macros", "milter_mail_macros", "milter_rcpt_macros",
     "milter_data_macros", "milter_end_of_header_macros", "milter_end_of_data_macros", "content_filter",

@@ -44,9 +44,9 @@ std::optional<std::string> mailer_macro(const Policy& p, const std::string& addr
 
 }  // namespace
 
-MilterConfig milter_config(const Settings& s) {
+MilterConfig milter_config(const Settings& s, const std::vector<std::string>& filters) {
   MilterConfig c;
-  c.filters = s.milters;
+  c.filters = filters;
   c.protocol = static_cast<uint32_t>(s.milter_protocol);
   c.default_action = s.milter_default_action;
   c.connect_timeout_ms = s.milter_connect_timeout_ms;
@@ -55,6 +55,26 @@ MilterConfig milter_config(const Settings& s) {
   for (uint32_t i = 0; i < milter::kStages; ++i) c.macros[i] = s.milter_macros[i];
   c.max_body = s.message_size_limit ? s.message_size_limit : milter::kMaxPacket * 64ULL;
   return c;
+}
+
+bool Session::milter_map_filters(std::vector<std::string>* filters) {
+  maps::MapList& table = server_.policy().milter_maps();
+  if (table.empty()) return true;
+  auto found = table.lookup(facts_.ip);
+  if (!found) {
+    log::warn("smtpd_milter_maps: lookup of %s failed: %s; mail from %s is tempfailed", facts_.ip.c_str(),
+              found.error().c_str(), facts_.label().c_str());
+    return false;
+  }
+  if (!found.value()) return true;  // not listed: smtpd_milters
+  auto list = milter::parse_milter_list(**found);
+  if (!list) {
+    log::warn("smtpd_milter_maps: bad value \"%s\" for %s: %s; mail from %s is tempfailed",
+              str::printable(**found, 200).c_str(), facts_.ip.c_str(), list.error().c_str(), facts_.label().c_str());
+    return false;
+  }
+  *filters = std::move(list.value());
+  return true;
 }
 
 void Session::milter_stage(std::function<void(MilterSession::Done)> start,

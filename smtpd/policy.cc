@@ -81,6 +81,7 @@ Result<std::unique_ptr<Policy>> Policy::create(const Settings& s) {
       {s.mime_header_checks, &p->mime_header_checks_, "mime_header_checks"},
       {s.nested_header_checks, &p->nested_header_checks_, "nested_header_checks"},
       {s.body_checks, &p->body_checks_, "body_checks"},
+      {s.milter_maps, &p->milter_maps_, "smtpd_milter_maps"},
   };
   for (auto& m : ms) {
     if (str::trim(m.spec).empty()) continue;

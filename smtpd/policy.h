@@ -87,6 +87,8 @@ class Policy {
   // header_checks, mime_header_checks, nested_header_checks, body_checks; none set: no
   // inspection at all (inspects_content() is false).
   const ContentTables& content_tables() { return content_; }
+  // smtpd_milter_maps, keyed by the client's IP address (empty: no such table).
+  maps::MapList& milter_maps() { return milter_maps_; }
   bool inspects_content() const { return !header_checks_.empty() || !mime_header_checks_.empty() ||
                                          !nested_header_checks_.empty() || !body_checks_.empty(); }
 
@@ -106,6 +108,7 @@ class Policy {
   maps::MapList sender_logins_, rbl_replies_;
   std::map<std::string, maps::MapList> access_tables_;  // check_*_access, by "type:name"
   maps::MapList header_checks_, mime_header_checks_, nested_header_checks_, body_checks_;
+  maps::MapList milter_maps_;
   ContentTables content_;
   static constexpr int64_t kUserCacheMs = 60000;
   static constexpr size_t kUserCacheSize = 10000;

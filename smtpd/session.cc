@@ -165,7 +165,21 @@ void Session::greet() {
   state_ = State::Ready;
   log::info("connect from %s", facts_.label().c_str());
   const Settings& s = server_.settings();
-  if (s.milters.empty()) return send_greeting();
+  std::vector<std::string> filters = s.milters;
+  if (!milter_map_filters(&filters)) {
+    // A broken table or value must not let mail past the filters it was meant to pass:
+    // as a filter that cannot be reached with milter_default_action = tempfail, every
+    // MAIL FROM of the session gets 451 4.7.1.
+    milters_ = std::make_unique<MilterSession>(server_.base(), milter_config(s, {}),
+                                               [this](std::string_view name) { return milter_macro(name); });
+    MilterVerdict v;
+    v.kind = MilterVerdict::Kind::Tempfail;
+    v.reply = reply(451, "4.7.1", "Service unavailable - try again later");
+    v.why = v.reply.summary();
+    milter_connect_refusal_ = v;
+    return send_greeting();
+  }
+  if (filters.empty()) return send_greeting();
   // The filters hear of the connection before the client hears the greeting.
   sockaddr_storage ss;
   socklen_t len = sizeof ss;
@@ -185,7 +199,7 @@ void Session::greet() {
     if (ss.ss_family == AF_INET) local_port_ = ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
     else if (ss.ss_family == AF_INET6) local_port_ = ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
   }
-  milters_ = std::make_unique<MilterSession>(server_.base(), milter_config(s),
+  milters_ = std::make_unique<MilterSession>(server_.base(), milter_config(s, filters),
                                              [this](std::string_view name) { return milter_macro(name); });
   uint16_t port = static_cast<uint16_t>(client_port_);
   milter_stage(

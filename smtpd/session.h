@@ -35,7 +35,9 @@ using milter::MilterConfig;
 using milter::MilterMessage;
 using milter::MilterSession;
 using milter::MilterVerdict;
-MilterConfig milter_config(const Settings& s);
+// The milter_* settings with the session's filters (smtpd_milters, or what
+// smtpd_milter_maps chose for the client).
+MilterConfig milter_config(const Settings& s, const std::vector<std::string>& filters);
 
 class Server;
 
@@ -164,6 +166,10 @@ class Session {
   void milter_answered(const MilterVerdict& v);
   void milter_refuse(const smtp::Reply& r);
   std::optional<std::string> milter_macro(std::string_view name) const;
+  // smtpd_milter_maps for this client: *filters replaced when the table has the client's
+  // address (an empty list for DISABLE); false (and a warning logged) when the table
+  // cannot be read or the value is not a list of filters.
+  bool milter_map_filters(std::vector<std::string>* filters);
   void milter_log(const char* action, const char* stage, const std::string& text, const std::string& to = "");
   void milter_message();
   void milter_helo(const char* verb, const smtp::Reply& ok);

@@ -55,6 +55,7 @@ Status apply_receive_overrides(const config::Config& c, Settings& s) {
   for (const auto& o : overrides) {
     if (o == "no_milters") {
       s.milters.clear();
+      s.milter_maps.clear();
     } else if (o == "no_header_body_checks") {
       s.header_checks.clear();
       s.mime_header_checks.clear();
@@ -167,6 +168,7 @@ Result<Settings> Settings::from_config(const config::Config& c) {
   get(c, "smtpd_tls_key_file", &s.tls_key_file);
   get(c, "tls_high_cipherlist", &s.tls_ciphers);
   get(c, "smtpd_milters", &s.milters);
+  get(c, "smtpd_milter_maps", &s.milter_maps);
   if (auto st = apply_receive_overrides(c, s); !st) return st.error();
   for (const auto& m : s.milters)
     if (m.rfind("inet:", 0) != 0 && m.rfind("unix:", 0) != 0)

@@ -106,6 +106,9 @@ struct Settings {
 
   // Mail filters (lib/milter/session.h): smtpd_milters and the milter_* parameters.
   std::vector<std::string> milters;
+  // smtpd_milter_maps: per client IP address, the filters instead of smtpd_milters
+  // ("DISABLE": none); opened by Policy, the value read by milter::parse_milter_list.
+  std::string milter_maps;
   int milter_protocol = 6;
   std::string milter_default_action = "tempfail";  // tempfail | reject | accept | quarantine
   int64_t milter_connect_timeout_ms = 30000;

@@ -94,10 +94,12 @@ class SettingsTest : public CppUnit::TestFixture {
   void content_filter_and_receive_overrides() {
     const std::string base =
         "smtpd_milters = inet:127.0.0.1:11332\nheader_checks = regexp:/h\nbody_checks = regexp:/b\n"
+        "smtpd_milter_maps = cidr:/etc/postilion/smtpd_milter_map\n"
         "mime_header_checks = regexp:/m\nnested_header_checks = regexp:/n\n";
     Settings d = *Settings::from_config(config::Config::parse(base + "content_filter = smtp:[127.0.0.1]:10025 \n"));
     CPPUNIT_ASSERT_EQUAL(std::string("smtp:[127.0.0.1]:10025"), d.content_filter);
     CPPUNIT_ASSERT_EQUAL(size_t(1), d.milters.size());
+    CPPUNIT_ASSERT_EQUAL(std::string("cidr:/etc/postilion/smtpd_milter_map"), d.milter_maps);
     CPPUNIT_ASSERT(d.local_recipient_check && !d.header_checks.empty() && !d.body_checks.empty());
     Settings r = *Settings::from_config(config::Config::parse(
         base + "content_filter = smtp:[127.0.0.1]:10025\ncontent_filter =\n"
@@ -110,6 +112,7 @@ class SettingsTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT(!r.local_recipient_check);
     Settings m = *Settings::from_config(config::Config::parse(base + "receive_override_options = no_milters\n"));
     CPPUNIT_ASSERT(m.milters.empty() && !m.header_checks.empty() && m.local_recipient_check);
+    CPPUNIT_ASSERT(m.milter_maps.empty());  // no_milters: no filters per client either
     for (const char* bad : {"content_filter = smtp\n", "content_filter = :[127.0.0.1]:10025\n",
                             "content_filter = s mtp:[h]\n", "content_filter = sm/tp:[h]\n"}) {
       auto e = Settings::from_config(config::Config::parse(bad));

@@ -2,6 +2,7 @@
 # write: a python3-milter (pymilter, over Sendmail's libmilter) filter that rejects with
 # its own reply, tempfails, discards, edits headers, replaces the body, changes the sender
 # and recipients, quarantines, dies or hangs mid-message; a raw filter that sends garbage;
+# smtpd_milter_maps choosing the filters per client address (none, another, a bad value);
 # and rspamd in milter mode (its proxy worker). Each failure costs only its transaction,
 # as milter_default_action says; edits are checked in the queue file smtpd commits.
 # smtpd runs standalone (test_smtpd.Smtpd), the filters on loopback.
@@ -59,8 +60,9 @@ def parse_queue_file(data):
 class PyFilter:
     """pymilter_filter.py on a loopback port: started, killed and restarted by PID."""
 
-    def __init__(self, base):
+    def __init__(self, base, stamp=()):
         self.addr, self.port = harness.address(), harness.port()
+        self.stamp = list(stamp)  # (name, value): a header field added to every message
         self.log = os.path.join(base, "filter-%d.jsonl" % self.port)
         self.proc = None
         self.procs = []  # every process started, so that stop() leaves none behind
@@ -72,7 +74,7 @@ class PyFilter:
 
     def start(self):
         self.stderr = open(self.log + ".err", "a")
-        self.proc = subprocess.Popen([SYSTEM_PYTHON, FILTER, "inet:%d@%s" % (self.port, self.addr), self.log],
+        self.proc = subprocess.Popen([SYSTEM_PYTHON, FILTER, "inet:%d@%s" % (self.port, self.addr), self.log] + self.stamp,
                                      stdout=subprocess.DEVNULL, stderr=self.stderr)
         self.procs.append(self.proc)
         harness.wait_listening(self.addr, self.port, self.proc, 20, "pymilter filter")
@@ -395,6 +397,95 @@ class PymilterTest(unittest.TestCase):
 
 
 @unittest.skipUnless(have_pymilter(), "python3-milter (system python3) not installed")
+@unittest.skipUnless(have_pymilter(), "python3-milter (system python3) not installed")
+class MilterMapsTest(unittest.TestCase):
+    """smtpd_milter_maps: an inline table and a cidr table keyed by the client address
+    choose the filters of each session instead of smtpd_milters (filter A): none
+    (DISABLE), filter B, or A for a client in neither table; a value that names no
+    filter tempfails the session's mail."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.base_dir = os.path.join(harness.tmp_root(), "milter-maps-%d" % os.getpid())
+        os.makedirs(cls.base_dir, exist_ok=True)
+        cls.a = PyFilter(cls.base_dir, ("X-Filter-A", "yes"))
+        cls.b = PyFilter(cls.base_dir, ("X-Filter-B", "yes"))
+        cls.disabled, cls.to_b, cls.cidr_b, cls.other, cls.bad = [harness.address() for _ in range(5)]
+        cidr = os.path.join(cls.base_dir, "smtpd_milter_map")
+        with open(cidr, "w") as f:
+            f.write("# trusted relay, and a client that gets filter B\n%s/32 DISABLE\n%s/32 %s\n"
+                    % (cls.disabled, cls.cidr_b, cls.b.spec))
+        table = "inline:{%s=%s, %s=inet:mail.example:25}, cidr:%s" % (cls.to_b, cls.b.spec, cls.bad, cidr)
+        cls.srv = Smtpd({"smtpd_milters": cls.a.spec, "smtpd_milter_maps": table,
+                         "milter_command_timeout": "5s", "milter_content_timeout": "5s"}, tls=False)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+        cls.a.stop()
+        cls.b.stop()
+
+    def send(self, client, subject):
+        """One message from the address client; (code, text, queued content or None)."""
+        before = set(self.srv.queue_ids())
+        with smtplib.SMTP(self.srv.addr, self.srv.port, timeout=20, source_address=(client, 0)) as s:
+            s.ehlo("client.test")
+            code, text = s.mail("sender@client.test")
+            if code != 250:
+                return code, text.decode(), None
+            self.assertEqual(250, s.rcpt("root@ours.test")[0])
+            code, text = data(s, (MSG % subject).encode())
+        new = sorted(set(self.srv.queue_ids()) - before)
+        if code != 250:
+            return code, text.decode(), None
+        self.assertEqual(1, len(new))
+        with open(os.path.join(self.srv.spool, "incoming", new[0]), "rb") as f:
+            return code, text.decode(), parse_queue_file(f.read())[2]
+
+    def filters_saw(self, subject):
+        return [f for f in (self.a, self.b) if any(e["subject"] == subject for e in f.events("eom"))]
+
+    def test_disable_skips_the_filters(self):
+        code, text, content = self.send(self.disabled, "trusted relay")
+        self.assertEqual(250, code, text)
+        self.assertIn(b"Subject: trusted relay\r\n", content)
+        self.assertNotIn(b"X-Filter-A", content)
+        self.assertNotIn(b"X-Filter-B", content)
+        self.assertEqual([], self.filters_saw("trusted relay"))
+
+    def test_inline_entry_chooses_the_other_filter(self):
+        code, text, content = self.send(self.to_b, "inline to b")
+        self.assertEqual(250, code, text)
+        self.assertIn(b"X-Filter-B: yes\r\n", content)
+        self.assertNotIn(b"X-Filter-A", content)
+        self.assertEqual([self.b], self.filters_saw("inline to b"))
+        self.assertEqual(self.to_b, self.b.events("connect")[-1]["addr"])
+
+    def test_cidr_entry_chooses_the_other_filter(self):
+        code, text, content = self.send(self.cidr_b, "cidr to b")
+        self.assertEqual(250, code, text)
+        self.assertIn(b"X-Filter-B: yes\r\n", content)
+        self.assertNotIn(b"X-Filter-A", content)
+        self.assertEqual([self.b], self.filters_saw("cidr to b"))
+
+    def test_client_not_in_the_tables_gets_smtpd_milters(self):
+        code, text, content = self.send(self.other, "not listed")
+        self.assertEqual(250, code, text)
+        self.assertIn(b"X-Filter-A: yes\r\n", content)
+        self.assertNotIn(b"X-Filter-B", content)
+        self.assertEqual([self.a], self.filters_saw("not listed"))
+
+    def test_bad_value_tempfails_the_mail(self):
+        code, text, content = self.send(self.bad, "bad value")
+        self.assertEqual(451, code)
+        self.assertIn("4.7.1 Service unavailable - try again later", text)
+        self.assertIsNone(content)
+        self.assertEqual([], self.filters_saw("bad value"))
+        log = self.srv.log()
+        self.assertIn("smtpd_milter_maps: bad value \"inet:mail.example:25\" for %s" % self.bad, log)
+        self.assertIn("milter-reject: MAIL from unknown[%s]: 451 4.7.1 Service unavailable" % self.bad, log)
+
+
 class TlsMacrosTest(unittest.TestCase):
     """After STARTTLS the filter hears EHLO again, with {tls_version} and {cipher}."""
 

@@ -415,7 +415,7 @@ class ConfigTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT(file::write_file_atomic(mailname, " \n\t\n", 0644));
     CPPUNIT_ASSERT_EQUAL(std::string("mail.example.org"), Config::parse(conf).str("myorigin"));
     // Hostile contents: refused with the file's name, never taken as a domain.
-    for (const std::string bad : {std::string("evil@example.com\n"), std::string("a;rm -rf /\n"),
+    for (const std::string& bad : {std::string("evil@example.com\n"), std::string("a;rm -rf /\n"),
                                   std::string(300, 'a') + "\n", std::string("\x01\x02\n")}) {
       CPPUNIT_ASSERT(file::write_file_atomic(mailname, bad, 0644));
       try {

@@ -90,6 +90,12 @@ bool parse_spec(const std::string& spec, sockaddr_storage* ss, socklen_t* len, s
   std::string host = rest.substr(0, colon), port = rest.substr(colon + 1);
   if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
   if (host == "localhost") host = "127.0.0.1";
+  // getaddrinfo takes an empty port as 0: no filter listens there.
+  auto port_number = str::parse_uint(port);
+  if (!port_number || *port_number == 0 || *port_number > 65535) {
+    *why = "host is not an IP address or the port is not a number";
+    return false;
+  }
   // Numeric only: a DNS lookup would block the loop.
   addrinfo hints{};
   hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
@@ -103,6 +109,24 @@ bool parse_spec(const std::string& spec, sockaddr_storage* ss, socklen_t* len, s
   *len = res->ai_addrlen;
   freeaddrinfo(res);
   return true;
+}
+
+Result<std::vector<std::string>> parse_milter_list(std::string_view value) {
+  if (value.size() > 4000) return Error("milter list longer than 4000 bytes").set_permanent();
+  std::vector<std::string> list = str::split(value, " \t\r\n,");
+  if (list.empty()) return Error("empty milter list").set_permanent();
+  if (list.size() == 1 && str::iequals(list[0], "DISABLE")) return std::vector<std::string>{};
+  if (list.size() > kMaxMilterList)
+    return Error("more than " + std::to_string(kMaxMilterList) + " milters").set_permanent();
+  for (const auto& spec : list) {
+    sockaddr_storage ss;
+    socklen_t len = 0;
+    std::string why;
+    if (str::iequals(spec, "DISABLE")) return Error("DISABLE with other milters").set_permanent();
+    if (!parse_spec(spec, &ss, &len, &why))
+      return Error("milter \"" + str::printable(spec, 100) + "\": " + why).set_permanent();
+  }
+  return list;
 }
 
 

@@ -83,6 +83,14 @@ Status write_edited_content(const MilterMessage& m, const std::function<Status(s
 // with *why set otherwise.
 bool parse_spec(const std::string& spec, sockaddr_storage* ss, socklen_t* len, std::string* why);
 
+// A value of smtpd_milter_maps: "DISABLE" (any case: no filters, an empty list) or the
+// filters as smtpd_milters lists them ("inet:host:port" or "unix:/path", separated by
+// commas or white space), each checked with parse_spec. Error: an empty value, more than
+// kMaxMilterList filters or a value longer than 4,000 bytes, or a filter parse_spec
+// refuses (the error names it, printable and shortened).
+constexpr size_t kMaxMilterList = 20;
+Result<std::vector<std::string>> parse_milter_list(std::string_view value);
+
 class MilterSession {
  public:
   // The value of a macro (name without braces: "i", "client_addr"); nullopt: undefined,

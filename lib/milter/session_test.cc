@@ -18,6 +18,7 @@
 #include <mutex>
 #include <thread>
 
+#include "lib/base/strings.h"
 #include "lib/event/event.h"
 #include "lib/testing/temp_dir.h"
 
@@ -188,6 +189,8 @@ class MilterTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(not_negotiated);
   CPPUNIT_TEST(older_protocol_version);
   CPPUNIT_TEST(edited_content);
+  CPPUNIT_TEST(milter_list_values);
+  CPPUNIT_TEST(milter_list_bad_values);
   CPPUNIT_TEST_SUITE_END();
 
  public:
@@ -485,6 +488,38 @@ class MilterTest : public CppUnit::TestFixture {
     MessageFile cut(kMessage);
     cut.msg.length += 100;
     CPPUNIT_ASSERT(!write_edited_content(cut.msg, [](std::string_view) -> Status { return {}; }).ok());
+  }
+
+  // smtpd_milter_maps values.
+  void milter_list_values() {
+    auto d = parse_milter_list("DISABLE");
+    CPPUNIT_ASSERT(d && d->empty());
+    auto lower = parse_milter_list("  disable ");
+    CPPUNIT_ASSERT(lower && lower->empty());
+    auto one = parse_milter_list("inet:127.0.0.1:8891");
+    CPPUNIT_ASSERT(one && *one == std::vector<std::string>{"inet:127.0.0.1:8891"});
+    auto two = parse_milter_list("inet:[::1]:1, unix:/run/f.sock\tinet:localhost:2,");
+    CPPUNIT_ASSERT(two && (*two == std::vector<std::string>{"inet:[::1]:1", "unix:/run/f.sock", "inet:localhost:2"}));
+  }
+
+  void milter_list_bad_values() {
+    for (std::string bad : {std::string(""), std::string(" , \t"), std::string("DISABLE inet:127.0.0.1:1"),
+                            std::string("inet:127.0.0.1:1 DISABLE"), std::string("127.0.0.1:8891"),
+                            std::string("inet:mail.example:25"), std::string("inet:127.0.0.1:"),
+                            std::string("inet:127.0.0.1:99999"), std::string("unix:"), std::string("{ inet:127.0.0.1:1 }"),
+                            std::string("inet:127.0.0.1:1\x01"), std::string("unix:/") + std::string(200, 'x'),
+                            std::string("inet:127.0.0.1:1 ") + std::string(5000, 'x')}) {
+      auto r = parse_milter_list(bad);
+      CPPUNIT_ASSERT_MESSAGE(str::printable(bad, 60), !r);
+      CPPUNIT_ASSERT(!r.error().temporary());
+      CPPUNIT_ASSERT(r.error().str().size() < 300);
+    }
+    std::string many;
+    for (int i = 0; i < 21; ++i) many += "inet:127.0.0.1:" + std::to_string(1000 + i) + " ";
+    CPPUNIT_ASSERT(!parse_milter_list(many));
+    many.resize(many.rfind("inet:"));
+    auto twenty = parse_milter_list(many);
+    CPPUNIT_ASSERT(twenty && twenty->size() == 20);
   }
 };
 

@@ -1,10 +1,11 @@
 #!/usr/bin/python3
 # tests/milter/pymilter_filter.py - a test mail filter on python3-milter (pymilter, over
 # Sendmail's libmilter), started by tests/test_smtpd_milter.py with the system python3:
-#   pymilter_filter.py SOCKET LOGFILE
+#   pymilter_filter.py SOCKET LOGFILE [HEADER-NAME HEADER-VALUE]
 # It does what the Subject of each message asks for ("reject", "tempfail", "goodbye", "discard",
 # "headers", "body", "sender", "rcpts", "quarantine", "hang", "die") and appends what it
-# saw (macros, envelope, headers, body size) to LOGFILE as JSON lines.
+# saw (macros, envelope, headers, body size) to LOGFILE as JSON lines. Given a header,
+# it adds that field to every message it accepts (which filter saw a message).
 import json
 import os
 import sys
@@ -13,6 +14,7 @@ import time
 import Milter
 
 SOCKET, LOGFILE = sys.argv[1], sys.argv[2]
+STAMP = (sys.argv[3], sys.argv[4]) if len(sys.argv) > 4 else None
 
 
 def log(**kw):
@@ -104,6 +106,8 @@ class Filter(Milter.Base):
             self.delrcpt(self.rcpts[0])
         if "quarantine" in s:
             self.quarantine("held by the test filter")
+        if STAMP:
+            self.addheader(STAMP[0], STAMP[1])
         return Milter.ACCEPT
 
     def abort(self):
